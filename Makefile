@@ -1,0 +1,129 @@
+# moat -- build, test and run.  `make run` and `make test` install what
+# they need from Debian first (see `make deps`).
+
+PREFIX ?= /usr/local
+B := build
+CC ?= gcc
+
+HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor
+HOST_LIBS := -lseccomp -linih
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Inside the picoprocess: no libc, no TLS, no stack protector (it would
+# read the app's %fs), position-independent code linked at a fixed address.
+PICO_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Irt \
+	-ffreestanding -fno-stack-protector -fpie -fno-plt \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-fno-tree-loop-distribute-patterns -fcf-protection=none \
+	-fvisibility=hidden -fno-common -include rt/hidden.h
+
+MONITOR_SRC := $(wildcard monitor/*.c)
+TOOL_SRC := tools/moat.c
+RT_SRC := $(wildcard rt/*.c)
+PAL_SRC := $(wildcard pal/linux/*.c)
+PAL_ASM := $(wildcard pal/linux/*.S)
+LIBOS_SRC := $(wildcard libos/*.c)
+
+HOST_HDRS := $(wildcard include/moat/*.h monitor/*.h)
+PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h)
+
+RT_OBJ := $(RT_SRC:%.c=$(B)/%.o)
+PAL_OBJ := $(PAL_SRC:%.c=$(B)/%.o) $(PAL_ASM:%.S=$(B)/%.o)
+LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(B)/gen/syscall_names.o
+
+DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev busybox-static
+TEST_PKGS := python3 file binutils
+BENCH_PKGS := hyperfine bubblewrap
+
+.PHONY: all run test test-security bench bench-smoke deps test-deps bench-deps install clean
+
+all: $(B)/moat $(B)/moat-pico $(B)/libos.checked
+
+$(B)/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
+
+# The same tool built with AddressSanitizer and UBSan; the tests use it.
+$(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
+
+$(B)/rt/%.o $(B)/pal/linux/%.o $(B)/libos/%.o: CFLAGS_EXTRA :=
+$(B)/%.o: %.c $(PICO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(PICO_CFLAGS) -c -o $@ $<
+
+$(B)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
+
+# Names of Linux system calls, for the LibOS's "unimplemented" log lines.
+$(B)/gen/syscall_names.c: /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+	@mkdir -p $(@D)
+	{ echo 'const char *const syscall_names[] = {'; \
+	  awk '/^#define __NR_/ { n = $$2; sub("__NR_", "", n); printf "\t[%s] = \"%s\",\n", $$3, n }' $<; \
+	  echo '};'; \
+	  echo 'const unsigned syscall_names_len = sizeof(syscall_names) / sizeof(syscall_names[0]);'; } > $@
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(CC) $(PICO_CFLAGS) -c -o $@ $<
+
+$(B)/moat-pico: $(RT_OBJ) $(PAL_OBJ) $(LIBOS_OBJ) pal/linux/pico.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,pal/linux/pico.ld -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments -o $@ $(PAL_OBJ) $(LIBOS_OBJ) $(RT_OBJ) -lgcc
+	@addr=$$(nm $@ | awk '$$3 == "moat_gate" { print $$1 }'); \
+	if [ "$$addr" != "00006f0000000000" ]; then \
+		echo "moat-pico: gate at $$addr, expected MOAT_GATE_ADDR 0x6f0000000000" >&2; rm -f $@; exit 1; fi
+
+# Rule 1 of DESIGN.md: the LibOS never talks to the host.
+$(B)/libos.checked: $(LIBOS_OBJ) $(RT_OBJ)
+	@if objdump -d $^ | grep -E '\s(syscall|sysenter|int +\$$0x80)\b'; then \
+		echo "LibOS/runtime objects contain a system-call instruction" >&2; exit 1; fi
+	@touch $@
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+test-deps: deps
+	@missing=$$(for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+bench-deps: deps
+	@missing=$$(for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+run: deps
+	$(MAKE) all
+	./examples/demo.sh
+
+test: test-deps
+	$(MAKE) all $(B)/san/moat $(B)/tests/escape
+	MOAT=$(B)/san/moat tests/run.sh
+
+test-security: test-deps
+	$(MAKE) all $(B)/san/moat $(B)/tests/escape
+	MOAT=$(B)/san/moat tests/run.sh security
+
+$(B)/tests/%: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) -static -O1 -Wall -Wextra -Iinclude -o $@ $<
+
+bench: bench-deps
+	$(MAKE) all
+	bench/run.sh
+
+bench-smoke: bench-deps
+	$(MAKE) all
+	bench/run.sh --smoke
+
+install: all
+	install -D -m 0755 $(B)/moat $(DESTDIR)$(PREFIX)/bin/moat
+	install -D -m 0644 $(B)/moat-pico $(DESTDIR)$(PREFIX)/lib/moat/moat-pico
+
+clean:
+	rm -rf $(B)

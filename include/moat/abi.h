@@ -1,0 +1,416 @@
+/*
+ * moat/abi.h -- the picoprocess ABI.
+ *
+ * This is the only contract between the code inside a picoprocess that
+ * knows Linux semantics (the LibOS and any extensions) and the code that
+ * knows the host (the PAL).  It follows the shape of the Drawbridge ABI:
+ * threads, synchronisation objects, virtual memory, I/O streams named by
+ * URI, processes, and a few miscellaneous calls, plus exactly three
+ * upcalls from the PAL into the LibOS.
+ *
+ * The ABI is a table of function pointers (struct moat_abi) so that an
+ * extension can take the table below it and expose the same table above
+ * it.  Nothing above the table may issue a host system call or depend on
+ * host kernel state that the table does not describe.
+ *
+ * Conventions, for every downcall:
+ *   - Results are 'long': >= 0 on success, -MOAT_E* on failure.  MOAT_E*
+ *     values equal the Linux errno values of the same name so that the
+ *     LibOS can hand them to the application unchanged.
+ *   - Pointers passed in must be valid for the stated length for the
+ *     duration of the call; passing an invalid pointer is undefined (the
+ *     PAL may fail with -MOAT_EFAULT or the picoprocess may end).
+ *   - Handles are small non-negative integers private to the picoprocess.
+ *     A handle is valid from the call that returned it until
+ *     object_close().  Using a closed handle yields -MOAT_EBADF, unless
+ *     the number was reused, in which case the call acts on the new
+ *     object.
+ *   - All calls may be made from any thread, and from inside the
+ *     exception upcall.
+ *   - URIs are NUL-terminated, at most MOAT_URI_MAX bytes including the
+ *     NUL.  Schemes: "file:/abs/path" names a file or directory in the
+ *     picoprocess's virtual namespace; the security monitor maps it to a
+ *     host object through the manifest, or refuses.  "console:0",
+ *     "console:1" and "console:2" name the standard streams the monitor
+ *     handed over at launch.
+ */
+#ifndef MOAT_ABI_H
+#define MOAT_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOAT_ABI_VERSION 1
+#define MOAT_URI_MAX 4096
+
+typedef int32_t moat_handle;
+#define MOAT_NO_HANDLE ((moat_handle)-1)
+
+/* Error numbers (negated in results).  Same values as Linux errno. */
+enum {
+	MOAT_EPERM = 1, MOAT_ENOENT = 2, MOAT_ESRCH = 3, MOAT_EINTR = 4,
+	MOAT_EIO = 5, MOAT_EBADF = 9, MOAT_EAGAIN = 11, MOAT_ENOMEM = 12,
+	MOAT_EACCES = 13, MOAT_EFAULT = 14, MOAT_EBUSY = 16, MOAT_EEXIST = 17,
+	MOAT_EXDEV = 18, MOAT_ENOTDIR = 20, MOAT_EISDIR = 21,
+	MOAT_EINVAL = 22, MOAT_EMFILE = 24, MOAT_ENOTTY = 25, MOAT_EFBIG = 27,
+	MOAT_ENOSPC = 28, MOAT_ESPIPE = 29, MOAT_EROFS = 30, MOAT_EPIPE = 32,
+	MOAT_ERANGE = 34, MOAT_ENAMETOOLONG = 36, MOAT_ENOSYS = 38,
+	MOAT_ENOTEMPTY = 39, MOAT_ELOOP = 40, MOAT_ETIMEDOUT = 110,
+};
+
+/* Memory protection bits (vm_alloc, vm_protect, stream_map). */
+#define MOAT_PROT_NONE  0
+#define MOAT_PROT_READ  1
+#define MOAT_PROT_WRITE 2
+#define MOAT_PROT_EXEC  4
+
+/* vm_alloc and stream_map flags. */
+#define MOAT_MAP_FIXED     1 /* place exactly at addr, replacing what is there */
+#define MOAT_MAP_NOREPLACE 2 /* place exactly at addr, fail if anything is there */
+#define MOAT_MAP_SHARED    4 /* stream_map: writes reach the stream */
+
+/* stream_open access (exactly one) and options (any). */
+#define MOAT_ACCESS_READ   1
+#define MOAT_ACCESS_WRITE  2
+#define MOAT_ACCESS_RDWR   3
+#define MOAT_OPEN_CREATE    0x010 /* create if absent */
+#define MOAT_OPEN_EXCL      0x020 /* with CREATE: fail if present */
+#define MOAT_OPEN_TRUNCATE  0x040 /* set length to 0 */
+#define MOAT_OPEN_APPEND    0x080 /* every write goes to the end */
+#define MOAT_OPEN_DIRECTORY 0x100 /* fail unless a directory */
+#define MOAT_OPEN_NOFOLLOW  0x200 /* fail with ELOOP on a final symlink */
+#define MOAT_OPEN_MKDIR     0x400 /* create a directory instead; no handle */
+
+/* Offset meaning "the stream's own position" (consoles, pipes, append). */
+#define MOAT_OFFSET_STREAM ((uint64_t)-1)
+
+/* Stream kinds in struct moat_attr. */
+enum moat_kind {
+	MOAT_KIND_FILE = 1, MOAT_KIND_DIR = 2, MOAT_KIND_SYMLINK = 3,
+	MOAT_KIND_CONSOLE = 4, MOAT_KIND_PIPE = 5, MOAT_KIND_CHARDEV = 6,
+};
+
+/* What the ABI tells about a stream: enough for stat(2). */
+struct moat_attr {
+	uint32_t kind;      /* enum moat_kind */
+	uint32_t mode;      /* permission bits, 07777 */
+	uint32_t uid, gid;  /* owner as the namespace presents it */
+	uint32_t nlink;
+	uint32_t writable;  /* 1 if the mapping lets the picoprocess write */
+	uint64_t size;      /* bytes; for a directory, the host's value */
+	uint64_t blocks;    /* 512-byte blocks allocated */
+	uint64_t blksize;
+	uint64_t ino, dev, rdev;
+	int64_t atime_ns, mtime_ns, ctime_ns; /* since the epoch */
+};
+
+/* Record format of a directory stream, identical to Linux's
+ * linux_dirent64: stream_read() on a directory handle returns whole
+ * records only; offset is the position of the first record wanted (0,
+ * or a previous record's 'next'). */
+struct moat_dirent {
+	uint64_t ino;
+	int64_t  next;   /* position of the following record */
+	uint16_t reclen; /* bytes in this record, 8-aligned */
+	uint8_t  type;   /* DT_* */
+	char     name[];
+};
+
+/* Clocks for system_time(). */
+#define MOAT_CLOCK_REALTIME  0
+#define MOAT_CLOCK_MONOTONIC 1
+
+/* Segment registers for segment_base_set(). */
+#define MOAT_SEGMENT_FS 0
+#define MOAT_SEGMENT_GS 1
+
+/* Event kinds for event_create(). */
+#define MOAT_EVENT_NOTIFICATION  0 /* stays set until cleared */
+#define MOAT_EVENT_SYNCHRONIZATION 1 /* releases one waiter, then clears */
+
+/* Timeout for objects_wait_any() meaning "forever". */
+#define MOAT_WAIT_FOREVER ((int64_t)-1)
+
+/* Flags for thread_create(). */
+#define MOAT_THREAD_SUSPENDED 1
+
+/* ---------------------------------------------------------------- */
+/* Upcall arguments.                                                 */
+
+/* General-purpose register state of an interrupted thread.  The
+ * exception upcall may change any field; the thread resumes with the
+ * changed state. */
+struct moat_context {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+	uint64_t fsbase;       /* read-only here; use segment_base_set */
+	void    *fpstate;      /* host-format FP state, NULL if none */
+	uint64_t sigmask;      /* host signal mask to restore; opaque */
+};
+
+enum moat_exception_kind {
+	MOAT_EXC_SYSCALL = 1,   /* the app executed 'syscall'; number in rax */
+	MOAT_EXC_MEMFAULT = 2,  /* access violation at fault_addr */
+	MOAT_EXC_ILLEGAL = 3,   /* illegal or privileged instruction */
+	MOAT_EXC_ARITH = 4,     /* divide error and other arithmetic traps */
+	MOAT_EXC_BREAKPOINT = 5,/* int3 / trap flag */
+	MOAT_EXC_BUSERR = 6,    /* access beyond the end of a mapped stream */
+	MOAT_EXC_INTERRUPT = 7, /* thread_interrupt-style async wakeup */
+};
+
+struct moat_exception {
+	uint32_t kind;         /* enum moat_exception_kind */
+	uint32_t code;         /* kind-specific detail (host si_code) */
+	uint64_t fault_addr;   /* MEMFAULT, BUSERR: the address touched */
+	struct moat_context *ctx;
+};
+
+/* Standard stream facts the monitor learned at launch (no ioctl exists
+ * in the ABI, so terminal state is described, not queried). */
+struct moat_stdio_info {
+	uint32_t is_tty;
+	uint16_t rows, cols;
+	uint8_t  termios[60];  /* Linux 'struct termios' (TCGETS layout) */
+};
+
+/* What the LibOS is told at start. */
+struct moat_boot_info {
+	const char *exe_uri;       /* program to run, e.g. "file:/bin/busybox" */
+	int argc;
+	char **argv;               /* argv[argc] == NULL */
+	char **envp;               /* NULL-terminated */
+	const char *cwd;           /* initial working directory, virtual */
+	uint32_t flags;            /* MOAT_BOOT_* */
+	uint32_t uid, gid;         /* virtual identity */
+	struct moat_stdio_info stdio[3];
+};
+#define MOAT_BOOT_DEBUG 1          /* debug_log output is shown */
+#define MOAT_BOOT_TRACE 2          /* the LibOS logs every system call */
+
+/* ---------------------------------------------------------------- */
+/* Downcalls.                                                        */
+
+struct moat_abi {
+	uint32_t version;  /* MOAT_ABI_VERSION */
+	uint32_t size;     /* sizeof(struct moat_abi) */
+
+	/* --- threads --- */
+
+	/* thread_create: start a new thread in this picoprocess.  The
+	 * thread begins in the thread_start upcall with 'arg', on the stack
+	 * [stack, stack+stack_size), which the caller owns and must keep
+	 * mapped until the thread has exited.  With MOAT_THREAD_SUSPENDED
+	 * it waits for thread_resume() first.  Result: a thread handle, or
+	 * -EAGAIN (host limit), -EINVAL (stack too small: < 16 KiB). */
+	long (*thread_create)(void *arg, void *stack, size_t stack_size,
+			      uint32_t flags);
+
+	/* thread_delay: sleep for at least 'ns' nanoseconds.  Returns 0. */
+	long (*thread_delay)(uint64_t ns);
+
+	/* thread_yield: give up the CPU.  Returns 0. */
+	long (*thread_yield)(void);
+
+	/* thread_resume: let a thread created MOAT_THREAD_SUSPENDED run.
+	 * Result: 0, -EBADF (not a thread), -EINVAL (not suspended). */
+	long (*thread_resume)(moat_handle thread);
+
+	/* thread_exit: end the calling thread.  If 'clear_word' is not
+	 * NULL, 0 is stored there after the thread has stopped using its
+	 * stack, and waiters on that address (objects_wait_any does not
+	 * wait on addresses; the LibOS's futex emulation does) are woken.
+	 * If it is the last thread, the picoprocess exits with status 0.
+	 * Does not return. */
+	void (*thread_exit)(int32_t *clear_word);
+
+	/* --- synchronisation --- */
+
+	/* semaphore_create: counting semaphore, 0 <= initial <= max.
+	 * Result: handle, or -EINVAL, -EMFILE. */
+	long (*semaphore_create)(uint32_t initial, uint32_t max);
+
+	/* semaphore_release: add 'count' to the semaphore, waking waiters.
+	 * Result: the previous count, or -EINVAL if it would pass max. */
+	long (*semaphore_release)(moat_handle sem, uint32_t count);
+
+	/* event_create: an event of kind MOAT_EVENT_NOTIFICATION or
+	 * MOAT_EVENT_SYNCHRONIZATION, initially set if 'set' is non-zero.
+	 * Result: handle, or -EINVAL, -EMFILE. */
+	long (*event_create)(uint32_t kind, uint32_t set);
+
+	/* event_set / event_clear: signal or unsignal an event.
+	 * Result: 0, or -EBADF if not an event. */
+	long (*event_set)(moat_handle event);
+	long (*event_clear)(moat_handle event);
+
+	/* objects_wait_any: block until one of handles[0..count) is
+	 * signalled, or timeout_ns elapses (MOAT_WAIT_FOREVER: never; 0:
+	 * poll).  A semaphore is signalled while its count is non-zero and
+	 * waiting takes one unit; a synchronisation event is cleared by the
+	 * wait that sees it; a thread is signalled once it has exited.
+	 * Result: the index of the signalled handle, -ETIMEDOUT, -EBADF,
+	 * or -EINVAL (count 0 or > 64). */
+	long (*objects_wait_any)(uint32_t count, const moat_handle *handles,
+				 int64_t timeout_ns);
+
+	/* --- virtual memory --- */
+
+	/* vm_alloc: map zero-filled private memory of 'size' bytes
+	 * (rounded up to 4096) with protection 'prot'.  'addr' is a hint
+	 * unless flags has MOAT_MAP_FIXED or MOAT_MAP_NOREPLACE.
+	 * Result: the address, or -ENOMEM, -EEXIST (NOREPLACE hit),
+	 * -EINVAL (misaligned fixed address). */
+	long (*vm_alloc)(void *addr, size_t size, uint32_t prot,
+			 uint32_t flags);
+
+	/* vm_free: unmap [addr, addr+size), which may span several
+	 * allocations or stream maps.  Result: 0 or -EINVAL. */
+	long (*vm_free)(void *addr, size_t size);
+
+	/* vm_protect: change protection of [addr, addr+size).
+	 * Result: 0, -EINVAL, -ENOMEM (range not mapped), -EACCES (write
+	 * asked on a read-only shared stream map). */
+	long (*vm_protect)(void *addr, size_t size, uint32_t prot);
+
+	/* --- I/O streams --- */
+
+	/* stream_open: open the stream named by 'uri' with 'access'
+	 * (MOAT_ACCESS_*) and 'options' (MOAT_OPEN_*); 'mode' gives the
+	 * permission bits of a created file or directory.  The monitor
+	 * decides: a URI outside every mapping is -ENOENT; asking to write,
+	 * create or truncate in a read-only mapping is -EROFS; an escape
+	 * from a mapping (through a symbolic link) is -EACCES.  A directory
+	 * opens for reading only and reads as struct moat_dirent records.
+	 * With MOAT_OPEN_MKDIR a directory is created and 0 returned.
+	 * Result: handle, 0 (MKDIR), or the errors above and -EEXIST,
+	 * -EISDIR, -ENOTDIR, -ELOOP, -EMFILE, -ENAMETOOLONG, -EINVAL. */
+	long (*stream_open)(const char *uri, uint32_t access,
+			    uint32_t options, uint32_t mode);
+
+	/* stream_read: read up to 'len' bytes at 'offset'
+	 * (MOAT_OFFSET_STREAM for streams without positions).  Blocks until
+	 * data is available.  For a directory, offset is a record position
+	 * (see struct moat_dirent) and only whole records are returned.  Result: bytes read (0 at end),
+	 * -EBADF, -EINVAL (len too small for one record), -EIO. */
+	long (*stream_read)(moat_handle h, uint64_t offset, void *buf,
+			    size_t len);
+
+	/* stream_write: write 'len' bytes at 'offset'.  Result: bytes
+	 * written, -EBADF (not writable), -EPIPE, -ENOSPC, -EFBIG, -EIO. */
+	long (*stream_write)(moat_handle h, uint64_t offset, const void *buf,
+			     size_t len);
+
+	/* stream_map: map 'size' bytes of a file stream from 'offset'
+	 * (4096-aligned) at 'addr' (hint, or exact with MOAT_MAP_FIXED /
+	 * NOREPLACE) with 'prot'.  Private maps are copy-on-write; with
+	 * MOAT_MAP_SHARED writes reach the file (needs a writable handle).
+	 * Result: address, or -EACCES, -ENODEV (not mappable), -ENOMEM. */
+	long (*stream_map)(moat_handle h, void *addr, uint64_t offset,
+			   size_t size, uint32_t prot, uint32_t flags);
+
+	/* stream_unmap: remove a stream map.  Same as vm_free for the
+	 * range; kept separate so extensions can track maps.  Result: 0. */
+	long (*stream_unmap)(void *addr, size_t size);
+
+	/* stream_set_length: truncate or extend a file stream.
+	 * Result: 0, -EBADF, -EINVAL, -EFBIG. */
+	long (*stream_set_length)(moat_handle h, uint64_t length);
+
+	/* stream_flush: push written data to stable storage. Result: 0. */
+	long (*stream_flush)(moat_handle h);
+
+	/* stream_delete: remove the file (or, with 'dir' set, the empty
+	 * directory) named by 'uri'.  Result: 0, -ENOENT, -EROFS,
+	 * -EISDIR, -ENOTDIR, -ENOTEMPTY, -EACCES. */
+	long (*stream_delete)(const char *uri, uint32_t dir);
+
+	/* stream_rename: move 'from' to 'to', both in the same writable
+	 * mapping.  Result: 0, -EXDEV (different mappings), -EROFS,
+	 * -ENOENT. */
+	long (*stream_rename)(const char *from, const char *to);
+
+	/* stream_wait_for_client: accept one connection on a server
+	 * stream, returning a new handle for it.  Server streams ("tcp.server:"
+	 * and "pipe.server:" URIs) are not granted by any manifest in this
+	 * ABI version, so today every handle yields -EINVAL. */
+	long (*stream_wait_for_client)(moat_handle server);
+
+	/* stream_attr_query: describe the stream named by 'uri' without
+	 * opening it; with 'nofollow' a final symbolic link is described
+	 * itself.  Result: 0, or the stream_open errors. */
+	long (*stream_attr_query)(const char *uri, uint32_t nofollow,
+				  struct moat_attr *attr);
+
+	/* stream_attr_query_by_handle: describe an open stream.
+	 * Result: 0 or -EBADF. */
+	long (*stream_attr_query_by_handle)(moat_handle h,
+					    struct moat_attr *attr);
+
+	/* stream_readlink: copy the target of the symbolic link named by
+	 * 'uri' into buf (not NUL-terminated).  Result: its length, or
+	 * -EINVAL (not a link), -ENOENT, -ERANGE (buf too small). */
+	long (*stream_readlink)(const char *uri, char *buf, size_t len);
+
+	/* --- processes --- */
+
+	/* process_create: start a new picoprocess running 'uri' with the
+	 * NULL-terminated argv, under the same manifest.  Not available in
+	 * this ABI version: -ENOSYS. */
+	long (*process_create)(const char *uri, char *const argv[]);
+
+	/* process_exit: end the whole picoprocess.  The monitor reports
+	 * 'code' as its exit status, or, if 'signal' is non-zero, that it
+	 * was killed by that signal.  Does not return. */
+	void (*process_exit)(int code, int signal);
+
+	/* --- miscellaneous --- */
+
+	/* system_time: nanoseconds of MOAT_CLOCK_REALTIME (since the
+	 * epoch) or MOAT_CLOCK_MONOTONIC.  Result: >= 0, or -EINVAL. */
+	long (*system_time)(uint32_t clock);
+
+	/* random_bits: fill buf with len cryptographically random bytes.
+	 * Result: len. */
+	long (*random_bits)(void *buf, size_t len);
+
+	/* segment_base_set: set the calling thread's FS or GS base.
+	 * Result: 0 or -EINVAL. */
+	long (*segment_base_set)(uint32_t which, uint64_t base);
+
+	/* debug_log: write a line to the monitor's debug log, shown when
+	 * the user asked for it (moat run --debug).  Result: 0. */
+	long (*debug_log)(const char *msg, size_t len);
+
+	/* object_close: release a handle of any kind.  Closing a thread
+	 * handle does not stop the thread.  Result: 0 or -EBADF. */
+	long (*object_close)(moat_handle h);
+};
+
+/* Number of downcalls in struct moat_abi. */
+#define MOAT_ABI_NCALLS 34
+
+/* ---------------------------------------------------------------- */
+/* Upcalls: what the LibOS gives the PAL.                            */
+
+struct moat_upcalls {
+	/* init: called once on the first thread with the ABI table and the
+	 * boot information.  It loads and starts the program and does not
+	 * return. */
+	void (*init)(const struct moat_abi *abi,
+		     const struct moat_boot_info *boot);
+
+	/* thread_start: first code run by a thread from thread_create(),
+	 * with its 'arg'.  Must end in thread_exit(). */
+	void (*thread_start)(void *arg);
+
+	/* exception: a thread trapped (system call, fault, ...).  The
+	 * handler may edit exc->ctx; the thread resumes there on return.
+	 * It runs on a PAL-provided stack, never the app's. */
+	void (*exception)(struct moat_exception *exc);
+};
+
+/* The LibOS defines this symbol; the PAL calls through it. */
+extern const struct moat_upcalls moat_libos_upcalls;
+
+#endif /* MOAT_ABI_H */

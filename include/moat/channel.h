@@ -1,0 +1,70 @@
+/*
+ * moat/channel.h -- the wire protocol between a picoprocess's PAL and the
+ * security monitor, and the boot block the monitor hands over at launch.
+ *
+ * The channel is a SOCK_SEQPACKET socket at descriptor MOAT_CHANNEL_FD in
+ * the picoprocess.  Every message is one packet: a fixed header followed
+ * by 'len' bytes of payload, never more than MOAT_MSG_MAX in all.  The
+ * monitor treats every request as hostile input: it checks the size
+ * against the header, the NUL terminators, the opcode and the URI
+ * grammar before it looks at policy (see monitor/channel.c).
+ *
+ * Requests are answered in order with one reply packet; a reply may carry
+ * one host descriptor (SCM_RIGHTS), which is never a directory.
+ */
+#ifndef MOAT_CHANNEL_H
+#define MOAT_CHANNEL_H
+
+#include <stdint.h>
+
+#include "moat/abi.h"
+
+#define MOAT_CHANNEL_FD 3
+#define MOAT_BOOT_FD    4
+
+#define MOAT_PATH_MAX 4096
+#define MOAT_MSG_MAX  (16 + 2 * MOAT_PATH_MAX)
+
+/* Where the PAL's one system-call instruction lives.  The seccomp filter
+ * lets host system calls through only when the instruction pointer after
+ * 'syscall' equals MOAT_GATE_ADDR + 2; pal/linux/pico.ld places the gate
+ * there and the build checks it. */
+#define MOAT_PICO_BASE 0x6f0000000000ULL
+#define MOAT_GATE_ADDR MOAT_PICO_BASE
+
+enum moat_op {
+	MOAT_OP_HELLO = 1,    /* no payload; the monitor checks the filter */
+	MOAT_OP_OPEN,         /* path; a = access|options, b = mode */
+	MOAT_OP_STAT,         /* path; a = nofollow; reply: struct moat_attr */
+	MOAT_OP_READLINK,     /* path; reply: target bytes */
+	MOAT_OP_DELETE,       /* path; a = dir */
+	MOAT_OP_RENAME,       /* path NUL path2 */
+	MOAT_OP_LOG,          /* text (not NUL-terminated); no reply */
+	MOAT_OP_EXIT,         /* a = code, b = signal; no reply */
+	MOAT_OP_LAST
+};
+
+struct moat_msg_hdr {
+	uint32_t op;   /* enum moat_op; in a reply, echoes the request's */
+	uint32_t len;  /* payload bytes after the header */
+	int32_t  a;    /* request: op-specific; reply: result (>= 0 or -errno) */
+	uint32_t b;
+};
+
+/* The boot block: a sealed memfd at MOAT_BOOT_FD holding this header,
+ * then filter_len struct sock_filter entries, then 'strings_len' bytes of
+ * NUL-terminated strings: exe URI, cwd, argv[0..argc), envp[0..envc). */
+#define MOAT_BOOT_MAGIC 0x544f4f424d4f4154ULL /* "TAOMBOOT" */
+
+struct moat_boot_block {
+	uint64_t magic;
+	uint32_t version;        /* MOAT_ABI_VERSION */
+	uint32_t flags;          /* MOAT_BOOT_* */
+	uint32_t filter_len;     /* BPF instructions */
+	uint32_t argc, envc;
+	uint32_t strings_len;
+	uint32_t uid, gid;
+	struct moat_stdio_info stdio[3];
+};
+
+#endif /* MOAT_CHANNEL_H */

@@ -1,0 +1,78 @@
+/*
+ * moat/manifest.h -- what a picoprocess is, and what it may reach.
+ *
+ * A manifest is an INI file (parsed with libinih):
+ *
+ *   [Application]
+ *   entry = file:///bin/busybox        program, a virtual path
+ *   arguments = echo "hello world"     argv[1..], shell-like quoting
+ *   environment = TZ=UTC               repeatable
+ *   cwd = /data                        initial directory (default /)
+ *   [Namespace]                        read-only mappings
+ *   file:///data = file:///srv/app/data
+ *   [Namespace.Writable]               read-write mappings
+ *   file:///out = file:///tmp/out
+ *   [Limits]
+ *   memory = 512M  files = 256  file_size = 1G  cpu_seconds = 60
+ *
+ * Everything not mapped is denied.  docs/manifest.md is the reference.
+ */
+#ifndef MOAT_MANIFEST_H
+#define MOAT_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct moat_mapping {
+	char *vpath;      /* virtual absolute path, normalised */
+	char *hpath;      /* host absolute path */
+	int writable;
+	int line;         /* manifest line, 0 if from the command line */
+};
+
+struct moat_limits {
+	uint64_t memory;      /* bytes of address space, 0 = default */
+	uint64_t files;       /* open host descriptors */
+	uint64_t file_size;   /* largest file the app may write */
+	uint64_t cpu_seconds;
+	uint64_t processes;   /* host tasks (threads count) */
+};
+
+struct moat_manifest {
+	char *source;         /* file name for messages, or "command line" */
+	char *entry;          /* virtual path of the program */
+	char **argv;          /* argv[0] is entry; NULL-terminated */
+	int argc;
+	char **env;           /* NULL-terminated */
+	int envc;
+	char *cwd;
+	struct moat_mapping *maps;
+	int nmaps;
+	struct moat_limits limits;
+};
+
+/* Parse 'path' into 'm'.  On failure returns -1 and writes one line
+ * "FILE:LINE: [Section] key: what was expected" into err. */
+int moat_manifest_load(const char *path, struct moat_manifest *m,
+		       char *err, size_t errlen);
+
+/* Start an empty manifest (for the quick command-line form). */
+void moat_manifest_init(struct moat_manifest *m, const char *source);
+
+/* Add a mapping of host path 'host' at virtual path 'virt' (NULL: same as
+ * host).  Returns -1 with a message in err if either is unusable. */
+int moat_manifest_map(struct moat_manifest *m, const char *host,
+		      const char *virt, int writable, int line, char *err,
+		      size_t errlen);
+
+/* Replace argv with entry + args[0..n). */
+int moat_manifest_set_args(struct moat_manifest *m, char *const *args, int n);
+int moat_manifest_add_env(struct moat_manifest *m, const char *kv);
+
+void moat_manifest_free(struct moat_manifest *m);
+
+/* Normalise an absolute path lexically into out (size >= strlen+2).
+ * Returns 0, or -1 if it is not absolute or contains "..". */
+int moat_path_normalise(const char *in, char *out, size_t size);
+
+#endif /* MOAT_MANIFEST_H */

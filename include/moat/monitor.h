@@ -1,0 +1,51 @@
+/*
+ * moat/monitor.h -- the security monitor as a library.
+ *
+ * One monitor hosts any number of picoprocesses: launch them, then run the
+ * event loop, which serves their channels until every one has ended.
+ * `moat run` embeds one monitor for one picoprocess.
+ */
+#ifndef MOAT_MONITOR_H
+#define MOAT_MONITOR_H
+
+#include <stddef.h>
+
+#include "moat/manifest.h"
+
+struct moat_monitor;
+
+struct moat_launch_options {
+	const char *pico_path; /* moat-pico image; NULL: next to moat */
+	int debug;             /* show the picoprocess's debug log */
+	int trace;             /* and log every system call the app makes */
+	int uid, gid;          /* virtual identity inside (default 0, 0) */
+};
+
+/* How a picoprocess ended. */
+struct moat_exit {
+	int code;          /* exit status, valid when signal == 0 */
+	int signal;        /* non-zero: killed by this signal */
+	int by_filter;     /* killed by the seccomp filter */
+	int by_monitor;    /* killed by the monitor (protocol violation) */
+	char reason[256];  /* one line for the user, empty for a plain exit */
+};
+
+struct moat_monitor *moat_monitor_new(void);
+void moat_monitor_free(struct moat_monitor *mon);
+
+/* Start a picoprocess for manifest 'm'.  Returns its id (>= 0), or -1
+ * with a one-line message in err. */
+int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
+			const struct moat_launch_options *opt, char *err,
+			size_t errlen);
+
+/* Serve until every picoprocess has ended.  Returns 0. */
+int moat_monitor_run(struct moat_monitor *mon);
+
+/* The end of picoprocess 'id' (after moat_monitor_run). */
+const struct moat_exit *moat_monitor_exit(struct moat_monitor *mon, int id);
+
+/* The shell-style status for an end: code, or 128 + signal. */
+int moat_exit_status(const struct moat_exit *e);
+
+#endif /* MOAT_MONITOR_H */

@@ -1,0 +1,48 @@
+/*
+ * moat/policy.h -- the monitor's namespace map: from the virtual paths a
+ * picoprocess names to host objects, under the manifest's rules.
+ *
+ * Every call takes an untrusted virtual path.  It must be absolute and
+ * normalised (no "." or ".." components, no empty components, shorter
+ * than MOAT_PATH_MAX); anything else is -EINVAL.  Resolution walks one
+ * component at a time beneath the mapping's host directory with
+ * O_NOFOLLOW, so a component swapped for a symlink mid-walk fails rather
+ * than escapes; a symbolic link met on the way is re-read as a *virtual*
+ * path and resolved again through the map, so it can reach only what the
+ * manifest grants.  No call ever returns a directory descriptor.
+ *
+ * Results: >= 0 on success, -errno on refusal.  -ENOENT for anything
+ * outside every mapping, -EROFS for a change in a read-only mapping.
+ */
+#ifndef MOAT_POLICY_H
+#define MOAT_POLICY_H
+
+#include <stddef.h>
+
+#include "moat/abi.h"
+#include "moat/manifest.h"
+
+struct moat_policy;
+
+/* Open each mapping's host object; NULL with a message on failure. */
+struct moat_policy *moat_policy_new(const struct moat_manifest *m, char *err,
+				    size_t errlen);
+void moat_policy_free(struct moat_policy *p);
+
+/* 0 if 'path' is well-formed for the calls below, else -EINVAL. */
+int moat_policy_check_path(const char *path);
+
+/* Open a file (passes back a host fd) or a directory (passes back a
+ * sealed memfd listing, kind MOAT_KIND_DIR).  'how' is MOAT_ACCESS_* |
+ * MOAT_OPEN_*.  Returns the kind, and *fd; 0 for MOAT_OPEN_MKDIR. */
+int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
+		     unsigned mode, int *fd);
+int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
+		     struct moat_attr *attr);
+int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
+			 size_t len);
+int moat_policy_delete(struct moat_policy *p, const char *path, int dir);
+int moat_policy_rename(struct moat_policy *p, const char *from,
+		       const char *to);
+
+#endif /* MOAT_POLICY_H */

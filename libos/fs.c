@@ -1,0 +1,880 @@
+/*
+ * fs.c -- file descriptors, paths and the file system calls.
+ *
+ * Every path is made absolute and normalised here, then named to the
+ * monitor as a "file:" URI; the monitor decides.  Descriptors point at
+ * shared open-file records so that dup() shares the position, as in
+ * Linux.  A few devices (/dev/null, /dev/zero, /dev/urandom, /dev/random)
+ * and /proc/self/exe are provided by the LibOS itself.
+ */
+#include <asm/stat.h>
+#include <linux/fcntl.h>
+#include <linux/stat.h>
+#include <asm/ioctls.h>
+
+#include "libos.h"
+
+enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM };
+
+struct file {
+	int refs;
+	int type;
+	moat_handle h;
+	uint32_t kind;         /* moat kind of the stream */
+	uint64_t pos;
+	int flags;             /* O_ACCMODE | O_APPEND | O_NONBLOCK ... */
+	char *path;            /* virtual path, for directories and fd links */
+	struct moat_attr attr; /* directories: attributes at open */
+};
+
+struct fd_slot {
+	struct file *f;
+	int cloexec;
+};
+
+static struct fd_slot fds[LIBOS_MAX_FDS];
+
+/* --- paths --- */
+
+long copy_path(char *dst, const char *src)
+{
+	if (!src)
+		return -EFAULT;
+	size_t n = strnlen(src, MOAT_URI_MAX);
+	if (n >= MOAT_URI_MAX - 1)
+		return -ENAMETOOLONG;
+	if (n == 0)
+		return -ENOENT;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* Append 'path' to the absolute 'out', applying '.' and '..'. */
+static int path_join(char *out, const char *path)
+{
+	size_t len = strlen(out);
+	while (*path) {
+		while (*path == '/')
+			path++;
+		const char *end = path;
+		while (*end && *end != '/')
+			end++;
+		size_t n = (size_t)(end - path);
+		if (n == 0 || (n == 1 && path[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && path[0] == '.' && path[1] == '.') {
+			while (len > 1 && out[len - 1] != '/')
+				len--;
+			if (len > 1)
+				len--;
+			out[len] = 0;
+		} else {
+			if (len + n + 2 >= MOAT_URI_MAX - 8)
+				return -ENAMETOOLONG;
+			if (len > 1)
+				out[len++] = '/';
+			memcpy(out + len, path, n);
+			len += n;
+			out[len] = 0;
+		}
+		path = end;
+	}
+	return 0;
+}
+
+static struct file *fd_file(int fd)
+{
+	if (fd < 0 || fd >= LIBOS_MAX_FDS)
+		return NULL;
+	return fds[fd].f;
+}
+
+int path_resolve(int dirfd, const char *path, char *out)
+{
+	if (path[0] == '/') {
+		out[0] = '/', out[1] = 0;
+	} else if (dirfd == AT_FDCWD) {
+		rt_strlcpy(out, proc.cwd, MOAT_URI_MAX);
+	} else {
+		struct file *f = fd_file(dirfd);
+		if (!f)
+			return -EBADF;
+		if (f->type != F_DIR)
+			return -ENOTDIR;
+		rt_strlcpy(out, f->path, MOAT_URI_MAX);
+	}
+	return path_join(out, path);
+}
+
+void path_to_uri(const char *path, char *uri)
+{
+	memcpy(uri, "file:", 5);
+	rt_strlcpy(uri + 5, path, URI_BUF_SIZE - 5);
+}
+
+/* --- descriptors --- */
+
+static int fd_install(struct file *f, int min, int cloexec)
+{
+	for (int fd = min; fd < LIBOS_MAX_FDS; fd++) {
+		if (!fds[fd].f) {
+			fds[fd].f = f;
+			fds[fd].cloexec = cloexec;
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+static void file_put(struct file *f)
+{
+	if (--f->refs > 0)
+		return;
+	if (f->type == F_STREAM || f->type == F_DIR)
+		abi->object_close(f->h);
+	kfree(f->path);
+	kfree(f);
+}
+
+static long fd_close(int fd)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	fds[fd].f = NULL;
+	file_put(f);
+	return 0;
+}
+
+void fs_init(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct file *f = kzalloc(sizeof(*f));
+		f->refs = 1;
+		f->type = F_STREAM;
+		f->h = fd;
+		f->kind = MOAT_KIND_CONSOLE;
+		f->flags = fd ? O_WRONLY : O_RDONLY;
+		fds[fd].f = f;
+	}
+}
+
+/* --- stat --- */
+
+static uint32_t kind_to_ifmt(uint32_t kind)
+{
+	switch (kind) {
+	case MOAT_KIND_DIR: return S_IFDIR;
+	case MOAT_KIND_SYMLINK: return S_IFLNK;
+	case MOAT_KIND_PIPE: return S_IFIFO;
+	case MOAT_KIND_CONSOLE:
+	case MOAT_KIND_CHARDEV: return S_IFCHR;
+	default: return S_IFREG;
+	}
+}
+
+void attr_to_stat(const struct moat_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = a->dev;
+	st->st_ino = a->ino;
+	st->st_nlink = a->nlink;
+	st->st_mode = kind_to_ifmt(a->kind) | a->mode;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (long)a->size;
+	st->st_blksize = (long)a->blksize;
+	st->st_blocks = (long)a->blocks;
+	st->st_atime = a->atime_ns / 1000000000;
+	st->st_atime_nsec = a->atime_ns % 1000000000;
+	st->st_mtime = a->mtime_ns / 1000000000;
+	st->st_mtime_nsec = a->mtime_ns % 1000000000;
+	st->st_ctime = a->ctime_ns / 1000000000;
+	st->st_ctime_nsec = a->ctime_ns % 1000000000;
+}
+
+static void device_attr(int type, struct moat_attr *a)
+{
+	static const uint32_t minors[] = { [F_NULL] = 3, [F_ZERO] = 5,
+					   [F_RANDOM] = 9 };
+	*a = (struct moat_attr){ .kind = MOAT_KIND_CHARDEV, .mode = 0666,
+				 .nlink = 1, .writable = 1, .blksize = 4096,
+				 .rdev = (1 << 8) | minors[type] };
+}
+
+static int device_type(const char *path)
+{
+	if (!strcmp(path, "/dev/null"))
+		return F_NULL;
+	if (!strcmp(path, "/dev/zero"))
+		return F_ZERO;
+	if (!strcmp(path, "/dev/urandom") || !strcmp(path, "/dev/random"))
+		return F_RANDOM;
+	return -1;
+}
+
+static long path_attr(const char *path, int nofollow, struct moat_attr *a)
+{
+	char uri[URI_BUF_SIZE];
+	int dev = device_type(path);
+	if (dev >= 0) {
+		device_attr(dev, a);
+		return 0;
+	}
+	if (!strcmp(path, "/proc/self/exe") && !nofollow)
+		path = proc.exe_path;
+	path_to_uri(path, uri);
+	return abi->stream_attr_query(uri, (uint32_t)nofollow, a);
+}
+
+static long file_attr(struct file *f, struct moat_attr *a)
+{
+	switch (f->type) {
+	case F_DIR:
+		*a = f->attr;
+		return 0;
+	case F_STREAM:
+		return abi->stream_attr_query_by_handle(f->h, a);
+	default:
+		device_attr(f->type, a);
+		return 0;
+	}
+}
+
+/* Resolve (dirfd, path) honouring AT_EMPTY_PATH, then describe it. */
+static long at_attr(int dirfd, const char *upath, int flags,
+		    struct moat_attr *a)
+{
+	char path[MOAT_URI_MAX];
+	if (upath && upath[0] == 0 && (flags & AT_EMPTY_PATH)) {
+		struct file *f = dirfd == AT_FDCWD ? NULL : fd_file(dirfd);
+		if (dirfd == AT_FDCWD)
+			return path_attr(proc.cwd, 0, a);
+		return f ? file_attr(f, a) : -EBADF;
+	}
+	long r = copy_path(path, upath);
+	if (r == 0)
+		r = path_resolve(dirfd, upath, path);
+	if (r == 0)
+		r = path_attr(path, !!(flags & AT_SYMLINK_NOFOLLOW), a);
+	return r;
+}
+
+long sys_fstat(int fd, struct stat *st)
+{
+	struct moat_attr a;
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	long r = file_attr(f, &a);
+	if (r == 0)
+		attr_to_stat(&a, st);
+	return r;
+}
+
+long sys_newfstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	struct moat_attr a;
+	long r = at_attr(dirfd, path, flags, &a);
+	if (r == 0)
+		attr_to_stat(&a, st);
+	return r;
+}
+
+long sys_stat(const char *path, struct stat *st)
+{
+	return sys_newfstatat(AT_FDCWD, path, st, 0);
+}
+
+long sys_lstat(const char *path, struct stat *st)
+{
+	return sys_newfstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+static struct statx_timestamp stx_time(int64_t ns)
+{
+	return (struct statx_timestamp){ .tv_sec = ns / 1000000000,
+					 .tv_nsec = (uint32_t)(ns % 1000000000) };
+}
+
+long sys_statx(int dirfd, const char *path, int flags, unsigned mask,
+	       struct statx *sx)
+{
+	(void)mask;
+	struct moat_attr a;
+	long r = at_attr(dirfd, path, flags, &a);
+	if (r < 0)
+		return r;
+	memset(sx, 0, sizeof(*sx));
+	sx->stx_mask = STATX_BASIC_STATS;
+	sx->stx_blksize = (uint32_t)a.blksize;
+	sx->stx_nlink = a.nlink;
+	sx->stx_uid = a.uid;
+	sx->stx_gid = a.gid;
+	sx->stx_mode = (uint16_t)(kind_to_ifmt(a.kind) | a.mode);
+	sx->stx_ino = a.ino;
+	sx->stx_size = a.size;
+	sx->stx_blocks = a.blocks;
+	sx->stx_atime = stx_time(a.atime_ns);
+	sx->stx_mtime = stx_time(a.mtime_ns);
+	sx->stx_ctime = stx_time(a.ctime_ns);
+	sx->stx_rdev_major = (uint32_t)(a.rdev >> 8) & 0xfff;
+	sx->stx_rdev_minor = (uint32_t)(a.rdev & 0xff);
+	sx->stx_dev_major = (uint32_t)(a.dev >> 8) & 0xfff;
+	sx->stx_dev_minor = (uint32_t)(a.dev & 0xff);
+	return 0;
+}
+
+/* --- open and close --- */
+
+long fs_open_stream(const char *path, int flags, int mode, moat_handle *h)
+{
+	char uri[URI_BUF_SIZE];
+	uint32_t access = (flags & O_ACCMODE) == O_WRONLY ? MOAT_ACCESS_WRITE
+			  : (flags & O_ACCMODE) == O_RDWR ? MOAT_ACCESS_RDWR
+							  : MOAT_ACCESS_READ;
+	uint32_t opts = (flags & O_CREAT ? MOAT_OPEN_CREATE : 0) |
+			(flags & O_EXCL ? MOAT_OPEN_EXCL : 0) |
+			(flags & O_TRUNC ? MOAT_OPEN_TRUNCATE : 0) |
+			(flags & O_APPEND ? MOAT_OPEN_APPEND : 0) |
+			(flags & O_DIRECTORY ? MOAT_OPEN_DIRECTORY : 0) |
+			(flags & O_NOFOLLOW ? MOAT_OPEN_NOFOLLOW : 0);
+	if (!strcmp(path, "/proc/self/exe"))
+		path = proc.exe_path;
+	path_to_uri(path, uri);
+	long r = abi->stream_open(uri, access, opts,
+				  (uint32_t)(mode & 07777 & ~proc.umask));
+	if (r >= 0)
+		*h = (moat_handle)r;
+	return r < 0 ? r : 0;
+}
+
+long sys_openat(int dirfd, const char *upath, int flags, int mode)
+{
+	char path[MOAT_URI_MAX];
+	long r = copy_path(path, upath);
+	if (r == 0)
+		r = path_resolve(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	struct file *f = kzalloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->refs = 1;
+	f->flags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
+	int dev = device_type(path);
+	if (dev >= 0) {
+		f->type = dev;
+	} else {
+		struct moat_attr a;
+		r = fs_open_stream(path, flags, mode, &f->h);
+		if (r < 0) {
+			kfree(f);
+			return r;
+		}
+		r = abi->stream_attr_query_by_handle(f->h, &a);
+		if (r < 0) {
+			abi->object_close(f->h);
+			kfree(f);
+			return r;
+		}
+		f->kind = a.kind;
+		f->type = a.kind == MOAT_KIND_DIR ? F_DIR : F_STREAM;
+		if (f->type == F_DIR)
+			path_attr(path, 0, &f->attr);
+	}
+	f->path = kstrdup(path);
+	r = fd_install(f, 0, !!(flags & O_CLOEXEC));
+	if (r < 0)
+		file_put(f);
+	return r;
+}
+
+long sys_open(const char *path, int flags, int mode)
+{
+	return sys_openat(AT_FDCWD, path, flags, mode);
+}
+
+long sys_creat(const char *path, int mode)
+{
+	return sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+long sys_close(int fd)
+{
+	return fd_close(fd);
+}
+
+long sys_close_range(unsigned first, unsigned last, unsigned flags)
+{
+	for (unsigned fd = first; fd <= last && fd < LIBOS_MAX_FDS; fd++) {
+		if (!fds[fd].f)
+			continue;
+		if (flags & 4 /* CLOSE_RANGE_CLOEXEC */)
+			fds[fd].cloexec = 1;
+		else
+			fd_close((int)fd);
+	}
+	return 0;
+}
+
+/* --- read and write --- */
+
+static int positioned(const struct file *f)
+{
+	return f->kind == MOAT_KIND_FILE;
+}
+
+static long file_read(struct file *f, void *buf, size_t len, int64_t at)
+{
+	long r;
+	switch (f->type) {
+	case F_NULL:
+		return 0;
+	case F_ZERO:
+		memset(buf, 0, len);
+		return (long)len;
+	case F_RANDOM:
+		return abi->random_bits(buf, len);
+	case F_DIR:
+		return -EISDIR;
+	}
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	if (!positioned(f))
+		return abi->stream_read(f->h, MOAT_OFFSET_STREAM, buf, len);
+	r = abi->stream_read(f->h, at >= 0 ? (uint64_t)at : f->pos, buf, len);
+	if (r > 0 && at < 0)
+		f->pos += (uint64_t)r;
+	return r;
+}
+
+static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
+{
+	long r;
+	switch (f->type) {
+	case F_NULL: case F_ZERO: case F_RANDOM:
+		return (long)len;
+	case F_DIR:
+		return -EISDIR;
+	}
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (!positioned(f))
+		return abi->stream_write(f->h, MOAT_OFFSET_STREAM, buf, len);
+	if (at < 0 && (f->flags & O_APPEND)) {
+		struct moat_attr a;
+		r = abi->stream_attr_query_by_handle(f->h, &a);
+		if (r < 0)
+			return r;
+		f->pos = a.size;
+	}
+	r = abi->stream_write(f->h, at >= 0 ? (uint64_t)at : f->pos, buf, len);
+	if (r > 0 && at < 0)
+		f->pos += (uint64_t)r;
+	return r;
+}
+
+long sys_read(int fd, void *buf, size_t len)
+{
+	struct file *f = fd_file(fd);
+	return f ? file_read(f, buf, len, -1) : -EBADF;
+}
+
+long sys_write(int fd, const void *buf, size_t len)
+{
+	struct file *f = fd_file(fd);
+	return f ? file_write(f, buf, len, -1) : -EBADF;
+}
+
+long sys_pread64(int fd, void *buf, size_t len, int64_t off)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (f->type == F_STREAM && !positioned(f))
+		return -ESPIPE;
+	return file_read(f, buf, len, off);
+}
+
+long sys_pwrite64(int fd, const void *buf, size_t len, int64_t off)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (f->type == F_STREAM && !positioned(f))
+		return -ESPIPE;
+	return file_write(f, buf, len, off);
+}
+
+struct iovec_k { void *base; size_t len; };
+
+static long vector_io(int fd, const struct iovec_k *iov, int cnt, int write)
+{
+	struct file *f = fd_file(fd);
+	long total = 0;
+	if (!f)
+		return -EBADF;
+	if (cnt < 0 || cnt > 1024)
+		return -EINVAL;
+	for (int i = 0; i < cnt; i++) {
+		if (!iov[i].len)
+			continue;
+		long r = write ? file_write(f, iov[i].base, iov[i].len, -1)
+			       : file_read(f, iov[i].base, iov[i].len, -1);
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if ((size_t)r < iov[i].len)
+			break;
+	}
+	return total;
+}
+
+long sys_readv(int fd, const struct iovec_k *iov, int cnt)
+{
+	return vector_io(fd, iov, cnt, 0);
+}
+
+long sys_writev(int fd, const struct iovec_k *iov, int cnt)
+{
+	return vector_io(fd, iov, cnt, 1);
+}
+
+long sys_lseek(int fd, int64_t off, int whence)
+{
+	struct file *f = fd_file(fd);
+	struct moat_attr a;
+	int64_t base;
+	if (!f)
+		return -EBADF;
+	if (f->type == F_STREAM && !positioned(f))
+		return -ESPIPE;
+	switch (whence) {
+	case 0: base = 0; break;
+	case 1: base = (int64_t)f->pos; break;
+	case 2: {
+		long r = file_attr(f, &a);
+		if (r < 0)
+			return r;
+		base = (int64_t)a.size;
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	if (base + off < 0)
+		return -EINVAL;
+	f->pos = (uint64_t)(base + off);
+	return (long)f->pos;
+}
+
+long sys_getdents64(int fd, void *buf, size_t len)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	if (f->type != F_DIR)
+		return -ENOTDIR;
+	long r = abi->stream_read(f->h, f->pos, buf, len);
+	if (r > 0)
+		f->pos += (uint64_t)r;
+	return r;
+}
+
+long sys_ftruncate(int fd, int64_t len)
+{
+	struct file *f = fd_file(fd);
+	if (!f || f->type != F_STREAM)
+		return -EBADF;
+	if (len < 0)
+		return -EINVAL;
+	return abi->stream_set_length(f->h, (uint64_t)len);
+}
+
+long sys_fsync(int fd)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	return f->type == F_STREAM ? abi->stream_flush(f->h) : 0;
+}
+
+/* --- descriptor table calls --- */
+
+long sys_dup3(int old, int new, int flags)
+{
+	struct file *f = fd_file(old);
+	if (!f || new < 0 || new >= LIBOS_MAX_FDS)
+		return -EBADF;
+	if (old == new)
+		return -EINVAL;
+	f->refs++;
+	if (fds[new].f)
+		fd_close(new);
+	fds[new].f = f;
+	fds[new].cloexec = !!(flags & O_CLOEXEC);
+	return new;
+}
+
+long sys_dup2(int old, int new)
+{
+	if (old == new)
+		return fd_file(old) ? new : -EBADF;
+	return sys_dup3(old, new, 0);
+}
+
+static long dup_min(int old, int min, int cloexec)
+{
+	struct file *f = fd_file(old);
+	if (!f)
+		return -EBADF;
+	if (min < 0 || min >= LIBOS_MAX_FDS)
+		return -EINVAL;
+	long r = fd_install(f, min, cloexec);
+	if (r >= 0)
+		f->refs++;
+	return r;
+}
+
+long sys_dup(int old)
+{
+	return dup_min(old, 0, 0);
+}
+
+long sys_fcntl(int fd, int cmd, long arg)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	switch (cmd) {
+	case F_DUPFD: return dup_min(fd, (int)arg, 0);
+	case F_DUPFD_CLOEXEC: return dup_min(fd, (int)arg, 1);
+	case F_GETFD: return fds[fd].cloexec ? FD_CLOEXEC : 0;
+	case F_SETFD: fds[fd].cloexec = !!(arg & FD_CLOEXEC); return 0;
+	case F_GETFL: return f->flags;
+	case F_SETFL:
+		f->flags = (f->flags & O_ACCMODE) |
+			   ((int)arg & (O_APPEND | O_NONBLOCK));
+		return 0;
+	default:
+		klog("fcntl: unsupported command %d", cmd);
+		return -EINVAL;
+	}
+}
+
+long sys_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	const struct moat_stdio_info *si = NULL;
+	if (f->type == F_STREAM && f->kind == MOAT_KIND_CONSOLE && f->h < 3)
+		si = &boot->stdio[f->h];
+	if (!si || !si->is_tty)
+		return -ENOTTY;
+	switch (cmd) {
+	case TCGETS:
+		memcpy(arg, si->termios, sizeof(si->termios));
+		return 0;
+	case TIOCGWINSZ: {
+		uint16_t *ws = arg;
+		ws[0] = si->rows, ws[1] = si->cols, ws[2] = ws[3] = 0;
+		return 0;
+	}
+	case TCSETS: case TCSETSW: case TCSETSF:
+		return 0; /* the monitor owns the terminal; accepted, not applied */
+	case TIOCGPGRP:
+		*(int *)arg = 1;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* --- names --- */
+
+static long resolve_at(int dirfd, const char *upath, char *path)
+{
+	long r = copy_path(path, upath);
+	return r ? r : path_resolve(dirfd, upath, path);
+}
+
+long sys_readlinkat(int dirfd, const char *upath, char *buf, size_t len)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	long r = resolve_at(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	if ((long)len <= 0)
+		return -EINVAL;
+	if (!strcmp(path, "/proc/self/exe")) {
+		size_t n = strlen(proc.exe_path);
+		n = n < len ? n : len;
+		memcpy(buf, proc.exe_path, n);
+		return (long)n;
+	}
+	path_to_uri(path, uri);
+	r = abi->stream_readlink(uri, buf, len);
+	return r == -ERANGE ? (long)len : r;
+}
+
+long sys_readlink(const char *path, char *buf, size_t len)
+{
+	return sys_readlinkat(AT_FDCWD, path, buf, len);
+}
+
+long sys_faccessat2(int dirfd, const char *upath, int mode, int flags)
+{
+	struct moat_attr a;
+	long r = at_attr(dirfd, upath, flags & AT_SYMLINK_NOFOLLOW, &a);
+	if (r < 0)
+		return r;
+	if ((mode & 2) && !a.writable)
+		return -EROFS;
+	if ((mode & 1) && a.kind != MOAT_KIND_DIR && !(a.mode & 0111))
+		return -EACCES;
+	return 0;
+}
+
+long sys_faccessat(int dirfd, const char *path, int mode)
+{
+	return sys_faccessat2(dirfd, path, mode, 0);
+}
+
+long sys_access(const char *path, int mode)
+{
+	return sys_faccessat2(AT_FDCWD, path, mode, 0);
+}
+
+long sys_getcwd(char *buf, size_t len)
+{
+	size_t n = strlen(proc.cwd) + 1;
+	if (n > len)
+		return -ERANGE;
+	memcpy(buf, proc.cwd, n);
+	return (long)n;
+}
+
+static long set_cwd(const char *path)
+{
+	struct moat_attr a;
+	long r = path_attr(path, 0, &a);
+	if (r < 0)
+		return r;
+	if (a.kind != MOAT_KIND_DIR)
+		return -ENOTDIR;
+	rt_strlcpy(proc.cwd, path, sizeof(proc.cwd));
+	return 0;
+}
+
+long sys_chdir(const char *upath)
+{
+	char path[MOAT_URI_MAX];
+	long r = resolve_at(AT_FDCWD, upath, path);
+	return r ? r : set_cwd(path);
+}
+
+long sys_fchdir(int fd)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	if (f->type != F_DIR)
+		return -ENOTDIR;
+	rt_strlcpy(proc.cwd, f->path, sizeof(proc.cwd));
+	return 0;
+}
+
+long sys_umask(int mask)
+{
+	int old = (int)proc.umask;
+	proc.umask = (uint32_t)mask & 0777;
+	return old;
+}
+
+long sys_mkdirat(int dirfd, const char *upath, int mode)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	long r = resolve_at(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	path_to_uri(path, uri);
+	return abi->stream_open(uri, MOAT_ACCESS_READ, MOAT_OPEN_MKDIR,
+				(uint32_t)(mode & 07777 & ~proc.umask));
+}
+
+long sys_mkdir(const char *path, int mode)
+{
+	return sys_mkdirat(AT_FDCWD, path, mode);
+}
+
+long sys_unlinkat(int dirfd, const char *upath, int flags)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	long r = resolve_at(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	path_to_uri(path, uri);
+	return abi->stream_delete(uri, !!(flags & AT_REMOVEDIR));
+}
+
+long sys_unlink(const char *path)
+{
+	return sys_unlinkat(AT_FDCWD, path, 0);
+}
+
+long sys_rmdir(const char *path)
+{
+	return sys_unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
+}
+
+long sys_renameat2(int olddir, const char *oldp, int newdir, const char *newp,
+		   unsigned flags)
+{
+	char a[MOAT_URI_MAX], b[MOAT_URI_MAX];
+	char ua[URI_BUF_SIZE], ub[URI_BUF_SIZE];
+	if (flags)
+		return -EINVAL;
+	long r = resolve_at(olddir, oldp, a);
+	if (r == 0)
+		r = resolve_at(newdir, newp, b);
+	if (r < 0)
+		return r;
+	path_to_uri(a, ua);
+	path_to_uri(b, ub);
+	return abi->stream_rename(ua, ub);
+}
+
+long sys_renameat(int olddir, const char *oldp, int newdir, const char *newp)
+{
+	return sys_renameat2(olddir, oldp, newdir, newp, 0);
+}
+
+long sys_rename(const char *oldp, const char *newp)
+{
+	return sys_renameat2(AT_FDCWD, oldp, AT_FDCWD, newp, 0);
+}
+
+/* mmap support: the stream behind a descriptor. */
+long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	*is_zero = f->type == F_ZERO;
+	if (*is_zero)
+		return 0;
+	if (f->type != F_STREAM || f->kind != MOAT_KIND_FILE)
+		return -ENODEV;
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return -EACCES;
+	*h = f->h;
+	*writable = (f->flags & O_ACCMODE) == O_RDWR;
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * init.c -- the three upcalls: start the program, start a thread, and
+ * handle an exception (a trapped system call or a fault).
+ */
+#include <stdarg.h>
+
+#include "libos.h"
+
+const struct moat_abi *abi;
+const struct moat_boot_info *boot;
+struct libos_proc proc;
+
+void klog(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	if (!(boot->flags & MOAT_BOOT_DEBUG))
+		return;
+	va_start(ap, fmt);
+	int n = rt_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	abi->debug_log(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+_Noreturn void libos_panic(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = rt_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	abi->debug_log(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	abi->stream_write(2, MOAT_OFFSET_STREAM, "moat: libos: ", 13);
+	abi->stream_write(2, MOAT_OFFSET_STREAM, buf, strlen(buf));
+	abi->stream_write(2, MOAT_OFFSET_STREAM, "\n", 1);
+	abi->process_exit(127, 0);
+	__builtin_unreachable();
+}
+
+static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
+{
+	abi = a;
+	boot = b;
+	if (a->version != MOAT_ABI_VERSION || a->size < sizeof(*a))
+		libos_panic("ABI version %u does not match", a->version);
+	proc.umask = 022;
+	proc.uid = b->uid;
+	proc.gid = b->gid;
+	rt_strlcpy(proc.cwd, b->cwd, sizeof(proc.cwd));
+	fs_init();
+	const char *exe = b->exe_uri;
+	if (strncmp(exe, "file:", 5) == 0)
+		exe += 5;
+	exec_start(exe, b->argv, b->envp);
+}
+
+static void libos_thread_start(void *arg)
+{
+	(void)arg;
+	libos_panic("threads are not supported by this LibOS yet");
+}
+
+static void libos_exception(struct moat_exception *e)
+{
+	if (e->kind == MOAT_EXC_SYSCALL)
+		e->ctx->rax = (uint64_t)syscall_dispatch(e->ctx);
+	else
+		signal_fault(e);
+}
+
+const struct moat_upcalls moat_libos_upcalls = {
+	.init = libos_init,
+	.thread_start = libos_thread_start,
+	.exception = libos_exception,
+};

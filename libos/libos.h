@@ -1,0 +1,71 @@
+/*
+ * libos.h -- internals shared by the LibOS's files.
+ *
+ * The LibOS reaches the world only through 'abi' (include/moat/abi.h).
+ * Linux headers are included for types and constants only.
+ */
+#ifndef MOAT_LIBOS_H
+#define MOAT_LIBOS_H
+
+#include <stdint.h>
+#include <asm-generic/errno.h>
+
+#include "moat/abi.h"
+#include "rt.h"
+
+extern const struct moat_abi *abi;
+extern const struct moat_boot_info *boot;
+
+/* Debug log (only shown with moat run --debug). */
+void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void libos_panic(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* heap.c: allocator over vm_alloc. */
+void *kmalloc(size_t size);
+void *kzalloc(size_t size);
+void kfree(void *p);
+char *kstrdup(const char *s);
+
+/* Process-wide state that Linux keeps per task. */
+struct libos_proc {
+	char exe_path[MOAT_URI_MAX];    /* virtual path of the program */
+	char cwd[MOAT_URI_MAX];
+	uint32_t umask;
+	uint32_t uid, gid;
+	uint64_t fsbase;
+	char comm[16];
+	uint64_t brk_start, brk_cur, brk_end;
+};
+extern struct libos_proc proc;
+
+/* syscall.c */
+long syscall_dispatch(struct moat_context *ctx);
+extern const char *const syscall_names[];
+extern const unsigned syscall_names_len;
+
+/* elf.c: load the program and jump to it. */
+_Noreturn void exec_start(const char *path, char **argv, char **envp);
+
+/* signal.c */
+_Noreturn void die_by_signal(int sig);
+void signal_fault(struct moat_exception *e);
+
+/* fs.c: paths and descriptors. */
+#define LIBOS_MAX_FDS 1024
+int path_resolve(int dirfd, const char *path, char *out);
+void fs_init(void);
+long fs_open_stream(const char *path, int flags, int mode, moat_handle *h);
+
+/* Build "file:" + path into a URI buffer of MOAT_URI_MAX + 5 bytes. */
+void path_to_uri(const char *path, char *uri);
+#define URI_BUF_SIZE (MOAT_URI_MAX + 8)
+
+/* Copy a pathname from the app; -EFAULT/-ENAMETOOLONG on failure. */
+long copy_path(char *dst, const char *src);
+
+/* Linux struct stat from a moat_attr. */
+struct stat;
+void attr_to_stat(const struct moat_attr *a, struct stat *st);
+
+#endif /* MOAT_LIBOS_H */

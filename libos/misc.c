@@ -1,0 +1,235 @@
+/*
+ * misc.c -- identity, time, randomness, limits, names: the system calls
+ * that need no stream.
+ */
+#include <asm/prctl.h>
+#include <linux/prctl.h>
+#include <linux/resource.h>
+#include <linux/time_types.h>
+#include <linux/utsname.h>
+
+#include "libos.h"
+
+long sys_exit_group(int code)
+{
+	abi->process_exit(code & 0xff, 0);
+	__builtin_unreachable();
+}
+
+long sys_exit(int code)
+{
+	return sys_exit_group(code); /* one thread: exit ends the process */
+}
+
+long sys_getpid(void) { return 1; }
+long sys_gettid(void) { return 1; }
+long sys_getppid(void) { return 0; }
+long sys_getuid(void) { return proc.uid; }
+long sys_getgid(void) { return proc.gid; }
+long sys_getpgrp(void) { return 1; }
+long sys_getpgid(int pid) { return pid == 0 || pid == 1 ? 1 : -ESRCH; }
+long sys_getsid(int pid) { return pid == 0 || pid == 1 ? 1 : -ESRCH; }
+
+long sys_getresuid(uint32_t *r, uint32_t *e, uint32_t *s)
+{
+	*r = *e = *s = proc.uid;
+	return 0;
+}
+
+long sys_getresgid(uint32_t *r, uint32_t *e, uint32_t *s)
+{
+	*r = *e = *s = proc.gid;
+	return 0;
+}
+
+long sys_getgroups(int n, uint32_t *list)
+{
+	(void)list;
+	return n < 0 ? -EINVAL : 0;
+}
+
+long sys_set_tid_address(int *ctid)
+{
+	(void)ctid;
+	return 1;
+}
+
+long sys_set_robust_list(void *head, size_t len)
+{
+	(void)head;
+	return len == 24 ? 0 : -EINVAL;
+}
+
+long sys_uname(struct new_utsname *u)
+{
+	memset(u, 0, sizeof(*u));
+	rt_strlcpy(u->sysname, "Linux", sizeof(u->sysname));
+	rt_strlcpy(u->nodename, "moat", sizeof(u->nodename));
+	rt_strlcpy(u->release, "6.1.0-moat", sizeof(u->release));
+	rt_strlcpy(u->version, "#1 SMP moat picoprocess", sizeof(u->version));
+	rt_strlcpy(u->machine, "x86_64", sizeof(u->machine));
+	rt_strlcpy(u->domainname, "(none)", sizeof(u->domainname));
+	return 0;
+}
+
+static uint32_t clock_of(int id)
+{
+	/* REALTIME, REALTIME_COARSE, TAI read the wall clock. */
+	return id == 0 || id == 5 || id == 11 ? MOAT_CLOCK_REALTIME
+					      : MOAT_CLOCK_MONOTONIC;
+}
+
+long sys_clock_gettime(int id, struct __kernel_timespec *ts)
+{
+	if (id < 0 || id > 11)
+		return -EINVAL;
+	long ns = abi->system_time(clock_of(id));
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return 0;
+}
+
+long sys_clock_getres(int id, struct __kernel_timespec *ts)
+{
+	if (id < 0 || id > 11)
+		return -EINVAL;
+	if (ts)
+		ts->tv_sec = 0, ts->tv_nsec = 1;
+	return 0;
+}
+
+long sys_gettimeofday(long *tv, void *tz)
+{
+	(void)tz;
+	if (tv) {
+		long ns = abi->system_time(MOAT_CLOCK_REALTIME);
+		tv[0] = ns / 1000000000;
+		tv[1] = (ns % 1000000000) / 1000;
+	}
+	return 0;
+}
+
+long sys_time(long *t)
+{
+	long s = abi->system_time(MOAT_CLOCK_REALTIME) / 1000000000;
+	if (t)
+		*t = s;
+	return s;
+}
+
+long sys_nanosleep(const struct __kernel_timespec *req, void *rem)
+{
+	(void)rem;
+	if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000)
+		return -EINVAL;
+	abi->thread_delay((uint64_t)req->tv_sec * 1000000000 + (uint64_t)req->tv_nsec);
+	return 0;
+}
+
+long sys_clock_nanosleep(int id, int flags, const struct __kernel_timespec *req,
+			 void *rem)
+{
+	if (flags & 1) { /* TIMER_ABSTIME */
+		long now = abi->system_time(clock_of(id));
+		long want = req->tv_sec * 1000000000 + req->tv_nsec;
+		if (want > now)
+			abi->thread_delay((uint64_t)(want - now));
+		return 0;
+	}
+	return sys_nanosleep(req, rem);
+}
+
+long sys_getrandom(void *buf, size_t len, unsigned flags)
+{
+	(void)flags;
+	return abi->random_bits(buf, len);
+}
+
+long sys_arch_prctl(int code, uint64_t addr)
+{
+	switch (code) {
+	case ARCH_SET_FS:
+		proc.fsbase = addr;
+		return abi->segment_base_set(MOAT_SEGMENT_FS, addr);
+	case ARCH_GET_FS:
+		*(uint64_t *)addr = proc.fsbase;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+struct rlimit64_k { uint64_t cur, max; };
+static struct rlimit64_k limits[16] = {
+	[RLIMIT_STACK] = { 8UL << 20, ~0UL },
+	[RLIMIT_NOFILE] = { LIBOS_MAX_FDS, LIBOS_MAX_FDS },
+	[RLIMIT_CORE] = { 0, 0 },
+};
+
+static void init_limits(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	for (int i = 0; i < 16; i++)
+		if (i != RLIMIT_STACK && i != RLIMIT_NOFILE && i != RLIMIT_CORE)
+			limits[i] = (struct rlimit64_k){ ~0UL, ~0UL };
+}
+
+long sys_prlimit64(int pid, unsigned res, const struct rlimit64_k *nl,
+		   struct rlimit64_k *ol)
+{
+	if (pid != 0 && pid != 1)
+		return -ESRCH;
+	if (res >= 16)
+		return -EINVAL;
+	init_limits();
+	if (ol)
+		*ol = limits[res];
+	if (nl) {
+		if (nl->cur > nl->max || nl->max > limits[res].max)
+			return -EPERM; /* raising a hard limit needs privilege */
+		limits[res] = *nl;
+	}
+	return 0;
+}
+
+long sys_getrlimit(unsigned res, struct rlimit64_k *rl)
+{
+	return sys_prlimit64(0, res, NULL, rl);
+}
+
+long sys_setrlimit(unsigned res, const struct rlimit64_k *rl)
+{
+	return sys_prlimit64(0, res, rl, NULL);
+}
+
+long sys_prctl(int op, unsigned long a2)
+{
+	switch (op) {
+	case PR_SET_NAME:
+		rt_strlcpy(proc.comm, (const char *)a2, sizeof(proc.comm));
+		return 0;
+	case PR_GET_NAME:
+		memcpy((char *)a2, proc.comm, sizeof(proc.comm));
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+long sys_sched_getaffinity(int pid, size_t len, uint64_t *mask)
+{
+	if (pid != 0 && pid != 1)
+		return -ESRCH;
+	if (len < 8)
+		return -EINVAL;
+	*mask = 1; /* one thread, one CPU */
+	return 8;
+}
+
+long sys_sched_yield(void)
+{
+	return abi->thread_yield();
+}

@@ -1,0 +1,117 @@
+/*
+ * mm.c -- mmap, munmap, mprotect, mremap, madvise and brk over the ABI's
+ * virtual memory and stream-map calls.
+ */
+#include <linux/mman.h>
+
+#include "libos.h"
+
+#define PAGE 4096UL
+
+long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero);
+
+static uint32_t prot_bits(int prot)
+{
+	return (uint32_t)prot & (MOAT_PROT_READ | MOAT_PROT_WRITE | MOAT_PROT_EXEC);
+}
+
+long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
+	      uint64_t off)
+{
+	uint32_t mflags = 0;
+	if (!len || (off & (PAGE - 1)) || (addr & (PAGE - 1) && (flags & MAP_FIXED)))
+		return -EINVAL;
+	len = RT_ALIGN_UP(len, PAGE);
+	if (flags & MAP_FIXED_NOREPLACE)
+		mflags = MOAT_MAP_NOREPLACE;
+	else if (flags & MAP_FIXED)
+		mflags = MOAT_MAP_FIXED;
+	if (flags & MAP_ANONYMOUS) {
+		if ((flags & MAP_TYPE) == MAP_SHARED)
+			klog("mmap: shared anonymous memory is private until fork exists");
+		return abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
+	}
+	moat_handle h;
+	int writable = 0, is_zero = 0;
+	long r = fs_map_handle(fd, &h, &writable, &is_zero);
+	if (r < 0)
+		return r;
+	if (is_zero)
+		return abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
+	if ((flags & MAP_TYPE) == MAP_SHARED) {
+		if ((prot & PROT_WRITE) && !writable)
+			return -EACCES;
+		mflags |= MOAT_MAP_SHARED;
+	}
+	return abi->stream_map(h, (void *)addr, off, len, prot_bits(prot), mflags);
+}
+
+long sys_munmap(uint64_t addr, size_t len)
+{
+	if ((addr & (PAGE - 1)) || !len)
+		return -EINVAL;
+	return abi->vm_free((void *)addr, RT_ALIGN_UP(len, PAGE));
+}
+
+long sys_mprotect(uint64_t addr, size_t len, int prot)
+{
+	if (addr & (PAGE - 1))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	return abi->vm_protect((void *)addr, RT_ALIGN_UP(len, PAGE), prot_bits(prot));
+}
+
+/* Grow or shrink by copying; mappings of files keep working only through
+ * the copy, which is what private maps promise anyway. */
+long sys_mremap(uint64_t old, size_t old_len, size_t new_len, int flags,
+		uint64_t new_addr)
+{
+	(void)new_addr;
+	if ((old & (PAGE - 1)) || !new_len)
+		return -EINVAL;
+	old_len = RT_ALIGN_UP(old_len, PAGE);
+	new_len = RT_ALIGN_UP(new_len, PAGE);
+	if (new_len <= old_len) {
+		if (new_len < old_len)
+			abi->vm_free((void *)(old + new_len), old_len - new_len);
+		return (long)old;
+	}
+	long r = abi->vm_alloc((void *)(old + old_len), new_len - old_len,
+			       MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_NOREPLACE);
+	if (r >= 0)
+		return (long)old;
+	if (!(flags & MREMAP_MAYMOVE) || (flags & MREMAP_FIXED))
+		return -ENOMEM;
+	r = abi->vm_alloc(0, new_len, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
+	if (r < 0)
+		return r;
+	memcpy((void *)r, (void *)old, old_len);
+	abi->vm_free((void *)old, old_len);
+	return r;
+}
+
+long sys_madvise(uint64_t addr, size_t len, int advice)
+{
+	(void)addr, (void)len;
+	if (advice == MADV_DONTNEED)
+		return -EINVAL; /* would need to zero: refuse rather than lie */
+	return 0;
+}
+
+long sys_brk(uint64_t want)
+{
+	if (want < proc.brk_start)
+		return (long)proc.brk_cur;
+	uint64_t end = RT_ALIGN_UP(want, PAGE);
+	if (end > proc.brk_end) {
+		long r = abi->vm_alloc((void *)proc.brk_end, end - proc.brk_end,
+				       MOAT_PROT_READ | MOAT_PROT_WRITE,
+				       MOAT_MAP_NOREPLACE);
+		if (r < 0)
+			return (long)proc.brk_cur;
+		proc.brk_end = end;
+	}
+	proc.brk_cur = want;
+	return (long)want;
+}

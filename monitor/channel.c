@@ -1,0 +1,183 @@
+/*
+ * channel.c -- serving a picoprocess's requests.
+ *
+ * Every packet is hostile until proven otherwise: its size must match its
+ * header, its opcode must be known, its paths NUL-terminated, in bounds
+ * and well-formed.  A framing violation means the PAL is not a PAL any
+ * more (the app took it over), so the picoprocess is killed and the user
+ * told why; a bad path is just refused.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+static int takes_path(uint32_t op)
+{
+	return op == MOAT_OP_OPEN || op == MOAT_OP_STAT || op == MOAT_OP_READLINK ||
+	       op == MOAT_OP_DELETE || op == MOAT_OP_RENAME;
+}
+
+int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	if (len < sizeof(req->hdr) || len > MOAT_MSG_MAX)
+		return -EPROTO;
+	memcpy(&req->hdr, buf, sizeof(req->hdr));
+	const char *payload = (const char *)buf + sizeof(req->hdr);
+	size_t plen = len - sizeof(req->hdr);
+	if (req->hdr.len != plen || req->hdr.op == 0 || req->hdr.op >= MOAT_OP_LAST)
+		return -EPROTO;
+	if (req->hdr.op == MOAT_OP_LOG) {
+		req->data = payload;
+		req->data_len = plen;
+		return 0;
+	}
+	if (!takes_path(req->hdr.op))
+		return plen == 0 ? 0 : -EPROTO;
+	const char *end = payload + plen;
+	const char *nul = memchr(payload, 0, plen);
+	if (!nul)
+		return -EPROTO;
+	req->path = payload;
+	if (req->hdr.op == MOAT_OP_RENAME) {
+		const char *p2 = nul + 1;
+		const char *nul2 = p2 < end ? memchr(p2, 0, (size_t)(end - p2)) : NULL;
+		if (!nul2 || nul2 + 1 != end)
+			return -EPROTO;
+		req->path2 = p2;
+	} else if (nul + 1 != end) {
+		return -EPROTO;
+	}
+	if (moat_policy_check_path(req->path) < 0 ||
+	    (req->path2 && moat_policy_check_path(req->path2) < 0))
+		return -EINVAL;
+	return 0;
+}
+
+static int send_reply(struct pico *pp, uint32_t op, int32_t result,
+		      const void *data, size_t len, int fd)
+{
+	struct moat_msg_hdr hdr = { op, (uint32_t)len, result, 0 };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)data, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	if (fd >= 0) {
+		m.msg_control = cm.buf;
+		m.msg_controllen = sizeof(cm.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	ssize_t n = sendmsg(pp->chan, &m, MSG_NOSIGNAL);
+	if (fd >= 0)
+		close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* The filter must be in place before the picoprocess gets anything. */
+static int filter_installed(pid_t pid)
+{
+	char path[64], line[256];
+	int mode = 0, filters = 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "Seccomp: %d", &mode);
+		sscanf(line, "Seccomp_filters: %d", &filters);
+	}
+	fclose(f);
+	return mode == 2 && filters >= 1;
+}
+
+static void kill_pico(struct pico *pp, const char *why)
+{
+	kill(pp->pid, SIGKILL);
+	pp->exit.by_monitor = 1;
+	snprintf(pp->exit.reason, sizeof(pp->exit.reason),
+		 "picoprocess killed by the monitor: %s", why);
+}
+
+static int handle(struct pico *pp, const struct moat_request *rq)
+{
+	const struct moat_msg_hdr *h = &rq->hdr;
+	struct moat_policy *pol = pp->policy;
+	int fd = -1, r;
+	switch (h->op) {
+	case MOAT_OP_HELLO:
+		if (!filter_installed(pp->pid)) {
+			kill_pico(pp, "no seccomp filter at hello");
+			return -1;
+		}
+		pp->hello = 1;
+		return send_reply(pp, h->op, 0, NULL, 0, -1);
+	case MOAT_OP_OPEN:
+		r = moat_policy_open(pol, rq->path, (unsigned)h->a, h->b, &fd);
+		return send_reply(pp, h->op, r, NULL, 0, fd);
+	case MOAT_OP_STAT: {
+		struct moat_attr a;
+		r = moat_policy_stat(pol, rq->path, h->a != 0, &a);
+		return send_reply(pp, h->op, r, &a, r < 0 ? 0 : sizeof(a), -1);
+	}
+	case MOAT_OP_READLINK: {
+		char buf[MOAT_PATH_MAX];
+		r = moat_policy_readlink(pol, rq->path, buf, sizeof(buf));
+		return send_reply(pp, h->op, r, buf, r < 0 ? 0 : (size_t)r, -1);
+	}
+	case MOAT_OP_DELETE:
+		r = moat_policy_delete(pol, rq->path, h->a != 0);
+		return send_reply(pp, h->op, r, NULL, 0, -1);
+	case MOAT_OP_RENAME:
+		r = moat_policy_rename(pol, rq->path, rq->path2);
+		return send_reply(pp, h->op, r, NULL, 0, -1);
+	case MOAT_OP_LOG:
+		if (pp->debug)
+			fprintf(stderr, "moat[%s]: %.*s\n", pp->name,
+				(int)rq->data_len, rq->data);
+		return 0;
+	case MOAT_OP_EXIT:
+		pp->reported_exit = 1;
+		pp->exit.code = h->a & 0xff;
+		pp->exit.signal = (int)(h->b & 0x7f);
+		return 0;
+	}
+	return -1;
+}
+
+int moat_channel_serve(struct pico *pp)
+{
+	static char buf[MOAT_MSG_MAX + 1];
+	struct moat_request rq;
+	ssize_t n = recv(pp->chan, buf, sizeof(buf), MSG_TRUNC);
+	if (n <= 0)
+		return -1;
+	if ((size_t)n > MOAT_MSG_MAX) {
+		kill_pico(pp, "oversized channel message");
+		return -1;
+	}
+	int r = moat_request_parse(buf, (size_t)n, &rq);
+	if (r == -EPROTO) {
+		kill_pico(pp, "malformed channel message");
+		return -1;
+	}
+	if (!pp->hello && rq.hdr.op != MOAT_OP_HELLO) {
+		kill_pico(pp, "request before hello");
+		return -1;
+	}
+	if (r == -EINVAL)
+		return send_reply(pp, rq.hdr.op, -EINVAL, NULL, 0, -1);
+	return handle(pp, &rq) < 0 && pp->exit.by_monitor ? -1 : 0;
+}

@@ -1,0 +1,397 @@
+/*
+ * manifest.c -- reading manifests (see include/moat/manifest.h).
+ *
+ * libinih splits "key = value" at the first '=' or ':', so a mapping line
+ * such as "file:///data = file:///srv" arrives as key "file" and value
+ * "///data = file:///srv".  For the [Namespace] sections we glue the two
+ * back together and split at " = " ourselves; everything else is plain
+ * INI.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "moat/manifest.h"
+
+struct parse_state {
+	struct moat_manifest *m;
+	char *err;
+	size_t errlen;
+	int line;         /* counted by read_line: libinih does not pass it */
+	int failed;
+	char *arguments;
+	FILE *file;
+};
+
+static char *read_line(char *buf, int size, void *user)
+{
+	struct parse_state *s = user;
+	char *r = fgets(buf, size, s->file);
+	if (r)
+		s->line++;
+	return r;
+}
+
+int moat_path_normalise(const char *in, char *out, size_t size)
+{
+	size_t len = 0;
+	if (in[0] != '/' || size < 2)
+		return -1;
+	out[0] = '/', out[1] = 0;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		const char *end = in;
+		while (*end && *end != '/')
+			end++;
+		size_t n = (size_t)(end - in);
+		if (n == 2 && in[0] == '.' && in[1] == '.')
+			return -1;
+		if (n && !(n == 1 && in[0] == '.')) {
+			if (len + n + 2 > size)
+				return -1;
+			out[len++] = '/';
+			memcpy(out + len, in, n);
+			len += n;
+			out[len] = 0;
+		}
+		in = end;
+	}
+	if (len == 0)
+		len = 1;
+	out[len] = 0;
+	return 0;
+}
+
+void moat_manifest_init(struct moat_manifest *m, const char *source)
+{
+	memset(m, 0, sizeof(*m));
+	m->source = strdup(source);
+	m->cwd = strdup("/");
+	m->env = calloc(1, sizeof(char *));
+}
+
+static void fail(struct parse_state *s, const char *section, const char *key,
+		 const char *fmt, const char *arg)
+{
+	if (s->failed)
+		return;
+	s->failed = 1;
+	int n = snprintf(s->err, s->errlen, "%s:%d: [%s] %s: ", s->m->source,
+			 s->line, section, key);
+	if (n > 0 && (size_t)n < s->errlen)
+		snprintf(s->err + n, s->errlen - (size_t)n, fmt, arg);
+}
+
+/* "file:///x" or "file:/x" -> "/x"; NULL for other schemes. */
+static const char *file_uri_path(const char *uri)
+{
+	if (strncmp(uri, "file:", 5) != 0)
+		return NULL;
+	uri += 5;
+	if (strncmp(uri, "//", 2) == 0)
+		uri += 2;
+	return uri[0] == '/' ? uri : NULL;
+}
+
+int moat_manifest_map(struct moat_manifest *m, const char *host,
+		      const char *virt, int writable, int line, char *err,
+		      size_t errlen)
+{
+	char hnorm[PATH_MAX], vnorm[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	if (moat_path_normalise(host, hnorm, sizeof(hnorm)) < 0) {
+		snprintf(err, errlen, "host path '%s' must be absolute, without '..'", host);
+		return -1;
+	}
+	if (moat_path_normalise(virt ? virt : host, vnorm, sizeof(vnorm)) < 0) {
+		snprintf(err, errlen, "virtual path '%s' must be absolute, without '..'",
+			 virt);
+		return -1;
+	}
+	if (!realpath(hnorm, real) || stat(real, &st) < 0) {
+		snprintf(err, errlen, "host path '%s': %s", host, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "host path '%s' is neither a file nor a directory",
+			 host);
+		return -1;
+	}
+	for (int i = 0; i < m->nmaps; i++) {
+		if (!strcmp(m->maps[i].vpath, vnorm)) {
+			snprintf(err, errlen, "virtual path '%s' is mapped twice", vnorm);
+			return -1;
+		}
+	}
+	struct moat_mapping *maps = realloc(m->maps, (size_t)(m->nmaps + 1) * sizeof(*maps));
+	if (!maps) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->maps = maps;
+	maps[m->nmaps++] = (struct moat_mapping){ strdup(vnorm), strdup(real),
+						  writable, line };
+	return 0;
+}
+
+int moat_manifest_add_env(struct moat_manifest *m, const char *kv)
+{
+	char **env = realloc(m->env, (size_t)(m->envc + 2) * sizeof(char *));
+	if (!env)
+		return -1;
+	m->env = env;
+	env[m->envc++] = strdup(kv);
+	env[m->envc] = NULL;
+	return 0;
+}
+
+int moat_manifest_set_args(struct moat_manifest *m, char *const *args, int n)
+{
+	for (int i = 0; i < m->argc; i++)
+		free(m->argv[i]);
+	free(m->argv);
+	m->argv = calloc((size_t)n + 2, sizeof(char *));
+	if (!m->argv)
+		return -1;
+	m->argv[0] = strdup(m->entry ? m->entry : "");
+	for (int i = 0; i < n; i++)
+		m->argv[i + 1] = strdup(args[i]);
+	m->argc = n + 1;
+	return 0;
+}
+
+/* Split a shell-like argument string: whitespace separates, "..." and
+ * '...' group, backslash escapes.  Returns -1 on an unterminated quote. */
+static int split_args(const char *s, char ***out, int *count)
+{
+	char **v = NULL;
+	int n = 0;
+	char *buf = malloc(strlen(s) + 1);
+	if (!buf)
+		return -1;
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		size_t len = 0;
+		char quote = 0;
+		for (; *s && (quote || (*s != ' ' && *s != '\t')); s++) {
+			if (quote && *s == quote)
+				quote = 0;
+			else if (!quote && (*s == '"' || *s == '\''))
+				quote = *s;
+			else if (*s == '\\' && s[1] && quote != '\'')
+				buf[len++] = *++s;
+			else
+				buf[len++] = *s;
+		}
+		if (quote) {
+			free(buf);
+			for (int i = 0; i < n; i++)
+				free(v[i]);
+			free(v);
+			return -1;
+		}
+		buf[len] = 0;
+		v = realloc(v, (size_t)(n + 1) * sizeof(char *));
+		v[n++] = strdup(buf);
+	}
+	free(buf);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+static uint64_t parse_size(const char *v, int *ok)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	uint64_t mul = 1;
+	*ok = end != v && errno == 0 && v[0] != '-';
+	switch (*end) {
+	case 'K': case 'k': mul = 1ULL << 10; end++; break;
+	case 'M': case 'm': mul = 1ULL << 20; end++; break;
+	case 'G': case 'g': mul = 1ULL << 30; end++; break;
+	}
+	if (*end)
+		*ok = 0;
+	return (uint64_t)n * mul;
+}
+
+static void on_application(struct parse_state *s, const char *key,
+			   const char *value)
+{
+	struct moat_manifest *m = s->m;
+	char norm[PATH_MAX];
+	if (!strcmp(key, "entry")) {
+		const char *p = file_uri_path(value);
+		if (!p || moat_path_normalise(p, norm, sizeof(norm)) < 0)
+			return fail(s, "Application", key,
+				    "expected a file URI such as file:///bin/prog, got '%s'",
+				    value);
+		free(m->entry);
+		m->entry = strdup(norm);
+	} else if (!strcmp(key, "arguments")) {
+		free(s->arguments);
+		s->arguments = strdup(value);
+	} else if (!strcmp(key, "environment")) {
+		if (!strchr(value, '='))
+			return fail(s, "Application", key,
+				    "expected NAME=VALUE, got '%s'", value);
+		moat_manifest_add_env(m, value);
+	} else if (!strcmp(key, "cwd")) {
+		if (moat_path_normalise(value, norm, sizeof(norm)) < 0)
+			return fail(s, "Application", key,
+				    "expected an absolute path, got '%s'", value);
+		free(m->cwd);
+		m->cwd = strdup(norm);
+	} else {
+		fail(s, "Application", key,
+		     "unknown key%s; expected entry, arguments, environment or cwd", "");
+	}
+}
+
+static void on_namespace(struct parse_state *s, const char *section,
+			 const char *name, const char *value, int writable)
+{
+	char line[2 * PATH_MAX], msg[PATH_MAX + 128];
+	snprintf(line, sizeof(line), "%s:%s", name, value);
+	char *eq = strstr(line, " = ");
+	if (!eq)
+		eq = strchr(line, '=');
+	if (!eq)
+		return fail(s, section, name,
+			    "expected 'virtual URI = host URI', got '%s'", line);
+	char *host = eq + (eq[0] == ' ' ? 3 : 1);
+	*eq = 0;
+	while (*host == ' ')
+		host++;
+	const char *vp = file_uri_path(line), *hp = file_uri_path(host);
+	if (strncmp(line, "file:", 5) != 0)
+		return fail(s, section, line,
+			    "only file: mappings are supported in this version, got '%s'",
+			    line);
+	if (!vp || !hp)
+		return fail(s, section, line,
+			    "expected file:///path on both sides, got '%s'", host);
+	if (moat_manifest_map(s->m, hp, vp, writable, s->line, msg, sizeof(msg)) < 0)
+		fail(s, section, line, "%s", msg);
+}
+
+static void on_limits(struct parse_state *s, const char *key, const char *value)
+{
+	static const struct { const char *key; size_t off; } keys[] = {
+		{ "memory", offsetof(struct moat_limits, memory) },
+		{ "files", offsetof(struct moat_limits, files) },
+		{ "file_size", offsetof(struct moat_limits, file_size) },
+		{ "cpu_seconds", offsetof(struct moat_limits, cpu_seconds) },
+		{ "processes", offsetof(struct moat_limits, processes) },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].key))
+			continue;
+		int ok;
+		uint64_t v = parse_size(value, &ok);
+		if (!ok || v == 0)
+			return fail(s, "Limits", key,
+				    "expected a positive number with optional K, M or G, got '%s'",
+				    value);
+		*(uint64_t *)((char *)&s->m->limits + keys[i].off) = v;
+		return;
+	}
+	fail(s, "Limits", key,
+	     "unknown key%s; expected memory, files, file_size, cpu_seconds or processes",
+	     "");
+}
+
+static int on_entry(void *user, const char *section, const char *name,
+		    const char *value)
+{
+	struct parse_state *s = user;
+	if (!strcmp(section, "Application"))
+		on_application(s, name, value);
+	else if (!strcmp(section, "Namespace"))
+		on_namespace(s, section, name, value, 0);
+	else if (!strcmp(section, "Namespace.Writable"))
+		on_namespace(s, section, name, value, 1);
+	else if (!strcmp(section, "Limits"))
+		on_limits(s, name, value);
+	else if (!strcmp(section, "Package") || !strcmp(section, "Identity") ||
+		 !strncmp(section, "Dependency.", 11))
+		; /* package metadata: read by the package tools, not by run */
+	else
+		fail(s, section, name,
+		     "unknown section%s; expected Application, Namespace, "
+		     "Namespace.Writable, Limits, Package, Identity or Dependency.NAME",
+		     "");
+	return !s->failed;
+}
+
+int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
+		       size_t errlen)
+{
+	struct parse_state s = { .m = m, .err = err, .errlen = errlen };
+	moat_manifest_init(m, path);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+		return -1;
+	}
+	s.file = f;
+	int r = ini_parse_stream(read_line, &s, on_entry, &s);
+	fclose(f);
+	if (!s.failed && r > 0) {
+		s.line = r;
+		snprintf(err, errlen, "%s:%d: syntax error: expected [Section] or key = value",
+			 path, r);
+		s.failed = 1;
+	}
+	if (!s.failed && !m->entry) {
+		snprintf(err, errlen, "%s: [Application] entry: missing; expected the program to run, e.g. entry = file:///bin/prog",
+			 path);
+		s.failed = 1;
+	}
+	if (!s.failed) {
+		char **args = NULL;
+		int n = 0;
+		if (s.arguments && split_args(s.arguments, &args, &n) < 0) {
+			snprintf(err, errlen, "%s: [Application] arguments: unterminated quote",
+				 path);
+			s.failed = 1;
+		} else {
+			moat_manifest_set_args(m, args, n);
+		}
+		for (int i = 0; i < n; i++)
+			free(args[i]);
+		free(args);
+	}
+	free(s.arguments);
+	return s.failed ? -1 : 0;
+}
+
+void moat_manifest_free(struct moat_manifest *m)
+{
+	for (int i = 0; i < m->argc; i++)
+		free(m->argv[i]);
+	for (int i = 0; i < m->envc; i++)
+		free(m->env[i]);
+	for (int i = 0; i < m->nmaps; i++) {
+		free(m->maps[i].vpath);
+		free(m->maps[i].hpath);
+	}
+	free(m->argv);
+	free(m->env);
+	free(m->maps);
+	free(m->entry);
+	free(m->cwd);
+	free(m->source);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,181 @@
+/*
+ * monitor.c -- the monitor's event loop over its picoprocesses.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+struct moat_monitor {
+	struct pico *picos;
+	int n;
+};
+
+struct moat_monitor *moat_monitor_new(void)
+{
+	return calloc(1, sizeof(struct moat_monitor));
+}
+
+void moat_monitor_free(struct moat_monitor *mon)
+{
+	for (int i = 0; i < mon->n; i++) {
+		if (mon->picos[i].chan >= 0)
+			close(mon->picos[i].chan);
+		moat_policy_free(mon->picos[i].policy);
+	}
+	free(mon->picos);
+	free(mon);
+}
+
+static const char *default_pico_path(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return "moat-pico";
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	*slash = 0;
+	snprintf(buf, len, "%s/moat-pico", self);
+	if (access(buf, R_OK) == 0)
+		return buf;
+	snprintf(buf, len, "%s/../lib/moat/moat-pico", self);
+	return buf;
+}
+
+int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
+			const struct moat_launch_options *opt_in, char *err,
+			size_t errlen)
+{
+	struct moat_launch_options opt = *opt_in;
+	char pico_path[PATH_MAX + 32];
+	if (!opt.pico_path)
+		opt.pico_path = getenv("MOAT_PICO") ? getenv("MOAT_PICO")
+			: default_pico_path(pico_path, sizeof(pico_path));
+	struct pico *picos = realloc(mon->picos, (size_t)(mon->n + 1) * sizeof(*picos));
+	if (!picos) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	mon->picos = picos;
+	struct pico *pp = &picos[mon->n];
+	memset(pp, 0, sizeof(*pp));
+	pp->id = mon->n;
+	pp->chan = -1;
+	pp->debug = opt.debug || opt.trace;
+	const char *base = strrchr(m->entry, '/');
+	snprintf(pp->name, sizeof(pp->name), "%s", base ? base + 1 : m->entry);
+	pp->policy = moat_policy_new(m, err, errlen);
+	if (!pp->policy)
+		return -1;
+	if (moat_sandbox_spawn(pp, m, &opt, err, errlen) < 0) {
+		moat_policy_free(pp->policy);
+		return -1;
+	}
+	return mon->n++;
+}
+
+static void describe_end(struct pico *pp, int status)
+{
+	struct moat_exit *e = &pp->exit;
+	if (e->by_monitor) {
+		e->signal = SIGKILL;
+		return;
+	}
+	if (pp->reported_exit) {
+		if (e->signal)
+			snprintf(e->reason, sizeof(e->reason), "%s killed by signal %d (%s)",
+				 pp->name, e->signal, strsignal(e->signal));
+		return;
+	}
+	if (WIFEXITED(status)) {
+		e->code = WEXITSTATUS(status);
+		if (!pp->hello)
+			snprintf(e->reason, sizeof(e->reason),
+				 "picoprocess failed to start (status %d)", e->code);
+		return;
+	}
+	e->signal = WTERMSIG(status);
+	if (e->signal == SIGSYS) {
+		e->by_filter = 1;
+		snprintf(e->reason, sizeof(e->reason),
+			 "picoprocess killed by the seccomp filter: it attempted a host system call outside the allowlist");
+	} else {
+		snprintf(e->reason, sizeof(e->reason),
+			 "picoprocess crashed: signal %d (%s)", e->signal,
+			 strsignal(e->signal));
+	}
+}
+
+static void reap(struct pico *pp)
+{
+	int status = 0;
+	if (pp->chan >= 0) {
+		close(pp->chan);
+		pp->chan = -1;
+	}
+	/* The channel closes when the PAL dies; a live PAL that closed it
+	 * cannot be served any more, so it ends too. */
+	if (waitpid(pp->pid, &status, WNOHANG) == 0) {
+		kill(pp->pid, SIGKILL);
+		while (waitpid(pp->pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	describe_end(pp, status);
+	pp->done = 1;
+}
+
+int moat_monitor_run(struct moat_monitor *mon)
+{
+	struct pollfd *pfd = calloc((size_t)mon->n + 1, sizeof(*pfd));
+	for (;;) {
+		int live = 0;
+		for (int i = 0; i < mon->n; i++) {
+			if (mon->picos[i].done)
+				continue;
+			pfd[live].fd = mon->picos[i].chan;
+			pfd[live].events = POLLIN;
+			pfd[live].revents = 0;
+			live++;
+		}
+		if (!live)
+			break;
+		if (poll(pfd, (nfds_t)live, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0, k = 0; i < mon->n; i++) {
+			struct pico *pp = &mon->picos[i];
+			if (pp->done)
+				continue;
+			short ev = pfd[k++].revents;
+			if (!ev)
+				continue;
+			if (moat_channel_serve(pp) < 0)
+				reap(pp);
+		}
+	}
+	free(pfd);
+	return 0;
+}
+
+const struct moat_exit *moat_monitor_exit(struct moat_monitor *mon, int id)
+{
+	if (id < 0 || id >= mon->n || !mon->picos[id].done)
+		return NULL;
+	return &mon->picos[id].exit;
+}
+
+int moat_exit_status(const struct moat_exit *e)
+{
+	return e->signal ? 128 + e->signal : e->code;
+}

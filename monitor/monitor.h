@@ -1,0 +1,53 @@
+/* monitor.h -- internals shared by the monitor's files. */
+#ifndef MOAT_MONITOR_INTERNAL_H
+#define MOAT_MONITOR_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "moat/channel.h"
+#include "moat/monitor.h"
+#include "moat/policy.h"
+
+/* filter.c */
+struct sock_filter *moat_filter_build(size_t *len, char *err, size_t errlen);
+int moat_filter_count(void);
+
+/* One picoprocess as the monitor sees it. */
+struct pico {
+	int id;
+	pid_t pid;          /* host pid of the PAL (pid 1 inside) */
+	int chan;           /* monitor's end of the channel, -1 once closed */
+	int hello;          /* filter verified */
+	int debug;
+	int reported_exit;  /* the PAL sent MOAT_OP_EXIT */
+	int done;
+	struct moat_policy *policy;
+	struct moat_exit exit;
+	char name[64];      /* program name for messages */
+};
+
+/* sandbox.c: create the process, namespaces, empty root and limits, and
+ * exec moat-pico.  Fills pp->pid and pp->chan. */
+int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
+		       const struct moat_launch_options *opt, char *err,
+		       size_t errlen);
+
+/* channel.c */
+struct moat_request {
+	struct moat_msg_hdr hdr;
+	const char *path;    /* NULL if the op has none */
+	const char *path2;
+	const char *data;    /* MOAT_OP_LOG text */
+	size_t data_len;
+};
+
+/* Check one received packet: 0 and *req filled, -EPROTO for framing
+ * errors (the picoprocess is killed), -EINVAL for a bad path. */
+int moat_request_parse(const void *buf, size_t len, struct moat_request *req);
+
+/* Serve one readable channel; returns 0, or -1 when the channel closed. */
+int moat_channel_serve(struct pico *pp);
+
+#endif

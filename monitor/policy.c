@@ -1,0 +1,621 @@
+/*
+ * policy.c -- resolving virtual paths through the namespace map, safely.
+ * See include/moat/policy.h for the rules; the comments here say why.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "moat/channel.h"
+#include "moat/policy.h"
+
+#define MAX_LINKS 40
+
+struct mapping {
+	char *vpath;
+	size_t vlen;
+	int dirfd;       /* O_PATH: the directory, or a file's parent */
+	char *name;      /* "." for a directory, the basename for a file */
+	int writable;
+};
+
+struct moat_policy {
+	struct mapping *maps;
+	int n;
+};
+
+/* Where a walk ended: a name in a host directory, or a directory that
+ * exists only because mappings sit beneath it. */
+struct target {
+	struct mapping *m; /* NULL for a synthetic directory */
+	int dirfd;         /* owned by the walk; close with target_done */
+	char name[NAME_MAX + 1];
+	char vpath[MOAT_PATH_MAX];
+};
+
+static void target_done(struct target *t)
+{
+	if (t->m && t->dirfd != t->m->dirfd)
+		close(t->dirfd);
+	t->dirfd = -1;
+}
+
+int moat_policy_check_path(const char *path)
+{
+	size_t len = strnlen(path, MOAT_PATH_MAX);
+	if (len == 0 || len >= MOAT_PATH_MAX || path[0] != '/')
+		return -EINVAL;
+	if (len == 1)
+		return 0;
+	for (const char *c = path + 1;;) {
+		const char *end = strchrnul(c, '/');
+		size_t n = (size_t)(end - c);
+		if (n == 0 || n > NAME_MAX || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return -EINVAL;
+		if (!*end)
+			return 0;
+		c = end + 1;
+	}
+}
+
+struct moat_policy *moat_policy_new(const struct moat_manifest *mf, char *err,
+				    size_t errlen)
+{
+	struct moat_policy *p = calloc(1, sizeof(*p));
+	p->maps = calloc((size_t)mf->nmaps + 1, sizeof(*p->maps));
+	for (int i = 0; i < mf->nmaps; i++) {
+		const struct moat_mapping *mm = &mf->maps[i];
+		struct mapping *m = &p->maps[p->n];
+		struct stat st;
+		int fd = open(mm->hpath, O_PATH | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			snprintf(err, errlen, "cannot open mapping %s = %s: %s",
+				 mm->vpath, mm->hpath, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			moat_policy_free(p);
+			return NULL;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			m->dirfd = fd;
+			m->name = strdup(".");
+		} else {
+			/* A file mapping is its parent plus a name, so that it
+			 * is opened with the same code as anything else. */
+			char parent[PATH_MAX];
+			snprintf(parent, sizeof(parent), "%s", mm->hpath);
+			char *slash = strrchr(parent, '/');
+			m->name = strdup(slash + 1);
+			*(slash == parent ? slash + 1 : slash) = 0;
+			close(fd);
+			m->dirfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (m->dirfd < 0) {
+				snprintf(err, errlen, "cannot open %s: %s", parent,
+					 strerror(errno));
+				free(m->name);
+				moat_policy_free(p);
+				return NULL;
+			}
+		}
+		m->vpath = strdup(mm->vpath);
+		m->vlen = strlen(m->vpath);
+		m->writable = mm->writable;
+		p->n++;
+	}
+	return p;
+}
+
+void moat_policy_free(struct moat_policy *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n; i++) {
+		close(p->maps[i].dirfd);
+		free(p->maps[i].vpath);
+		free(p->maps[i].name);
+	}
+	free(p->maps);
+	free(p);
+}
+
+/* Is 'path' equal to, or beneath, the mapping's virtual path?  Returns
+ * the remainder (without the leading '/') or NULL. */
+static const char *beneath(const struct mapping *m, const char *path)
+{
+	if (m->vlen == 1)
+		return path + 1;
+	if (strncmp(path, m->vpath, m->vlen) != 0)
+		return NULL;
+	if (path[m->vlen] == 0)
+		return path + m->vlen;
+	return path[m->vlen] == '/' ? path + m->vlen + 1 : NULL;
+}
+
+static struct mapping *longest_mapping(struct moat_policy *p, const char *path,
+				       const char **rest)
+{
+	struct mapping *best = NULL;
+	for (int i = 0; i < p->n; i++) {
+		const char *r = beneath(&p->maps[i], path);
+		if (r && (!best || p->maps[i].vlen > best->vlen)) {
+			best = &p->maps[i];
+			*rest = r;
+		}
+	}
+	return best;
+}
+
+/* A directory exists virtually if some mapping lies beneath it. */
+static int is_synthetic_dir(struct moat_policy *p, const char *path)
+{
+	size_t len = strlen(path);
+	for (int i = 0; i < p->n; i++) {
+		const struct mapping *m = &p->maps[i];
+		if (len == 1 || (m->vlen > len && !strncmp(m->vpath, path, len) &&
+				 m->vpath[len] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Replace the path with the symlink target read at (dirfd, name), which
+ * sat at virtual directory 'vdir', followed by 'tail'. */
+static int follow_link(int dirfd, const char *name, const char *vdir,
+		       const char *tail, char *path)
+{
+	char target[PATH_MAX], joined[2 * PATH_MAX + 2];
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	if (target[0] == '/')
+		snprintf(joined, sizeof(joined), "%s/%s", target, tail);
+	else
+		snprintf(joined, sizeof(joined), "%s/%s/%s", vdir, target, tail);
+	/* Lexical '..' handling: the link is re-read as a virtual path. */
+	char *out = path;
+	out[0] = 0;
+	size_t len = 0;
+	for (char *c = joined; *c;) {
+		while (*c == '/')
+			c++;
+		char *end = strchrnul(c, '/');
+		size_t l = (size_t)(end - c);
+		if (l == 2 && c[0] == '.' && c[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else if (l && !(l == 1 && c[0] == '.')) {
+			if (len + l + 2 >= MOAT_PATH_MAX)
+				return -ENAMETOOLONG;
+			out[len++] = '/';
+			memcpy(out + len, c, l);
+			len += l;
+		}
+		c = end;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = 0;
+	return 0;
+}
+
+/* Walk 'path' to a target.  With follow_last, a final symlink is
+ * followed too. */
+static int walk(struct moat_policy *p, const char *path, int follow_last,
+		struct target *t)
+{
+	int r = moat_policy_check_path(path);
+	if (r < 0)
+		return r;
+	snprintf(t->vpath, sizeof(t->vpath), "%s", path);
+	for (int links = 0; links <= MAX_LINKS; links++) {
+		const char *rest = NULL;
+		struct mapping *m = longest_mapping(p, t->vpath, &rest);
+		t->m = m;
+		t->dirfd = -1;
+		if (!m)
+			return is_synthetic_dir(p, t->vpath) ? 0 : -ENOENT;
+		if (!*rest) {
+			t->dirfd = m->dirfd;
+			snprintf(t->name, sizeof(t->name), "%s", m->name);
+			return 0;
+		}
+		if (m->name[0] != '.' || m->name[1])
+			return -ENOTDIR; /* a path beneath a file mapping */
+		int dirfd = m->dirfd;
+		const char *c = rest;
+		int restarted = 0;
+		for (;;) {
+			const char *end = strchrnul(c, '/');
+			size_t n = (size_t)(end - c);
+			char name[NAME_MAX + 1];
+			memcpy(name, c, n);
+			name[n] = 0;
+			int last = *end == 0;
+			struct stat st;
+			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				r = -errno;
+				if (last && r == -ENOENT) {
+					/* may be created: the parent is the target */
+					break;
+				}
+				goto fail;
+			}
+			if (S_ISLNK(st.st_mode) && (!last || follow_last)) {
+				char vdir[MOAT_PATH_MAX];
+				size_t vl = (size_t)(c - t->vpath);
+				memcpy(vdir, t->vpath, vl);
+				vdir[vl ? vl - 1 : 0] = 0;
+				r = follow_link(dirfd, name, vdir[0] ? vdir : "/",
+						last ? "" : end + 1, t->vpath);
+				if (r < 0)
+					goto fail;
+				restarted = 1;
+				break;
+			}
+			if (last)
+				break;
+			if (!S_ISDIR(st.st_mode)) {
+				r = -ENOTDIR;
+				goto fail;
+			}
+			int next = openat(dirfd, name,
+					  O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+			if (next < 0) {
+				r = errno == ENOTDIR || errno == ELOOP ? -EACCES : -errno;
+				goto fail;
+			}
+			if (dirfd != m->dirfd)
+				close(dirfd);
+			dirfd = next;
+			c = end + 1;
+		}
+		if (restarted) {
+			if (dirfd != m->dirfd)
+				close(dirfd);
+			continue;
+		}
+		const char *base = strrchr(t->vpath, '/') + 1;
+		snprintf(t->name, sizeof(t->name), "%s", base);
+		t->dirfd = dirfd;
+		return 0;
+fail:
+		if (dirfd != m->dirfd)
+			close(dirfd);
+		return r;
+	}
+	return -ELOOP;
+}
+
+static int64_t ns_of(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint32_t kind_of(mode_t mode)
+{
+	if (S_ISDIR(mode)) return MOAT_KIND_DIR;
+	if (S_ISLNK(mode)) return MOAT_KIND_SYMLINK;
+	if (S_ISFIFO(mode)) return MOAT_KIND_PIPE;
+	if (S_ISCHR(mode)) return MOAT_KIND_CHARDEV;
+	return MOAT_KIND_FILE;
+}
+
+static void attr_of_stat(const struct stat *st, int writable, struct moat_attr *a)
+{
+	*a = (struct moat_attr){
+		.kind = kind_of(st->st_mode), .mode = st->st_mode & 07777,
+		.uid = st->st_uid, .gid = st->st_gid,
+		.nlink = (uint32_t)st->st_nlink, .writable = (uint32_t)writable,
+		.size = (uint64_t)st->st_size, .blocks = (uint64_t)st->st_blocks,
+		.blksize = (uint64_t)st->st_blksize, .ino = st->st_ino,
+		.dev = st->st_dev, .rdev = st->st_rdev,
+		.atime_ns = ns_of(st->st_atim), .mtime_ns = ns_of(st->st_mtim),
+		.ctime_ns = ns_of(st->st_ctim),
+	};
+}
+
+static void synthetic_attr(struct moat_attr *a)
+{
+	*a = (struct moat_attr){ .kind = MOAT_KIND_DIR, .mode = 0555, .nlink = 2,
+				 .blksize = 4096, .size = 4096, .ino = 1 };
+}
+
+int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
+		     struct moat_attr *a)
+{
+	struct target t;
+	int r = walk(p, path, !nofollow, &t);
+	if (r < 0)
+		return r;
+	if (!t.m) {
+		synthetic_attr(a);
+		return 0;
+	}
+	struct stat st;
+	r = fstatat(t.dirfd, t.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (r == 0)
+		attr_of_stat(&st, t.m->writable, a);
+	target_done(&t);
+	return r;
+}
+
+int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
+			 size_t len)
+{
+	struct target t;
+	int r = walk(p, path, 0, &t);
+	if (r < 0)
+		return r;
+	if (!t.m)
+		return -EINVAL;
+	ssize_t n = readlinkat(t.dirfd, t.name, buf, len);
+	r = n < 0 ? -errno : (int)n;
+	target_done(&t);
+	return r;
+}
+
+/* Append one linux_dirent64 record to the listing buffer. */
+struct listing {
+	char *buf;
+	size_t len, cap;
+};
+
+static int listing_add(struct listing *l, uint64_t ino, uint8_t type,
+		       const char *name)
+{
+	size_t nlen = strlen(name);
+	size_t reclen = (19 + nlen + 1 + 7) & ~(size_t)7;
+	if (l->len + reclen > l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4096;
+		while (cap < l->len + reclen)
+			cap *= 2;
+		char *b = realloc(l->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		l->buf = b;
+		l->cap = cap;
+	}
+	struct moat_dirent *d = (void *)(l->buf + l->len);
+	memset(d, 0, reclen);
+	d->ino = ino;
+	d->next = (int64_t)(l->len + reclen);
+	d->reclen = (uint16_t)reclen;
+	d->type = type;
+	memcpy(d->name, name, nlen);
+	l->len += reclen;
+	return 0;
+}
+
+static int listing_has(const struct listing *l, const char *name, size_t n)
+{
+	for (size_t off = 0; off < l->len;) {
+		const struct moat_dirent *d = (const void *)(l->buf + off);
+		if (!strncmp(d->name, name, n) && d->name[n] == 0)
+			return 1;
+		off += d->reclen;
+	}
+	return 0;
+}
+
+/* Names of mappings that sit directly beneath virtual directory 'dir'. */
+static int listing_add_mounts(struct moat_policy *p, struct listing *l,
+			      const char *dir)
+{
+	size_t dlen = strlen(dir);
+	for (int i = 0; i < p->n; i++) {
+		const char *v = p->maps[i].vpath;
+		if (dlen == 1) {
+			v += 1;
+		} else {
+			if (strncmp(v, dir, dlen) || v[dlen] != '/')
+				continue;
+			v += dlen + 1;
+		}
+		if (!*v)
+			continue;
+		size_t n = (size_t)(strchrnul(v, '/') - v);
+		char name[NAME_MAX + 1];
+		if (n > NAME_MAX || listing_has(l, v, n))
+			continue;
+		memcpy(name, v, n);
+		name[n] = 0;
+		int r = listing_add(l, 2, DT_DIR, name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int listing_read_dir(struct listing *l, int dirfd)
+{
+	char buf[8192];
+	for (;;) {
+		long n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (long off = 0; off < n;) {
+			struct moat_dirent *d = (void *)(buf + off);
+			int r = listing_add(l, d->ino, d->type, d->name);
+			if (r < 0)
+				return r;
+			off += d->reclen;
+		}
+	}
+}
+
+/* Seal the listing into a read-only memfd: the only thing a picoprocess
+ * ever gets for a directory. */
+static int listing_fd(struct listing *l)
+{
+	int fd = memfd_create("moat-dir", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if ((l->len && write(fd, l->buf, l->len) != (ssize_t)l->len) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
+					   F_SEAL_SEAL) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	/* Reopen read-only: the descriptor passed on must not be writable. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int ro = open(proc, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	return ro < 0 ? -errno : ro;
+}
+
+static int open_listing(struct moat_policy *p, struct target *t, int hostdir)
+{
+	struct listing l = { 0 };
+	int r = 0;
+	if (hostdir >= 0)
+		r = listing_read_dir(&l, hostdir);
+	else
+		r = listing_add(&l, 1, DT_DIR, ".") ?: listing_add(&l, 1, DT_DIR, "..");
+	if (r == 0)
+		r = listing_add_mounts(p, &l, t->vpath);
+	if (r == 0)
+		r = listing_fd(&l);
+	free(l.buf);
+	return r;
+}
+
+static int wants_write(unsigned how)
+{
+	return (how & MOAT_ACCESS_WRITE) ||
+	       (how & (MOAT_OPEN_CREATE | MOAT_OPEN_TRUNCATE | MOAT_OPEN_APPEND |
+		       MOAT_OPEN_MKDIR));
+}
+
+static int host_open_flags(unsigned how)
+{
+	int acc = (how & 3) == MOAT_ACCESS_RDWR ? O_RDWR
+		  : (how & 3) == MOAT_ACCESS_WRITE ? O_WRONLY : O_RDONLY;
+	return acc | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	       (how & MOAT_OPEN_CREATE ? O_CREAT : 0) |
+	       (how & MOAT_OPEN_EXCL ? O_EXCL : 0) |
+	       (how & MOAT_OPEN_TRUNCATE ? O_TRUNC : 0) |
+	       (how & MOAT_OPEN_APPEND ? O_APPEND : 0);
+}
+
+int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
+		     unsigned mode, int *fdp)
+{
+	struct target t;
+	*fdp = -1;
+	if ((how & 3) == 0 || (how & ~0x7ffu))
+		return -EINVAL;
+	int r = walk(p, path, !(how & (MOAT_OPEN_NOFOLLOW | MOAT_OPEN_MKDIR)), &t);
+	if (r < 0)
+		return r;
+	if (!t.m) { /* synthetic directory */
+		if (how & MOAT_OPEN_MKDIR)
+			return -EEXIST;
+		if (wants_write(how))
+			return -EROFS;
+		r = open_listing(p, &t, -1);
+		if (r < 0)
+			return r;
+		*fdp = r;
+		return MOAT_KIND_DIR;
+	}
+	if (wants_write(how) && !t.m->writable) {
+		target_done(&t);
+		return -EROFS;
+	}
+	if (how & MOAT_OPEN_MKDIR) {
+		r = mkdirat(t.dirfd, t.name, mode & 07777) < 0 ? -errno : 0;
+		target_done(&t);
+		return r;
+	}
+	int fd = openat(t.dirfd, t.name, host_open_flags(how), mode & 07777);
+	if (fd < 0 && errno == EISDIR && !(how & MOAT_ACCESS_WRITE))
+		fd = openat(t.dirfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	r = fd < 0 ? (errno == ELOOP && !(how & MOAT_OPEN_NOFOLLOW) ? -EACCES : -errno) : 0;
+	struct stat st;
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			r = (how & 3) != MOAT_ACCESS_READ ? -EISDIR
+							   : open_listing(p, &t, fd);
+			close(fd);
+			fd = r;
+			r = r < 0 ? r : MOAT_KIND_DIR;
+		} else if (how & MOAT_OPEN_DIRECTORY) {
+			r = -ENOTDIR;
+		} else if (!S_ISREG(st.st_mode)) {
+			r = -EACCES; /* devices, fifos, sockets stay on the host */
+		} else {
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+			r = MOAT_KIND_FILE;
+		}
+	}
+	target_done(&t);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return r;
+}
+
+int moat_policy_delete(struct moat_policy *p, const char *path, int dir)
+{
+	struct target t;
+	int r = walk(p, path, 0, &t);
+	if (r < 0)
+		return r;
+	if (!t.m)
+		return -EROFS;
+	if (!t.m->writable)
+		r = -EROFS;
+	else if (t.dirfd == t.m->dirfd && !strcmp(t.name, t.m->name))
+		r = -EBUSY; /* the mapping itself */
+	else
+		r = unlinkat(t.dirfd, t.name, dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+	target_done(&t);
+	return r;
+}
+
+int moat_policy_rename(struct moat_policy *p, const char *from, const char *to)
+{
+	struct target a, b;
+	int r = walk(p, from, 0, &a);
+	if (r < 0)
+		return r;
+	r = walk(p, to, 0, &b);
+	if (r < 0) {
+		target_done(&a);
+		return r;
+	}
+	if (!a.m || !b.m || !a.m->writable || !b.m->writable)
+		r = -EROFS;
+	else if (a.m != b.m)
+		r = -EXDEV;
+	else if (!strcmp(a.name, ".") || !strcmp(b.name, "."))
+		r = -EBUSY;
+	else
+		r = renameat(a.dirfd, a.name, b.dirfd, b.name) < 0 ? -errno : 0;
+	target_done(&a);
+	target_done(&b);
+	return r;
+}

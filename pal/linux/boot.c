@@ -1,0 +1,251 @@
+/*
+ * boot.c -- how a picoprocess starts: read the boot block the monitor
+ * left at MOAT_BOOT_FD, install the monitor's seccomp filter before any
+ * untrusted code exists in the address space, say hello so the monitor
+ * can check the filter, then hand over to the LibOS.  Also the host
+ * signal handlers that turn traps into the exception upcall.
+ */
+#include <asm/sigcontext.h>
+#include <asm/stat.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/mman.h>
+#include <linux/seccomp.h>
+
+#include "pal.h"
+
+#define H_SIGILL 4
+#define H_SIGTRAP 5
+#define H_SIGBUS 7
+#define H_SIGFPE 8
+#define H_SIGSEGV 11
+#define H_SIGSYS 31
+#define H_SA_SIGINFO 0x4
+#define H_SA_ONSTACK 0x08000000
+#define H_SA_RESTORER 0x04000000
+
+struct host_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+struct host_siginfo {
+	int signo, errno_, code, pad;
+	union {
+		void *addr;                          /* SIGSEGV & co */
+		struct { void *call_addr; int nr; unsigned arch; } sys;
+	};
+};
+
+struct host_ucontext {
+	unsigned long flags;
+	void *link;
+	struct { void *sp; int flags; size_t size; } stack;
+	struct sigcontext mc;
+	uint64_t sigmask;
+};
+
+void pal_sigreturn(void);
+
+const struct moat_abi pal_abi = {
+	.version = MOAT_ABI_VERSION,
+	.size = sizeof(struct moat_abi),
+	.thread_create = pal_thread_create,
+	.thread_delay = pal_thread_delay,
+	.thread_yield = pal_thread_yield,
+	.thread_resume = pal_thread_resume,
+	.thread_exit = pal_thread_exit,
+	.semaphore_create = pal_semaphore_create,
+	.semaphore_release = pal_semaphore_release,
+	.event_create = pal_event_create,
+	.event_set = pal_event_set,
+	.event_clear = pal_event_clear,
+	.objects_wait_any = pal_objects_wait_any,
+	.vm_alloc = pal_vm_alloc,
+	.vm_free = pal_vm_free,
+	.vm_protect = pal_vm_protect,
+	.stream_open = pal_stream_open,
+	.stream_read = pal_stream_read,
+	.stream_write = pal_stream_write,
+	.stream_map = pal_stream_map,
+	.stream_unmap = pal_stream_unmap,
+	.stream_set_length = pal_stream_set_length,
+	.stream_flush = pal_stream_flush,
+	.stream_delete = pal_stream_delete,
+	.stream_rename = pal_stream_rename,
+	.stream_wait_for_client = pal_stream_wait_for_client,
+	.stream_attr_query = pal_stream_attr_query,
+	.stream_attr_query_by_handle = pal_stream_attr_query_by_handle,
+	.stream_readlink = pal_stream_readlink,
+	.process_create = pal_process_create,
+	.process_exit = pal_process_exit,
+	.system_time = pal_system_time,
+	.random_bits = pal_random_bits,
+	.segment_base_set = pal_segment_base_set,
+	.debug_log = pal_debug_log,
+	.object_close = pal_object_close,
+};
+
+_Static_assert(sizeof(struct moat_abi) ==
+		       8 + MOAT_ABI_NCALLS * sizeof(void *),
+	       "MOAT_ABI_NCALLS out of date");
+
+_Noreturn void pal_fatal(const char *msg)
+{
+	pal_debug_log(msg, strlen(msg));
+	HOST2(__NR_write, 2, "moat-pico: ");
+	HOST3(__NR_write, 2, msg, strlen(msg));
+	HOST3(__NR_write, 2, "\n", 1);
+	HOST1(__NR_exit_group, 127);
+	__builtin_unreachable();
+}
+
+static void context_from_host(struct moat_context *c,
+			      const struct sigcontext *m)
+{
+	c->rax = m->rax, c->rbx = m->rbx, c->rcx = m->rcx, c->rdx = m->rdx;
+	c->rsi = m->rsi, c->rdi = m->rdi, c->rbp = m->rbp, c->rsp = m->rsp;
+	c->r8 = m->r8, c->r9 = m->r9, c->r10 = m->r10, c->r11 = m->r11;
+	c->r12 = m->r12, c->r13 = m->r13, c->r14 = m->r14, c->r15 = m->r15;
+	c->rip = m->rip, c->rflags = m->eflags;
+	c->fpstate = (void *)m->fpstate;
+}
+
+static void context_to_host(struct sigcontext *m,
+			    const struct moat_context *c)
+{
+	m->rax = c->rax, m->rbx = c->rbx, m->rcx = c->rcx, m->rdx = c->rdx;
+	m->rsi = c->rsi, m->rdi = c->rdi, m->rbp = c->rbp, m->rsp = c->rsp;
+	m->r8 = c->r8, m->r9 = c->r9, m->r10 = c->r10, m->r11 = c->r11;
+	m->r12 = c->r12, m->r13 = c->r13, m->r14 = c->r14, m->r15 = c->r15;
+	m->rip = c->rip, m->eflags = c->rflags;
+}
+
+static uint32_t exception_kind(int sig)
+{
+	switch (sig) {
+	case H_SIGSYS: return MOAT_EXC_SYSCALL;
+	case H_SIGSEGV: return MOAT_EXC_MEMFAULT;
+	case H_SIGBUS: return MOAT_EXC_BUSERR;
+	case H_SIGFPE: return MOAT_EXC_ARITH;
+	case H_SIGTRAP: return MOAT_EXC_BREAKPOINT;
+	default: return MOAT_EXC_ILLEGAL;
+	}
+}
+
+static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
+{
+	struct host_ucontext *uc = ucv;
+	struct moat_context ctx;
+	struct moat_exception exc = {
+		.kind = exception_kind(sig),
+		.code = (uint32_t)si->code,
+		.ctx = &ctx,
+	};
+	context_from_host(&ctx, &uc->mc);
+	if (sig == H_SIGSYS && si->sys.arch != AUDIT_ARCH_X86_64)
+		exc.kind = MOAT_EXC_ILLEGAL; /* int $0x80 and friends */
+	else if (sig != H_SIGSYS)
+		exc.fault_addr = (uint64_t)si->addr;
+	moat_libos_upcalls.exception(&exc);
+	context_to_host(&uc->mc, &ctx);
+}
+
+static void install_handlers(void)
+{
+	static const int sigs[] = { H_SIGSYS, H_SIGSEGV, H_SIGBUS, H_SIGFPE,
+				    H_SIGILL, H_SIGTRAP };
+	struct host_sigaction sa = {
+		.handler = (void *)on_host_signal,
+		.flags = H_SA_SIGINFO | H_SA_ONSTACK | H_SA_RESTORER,
+		.restorer = (void *)pal_sigreturn,
+		.mask = ~0ULL, /* a trap inside the LibOS is fatal, not nested */
+	};
+	for (size_t i = 0; i < RT_ARRAY_LEN(sigs); i++)
+		if (HOST4(__NR_rt_sigaction, sigs[i], &sa, 0, 8) < 0)
+			pal_fatal("cannot install trap handlers");
+}
+
+static void install_filter(const struct moat_boot_block *bb)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)bb->filter_len,
+		.filter = (struct sock_filter *)(bb + 1),
+	};
+	long r = HOST3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	if (r < 0)
+		pal_fatal("cannot install the seccomp filter");
+}
+
+/* Split the NUL-separated strings of the boot block into the arrays of
+ * struct moat_boot_info. */
+static void unpack_strings(const struct moat_boot_block *bb,
+			   struct moat_boot_info *bi)
+{
+	const char *s = (const char *)((const struct sock_filter *)(bb + 1) +
+				       bb->filter_len);
+	const char *end = s + bb->strings_len;
+	char **vec = pal_pages((bb->argc + bb->envc + 2) * sizeof(char *));
+	size_t n = 2 + bb->argc + bb->envc;
+	const char *items[2];
+
+	for (size_t i = 0; i < n; i++) {
+		if (s >= end)
+			pal_fatal("boot block strings are truncated");
+		if (i < 2)
+			items[i] = s;
+		else if (i < 2 + bb->argc)
+			vec[i - 2] = (char *)s;
+		else
+			vec[i - 1] = (char *)s;
+		s += strnlen(s, (size_t)(end - s)) + 1;
+	}
+	vec[bb->argc] = 0;
+	vec[bb->argc + bb->envc + 1] = 0;
+	bi->exe_uri = items[0];
+	bi->cwd = items[1];
+	bi->argc = (int)bb->argc;
+	bi->argv = vec;
+	bi->envp = vec + bb->argc + 1;
+}
+
+void pal_main(void *initial_sp)
+{
+	(void)initial_sp;
+	struct stat st;
+	if (HOST2(__NR_fstat, MOAT_BOOT_FD, &st) < 0)
+		pal_fatal("no boot block: moat-pico is started by 'moat run'");
+	long map = HOST6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE,
+			 MOAT_BOOT_FD, 0);
+	if (map < 0)
+		pal_fatal("cannot map the boot block");
+	const struct moat_boot_block *bb = (const void *)map;
+	if ((size_t)st.st_size < sizeof(*bb) || bb->magic != MOAT_BOOT_MAGIC ||
+	    bb->version != MOAT_ABI_VERSION)
+		pal_fatal("boot block has the wrong magic or version");
+
+	install_filter(bb);
+	HOST1(__NR_close, MOAT_BOOT_FD);
+	if (pal_request(MOAT_OP_HELLO, 0, 0, 0, 0, 0, 0, 0) < 0)
+		pal_fatal("the monitor refused the picoprocess");
+
+	for (int fd = 0; fd < 3; fd++) {
+		pal_handles[fd].type = PAL_H_STREAM;
+		pal_handles[fd].fd = fd;
+		pal_handles[fd].kind = MOAT_KIND_CONSOLE;
+		pal_handles[fd].access = fd ? MOAT_ACCESS_WRITE
+					    : MOAT_ACCESS_READ;
+	}
+
+	struct moat_boot_info bi = { .flags = bb->flags, .uid = bb->uid,
+				     .gid = bb->gid };
+	memcpy(bi.stdio, bb->stdio, sizeof(bi.stdio));
+	unpack_strings(bb, &bi);
+
+	pal_altstack_install();
+	install_handlers();
+	moat_libos_upcalls.init(&pal_abi, &bi);
+	pal_fatal("the LibOS returned from init");
+}

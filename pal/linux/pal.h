@@ -1,0 +1,113 @@
+/*
+ * pal.h -- internals shared by the Linux PAL's files.  Nothing above the
+ * ABI sees this header.
+ */
+#ifndef MOAT_PAL_H
+#define MOAT_PAL_H
+
+#include <stdint.h>
+#include <asm/unistd.h>
+
+#include "moat/abi.h"
+#include "moat/channel.h"
+#include "rt.h"
+
+/* The gate (gate.S).  Every host system call goes through here. */
+long pal_syscall6(long nr, long a1, long a2, long a3, long a4, long a5,
+		  long a6);
+#define HOST0(nr) pal_syscall6(nr, 0, 0, 0, 0, 0, 0)
+#define HOST1(nr, a) pal_syscall6(nr, (long)(a), 0, 0, 0, 0, 0)
+#define HOST2(nr, a, b) pal_syscall6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
+#define HOST3(nr, a, b, c) \
+	pal_syscall6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define HOST4(nr, a, b, c, d) \
+	pal_syscall6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define HOST6(nr, a, b, c, d, e, f)                                      \
+	pal_syscall6(nr, (long)(a), (long)(b), (long)(c), (long)(d), \
+		     (long)(e), (long)(f))
+
+/* Handles. */
+enum pal_htype { PAL_H_FREE, PAL_H_STREAM, PAL_H_THREAD, PAL_H_SEM,
+		 PAL_H_EVENT };
+
+struct pal_handle {
+	int type;
+	int fd;          /* host descriptor, streams */
+	uint32_t kind;   /* enum moat_kind, streams */
+	uint32_t access; /* MOAT_ACCESS_* */
+	void *obj;       /* thread, semaphore, event */
+};
+
+#define PAL_MAX_HANDLES 4096
+extern struct pal_handle pal_handles[PAL_MAX_HANDLES];
+
+long pal_handle_alloc(int type, int fd, void *obj);
+struct pal_handle *pal_handle_get(moat_handle h, int type);
+
+/* A small futex-based mutex for PAL-internal state. */
+void pal_lock(volatile int *l);
+void pal_unlock(volatile int *l);
+
+/* Page allocator for PAL-internal objects (never freed into the app). */
+void *pal_pages(size_t size);
+
+/* Monitor channel: one request, one reply; returns the reply's result.
+ * 'reply'/'reply_len' receive the payload, '*fd' a passed descriptor
+ * (-1 if none). */
+long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
+		 const char *path2, void *reply, size_t reply_len, int *fd);
+void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
+		size_t len);
+
+_Noreturn void pal_fatal(const char *msg);
+
+/* Per-thread signal stack (sync.c), used by boot.c and threads. */
+#define PAL_ALTSTACK_SIZE (64 * 1024)
+void pal_altstack_install(void);
+
+/* The ABI implementations, grouped by file. */
+extern const struct moat_abi pal_abi;
+extern volatile uint32_t pal_generation;
+void pal_generation_bump(void);
+
+long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags);
+long pal_thread_delay(uint64_t ns);
+long pal_thread_yield(void);
+long pal_thread_resume(moat_handle h);
+void pal_thread_exit(int32_t *clear_word);
+long pal_semaphore_create(uint32_t initial, uint32_t max);
+long pal_semaphore_release(moat_handle h, uint32_t count);
+long pal_event_create(uint32_t kind, uint32_t set);
+long pal_event_set(moat_handle h);
+long pal_event_clear(moat_handle h);
+long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout);
+long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags);
+long pal_vm_free(void *addr, size_t size);
+long pal_vm_protect(void *addr, size_t size, uint32_t prot);
+long pal_system_time(uint32_t clock);
+long pal_random_bits(void *buf, size_t len);
+long pal_segment_base_set(uint32_t which, uint64_t base);
+long pal_object_close(moat_handle h);
+
+long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
+		     uint32_t mode);
+long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len);
+long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
+		      size_t len);
+long pal_stream_map(moat_handle h, void *addr, uint64_t off, size_t size,
+		    uint32_t prot, uint32_t flags);
+long pal_stream_unmap(void *addr, size_t size);
+long pal_stream_set_length(moat_handle h, uint64_t len);
+long pal_stream_flush(moat_handle h);
+long pal_stream_delete(const char *uri, uint32_t dir);
+long pal_stream_rename(const char *from, const char *to);
+long pal_stream_wait_for_client(moat_handle h);
+long pal_stream_attr_query(const char *uri, uint32_t nofollow,
+			   struct moat_attr *attr);
+long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *attr);
+long pal_stream_readlink(const char *uri, char *buf, size_t len);
+long pal_debug_log(const char *msg, size_t len);
+long pal_process_create(const char *uri, char *const argv[]);
+_Noreturn void pal_process_exit(int code, int sig);
+
+#endif /* MOAT_PAL_H */

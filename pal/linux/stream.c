@@ -1,0 +1,302 @@
+/*
+ * stream.c -- I/O streams and the monitor channel.
+ *
+ * A stream handle wraps a host descriptor that the monitor opened on the
+ * picoprocess's behalf and passed back; the PAL itself can name nothing
+ * on the host.  Directories arrive as sealed memfds of linux_dirent64
+ * records, so no directory descriptor ever enters the picoprocess.
+ */
+#include <asm/stat.h>
+#include <linux/mman.h>
+
+#include "pal.h"
+
+struct host_iovec { void *base; size_t len; };
+struct host_msghdr {
+	void *name;
+	int namelen;
+	struct host_iovec *iov;
+	size_t iovlen;
+	void *control;
+	size_t controllen;
+	unsigned flags;
+};
+struct host_cmsg { size_t len; int level, type; int fds[1]; };
+#define H_SOL_SOCKET 1
+#define H_SCM_RIGHTS 1
+#define H_MSG_CMSG_CLOEXEC 0x40000000
+
+static volatile int channel_lock;
+
+static long channel_send(const struct moat_msg_hdr *hdr, const char *p1,
+			 size_t l1, const char *p2, size_t l2)
+{
+	struct host_iovec iov[3] = { { (void *)hdr, sizeof(*hdr) },
+				     { (void *)p1, l1 }, { (void *)p2, l2 } };
+	struct host_msghdr m = { .iov = iov, .iovlen = 3 };
+	return HOST3(__NR_sendmsg, MOAT_CHANNEL_FD, &m, 0);
+}
+
+long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
+		 const char *path2, void *reply, size_t reply_len, int *fd)
+{
+	size_t l1 = path ? strnlen(path, MOAT_PATH_MAX) + 1 : 0;
+	size_t l2 = path2 ? strnlen(path2, MOAT_PATH_MAX) + 1 : 0;
+	if (l1 > MOAT_PATH_MAX || l2 > MOAT_PATH_MAX)
+		return -MOAT_ENAMETOOLONG;
+	struct moat_msg_hdr hdr = { op, (uint32_t)(l1 + l2), a, b };
+	struct moat_msg_hdr rhdr;
+	struct host_cmsg cm;
+	struct host_iovec iov[2] = { { &rhdr, sizeof(rhdr) },
+				     { reply, reply_len } };
+	struct host_msghdr m = { .iov = iov, .iovlen = reply ? 2 : 1,
+				 .control = &cm, .controllen = sizeof(cm) };
+	long r;
+
+	if (fd)
+		*fd = -1;
+	pal_lock(&channel_lock);
+	r = channel_send(&hdr, path, l1, path2, l2);
+	if (r >= 0)
+		r = HOST3(__NR_recvmsg, MOAT_CHANNEL_FD, &m, H_MSG_CMSG_CLOEXEC);
+	pal_unlock(&channel_lock);
+	if (r < (long)sizeof(rhdr))
+		pal_fatal("lost the channel to the monitor");
+	if (m.controllen >= sizeof(cm) && cm.level == H_SOL_SOCKET &&
+	    cm.type == H_SCM_RIGHTS) {
+		if (fd)
+			*fd = cm.fds[0];
+		else
+			HOST1(__NR_close, cm.fds[0]);
+	}
+	return rhdr.a;
+}
+
+void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
+		size_t len)
+{
+	if (len > MOAT_MSG_MAX - sizeof(struct moat_msg_hdr))
+		len = MOAT_MSG_MAX - sizeof(struct moat_msg_hdr);
+	struct moat_msg_hdr hdr = { op, (uint32_t)len, a, b };
+	pal_lock(&channel_lock);
+	channel_send(&hdr, data, len, 0, 0);
+	pal_unlock(&channel_lock);
+}
+
+static uint32_t kind_of_mode(unsigned mode)
+{
+	switch (mode & 0170000) {
+	case 0040000: return MOAT_KIND_DIR;
+	case 0120000: return MOAT_KIND_SYMLINK;
+	case 0010000: return MOAT_KIND_PIPE;
+	case 0020000: return MOAT_KIND_CHARDEV;
+	default: return MOAT_KIND_FILE;
+	}
+}
+
+/* Strip the scheme: the monitor speaks virtual paths. */
+static const char *file_path(const char *uri)
+{
+	if (strncmp(uri, "file:", 5) != 0)
+		return 0;
+	return uri + 5;
+}
+
+long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
+		     uint32_t mode)
+{
+	if (strncmp(uri, "console:", 8) == 0)
+		return -MOAT_EACCES; /* consoles are handles 0-2 from boot */
+	const char *path = file_path(uri);
+	if (!path)
+		return -MOAT_EINVAL;
+	if (access < MOAT_ACCESS_READ || access > MOAT_ACCESS_RDWR)
+		return -MOAT_EINVAL;
+	int fd;
+	long r = pal_request(MOAT_OP_OPEN, (int32_t)(access | options), mode,
+			     path, 0, 0, 0, &fd);
+	if (r < 0 || (options & MOAT_OPEN_MKDIR)) {
+		if (fd >= 0)
+			HOST1(__NR_close, fd);
+		return r < 0 ? r : 0;
+	}
+	if (fd < 0)
+		return -MOAT_EIO;
+	long h = pal_handle_alloc(PAL_H_STREAM, fd, 0);
+	if (h < 0) {
+		HOST1(__NR_close, fd);
+		return h;
+	}
+	pal_handles[h].kind = (uint32_t)r; /* the monitor says file or dir */
+	pal_handles[h].access = access;
+	return h;
+}
+
+/* Directory streams return whole records only. */
+static long read_dir(int fd, uint64_t off, void *buf, size_t len)
+{
+	long r = HOST4(__NR_pread64, fd, buf, len, off);
+	if (r <= 0)
+		return r;
+	size_t used = 0;
+	while (used + 19 <= (size_t)r) {
+		struct moat_dirent *d = (void *)((char *)buf + used);
+		if (used + d->reclen > (size_t)r || d->reclen == 0)
+			break;
+		used += d->reclen;
+	}
+	return used ? (long)used : -MOAT_EINVAL;
+}
+
+long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph || !(ph->access & MOAT_ACCESS_READ))
+		return -MOAT_EBADF;
+	if (ph->kind == MOAT_KIND_DIR)
+		return read_dir(ph->fd, off, buf, len);
+	long r;
+	do {
+		if (off == MOAT_OFFSET_STREAM)
+			r = HOST3(__NR_read, ph->fd, buf, len);
+		else
+			r = HOST4(__NR_pread64, ph->fd, buf, len, off);
+	} while (r == -MOAT_EINTR);
+	return r;
+}
+
+long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
+		      size_t len)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
+		return -MOAT_EBADF;
+	long r;
+	do {
+		if (off == MOAT_OFFSET_STREAM)
+			r = HOST3(__NR_write, ph->fd, buf, len);
+		else
+			r = HOST4(__NR_pwrite64, ph->fd, buf, len, off);
+	} while (r == -MOAT_EINTR);
+	return r;
+}
+
+long pal_stream_map(moat_handle h, void *addr, uint64_t off, size_t size,
+		    uint32_t prot, uint32_t flags)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph || ph->kind != MOAT_KIND_FILE)
+		return -MOAT_EBADF;
+	long mf = flags & MOAT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
+	if (flags & MOAT_MAP_NOREPLACE)
+		mf |= MAP_FIXED_NOREPLACE;
+	else if (flags & MOAT_MAP_FIXED)
+		mf |= MAP_FIXED;
+	return HOST6(__NR_mmap, addr, size, prot & 7, mf, ph->fd, off);
+}
+
+long pal_stream_unmap(void *addr, size_t size)
+{
+	return HOST2(__NR_munmap, addr, size);
+}
+
+long pal_stream_set_length(moat_handle h, uint64_t len)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
+		return -MOAT_EBADF;
+	return HOST2(__NR_ftruncate, ph->fd, len);
+}
+
+long pal_stream_flush(moat_handle h)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph)
+		return -MOAT_EBADF;
+	long r = HOST1(__NR_fsync, ph->fd);
+	return r == -MOAT_EINVAL ? 0 : r; /* consoles and pipes: nothing to do */
+}
+
+long pal_stream_delete(const char *uri, uint32_t dir)
+{
+	const char *path = file_path(uri);
+	if (!path)
+		return -MOAT_EINVAL;
+	return pal_request(MOAT_OP_DELETE, (int32_t)!!dir, 0, path, 0, 0, 0, 0);
+}
+
+long pal_stream_rename(const char *from, const char *to)
+{
+	const char *p1 = file_path(from), *p2 = file_path(to);
+	if (!p1 || !p2)
+		return -MOAT_EINVAL;
+	return pal_request(MOAT_OP_RENAME, 0, 0, p1, p2, 0, 0, 0);
+}
+
+long pal_stream_wait_for_client(moat_handle h)
+{
+	(void)h;
+	return -MOAT_EINVAL;
+}
+
+long pal_stream_attr_query(const char *uri, uint32_t nofollow,
+			   struct moat_attr *attr)
+{
+	const char *path = file_path(uri);
+	if (!path)
+		return -MOAT_EINVAL;
+	return pal_request(MOAT_OP_STAT, (int32_t)!!nofollow, 0, path, 0, attr,
+			   sizeof(*attr), 0);
+}
+
+long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	struct stat st;
+	if (!ph)
+		return -MOAT_EBADF;
+	long r = HOST2(__NR_fstat, ph->fd, &st);
+	if (r < 0)
+		return r;
+	*a = (struct moat_attr){
+		.kind = ph->kind == MOAT_KIND_FILE ? kind_of_mode(st.st_mode)
+						   : ph->kind,
+		.mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid,
+		.nlink = (uint32_t)st.st_nlink,
+		.writable = !!(ph->access & MOAT_ACCESS_WRITE),
+		.size = (uint64_t)st.st_size, .blocks = (uint64_t)st.st_blocks,
+		.blksize = (uint64_t)st.st_blksize, .ino = st.st_ino,
+		.dev = st.st_dev, .rdev = st.st_rdev,
+		.atime_ns = (int64_t)st.st_atime * 1000000000 + (int64_t)st.st_atime_nsec,
+		.mtime_ns = (int64_t)st.st_mtime * 1000000000 + (int64_t)st.st_mtime_nsec,
+		.ctime_ns = (int64_t)st.st_ctime * 1000000000 + (int64_t)st.st_ctime_nsec,
+	};
+	return 0;
+}
+
+long pal_stream_readlink(const char *uri, char *buf, size_t len)
+{
+	const char *path = file_path(uri);
+	if (!path)
+		return -MOAT_EINVAL;
+	return pal_request(MOAT_OP_READLINK, 0, 0, path, 0, buf, len, 0);
+}
+
+long pal_debug_log(const char *msg, size_t len)
+{
+	pal_notify(MOAT_OP_LOG, 0, 0, msg, len);
+	return 0;
+}
+
+long pal_process_create(const char *uri, char *const argv[])
+{
+	(void)uri, (void)argv;
+	return -MOAT_ENOSYS;
+}
+
+_Noreturn void pal_process_exit(int code, int sig)
+{
+	pal_notify(MOAT_OP_EXIT, code, (uint32_t)sig, 0, 0);
+	for (;;)
+		HOST1(__NR_exit_group, sig ? 128 + sig : code);
+}

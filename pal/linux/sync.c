@@ -1,0 +1,367 @@
+/*
+ * sync.c -- handles, threads, synchronisation objects, virtual memory and
+ * the miscellaneous calls of the ABI, on Linux futexes and mmap.
+ *
+ * Waiting is deliberately simple: every state change of a waitable object
+ * bumps one generation word and wakes its waiters, and objects_wait_any
+ * rechecks its handles after each change.  It is correct for any number
+ * of objects and threads, and cheap while picoprocesses have few threads.
+ */
+#include <asm/prctl.h>
+#include <linux/futex.h>
+#include <linux/mman.h>
+#include <linux/sched.h>
+#include <linux/time_types.h>
+
+#include "pal.h"
+
+struct pal_handle pal_handles[PAL_MAX_HANDLES];
+static volatile int handles_lock;
+volatile uint32_t pal_generation;
+
+struct pal_sem { volatile int count; int max; };
+struct pal_event { volatile int set; uint32_t kind; };
+struct pal_thread {
+	volatile int tid;      /* cleared by the kernel when the thread ends */
+	volatile int resumed;
+	void *arg;
+};
+
+#define PAL_THREAD_FLAGS                                                 \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | \
+	 CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+
+long pal_clone_thread(unsigned long flags, void *sp, volatile int *ptid,
+		      volatile int *ctid, unsigned long tls);
+void pal_thread_trampoline(void);
+
+static long futex(volatile void *addr, int op, int val, int64_t timeout_ns)
+{
+	struct __kernel_timespec ts, *tsp = 0;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	return HOST4(__NR_futex, addr, op, val, tsp);
+}
+
+void pal_lock(volatile int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		futex(l, FUTEX_WAIT_PRIVATE, 1, -1);
+}
+
+void pal_unlock(volatile int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	futex(l, FUTEX_WAKE_PRIVATE, 1, -1);
+}
+
+void *pal_pages(size_t size)
+{
+	long p = HOST6(__NR_mmap, 0, RT_ALIGN_UP(size, 4096),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	if (p < 0)
+		pal_fatal("out of memory for PAL state");
+	return (void *)p;
+}
+
+long pal_handle_alloc(int type, int fd, void *obj)
+{
+	long h = -MOAT_EMFILE;
+	pal_lock(&handles_lock);
+	for (int i = 3; i < PAL_MAX_HANDLES; i++) {
+		if (pal_handles[i].type == PAL_H_FREE) {
+			pal_handles[i] = (struct pal_handle){ type, fd, 0, 0,
+							      obj };
+			h = i;
+			break;
+		}
+	}
+	pal_unlock(&handles_lock);
+	return h;
+}
+
+struct pal_handle *pal_handle_get(moat_handle h, int type)
+{
+	if (h < 0 || h >= PAL_MAX_HANDLES || pal_handles[h].type != type)
+		return 0;
+	return &pal_handles[h];
+}
+
+void pal_generation_bump(void)
+{
+	__atomic_add_fetch(&pal_generation, 1, __ATOMIC_SEQ_CST);
+	futex(&pal_generation, FUTEX_WAKE_PRIVATE, 0x7fffffff, -1);
+}
+
+/* --- threads --- */
+
+void pal_altstack_install(void)
+{
+	struct { void *sp; int flags; size_t size; } ss = {
+		pal_pages(PAL_ALTSTACK_SIZE), 0, PAL_ALTSTACK_SIZE
+	};
+	if (HOST2(__NR_sigaltstack, &ss, 0) < 0)
+		pal_fatal("cannot set the signal stack");
+}
+
+void pal_thread_main(struct pal_thread *t)
+{
+	pal_altstack_install();
+	while (!__atomic_load_n(&t->resumed, __ATOMIC_ACQUIRE))
+		futex(&t->resumed, FUTEX_WAIT_PRIVATE, 0, -1);
+	moat_libos_upcalls.thread_start(t->arg);
+	pal_thread_exit(0);
+}
+
+long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags)
+{
+	if (size < 16384)
+		return -MOAT_EINVAL;
+	struct pal_thread *t = pal_pages(sizeof(*t));
+	t->arg = arg;
+	t->resumed = !(flags & MOAT_THREAD_SUSPENDED);
+	long h = pal_handle_alloc(PAL_H_THREAD, -1, t);
+	if (h < 0)
+		return h;
+	uint64_t *sp = (uint64_t *)RT_ALIGN_DOWN((uint64_t)stack + size, 16);
+	sp -= 2;
+	sp[0] = (uint64_t)pal_thread_trampoline;
+	sp[1] = (uint64_t)t;
+	long r = pal_clone_thread(PAL_THREAD_FLAGS, sp, &t->tid, &t->tid, 0);
+	if (r < 0) {
+		pal_handles[h].type = PAL_H_FREE;
+		return r == -11 ? -MOAT_EAGAIN : r;
+	}
+	return h;
+}
+
+long pal_thread_resume(moat_handle h)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_THREAD);
+	if (!ph)
+		return -MOAT_EBADF;
+	struct pal_thread *t = ph->obj;
+	if (__atomic_exchange_n(&t->resumed, 1, __ATOMIC_RELEASE))
+		return -MOAT_EINVAL;
+	futex(&t->resumed, FUTEX_WAKE_PRIVATE, 1, -1);
+	return 0;
+}
+
+void pal_thread_exit(int32_t *clear_word)
+{
+	if (clear_word) {
+		__atomic_store_n(clear_word, 0, __ATOMIC_RELEASE);
+		futex(clear_word, FUTEX_WAKE, 0x7fffffff, -1);
+	}
+	pal_generation_bump();
+	/* The kernel clears pal_thread.tid after this (CHILD_CLEARTID), and
+	 * waiters on the handle see it through the generation word. */
+	for (;;)
+		HOST1(__NR_exit, 0);
+}
+
+long pal_thread_delay(uint64_t ns)
+{
+	struct __kernel_timespec ts = { (long long)(ns / 1000000000),
+					(long long)(ns % 1000000000) };
+	while (HOST4(__NR_clock_nanosleep, 1 /* MONOTONIC */, 0, &ts, &ts) ==
+	       -MOAT_EINTR)
+		;
+	return 0;
+}
+
+long pal_thread_yield(void)
+{
+	HOST0(__NR_sched_yield);
+	return 0;
+}
+
+/* --- semaphores and events --- */
+
+long pal_semaphore_create(uint32_t initial, uint32_t max)
+{
+	if (initial > max || max > 0x7fffffff)
+		return -MOAT_EINVAL;
+	struct pal_sem *s = pal_pages(sizeof(*s));
+	s->count = (int)initial;
+	s->max = (int)max;
+	return pal_handle_alloc(PAL_H_SEM, -1, s);
+}
+
+long pal_semaphore_release(moat_handle h, uint32_t count)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_SEM);
+	if (!ph)
+		return -MOAT_EBADF;
+	struct pal_sem *s = ph->obj;
+	int old = __atomic_load_n(&s->count, __ATOMIC_ACQUIRE);
+	do {
+		if ((int64_t)old + count > s->max)
+			return -MOAT_EINVAL;
+	} while (!__atomic_compare_exchange_n(&s->count, &old,
+					      old + (int)count, 0,
+					      __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
+	pal_generation_bump();
+	return old;
+}
+
+long pal_event_create(uint32_t kind, uint32_t set)
+{
+	if (kind > MOAT_EVENT_SYNCHRONIZATION)
+		return -MOAT_EINVAL;
+	struct pal_event *e = pal_pages(sizeof(*e));
+	e->kind = kind;
+	e->set = !!set;
+	return pal_handle_alloc(PAL_H_EVENT, -1, e);
+}
+
+static long event_store(moat_handle h, int value)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_EVENT);
+	if (!ph)
+		return -MOAT_EBADF;
+	__atomic_store_n(&((struct pal_event *)ph->obj)->set, value,
+			 __ATOMIC_RELEASE);
+	if (value)
+		pal_generation_bump();
+	return 0;
+}
+
+long pal_event_set(moat_handle h) { return event_store(h, 1); }
+long pal_event_clear(moat_handle h) { return event_store(h, 0); }
+
+/* Take the object if it is signalled: 1 taken, 0 not, <0 bad handle. */
+static int try_acquire(moat_handle h)
+{
+	if (h < 0 || h >= PAL_MAX_HANDLES)
+		return -MOAT_EBADF;
+	struct pal_handle *ph = &pal_handles[h];
+	switch (ph->type) {
+	case PAL_H_SEM: {
+		struct pal_sem *s = ph->obj;
+		int c = __atomic_load_n(&s->count, __ATOMIC_ACQUIRE);
+		while (c > 0)
+			if (__atomic_compare_exchange_n(&s->count, &c, c - 1, 0,
+							__ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE))
+				return 1;
+		return 0;
+	}
+	case PAL_H_EVENT: {
+		struct pal_event *e = ph->obj;
+		if (e->kind == MOAT_EVENT_NOTIFICATION)
+			return __atomic_load_n(&e->set, __ATOMIC_ACQUIRE);
+		return __atomic_exchange_n(&e->set, 0, __ATOMIC_ACQ_REL);
+	}
+	case PAL_H_THREAD:
+		return __atomic_load_n(&((struct pal_thread *)ph->obj)->tid,
+				       __ATOMIC_ACQUIRE) == 0;
+	default:
+		return -MOAT_EBADF;
+	}
+}
+
+long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
+{
+	if (n == 0 || n > 64)
+		return -MOAT_EINVAL;
+	int64_t deadline = timeout < 0 ? -1
+			   : pal_system_time(MOAT_CLOCK_MONOTONIC) + timeout;
+	for (;;) {
+		uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
+		for (uint32_t i = 0; i < n; i++) {
+			int r = try_acquire(hs[i]);
+			if (r)
+				return r < 0 ? r : (long)i;
+		}
+		int64_t left = -1;
+		if (deadline >= 0) {
+			left = deadline - pal_system_time(MOAT_CLOCK_MONOTONIC);
+			if (left <= 0)
+				return -MOAT_ETIMEDOUT;
+		}
+		/* Threads end without a generation bump from the kernel, so
+		 * poll them at least every 10 ms. */
+		if (left < 0 || left > 10000000)
+			left = 10000000;
+		futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, left);
+	}
+}
+
+/* --- virtual memory --- */
+
+static long map_flags(uint32_t flags)
+{
+	if (flags & MOAT_MAP_NOREPLACE)
+		return MAP_FIXED_NOREPLACE;
+	return flags & MOAT_MAP_FIXED ? MAP_FIXED : 0;
+}
+
+long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags)
+{
+	long r = HOST6(__NR_mmap, addr, size, prot & 7,
+		       MAP_PRIVATE | MAP_ANONYMOUS | map_flags(flags), -1, 0);
+	return r;
+}
+
+long pal_vm_free(void *addr, size_t size)
+{
+	return HOST2(__NR_munmap, addr, size);
+}
+
+long pal_vm_protect(void *addr, size_t size, uint32_t prot)
+{
+	return HOST3(__NR_mprotect, addr, size, prot & 7);
+}
+
+/* --- miscellaneous --- */
+
+long pal_system_time(uint32_t clock)
+{
+	struct __kernel_timespec ts;
+	if (clock > MOAT_CLOCK_MONOTONIC)
+		return -MOAT_EINVAL;
+	HOST2(__NR_clock_gettime, clock, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+long pal_random_bits(void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		long r = HOST3(__NR_getrandom, (char *)buf + done, len - done, 0);
+		if (r < 0 && r != -MOAT_EINTR)
+			pal_fatal("getrandom failed");
+		if (r > 0)
+			done += (size_t)r;
+	}
+	return (long)len;
+}
+
+long pal_segment_base_set(uint32_t which, uint64_t base)
+{
+	if (which > MOAT_SEGMENT_GS)
+		return -MOAT_EINVAL;
+	return HOST2(__NR_arch_prctl,
+		     which == MOAT_SEGMENT_FS ? ARCH_SET_FS : ARCH_SET_GS, base);
+}
+
+long pal_object_close(moat_handle h)
+{
+	if (h < 0 || h >= PAL_MAX_HANDLES || pal_handles[h].type == PAL_H_FREE)
+		return -MOAT_EBADF;
+	struct pal_handle *ph = &pal_handles[h];
+	if (ph->type == PAL_H_STREAM && ph->fd >= 0)
+		HOST1(__NR_close, ph->fd);
+	/* Sync objects and thread records are a page each and stay mapped:
+	 * another thread may still be waiting on them. */
+	pal_lock(&handles_lock);
+	ph->type = PAL_H_FREE;
+	pal_unlock(&handles_lock);
+	return 0;
+}

@@ -1,0 +1,232 @@
+/*
+ * moat.c -- the command-line tool.
+ *
+ *   moat run [OPTIONS] MANIFEST [-- ARGS...]
+ *   moat run [OPTIONS] [--ro HOST[:VIRT]]... [--rw HOST[:VIRT]]... -- PROGRAM [ARGS...]
+ *
+ * The exit status is the program's, or 128+N if signal N ended it.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "moat/manifest.h"
+#include "moat/monitor.h"
+
+#define ERR_LEN 512
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: moat run [OPTIONS] MANIFEST [-- ARGS...]\n"
+		"       moat run [OPTIONS] [--ro HOST[:VIRT]] [--rw HOST[:VIRT]] -- PROGRAM [ARGS...]\n"
+		"\n"
+		"Run a program in a picoprocess that can reach only what is granted.\n"
+		"\n"
+		"  --ro HOST[:VIRT]  grant HOST read-only, seen at VIRT (default: same path)\n"
+		"  --rw HOST[:VIRT]  grant HOST read-write\n"
+		"  --env NAME=VALUE  add to the program's environment\n"
+		"  --cwd DIR         initial working directory inside (default /)\n"
+		"  --debug           show the picoprocess's debug log on stderr\n"
+		"  --trace           also log every system call the program makes\n"
+		"  -h, --help        this text\n");
+}
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "moat: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* Find PROGRAM on the host PATH when it has no slash. */
+static int host_program(const char *prog, char *out, size_t len)
+{
+	if (strchr(prog, '/')) {
+		if (!realpath(prog, out))
+			return -1;
+		return 0;
+	}
+	const char *path = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
+	char *copy = strdup(path), *save = NULL;
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char cand[PATH_MAX];
+		snprintf(cand, sizeof(cand), "%s/%s", dir, prog);
+		if (access(cand, X_OK) == 0) {
+			snprintf(out, len, "%s", cand);
+			free(copy);
+			return 0;
+		}
+	}
+	free(copy);
+	return -1;
+}
+
+static int add_grant(struct moat_manifest *m, const char *spec, int writable)
+{
+	char host[PATH_MAX], err[ERR_LEN];
+	const char *colon = strchr(spec, ':');
+	const char *virt = colon ? colon + 1 : NULL;
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (n >= sizeof(host))
+		return fail("--%s %s: path too long", writable ? "rw" : "ro", spec);
+	memcpy(host, spec, n);
+	host[n] = 0;
+	if (moat_manifest_map(m, host, virt, writable, 0, err, sizeof(err)) < 0)
+		return fail("--%s: %s", writable ? "rw" : "ro", err);
+	return 0;
+}
+
+/* Is virtual path 'v' covered by a mapping? */
+static int covered(const struct moat_manifest *m, const char *v)
+{
+	for (int i = 0; i < m->nmaps; i++) {
+		size_t l = strlen(m->maps[i].vpath);
+		if (!strcmp(m->maps[i].vpath, "/") ||
+		    (!strncmp(v, m->maps[i].vpath, l) && (v[l] == '/' || !v[l])))
+			return 1;
+	}
+	return 0;
+}
+
+static int quick_manifest(struct moat_manifest *m, char **args, int nargs)
+{
+	char prog[PATH_MAX], err[ERR_LEN];
+	if (nargs < 1)
+		return fail("run: no PROGRAM after --%s%s", "", "");
+	if (args[0][0] == '/' && covered(m, args[0])) {
+		snprintf(prog, sizeof(prog), "%s", args[0]);
+	} else {
+		if (host_program(args[0], prog, sizeof(prog)) < 0)
+			return fail("%s: program not found%s", args[0], "");
+		if (!covered(m, prog) &&
+		    moat_manifest_map(m, prog, NULL, 0, 0, err, sizeof(err)) < 0)
+			return fail("%s: %s", args[0], err);
+	}
+	m->entry = strdup(prog);
+	moat_manifest_set_args(m, args + 1, nargs - 1);
+	free(m->argv[0]);
+	m->argv[0] = strdup(args[0]);
+	if (!getenv("MOAT_NO_DEFAULT_ENV")) {
+		moat_manifest_add_env(m, "PATH=/usr/local/bin:/usr/bin:/bin");
+		moat_manifest_add_env(m, "HOME=/");
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ro", required_argument, 0, 'r' },
+		{ "rw", required_argument, 0, 'w' },
+		{ "env", required_argument, 0, 'e' },
+		{ "cwd", required_argument, 0, 'c' },
+		{ "debug", no_argument, 0, 'd' },
+		{ "trace", no_argument, 0, 't' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct moat_manifest m;
+	struct moat_launch_options lo = { 0 };
+	char err[ERR_LEN];
+	char **envs = calloc((size_t)argc, sizeof(char *));
+	int nenv = 0, quick = 0, rc = 2;
+	const char *cwd = NULL;
+
+	moat_manifest_init(&m, "command line");
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': case 'w':
+			quick = 1;
+			if (add_grant(&m, optarg, c == 'w'))
+				goto out;
+			break;
+		case 'e':
+			if (!strchr(optarg, '=')) {
+				rc = fail("--env %s: expected NAME=VALUE%s", optarg, "");
+				goto out;
+			}
+			envs[nenv++] = optarg;
+			break;
+		case 'c': cwd = optarg; break;
+		case 'd': lo.debug = 1; break;
+		case 't': lo.trace = 1; break;
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	int dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
+	if (quick || dashdash) {
+		if (!dashdash && optind < argc && !quick) {
+			usage(stderr);
+			goto out;
+		}
+		if (quick_manifest(&m, argv + optind, argc - optind))
+			goto out;
+	} else {
+		if (optind >= argc) {
+			usage(stderr);
+			goto out;
+		}
+		moat_manifest_free(&m);
+		if (moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
+			fprintf(stderr, "moat: %s\n", err);
+			moat_manifest_init(&m, "");
+			goto out;
+		}
+		optind++;
+		if (optind < argc && !strcmp(argv[optind], "--"))
+			optind++;
+		if (optind < argc)
+			moat_manifest_set_args(&m, argv + optind, argc - optind);
+	}
+	for (int i = 0; i < nenv; i++)
+		moat_manifest_add_env(&m, envs[i]);
+	if (cwd) {
+		free(m.cwd);
+		m.cwd = strdup(cwd);
+	}
+
+	struct moat_monitor *mon = moat_monitor_new();
+	int id = moat_monitor_launch(mon, &m, &lo, err, sizeof(err));
+	if (id < 0) {
+		fprintf(stderr, "moat: %s\n", err);
+		moat_monitor_free(mon);
+		rc = 125;
+		goto out;
+	}
+	moat_monitor_run(mon);
+	const struct moat_exit *e = moat_monitor_exit(mon, id);
+	if (e->reason[0])
+		fprintf(stderr, "moat: %s\n", e->reason);
+	rc = moat_exit_status(e);
+	moat_monitor_free(mon);
+out:
+	free(envs);
+	moat_manifest_free(&m);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("moat 0.1\n");
+		return 0;
+	}
+	fprintf(stderr, "moat: unknown command '%s'; try 'moat --help'\n", argv[1]);
+	return 2;
+}
