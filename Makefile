@@ -30,6 +30,8 @@ PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h)
 RT_OBJ := $(RT_SRC:%.c=$(B)/%.o)
 PAL_OBJ := $(PAL_SRC:%.c=$(B)/%.o) $(PAL_ASM:%.S=$(B)/%.o)
 LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(B)/gen/syscall_names.o
+# Static test programs run inside picoprocesses (tests/*.c).
+TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev busybox-static
 TEST_PKGS := python3 file binutils
@@ -102,11 +104,11 @@ run: deps
 	./examples/demo.sh
 
 test: test-deps
-	$(MAKE) all $(B)/san/moat $(B)/tests/escape
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS)
 	MOAT=$(B)/san/moat tests/run.sh
 
 test-security: test-deps
-	$(MAKE) all $(B)/san/moat $(B)/tests/escape
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS)
 	MOAT=$(B)/san/moat tests/run.sh security
 
 $(B)/tests/%: tests/%.c
