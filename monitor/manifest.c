@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "moat/manifest.h"
 
@@ -275,13 +276,28 @@ static void on_namespace(struct parse_state *s, const char *section,
 	while (*host == ' ')
 		host++;
 	const char *vp = file_uri_path(line), *hp = file_uri_path(host);
+	char joined[2 * PATH_MAX];
+	if (!hp && !strncmp(host, "file:", 5) && host[5] && host[5] != '/') {
+		/* file:relative/path is relative to the manifest's folder */
+		const char *slash = strrchr(s->m->source, '/');
+		int dlen = slash ? (int)(slash - s->m->source) : 1;
+		char cwd[PATH_MAX];
+		if (s->m->source[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			snprintf(joined, sizeof(joined), "%s/%.*s/%s", cwd, dlen,
+				 slash ? s->m->source : ".", host + 5);
+		else
+			snprintf(joined, sizeof(joined), "%.*s/%s", dlen,
+				 slash ? s->m->source : ".", host + 5);
+		hp = joined;
+	}
 	if (strncmp(line, "file:", 5) != 0)
 		return fail(s, section, line,
 			    "only file: mappings are supported in this version, got '%s'",
 			    line);
 	if (!vp || !hp)
 		return fail(s, section, line,
-			    "expected file:///path on both sides, got '%s'", host);
+			    "expected file:///path (or file:relative/path on the host side), got '%s'",
+			    host);
 	if (moat_manifest_map(s->m, hp, vp, writable, s->line, msg, sizeof(msg)) < 0)
 		fail(s, section, line, "%s", msg);
 }
