@@ -878,3 +878,50 @@ long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero)
 	*writable = (f->flags & O_ACCMODE) == O_RDWR;
 	return 0;
 }
+
+/* --- file system facts and extended attributes --- */
+
+struct statfs_k {
+	int64_t type, bsize, blocks, bfree, bavail, files, ffree;
+	int32_t fsid[2];
+	int64_t namelen, frsize, flags, spare[4];
+};
+
+/* Statistics of the mapping a path lives in are not the picoprocess's
+ * business; report a plain, mostly-empty file system. */
+static long fill_statfs(int writable, struct statfs_k *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->type = 0x6d6f6174; /* "moat" */
+	s->bsize = s->frsize = 4096;
+	s->blocks = 1 << 20;
+	s->bfree = s->bavail = writable ? 1 << 19 : 0;
+	s->files = 1 << 16;
+	s->ffree = writable ? 1 << 15 : 0;
+	s->namelen = 255;
+	s->flags = writable ? 0 : 1; /* ST_RDONLY */
+	return 0;
+}
+
+long sys_statfs(const char *path, struct statfs_k *s)
+{
+	struct moat_attr a;
+	long r = at_attr(AT_FDCWD, path, 0, &a);
+	return r < 0 ? r : fill_statfs((int)a.writable, s);
+}
+
+long sys_fstatfs(int fd, struct statfs_k *s)
+{
+	struct moat_attr a;
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	long r = file_attr(f, &a);
+	return r < 0 ? r : fill_statfs((int)a.writable, s);
+}
+
+/* No extended attributes exist inside a picoprocess (ACLs, capabilities,
+ * SELinux labels stay on the host): every name is absent. */
+long sys_getxattr(void) { return -ENODATA; }
+long sys_listxattr(void) { return 0; }
+long sys_setxattr(void) { return -EOPNOTSUPP; }

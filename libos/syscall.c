@@ -32,6 +32,8 @@ DECL(mkdirat); DECL(newfstatat); DECL(unlinkat); DECL(renameat);
 DECL(readlinkat); DECL(faccessat); DECL(set_robust_list); DECL(dup3);
 DECL(prlimit64); DECL(renameat2); DECL(getrandom); DECL(statx);
 DECL(faccessat2); DECL(close_range); DECL(sched_getaffinity);
+DECL(statfs); DECL(fstatfs); DECL(getxattr); DECL(listxattr); DECL(setxattr);
+DECL(socket);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -57,7 +59,11 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(newfstatat), E(unlinkat), E(renameat), E(readlinkat), E(faccessat),
 	E(set_robust_list), E(dup3), E(prlimit64), E(renameat2),
 	E(getrandom), E(statx), E(faccessat2), E(close_range),
-	E(sched_getaffinity),
+	E(sched_getaffinity), E(statfs), E(fstatfs), E(getxattr),
+	ALIAS(lgetxattr, getxattr), ALIAS(fgetxattr, getxattr), E(listxattr),
+	ALIAS(llistxattr, listxattr), ALIAS(flistxattr, listxattr),
+	E(setxattr), ALIAS(lsetxattr, setxattr), ALIAS(fsetxattr, setxattr),
+	E(socket),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

@@ -30,13 +30,15 @@ check_eq() {
 
 # same_output NAME CMD...: run CMD natively and as `moat run GRANTS -- CMD`
 # ($GRANTS holds the --ro/--rw flags) and compare stdout, stderr and the
-# exit status byte for byte.
+# exit status byte for byte.  $SAME_ENV may hold NAME=VALUE words given to
+# both sides (natively through env, to moat as --env flags), e.g. TZ=UTC.
 same_output() {
 	local name=$1; shift
-	local n=$WORK/native.$$ m=$WORK/moat.$$
-	(cd / && env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ "$@") >"$n.out" 2>"$n.err"
+	local n=$WORK/native.$$ m=$WORK/moat.$$ kv envflags=()
+	for kv in ${SAME_ENV:-}; do envflags+=(--env "$kv"); done
+	(cd / && env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ ${SAME_ENV:-} "$@") >"$n.out" 2>"$n.err"
 	local nrc=$?
-	"$MOAT" run ${GRANTS:-} -- "$@" >"$m.out" 2>"$m.err"
+	"$MOAT" run ${GRANTS:-} "${envflags[@]}" -- "$@" >"$m.out" 2>"$m.err"
 	local mrc=$?
 	if [ $nrc -ne $mrc ]; then
 		fail "$name" "exit status native $nrc, moat $mrc: $(head -c 300 "$m.err")"

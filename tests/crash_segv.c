@@ -1,0 +1,13 @@
+/* crash_segv.c -- writes through a NULL pointer; moat must report the
+ * SIGSEGV as exit status 139 with a one-line reason (tests/test_crash.sh). */
+#include <stdio.h>
+
+int main(void)
+{
+	volatile int *p = NULL;
+	fputs("before crash\n", stdout);
+	fflush(stdout);
+	*p = 42;
+	fputs("after crash\n", stdout);
+	return 0;
+}

@@ -1,0 +1,243 @@
+/*
+ * escape.c -- try to reach the host from inside a picoprocess.
+ *
+ *   escape MODE ATTEMPT [ARG]
+ *
+ * MODE
+ *   raw   execute a 'syscall' instruction from the app's own code (not a
+ *         libc wrapper): the seccomp filter traps it and the LibOS decides.
+ *   gate  load the registers by the kernel convention and 'call' the PAL's
+ *         gate at MOAT_GATE_ADDR (0x6f0000000000: 'syscall; ret'), so the
+ *         host kernel sees the call coming from the one allowed address and
+ *         only the filter's allowlist stands in the way.
+ *
+ * ATTEMPT [ARG]
+ *   openat PATH     openat(AT_FDCWD, PATH, O_RDONLY)
+ *   socket [PORT]   socket(AF_INET, SOCK_STREAM, 0); if that works, connect
+ *                   to 127.0.0.1:PORT
+ *   ptrace PID      ptrace(PTRACE_ATTACH, PID)
+ *   kill PID        kill(PID, SIGKILL)
+ *   kill1           kill(1, SIGKILL)
+ *   killall         kill(-1, SIGKILL)
+ *   mount DIR       mount("tmpfs", DIR, "tmpfs", 0, NULL)
+ *   unshare         unshare(CLONE_NEWUSER)
+ *   execve CMD      execve("/bin/sh", {"sh", "-c", CMD}, {NULL})
+ *   fork            clone(SIGCHLD) -- a new process rather than a thread
+ *   channel PATH    bypass the LibOS and PAL: write a MOAT_OP_OPEN request
+ *                   for PATH on the monitor channel (fd 3) with sendmsg and
+ *                   read the reply with recvmsg
+ *
+ * Output: one line, "MODE ATTEMPT: RESULT (ERRNO-NAME)", e.g.
+ * "raw openat: -2 (ENOENT)".  In gate mode a line "gate ATTEMPT: calling
+ * the gate" comes first, because the filter usually ends the process
+ * before the result can be printed.  Exit status 0 once a result has been
+ * printed, 2 on a usage error.
+ *
+ * Built static by the Makefile (build/tests/escape); it runs as an
+ * ordinary app inside `moat run`.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "moat/channel.h"
+
+static int gate_mode;
+
+/* A system call from the app's own code: the instruction pointer is here,
+ * not at the gate. */
+static long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
+			long a6)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	long ret = nr;
+	__asm__ volatile("syscall"
+			 : "+a"(ret)
+			 : "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* The same call made by jumping into the PAL's gate.  'call' pushes a
+ * return address, so step over the red zone the compiler may be using
+ * below the stack pointer first. */
+static long gate_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
+			 long a6)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	long ret = nr;
+	__asm__ volatile("sub $128, %%rsp\n\t"
+			 "call *%[gate]\n\t"
+			 "add $128, %%rsp"
+			 : "+a"(ret)
+			 : [gate] "r"((uintptr_t)MOAT_GATE_ADDR), "D"(a1),
+			   "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory", "cc");
+	return ret;
+}
+
+static long sys6(long nr, long a1, long a2, long a3, long a4, long a5,
+		 long a6)
+{
+	return gate_mode ? gate_syscall(nr, a1, a2, a3, a4, a5, a6)
+			 : raw_syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+#define SYS(nr, a1, a2, a3, a4) sys6(nr, (long)(a1), (long)(a2), \
+				     (long)(a3), (long)(a4), 0, 0)
+
+static const char *err_name(long r)
+{
+	static const struct { int e; const char *name; } names[] = {
+		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { ESRCH, "ESRCH" },
+		{ EINTR, "EINTR" }, { EIO, "EIO" }, { EBADF, "EBADF" },
+		{ EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" }, { EACCES, "EACCES" },
+		{ EFAULT, "EFAULT" }, { EBUSY, "EBUSY" }, { ENOTDIR, "ENOTDIR" },
+		{ EINVAL, "EINVAL" }, { EROFS, "EROFS" }, { ENOSYS, "ENOSYS" },
+		{ ELOOP, "ELOOP" }, { ECONNREFUSED, "ECONNREFUSED" },
+		{ ENETUNREACH, "ENETUNREACH" }, { EAFNOSUPPORT, "EAFNOSUPPORT" },
+		{ ENOTSOCK, "ENOTSOCK" }, { EPROTO, "EPROTO" },
+	};
+	if (r >= 0)
+		return "success";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].e == -r)
+			return names[i].name;
+	return "?";
+}
+
+static void report(const char *mode, const char *attempt, long r)
+{
+	printf("%s %s: %ld (%s)\n", mode, attempt, r, err_name(r));
+	fflush(stdout);
+}
+
+/* Forge one open request on the monitor channel and read the answer.
+ * Returns the monitor's result; a descriptor passed back is noted. */
+static long channel_open(const char *path, int *got_fd)
+{
+	struct moat_msg_hdr hdr = { MOAT_OP_OPEN, (uint32_t)strlen(path) + 1,
+				    1 /* MOAT_ACCESS_READ */, 0 };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) },
+				{ (void *)path, strlen(path) + 1 } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	long r = SYS(SYS_sendmsg, MOAT_CHANNEL_FD, &m, 0, 0);
+	if (r < 0)
+		return r;
+	struct moat_msg_hdr rh;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec riov = { &rh, sizeof(rh) };
+	struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	r = SYS(SYS_recvmsg, MOAT_CHANNEL_FD, &rm, 0, 0);
+	if (r < 0)
+		return r;
+	if (r < (long)sizeof(rh))
+		return -EPROTO;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&rm);
+	*got_fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
+	return rh.a;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: escape raw|gate openat PATH | socket [PORT] | ptrace PID |\n"
+		"       kill PID | kill1 | killall | mount DIR | unshare |\n"
+		"       execve CMD | fork | channel PATH\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return usage();
+	const char *mode = argv[1], *what = argv[2];
+	const char *arg = argc > 3 ? argv[3] : NULL;
+	if (!strcmp(mode, "gate"))
+		gate_mode = 1;
+	else if (strcmp(mode, "raw"))
+		return usage();
+	if (gate_mode) {
+		printf("gate %s: calling the gate\n", what);
+		fflush(stdout);
+	}
+
+	long r;
+	if (!strcmp(what, "openat") && arg) {
+		r = SYS(SYS_openat, AT_FDCWD, arg, O_RDONLY, 0);
+		report(mode, what, r);
+		if (r >= 0) { /* show that it really is the file */
+			char buf[64] = { 0 };
+			long n = SYS(SYS_read, r, buf, sizeof(buf) - 1, 0);
+			printf("%s openat: read %ld bytes: %.*s\n", mode, n,
+			       n > 0 ? (int)strcspn(buf, "\n") : 0, buf);
+		}
+	} else if (!strcmp(what, "socket")) {
+		r = SYS(SYS_socket, AF_INET, SOCK_STREAM, 0, 0);
+		report(mode, what, r);
+		if (r >= 0 && arg) {
+			struct sockaddr_in sa = { .sin_family = AF_INET,
+						  .sin_port = htons((uint16_t)atoi(arg)),
+						  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+			report(mode, "connect",
+			       SYS(SYS_connect, r, &sa, sizeof(sa), 0));
+		}
+	} else if (!strcmp(what, "ptrace") && arg) {
+		r = SYS(SYS_ptrace, PTRACE_ATTACH, atol(arg), 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "kill") && arg) {
+		r = SYS(SYS_kill, atol(arg), SIGKILL, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "kill1")) {
+		r = SYS(SYS_kill, 1, SIGKILL, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "killall")) {
+		r = SYS(SYS_kill, -1, SIGKILL, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "mount") && arg) {
+		r = sys6(SYS_mount, (long)"tmpfs", (long)arg, (long)"tmpfs", 0, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "unshare")) {
+		r = SYS(SYS_unshare, CLONE_NEWUSER, 0, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "execve") && arg) {
+		char *av[] = { "sh", "-c", (char *)arg, NULL }, *ev[] = { NULL };
+		r = SYS(SYS_execve, "/bin/sh", av, ev, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "fork")) {
+		r = SYS(SYS_clone, SIGCHLD, 0, 0, 0);
+		if (r == 0) /* a child, had it worked */
+			raw_syscall(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "channel") && arg) {
+		int fd = -1;
+		r = channel_open(arg, &fd);
+		report(mode, what, r);
+		if (fd >= 0)
+			printf("%s channel: received host descriptor %d\n", mode, fd);
+	} else {
+		return usage();
+	}
+	return 0;
+}
