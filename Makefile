@@ -29,7 +29,8 @@ PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h)
 
 RT_OBJ := $(RT_SRC:%.c=$(B)/%.o)
 PAL_OBJ := $(PAL_SRC:%.c=$(B)/%.o) $(PAL_ASM:%.S=$(B)/%.o)
-LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(B)/gen/syscall_names.o
+LIBOS_ASM := $(wildcard libos/*.S)
+LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscall_names.o
 # Static test programs run inside picoprocesses (tests/*.c).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 

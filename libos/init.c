@@ -44,6 +44,8 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 	if (a->version != MOAT_ABI_VERSION || a->size < sizeof(*a))
 		libos_panic("ABI version %u does not match", a->version);
 	proc.umask = 022;
+	proc.pid = 1; /* the first process of the picoprocess's namespace */
+	thread_init_main(proc.pid);
 	proc.uid = b->uid;
 	proc.gid = b->gid;
 	rt_strlcpy(proc.cwd, b->cwd, sizeof(proc.cwd));
@@ -54,11 +56,6 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 	exec_start(exe, b->argv, b->envp);
 }
 
-static void libos_thread_start(void *arg)
-{
-	(void)arg;
-	libos_panic("threads are not supported by this LibOS yet");
-}
 
 static void libos_exception(struct moat_exception *e)
 {
@@ -70,6 +67,6 @@ static void libos_exception(struct moat_exception *e)
 
 const struct moat_upcalls moat_libos_upcalls = {
 	.init = libos_init,
-	.thread_start = libos_thread_start,
+	.thread_start = thread_start,
 	.exception = libos_exception,
 };

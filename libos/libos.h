@@ -33,11 +33,24 @@ struct libos_proc {
 	char cwd[MOAT_URI_MAX];
 	uint32_t umask;
 	uint32_t uid, gid;
-	uint64_t fsbase;
+	int pid;
 	char comm[16];
 	uint64_t brk_start, brk_cur, brk_end;
 };
 extern struct libos_proc proc;
+
+/* thread.c */
+void thread_init_main(int tid);
+void thread_start(void *arg);
+int thread_tid(void);
+int thread_exists(int tid);
+void thread_set_fsbase(uint64_t base);
+uint64_t thread_get_fsbase(void);
+struct clone_args_k;
+long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
+		  int *ptid, int *ctid, uint64_t tls);
+long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
+		   size_t size);
 
 /* syscall.c */
 long syscall_dispatch(struct moat_context *ctx);

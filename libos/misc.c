@@ -16,13 +16,8 @@ long sys_exit_group(int code)
 	__builtin_unreachable();
 }
 
-long sys_exit(int code)
-{
-	return sys_exit_group(code); /* one thread: exit ends the process */
-}
-
-long sys_getpid(void) { return 1; }
-long sys_gettid(void) { return 1; }
+long sys_getpid(void) { return proc.pid; }
+long sys_gettid(void) { return thread_tid(); }
 long sys_getppid(void) { return 0; }
 long sys_getuid(void) { return proc.uid; }
 long sys_getgid(void) { return proc.gid; }
@@ -51,7 +46,7 @@ long sys_getgroups(int n, uint32_t *list)
 long sys_set_tid_address(int *ctid)
 {
 	(void)ctid;
-	return 1;
+	return thread_tid();
 }
 
 long sys_set_robust_list(void *head, size_t len)
@@ -149,11 +144,13 @@ long sys_arch_prctl(int code, uint64_t addr)
 {
 	switch (code) {
 	case ARCH_SET_FS:
-		proc.fsbase = addr;
+		thread_set_fsbase(addr);
 		return abi->segment_base_set(MOAT_SEGMENT_FS, addr);
 	case ARCH_GET_FS:
-		*(uint64_t *)addr = proc.fsbase;
+		*(uint64_t *)addr = thread_get_fsbase();
 		return 0;
+	case ARCH_SET_GS:
+		return -EPERM; /* %gs holds the LibOS's thread pointer */
 	default:
 		return -EINVAL;
 	}

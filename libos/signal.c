@@ -106,24 +106,25 @@ long sys_rt_sigprocmask(int how, const uint64_t *set, uint64_t *old,
 	return 0;
 }
 
-/* The picoprocess is one process with one thread: pid 1, tid 1. */
+/* Signals between processes arrive with fork; within this process a
+ * signal takes its default action or is ignored (see signal_raise). */
 long sys_kill(int pid, int sig)
 {
-	if (pid != 1 && pid != 0 && pid != -1)
+	if (pid != proc.pid && pid != 0 && pid != -1)
 		return -ESRCH;
 	return sig ? signal_raise(sig) : 0;
 }
 
 long sys_tgkill(int tgid, int tid, int sig)
 {
-	if (tgid != 1 || tid != 1)
+	if (tgid != proc.pid || !thread_exists(tid))
 		return -ESRCH;
 	return sig ? signal_raise(sig) : 0;
 }
 
 long sys_tkill(int tid, int sig)
 {
-	return sys_tgkill(1, tid, sig);
+	return sys_tgkill(proc.pid, tid, sig);
 }
 
 long sys_sigaltstack(const void *ss, void *old)

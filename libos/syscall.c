@@ -33,7 +33,7 @@ DECL(readlinkat); DECL(faccessat); DECL(set_robust_list); DECL(dup3);
 DECL(prlimit64); DECL(renameat2); DECL(getrandom); DECL(statx);
 DECL(faccessat2); DECL(close_range); DECL(sched_getaffinity);
 DECL(statfs); DECL(fstatfs); DECL(getxattr); DECL(listxattr); DECL(setxattr);
-DECL(socket);
+DECL(socket); DECL(futex);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -63,7 +63,7 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	ALIAS(lgetxattr, getxattr), ALIAS(fgetxattr, getxattr), E(listxattr),
 	ALIAS(llistxattr, listxattr), ALIAS(flistxattr, listxattr),
 	E(setxattr), ALIAS(lsetxattr, setxattr), ALIAS(fsetxattr, setxattr),
-	E(socket),
+	E(socket), E(futex),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */
@@ -87,7 +87,11 @@ long syscall_dispatch(struct moat_context *c)
 {
 	uint64_t nr = c->rax;
 	long r = -ENOSYS;
-	if (nr < RT_ARRAY_LEN(table) && table[nr])
+	if (nr == __NR_clone)
+		r = thread_clone(c, c->rdi, c->rsi, (int *)c->rdx, (int *)c->r10, c->r8);
+	else if (nr == __NR_clone3)
+		r = thread_clone3(c, (const struct clone_args_k *)c->rdi, c->rsi);
+	else if (nr < RT_ARRAY_LEN(table) && table[nr])
 		r = table[nr]((long)c->rdi, (long)c->rsi, (long)c->rdx,
 			      (long)c->r10, (long)c->r8, (long)c->r9);
 	else

@@ -26,6 +26,11 @@
  *   channel PATH    bypass the LibOS and PAL: write a MOAT_OP_OPEN request
  *                   for PATH on the monitor channel (fd 3) with sendmsg and
  *                   read the reply with recvmsg
+ *   threads N       create N host threads with clone() and the PAL's exact
+ *                   thread flags (allowlisted), report how many started,
+ *                   then exit (which ends them all)
+ *   ftruncate FD    ftruncate(FD, 0) -- on a console descriptor the host
+ *                   file behind it, if any, is the caller's own
  *
  * Output: one line, "MODE ATTEMPT: RESULT (ERRNO-NAME)", e.g.
  * "raw openat: -2 (ENOENT)".  In gate mode a line "gate ATTEMPT: calling
@@ -51,6 +56,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "moat/channel.h"
@@ -159,12 +165,76 @@ static long channel_open(const char *path, int *got_fd)
 	return rh.a;
 }
 
+/* Threads for the 'threads' attempt.  The new thread's stack holds the
+ * address of thread_park: through the gate, the gate's own 'ret' pops it
+ * (the PAL's protocol); from a raw 'syscall', the child (rax 0) executes
+ * the 'ret' below.  No libc in the threads: %fs is the main thread's. */
+static volatile int park_word;
+static volatile int started;
+
+static _Noreturn void thread_park(void)
+{
+	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		sys6(SYS_futex, (long)&park_word, 0 /* FUTEX_WAIT */, 0, 0, 0, 0);
+}
+
+static long clone_thread(long flags, uint64_t *sp, int *tid)
+{
+	register long r10 __asm__("r10") = (long)tid;
+	long ret = SYS_clone;
+	if (gate_mode)
+		__asm__ volatile("sub $128, %%rsp\n\t"
+				 "call *%[gate]\n\t"
+				 "add $128, %%rsp"
+				 : "+a"(ret)
+				 : [gate] "r"((uintptr_t)MOAT_GATE_ADDR),
+				   "D"(flags), "S"(sp), "d"(tid), "r"(r10)
+				 : "rcx", "r11", "r8", "r9", "memory", "cc");
+	else
+		__asm__ volatile("syscall\n\t"
+				 "test %%rax, %%rax\n\t"
+				 "jnz 1f\n\t"
+				 "ret\n"
+				 "1:"
+				 : "+a"(ret)
+				 : "D"(flags), "S"(sp), "d"(tid), "r"(r10)
+				 : "rcx", "r11", "r8", "r9", "memory", "cc");
+	return ret;
+}
+
+static long make_threads(long n)
+{
+	const long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+			   CLONE_THREAD | CLONE_SYSVSEM | CLONE_PARENT_SETTID |
+			   CLONE_CHILD_CLEARTID;
+	const size_t stack = 16384;
+	static int tid;
+	long made = 0;
+	for (; made < n; made++) {
+		long mem = SYS(SYS_mmap, 0, stack, 3 /* RW */, 0x22 /* PRIVATE|ANON */);
+		if (mem < 0 && mem > -4096)
+			return made ? made : mem;
+		uint64_t *sp = (uint64_t *)(mem + (long)stack) - 2;
+		sp[0] = (uint64_t)(uintptr_t)thread_park;
+		long r = clone_thread(flags, sp, &tid);
+		if (r < 0)
+			return made ? made : r;
+	}
+	/* Wait (at most ~2 s) until they are all running. */
+	for (int i = 0; i < 2000 && __atomic_load_n(&started, __ATOMIC_SEQ_CST) < made; i++) {
+		struct timespec ts = { 0, 1000000 };
+		SYS(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, 0);
+	}
+	return __atomic_load_n(&started, __ATOMIC_SEQ_CST);
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: escape raw|gate openat PATH | socket [PORT] | ptrace PID |\n"
 		"       kill PID | kill1 | killall | mount DIR | unshare |\n"
-		"       execve CMD | fork | channel PATH\n");
+		"       execve CMD | fork | channel PATH | threads N | ftruncate FD\n");
 	return 2;
 }
 
@@ -236,6 +306,16 @@ int main(int argc, char **argv)
 		report(mode, what, r);
 		if (fd >= 0)
 			printf("%s channel: received host descriptor %d\n", mode, fd);
+	} else if (!strcmp(what, "threads") && arg) {
+		r = make_threads(atol(arg));
+		report(mode, what, r);
+		if (r > 0) { /* stay a moment so the host can count them */
+			struct timespec ts = { 0, 300000000 };
+			SYS(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, 0);
+		}
+	} else if (!strcmp(what, "ftruncate") && arg) {
+		r = SYS(SYS_ftruncate, atol(arg), 0, 0, 0);
+		report(mode, what, r);
 	} else {
 		return usage();
 	}

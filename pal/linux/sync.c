@@ -110,6 +110,11 @@ void pal_altstack_install(void)
 
 void pal_thread_main(struct pal_thread *t)
 {
+	/* The creator was inside a trap handler with every signal blocked,
+	 * and clone copied that mask; a blocked SIGSYS would make the kernel
+	 * reset the trap handler for the whole process. */
+	uint64_t none = 0;
+	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &none, 0, 8);
 	pal_altstack_install();
 	while (!__atomic_load_n(&t->resumed, __ATOMIC_ACQUIRE))
 		futex(&t->resumed, FUTEX_WAIT_PRIVATE, 0, -1);

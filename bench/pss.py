@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""pss.py -- memory of N concurrent sandboxes, each idling in `sleep`.
+
+    pss.py --name NAME --n N --settle SECONDS --out FILE.json -- CMD ARGS...
+
+Starts N copies of CMD at once, waits SETTLE seconds, then sums the
+proportional set size (Pss in /proc/PID/smaps_rollup) of every process in
+each copy's tree: for moat the monitor and its picoprocess, for bwrap its
+two processes and the program, for runsc its gofer, sandbox and stubs.
+Pss charges a page shared by k processes 1/k to each, so the sum over all
+trees is the memory the N copies cost together.  Needs to be able to read
+the smaps of the sandboxed processes (root, or the same user).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        # comm may hold spaces and parentheses: split after the last ')'.
+        rest = s[s.rindex(")") + 2:].split()
+        kids.setdefault(int(rest[1]), []).append(int(d))
+    return kids
+
+
+def tree(root, kids):
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def rollup(pid):
+    vals = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                vals[parts[0].rstrip(":")] = int(parts[1])
+    with open(f"/proc/{pid}/comm") as f:
+        comm = f.read().strip()
+    return comm, vals
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--n", type=int, default=1)
+    ap.add_argument("--settle", type=float, default=1.5)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    if not cmd:
+        ap.error("no command")
+
+    procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL) for _ in range(a.n)]
+    time.sleep(a.settle)
+    kids = children_map()
+    per_comm, total_pss, total_rss, nproc, errors = {}, 0, 0, 0, []
+    for p in procs:
+        if p.poll() is not None:
+            errors.append(f"pid {p.pid} exited early with {p.returncode}")
+            continue
+        for pid in tree(p.pid, kids):
+            try:
+                comm, v = rollup(pid)
+            except (OSError, ValueError) as e:
+                errors.append(f"pid {pid}: {e}")
+                continue
+            nproc += 1
+            total_pss += v.get("Pss", 0)
+            total_rss += v.get("Rss", 0)
+            c = per_comm.setdefault(comm, {"procs": 0, "pss_kb": 0, "rss_kb": 0})
+            c["procs"] += 1
+            c["pss_kb"] += v.get("Pss", 0)
+            c["rss_kb"] += v.get("Rss", 0)
+    rcs = [p.wait() for p in procs]
+    res = {
+        "name": a.name, "n": a.n, "cmd": cmd, "settle_s": a.settle,
+        "processes": nproc, "pss_kb": total_pss, "rss_kb": total_rss,
+        "pss_kb_per_instance": total_pss / a.n, "by_comm": per_comm,
+        "exit_codes": rcs, "errors": errors,
+    }
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=1)
+    if errors or any(rcs):
+        print(f"pss.py {a.name}: {errors} exit codes {rcs}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+/*
+ * thread.c -- Linux threads and futexes on the ABI's threads and events.
+ *
+ * Each app thread has a struct lthread.  The LibOS finds the current one
+ * through %gs (its first word points to itself): %fs belongs to the app's
+ * libc, and x86-64 Linux programs leave %gs alone.
+ *
+ * A futex wait queues the thread on a hash bucket and blocks on the
+ * thread's own synchronisation event; a wake dequeues waiters and sets
+ * their events.  The queue, not the event, decides who was woken, so a
+ * timeout racing a wake is resolved under the bucket lock.
+ */
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <linux/time_types.h>
+
+#include "libos.h"
+
+#define KSTACK_SIZE (64 * 1024)
+#define BUCKETS 64
+#define FIRST_EXTRA_TID (1 << 22) /* above any pid the namespace hands out */
+
+struct lthread {
+	struct lthread *self;      /* %gs:0 */
+	int tid;
+	moat_handle event;         /* futex wake-ups */
+	int *clear_tid;            /* CLONE_CHILD_CLEARTID */
+	void *kstack;              /* start-up stack, freed at exit */
+	uint64_t fsbase;
+	struct moat_context start; /* register state a new thread begins in */
+	/* futex queue */
+	struct lthread *next;
+	uint32_t *wait_addr;
+	uint32_t bitset;
+	int queued;
+	struct lthread *list_next; /* all threads */
+};
+
+struct bucket {
+	volatile int lock;
+	struct lthread *head;
+};
+
+static struct bucket buckets[BUCKETS];
+static volatile int threads_lock;
+static struct lthread *threads;
+static int live_threads;
+static int next_tid = FIRST_EXTRA_TID;
+
+void libos_context_jump(const struct moat_context *ctx);
+
+static void spin_lock(volatile int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		abi->thread_yield();
+}
+
+static void spin_unlock(volatile int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+struct lthread *thread_current(void)
+{
+	struct lthread *t;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(t));
+	return t;
+}
+
+int thread_tid(void)
+{
+	return thread_current()->tid;
+}
+
+void thread_set_fsbase(uint64_t base)
+{
+	thread_current()->fsbase = base;
+}
+
+uint64_t thread_get_fsbase(void)
+{
+	return thread_current()->fsbase;
+}
+
+static struct lthread *thread_new(int tid)
+{
+	struct lthread *t = kzalloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	long ev = abi->event_create(MOAT_EVENT_SYNCHRONIZATION, 0);
+	if (ev < 0) {
+		kfree(t);
+		return NULL;
+	}
+	t->self = t;
+	t->tid = tid;
+	t->event = (moat_handle)ev;
+	spin_lock(&threads_lock);
+	t->list_next = threads;
+	threads = t;
+	live_threads++;
+	spin_unlock(&threads_lock);
+	return t;
+}
+
+/* The first thread of a process (at start, and in a forked child). */
+void thread_init_main(int tid)
+{
+	threads = NULL;
+	live_threads = 0;
+	struct lthread *t = thread_new(tid);
+	if (!t || abi->segment_base_set(MOAT_SEGMENT_GS, (uint64_t)t) < 0)
+		libos_panic("cannot set up the main thread");
+}
+
+/* --- futexes --- */
+
+static struct bucket *bucket_of(uint32_t *addr)
+{
+	return &buckets[((uint64_t)addr >> 2) % BUCKETS];
+}
+
+static void dequeue(struct bucket *b, struct lthread *t)
+{
+	for (struct lthread **p = &b->head; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			t->queued = 0;
+			return;
+		}
+	}
+}
+
+static long futex_wait(uint32_t *addr, uint32_t val, int64_t timeout_ns,
+		       uint32_t bitset)
+{
+	struct lthread *t = thread_current();
+	struct bucket *b = bucket_of(addr);
+	if (!bitset)
+		return -EINVAL;
+	spin_lock(&b->lock);
+	if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != val) {
+		spin_unlock(&b->lock);
+		return -EAGAIN;
+	}
+	t->wait_addr = addr;
+	t->bitset = bitset;
+	t->queued = 1;
+	t->next = b->head;
+	b->head = t;
+	spin_unlock(&b->lock);
+
+	long r = abi->objects_wait_any(1, &t->event,
+				       timeout_ns < 0 ? MOAT_WAIT_FOREVER : timeout_ns);
+	spin_lock(&b->lock);
+	int woken = !t->queued;
+	if (!woken)
+		dequeue(b, t);
+	spin_unlock(&b->lock);
+	if (woken && r < 0)
+		abi->event_clear(t->event); /* the wake's set arrived late */
+	return woken ? 0 : -ETIMEDOUT;
+}
+
+static long futex_wake(uint32_t *addr, int n, uint32_t bitset)
+{
+	struct bucket *b = bucket_of(addr);
+	int woken = 0;
+	if (!bitset)
+		return -EINVAL;
+	spin_lock(&b->lock);
+	for (struct lthread **p = &b->head; *p && woken < n;) {
+		struct lthread *t = *p;
+		if (t->wait_addr == addr && (t->bitset & bitset)) {
+			*p = t->next;
+			t->queued = 0;
+			abi->event_set(t->event);
+			woken++;
+		} else {
+			p = &t->next;
+		}
+	}
+	spin_unlock(&b->lock);
+	return woken;
+}
+
+static long futex_requeue(uint32_t *addr, int nwake, int nmove,
+			  uint32_t *addr2, int cmp, uint32_t val3)
+{
+	struct bucket *b = bucket_of(addr), *b2 = bucket_of(addr2);
+	int woken = 0, moved = 0;
+	spin_lock(&b->lock);
+	if (b2 != b)
+		spin_lock(&b2->lock);
+	if (cmp && __atomic_load_n(addr, __ATOMIC_SEQ_CST) != val3) {
+		if (b2 != b)
+			spin_unlock(&b2->lock);
+		spin_unlock(&b->lock);
+		return -EAGAIN;
+	}
+	for (struct lthread **p = &b->head; *p;) {
+		struct lthread *t = *p;
+		if (t->wait_addr != addr) {
+			p = &t->next;
+		} else if (woken < nwake) {
+			*p = t->next;
+			t->queued = 0;
+			abi->event_set(t->event);
+			woken++;
+		} else if (moved < nmove) {
+			*p = t->next;
+			t->wait_addr = addr2;
+			t->next = b2->head;
+			b2->head = t;
+			moved++;
+		} else {
+			break;
+		}
+	}
+	if (b2 != b)
+		spin_unlock(&b2->lock);
+	spin_unlock(&b->lock);
+	return woken + moved;
+}
+
+static int64_t timeout_of(const struct __kernel_timespec *ts, int absolute,
+			  int realtime)
+{
+	if (!ts)
+		return -1;
+	int64_t ns = ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	if (absolute) {
+		ns -= abi->system_time(realtime ? MOAT_CLOCK_REALTIME
+						: MOAT_CLOCK_MONOTONIC);
+		if (ns < 0)
+			ns = 0;
+	}
+	return ns;
+}
+
+long sys_futex(uint32_t *addr, int op, uint32_t val,
+	       const struct __kernel_timespec *ts, uint32_t *addr2, uint32_t val3)
+{
+	int cmd = op & FUTEX_CMD_MASK;
+	int realtime = !!(op & FUTEX_CLOCK_REALTIME);
+	switch (cmd) {
+	case FUTEX_WAIT:
+		return futex_wait(addr, val, timeout_of(ts, 0, 0), FUTEX_BITSET_MATCH_ANY);
+	case FUTEX_WAIT_BITSET:
+		return futex_wait(addr, val, timeout_of(ts, 1, realtime), val3);
+	case FUTEX_WAKE:
+		return futex_wake(addr, (int)val, FUTEX_BITSET_MATCH_ANY);
+	case FUTEX_WAKE_BITSET:
+		return futex_wake(addr, (int)val, val3);
+	case FUTEX_REQUEUE:
+		return futex_requeue(addr, (int)val, (int)(uint64_t)ts, addr2, 0, 0);
+	case FUTEX_CMP_REQUEUE:
+		return futex_requeue(addr, (int)val, (int)(uint64_t)ts, addr2, 1, val3);
+	default:
+		klog("futex: operation %d not supported", cmd);
+		return -ENOSYS;
+	}
+}
+
+/* --- clone and exit --- */
+
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | \
+		      CLONE_THREAD | CLONE_SYSVSEM)
+
+long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
+		  int *ptid, int *ctid, uint64_t tls)
+{
+	if ((flags & THREAD_FLAGS) != THREAD_FLAGS) {
+		klog("clone: flags %lx are not a thread", (unsigned long)flags);
+		return -EINVAL;
+	}
+	struct lthread *t = thread_new(__atomic_fetch_add(&next_tid, 1, __ATOMIC_SEQ_CST));
+	if (!t)
+		return -EAGAIN;
+	t->start = *ctx;
+	t->start.rax = 0;
+	t->start.rsp = newsp;
+	t->fsbase = flags & CLONE_SETTLS ? tls : thread_current()->fsbase;
+	if (flags & CLONE_PARENT_SETTID)
+		*ptid = t->tid;
+	if (flags & CLONE_CHILD_SETTID)
+		*ctid = t->tid;
+	if (flags & CLONE_CHILD_CLEARTID)
+		t->clear_tid = ctid;
+	long r = abi->vm_alloc(0, KSTACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
+	if (r >= 0) {
+		t->kstack = (void *)r;
+		r = abi->thread_create(t, t->kstack, KSTACK_SIZE, 0);
+	}
+	if (r < 0) {
+		klog("clone: cannot create a thread: %ld", r);
+		return -EAGAIN;
+	}
+	abi->object_close((moat_handle)r);
+	return t->tid;
+}
+
+void thread_start(void *arg)
+{
+	struct lthread *t = arg;
+	abi->segment_base_set(MOAT_SEGMENT_GS, (uint64_t)t);
+	abi->segment_base_set(MOAT_SEGMENT_FS, t->fsbase);
+	libos_context_jump(&t->start);
+}
+
+/* Remove t from the process, unless it is the last thread: returns 1
+ * then, and the caller ends the process instead. */
+static int unlink_thread(struct lthread *t)
+{
+	spin_lock(&threads_lock);
+	if (live_threads == 1) {
+		spin_unlock(&threads_lock);
+		return 1;
+	}
+	for (struct lthread **p = &threads; *p; p = &(*p)->list_next) {
+		if (*p == t) {
+			*p = t->list_next;
+			break;
+		}
+	}
+	live_threads--;
+	spin_unlock(&threads_lock);
+	return 0;
+}
+
+/* exit(2): end this thread; the last one ends the process. */
+long sys_exit(int code)
+{
+	struct lthread *t = thread_current();
+	if (unlink_thread(t))
+		abi->process_exit(code & 0xff, 0);
+	if (t->clear_tid) {
+		__atomic_store_n(t->clear_tid, 0, __ATOMIC_SEQ_CST);
+		futex_wake((uint32_t *)t->clear_tid, 1, FUTEX_BITSET_MATCH_ANY);
+	}
+	if (t->kstack)
+		abi->vm_free(t->kstack, KSTACK_SIZE);
+	abi->object_close(t->event);
+	/* t itself stays: this upcall still runs with %gs pointing at it. */
+	abi->thread_exit(NULL);
+	__builtin_unreachable();
+}
+
+/* Find a thread of this process by tid (for tgkill). */
+int thread_exists(int tid)
+{
+	int found = 0;
+	spin_lock(&threads_lock);
+	for (struct lthread *t = threads; t; t = t->list_next)
+		found |= t->tid == tid;
+	spin_unlock(&threads_lock);
+	return found;
+}
+
+struct clone_args_k {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
+		   size_t size)
+{
+	if (size < 64)
+		return -EINVAL;
+	return thread_clone(ctx, a->flags, a->stack + a->stack_size,
+			    (int *)a->parent_tid, (int *)a->child_tid, a->tls);
+}
