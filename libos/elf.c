@@ -52,6 +52,7 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 				    prot | MOAT_PROT_WRITE, MOAT_MAP_FIXED);
 		if (r < 0)
 			return r;
+		vma_add(start, len);
 		/* Zero the tail of the last file page if it belongs to bss. */
 		if (ph->p_memsz > ph->p_filesz && (file_end & (PAGE - 1)))
 			memset((void *)file_end, 0,
@@ -65,6 +66,7 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 				  MOAT_MAP_FIXED);
 		if (r < 0)
 			return r;
+		vma_add(start, mem_end - start);
 	}
 	return 0;
 }
@@ -111,6 +113,7 @@ static long load_image(const char *path, uint64_t pie_base, struct image *img)
 		r = abi->vm_alloc((void *)pie_base, hi - lo, MOAT_PROT_NONE, 0);
 		if (r < 0)
 			goto out;
+		vma_add((uint64_t)r, hi - lo);
 		img->base = (uint64_t)r - lo;
 	}
 	img->interp[0] = 0;
@@ -156,6 +159,7 @@ static uint64_t build_stack(char **argv, char **envp, const struct image *exe,
 	long r = abi->vm_alloc(0, STACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
 	if (r < 0)
 		libos_panic("cannot allocate the program's stack");
+	vma_add((uint64_t)r, STACK_SIZE);
 	char *top = (char *)r + STACK_SIZE;
 	int argc = 0, envc = 0;
 	while (argv[argc])
@@ -213,28 +217,42 @@ static uint64_t build_stack(char **argv, char **envp, const struct image *exe,
 	return (uint64_t)sp;
 }
 
-_Noreturn void exec_start(const char *path, char **argv, char **envp)
+/* Load 'path' (absolute, virtual) with a new stack.  On success the
+ * program is in memory and *entry, *sp say where to start it. */
+long exec_load(const char *path, char **argv, char **envp, uint64_t *entry,
+	       uint64_t *sp)
 {
 	struct image exe, interp;
-	char abs[MOAT_URI_MAX];
-	long r = path_resolve(-100, path, abs);
-	if (r == 0)
-		r = load_image(abs, PIE_BASE, &exe);
+	long r = load_image(path, PIE_BASE, &exe);
 	if (r < 0)
-		libos_panic("cannot load %s: error %ld", path, -r);
-	rt_strlcpy(proc.exe_path, abs, sizeof(proc.exe_path));
+		return r;
+	rt_strlcpy(proc.exe_path, path, sizeof(proc.exe_path));
 	const struct image *ip = 0;
 	if (exe.interp[0]) {
 		r = load_image(exe.interp, INTERP_BASE, &interp);
-		if (r < 0)
-			libos_panic("cannot load interpreter %s of %s: error %ld",
-				    exe.interp, path, -r);
+		if (r < 0) {
+			klog("cannot load interpreter %s of %s: error %ld",
+			     exe.interp, path, -r);
+			return r;
+		}
 		ip = &interp;
 	}
 	proc.brk_start = proc.brk_cur = proc.brk_end = exe.end;
-	uint64_t sp = build_stack(argv, envp, &exe, ip);
-	uint64_t entry = ip ? interp.entry : exe.entry;
-	klog("exec %s entry %p sp %p", abs, (void *)entry, (void *)sp);
+	*sp = build_stack(argv, envp, &exe, ip);
+	*entry = ip ? interp.entry : exe.entry;
+	klog("exec %s entry %p sp %p", path, (void *)*entry, (void *)*sp);
+	return 0;
+}
+
+_Noreturn void exec_start(const char *path, char **argv, char **envp)
+{
+	char abs[MOAT_URI_MAX];
+	uint64_t entry, sp;
+	long r = path_resolve(-100, path, abs);
+	if (r == 0)
+		r = exec_load(abs, argv, envp, &entry, &sp);
+	if (r < 0)
+		libos_panic("cannot load %s: error %ld", path, -r);
 	__asm__ volatile("mov %0, %%rsp\n\t"
 			 "xor %%edx, %%edx\n\t"
 			 "xor %%ebp, %%ebp\n\t"

@@ -761,6 +761,13 @@ long sys_getcwd(char *buf, size_t len)
 	return (long)n;
 }
 
+int fs_check_dir(const char *path)
+{
+	struct moat_attr a;
+	long r = path_attr(path, 0, &a);
+	return r < 0 ? (int)r : a.kind == MOAT_KIND_DIR ? 0 : -ENOTDIR;
+}
+
 static long set_cwd(const char *path)
 {
 	struct moat_attr a;
@@ -925,3 +932,28 @@ long sys_fstatfs(int fd, struct statfs_k *s)
 long sys_getxattr(void) { return -ENODATA; }
 long sys_listxattr(void) { return 0; }
 long sys_setxattr(void) { return -EOPNOTSUPP; }
+
+/* --- used by process.c --- */
+
+int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec)
+{
+	struct file *f = kzalloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->refs = 1;
+	f->type = F_STREAM;
+	f->h = h;
+	f->kind = kind;
+	f->flags = flags;
+	int fd = fd_install(f, 0, cloexec);
+	if (fd < 0)
+		kfree(f);
+	return fd;
+}
+
+void fs_close_on_exec(void)
+{
+	for (int fd = 0; fd < LIBOS_MAX_FDS; fd++)
+		if (fds[fd].f && fds[fd].cloexec)
+			fd_close(fd);
+}

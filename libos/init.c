@@ -50,6 +50,9 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 	proc.gid = b->gid;
 	rt_strlcpy(proc.cwd, b->cwd, sizeof(proc.cwd));
 	fs_init();
+	if (fs_check_dir(proc.cwd) < 0)
+		libos_panic("working directory %s is not a directory the manifest grants",
+			    proc.cwd);
 	const char *exe = b->exe_uri;
 	if (strncmp(exe, "file:", 5) == 0)
 		exe += 5;
@@ -61,6 +64,8 @@ static void libos_exception(struct moat_exception *e)
 {
 	if (e->kind == MOAT_EXC_SYSCALL)
 		e->ctx->rax = (uint64_t)syscall_dispatch(e->ctx);
+	else if (e->kind == MOAT_EXC_INTERRUPT)
+		signal_raise((int)e->code);
 	else
 		signal_fault(e);
 }

@@ -7,6 +7,7 @@
 #ifndef MOAT_LIBOS_H
 #define MOAT_LIBOS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <asm-generic/errno.h>
 
@@ -33,7 +34,7 @@ struct libos_proc {
 	char cwd[MOAT_URI_MAX];
 	uint32_t umask;
 	uint32_t uid, gid;
-	int pid;
+	int pid, ppid;
 	char comm[16];
 	uint64_t brk_start, brk_cur, brk_end;
 };
@@ -52,6 +53,22 @@ long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
 		   size_t size);
 
+/* vma.c: the app's mappings */
+void vma_add(uint64_t start, uint64_t len);
+void vma_remove(uint64_t start, uint64_t len);
+void vma_clear_all(void);
+
+/* process.c */
+long process_clone(struct moat_context *ctx, uint64_t flags, int *ctid);
+long process_execve(struct moat_context *ctx, int dirfd, const char *path,
+		    char *const *argv, char *const *envp);
+long process_kill(int pid, int sig);
+void thread_after_fork(int pid, int *clear_tid);
+void signal_reset_on_exec(void);
+void fs_close_on_exec(void);
+int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec);
+long sys_close(int fd);
+
 /* syscall.c */
 long syscall_dispatch(struct moat_context *ctx);
 extern const char *const syscall_names[];
@@ -59,15 +76,19 @@ extern const unsigned syscall_names_len;
 
 /* elf.c: load the program and jump to it. */
 _Noreturn void exec_start(const char *path, char **argv, char **envp);
+long exec_load(const char *path, char **argv, char **envp, uint64_t *entry,
+	       uint64_t *sp);
 
 /* signal.c */
 _Noreturn void die_by_signal(int sig);
 void signal_fault(struct moat_exception *e);
+long signal_raise(int sig);
 
 /* fs.c: paths and descriptors. */
 #define LIBOS_MAX_FDS 1024
 int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);
+int fs_check_dir(const char *path);
 long fs_open_stream(const char *path, int flags, int mode, moat_handle *h);
 
 /* Build "file:" + path into a URI buffer of MOAT_URI_MAX + 5 bytes. */

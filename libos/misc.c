@@ -18,7 +18,6 @@ long sys_exit_group(int code)
 
 long sys_getpid(void) { return proc.pid; }
 long sys_gettid(void) { return thread_tid(); }
-long sys_getppid(void) { return 0; }
 long sys_getuid(void) { return proc.uid; }
 long sys_getgid(void) { return proc.gid; }
 long sys_getpgrp(void) { return 1; }

@@ -9,6 +9,7 @@
 #define PAGE 4096UL
 
 long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero);
+long sys_munmap(uint64_t addr, size_t len);
 
 static uint32_t prot_bits(int prot)
 {
@@ -26,31 +27,42 @@ long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 		mflags = MOAT_MAP_NOREPLACE;
 	else if (flags & MAP_FIXED)
 		mflags = MOAT_MAP_FIXED;
+	long r;
 	if (flags & MAP_ANONYMOUS) {
 		if ((flags & MAP_TYPE) == MAP_SHARED)
-			klog("mmap: shared anonymous memory is private until fork exists");
-		return abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
+			klog("mmap: shared anonymous memory is not shared with forked children");
+		r = abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
+		goto out;
 	}
 	moat_handle h;
 	int writable = 0, is_zero = 0;
-	long r = fs_map_handle(fd, &h, &writable, &is_zero);
+	r = fs_map_handle(fd, &h, &writable, &is_zero);
 	if (r < 0)
 		return r;
-	if (is_zero)
-		return abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
+	if (is_zero) {
+		r = abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
+		goto out;
+	}
 	if ((flags & MAP_TYPE) == MAP_SHARED) {
 		if ((prot & PROT_WRITE) && !writable)
 			return -EACCES;
 		mflags |= MOAT_MAP_SHARED;
 	}
-	return abi->stream_map(h, (void *)addr, off, len, prot_bits(prot), mflags);
+	r = abi->stream_map(h, (void *)addr, off, len, prot_bits(prot), mflags);
+out:
+	if (r >= 0)
+		vma_add((uint64_t)r, len);
+	return r;
 }
 
 long sys_munmap(uint64_t addr, size_t len)
 {
 	if ((addr & (PAGE - 1)) || !len)
 		return -EINVAL;
-	return abi->vm_free((void *)addr, RT_ALIGN_UP(len, PAGE));
+	long r = abi->vm_free((void *)addr, RT_ALIGN_UP(len, PAGE));
+	if (r == 0)
+		vma_remove(addr, len);
+	return r;
 }
 
 long sys_mprotect(uint64_t addr, size_t len, int prot)
@@ -74,20 +86,23 @@ long sys_mremap(uint64_t old, size_t old_len, size_t new_len, int flags,
 	new_len = RT_ALIGN_UP(new_len, PAGE);
 	if (new_len <= old_len) {
 		if (new_len < old_len)
-			abi->vm_free((void *)(old + new_len), old_len - new_len);
+			sys_munmap(old + new_len, old_len - new_len);
 		return (long)old;
 	}
 	long r = abi->vm_alloc((void *)(old + old_len), new_len - old_len,
 			       MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_NOREPLACE);
-	if (r >= 0)
+	if (r >= 0) {
+		vma_add(old + old_len, new_len - old_len);
 		return (long)old;
+	}
 	if (!(flags & MREMAP_MAYMOVE) || (flags & MREMAP_FIXED))
 		return -ENOMEM;
 	r = abi->vm_alloc(0, new_len, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
 	if (r < 0)
 		return r;
+	vma_add((uint64_t)r, new_len);
 	memcpy((void *)r, (void *)old, old_len);
-	abi->vm_free((void *)old, old_len);
+	sys_munmap(old, old_len);
 	return r;
 }
 
@@ -110,6 +125,7 @@ long sys_brk(uint64_t want)
 				       MOAT_MAP_NOREPLACE);
 		if (r < 0)
 			return (long)proc.brk_cur;
+		vma_add(proc.brk_end, end - proc.brk_end);
 		proc.brk_end = end;
 	}
 	proc.brk_cur = want;

@@ -106,13 +106,17 @@ long sys_rt_sigprocmask(int how, const uint64_t *set, uint64_t *old,
 	return 0;
 }
 
-/* Signals between processes arrive with fork; within this process a
- * signal takes its default action or is ignored (see signal_raise). */
 long sys_kill(int pid, int sig)
 {
-	if (pid != proc.pid && pid != 0 && pid != -1)
-		return -ESRCH;
-	return sig ? signal_raise(sig) : 0;
+	return process_kill(pid, sig);
+}
+
+/* execve: handlers are the old program's code; ignored stays ignored. */
+void signal_reset_on_exec(void)
+{
+	for (int i = 1; i <= NSIG_K; i++)
+		if (actions[i].handler != SIG_IGN_K)
+			actions[i] = (struct ksigaction){ 0 };
 }
 
 long sys_tgkill(int tgid, int tid, int sig)

@@ -33,13 +33,14 @@ DECL(readlinkat); DECL(faccessat); DECL(set_robust_list); DECL(dup3);
 DECL(prlimit64); DECL(renameat2); DECL(getrandom); DECL(statx);
 DECL(faccessat2); DECL(close_range); DECL(sched_getaffinity);
 DECL(statfs); DECL(fstatfs); DECL(getxattr); DECL(listxattr); DECL(setxattr);
-DECL(socket); DECL(futex);
+DECL(socket); DECL(futex); DECL(fork); DECL(wait4); DECL(waitid);
+DECL(pipe); DECL(pipe2);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
 
-#define E(name) [__NR_##name] = (sys_fn)sys_##name
-#define ALIAS(nr, fn) [__NR_##nr] = (sys_fn)sys_##fn
+#define E(name) [__NR_##name] = (sys_fn)(void (*)(void))sys_##name
+#define ALIAS(nr, fn) [__NR_##nr] = (sys_fn)(void (*)(void))sys_##fn
 
 static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(read), E(write), E(open), E(close), E(stat), E(fstat), E(lstat),
@@ -63,7 +64,8 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	ALIAS(lgetxattr, getxattr), ALIAS(fgetxattr, getxattr), E(listxattr),
 	ALIAS(llistxattr, listxattr), ALIAS(flistxattr, listxattr),
 	E(setxattr), ALIAS(lsetxattr, setxattr), ALIAS(fsetxattr, setxattr),
-	E(socket), E(futex),
+	E(socket), E(futex), E(fork), ALIAS(vfork, fork), E(wait4), E(waitid),
+	E(pipe), E(pipe2),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */
@@ -89,6 +91,12 @@ long syscall_dispatch(struct moat_context *c)
 	long r = -ENOSYS;
 	if (nr == __NR_clone)
 		r = thread_clone(c, c->rdi, c->rsi, (int *)c->rdx, (int *)c->r10, c->r8);
+	else if (nr == __NR_execve)
+		r = process_execve(c, -100, (const char *)c->rdi, (char *const *)c->rsi,
+				   (char *const *)c->rdx);
+	else if (nr == __NR_execveat)
+		r = process_execve(c, (int)c->rdi, (const char *)c->rsi,
+				   (char *const *)c->rdx, (char *const *)c->r10);
 	else if (nr == __NR_clone3)
 		r = thread_clone3(c, (const struct clone_args_k *)c->rdi, c->rsi);
 	else if (nr < RT_ARRAY_LEN(table) && table[nr])

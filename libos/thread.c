@@ -270,6 +270,8 @@ long sys_futex(uint32_t *addr, int op, uint32_t val,
 long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		  int *ptid, int *ctid, uint64_t tls)
 {
+	if (!(flags & CLONE_VM))
+		return process_clone(ctx, flags, ctid);
 	if ((flags & THREAD_FLAGS) != THREAD_FLAGS) {
 		klog("clone: flags %lx are not a thread", (unsigned long)flags);
 		return -EINVAL;
@@ -369,4 +371,18 @@ long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
 		return -EINVAL;
 	return thread_clone(ctx, a->flags, a->stack + a->stack_size,
 			    (int *)a->parent_tid, (int *)a->child_tid, a->tls);
+}
+
+/* In a forked child only the forking thread exists. */
+void thread_after_fork(int pid, int *clear_tid)
+{
+	struct lthread *self = thread_current();
+	memset(buckets, 0, sizeof(buckets));
+	threads = self;
+	self->list_next = NULL;
+	self->queued = 0;
+	self->tid = pid;
+	self->clear_tid = clear_tid;
+	live_threads = 1;
+	threads_lock = 0;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -61,7 +62,7 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 	return 0;
 }
 
-static int send_reply(struct pico *pp, uint32_t op, int32_t result,
+static int send_reply(int chan, uint32_t op, int32_t result,
 		      const void *data, size_t len, int fd)
 {
 	struct moat_msg_hdr hdr = { op, (uint32_t)len, result, 0 };
@@ -80,7 +81,7 @@ static int send_reply(struct pico *pp, uint32_t op, int32_t result,
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	ssize_t n = sendmsg(pp->chan, &m, MSG_NOSIGNAL);
+	ssize_t n = sendmsg(chan, &m, MSG_NOSIGNAL);
 	if (fd >= 0)
 		close(fd);
 	return n < 0 ? -1 : 0;
@@ -111,8 +112,28 @@ static void kill_pico(struct pico *pp, const char *why)
 		 "picoprocess killed by the monitor: %s", why);
 }
 
-static int handle(struct pico *pp, const struct moat_request *rq)
+/* A process is about to fork: give it a channel of its own. */
+static int new_channel(struct pico *pp, int chan)
 {
+	int sv[2];
+	if (pp->nchans >= MOAT_MAX_CHANNELS)
+		return send_reply(chan, MOAT_OP_CHANNEL, -EAGAIN, NULL, 0, -1);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return send_reply(chan, MOAT_OP_CHANNEL, -errno, NULL, 0, -1);
+	int *chans = realloc(pp->chans, (size_t)(pp->nchans + 1) * sizeof(int));
+	if (!chans) {
+		close(sv[0]);
+		close(sv[1]);
+		return send_reply(chan, MOAT_OP_CHANNEL, -ENOMEM, NULL, 0, -1);
+	}
+	pp->chans = chans;
+	chans[pp->nchans++] = sv[0];
+	return send_reply(chan, MOAT_OP_CHANNEL, 0, NULL, 0, sv[1]);
+}
+
+static int handle(struct pico *pp, int ci, const struct moat_request *rq)
+{
+	int chan = pp->chans[ci];
 	const struct moat_msg_hdr *h = &rq->hdr;
 	struct moat_policy *pol = pp->policy;
 	int fd = -1, r;
@@ -123,45 +144,49 @@ static int handle(struct pico *pp, const struct moat_request *rq)
 			return -1;
 		}
 		pp->hello = 1;
-		return send_reply(pp, h->op, 0, NULL, 0, -1);
+		return send_reply(chan, h->op, 0, NULL, 0, -1);
 	case MOAT_OP_OPEN:
 		r = moat_policy_open(pol, rq->path, (unsigned)h->a, h->b, &fd);
-		return send_reply(pp, h->op, r, NULL, 0, fd);
+		return send_reply(chan, h->op, r, NULL, 0, fd);
 	case MOAT_OP_STAT: {
 		struct moat_attr a;
 		r = moat_policy_stat(pol, rq->path, h->a != 0, &a);
-		return send_reply(pp, h->op, r, &a, r < 0 ? 0 : sizeof(a), -1);
+		return send_reply(chan, h->op, r, &a, r < 0 ? 0 : sizeof(a), -1);
 	}
 	case MOAT_OP_READLINK: {
 		char buf[MOAT_PATH_MAX];
 		r = moat_policy_readlink(pol, rq->path, buf, sizeof(buf));
-		return send_reply(pp, h->op, r, buf, r < 0 ? 0 : (size_t)r, -1);
+		return send_reply(chan, h->op, r, buf, r < 0 ? 0 : (size_t)r, -1);
 	}
 	case MOAT_OP_DELETE:
 		r = moat_policy_delete(pol, rq->path, h->a != 0);
-		return send_reply(pp, h->op, r, NULL, 0, -1);
+		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_RENAME:
 		r = moat_policy_rename(pol, rq->path, rq->path2);
-		return send_reply(pp, h->op, r, NULL, 0, -1);
+		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_LOG:
 		if (pp->debug)
 			fprintf(stderr, "moat[%s]: %.*s\n", pp->name,
 				(int)rq->data_len, rq->data);
 		return 0;
 	case MOAT_OP_EXIT:
-		pp->reported_exit = 1;
-		pp->exit.code = h->a & 0xff;
-		pp->exit.signal = (int)(h->b & 0x7f);
+		if (ci == 0) { /* a forked process's end is its parent's news */
+			pp->reported_exit = 1;
+			pp->exit.code = h->a & 0xff;
+			pp->exit.signal = (int)(h->b & 0x7f);
+		}
 		return 0;
+	case MOAT_OP_CHANNEL:
+		return new_channel(pp, chan);
 	}
 	return -1;
 }
 
-int moat_channel_serve(struct pico *pp)
+int moat_channel_serve(struct pico *pp, int ci)
 {
 	static char buf[MOAT_MSG_MAX + 1];
 	struct moat_request rq;
-	ssize_t n = recv(pp->chan, buf, sizeof(buf), MSG_TRUNC);
+	ssize_t n = recv(pp->chans[ci], buf, sizeof(buf), MSG_TRUNC);
 	if (n <= 0)
 		return -1;
 	if ((size_t)n > MOAT_MSG_MAX) {
@@ -178,6 +203,6 @@ int moat_channel_serve(struct pico *pp)
 		return -1;
 	}
 	if (r == -EINVAL)
-		return send_reply(pp, rq.hdr.op, -EINVAL, NULL, 0, -1);
-	return handle(pp, &rq) < 0 && pp->exit.by_monitor ? -1 : 0;
+		return send_reply(pp->chans[ci], rq.hdr.op, -EINVAL, NULL, 0, -1);
+	return handle(pp, ci, &rq) < 0 && pp->exit.by_monitor ? -1 : 0;
 }

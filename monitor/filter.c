@@ -17,6 +17,7 @@
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #define PAL_THREAD_FLAGS                                                 \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | \
 	 CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+#define PAL_FORK_FLAGS (CLONE_CHILD_SETTID | SIGCHLD)
 
 /* Calls allowed from the gate with any arguments. */
 static const int plain_calls[] = {
@@ -39,6 +41,11 @@ static const int plain_calls[] = {
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(exit),
 	SCMP_SYS(exit_group), SCMP_SYS(futex), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
+	/* processes of this picoprocess: its own pid namespace and Landlock
+	 * domain keep wait and kill inside it */
+	SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(pipe2),
+	/* the kernel's own continuation of a sleep stopped by SIGSTOP */
+	SCMP_SYS(restart_syscall),
 };
 
 static int add_rules(scmp_filter_ctx ctx)
@@ -46,14 +53,19 @@ static int add_rules(scmp_filter_ctx ctx)
 	int r = 0;
 	for (size_t i = 0; i < sizeof(plain_calls) / sizeof(plain_calls[0]); i++)
 		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain_calls[i], 0);
-	/* The monitor channel is the only socket; no other fd may be used. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
-			      SCMP_A0(SCMP_CMP_EQ, MOAT_CHANNEL_FD));
+	/* Replies (with descriptors) come from the monitor channel.  Requests
+	 * go out with write(); there is no sendmsg, sendto or connect. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
 			      SCMP_A0(SCMP_CMP_EQ, MOAT_CHANNEL_FD));
-	/* Threads only: no new processes, no namespaces. */
+	/* Threads, and plain fork: never new namespaces. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			      SCMP_A0(SCMP_CMP_EQ, PAL_THREAD_FLAGS));
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+			      SCMP_A0(SCMP_CMP_EQ, PAL_FORK_FLAGS));
+	/* A forked child moves its new channel onto MOAT_CHANNEL_FD. */
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 2,
+			      SCMP_A1(SCMP_CMP_EQ, MOAT_CHANNEL_FD),
+			      SCMP_A2(SCMP_CMP_EQ, 0));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
 			      SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
@@ -63,7 +75,7 @@ static int add_rules(scmp_filter_ctx ctx)
 
 int moat_filter_count(void)
 {
-	/* plain + sendmsg + recvmsg + clone + arch_prctl */
+	/* plain + recvmsg + clone + dup3 + arch_prctl */
 	return (int)(sizeof(plain_calls) / sizeof(plain_calls[0])) + 4;
 }
 

@@ -26,6 +26,7 @@ struct parse_state {
 	int line;         /* counted by read_line: libinih does not pass it */
 	int failed;
 	char *arguments;
+	int arguments_line;
 	FILE *file;
 };
 
@@ -243,6 +244,7 @@ static void on_application(struct parse_state *s, const char *key,
 	} else if (!strcmp(key, "arguments")) {
 		free(s->arguments);
 		s->arguments = strdup(value);
+		s->arguments_line = s->line;
 	} else if (!strcmp(key, "environment")) {
 		if (!strchr(value, '='))
 			return fail(s, "Application", key,
@@ -269,7 +271,7 @@ static void on_namespace(struct parse_state *s, const char *section,
 	if (!eq)
 		eq = strchr(line, '=');
 	if (!eq)
-		return fail(s, section, name,
+		return fail(s, section, line,
 			    "expected 'virtual URI = host URI', got '%s'", line);
 	char *host = eq + (eq[0] == ' ' ? 3 : 1);
 	*eq = 0;
@@ -379,8 +381,8 @@ int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
 		char **args = NULL;
 		int n = 0;
 		if (s.arguments && split_args(s.arguments, &args, &n) < 0) {
-			snprintf(err, errlen, "%s: [Application] arguments: unterminated quote",
-				 path);
+			snprintf(err, errlen, "%s:%d: [Application] arguments: unterminated quote",
+				 path, s.arguments_line);
 			s.failed = 1;
 		} else {
 			moat_manifest_set_args(m, args, n);

@@ -27,8 +27,10 @@ struct moat_monitor *moat_monitor_new(void)
 void moat_monitor_free(struct moat_monitor *mon)
 {
 	for (int i = 0; i < mon->n; i++) {
-		if (mon->picos[i].chan >= 0)
-			close(mon->picos[i].chan);
+		for (int c = 0; c < mon->picos[i].nchans; c++)
+			if (mon->picos[i].chans[c] >= 0)
+				close(mon->picos[i].chans[c]);
+		free(mon->picos[i].chans);
 		moat_policy_free(mon->picos[i].policy);
 	}
 	free(mon->picos);
@@ -69,17 +71,20 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	struct pico *pp = &picos[mon->n];
 	memset(pp, 0, sizeof(*pp));
 	pp->id = mon->n;
-	pp->chan = -1;
 	pp->debug = opt.debug || opt.trace;
 	const char *base = strrchr(m->entry, '/');
 	snprintf(pp->name, sizeof(pp->name), "%s", base ? base + 1 : m->entry);
 	pp->policy = moat_policy_new(m, err, errlen);
 	if (!pp->policy)
 		return -1;
-	if (moat_sandbox_spawn(pp, m, &opt, err, errlen) < 0) {
+	int chan;
+	if (moat_sandbox_spawn(pp, m, &opt, &chan, err, errlen) < 0) {
 		moat_policy_free(pp->policy);
 		return -1;
 	}
+	pp->chans = malloc(sizeof(int));
+	pp->chans[0] = chan;
+	pp->nchans = 1;
 	return mon->n++;
 }
 
@@ -118,12 +123,14 @@ static void describe_end(struct pico *pp, int status)
 static void reap(struct pico *pp)
 {
 	int status = 0;
-	if (pp->chan >= 0) {
-		close(pp->chan);
-		pp->chan = -1;
+	for (int c = 0; c < pp->nchans; c++) {
+		if (pp->chans[c] >= 0)
+			close(pp->chans[c]);
+		pp->chans[c] = -1;
 	}
-	/* The channel closes when the PAL dies; a live PAL that closed it
-	 * cannot be served any more, so it ends too. */
+	/* pid 1's channel closes when it dies, and with it the namespace and
+	 * every process in it; a live pid 1 that closed its channel cannot be
+	 * served any more, so it ends too. */
 	if (waitpid(pp->pid, &status, WNOHANG) == 0) {
 		kill(pp->pid, SIGKILL);
 		while (waitpid(pp->pid, &status, 0) < 0 && errno == EINTR)
@@ -133,38 +140,54 @@ static void reap(struct pico *pp)
 	pp->done = 1;
 }
 
-int moat_monitor_run(struct moat_monitor *mon)
+static int count_open(const struct moat_monitor *mon)
 {
-	struct pollfd *pfd = calloc((size_t)mon->n + 1, sizeof(*pfd));
-	for (;;) {
-		int live = 0;
-		for (int i = 0; i < mon->n; i++) {
-			if (mon->picos[i].done)
+	int n = 0;
+	for (int i = 0; i < mon->n; i++)
+		for (int c = 0; !mon->picos[i].done && c < mon->picos[i].nchans; c++)
+			n += mon->picos[i].chans[c] >= 0;
+	return n;
+}
+
+/* One poll over every open channel; serve what is readable. */
+static int serve_once(struct moat_monitor *mon, struct pollfd *pfd)
+{
+	int k = 0;
+	for (int i = 0; i < mon->n; i++)
+		for (int c = 0; !mon->picos[i].done && c < mon->picos[i].nchans; c++)
+			if (mon->picos[i].chans[c] >= 0)
+				pfd[k++] = (struct pollfd){ mon->picos[i].chans[c], POLLIN, 0 };
+	if (poll(pfd, (nfds_t)k, -1) < 0)
+		return errno == EINTR ? 0 : -1;
+	k = 0;
+	for (int i = 0; i < mon->n; i++) {
+		struct pico *pp = &mon->picos[i];
+		int n = pp->nchans; /* channels added while serving wait a turn */
+		for (int c = 0; !pp->done && c < n; c++) {
+			if (pp->chans[c] < 0 || !pfd[k++].revents)
 				continue;
-			pfd[live].fd = mon->picos[i].chan;
-			pfd[live].events = POLLIN;
-			pfd[live].revents = 0;
-			live++;
-		}
-		if (!live)
-			break;
-		if (poll(pfd, (nfds_t)live, -1) < 0) {
-			if (errno == EINTR)
+			if (moat_channel_serve(pp, c) == 0)
 				continue;
-			break;
-		}
-		for (int i = 0, k = 0; i < mon->n; i++) {
-			struct pico *pp = &mon->picos[i];
-			if (pp->done)
-				continue;
-			short ev = pfd[k++].revents;
-			if (!ev)
-				continue;
-			if (moat_channel_serve(pp) < 0)
+			if (c == 0 || pp->exit.by_monitor) {
 				reap(pp);
+			} else {
+				close(pp->chans[c]);
+				pp->chans[c] = -1;
+			}
 		}
 	}
-	free(pfd);
+	return 0;
+}
+
+int moat_monitor_run(struct moat_monitor *mon)
+{
+	for (int open; (open = count_open(mon)) > 0;) {
+		struct pollfd *pfd = calloc((size_t)open, sizeof(*pfd));
+		int r = serve_once(mon, pfd);
+		free(pfd);
+		if (r < 0)
+			break;
+	}
 	return 0;
 }
 

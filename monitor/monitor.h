@@ -18,7 +18,8 @@ int moat_filter_count(void);
 struct pico {
 	int id;
 	pid_t pid;          /* host pid of the PAL (pid 1 inside) */
-	int chan;           /* monitor's end of the channel, -1 once closed */
+	int *chans;         /* monitor's ends; chans[0] is pid 1's, -1 closed */
+	int nchans;
 	int hello;          /* filter verified */
 	int debug;
 	int reported_exit;  /* the PAL sent MOAT_OP_EXIT */
@@ -29,10 +30,10 @@ struct pico {
 };
 
 /* sandbox.c: create the process, namespaces, empty root and limits, and
- * exec moat-pico.  Fills pp->pid and pp->chan. */
+ * exec moat-pico.  Fills pp->pid and the root channel, *chan. */
 int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
-		       const struct moat_launch_options *opt, char *err,
-		       size_t errlen);
+		       const struct moat_launch_options *opt, int *chan,
+		       char *err, size_t errlen);
 
 /* channel.c */
 struct moat_request {
@@ -47,7 +48,10 @@ struct moat_request {
  * errors (the picoprocess is killed), -EINVAL for a bad path. */
 int moat_request_parse(const void *buf, size_t len, struct moat_request *req);
 
-/* Serve one readable channel; returns 0, or -1 when the channel closed. */
-int moat_channel_serve(struct pico *pp);
+#define MOAT_MAX_CHANNELS 1024 /* processes per picoprocess */
+
+/* Serve one readable channel (index ci); returns 0, or -1 when the
+ * channel closed or the picoprocess was killed. */
+int moat_channel_serve(struct pico *pp, int ci);
 
 #endif

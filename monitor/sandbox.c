@@ -267,8 +267,8 @@ static int boot_block(const struct moat_manifest *m,
 }
 
 int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
-		       const struct moat_launch_options *opt, char *err,
-		       size_t errlen)
+		       const struct moat_launch_options *opt, int *chanp,
+		       char *err, size_t errlen)
 {
 	int chan[2] = { -1, -1 }, sync[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int boot = -1, pico = -1, rc = -1;
@@ -319,7 +319,7 @@ int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
 		goto out;
 	}
 	pp->pid = pid;
-	pp->chan = chan[0];
+	*chanp = chan[0];
 	chan[0] = -1;
 	rc = 0;
 out:

@@ -5,9 +5,9 @@
 int main(void)
 {
 	volatile int *p = NULL;
-	fputs("before crash\n", stdout);
+	fputs("before segv\n", stdout);
 	fflush(stdout);
 	*p = 42;
-	fputs("after crash\n", stdout);
+	fputs("after segv\n", stdout);
 	return 0;
 }

@@ -22,10 +22,20 @@
  *   mount DIR       mount("tmpfs", DIR, "tmpfs", 0, NULL)
  *   unshare         unshare(CLONE_NEWUSER)
  *   execve CMD      execve("/bin/sh", {"sh", "-c", CMD}, {NULL})
- *   fork            clone(SIGCHLD) -- a new process rather than a thread
+ *   fork [pal]      clone(SIGCHLD) -- a new process rather than a thread;
+ *                   with "pal", the flags the PAL itself forks with
+ *                   (CLONE_CHILD_SETTID | SIGCHLD).  A child exits at once.
  *   channel PATH    bypass the LibOS and PAL: write a MOAT_OP_OPEN request
  *                   for PATH on the monitor channel (fd 3) with sendmsg and
  *                   read the reply with recvmsg
+ *   sendto FD PORT  in a child forked with the PAL's flags (so that the
+ *                   parent keeps the monitor channel open), move FD onto
+ *                   the channel's number (dup3(FD, 3, 0)) and sendmsg a
+ *                   UDP datagram through it to 127.0.0.1:PORT: the filter
+ *                   checks sendmsg's descriptor by number only.  Matters
+ *                   where FD is a host socket given as a console (stdin).
+ *                   Result: 0 if the child sent it, else -errno; -EINTR
+ *                   after "the child was killed by signal N".
  *   threads N       create N host threads with clone() and the PAL's exact
  *                   thread flags (allowlisted), report how many started,
  *                   then exit (which ends them all)
@@ -229,12 +239,42 @@ static long make_threads(long n)
 	return __atomic_load_n(&started, __ATOMIC_SEQ_CST);
 }
 
+static long send_elsewhere(int fd, int port)
+{
+	static int ctid;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct iovec iov = { "escaped\n", 8 };
+	struct msghdr m = { .msg_name = &sa, .msg_namelen = sizeof(sa),
+			    .msg_iov = &iov, .msg_iovlen = 1 };
+	long pid = SYS(SYS_clone, CLONE_CHILD_SETTID | SIGCHLD, 0, 0, &ctid);
+	if (pid == 0) {
+		long r = SYS(SYS_dup3, fd, MOAT_CHANNEL_FD, 0, 0);
+		if (r >= 0)
+			r = SYS(SYS_sendmsg, MOAT_CHANNEL_FD, &m, 0, 0);
+		sys6(SYS_exit_group, r >= 0 ? 0 : -r & 0xff, 0, 0, 0, 0, 0);
+	}
+	if (pid < 0)
+		return pid;
+	int status = 0;
+	long w = SYS(SYS_wait4, pid, &status, 0, 0);
+	if (w < 0)
+		return w;
+	if ((status & 0x7f) != 0) { /* killed by a signal */
+		printf("sendto: the child was killed by signal %d\n", status & 0x7f);
+		return -EINTR;
+	}
+	return -(long)((status >> 8) & 0xff);
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: escape raw|gate openat PATH | socket [PORT] | ptrace PID |\n"
 		"       kill PID | kill1 | killall | mount DIR | unshare |\n"
-		"       execve CMD | fork | channel PATH | threads N | ftruncate FD\n");
+		"       execve CMD | fork [pal] | channel PATH | sendto FD PORT |\n"
+		"       threads N | ftruncate FD\n");
 	return 2;
 }
 
@@ -296,9 +336,13 @@ int main(int argc, char **argv)
 		r = SYS(SYS_execve, "/bin/sh", av, ev, 0);
 		report(mode, what, r);
 	} else if (!strcmp(what, "fork")) {
-		r = SYS(SYS_clone, SIGCHLD, 0, 0, 0);
-		if (r == 0) /* a child, had it worked */
-			raw_syscall(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+		static int ctid;
+		long flags = SIGCHLD;
+		if (arg && !strcmp(arg, "pal"))
+			flags |= CLONE_CHILD_SETTID;
+		r = SYS(SYS_clone, flags, 0, 0, &ctid);
+		if (r == 0) /* the child */
+			sys6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
 		report(mode, what, r);
 	} else if (!strcmp(what, "channel") && arg) {
 		int fd = -1;
@@ -306,6 +350,9 @@ int main(int argc, char **argv)
 		report(mode, what, r);
 		if (fd >= 0)
 			printf("%s channel: received host descriptor %d\n", mode, fd);
+	} else if (!strcmp(what, "sendto") && arg && argc > 4) {
+		r = send_elsewhere(atoi(arg), atoi(argv[4]));
+		report(mode, what, r);
 	} else if (!strcmp(what, "threads") && arg) {
 		r = make_threads(atol(arg));
 		report(mode, what, r);

@@ -179,7 +179,6 @@ static int cmd_run(int argc, char **argv)
 		moat_manifest_free(&m);
 		if (moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
 			fprintf(stderr, "moat: %s\n", err);
-			moat_manifest_init(&m, "");
 			goto out;
 		}
 		optind++;

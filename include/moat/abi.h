@@ -55,7 +55,8 @@ enum {
 	MOAT_EINVAL = 22, MOAT_EMFILE = 24, MOAT_ENOTTY = 25, MOAT_EFBIG = 27,
 	MOAT_ENOSPC = 28, MOAT_ESPIPE = 29, MOAT_EROFS = 30, MOAT_EPIPE = 32,
 	MOAT_ERANGE = 34, MOAT_ENAMETOOLONG = 36, MOAT_ENOSYS = 38,
-	MOAT_ENOTEMPTY = 39, MOAT_ELOOP = 40, MOAT_ETIMEDOUT = 110,
+	MOAT_ENOTEMPTY = 39, MOAT_ELOOP = 40, MOAT_ECHILD = 10,
+	MOAT_ETIMEDOUT = 110,
 };
 
 /* Memory protection bits (vm_alloc, vm_protect, stream_map). */
@@ -131,6 +132,9 @@ struct moat_dirent {
 /* Timeout for objects_wait_any() meaning "forever". */
 #define MOAT_WAIT_FOREVER ((int64_t)-1)
 
+/* Options for process_wait(). */
+#define MOAT_WAIT_NOHANG 1
+
 /* Flags for thread_create(). */
 #define MOAT_THREAD_SUSPENDED 1
 
@@ -156,7 +160,8 @@ enum moat_exception_kind {
 	MOAT_EXC_ARITH = 4,     /* divide error and other arithmetic traps */
 	MOAT_EXC_BREAKPOINT = 5,/* int3 / trap flag */
 	MOAT_EXC_BUSERR = 6,    /* access beyond the end of a mapped stream */
-	MOAT_EXC_INTERRUPT = 7, /* thread_interrupt-style async wakeup */
+	MOAT_EXC_INTERRUPT = 7, /* a signal from process_signal (or the host:
+				   SIGINT at the terminal); code = signal */
 };
 
 struct moat_exception {
@@ -347,6 +352,11 @@ struct moat_abi {
 	long (*stream_attr_query_by_handle)(moat_handle h,
 					    struct moat_attr *attr);
 
+	/* stream_pipe: create an anonymous pipe; *read_end and *write_end
+	 * receive its two handles.  A write with no reader left fails with
+	 * -EPIPE (no host signal is raised).  Result: 0, -EMFILE. */
+	long (*stream_pipe)(moat_handle *read_end, moat_handle *write_end);
+
 	/* stream_readlink: copy the target of the symbolic link named by
 	 * 'uri' into buf (not NUL-terminated).  Result: its length, or
 	 * -EINVAL (not a link), -ENOENT, -ERANGE (buf too small). */
@@ -359,9 +369,34 @@ struct moat_abi {
 	 * this ABI version: -ENOSYS. */
 	long (*process_create)(const char *uri, char *const argv[]);
 
+	/* process_fork: duplicate the calling process: a copy-on-write
+	 * copy of the whole address space (so all LibOS state comes along)
+	 * with only the calling thread, the same handles, and its own
+	 * channel to the monitor under the same manifest.  Returns twice:
+	 * in the parent the child's pid (> 0), in the child 0 with
+	 * *self_pid set to the child's pid.  Pids are those of the
+	 * picoprocess's own namespace; the first process is pid 1.
+	 * Result: as above, or -EAGAIN (limit), -ENOMEM.  Forking while
+	 * other threads hold LibOS locks is undefined, as in POSIX. */
+	long (*process_fork)(int32_t *self_pid);
+
+	/* process_wait: wait for a child process to end, as wait4(2):
+	 * 'pid' > 0 a given child, -1 any; 'options' MOAT_WAIT_NOHANG
+	 * returns 0 at once if none has ended.  *status receives a Linux
+	 * wait status (WIFEXITED/WIFSIGNALED encoding).  Result: the pid
+	 * that ended, 0 (NOHANG, none yet), -ECHILD, -EINTR. */
+	long (*process_wait)(int32_t pid, uint32_t options, int32_t *status);
+
+	/* process_signal: send Linux signal 'sig' to process 'pid' of the
+	 * same picoprocess (0: the caller's process group, -1: all).  The
+	 * target's LibOS receives it as a MOAT_EXC_INTERRUPT exception.
+	 * Result: 0, -ESRCH, -EINVAL. */
+	long (*process_signal)(int32_t pid, int32_t sig);
+
 	/* process_exit: end the whole picoprocess.  The monitor reports
 	 * 'code' as its exit status, or, if 'signal' is non-zero, that it
-	 * was killed by that signal.  Does not return. */
+	 * was killed by that signal; for a forked process, its parent's
+	 * process_wait sees the same.  Does not return. */
 	void (*process_exit)(int code, int signal);
 
 	/* --- miscellaneous --- */
@@ -388,7 +423,7 @@ struct moat_abi {
 };
 
 /* Number of downcalls in struct moat_abi. */
-#define MOAT_ABI_NCALLS 34
+#define MOAT_ABI_NCALLS 38
 
 /* ---------------------------------------------------------------- */
 /* Upcalls: what the LibOS gives the PAL.                            */

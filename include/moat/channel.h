@@ -41,6 +41,8 @@ enum moat_op {
 	MOAT_OP_RENAME,       /* path NUL path2 */
 	MOAT_OP_LOG,          /* text (not NUL-terminated); no reply */
 	MOAT_OP_EXIT,         /* a = code, b = signal; no reply */
+	MOAT_OP_CHANNEL,      /* no payload; reply carries a new channel fd
+				 for a process about to be forked */
 	MOAT_OP_LAST
 };
 

@@ -80,6 +80,10 @@ const struct moat_abi pal_abi = {
 	.stream_attr_query_by_handle = pal_stream_attr_query_by_handle,
 	.stream_readlink = pal_stream_readlink,
 	.process_create = pal_process_create,
+	.process_fork = pal_process_fork,
+	.process_wait = pal_process_wait,
+	.process_signal = pal_process_signal,
+	.stream_pipe = pal_stream_pipe,
 	.process_exit = pal_process_exit,
 	.system_time = pal_system_time,
 	.random_bits = pal_random_bits,
@@ -131,7 +135,34 @@ static uint32_t exception_kind(int sig)
 	case H_SIGBUS: return MOAT_EXC_BUSERR;
 	case H_SIGFPE: return MOAT_EXC_ARITH;
 	case H_SIGTRAP: return MOAT_EXC_BREAKPOINT;
-	default: return MOAT_EXC_ILLEGAL;
+	case H_SIGILL: return MOAT_EXC_ILLEGAL;
+	default: return MOAT_EXC_INTERRUPT;
+	}
+}
+
+/* Asynchronous signals that arrive while the PAL or LibOS itself runs
+ * (outside any trap handler, which blocks everything) wait here for the
+ * next return to the app. */
+static volatile uint64_t pending_signals;
+extern char pico_end[];
+
+static int in_pico(uint64_t rip)
+{
+	return rip >= MOAT_PICO_BASE && rip < (uint64_t)pico_end;
+}
+
+static void deliver_pending(struct moat_context *ctx)
+{
+	uint64_t set;
+	while ((set = __atomic_exchange_n(&pending_signals, 0, __ATOMIC_ACQ_REL))) {
+		for (int sig = 1; sig <= 64; sig++) {
+			if (!(set & (1ULL << (sig - 1))))
+				continue;
+			struct moat_exception exc = { .kind = MOAT_EXC_INTERRUPT,
+						      .code = (uint32_t)sig,
+						      .ctx = ctx };
+			moat_libos_upcalls.exception(&exc);
+		}
 	}
 }
 
@@ -145,11 +176,19 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 		.ctx = &ctx,
 	};
 	context_from_host(&ctx, &uc->mc);
-	if (sig == H_SIGSYS && si->sys.arch != AUDIT_ARCH_X86_64)
+	if (exc.kind == MOAT_EXC_INTERRUPT) {
+		__atomic_or_fetch(&pending_signals, 1ULL << (sig - 1), __ATOMIC_ACQ_REL);
+		if (in_pico(ctx.rip))
+			return; /* delivered when the app runs again */
+	} else if (sig == H_SIGSYS && si->sys.arch != AUDIT_ARCH_X86_64) {
 		exc.kind = MOAT_EXC_ILLEGAL; /* int $0x80 and friends */
-	else if (sig != H_SIGSYS)
-		exc.fault_addr = (uint64_t)si->addr;
-	moat_libos_upcalls.exception(&exc);
+		moat_libos_upcalls.exception(&exc);
+	} else {
+		if (sig != H_SIGSYS)
+			exc.fault_addr = (uint64_t)si->addr;
+		moat_libos_upcalls.exception(&exc);
+	}
+	deliver_pending(&ctx);
 	context_to_host(&uc->mc, &ctx);
 }
 
@@ -166,6 +205,18 @@ static void install_handlers(void)
 	for (size_t i = 0; i < RT_ARRAY_LEN(sigs); i++)
 		if (HOST4(__NR_rt_sigaction, sigs[i], &sa, 0, 8) < 0)
 			pal_fatal("cannot install trap handlers");
+	/* Everything else that can be caught is the app's business: the
+	 * LibOS decides (ignore, default action, or the app's handler). */
+	sa.flags |= 0x10000000; /* SA_RESTART */
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == 9 || sig == 19 || (sig >= 18 && sig <= 22) ||
+		    sig == 32 || sig == 33 || exception_kind(sig) != MOAT_EXC_INTERRUPT)
+			continue; /* KILL, STOP, job control, libc-internal, traps */
+		HOST4(__NR_rt_sigaction, sig, &sa, 0, 8);
+	}
+	/* A write to a closed pipe returns EPIPE; the LibOS raises SIGPIPE. */
+	struct host_sigaction ign = { .handler = (void *)1, .restorer = 0 };
+	HOST4(__NR_rt_sigaction, 13, &ign, 0, 8);
 }
 
 static void install_filter(const struct moat_boot_block *bb)

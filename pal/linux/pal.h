@@ -108,6 +108,11 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *attr);
 long pal_stream_readlink(const char *uri, char *buf, size_t len);
 long pal_debug_log(const char *msg, size_t len);
 long pal_process_create(const char *uri, char *const argv[]);
+long pal_process_fork(int32_t *self_pid);
+long pal_process_wait(int32_t pid, uint32_t options, int32_t *status);
+long pal_process_signal(int32_t pid, int32_t sig);
+long pal_stream_pipe(moat_handle *rd, moat_handle *wr);
+extern int32_t pal_self_pid;
 _Noreturn void pal_process_exit(int code, int sig);
 
 #endif /* MOAT_PAL_H */

@@ -1,0 +1,315 @@
+/*
+ * process.c -- fork, execve, wait, pipes and signals between processes.
+ *
+ * fork is the PAL's process_fork: the child is a copy-on-write copy of
+ * this process, LibOS state included, so nothing has to be serialised.
+ * execve happens inside the same host process: the old program's
+ * mappings (vma.c) are removed, close-on-exec descriptors closed, signal
+ * handlers reset, and the new program loaded; the trapped 'syscall'
+ * returns straight into the new program's entry point.
+ */
+#include <linux/fcntl.h>
+#include <linux/sched.h>
+
+#include "libos.h"
+
+#define MAX_ARG_BYTES (2 << 20)
+#define MAX_INTERP_DEPTH 4
+
+/* --- fork --- */
+
+long process_clone(struct moat_context *ctx, uint64_t flags, int *ctid)
+{
+	(void)ctx;
+	if (flags & (CLONE_VM | CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUSER |
+		     CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)) {
+		klog("clone: flags %lx not supported for a new process",
+		     (unsigned long)flags);
+		return -EINVAL;
+	}
+	int32_t self = 0;
+	long r = abi->process_fork(&self);
+	if (r != 0)
+		return r; /* parent: the child's pid, or an error */
+	proc.ppid = proc.pid;
+	proc.pid = self;
+	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);
+	if ((flags & CLONE_CHILD_SETTID) && ctid)
+		*ctid = self;
+	return 0;
+}
+
+long sys_fork(void)
+{
+	return process_clone(NULL, 17 /* SIGCHLD */, NULL);
+}
+
+long sys_getppid(void)
+{
+	return proc.ppid;
+}
+
+/* --- wait --- */
+
+long sys_wait4(int pid, int *status, int options, void *rusage)
+{
+	int32_t st = 0;
+	if (pid < -1 || pid == 0)
+		pid = -1; /* process groups: any child of ours */
+	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
+	if (r > 0 && status)
+		*status = st;
+	if (rusage)
+		memset(rusage, 0, 144);
+	return r;
+}
+
+struct siginfo_child {
+	int signo, errno_, code, pad;
+	int pid, uid, status;
+	char rest[128 - 28];
+};
+
+long sys_waitid(int idtype, int id, struct siginfo_child *info, int options,
+		void *rusage)
+{
+	int32_t st = 0;
+	if (!(options & 4 /* WEXITED */))
+		return -EINVAL;
+	if (options & 0x01000000 /* WNOWAIT */) {
+		klog("waitid: WNOWAIT is not supported");
+		return -EINVAL;
+	}
+	int pid = idtype == 1 /* P_PID */ ? id : -1;
+	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
+	if (r < 0)
+		return r;
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		if (r > 0) {
+			int sig = st & 0x7f;
+			info->signo = 17;
+			info->code = sig ? ((st & 0x80) ? 3 : 2) : 1;
+			info->pid = (int)r;
+			info->status = sig ? sig : (st >> 8) & 0xff;
+		}
+	}
+	if (rusage)
+		memset(rusage, 0, 144);
+	return 0;
+}
+
+/* --- pipes --- */
+
+long sys_pipe2(int *fds, int flags)
+{
+	moat_handle rd, wr;
+	if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT))
+		return -EINVAL;
+	long r = abi->stream_pipe(&rd, &wr);
+	if (r < 0)
+		return r;
+	int a = fs_install_stream(rd, MOAT_KIND_PIPE, O_RDONLY, !!(flags & O_CLOEXEC));
+	int b = a < 0 ? a : fs_install_stream(wr, MOAT_KIND_PIPE, O_WRONLY,
+					    !!(flags & O_CLOEXEC));
+	if (b < 0) {
+		if (a >= 0)
+			sys_close(a);
+		else
+			abi->object_close(rd);
+		abi->object_close(wr);
+		return b;
+	}
+	fds[0] = a;
+	fds[1] = b;
+	return 0;
+}
+
+long sys_pipe(int *fds)
+{
+	return sys_pipe2(fds, 0);
+}
+
+/* --- signals to other processes --- */
+
+long process_kill(int pid, int sig)
+{
+	if (sig < 0 || sig > 64)
+		return -EINVAL;
+	if (pid == proc.pid)
+		return sig ? signal_raise(sig) : 0;
+	return abi->process_signal(pid, sig);
+}
+
+/* --- execve --- */
+
+struct exec_args {
+	char *path;      /* absolute virtual path of the file to load */
+	char **argv, **envp;
+	int argc, envc;
+};
+
+static void args_free(struct exec_args *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		kfree(a->argv[i]);
+	for (int i = 0; i < a->envc; i++)
+		kfree(a->envp[i]);
+	kfree(a->argv);
+	kfree(a->envp);
+	kfree(a->path);
+}
+
+/* Copy a NULL-terminated string vector out of the app. */
+static long copy_vector(char *const *src, char ***out, int *count, size_t *bytes)
+{
+	int n = 0;
+	while (src && src[n])
+		n++;
+	char **v = kzalloc((size_t)(n + 1) * sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		*bytes += strlen(src[i]) + 1;
+		if (*bytes > MAX_ARG_BYTES || !(v[i] = kstrdup(src[i]))) {
+			*out = v;
+			*count = i;
+			return *bytes > MAX_ARG_BYTES ? -E2BIG : -ENOMEM;
+		}
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+/* Read the first line of a "#!" script: interpreter and optional arg. */
+static long script_interp(moat_handle h, char *interp, size_t len, char *arg)
+{
+	char buf[256];
+	long n = abi->stream_read(h, 0, buf, sizeof(buf) - 1);
+	if (n < 2 || buf[0] != '#' || buf[1] != '!')
+		return 0;
+	buf[n] = 0;
+	char *p = buf + 2, *end = strchr(p, '\n');
+	if (!end)
+		return -ENOEXEC;
+	*end = 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *q = p;
+	while (*q && *q != ' ' && *q != '\t')
+		q++;
+	if (q == p || (size_t)(q - p) >= len)
+		return -ENOEXEC;
+	memcpy(interp, p, (size_t)(q - p));
+	interp[q - p] = 0;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	char *e = q + strlen(q);
+	while (e > q && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = 0;
+	rt_strlcpy(arg, q, 128);
+	return 1;
+}
+
+/* Put interp [arg] script in front of argv[1..]. */
+static long prepend_interp(struct exec_args *a, const char *interp,
+			   const char *arg, const char *script)
+{
+	int extra = arg[0] ? 3 : 2;
+	char **v = kzalloc((size_t)(a->argc + extra + 1) * sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	int k = 0;
+	v[k++] = kstrdup(interp);
+	if (arg[0])
+		v[k++] = kstrdup(arg);
+	v[k++] = kstrdup(script);
+	for (int i = 1; i < a->argc; i++)
+		v[k++] = a->argv[i];
+	if (a->argc)
+		kfree(a->argv[0]);
+	kfree(a->argv);
+	a->argv = v;
+	a->argc = k;
+	return 0;
+}
+
+/* Resolve scripts to their interpreter and check the ELF file. */
+static long exec_prepare(int dirfd, const char *upath, struct exec_args *a)
+{
+	char path[MOAT_URI_MAX], interp[256], arg[128];
+	long r = copy_path(path, upath);
+	if (r == 0)
+		r = path_resolve(dirfd, upath, path);
+	for (int depth = 0; r == 0; depth++) {
+		struct moat_attr at;
+		moat_handle h;
+		char uri[URI_BUF_SIZE];
+		path_to_uri(path, uri);
+		r = abi->stream_attr_query(uri, 0, &at);
+		if (r < 0)
+			break;
+		if (at.kind == MOAT_KIND_DIR || !(at.mode & 0111)) {
+			r = -EACCES;
+			break;
+		}
+		r = fs_open_stream(path, O_RDONLY, 0, &h);
+		if (r < 0)
+			break;
+		r = script_interp(h, interp, sizeof(interp), arg);
+		if (r == 0) {
+			char magic[4];
+			r = abi->stream_read(h, 0, magic, 4) == 4 &&
+					    !memcmp(magic, "\177ELF", 4) ? 0 : -ENOEXEC;
+			abi->object_close(h);
+			if (r == 0)
+				a->path = kstrdup(path);
+			break;
+		}
+		abi->object_close(h);
+		if (r < 0)
+			break;
+		if (depth == MAX_INTERP_DEPTH) {
+			r = -ELOOP;
+			break;
+		}
+		r = prepend_interp(a, interp, arg, path);
+		if (r == 0)
+			r = path_resolve(AT_FDCWD, interp, path);
+	}
+	return r;
+}
+
+long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
+		    char *const *argv, char *const *envp)
+{
+	struct exec_args a = { 0 };
+	size_t bytes = 0;
+	long r = copy_vector(argv, &a.argv, &a.argc, &bytes);
+	if (r == 0)
+		r = copy_vector(envp, &a.envp, &a.envc, &bytes);
+	if (r == 0)
+		r = exec_prepare(dirfd, upath, &a);
+	if (r < 0) {
+		args_free(&a);
+		return r;
+	}
+	/* The point of no return: the old program goes away. */
+	vma_clear_all();
+	fs_close_on_exec();
+	signal_reset_on_exec();
+	thread_set_fsbase(0);
+	uint64_t entry, sp;
+	r = exec_load(a.path, a.argv, a.envp, &entry, &sp);
+	args_free(&a);
+	if (r < 0) {
+		klog("execve: the new program failed to load after the old one was gone");
+		die_by_signal(9);
+	}
+	memset(ctx, 0, offsetof(struct moat_context, fsbase));
+	ctx->rip = entry;
+	ctx->rsp = sp;
+	ctx->rflags = 0x202;
+	return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * process.c -- processes of one picoprocess: fork, wait, signal, exit.
+ *
+ * fork is the host's own: a copy-on-write copy of the address space,
+ * which carries the LibOS's state with it, so it costs what a native fork
+ * costs.  The child keeps the filter, the namespaces and the Landlock
+ * domain; before forking, the PAL asks the monitor for a fresh channel so
+ * that parent and child never share one.
+ */
+#include <linux/sched.h>
+
+#include "pal.h"
+
+#define H_SIGCHLD 17
+#define H_SIG_DFL 0
+
+int32_t pal_self_pid = 1;
+
+long pal_process_create(const char *uri, char *const argv[])
+{
+	(void)uri, (void)argv;
+	return -MOAT_ENOSYS;
+}
+
+long pal_process_fork(int32_t *self_pid)
+{
+	int chan;
+	long r = pal_request(MOAT_OP_CHANNEL, 0, 0, 0, 0, 0, 0, &chan);
+	if (r < 0)
+		return r;
+	if (chan < 0)
+		return -MOAT_EIO;
+	volatile int32_t child_pid = 0;
+	long pid = HOST6(__NR_clone, CLONE_CHILD_SETTID | H_SIGCHLD, 0, 0,
+			 &child_pid, 0, 0);
+	if (pid == 0) {
+		if (HOST3(__NR_dup3, chan, MOAT_CHANNEL_FD, 0) < 0)
+			pal_fatal("cannot take over the new channel");
+		HOST1(__NR_close, chan);
+		pal_self_pid = child_pid;
+		*self_pid = child_pid;
+		return 0;
+	}
+	HOST1(__NR_close, chan);
+	return pid;
+}
+
+long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
+{
+	long r;
+	do
+		r = HOST4(__NR_wait4, pid, status,
+			  options & MOAT_WAIT_NOHANG ? 1 /* WNOHANG */ : 0, 0);
+	while (r == -MOAT_EINTR);
+	return r;
+}
+
+long pal_process_signal(int32_t pid, int32_t sig)
+{
+	if (sig < 0 || sig > 64)
+		return -MOAT_EINVAL;
+	return HOST2(__NR_kill, pid, sig);
+}
+
+struct host_sigaction_dfl {
+	unsigned long handler, flags, restorer, mask;
+};
+
+_Noreturn void pal_process_exit(int code, int sig)
+{
+	pal_notify(MOAT_OP_EXIT, code, (uint32_t)sig, 0, 0);
+	if (sig && pal_self_pid != 1) {
+		/* Die by the real signal so that the parent's wait sees it;
+		 * the namespace's init (pid 1) cannot signal itself, and the
+		 * monitor has its EXIT message instead. */
+		struct host_sigaction_dfl dfl = { H_SIG_DFL, 0, 0, 0 };
+		uint64_t mask = 1ULL << (sig - 1);
+		HOST4(__NR_rt_sigaction, sig, &dfl, 0, 8);
+		HOST4(__NR_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &mask, 0, 8);
+		HOST2(__NR_kill, pal_self_pid, sig);
+	}
+	for (;;)
+		HOST1(__NR_exit_group, sig ? 128 + sig : code);
+}

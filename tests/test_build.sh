@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Rule 1 of DESIGN.md, checked on the built objects: the LibOS and the
+# runtime never talk to the host; the picoprocess image has exactly one
+# system-call instruction, the PAL's gate at MOAT_GATE_ADDR.
+. "$(dirname "$0")/lib.sh"
+PICO=$MOAT_PICO
+GATE=6f0000000000
+SYSCALL_RE='\s(syscall|sysenter|int\s+\$0x80)(\s|$)'
+
+if ! command -v objdump >/dev/null; then
+	fail "objdump available" "install binutils (make test-deps)"
+	exit 0
+fi
+
+# The pattern finds what it should: the PAL's gate object has one.
+n=$(objdump -d "$BUILD/pal/linux/gate.o" 2>/dev/null | grep -cE "$SYSCALL_RE")
+check_eq "pattern finds the syscall in pal/linux/gate.o" 1 "$n"
+
+objs=$(ls "$BUILD"/libos/*.o "$BUILD"/rt/*.o "$BUILD"/gen/*.o 2>/dev/null)
+nobj=$(echo "$objs" | grep -c '\.o$')
+libos_objs=$(ls "$BUILD"/libos/*.o 2>/dev/null | wc -l)
+if [ "$libos_objs" -lt 1 ] || [ ! -e "$BUILD/rt/rt.o" ]; then
+	fail "LibOS and runtime objects built" "found $libos_objs in $BUILD/libos, rt.o: $(ls "$BUILD/rt" 2>&1)"
+else
+	# Every object disassembles to real code (so an empty grep means something).
+	insns=$(objdump -d $objs | grep -cE '^\s+[0-9a-f]+:\s')
+	if [ "$insns" -gt 1000 ]; then pass "LibOS/runtime objects disassemble ($nobj objects, $insns instructions)"
+	else fail "LibOS/runtime objects disassemble" "only $insns instructions in $nobj objects"; fi
+	hits=$(for o in $objs; do objdump -d "$o" | grep -E "$SYSCALL_RE" | sed "s|^|$(basename "$o"): |"; done)
+	if [ -z "$hits" ]; then pass "no syscall/sysenter/int \$0x80 in LibOS and runtime objects"
+	else fail "no syscall/sysenter/int \$0x80 in LibOS and runtime objects" "$(echo "$hits" | head -5 | tr '\n' '|')"; fi
+fi
+
+if [ ! -e "$PICO" ]; then
+	fail "moat-pico built" "$PICO missing"
+	exit 0
+fi
+addr=$(nm "$PICO" | awk '$3 == "moat_gate" { print $1 }')
+check_eq "moat_gate symbol at 0x$GATE" "0000$GATE" "$addr"
+dis=$(objdump -d "$PICO")
+n=$(echo "$dis" | grep -cE "$SYSCALL_RE")
+check_eq "exactly one system-call instruction in moat-pico" 1 "$n"
+at=$(echo "$dis" | grep -E "$SYSCALL_RE" | awk -F: '{ gsub(/ /, "", $1); print $1 }' | head -1)
+check_eq "the one syscall instruction is at moat_gate" "$GATE" "$at"
+# The count above covers the whole image only if objdump disassembled
+# every section that holds code.
+xsecs=$(objdump -h "$PICO" | awk '/^ *[0-9]+ / { name = $2; getline; if ($0 ~ /CODE/) print name }' | tr '\n' ' ')
+dsecs=$(echo "$dis" | sed -n 's/^Disassembly of section \(.*\):$/\1/p' | tr '\n' ' ')
+check_eq "every executable section of moat-pico is disassembled" "$xsecs" "$dsecs"
+# No segment is both writable and executable, so the image cannot grow a
+# second syscall instruction by writing its own code.
+wx=$(readelf -lW "$PICO" | awk '$1 == "LOAD" && $(NF-1) ~ /W/ && $(NF-1) ~ /E/')
+nload=$(readelf -lW "$PICO" | grep -c '^ *LOAD')
+if [ "$nload" -ge 1 ] && [ -z "$wx" ]; then pass "no writable+executable segment in moat-pico"
+else fail "no writable+executable segment in moat-pico" "$nload LOAD segments; W+E: $wx"; fi
