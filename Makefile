@@ -36,7 +36,7 @@ TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev busybox-static
 TEST_PKGS := python3 file binutils
-BENCH_PKGS := hyperfine bubblewrap
+BENCH_PKGS := hyperfine bubblewrap runsc python3
 
 .PHONY: all run test test-security bench bench-smoke deps test-deps bench-deps install clean
 

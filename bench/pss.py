@@ -51,9 +51,14 @@ def rollup(pid):
             parts = line.split()
             if len(parts) == 3 and parts[2] == "kB":
                 vals[parts[0].rstrip(":")] = int(parts[1])
-    with open(f"/proc/{pid}/comm") as f:
-        comm = f.read().strip()
-    return comm, vals
+    # Name processes by argv[0] (runsc's helpers all have comm "exe"),
+    # falling back to comm when there is no command line.
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv0 = f.read().split(b"\0")[0].decode(errors="replace")
+    if not argv0:
+        with open(f"/proc/{pid}/comm") as f:
+            argv0 = f.read().strip()
+    return os.path.basename(argv0), vals
 
 
 def main():

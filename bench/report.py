@@ -3,8 +3,10 @@
 
     report.py meta FILE.json --mode MODE --root DIR --moat PATH --busybox PATH
         record the machine, tool versions, date and load at the start
-    report.py render RESULTS_DIR OUT.md [--seconds N]
+    report.py render RESULTS_DIR OUT.md [--seconds N] [--own-cpu SECONDS]
         read the raw results and write the report
+    report.py wait-idle [--max-seconds S] [--busy PERCENT]
+        wait until the CPUs are less than PERCENT busy (or S seconds pass)
 
 Only the Python standard library is used.
 """
@@ -16,6 +18,7 @@ import os
 import platform
 import statistics
 import subprocess
+import time
 
 TARGET_START_X_BWRAP = 3.0
 TARGET_START_MS = 1.0
@@ -55,6 +58,46 @@ def cpuinfo():
     return model, " hypervisor " in f" {flags} "
 
 
+def cpu_ticks():
+    """(busy, total) jiffies summed over all CPUs, from /proc/stat."""
+    f = [int(x) for x in read("/proc/stat").splitlines()[0].split()[1:]]
+    idle = f[3] + (f[4] if len(f) > 4 else 0)  # idle + iowait
+    total = sum(f[:8])  # guest time is already in user
+    return total - idle, total
+
+
+def busy_percent(seconds=1.0):
+    b0, t0 = cpu_ticks()
+    time.sleep(seconds)
+    b1, t1 = cpu_ticks()
+    return 100.0 * (b1 - b0) / max(1, t1 - t0)
+
+
+def cmd_wait_idle(a):
+    deadline = time.time() + a.max_seconds
+    while True:
+        b = busy_percent()
+        if b < a.busy:
+            print(f"== CPUs {b:.0f}% busy: starting")
+            return
+        if time.time() > deadline:
+            print(f"== CPUs still {b:.0f}% busy after {a.max_seconds} s: starting anyway")
+            return
+        print(f"== CPUs {b:.0f}% busy with other work: waiting for < {a.busy}%")
+        time.sleep(4)
+
+
+def runsc_platform():
+    """runsc's default platform (ptrace, systrap, kvm), from `runsc flags`."""
+    lines = sh("runsc", "flags").splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("-platform string") and i + 1 < len(lines):
+            d = lines[i + 1].rsplit('(default "', 1)
+            if len(d) == 2:
+                return d[1].split('"')[0]
+    return "default"
+
+
 def cmd_meta(a):
     model, hyper = cpuinfo()
     mem_kb = 0
@@ -78,7 +121,13 @@ def cmd_meta(a):
         "mem_gib": round(mem_kb / 1048576, 1),
         "pti": read("/sys/devices/system/cpu/vulnerabilities/meltdown").strip() or "unknown",
         "loadavg_start": read("/proc/loadavg").split()[:3],
-        "moat_rev": (rev or "unknown") + (" + uncommitted changes" if dirty else ""),
+        "busy_start": round(busy_percent(), 1),
+        "ticks_start": cpu_ticks(),
+        "clk_tck": os.sysconf("SC_CLK_TCK"),
+        "moat_rev": os.environ.get("MOAT_BENCH_REV") or
+                    (rev or "unknown") + (" + uncommitted changes" if dirty else ""),
+        "moat_binary": a.moat,
+        "runsc_platform": runsc_platform(),
         "versions": {
             "hyperfine": first_line(sh("hyperfine", "--version")),
             "bubblewrap": first_line(sh("bwrap", "--version")),
@@ -117,22 +166,29 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
 def load_start(res):
-    out = {}
-    for path in glob.glob(os.path.join(res, "start-*.json")):
+    """hyperfine's runs of each command, merged over the rounds."""
+    times = {}
+    for path in sorted(glob.glob(os.path.join(res, "start-*-r*.json"))):
         r = json.load(open(path))["results"][0]
-        out[r["command"]] = r
-    return out
+        times.setdefault(r["command"], []).extend(r["times"])
+    return {k: summary(v) for k, v in times.items()}
 
 
-def load_ops(path):
-    ops = {}
-    for line in read(path).splitlines():
-        f = line.split()
-        if len(f) == 6:
-            ops[f[0]] = {"median": float(f[1]), "min": float(f[2]),
-                         "max": float(f[3]), "iters": int(f[4]), "reps": int(f[5])}
-    return ops
+def load_ops(res, which):
+    """syscall_bench's repetitions (ns per op), merged over the rounds."""
+    reps = {}
+    for path in sorted(glob.glob(os.path.join(res, f"ops-{which}-r*.txt"))):
+        for line in read(path).splitlines():
+            f = line.split()
+            if len(f) >= 3:
+                reps.setdefault(f[0], []).extend(float(x) for x in f[2:])
+    return {k: summary(v) for k, v in reps.items()}
 
 
 STARTERS = [
@@ -141,7 +197,7 @@ STARTERS = [
      "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc busybox true"),
     ("bwrap-min", "bubblewrap, minimal", "bwrap --ro-bind / / busybox true"),
     ("moat", "**moat**", "moat run -- busybox true"),
-    ("runsc", "gVisor (ptrace platform)", "runsc --rootless --network=none do busybox true"),
+    ("runsc", "gVisor", "runsc --rootless --network=none do busybox true"),
 ]
 
 OPS = [
@@ -160,13 +216,14 @@ def cmd_render(a):
     meta = json.load(open(os.path.join(res, "meta.json")))
     runsc_status = read(os.path.join(res, "runsc-status.txt")).strip() or "unknown"
     start = load_start(res)
-    nat_ops = load_ops(os.path.join(res, "ops-native.txt"))
-    moat_ops = load_ops(os.path.join(res, "ops-moat.txt"))
+    nat_ops = load_ops(res, "native")
+    moat_ops = load_ops(res, "moat")
     mem = {}
     for path in glob.glob(os.path.join(res, "mem-*.json")):
         m = json.load(open(path))
         mem[(m["name"], m["n"])] = m
     smoke = meta["mode"] == "smoke"
+    gvisor = f"gVisor ({meta.get('runsc_platform', 'default')} platform)"
     L = []
     w = L.append
 
@@ -202,7 +259,18 @@ def cmd_render(a):
     w(f"| kernel | Linux {meta['kernel']} |")
     w(f"| OS | {meta['os']} |")
     w(f"| Meltdown mitigation | {meta['pti']} |")
-    w(f"| load average at start | {' '.join(meta['loadavg_start'])} |")
+    w(f"| load average (1, 5, 15 min) at start / end | {' '.join(meta['loadavg_start'])} / "
+      f"{' '.join(read('/proc/loadavg').split()[:3])} |")
+    w(f"| CPUs busy just before the run | {meta['busy_start']:.0f}% |")
+    if a.own_cpu is not None:
+        b1, t1 = cpu_ticks()
+        b0, t0 = meta["ticks_start"]
+        ncpu = os.cpu_count() or 1
+        wall = (t1 - t0) / ncpu / meta["clk_tck"]
+        other = max(0.0, (b1 - b0) / meta["clk_tck"] - a.own_cpu)
+        if wall > 0:
+            w(f"| CPU used by other work during the run (approx.) | "
+              f"{100 * other / (wall * ncpu):.0f}% of the machine |")
     w(f"| tools | {v['hyperfine']}; {v['bubblewrap']}; {v['gcc']}; {v['busybox']} |")
     w(f"| gVisor | {v['runsc'] if runsc_status == 'ok' else runsc_status} |")
     w("")
@@ -236,7 +304,8 @@ def cmd_render(a):
     w("## 1. Start to exit of `busybox true`")
     w("")
     w("Wall time from fork+exec of the command to its exit, by `hyperfine -N` "
-      "(no shell in between), after warm-up runs; ratios are of medians. "
+      "(no shell in between), after warm-up runs, in rounds that take each "
+      "sandbox in turn; ratios are of medians. "
       "\"bubblewrap, full isolation\" unshares the same namespaces as moat "
       "(user, pid, net, mount, ipc, uts, cgroup) and is the baseline for the "
       "target; \"minimal\" is the least bwrap will run with (user + mount "
@@ -252,7 +321,9 @@ def cmd_render(a):
             if key == "runsc":
                 w(f"| {label} | `{cmd}` | – | not measured: {runsc_status} | | | | |")
             continue
-        w(f"| {label} | `{cmd}` | {len(r['times'])} | {fmt_ms(r['median'])} | "
+        if key == "runsc":
+            label = gvisor
+        w(f"| {label} | `{cmd}` | {r['n']} | {fmt_ms(r['median'])} | "
           f"{fmt_ms(r['min'])} | {fmt_ms(r['max'])} | {ratio(r['median'], nat)} | "
           f"{ratio(r['median'], bwm)} |")
     w("")
@@ -262,8 +333,10 @@ def cmd_render(a):
     w("`bench/syscall_bench.c`, built with `gcc -static -O2` into "
       "`build/bench/syscall_bench`, run natively and as `moat run --rw SCRATCH "
       "-- syscall_bench SCRATCH`. Each operation's loop count is calibrated "
-      "to about 40 ms per repetition (3 ms in smoke runs); the table gives the "
-      "median, min and max over the repetitions of the time per operation. "
+      "to about 30 ms per repetition (3 ms in smoke runs); native and moat "
+      "runs alternate, and the table gives the median, min and max of the "
+      "time per operation over all repetitions of all rounds "
+      f"({nat_ops.get('getpid', {}).get('n', '?')} each). "
       "Files are 8 MiB, in the page cache, read and written sequentially "
       "with `read(2)`/`write(2)` (an `lseek` back to 0 every 8 MiB is "
       "included). getpid is `syscall(SYS_getpid)`: under moat it traps "
@@ -325,7 +398,7 @@ def cmd_render(a):
           "Pss per copy by process |")
         w("|---|---|---|---|---|---|---|")
         names = [("native", "native"), ("bwrap", "bubblewrap, full isolation"),
-                 ("moat", "**moat**"), ("runsc", "gVisor (ptrace platform)")]
+                 ("moat", "**moat**"), ("runsc", gvisor)]
         for key, label in names:
             for n in (1, 10):
                 m = mem.get((key, n))
@@ -334,6 +407,9 @@ def cmd_render(a):
                 parts = ", ".join(
                     f"{c} {fmt_kb(v['pss_kb'] / n)}"
                     for c, v in sorted(m["by_comm"].items(), key=lambda kv: -kv[1]["pss_kb"]))
+                if m["errors"] or any(m["exit_codes"]):
+                    parts += (f" — **errors**: {'; '.join(m['errors'])[:300]} "
+                              f"exit codes {sorted(set(m['exit_codes']))}")
                 w(f"| {label} | {n} | {m['processes']} | {fmt_kb(m['pss_kb'])} | "
                   f"{fmt_kb(m['pss_kb'] / n)} | {fmt_kb(m['rss_kb'] / n)} | {parts} |")
         if "runsc" not in {k for k, _ in mem}:
@@ -366,9 +442,16 @@ def main():
     r.add_argument("results")
     r.add_argument("out")
     r.add_argument("--seconds", type=int, default=0)
+    r.add_argument("--own-cpu", type=float, default=None,
+                   help="CPU seconds used by the benchmark itself")
+    i = sub.add_parser("wait-idle")
+    i.add_argument("--max-seconds", type=float, default=120)
+    i.add_argument("--busy", type=float, default=15)
     a = ap.parse_args()
     if a.cmd == "meta":
         cmd_meta(a)
+    elif a.cmd == "wait-idle":
+        cmd_wait_idle(a)
     else:
         cmd_render(a)
 

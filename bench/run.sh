@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh -- moat's benchmarks, measured in one run on this machine.
 #
-#   bench/run.sh            full run (~2-3 min): writes docs/benchmarks.md
+#   bench/run.sh            full run (~2 min, after waiting up to 2 min for
+#                           idle CPUs): writes docs/benchmarks.md
 #   bench/run.sh --smoke    3 runs of everything (< 60 s): proves the harness
 #                           works; writes build/bench/benchmarks-smoke.md and
 #                           never touches docs/benchmarks.md
@@ -13,11 +14,16 @@
 #   1. start-to-exit of `busybox true` natively, under bubblewrap (with
 #      --unshare-all, the isolation closest to moat's, and minimal), under
 #      `moat run`, and under gVisor (`runsc --rootless --network=none do`)
-#      when runsc works here -- hyperfine, medians of many runs;
+#      when runsc works here (a full run as root apt-installs runsc if it
+#      is missing; MOAT_BENCH_NO_INSTALL=1 stops that) -- hyperfine;
 #   2. per-operation costs (getpid, open+close, stat, read/write 4 KiB and
 #      1 MiB) from bench/syscall_bench.c, natively and inside moat;
 #   3. (full run only) memory: summed Pss of each sandbox's processes while
 #      N = 1 and N = 10 copies idle in `busybox sleep 5`.
+#
+# MOAT=PATH benchmarks another build of moat (its moat-pico beside it, or
+# MOAT_PICO); MOAT_BENCH_REV=TEXT then names that build in the report, which
+# otherwise gives this work tree's git revision.
 #
 # Raw results (hyperfine JSON, syscall_bench output, Pss JSON) stay in
 # build/bench/results-{full,smoke}/; bench/report.py turns them into the
@@ -27,7 +33,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 MOAT=${MOAT:-$BUILD/moat}
-export MOAT_PICO=${MOAT_PICO:-$BUILD/moat-pico}
+export MOAT_PICO=${MOAT_PICO:-$(dirname "$MOAT")/moat-pico}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 mode=full
@@ -46,11 +52,18 @@ if [ -z "$out" ]; then
 	else out=$BUILD/bench/benchmarks-smoke.md; fi
 fi
 
+# Start-up runs are split into ROUNDS rounds that go through every sandbox
+# in turn, and syscall_bench alternates native and moat ROUNDS times, so
+# that load from elsewhere on the machine falls on all of them alike.
 if [ $mode = full ]; then
-	RUNS=200 WARMUP=10 RUNSC_RUNS=200 RUNSC_WARMUP=5
+	ROUNDS=4 RUNS=50 WARMUP=3    # 200 runs of each command
 else
-	RUNS=3 WARMUP=1 RUNSC_RUNS=3 RUNSC_WARMUP=1
+	ROUNDS=1 RUNS=3 WARMUP=1
 fi
+
+# Absolute paths: the sandboxes run from a scratch directory.
+abs() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+MOAT=$(abs "$MOAT") MOAT_PICO=$(abs "$MOAT_PICO") BUSYBOX=$(abs "$BUSYBOX") out=$(abs "$out")
 
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -70,6 +83,12 @@ trap 'rm -rf "$SCRATCH"' EXIT
 # Every sandbox starts from the same neutral directory.
 cd "$SCRATCH"
 
+# A full run first waits (up to 2 minutes) for the CPUs to be quiet, and
+# the report records how busy they were: other work on a small machine
+# shows up in every number.
+if [ $mode = full ]; then
+	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 120 --busy 15 >&2 || true
+fi
 t_start=$(date +%s)
 python3 "$ROOT/bench/report.py" meta "$RES/meta.json" --mode $mode \
 	--root "$ROOT" --moat "$MOAT" --busybox "$BUSYBOX"
@@ -106,25 +125,33 @@ say "gVisor: $runsc_status"
 # --- 1. start-to-exit ---
 # hyperfine -N runs each command without a shell, so nothing is
 # subtracted or added: one fork+exec of the command, to its exit.
-start() { # NAME RUNS WARMUP CMD...
-	local name=$1 runs=$2 warm=$3; shift 3
+declare -a S_NAMES=() S_CMDS=()
+starter() { # NAME CMD...
+	local name=$1; shift
 	local cmd
 	cmd=$(printf '%q ' "$@")
-	say "start: $name ($runs runs): $cmd"
 	"$@" >/dev/null 2>"$RES/start-$name.err" ||
 		die "$name: '$cmd' fails: $(head -c 400 "$RES/start-$name.err")"
-	hyperfine -N --style basic --warmup "$warm" --runs "$runs" -n "$name" \
-		--export-json "$RES/start-$name.json" "${cmd% }" >"$RES/start-$name.log" 2>&1 ||
-		die "hyperfine $name failed: $(tail -5 "$RES/start-$name.log")"
-	grep -E 'Time|Range' "$RES/start-$name.log" | sed 's/^/   /' >&2 || true
+	S_NAMES+=("$name") S_CMDS+=("${cmd% }")
 }
-start native $RUNS $WARMUP "$BUSYBOX" true
-start bwrap $RUNS $WARMUP bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc "$BUSYBOX" true
-start bwrap-min $RUNS $WARMUP bwrap --ro-bind / / "$BUSYBOX" true
-start moat $RUNS $WARMUP "$MOAT" run -- "$BUSYBOX" true
+starter native "$BUSYBOX" true
+starter bwrap bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc "$BUSYBOX" true
+starter bwrap-min bwrap --ro-bind / / "$BUSYBOX" true
+starter moat "$MOAT" run -- "$BUSYBOX" true
 if [ "$runsc_status" = ok ]; then
-	start runsc $RUNSC_RUNS $RUNSC_WARMUP "${RUNSC_CMD[@]}" "$BUSYBOX" true
+	starter runsc "${RUNSC_CMD[@]}" "$BUSYBOX" true
 fi
+for ((round = 1; round <= ROUNDS; round++)); do
+	for i in "${!S_NAMES[@]}"; do
+		name=${S_NAMES[$i]}
+		say "start: $name, round $round/$ROUNDS, $RUNS runs: ${S_CMDS[$i]}"
+		hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" -n "$name" \
+			--export-json "$RES/start-$name-r$round.json" "${S_CMDS[$i]}" \
+			>"$RES/start-$name-r$round.log" 2>&1 ||
+			die "hyperfine $name failed: $(tail -5 "$RES/start-$name-r$round.log")"
+		grep -E 'Time' "$RES/start-$name-r$round.log" | sed 's/^/   /' >&2 || true
+	done
+done
 
 # --- 2. per-operation costs ---
 SB=$BUILD/bench/syscall_bench
@@ -134,15 +161,17 @@ smoke_flag=()
 [ $mode = smoke ] && smoke_flag=(--smoke)
 mkdir -p "$SCRATCH/native" "$SCRATCH/moat"
 chmod 755 "$SCRATCH/native" "$SCRATCH/moat"
-say "syscall_bench: native"
-"$SB" "$SCRATCH/native" "${smoke_flag[@]}" >"$RES/ops-native.txt" ||
-	die "syscall_bench failed natively"
-sed 's/^/   /' "$RES/ops-native.txt" >&2
-say "syscall_bench: moat run --rw $SCRATCH/moat"
-"$MOAT" run --rw "$SCRATCH/moat" -- "$SB" "$SCRATCH/moat" "${smoke_flag[@]}" \
-	>"$RES/ops-moat.txt" 2>"$RES/ops-moat.err" ||
-	die "syscall_bench failed in moat: $(head -c 600 "$RES/ops-moat.err")"
-sed 's/^/   /' "$RES/ops-moat.txt" >&2
+for ((round = 1; round <= ROUNDS; round++)); do
+	say "syscall_bench, round $round/$ROUNDS: native"
+	"$SB" "$SCRATCH/native" "${smoke_flag[@]}" >"$RES/ops-native-r$round.txt" ||
+		die "syscall_bench failed natively"
+	sed 's/^/   /' "$RES/ops-native-r$round.txt" >&2
+	say "syscall_bench, round $round/$ROUNDS: moat run --rw $SCRATCH/moat"
+	"$MOAT" run --rw "$SCRATCH/moat" -- "$SB" "$SCRATCH/moat" "${smoke_flag[@]}" \
+		>"$RES/ops-moat-r$round.txt" 2>"$RES/ops-moat-r$round.err" ||
+		die "syscall_bench failed in moat: $(head -c 600 "$RES/ops-moat-r$round.err")"
+	sed 's/^/   /' "$RES/ops-moat-r$round.txt" >&2
+done
 
 # --- 3. memory per idle sandbox (full run only) ---
 if [ $mode = full ]; then
@@ -152,7 +181,7 @@ if [ $mode = full ]; then
 			say "memory: $name, N=$n x busybox sleep 5"
 			python3 "$ROOT/bench/pss.py" --name "$name" --n $n --settle 3 \
 				--out "$RES/mem-$name-$n.json" -- "$@" "$BUSYBOX" sleep 5 ||
-				die "memory measurement $name N=$n failed"
+				say "warning: memory measurement $name N=$n had errors (in the report)"
 		done
 	}
 	mem native
@@ -164,5 +193,9 @@ if [ $mode = full ]; then
 fi
 
 t_end=$(date +%s)
-python3 "$ROOT/bench/report.py" render "$RES" "$out" --seconds $((t_end - t_start))
+# CPU seconds of everything this script waited for (user + system of the
+# children), so the report can tell other work on the machine from ours.
+times >"$RES/times.txt" # not in a pipe: a subshell would report its own (zero) times
+own_cpu=$(tail -1 "$RES/times.txt" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } print s }')
+python3 "$ROOT/bench/report.py" render "$RES" "$out" --seconds $((t_end - t_start)) --own-cpu "$own_cpu"
 say "wrote $out ($((t_end - t_start)) s)"

@@ -7,10 +7,15 @@
  *
  * DIR is a writable scratch directory (granted with --rw under moat).
  * For each operation the loop count is calibrated so that one repetition
- * takes about TARGET_MS, then REPS repetitions are timed; one line per
- * operation is printed:
+ * takes about 30 ms (3 ms with --smoke), then 5 (3) repetitions are
+ * timed; one line per operation is printed, with the time per operation
+ * of each repetition in nanoseconds:
  *
- *     OP median_ns_per_op min_ns_per_op max_ns_per_op iterations reps
+ *     OP ITERATIONS NS_REP1 NS_REP2 ...
+ *
+ * bench/run.sh runs this several times, alternating native and moat runs
+ * so that load from elsewhere hits both alike, and report.py takes the
+ * median, min and max over all repetitions.
  *
  * The time source is clock_gettime(CLOCK_MONOTONIC), read only twice per
  * repetition, so its own cost (a trapped syscall under moat, where there
@@ -128,12 +133,6 @@ static const struct {
 	{ "write_1m", op_write_1m },
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static void make_file(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -161,8 +160,8 @@ int main(int argc, char **argv)
 		else if (n_only < 16)
 			only[n_only++] = argv[i];
 	}
-	const uint64_t target_ns = smoke ? 3000000u : 40000000u; /* per rep */
-	const int reps = smoke ? 3 : 11;
+	const uint64_t target_ns = smoke ? 3000000u : 30000000u; /* per rep */
+	const int reps = smoke ? 3 : 5;
 
 	snprintf(rd_path, sizeof(rd_path), "%s/read.dat", argv[1]);
 	snprintf(wr_path, sizeof(wr_path), "%s/write.dat", argv[1]);
@@ -196,15 +195,13 @@ int main(int argc, char **argv)
 		long iters = (long)((double)n * (double)target_ns / (double)(t ? t : 1));
 		if (iters < 1)
 			iters = 1;
-		double per[64];
+		printf("%s %ld", ops[k].name, iters);
 		for (int r = 0; r < reps; r++) {
 			uint64_t t0 = now_ns();
 			ops[k].fn(iters);
-			per[r] = (double)(now_ns() - t0) / (double)iters;
+			printf(" %.1f", (double)(now_ns() - t0) / (double)iters);
 		}
-		qsort(per, (size_t)reps, sizeof(per[0]), cmp_double);
-		printf("%s %.1f %.1f %.1f %ld %d\n", ops[k].name, per[reps / 2],
-		       per[0], per[reps - 1], iters, reps);
+		printf("\n");
 		fflush(stdout);
 	}
 	close(rd_fd);
