@@ -244,15 +244,8 @@ long exec_load(const char *path, char **argv, char **envp, uint64_t *entry,
 	return 0;
 }
 
-_Noreturn void exec_start(const char *path, char **argv, char **envp)
+_Noreturn void exec_jump(uint64_t entry, uint64_t sp)
 {
-	char abs[MOAT_URI_MAX];
-	uint64_t entry, sp;
-	long r = path_resolve(-100, path, abs);
-	if (r == 0)
-		r = exec_load(abs, argv, envp, &entry, &sp);
-	if (r < 0)
-		libos_panic("cannot load %s: error %ld", path, -r);
 	__asm__ volatile("mov %0, %%rsp\n\t"
 			 "xor %%edx, %%edx\n\t"
 			 "xor %%ebp, %%ebp\n\t"

@@ -442,8 +442,10 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 	}
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
-	if (!positioned(f))
-		return abi->stream_read(f->h, MOAT_OFFSET_STREAM, buf, len);
+	if (!positioned(f)) {
+		r = abi->stream_read(f->h, MOAT_OFFSET_STREAM, buf, len);
+		return r == -EINTR ? -ERESTARTSYS : r;
+	}
 	r = abi->stream_read(f->h, at >= 0 ? (uint64_t)at : f->pos, buf, len);
 	if (r > 0 && at < 0)
 		f->pos += (uint64_t)r;
@@ -461,8 +463,12 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 	}
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
-	if (!positioned(f))
-		return abi->stream_write(f->h, MOAT_OFFSET_STREAM, buf, len);
+	if (!positioned(f)) {
+		r = abi->stream_write(f->h, MOAT_OFFSET_STREAM, buf, len);
+		if (r == -EPIPE)
+			signal_raise(13); /* SIGPIPE, delivered on the way out */
+		return r == -EINTR ? -ERESTARTSYS : r;
+	}
 	if (at < 0 && (f->flags & O_APPEND)) {
 		struct moat_attr a;
 		r = abi->stream_attr_query_by_handle(f->h, &a);
@@ -956,4 +962,17 @@ void fs_close_on_exec(void)
 	for (int fd = 0; fd < LIBOS_MAX_FDS; fd++)
 		if (fds[fd].f && fds[fd].cloexec)
 			fd_close(fd);
+}
+
+/* For poll: which handle backs fd, is it a read end, can it block? */
+int fs_poll_info(int fd, moat_handle *h, int *readable, int *blocking)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	*readable = (f->flags & O_ACCMODE) != O_WRONLY;
+	*blocking = f->type == F_STREAM &&
+		    (f->kind == MOAT_KIND_PIPE || f->kind == MOAT_KIND_CONSOLE);
+	*h = f->h;
+	return 0;
 }

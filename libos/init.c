@@ -56,18 +56,20 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 	const char *exe = b->exe_uri;
 	if (strncmp(exe, "file:", 5) == 0)
 		exe += 5;
-	exec_start(exe, b->argv, b->envp);
+	process_exec_first(exe, b->argv, b->envp);
 }
 
 
 static void libos_exception(struct moat_exception *e)
 {
-	if (e->kind == MOAT_EXC_SYSCALL)
+	if (e->kind == MOAT_EXC_SYSCALL) {
 		e->ctx->rax = (uint64_t)syscall_dispatch(e->ctx);
-	else if (e->kind == MOAT_EXC_INTERRUPT)
-		signal_raise((int)e->code);
-	else
+		signal_deliver(e->ctx, 1);
+	} else if (e->kind == MOAT_EXC_INTERRUPT) {
+		signal_interrupt(e);
+	} else {
 		signal_fault(e);
+	}
 }
 
 const struct moat_upcalls moat_libos_upcalls = {

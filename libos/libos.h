@@ -75,20 +75,41 @@ extern const char *const syscall_names[];
 extern const unsigned syscall_names_len;
 
 /* elf.c: load the program and jump to it. */
-_Noreturn void exec_start(const char *path, char **argv, char **envp);
+_Noreturn void exec_jump(uint64_t entry, uint64_t sp);
 long exec_load(const char *path, char **argv, char **envp, uint64_t *entry,
 	       uint64_t *sp);
+_Noreturn void process_exec_first(const char *path, char **argv, char **envp);
 
 /* signal.c */
+#define ERESTARTSYS 512
+#define ERESTARTNOHAND 514
 _Noreturn void die_by_signal(int sig);
 void signal_fault(struct moat_exception *e);
+void signal_interrupt(struct moat_exception *e);
+void signal_deliver(struct moat_context *ctx, int in_syscall);
+void signal_post(int sig);
 long signal_raise(int sig);
+long sys_rt_sigreturn(struct moat_context *ctx);
+
+/* Per-thread signal state, kept in the thread (thread.c). */
+struct thread_sig {
+	uint64_t blocked;
+	uint64_t saved;     /* mask to restore after sigsuspend */
+	int has_saved;
+	int ss_flags;
+	void *ss_sp;
+	size_t ss_size;
+	uint64_t syscall_nr; /* for restarting an interrupted call */
+};
+struct thread_sig *thread_sig(void);
+void thread_block_until_signal(void);
 
 /* fs.c: paths and descriptors. */
 #define LIBOS_MAX_FDS 1024
 int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);
 int fs_check_dir(const char *path);
+int fs_poll_info(int fd, moat_handle *h, int *readable, int *blocking);
 long fs_open_stream(const char *path, int flags, int mode, moat_handle *h);
 
 /* Build "file:" + path into a URI buffer of MOAT_URI_MAX + 5 bytes. */

@@ -116,8 +116,7 @@ long sys_nanosleep(const struct __kernel_timespec *req, void *rem)
 	(void)rem;
 	if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000)
 		return -EINVAL;
-	abi->thread_delay((uint64_t)req->tv_sec * 1000000000 + (uint64_t)req->tv_nsec);
-	return 0;
+	return abi->thread_delay((uint64_t)req->tv_sec * 1000000000 + (uint64_t)req->tv_nsec);
 }
 
 long sys_clock_nanosleep(int id, int flags, const struct __kernel_timespec *req,
@@ -126,9 +125,7 @@ long sys_clock_nanosleep(int id, int flags, const struct __kernel_timespec *req,
 	if (flags & 1) { /* TIMER_ABSTIME */
 		long now = abi->system_time(clock_of(id));
 		long want = req->tv_sec * 1000000000 + req->tv_nsec;
-		if (want > now)
-			abi->thread_delay((uint64_t)(want - now));
-		return 0;
+		return want > now ? abi->thread_delay((uint64_t)(want - now)) : 0;
 	}
 	return sys_nanosleep(req, rem);
 }

@@ -57,6 +57,8 @@ long sys_wait4(int pid, int *status, int options, void *rusage)
 	if (pid < -1 || pid == 0)
 		pid = -1; /* process groups: any child of ours */
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
+	if (r == -EINTR)
+		return -ERESTARTSYS;
 	if (r > 0 && status)
 		*status = st;
 	if (rusage)
@@ -83,7 +85,7 @@ long sys_waitid(int idtype, int id, struct siginfo_child *info, int options,
 	int pid = idtype == 1 /* P_PID */ ? id : -1;
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
 	if (r < 0)
-		return r;
+		return r == -EINTR ? -ERESTARTSYS : r;
 	if (info) {
 		memset(info, 0, sizeof(*info));
 		if (r > 0) {
@@ -277,6 +279,7 @@ static long exec_prepare(int dirfd, const char *upath, struct exec_args *a)
 		r = prepend_interp(a, interp, arg, path);
 		if (r == 0)
 			r = path_resolve(AT_FDCWD, interp, path);
+		klog("exec: %s is a script for %s", a->argv[arg[0] ? 2 : 1], path);
 	}
 	return r;
 }
@@ -312,4 +315,27 @@ long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
 	ctx->rsp = sp;
 	ctx->rflags = 0x202;
 	return 0;
+}
+
+/* The program the manifest names, started by init: scripts too. */
+_Noreturn void process_exec_first(const char *path, char **argv, char **envp)
+{
+	struct exec_args a = { 0 };
+	size_t bytes = 0;
+	uint64_t entry, sp;
+	long r = copy_vector(argv, &a.argv, &a.argc, &bytes);
+	if (r == 0)
+		r = copy_vector(envp, &a.envp, &a.envc, &bytes);
+	if (r == 0)
+		r = exec_prepare(AT_FDCWD, path, &a);
+	if (r == 0)
+		r = exec_load(a.path, a.argv, a.envp, &entry, &sp);
+	if (r < 0)
+		libos_panic("cannot run %s (or its #! interpreter): %s", path,
+			    r == -ENOENT ? "no such file in the picoprocess's namespace"
+			    : r == -EACCES ? "permission denied (not executable?)"
+			    : r == -ENOEXEC ? "not an ELF program or #! script"
+			    : "load failed");
+	args_free(&a);
+	exec_jump(entry, sp);
 }

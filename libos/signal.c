@@ -1,15 +1,32 @@
 /*
- * signal.c -- signal dispositions and masks, and what happens when a
- * signal has its default action.  Delivery to application handlers comes
- * with the exception-upcall frame work of the LibOS breadth issue; until
- * then a signal whose handler the app installed is reported on the debug
- * log and treated as ignored, never silently as delivered.
+ * signal.c -- Linux signals: dispositions, masks, delivery to the app's
+ * handlers on a Linux-compatible frame, rt_sigreturn, sigsuspend, and
+ * the restart rules for interrupted system calls.
+ *
+ * Signals become pending in one process-wide set (from kill, tgkill,
+ * faults, or the PAL's INTERRUPT exception) and are delivered when a
+ * thread that does not block them returns to the app: at the end of
+ * every trapped system call, or at once when the thread was running app
+ * code.  An interrupted blocking call returns -ERESTARTSYS (or
+ * -ERESTARTNOHAND) here; delivery turns that into -EINTR or into a
+ * re-execution of the 'syscall' instruction, as Linux does.
  */
+#include <asm/sigcontext.h>
+
 #include "libos.h"
 
 #define NSIG_K 64
 #define SIG_DFL_K 0UL
 #define SIG_IGN_K 1UL
+#define SA_ONSTACK_K 0x08000000UL
+#define SA_RESTART_K 0x10000000UL
+#define SA_NODEFER_K 0x40000000UL
+#define SA_RESETHAND_K 0x80000000UL
+#define SA_RESTORER_K 0x04000000UL
+#define SS_ONSTACK_K 1
+#define SS_DISABLE_K 2
+#define BIT(sig) (1ULL << ((sig) - 1))
+#define UNBLOCKABLE (BIT(9) | BIT(19))
 
 struct ksigaction {
 	uint64_t handler;
@@ -18,14 +35,41 @@ struct ksigaction {
 	uint64_t mask;
 };
 
+struct kstack { void *sp; int flags; int pad; size_t size; };
+
+struct kucontext {
+	uint64_t flags;
+	struct kucontext *link;
+	struct kstack stack;
+	struct sigcontext mc;
+	uint64_t sigmask;
+};
+
+struct ksiginfo {
+	int signo, errno_, code, pad;
+	union {
+		struct { int pid, uid; } kill;
+		void *addr;
+		char pad2[112];
+	};
+};
+
+struct rt_sigframe {
+	uint64_t pretcode;
+	struct kucontext uc;
+	struct ksiginfo info;
+};
+
 static struct ksigaction actions[NSIG_K + 1];
-static uint64_t sigmask;
+static volatile uint64_t pending;
+static struct ksiginfo fault_info[NSIG_K + 1]; /* details for SEGV & co */
 
 static const char *const signal_names[] = {
 	[1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL",
 	[5] = "SIGTRAP", [6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE",
 	[9] = "SIGKILL", [10] = "SIGUSR1", [11] = "SIGSEGV", [12] = "SIGUSR2",
-	[13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM", [31] = "SIGSYS",
+	[13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM", [17] = "SIGCHLD",
+	[31] = "SIGSYS",
 };
 
 _Noreturn void die_by_signal(int sig)
@@ -37,23 +81,155 @@ _Noreturn void die_by_signal(int sig)
 	__builtin_unreachable();
 }
 
-/* Default action ignores: SIGCHLD, SIGURG, SIGWINCH, SIGCONT. */
-static int ignored_by_default(int sig)
+/* Default action: 0 ignore, 1 terminate.  Stop signals are ignored: a
+ * picoprocess has no job-control terminal to stop for. */
+static int default_terminates(int sig)
 {
-	return sig == 17 || sig == 23 || sig == 28 || sig == 18;
+	switch (sig) {
+	case 17: case 18: case 19: case 20: case 21: case 22: case 23: case 28:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+void signal_post(int sig)
+{
+	if (sig >= 1 && sig <= NSIG_K)
+		__atomic_or_fetch(&pending, BIT(sig), __ATOMIC_SEQ_CST);
 }
 
 long signal_raise(int sig)
 {
 	if (sig < 1 || sig > NSIG_K)
 		return -EINVAL;
-	uint64_t h = actions[sig].handler;
-	if (sig == 9 || sig == 19 || (h == SIG_DFL_K && !ignored_by_default(sig)))
-		die_by_signal(sig);
-	if (h != SIG_IGN_K && h != SIG_DFL_K)
-		klog("signal %d has an app handler; delivery not implemented, ignored",
-		     sig);
+	signal_post(sig);
 	return 0;
+}
+
+/* Copy the host FP state the PAL handed us; returns its size. */
+static size_t fpstate_size(const void *fp)
+{
+	if (!fp)
+		return 0;
+	const uint32_t *sw = (const uint32_t *)((const char *)fp + 464);
+	if (sw[0] == 0x46505853U /* FP_XSTATE_MAGIC1 */ && sw[1] > 512 && sw[1] < 65536)
+		return sw[1];
+	return 512;
+}
+
+static int on_altstack(const struct thread_sig *ts, uint64_t sp)
+{
+	return ts->ss_size && sp >= (uint64_t)ts->ss_sp &&
+	       sp < (uint64_t)ts->ss_sp + ts->ss_size;
+}
+
+/* Build a Linux rt_sigframe on the app's stack and aim ctx at the
+ * handler.  Returns 0, or -EFAULT if the stack cannot hold it. */
+static int setup_frame(struct moat_context *ctx, int sig,
+		       const struct ksigaction *act)
+{
+	struct thread_sig *ts = thread_sig();
+	uint64_t sp = ctx->rsp - 128; /* the red zone */
+	if ((act->flags & SA_ONSTACK_K) && ts->ss_size && !(ts->ss_flags & SS_DISABLE_K) &&
+	    !on_altstack(ts, ctx->rsp))
+		sp = (uint64_t)ts->ss_sp + ts->ss_size;
+	size_t fpsize = fpstate_size(ctx->fpstate);
+	sp = RT_ALIGN_DOWN(sp - fpsize, 64);
+	void *fp = (void *)sp;
+	sp -= sizeof(struct rt_sigframe);
+	sp = RT_ALIGN_DOWN(sp + 8, 16) - 8; /* (rsp + 8) % 16 == 0 at entry */
+	struct rt_sigframe *f = (void *)sp;
+	if (fpsize)
+		memcpy(fp, ctx->fpstate, fpsize);
+	memset(f, 0, sizeof(*f));
+	f->pretcode = act->restorer;
+	f->uc.flags = fpsize > 512 ? 1 /* UC_FP_XSTATE */ : 0;
+	f->uc.stack = (struct kstack){ ts->ss_sp, ts->ss_size ? (on_altstack(ts, ctx->rsp) ? SS_ONSTACK_K : 0) : SS_DISABLE_K, 0, ts->ss_size };
+	struct sigcontext *m = &f->uc.mc;
+	m->r8 = ctx->r8, m->r9 = ctx->r9, m->r10 = ctx->r10, m->r11 = ctx->r11;
+	m->r12 = ctx->r12, m->r13 = ctx->r13, m->r14 = ctx->r14, m->r15 = ctx->r15;
+	m->rdi = ctx->rdi, m->rsi = ctx->rsi, m->rbp = ctx->rbp, m->rbx = ctx->rbx;
+	m->rdx = ctx->rdx, m->rax = ctx->rax, m->rcx = ctx->rcx, m->rsp = ctx->rsp;
+	m->rip = ctx->rip, m->eflags = ctx->rflags;
+	m->cs = 0x33, m->ss = 0x2b;
+	m->fpstate = fpsize ? fp : NULL;
+	m->oldmask = ts->blocked;
+	f->uc.sigmask = ts->has_saved ? ts->saved : ts->blocked;
+	ts->has_saved = 0;
+	f->info = fault_info[sig].signo ? fault_info[sig]
+					: (struct ksiginfo){ .signo = sig };
+	fault_info[sig].signo = 0;
+	m->cr2 = (uint64_t)f->info.addr;
+
+	ctx->rsp = sp;
+	ctx->rip = act->handler;
+	ctx->rdi = (uint64_t)sig;
+	ctx->rsi = (uint64_t)&f->info;
+	ctx->rdx = (uint64_t)&f->uc;
+	ctx->rax = 0;
+	ctx->rflags &= ~(0x400ULL | 0x100ULL); /* DF, TF */
+	ts->blocked |= act->mask | (act->flags & SA_NODEFER_K ? 0 : BIT(sig));
+	ts->blocked &= ~UNBLOCKABLE;
+	if (act->flags & SA_RESETHAND_K)
+		actions[sig].handler = SIG_DFL_K;
+	return 0;
+}
+
+/* Fix up an interrupted system call's result (see the top comment). */
+static void settle_restart(struct moat_context *ctx, int handler_flags,
+			   int have_handler)
+{
+	struct thread_sig *ts = thread_sig();
+	int64_t rax = (int64_t)ctx->rax;
+	if (rax != -ERESTARTSYS && rax != -ERESTARTNOHAND)
+		return;
+	if (have_handler && (rax == -ERESTARTNOHAND || !(handler_flags & 1))) {
+		ctx->rax = (uint64_t)-EINTR;
+	} else {
+		ctx->rax = ts->syscall_nr;
+		ctx->rip -= 2; /* the 'syscall' instruction runs again */
+	}
+}
+
+/* Deliver what is pending and not blocked: default actions and ignores
+ * are applied; the first handler gets a frame.  'in_syscall' says ctx is
+ * returning from a trapped system call. */
+void signal_deliver(struct moat_context *ctx, int in_syscall)
+{
+	struct thread_sig *ts = thread_sig();
+	for (;;) {
+		uint64_t ready = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~ts->blocked;
+		if (!ready)
+			break;
+		int sig = __builtin_ctzll(ready) + 1;
+		__atomic_and_fetch(&pending, ~BIT(sig), __ATOMIC_SEQ_CST);
+		struct ksigaction act = actions[sig];
+		if (act.handler == SIG_IGN_K)
+			continue;
+		if (act.handler == SIG_DFL_K) {
+			if (default_terminates(sig))
+				die_by_signal(sig);
+			continue;
+		}
+		if (in_syscall)
+			settle_restart(ctx, act.flags & SA_RESTART_K ? 1 : 0, 1);
+		setup_frame(ctx, sig, &act);
+		return;
+	}
+	if (in_syscall)
+		settle_restart(ctx, 0, 0);
+	if (ts->has_saved) { /* sigsuspend ended without a handler */
+		ts->blocked = ts->saved;
+		ts->has_saved = 0;
+	}
+}
+
+void signal_interrupt(struct moat_exception *e)
+{
+	signal_post((int)e->code);
+	if (!(e->flags & MOAT_EXC_IN_PLATFORM))
+		signal_deliver(e->ctx, 0);
 }
 
 void signal_fault(struct moat_exception *e)
@@ -68,8 +244,32 @@ void signal_fault(struct moat_exception *e)
 		sig = 4;
 	klog("fault: signal %d at rip %p addr %p rsp %p", sig, (void *)e->ctx->rip,
 	     (void *)e->fault_addr, (void *)e->ctx->rsp);
-	/* A synchronous fault cannot be ignored: returning would re-fault. */
-	die_by_signal(sig);
+	struct ksigaction act = actions[sig];
+	/* A fault cannot be ignored or blocked: returning would re-fault. */
+	if (act.handler == SIG_DFL_K || act.handler == SIG_IGN_K ||
+	    (thread_sig()->blocked & BIT(sig)))
+		die_by_signal(sig);
+	fault_info[sig] = (struct ksiginfo){ .signo = sig, .code = (int)e->code,
+					     .addr = (void *)e->fault_addr };
+	setup_frame(e->ctx, sig, &act);
+}
+
+long sys_rt_sigreturn(struct moat_context *ctx)
+{
+	struct kucontext *uc = (void *)ctx->rsp; /* the handler's ret popped pretcode */
+	struct sigcontext *m = &uc->mc;
+	ctx->r8 = m->r8, ctx->r9 = m->r9, ctx->r10 = m->r10, ctx->r11 = m->r11;
+	ctx->r12 = m->r12, ctx->r13 = m->r13, ctx->r14 = m->r14, ctx->r15 = m->r15;
+	ctx->rdi = m->rdi, ctx->rsi = m->rsi, ctx->rbp = m->rbp, ctx->rbx = m->rbx;
+	ctx->rdx = m->rdx, ctx->rax = m->rax, ctx->rcx = m->rcx, ctx->rsp = m->rsp;
+	ctx->rip = m->rip;
+	/* Only the arithmetic flags, DF, TF, AC and ID are the app's to set. */
+	ctx->rflags = (ctx->rflags & ~0x254dd5ULL) | (m->eflags & 0x254dd5ULL);
+	size_t n = fpstate_size(ctx->fpstate);
+	if (m->fpstate && n)
+		memcpy(ctx->fpstate, (void *)m->fpstate, n);
+	thread_sig()->blocked = uc->sigmask & ~UNBLOCKABLE;
+	return (long)ctx->rax;
 }
 
 long sys_rt_sigaction(int sig, const struct ksigaction *act,
@@ -79,44 +279,108 @@ long sys_rt_sigaction(int sig, const struct ksigaction *act,
 		return -EINVAL;
 	if (act && (sig == 9 || sig == 19))
 		return -EINVAL;
+	if (act && act->handler > SIG_IGN_K && !(act->flags & SA_RESTORER_K))
+		return -EINVAL; /* x86-64 frames return through sa_restorer */
 	if (old)
 		*old = actions[sig];
-	if (act)
+	if (act) {
 		actions[sig] = *act;
+		if (act->handler == SIG_IGN_K ||
+		    (act->handler == SIG_DFL_K && !default_terminates(sig)))
+			__atomic_and_fetch(&pending, ~BIT(sig), __ATOMIC_SEQ_CST);
+	}
 	return 0;
 }
 
 long sys_rt_sigprocmask(int how, const uint64_t *set, uint64_t *old,
 			size_t setsize)
 {
+	struct thread_sig *ts = thread_sig();
 	if (setsize != 8)
 		return -EINVAL;
-	if (old)
-		*old = sigmask;
-	if (!set)
-		return 0;
-	uint64_t unblockable = (1UL << 8) | (1UL << 18); /* KILL, STOP */
-	switch (how) {
-	case 0: sigmask |= *set; break;
-	case 1: sigmask &= ~*set; break;
-	case 2: sigmask = *set; break;
-	default: return -EINVAL;
+	uint64_t cur = ts->blocked;
+	if (set) {
+		switch (how) {
+		case 0: cur |= *set; break;
+		case 1: cur &= ~*set; break;
+		case 2: cur = *set; break;
+		default: return -EINVAL;
+		}
 	}
-	sigmask &= ~unblockable;
+	if (old)
+		*old = ts->blocked;
+	ts->blocked = cur & ~UNBLOCKABLE;
 	return 0;
+}
+
+long sys_rt_sigpending(uint64_t *set, size_t setsize)
+{
+	if (setsize != 8)
+		return -EINVAL;
+	*set = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & thread_sig()->blocked;
+	return 0;
+}
+
+/* Block until a signal this thread does not block is pending. */
+static long wait_for_signal(void)
+{
+	struct thread_sig *ts = thread_sig();
+	while (!(__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~ts->blocked))
+		thread_block_until_signal();
+	return -ERESTARTNOHAND;
+}
+
+long sys_rt_sigsuspend(const uint64_t *mask, size_t setsize)
+{
+	struct thread_sig *ts = thread_sig();
+	if (setsize != 8)
+		return -EINVAL;
+	ts->saved = ts->blocked;
+	ts->has_saved = 1;
+	ts->blocked = *mask & ~UNBLOCKABLE;
+	return wait_for_signal();
+}
+
+long sys_pause(void)
+{
+	return wait_for_signal();
+}
+
+struct ktimespec { long sec, nsec; };
+
+long sys_rt_sigtimedwait(const uint64_t *set, struct ksiginfo *info,
+			 const struct ktimespec *timeout, size_t setsize)
+{
+	if (setsize != 8)
+		return -EINVAL;
+	int64_t left = timeout ? timeout->sec * 1000000000L + timeout->nsec : -1;
+	int64_t end = left < 0 ? -1 : abi->system_time(MOAT_CLOCK_MONOTONIC) + left;
+	for (;;) {
+		uint64_t hit = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & *set;
+		if (hit) {
+			int sig = __builtin_ctzll(hit) + 1;
+			__atomic_and_fetch(&pending, ~BIT(sig), __ATOMIC_SEQ_CST);
+			if (info)
+				*info = (struct ksiginfo){ .signo = sig };
+			return sig;
+		}
+		if (end >= 0) {
+			left = end - abi->system_time(MOAT_CLOCK_MONOTONIC);
+			if (left <= 0)
+				return -EAGAIN;
+			if (abi->thread_delay((uint64_t)(left < 10000000 ? left : 10000000)) == 0)
+				continue;
+		} else {
+			thread_block_until_signal();
+		}
+		if (__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~*set & ~thread_sig()->blocked)
+			return -EINTR; /* another signal, with a handler to run */
+	}
 }
 
 long sys_kill(int pid, int sig)
 {
 	return process_kill(pid, sig);
-}
-
-/* execve: handlers are the old program's code; ignored stays ignored. */
-void signal_reset_on_exec(void)
-{
-	for (int i = 1; i <= NSIG_K; i++)
-		if (actions[i].handler != SIG_IGN_K)
-			actions[i] = (struct ksigaction){ 0 };
 }
 
 long sys_tgkill(int tgid, int tid, int sig)
@@ -131,10 +395,30 @@ long sys_tkill(int tid, int sig)
 	return sys_tgkill(proc.pid, tid, sig);
 }
 
-long sys_sigaltstack(const void *ss, void *old)
+long sys_sigaltstack(const struct kstack *ss, struct kstack *old)
 {
-	(void)ss;
+	struct thread_sig *ts = thread_sig();
 	if (old)
-		memset(old, 0, 24), ((int *)old)[2] = 2; /* SS_DISABLE */
+		*old = (struct kstack){ ts->ss_sp, ts->ss_size ? ts->ss_flags : SS_DISABLE_K,
+					0, ts->ss_size };
+	if (ss) {
+		if (ss->flags & SS_DISABLE_K) {
+			ts->ss_sp = NULL, ts->ss_size = 0, ts->ss_flags = SS_DISABLE_K;
+		} else {
+			if (ss->size < 2048)
+				return -ENOMEM;
+			ts->ss_sp = ss->sp, ts->ss_size = ss->size, ts->ss_flags = 0;
+		}
+	}
 	return 0;
+}
+
+/* execve: handlers are the old program's code; ignored stays ignored. */
+void signal_reset_on_exec(void)
+{
+	for (int i = 1; i <= NSIG_K; i++)
+		if (actions[i].handler != SIG_IGN_K)
+			actions[i] = (struct ksigaction){ 0 };
+	struct thread_sig *ts = thread_sig();
+	ts->ss_sp = NULL, ts->ss_size = 0, ts->ss_flags = SS_DISABLE_K;
 }

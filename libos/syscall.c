@@ -34,7 +34,9 @@ DECL(prlimit64); DECL(renameat2); DECL(getrandom); DECL(statx);
 DECL(faccessat2); DECL(close_range); DECL(sched_getaffinity);
 DECL(statfs); DECL(fstatfs); DECL(getxattr); DECL(listxattr); DECL(setxattr);
 DECL(socket); DECL(futex); DECL(fork); DECL(wait4); DECL(waitid);
-DECL(pipe); DECL(pipe2);
+DECL(pipe); DECL(pipe2); DECL(rt_sigsuspend); DECL(pause);
+DECL(rt_sigpending); DECL(rt_sigtimedwait); DECL(poll); DECL(ppoll);
+DECL(select); DECL(pselect6);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -65,7 +67,8 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	ALIAS(llistxattr, listxattr), ALIAS(flistxattr, listxattr),
 	E(setxattr), ALIAS(lsetxattr, setxattr), ALIAS(fsetxattr, setxattr),
 	E(socket), E(futex), E(fork), ALIAS(vfork, fork), E(wait4), E(waitid),
-	E(pipe), E(pipe2),
+	E(pipe), E(pipe2), E(rt_sigsuspend), E(pause), E(rt_sigpending),
+	E(rt_sigtimedwait), E(poll), E(ppoll), E(select), E(pselect6),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */
@@ -89,7 +92,10 @@ long syscall_dispatch(struct moat_context *c)
 {
 	uint64_t nr = c->rax;
 	long r = -ENOSYS;
-	if (nr == __NR_clone)
+	thread_sig()->syscall_nr = nr;
+	if (nr == __NR_rt_sigreturn)
+		r = sys_rt_sigreturn(c);
+	else if (nr == __NR_clone)
 		r = thread_clone(c, c->rdi, c->rsi, (int *)c->rdx, (int *)c->r10, c->r8);
 	else if (nr == __NR_execve)
 		r = process_execve(c, -100, (const char *)c->rdi, (char *const *)c->rsi,

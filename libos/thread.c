@@ -34,6 +34,7 @@ struct lthread {
 	uint32_t bitset;
 	int queued;
 	struct lthread *list_next; /* all threads */
+	struct thread_sig sig;
 };
 
 struct bucket {
@@ -65,6 +66,18 @@ struct lthread *thread_current(void)
 	struct lthread *t;
 	__asm__ volatile("mov %%gs:0, %0" : "=r"(t));
 	return t;
+}
+
+struct thread_sig *thread_sig(void)
+{
+	return &thread_current()->sig;
+}
+
+/* Sleep on the thread's own event until a signal interrupts the wait. */
+void thread_block_until_signal(void)
+{
+	struct lthread *t = thread_current();
+	abi->objects_wait_any(1, &t->event, MOAT_WAIT_FOREVER);
 }
 
 int thread_tid(void)
@@ -159,7 +172,9 @@ static long futex_wait(uint32_t *addr, uint32_t val, int64_t timeout_ns,
 	spin_unlock(&b->lock);
 	if (woken && r < 0)
 		abi->event_clear(t->event); /* the wake's set arrived late */
-	return woken ? 0 : -ETIMEDOUT;
+	if (woken)
+		return 0;
+	return r == -EINTR ? -ERESTARTSYS : -ETIMEDOUT;
 }
 
 static long futex_wake(uint32_t *addr, int n, uint32_t bitset)
@@ -281,6 +296,8 @@ long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		return -EAGAIN;
 	t->start = *ctx;
 	t->start.rax = 0;
+	t->sig.blocked = thread_current()->sig.blocked;
+	t->sig.ss_flags = 2; /* SS_DISABLE: a new thread has no altstack */
 	t->start.rsp = newsp;
 	t->fsbase = flags & CLONE_SETTLS ? tls : thread_current()->fsbase;
 	if (flags & CLONE_PARENT_SETTID)

@@ -46,6 +46,8 @@ static const int plain_calls[] = {
 	SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(pipe2),
 	/* the kernel's own continuation of a sleep stopped by SIGSTOP */
 	SCMP_SYS(restart_syscall),
+	/* waiting on pipes and consoles with signals open */
+	SCMP_SYS(ppoll),
 };
 
 static int add_rules(scmp_filter_ctx ctx)
@@ -63,7 +65,10 @@ static int add_rules(scmp_filter_ctx ctx)
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			      SCMP_A0(SCMP_CMP_EQ, PAL_FORK_FLAGS));
 	/* A forked child moves its new channel onto MOAT_CHANNEL_FD. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 2,
+	/* ... but never a console, which may be a host socket whose peer
+	 * could then pass descriptors in through recvmsg. */
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 3,
+			      SCMP_A0(SCMP_CMP_GT, 2),
 			      SCMP_A1(SCMP_CMP_EQ, MOAT_CHANNEL_FD),
 			      SCMP_A2(SCMP_CMP_EQ, 0));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,

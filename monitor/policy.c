@@ -541,11 +541,12 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 		return -EROFS;
 	}
 	if (how & MOAT_OPEN_MKDIR) {
-		r = mkdirat(t.dirfd, t.name, mode & 07777) < 0 ? -errno : 0;
+		r = mkdirat(t.dirfd, t.name, mode & 01777) < 0 ? -errno : 0;
 		target_done(&t);
 		return r;
 	}
-	int fd = openat(t.dirfd, t.name, host_open_flags(how), mode & 07777);
+	/* No setuid or setgid bits: the monitor may be root. */
+	int fd = openat(t.dirfd, t.name, host_open_flags(how), mode & 01777);
 	if (fd < 0 && errno == EISDIR && !(how & MOAT_ACCESS_WRITE))
 		fd = openat(t.dirfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = fd < 0 ? (errno == ELOOP && !(how & MOAT_OPEN_NOFOLLOW) ? -EACCES : -errno) : 0;

@@ -26,8 +26,8 @@
  *                   with "pal", the flags the PAL itself forks with
  *                   (CLONE_CHILD_SETTID | SIGCHLD).  A child exits at once.
  *   channel PATH    bypass the LibOS and PAL: write a MOAT_OP_OPEN request
- *                   for PATH on the monitor channel (fd 3) with sendmsg and
- *                   read the reply with recvmsg
+ *                   for PATH on the monitor channel (fd 3), as the PAL
+ *                   does, and read the reply with recvmsg
  *   sendto FD PORT  in a child forked with the PAL's flags (so that the
  *                   parent keeps the monitor channel open), move FD onto
  *                   the channel's number (dup3(FD, 3, 0)) and sendmsg a
@@ -148,12 +148,14 @@ static void report(const char *mode, const char *attempt, long r)
  * Returns the monitor's result; a descriptor passed back is noted. */
 static long channel_open(const char *path, int *got_fd)
 {
-	struct moat_msg_hdr hdr = { MOAT_OP_OPEN, (uint32_t)strlen(path) + 1,
+	static char req[MOAT_MSG_MAX];
+	size_t plen = strnlen(path, MOAT_PATH_MAX - 1) + 1;
+	struct moat_msg_hdr hdr = { MOAT_OP_OPEN, (uint32_t)plen,
 				    1 /* MOAT_ACCESS_READ */, 0 };
-	struct iovec iov[2] = { { &hdr, sizeof(hdr) },
-				{ (void *)path, strlen(path) + 1 } };
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-	long r = SYS(SYS_sendmsg, MOAT_CHANNEL_FD, &m, 0, 0);
+	memcpy(req, &hdr, sizeof(hdr));
+	memcpy(req + sizeof(hdr), path, plen);
+	/* One write is one packet on the SOCK_SEQPACKET channel. */
+	long r = SYS(SYS_write, MOAT_CHANNEL_FD, req, sizeof(hdr) + plen, 0);
 	if (r < 0)
 		return r;
 	struct moat_msg_hdr rh;

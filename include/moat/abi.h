@@ -166,10 +166,19 @@ enum moat_exception_kind {
 
 struct moat_exception {
 	uint32_t kind;         /* enum moat_exception_kind */
-	uint32_t code;         /* kind-specific detail (host si_code) */
+	uint32_t code;         /* kind-specific detail (host si_code; the
+				  signal number for MOAT_EXC_INTERRUPT) */
+	uint32_t flags;        /* MOAT_EXC_IN_PLATFORM */
+	uint32_t pid;          /* INTERRUPT: sender's pid, 0 if unknown */
 	uint64_t fault_addr;   /* MEMFAULT, BUSERR: the address touched */
 	struct moat_context *ctx;
 };
+
+/* The thread was interrupted inside the PAL or the LibOS itself (for
+ * instance while blocked in a downcall), not in app code: ctx is not the
+ * app's and must not be changed.  The blocking downcall, if any, returns
+ * -MOAT_EINTR. */
+#define MOAT_EXC_IN_PLATFORM 1
 
 /* Standard stream facts the monitor learned at launch (no ioctl exists
  * in the ABI, so terminal state is described, not queried). */
@@ -211,7 +220,8 @@ struct moat_abi {
 	long (*thread_create)(void *arg, void *stack, size_t stack_size,
 			      uint32_t flags);
 
-	/* thread_delay: sleep for at least 'ns' nanoseconds.  Returns 0. */
+	/* thread_delay: sleep for at least 'ns' nanoseconds.  Returns 0, or
+	 * -EINTR if a signal arrived first. */
 	long (*thread_delay)(uint64_t ns);
 
 	/* thread_yield: give up the CPU.  Returns 0. */
@@ -255,7 +265,9 @@ struct moat_abi {
 	 * waiting takes one unit; a synchronisation event is cleared by the
 	 * wait that sees it; a thread is signalled once it has exited.
 	 * Result: the index of the signalled handle, -ETIMEDOUT, -EBADF,
-	 * or -EINVAL (count 0 or > 64). */
+	 * -EINVAL (count 0 or > 64), or -EINTR if a signal arrived (an
+	 * INTERRUPT exception was delivered meanwhile).  A stream handle
+	 * (pipe or console) is signalled while it has data to read. */
 	long (*objects_wait_any)(uint32_t count, const moat_handle *handles,
 				 int64_t timeout_ns);
 
@@ -295,7 +307,8 @@ struct moat_abi {
 
 	/* stream_read: read up to 'len' bytes at 'offset'
 	 * (MOAT_OFFSET_STREAM for streams without positions).  Blocks until
-	 * data is available.  For a directory, offset is a record position
+	 * data is available (-EINTR if a signal arrives while waiting on a
+	 * pipe or console).  For a directory, offset is a record position
 	 * (see struct moat_dirent) and only whole records are returned.  Result: bytes read (0 at end),
 	 * -EBADF, -EINVAL (len too small for one record), -EIO. */
 	long (*stream_read)(moat_handle h, uint64_t offset, void *buf,

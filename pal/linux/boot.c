@@ -140,30 +140,11 @@ static uint32_t exception_kind(int sig)
 	}
 }
 
-/* Asynchronous signals that arrive while the PAL or LibOS itself runs
- * (outside any trap handler, which blocks everything) wait here for the
- * next return to the app. */
-static volatile uint64_t pending_signals;
 extern char pico_end[];
 
 static int in_pico(uint64_t rip)
 {
 	return rip >= MOAT_PICO_BASE && rip < (uint64_t)pico_end;
-}
-
-static void deliver_pending(struct moat_context *ctx)
-{
-	uint64_t set;
-	while ((set = __atomic_exchange_n(&pending_signals, 0, __ATOMIC_ACQ_REL))) {
-		for (int sig = 1; sig <= 64; sig++) {
-			if (!(set & (1ULL << (sig - 1))))
-				continue;
-			struct moat_exception exc = { .kind = MOAT_EXC_INTERRUPT,
-						      .code = (uint32_t)sig,
-						      .ctx = ctx };
-			moat_libos_upcalls.exception(&exc);
-		}
-	}
 }
 
 static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
@@ -177,19 +158,23 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 	};
 	context_from_host(&ctx, &uc->mc);
 	if (exc.kind == MOAT_EXC_INTERRUPT) {
-		__atomic_or_fetch(&pending_signals, 1ULL << (sig - 1), __ATOMIC_ACQ_REL);
+		exc.code = (uint32_t)sig;
+		exc.pid = (uint32_t)((int *)si)[4]; /* si_pid */
 		if (in_pico(ctx.rip))
-			return; /* delivered when the app runs again */
+			exc.flags = MOAT_EXC_IN_PLATFORM;
+		pal_signal_arrived();
 	} else if (sig == H_SIGSYS && si->sys.arch != AUDIT_ARCH_X86_64) {
 		exc.kind = MOAT_EXC_ILLEGAL; /* int $0x80 and friends */
-		moat_libos_upcalls.exception(&exc);
-	} else {
-		if (sig != H_SIGSYS)
-			exc.fault_addr = (uint64_t)si->addr;
-		moat_libos_upcalls.exception(&exc);
+	} else if (sig != H_SIGSYS) {
+		exc.fault_addr = (uint64_t)si->addr;
 	}
-	deliver_pending(&ctx);
+	moat_libos_upcalls.exception(&exc);
+	if (exc.flags & MOAT_EXC_IN_PLATFORM)
+		return; /* back into the PAL, whose context is untouched */
 	context_to_host(&uc->mc, &ctx);
+	/* App code always runs with every host signal open: new threads and
+	 * forked children inherit the handler's full mask otherwise. */
+	uc->sigmask = 0;
 }
 
 static void install_handlers(void)

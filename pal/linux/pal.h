@@ -70,6 +70,15 @@ extern const struct moat_abi pal_abi;
 extern volatile uint32_t pal_generation;
 void pal_generation_bump(void);
 
+/* Interruptible waits.  A host signal bumps pal_signal_seq and the
+ * generation word (so a futex wait about to start sees a change); a wait
+ * that notices a new sequence number returns -EINTR.  Host signals are
+ * open only during such waits while the PAL runs inside a trap. */
+extern volatile uint32_t pal_signal_seq;
+void pal_signal_arrived(void);
+uint64_t pal_signals_open(void);
+void pal_signals_restore(uint64_t old);
+
 long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags);
 long pal_thread_delay(uint64_t ns);
 long pal_thread_yield(void);

@@ -47,11 +47,23 @@ long pal_process_fork(int32_t *self_pid)
 
 long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 {
+	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
+	uint64_t mask = pal_signals_open();
 	long r;
-	do
-		r = HOST4(__NR_wait4, pid, status,
-			  options & MOAT_WAIT_NOHANG ? 1 /* WNOHANG */ : 0, 0);
-	while (r == -MOAT_EINTR);
+	for (;;) {
+		uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
+		r = HOST4(__NR_wait4, pid, status, 1 /* WNOHANG */, 0);
+		if (r != 0 || (options & MOAT_WAIT_NOHANG))
+			break;
+		if (__atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST) != seq) {
+			r = -MOAT_EINTR;
+			break;
+		}
+		/* SIGCHLD bumps the generation word; 100 ms is a backstop. */
+		struct { long s, ns; } ts = { 0, 100000000 };
+		HOST4(__NR_futex, &pal_generation, 128 /* WAIT_PRIVATE */, gen, &ts);
+	}
+	pal_signals_restore(mask);
 	return r;
 }
 

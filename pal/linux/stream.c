@@ -156,6 +156,21 @@ static long read_dir(int fd, uint64_t off, void *buf, size_t len)
 	return used ? (long)used : -MOAT_EINVAL;
 }
 
+/* Wait until a pipe or console is ready, with host signals open so that
+ * a signal interrupts the wait (ppoll switches the mask atomically). */
+static long wait_ready(int fd, short events)
+{
+	struct { int fd; short events, revents; } p = { fd, events, 0 };
+	uint64_t open_mask = 0;
+	long r = HOST6(__NR_ppoll, &p, 1, 0, &open_mask, 8, 0);
+	return r < 0 ? r : 0;
+}
+
+static int may_block(const struct pal_handle *ph)
+{
+	return ph->kind == MOAT_KIND_PIPE || ph->kind == MOAT_KIND_CONSOLE;
+}
+
 long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 {
 	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
@@ -164,6 +179,8 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 	if (ph->kind == MOAT_KIND_DIR)
 		return read_dir(ph->fd, off, buf, len);
 	long r;
+	if (may_block(ph) && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
+		return r;
 	do {
 		if (off == MOAT_OFFSET_STREAM)
 			r = HOST3(__NR_read, ph->fd, buf, len);
@@ -180,6 +197,8 @@ long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
 	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
 		return -MOAT_EBADF;
 	long r;
+	if (may_block(ph) && (r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
+		return r;
 	do {
 		if (off == MOAT_OFFSET_STREAM)
 			r = HOST3(__NR_write, ph->fd, buf, len);

@@ -91,6 +91,27 @@ struct pal_handle *pal_handle_get(moat_handle h, int type)
 	return &pal_handles[h];
 }
 
+volatile uint32_t pal_signal_seq;
+
+/* Called from the host signal handler: no locks, only atomics. */
+void pal_signal_arrived(void)
+{
+	__atomic_add_fetch(&pal_signal_seq, 1, __ATOMIC_SEQ_CST);
+	pal_generation_bump();
+}
+
+uint64_t pal_signals_open(void)
+{
+	uint64_t none = 0, old = 0;
+	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &none, &old, 8);
+	return old;
+}
+
+void pal_signals_restore(uint64_t old)
+{
+	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &old, 0, 8);
+}
+
 void pal_generation_bump(void)
 {
 	__atomic_add_fetch(&pal_generation, 1, __ATOMIC_SEQ_CST);
@@ -171,12 +192,25 @@ void pal_thread_exit(int32_t *clear_word)
 
 long pal_thread_delay(uint64_t ns)
 {
-	struct __kernel_timespec ts = { (long long)(ns / 1000000000),
-					(long long)(ns % 1000000000) };
-	while (HOST4(__NR_clock_nanosleep, 1 /* MONOTONIC */, 0, &ts, &ts) ==
-	       -MOAT_EINTR)
-		;
-	return 0;
+	static volatile uint32_t never; /* nobody wakes this word */
+	int64_t deadline = pal_system_time(MOAT_CLOCK_MONOTONIC) + (int64_t)ns;
+	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
+	uint64_t mask = pal_signals_open();
+	long r = 0;
+	for (;;) {
+		int64_t left = deadline - pal_system_time(MOAT_CLOCK_MONOTONIC);
+		if (left <= 0)
+			break;
+		if (__atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST) != seq) {
+			r = -MOAT_EINTR;
+			break;
+		}
+		/* A signal landing just before the wait is caught by the seq
+		 * check on the next turn; cap the wait so that turn comes. */
+		futex(&never, FUTEX_WAIT_PRIVATE, 0, left < 5000000 ? left : 5000000);
+	}
+	pal_signals_restore(mask);
+	return r;
 }
 
 long pal_thread_yield(void)
@@ -271,31 +305,71 @@ static int try_acquire(moat_handle h)
 	}
 }
 
+/* Is a stream handle readable now?  1 yes, 0 no, <0 not a stream. */
+static int stream_ready(moat_handle h)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph)
+		return -MOAT_EBADF;
+	if (ph->kind != MOAT_KIND_PIPE && ph->kind != MOAT_KIND_CONSOLE)
+		return 1; /* files and directories never block */
+	struct { int fd; short events, revents; } p = { ph->fd, 1 /* POLLIN */, 0 };
+	struct __kernel_timespec zero = { 0, 0 };
+	long r = HOST4(__NR_ppoll, &p, 1, &zero, 0);
+	return r > 0;
+}
+
+static int try_any(uint32_t n, const moat_handle *hs, int *has_streams)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int r = hs[i] >= 0 && hs[i] < PAL_MAX_HANDLES &&
+				pal_handles[hs[i]].type == PAL_H_STREAM
+			? (*has_streams = 1, stream_ready(hs[i]))
+			: try_acquire(hs[i]);
+		if (r)
+			return r < 0 ? r : (int)i + 1;
+	}
+	return 0;
+}
+
 long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
 {
 	if (n == 0 || n > 64)
 		return -MOAT_EINVAL;
 	int64_t deadline = timeout < 0 ? -1
 			   : pal_system_time(MOAT_CLOCK_MONOTONIC) + timeout;
+	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
+	uint64_t mask = pal_signals_open();
+	long result;
 	for (;;) {
 		uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
-		for (uint32_t i = 0; i < n; i++) {
-			int r = try_acquire(hs[i]);
-			if (r)
-				return r < 0 ? r : (long)i;
+		int streams = 0;
+		int r = try_any(n, hs, &streams);
+		if (r) {
+			result = r < 0 ? r : r - 1;
+			break;
+		}
+		if (__atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST) != seq) {
+			result = -MOAT_EINTR;
+			break;
 		}
 		int64_t left = -1;
 		if (deadline >= 0) {
 			left = deadline - pal_system_time(MOAT_CLOCK_MONOTONIC);
-			if (left <= 0)
-				return -MOAT_ETIMEDOUT;
+			if (left <= 0) {
+				result = -MOAT_ETIMEDOUT;
+				break;
+			}
 		}
-		/* Threads end without a generation bump from the kernel, so
-		 * poll them at least every 10 ms. */
-		if (left < 0 || left > 10000000)
-			left = 10000000;
+		/* Thread ends and stream data raise no generation bump, so
+		 * look again every 10 ms (1 ms while streams are involved). */
+		int64_t tick = streams ? 1000000 : 10000000;
+		if (left < 0 || left > tick)
+			left = tick;
 		futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, left);
 	}
+	pal_signals_restore(mask);
+	return result;
 }
 
 /* --- virtual memory --- */

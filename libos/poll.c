@@ -1,0 +1,192 @@
+/*
+ * poll.c -- poll, ppoll, select and pselect6.
+ *
+ * Files, directories and LibOS devices are always ready.  Pipes and
+ * consoles are asked through objects_wait_any: with a zero timeout to
+ * test each one, then with the caller's timeout over all of them to
+ * sleep until one becomes readable or a signal arrives.  Write ends are
+ * reported writable (a full pipe then blocks in write, as it may on
+ * Linux between poll and write).
+ */
+#include <linux/poll.h>
+
+#include "libos.h"
+
+#define MAX_WAIT 64
+
+struct kpollfd { int fd; short events, revents; };
+
+/* What a descriptor can report now; *h is set when it may block. */
+static short fd_ready(int fd, short events, moat_handle *h)
+{
+	int readable_end, blocking;
+	moat_handle handle;
+	if (fs_poll_info(fd, &handle, &readable_end, &blocking) < 0)
+		return POLLNVAL;
+	short out = events & (POLLOUT | POLLWRNORM);
+	if (!readable_end)
+		return out;
+	if (!blocking)
+		return out | (events & (POLLIN | POLLRDNORM));
+	*h = handle;
+	if ((events & (POLLIN | POLLRDNORM)) &&
+	    abi->objects_wait_any(1, &handle, 0) == 0)
+		out |= events & (POLLIN | POLLRDNORM);
+	return out;
+}
+
+/* One pass over the set; returns the count ready and fills hs[] with
+ * the handles worth sleeping on. */
+static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh)
+{
+	int ready = 0;
+	*nh = 0;
+	for (unsigned i = 0; i < n; i++) {
+		moat_handle h = MOAT_NO_HANDLE;
+		fds[i].revents = fds[i].fd < 0 ? 0 : fd_ready(fds[i].fd, fds[i].events, &h);
+		if (fds[i].revents)
+			ready++;
+		else if (h != MOAT_NO_HANDLE && *nh < MAX_WAIT)
+			hs[(*nh)++] = h;
+	}
+	return ready;
+}
+
+static long do_poll(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
+{
+	moat_handle hs[MAX_WAIT];
+	unsigned nh;
+	int64_t end = timeout_ns < 0 ? -1
+		      : abi->system_time(MOAT_CLOCK_MONOTONIC) + timeout_ns;
+	if (n > LIBOS_MAX_FDS)
+		return -EINVAL;
+	for (;;) {
+		int ready = scan(fds, n, hs, &nh);
+		if (ready || timeout_ns == 0)
+			return ready;
+		int64_t left = -1;
+		if (end >= 0) {
+			left = end - abi->system_time(MOAT_CLOCK_MONOTONIC);
+			if (left <= 0)
+				return 0;
+		}
+		long r;
+		if (nh)
+			r = abi->objects_wait_any(nh, hs, left < 0 ? MOAT_WAIT_FOREVER : left);
+		else if (left >= 0)
+			r = abi->thread_delay((uint64_t)left);
+		else
+			r = (thread_block_until_signal(), -EINTR);
+		if (r == -EINTR)
+			return -ERESTARTNOHAND;
+	}
+}
+
+long sys_poll(struct kpollfd *fds, unsigned n, int timeout_ms)
+{
+	return do_poll(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+}
+
+struct ktimespec { long sec, nsec; };
+
+static long with_mask(const uint64_t *mask, long (*fn)(void *), void *arg)
+{
+	struct thread_sig *ts = thread_sig();
+	if (mask) {
+		ts->saved = ts->blocked;
+		ts->has_saved = 1;
+		ts->blocked = *mask & ~((1ULL << 8) | (1ULL << 18));
+	}
+	long r = fn(arg);
+	if (mask && r != -ERESTARTNOHAND) {
+		ts->blocked = ts->saved; /* no signal: the old mask comes back now */
+		ts->has_saved = 0;
+	}
+	return r;
+}
+
+struct ppoll_args { struct kpollfd *fds; unsigned n; int64_t ns; };
+
+static long ppoll_fn(void *p)
+{
+	struct ppoll_args *a = p;
+	return do_poll(a->fds, a->n, a->ns);
+}
+
+long sys_ppoll(struct kpollfd *fds, unsigned n, const struct ktimespec *ts,
+	       const uint64_t *mask, size_t setsize)
+{
+	if (mask && setsize != 8)
+		return -EINVAL;
+	struct ppoll_args a = { fds, n, ts ? ts->sec * 1000000000L + ts->nsec : -1 };
+	return with_mask(mask, ppoll_fn, &a);
+}
+
+/* --- select --- */
+
+struct select_args {
+	int n;
+	uint64_t *rd, *wr, *ex;
+	int64_t ns;
+};
+
+static long select_fn(void *p)
+{
+	struct select_args *a = p;
+	struct kpollfd *fds = kmalloc((size_t)a->n * sizeof(*fds));
+	unsigned count = 0;
+	if (!fds)
+		return -ENOMEM;
+	for (int fd = 0; fd < a->n; fd++) {
+		short ev = 0;
+		uint64_t bit = 1ULL << (fd % 64);
+		if (a->rd && (a->rd[fd / 64] & bit))
+			ev |= POLLIN;
+		if (a->wr && (a->wr[fd / 64] & bit))
+			ev |= POLLOUT;
+		if (ev)
+			fds[count++] = (struct kpollfd){ fd, ev, 0 };
+	}
+	long r = do_poll(fds, count, a->ns);
+	if (r >= 0) {
+		int bits = 0;
+		for (int w = 0; w < (a->n + 63) / 64; w++) {
+			if (a->rd) a->rd[w] = 0;
+			if (a->wr) a->wr[w] = 0;
+			if (a->ex) a->ex[w] = 0;
+		}
+		for (unsigned i = 0; i < count; i++) {
+			uint64_t bit = 1ULL << (fds[i].fd % 64);
+			if (fds[i].revents & POLLNVAL) {
+				r = -EBADF;
+				break;
+			}
+			if (a->rd && (fds[i].revents & (POLLIN | POLLHUP)))
+				a->rd[fds[i].fd / 64] |= bit, bits++;
+			if (a->wr && (fds[i].revents & POLLOUT))
+				a->wr[fds[i].fd / 64] |= bit, bits++;
+		}
+		if (r >= 0)
+			r = bits;
+	}
+	kfree(fds);
+	return r;
+}
+
+long sys_select(int n, uint64_t *rd, uint64_t *wr, uint64_t *ex, long *tv)
+{
+	if (n < 0 || n > LIBOS_MAX_FDS)
+		return -EINVAL;
+	struct select_args a = { n, rd, wr, ex, tv ? tv[0] * 1000000000L + tv[1] * 1000 : -1 };
+	return select_fn(&a);
+}
+
+long sys_pselect6(int n, uint64_t *rd, uint64_t *wr, uint64_t *ex,
+		  const struct ktimespec *ts, const uint64_t *sigdata)
+{
+	if (n < 0 || n > LIBOS_MAX_FDS)
+		return -EINVAL;
+	struct select_args a = { n, rd, wr, ex, ts ? ts->sec * 1000000000L + ts->nsec : -1 };
+	const uint64_t *mask = sigdata && sigdata[0] ? (const uint64_t *)sigdata[0] : NULL;
+	return with_mask(mask, select_fn, &a);
+}
