@@ -976,3 +976,191 @@ int fs_poll_info(int fd, moat_handle *h, int *readable, int *blocking)
 	*h = f->h;
 	return 0;
 }
+
+/* --- attributes, links --- */
+
+static long set_attr_at(int dirfd, const char *upath, int flags, uint32_t mask,
+			const struct moat_attr *a)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	long r;
+	if (upath == NULL || (upath[0] == 0 && (flags & AT_EMPTY_PATH))) {
+		struct file *f = fd_file(dirfd);
+		if (!f)
+			return -EBADF;
+		if (!f->path || (f->type != F_STREAM && f->type != F_DIR))
+			return -EPERM;
+		rt_strlcpy(path, f->path, sizeof(path));
+	} else if ((r = resolve_at(dirfd, upath, path)) < 0) {
+		return r;
+	}
+	path_to_uri(path, uri);
+	return abi->stream_attr_set(uri, !!(flags & AT_SYMLINK_NOFOLLOW), mask, a);
+}
+
+long sys_fchmodat(int dirfd, const char *path, int mode)
+{
+	struct moat_attr a = { .mode = (uint32_t)mode & 07777 };
+	return set_attr_at(dirfd, path, 0, MOAT_ATTR_MODE, &a);
+}
+
+long sys_chmod(const char *path, int mode)
+{
+	return sys_fchmodat(AT_FDCWD, path, mode);
+}
+
+long sys_fchmod(int fd, int mode)
+{
+	struct moat_attr a = { .mode = (uint32_t)mode & 07777 };
+	return set_attr_at(fd, "", AT_EMPTY_PATH, MOAT_ATTR_MODE, &a);
+}
+
+struct ktimespec_k { int64_t sec, nsec; };
+#define UTIME_NOW_K ((1L << 30) - 1)
+#define UTIME_OMIT_K ((1L << 30) - 2)
+
+long sys_utimensat(int dirfd, const char *path, const struct ktimespec_k *ts,
+		   int flags)
+{
+	struct moat_attr a = { .atime_ns = MOAT_TIME_NOW, .mtime_ns = MOAT_TIME_NOW };
+	uint32_t mask = MOAT_ATTR_ATIME | MOAT_ATTR_MTIME;
+	if (ts) {
+		for (int i = 0; i < 2; i++) {
+			int64_t *dst = i ? &a.mtime_ns : &a.atime_ns;
+			if (ts[i].nsec == UTIME_OMIT_K)
+				mask &= ~(uint32_t)(i ? MOAT_ATTR_MTIME : MOAT_ATTR_ATIME);
+			else if (ts[i].nsec != UTIME_NOW_K) {
+				if (ts[i].nsec < 0 || ts[i].nsec >= 1000000000)
+					return -EINVAL;
+				*dst = ts[i].sec * 1000000000 + ts[i].nsec;
+			}
+		}
+	}
+	if (!mask)
+		return 0;
+	if (!path) /* futimens */
+		return set_attr_at(dirfd, NULL, AT_EMPTY_PATH, mask, &a);
+	return set_attr_at(dirfd, path, flags, mask, &a);
+}
+
+long sys_utimes(const char *path, const long *tv)
+{
+	struct ktimespec_k ts[2];
+	if (!tv)
+		return sys_utimensat(AT_FDCWD, path, NULL, 0);
+	for (int i = 0; i < 2; i++)
+		ts[i] = (struct ktimespec_k){ tv[2 * i], tv[2 * i + 1] * 1000 };
+	return sys_utimensat(AT_FDCWD, path, ts, 0);
+}
+
+long sys_utime(const char *path, const long *times)
+{
+	struct ktimespec_k ts[2];
+	if (!times)
+		return sys_utimensat(AT_FDCWD, path, NULL, 0);
+	ts[0] = (struct ktimespec_k){ times[0], 0 };
+	ts[1] = (struct ktimespec_k){ times[1], 0 };
+	return sys_utimensat(AT_FDCWD, path, ts, 0);
+}
+
+/* Ownership stays the host's; inside, changing it to what it already is
+ * succeeds and anything else is refused rather than faked. */
+long sys_fchownat(int dirfd, const char *path, int uid, int gid, int flags)
+{
+	struct moat_attr a;
+	long r = path && path[0] ? at_attr(dirfd, path, flags, &a)
+				 : at_attr(dirfd, "", AT_EMPTY_PATH, &a);
+	if (r < 0)
+		return r;
+	if ((uid != -1 && (uint32_t)uid != a.uid) || (gid != -1 && (uint32_t)gid != a.gid))
+		return -EPERM;
+	return a.writable ? 0 : -EROFS;
+}
+
+long sys_chown(const char *path, int uid, int gid)
+{
+	return sys_fchownat(AT_FDCWD, path, uid, gid, 0);
+}
+
+long sys_lchown(const char *path, int uid, int gid)
+{
+	return sys_fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
+long sys_fchown(int fd, int uid, int gid)
+{
+	return sys_fchownat(fd, "", uid, gid, AT_EMPTY_PATH);
+}
+
+long sys_symlinkat(const char *target, int dirfd, const char *upath)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	if (!target)
+		return -EFAULT;
+	if (!target[0])
+		return -ENOENT;
+	long r = resolve_at(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	path_to_uri(path, uri);
+	return abi->stream_symlink(target, uri);
+}
+
+long sys_symlink(const char *target, const char *path)
+{
+	return sys_symlinkat(target, AT_FDCWD, path);
+}
+
+long sys_linkat(int olddir, const char *oldp, int newdir, const char *newp,
+		int flags)
+{
+	char a[MOAT_URI_MAX], b[MOAT_URI_MAX];
+	char ua[URI_BUF_SIZE], ub[URI_BUF_SIZE];
+	(void)flags;
+	long r = resolve_at(olddir, oldp, a);
+	if (r == 0)
+		r = resolve_at(newdir, newp, b);
+	if (r < 0)
+		return r;
+	path_to_uri(a, ua);
+	path_to_uri(b, ub);
+	return abi->stream_link(ua, ub);
+}
+
+long sys_link(const char *oldp, const char *newp)
+{
+	return sys_linkat(AT_FDCWD, oldp, AT_FDCWD, newp, 0);
+}
+
+long sys_truncate(const char *upath, int64_t len)
+{
+	char path[MOAT_URI_MAX];
+	moat_handle h;
+	if (len < 0)
+		return -EINVAL;
+	long r = resolve_at(AT_FDCWD, upath, path);
+	if (r == 0)
+		r = fs_open_stream(path, O_WRONLY, 0, &h);
+	if (r < 0)
+		return r;
+	r = abi->stream_set_length(h, (uint64_t)len);
+	abi->object_close(h);
+	return r;
+}
+
+/* Space is allocated as it is written; mode 0 only grows the file. */
+long sys_fallocate(int fd, int mode, int64_t off, int64_t len)
+{
+	struct file *f = fd_file(fd);
+	struct moat_attr a;
+	if (!f || f->type != F_STREAM)
+		return -EBADF;
+	if (mode != 0)
+		return -EOPNOTSUPP;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	long r = abi->stream_attr_query_by_handle(f->h, &a);
+	if (r == 0 && (uint64_t)(off + len) > a.size)
+		r = abi->stream_set_length(f->h, (uint64_t)(off + len));
+	return r;
+}

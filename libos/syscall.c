@@ -36,7 +36,10 @@ DECL(statfs); DECL(fstatfs); DECL(getxattr); DECL(listxattr); DECL(setxattr);
 DECL(socket); DECL(futex); DECL(fork); DECL(wait4); DECL(waitid);
 DECL(pipe); DECL(pipe2); DECL(rt_sigsuspend); DECL(pause);
 DECL(rt_sigpending); DECL(rt_sigtimedwait); DECL(poll); DECL(ppoll);
-DECL(select); DECL(pselect6);
+DECL(select); DECL(pselect6); DECL(fchmodat); DECL(chmod); DECL(fchmod);
+DECL(utimensat); DECL(utimes); DECL(utime); DECL(fchownat); DECL(chown);
+DECL(lchown); DECL(fchown); DECL(symlinkat); DECL(symlink); DECL(linkat);
+DECL(link); DECL(truncate); DECL(fallocate);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -69,6 +72,9 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(socket), E(futex), E(fork), ALIAS(vfork, fork), E(wait4), E(waitid),
 	E(pipe), E(pipe2), E(rt_sigsuspend), E(pause), E(rt_sigpending),
 	E(rt_sigtimedwait), E(poll), E(ppoll), E(select), E(pselect6),
+	E(fchmodat), E(chmod), E(fchmod), E(utimensat), E(utimes), E(utime),
+	E(fchownat), E(chown), E(lchown), E(fchown), E(symlinkat), E(symlink),
+	E(linkat), E(link), E(truncate), E(fallocate),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

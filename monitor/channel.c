@@ -22,7 +22,13 @@
 static int takes_path(uint32_t op)
 {
 	return op == MOAT_OP_OPEN || op == MOAT_OP_STAT || op == MOAT_OP_READLINK ||
-	       op == MOAT_OP_DELETE || op == MOAT_OP_RENAME;
+	       op == MOAT_OP_DELETE || op == MOAT_OP_RENAME || op == MOAT_OP_SETATTR ||
+	       op == MOAT_OP_SYMLINK || op == MOAT_OP_LINK;
+}
+
+static int takes_two_strings(uint32_t op)
+{
+	return op == MOAT_OP_RENAME || op == MOAT_OP_SYMLINK || op == MOAT_OP_LINK;
 }
 
 int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
@@ -47,7 +53,12 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 	if (!nul)
 		return -EPROTO;
 	req->path = payload;
-	if (req->hdr.op == MOAT_OP_RENAME) {
+	if (req->hdr.op == MOAT_OP_SETATTR) {
+		if ((size_t)(end - (nul + 1)) != 2 * sizeof(int64_t))
+			return -EPROTO;
+		req->data = nul + 1;
+		req->data_len = 2 * sizeof(int64_t);
+	} else if (takes_two_strings(req->hdr.op)) {
 		const char *p2 = nul + 1;
 		const char *nul2 = p2 < end ? memchr(p2, 0, (size_t)(end - p2)) : NULL;
 		if (!nul2 || nul2 + 1 != end)
@@ -56,8 +67,10 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 	} else if (nul + 1 != end) {
 		return -EPROTO;
 	}
+	/* A symlink's second string is its text, not a path to resolve. */
 	if (moat_policy_check_path(req->path) < 0 ||
-	    (req->path2 && moat_policy_check_path(req->path2) < 0))
+	    (req->path2 && req->hdr.op != MOAT_OP_SYMLINK &&
+	     moat_policy_check_path(req->path2) < 0))
 		return -EINVAL;
 	return 0;
 }
@@ -163,6 +176,19 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_RENAME:
 		r = moat_policy_rename(pol, rq->path, rq->path2);
+		return send_reply(chan, h->op, r, NULL, 0, -1);
+	case MOAT_OP_SETATTR: {
+		int64_t t[2];
+		memcpy(t, rq->data, sizeof(t));
+		r = moat_policy_setattr(pol, rq->path, (h->a >> 8) & 1, (unsigned)h->a & 0xff,
+					h->b, t[0], t[1]);
+		return send_reply(chan, h->op, r, NULL, 0, -1);
+	}
+	case MOAT_OP_SYMLINK:
+		r = moat_policy_symlink(pol, rq->path, rq->path2);
+		return send_reply(chan, h->op, r, NULL, 0, -1);
+	case MOAT_OP_LINK:
+		r = moat_policy_link(pol, rq->path, rq->path2);
 		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_LOG:
 		if (pp->debug)

@@ -620,3 +620,78 @@ int moat_policy_rename(struct moat_policy *p, const char *from, const char *to)
 	target_done(&b);
 	return r;
 }
+
+static struct timespec ts_of(int64_t ns, int set)
+{
+	if (!set)
+		return (struct timespec){ 0, UTIME_OMIT };
+	if (ns == MOAT_TIME_NOW)
+		return (struct timespec){ 0, UTIME_NOW };
+	return (struct timespec){ ns / 1000000000, ns % 1000000000 };
+}
+
+int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
+			unsigned mask, unsigned mode, int64_t atime, int64_t mtime)
+{
+	struct target t;
+	if (mask & ~7u)
+		return -EINVAL;
+	int r = walk(p, path, !nofollow, &t);
+	if (r < 0)
+		return r;
+	if (!t.m || !t.m->writable) {
+		target_done(&t);
+		return -EROFS;
+	}
+	if ((mask & MOAT_ATTR_MODE) &&
+	    fchmodat(t.dirfd, t.name, mode & 01777, 0) < 0) /* no setuid/setgid */
+		r = -errno;
+	if (r == 0 && (mask & (MOAT_ATTR_ATIME | MOAT_ATTR_MTIME))) {
+		struct timespec ts[2] = { ts_of(atime, mask & MOAT_ATTR_ATIME),
+					  ts_of(mtime, mask & MOAT_ATTR_MTIME) };
+		if (utimensat(t.dirfd, t.name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	target_done(&t);
+	return r;
+}
+
+int moat_policy_symlink(struct moat_policy *p, const char *path,
+			const char *target)
+{
+	struct target t;
+	size_t n = strnlen(target, MOAT_PATH_MAX);
+	if (n == 0 || n >= MOAT_PATH_MAX)
+		return -EINVAL;
+	int r = walk(p, path, 0, &t);
+	if (r < 0)
+		return r;
+	if (!t.m || !t.m->writable)
+		r = -EROFS;
+	else
+		r = symlinkat(target, t.dirfd, t.name) < 0 ? -errno : 0;
+	target_done(&t);
+	return r;
+}
+
+int moat_policy_link(struct moat_policy *p, const char *from, const char *to)
+{
+	struct target a, b;
+	int r = walk(p, from, 0, &a);
+	if (r < 0)
+		return r;
+	r = walk(p, to, 0, &b);
+	if (r < 0) {
+		target_done(&a);
+		return r;
+	}
+	if (!a.m || !b.m || !a.m->writable || !b.m->writable)
+		r = -EROFS;
+	else if (a.m != b.m)
+		r = -EXDEV;
+	else
+		r = linkat(a.dirfd, a.name, b.dirfd, b.name, 0) < 0 ? -errno : 0;
+	target_done(&a);
+	target_done(&b);
+	return r;
+}

@@ -82,6 +82,12 @@ enum {
 #define MOAT_OPEN_NOFOLLOW  0x200 /* fail with ELOOP on a final symlink */
 #define MOAT_OPEN_MKDIR     0x400 /* create a directory instead; no handle */
 
+/* stream_attr_set mask bits, and the time meaning "now". */
+#define MOAT_ATTR_MODE  1
+#define MOAT_ATTR_ATIME 2
+#define MOAT_ATTR_MTIME 4
+#define MOAT_TIME_NOW   INT64_MIN
+
 /* Offset meaning "the stream's own position" (consoles, pipes, append). */
 #define MOAT_OFFSET_STREAM ((uint64_t)-1)
 
@@ -370,6 +376,24 @@ struct moat_abi {
 	 * -EPIPE (no host signal is raised).  Result: 0, -EMFILE. */
 	long (*stream_pipe)(moat_handle *read_end, moat_handle *write_end);
 
+	/* stream_attr_set: change attributes of the stream named by 'uri'
+	 * (with 'nofollow', of a final symbolic link itself): the fields of
+	 * 'attr' named in 'mask' (MOAT_ATTR_MODE: permission bits, never
+	 * setuid or setgid; MOAT_ATTR_ATIME, MOAT_ATTR_MTIME: times in ns,
+	 * or MOAT_TIME_NOW).  Result: 0, -EROFS, -ENOENT, -EPERM, -EINVAL. */
+	long (*stream_attr_set)(const char *uri, uint32_t nofollow, uint32_t mask,
+				const struct moat_attr *attr);
+
+	/* stream_symlink: create a symbolic link at 'uri' whose text is
+	 * 'target' (any string; it is resolved as a virtual path when
+	 * followed).  Result: 0, -EEXIST, -EROFS, -ENOENT. */
+	long (*stream_symlink)(const char *target, const char *uri);
+
+	/* stream_link: make 'to' another name of the file 'from'; both must
+	 * be in the same writable mapping.  Result: 0, -EXDEV, -EROFS,
+	 * -EEXIST, -ENOENT, -EPERM (a directory). */
+	long (*stream_link)(const char *from, const char *to);
+
 	/* stream_readlink: copy the target of the symbolic link named by
 	 * 'uri' into buf (not NUL-terminated).  Result: its length, or
 	 * -EINVAL (not a link), -ENOENT, -ERANGE (buf too small). */
@@ -436,7 +460,7 @@ struct moat_abi {
 };
 
 /* Number of downcalls in struct moat_abi. */
-#define MOAT_ABI_NCALLS 38
+#define MOAT_ABI_NCALLS 41
 
 /* ---------------------------------------------------------------- */
 /* Upcalls: what the LibOS gives the PAL.                            */

@@ -43,6 +43,10 @@ enum moat_op {
 	MOAT_OP_EXIT,         /* a = code, b = signal; no reply */
 	MOAT_OP_CHANNEL,      /* no payload; reply carries a new channel fd
 				 for a process about to be forked */
+	MOAT_OP_SETATTR,      /* path NUL int64 atime, int64 mtime;
+				 a = mask | nofollow << 8, b = mode */
+	MOAT_OP_SYMLINK,      /* path NUL target NUL: create path -> target */
+	MOAT_OP_LINK,         /* path NUL path2 NUL: link path2 to path */
 	MOAT_OP_LAST
 };
 

@@ -44,5 +44,11 @@ int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
 int moat_policy_delete(struct moat_policy *p, const char *path, int dir);
 int moat_policy_rename(struct moat_policy *p, const char *from,
 		       const char *to);
+/* mask: MOAT_ATTR_*; times in ns or MOAT_TIME_NOW. */
+int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
+			unsigned mask, unsigned mode, int64_t atime, int64_t mtime);
+int moat_policy_symlink(struct moat_policy *p, const char *path,
+			const char *target);
+int moat_policy_link(struct moat_policy *p, const char *from, const char *to);
 
 #endif /* MOAT_POLICY_H */

@@ -56,6 +56,13 @@ void *pal_pages(size_t size);
  * (-1 if none). */
 long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
 		 const char *path2, void *reply, size_t reply_len, int *fd);
+long pal_request_raw(uint32_t op, int32_t a, uint32_t b, const void *p1,
+		     size_t l1, const void *p2, size_t l2, void *reply,
+		     size_t reply_len, int *fd);
+long pal_stream_attr_set(const char *uri, uint32_t nofollow, uint32_t mask,
+			 const struct moat_attr *attr);
+long pal_stream_symlink(const char *target, const char *uri);
+long pal_stream_link(const char *from, const char *to);
 void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
 		size_t len);
 

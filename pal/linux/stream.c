@@ -45,13 +45,10 @@ static long channel_send(const struct moat_msg_hdr *hdr, const char *p1,
 	return HOST3(__NR_write, MOAT_CHANNEL_FD, buf, len);
 }
 
-long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
-		 const char *path2, void *reply, size_t reply_len, int *fd)
+long pal_request_raw(uint32_t op, int32_t a, uint32_t b, const void *p1,
+		     size_t l1, const void *p2, size_t l2, void *reply,
+		     size_t reply_len, int *fd)
 {
-	size_t l1 = path ? strnlen(path, MOAT_PATH_MAX) + 1 : 0;
-	size_t l2 = path2 ? strnlen(path2, MOAT_PATH_MAX) + 1 : 0;
-	if (l1 > MOAT_PATH_MAX || l2 > MOAT_PATH_MAX)
-		return -MOAT_ENAMETOOLONG;
 	struct moat_msg_hdr hdr = { op, (uint32_t)(l1 + l2), a, b };
 	struct moat_msg_hdr rhdr;
 	struct host_cmsg cm;
@@ -64,7 +61,7 @@ long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
 	if (fd)
 		*fd = -1;
 	pal_lock(&channel_lock);
-	r = channel_send(&hdr, path, l1, path2, l2);
+	r = channel_send(&hdr, p1, l1, p2, l2);
 	if (r >= 0)
 		r = HOST3(__NR_recvmsg, MOAT_CHANNEL_FD, &m, H_MSG_CMSG_CLOEXEC);
 	pal_unlock(&channel_lock);
@@ -78,6 +75,16 @@ long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
 			HOST1(__NR_close, cm.fds[0]);
 	}
 	return rhdr.a;
+}
+
+long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
+		 const char *path2, void *reply, size_t reply_len, int *fd)
+{
+	size_t l1 = path ? strnlen(path, MOAT_PATH_MAX) + 1 : 0;
+	size_t l2 = path2 ? strnlen(path2, MOAT_PATH_MAX) + 1 : 0;
+	if (l1 > MOAT_PATH_MAX || l2 > MOAT_PATH_MAX)
+		return -MOAT_ENAMETOOLONG;
+	return pal_request_raw(op, a, b, path, l1, path2, l2, reply, reply_len, fd);
 }
 
 void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
@@ -299,6 +306,36 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
 		.ctime_ns = (int64_t)st.st_ctime * 1000000000 + (int64_t)st.st_ctime_nsec,
 	};
 	return 0;
+}
+
+long pal_stream_attr_set(const char *uri, uint32_t nofollow, uint32_t mask,
+			 const struct moat_attr *attr)
+{
+	const char *path = file_path(uri);
+	if (!path)
+		return -MOAT_EINVAL;
+	size_t l1 = strnlen(path, MOAT_PATH_MAX) + 1;
+	if (l1 > MOAT_PATH_MAX)
+		return -MOAT_ENAMETOOLONG;
+	int64_t times[2] = { attr->atime_ns, attr->mtime_ns };
+	return pal_request_raw(MOAT_OP_SETATTR, (int32_t)(mask | (nofollow ? 1u << 8 : 0)),
+			       attr->mode, path, l1, times, sizeof(times), 0, 0, 0);
+}
+
+long pal_stream_symlink(const char *target, const char *uri)
+{
+	const char *path = file_path(uri);
+	if (!path)
+		return -MOAT_EINVAL;
+	return pal_request(MOAT_OP_SYMLINK, 0, 0, path, target, 0, 0, 0);
+}
+
+long pal_stream_link(const char *from, const char *to)
+{
+	const char *p1 = file_path(from), *p2 = file_path(to);
+	if (!p1 || !p2)
+		return -MOAT_EINVAL;
+	return pal_request(MOAT_OP_LINK, 0, 0, p1, p2, 0, 0, 0);
 }
 
 long pal_stream_readlink(const char *uri, char *buf, size_t len)
