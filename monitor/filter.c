@@ -40,7 +40,7 @@ static const int plain_calls[] = {
 	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(exit),
 	SCMP_SYS(exit_group), SCMP_SYS(futex), SCMP_SYS(clock_gettime),
-	SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
+	SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
 	/* processes of this picoprocess: its own pid namespace and Landlock
 	 * domain keep wait and kill inside it */
 	SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(pipe2),
@@ -82,6 +82,16 @@ int moat_filter_count(void)
 {
 	/* plain + recvmsg + clone + dup3 + arch_prctl */
 	return (int)(sizeof(plain_calls) / sizeof(plain_calls[0])) + 4;
+}
+
+/* The allowlist in libseccomp's readable form (for `moat filter`). */
+int moat_filter_print(int fd)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int r = !ctx || add_rules(ctx) != 0 || seccomp_export_pfc(ctx, fd) < 0 ? -1 : 0;
+	if (ctx)
+		seccomp_release(ctx);
+	return r;
 }
 
 struct sock_filter *moat_filter_build(size_t *len, char *err, size_t errlen)

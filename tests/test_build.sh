@@ -53,3 +53,12 @@ wx=$(readelf -lW "$PICO" | awk '$1 == "LOAD" && $(NF-1) ~ /W/ && $(NF-1) ~ /E/')
 nload=$(readelf -lW "$PICO" | grep -c '^ *LOAD')
 if [ "$nload" -ge 1 ] && [ -z "$wx" ]; then pass "no writable+executable segment in moat-pico"
 else fail "no writable+executable segment in moat-pico" "$nload LOAD segments; W+E: $wx"; fi
+
+# docs/security.md lists exactly the host calls the filter allows, and no
+# more than 40 of them.
+filter_calls=$("$MOAT" filter | grep -o 'syscall "[a-z_0-9]*"' | sed 's/syscall "\(.*\)"/\1/' | sort -u)
+doc_calls=$(sed -n '/^| Call | Arguments allowed/,/^$/p' "$ROOT/docs/security.md" |
+	grep -o '^| `[a-z_0-9]*`' | tr -d '|` ' | sort -u)
+check_eq "docs/security.md host-syscall table matches the filter" "$filter_calls" "$doc_calls"
+n=$(echo "$filter_calls" | wc -l)
+if [ "$n" -le 40 ]; then pass "filter allows $n host calls (at most 40)"; else fail "filter size" "$n host calls"; fi

@@ -34,7 +34,9 @@ static void usage(FILE *out)
 		"  --cwd DIR         initial working directory inside (default /)\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
 		"  --trace           also log every system call the program makes\n"
-		"  -h, --help        this text\n");
+		"  -h, --help        this text\n"
+		"\n"
+		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -222,6 +224,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "filter")) {
+		printf("# every host call must also come from the PAL gate at 0x6f0000000000;\n"
+		       "# any other 'syscall' traps to the LibOS (SECCOMP_RET_TRAP)\n");
+		fflush(stdout);
+		return moat_filter_print(1) < 0 ? 1 : 0;
+	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("moat 0.1\n");
 		return 0;

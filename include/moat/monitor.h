@@ -45,6 +45,12 @@ int moat_monitor_run(struct moat_monitor *mon);
 /* The end of picoprocess 'id' (after moat_monitor_run). */
 const struct moat_exit *moat_monitor_exit(struct moat_monitor *mon, int id);
 
+/* Write the seccomp allowlist every picoprocess runs under, in
+ * libseccomp's readable PFC form, to fd.  The instruction-pointer prefix
+ * (only the PAL's gate may call the host) comes first in the real
+ * filter and is described in a comment line.  Returns 0 or -1. */
+int moat_filter_print(int fd);
+
 /* The shell-style status for an end: code, or 128 + signal. */
 int moat_exit_status(const struct moat_exit *e);
 
