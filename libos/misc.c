@@ -234,3 +234,53 @@ long sys_socket(int domain, int type, int proto)
 	klog("socket(%d, %d, %d): no socket is granted: EACCES", domain, type, proto);
 	return -EACCES;
 }
+
+/* --- interval timers --- */
+
+struct kitimerval { long isec, iusec, vsec, vusec; };
+
+static uint64_t tv_ns(long sec, long usec)
+{
+	return (uint64_t)sec * 1000000000 + (uint64_t)usec * 1000;
+}
+
+long sys_setitimer(int which, const struct kitimerval *nv, struct kitimerval *ov)
+{
+	uint64_t oval, oint;
+	if (which < 0 || which > 2)
+		return -EINVAL;
+	uint64_t val = 0, intv = 0;
+	if (nv) {
+		if (nv->iusec < 0 || nv->iusec >= 1000000 || nv->vusec < 0 ||
+		    nv->vusec >= 1000000 || nv->isec < 0 || nv->vsec < 0)
+			return -EINVAL;
+		val = tv_ns(nv->vsec, nv->vusec);
+		intv = tv_ns(nv->isec, nv->iusec);
+	}
+	long r;
+	if (nv) {
+		r = abi->timer_set((uint32_t)which, val, intv, &oval, &oint);
+	} else { /* a query: read by setting it back to what it was */
+		r = abi->timer_set((uint32_t)which, 0, 0, &oval, &oint);
+		if (r == 0 && oval)
+			r = abi->timer_set((uint32_t)which, oval, oint, NULL, NULL);
+	}
+	if (r == 0 && ov)
+		*ov = (struct kitimerval){ (long)(oint / 1000000000), (long)(oint % 1000000000 / 1000),
+					   (long)(oval / 1000000000), (long)(oval % 1000000000 / 1000) };
+	return r;
+}
+
+long sys_getitimer(int which, struct kitimerval *cur)
+{
+	return sys_setitimer(which, NULL, cur);
+}
+
+long sys_alarm(unsigned secs)
+{
+	struct kitimerval nv = { 0, 0, (long)secs, 0 }, ov = { 0, 0, 0, 0 };
+	long r = sys_setitimer(0, &nv, &ov);
+	if (r < 0)
+		return r;
+	return ov.vsec + (ov.vusec >= 500000 || (ov.vsec == 0 && ov.vusec));
+}

@@ -39,7 +39,8 @@ DECL(rt_sigpending); DECL(rt_sigtimedwait); DECL(poll); DECL(ppoll);
 DECL(select); DECL(pselect6); DECL(fchmodat); DECL(chmod); DECL(fchmod);
 DECL(utimensat); DECL(utimes); DECL(utime); DECL(fchownat); DECL(chown);
 DECL(lchown); DECL(fchown); DECL(symlinkat); DECL(symlink); DECL(linkat);
-DECL(link); DECL(truncate); DECL(fallocate);
+DECL(link); DECL(truncate); DECL(fallocate); DECL(setitimer); DECL(getitimer);
+DECL(alarm);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -74,7 +75,8 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(rt_sigtimedwait), E(poll), E(ppoll), E(select), E(pselect6),
 	E(fchmodat), E(chmod), E(fchmod), E(utimensat), E(utimes), E(utime),
 	E(fchownat), E(chown), E(lchown), E(fchown), E(symlinkat), E(symlink),
-	E(linkat), E(link), E(truncate), E(fallocate),
+	E(linkat), E(link), E(truncate), E(fallocate), E(setitimer), E(getitimer),
+	E(alarm),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

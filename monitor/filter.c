@@ -48,6 +48,8 @@ static const int plain_calls[] = {
 	SCMP_SYS(restart_syscall),
 	/* waiting on pipes and consoles with signals open */
 	SCMP_SYS(ppoll),
+	/* interval timers: they signal only the calling process */
+	SCMP_SYS(setitimer),
 };
 
 static int add_rules(scmp_filter_ctx ctx)

@@ -450,6 +450,16 @@ struct moat_abi {
 	 * Result: 0 or -EINVAL. */
 	long (*segment_base_set)(uint32_t which, uint64_t base);
 
+	/* timer_set: arm (interval_ns/value_ns > 0) or disarm (value 0) the
+	 * process's one real-time timer, which raises SIGALRM as a
+	 * MOAT_EXC_INTERRUPT when it expires and then every interval_ns.
+	 * *old_value_ns and *old_interval_ns (if not NULL) receive what was
+	 * left.  Which clock: 0 real time, 1 the process's user CPU time
+	 * (SIGVTALRM), 2 its user+system CPU time (SIGPROF).  A forked child
+	 * starts with no timers.  Result: 0 or -EINVAL. */
+	long (*timer_set)(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
+			  uint64_t *old_value_ns, uint64_t *old_interval_ns);
+
 	/* debug_log: write a line to the monitor's debug log, shown when
 	 * the user asked for it (moat run --debug).  Result: 0. */
 	long (*debug_log)(const char *msg, size_t len);
@@ -460,7 +470,7 @@ struct moat_abi {
 };
 
 /* Number of downcalls in struct moat_abi. */
-#define MOAT_ABI_NCALLS 41
+#define MOAT_ABI_NCALLS 42
 
 /* ---------------------------------------------------------------- */
 /* Upcalls: what the LibOS gives the PAL.                            */

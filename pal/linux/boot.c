@@ -91,6 +91,7 @@ const struct moat_abi pal_abi = {
 	.system_time = pal_system_time,
 	.random_bits = pal_random_bits,
 	.segment_base_set = pal_segment_base_set,
+	.timer_set = pal_timer_set,
 	.debug_log = pal_debug_log,
 	.object_close = pal_object_close,
 };

@@ -104,6 +104,8 @@ long pal_system_time(uint32_t clock);
 long pal_random_bits(void *buf, size_t len);
 long pal_segment_base_set(uint32_t which, uint64_t base);
 long pal_object_close(moat_handle h);
+long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
+		   uint64_t *old_value_ns, uint64_t *old_interval_ns);
 
 long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 		     uint32_t mode);

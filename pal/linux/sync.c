@@ -444,3 +444,26 @@ long pal_object_close(moat_handle h)
 	pal_unlock(&handles_lock);
 	return 0;
 }
+
+long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
+		   uint64_t *old_value_ns, uint64_t *old_interval_ns)
+{
+	struct { long isec, iusec, vsec, vusec; } nv, ov;
+	if (which > 2)
+		return -MOAT_EINVAL;
+	/* A set-but-tiny value must not become 0, which would disarm. */
+	if (value_ns && value_ns < 1000)
+		value_ns = 1000;
+	nv.isec = (long)(interval_ns / 1000000000);
+	nv.iusec = (long)(interval_ns % 1000000000 / 1000);
+	nv.vsec = (long)(value_ns / 1000000000);
+	nv.vusec = (long)(value_ns % 1000000000 / 1000);
+	long r = HOST3(__NR_setitimer, which, &nv, &ov);
+	if (r < 0)
+		return r;
+	if (old_value_ns)
+		*old_value_ns = (uint64_t)ov.vsec * 1000000000 + (uint64_t)ov.vusec * 1000;
+	if (old_interval_ns)
+		*old_interval_ns = (uint64_t)ov.isec * 1000000000 + (uint64_t)ov.iusec * 1000;
+	return 0;
+}
