@@ -14,7 +14,9 @@
 
 #include "libos.h"
 
-enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM };
+enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM,
+		 F_MEM,     /* a /proc or /sys file: content made at open */
+		 F_MEMDIR };
 
 struct file {
 	int refs;
@@ -24,7 +26,9 @@ struct file {
 	uint64_t pos;
 	int flags;             /* O_ACCMODE | O_APPEND | O_NONBLOCK ... */
 	char *path;            /* virtual path, for directories and fd links */
-	struct moat_attr attr; /* directories: attributes at open */
+	struct moat_attr attr; /* directories and pseudo-files: at open */
+	char *content;         /* F_MEM, F_MEMDIR */
+	size_t content_len;
 };
 
 struct fd_slot {
@@ -132,6 +136,7 @@ static void file_put(struct file *f)
 		return;
 	if (f->type == F_STREAM || f->type == F_DIR)
 		abi->object_close(f->h);
+	kfree(f->content);
 	kfree(f->path);
 	kfree(f);
 }
@@ -224,6 +229,8 @@ static long path_attr(const char *path, int nofollow, struct moat_attr *a)
 	}
 	if (!strcmp(path, "/proc/self/exe") && !nofollow)
 		path = proc.exe_path;
+	else if (procfs_owns(path))
+		return procfs_get(path, a, NULL, NULL);
 	path_to_uri(path, uri);
 	return abi->stream_attr_query(uri, (uint32_t)nofollow, a);
 }
@@ -231,7 +238,7 @@ static long path_attr(const char *path, int nofollow, struct moat_attr *a)
 static long file_attr(struct file *f, struct moat_attr *a)
 {
 	switch (f->type) {
-	case F_DIR:
+	case F_DIR: case F_MEM: case F_MEMDIR:
 		*a = f->attr;
 		return 0;
 	case F_STREAM:
@@ -366,6 +373,15 @@ long sys_openat(int dirfd, const char *upath, int flags, int mode)
 	int dev = device_type(path);
 	if (dev >= 0) {
 		f->type = dev;
+	} else if (procfs_owns(path) && strcmp(path, "/proc/self/exe")) {
+		/* Made now, so a listing of /proc/self/fd misses its own fd. */
+		r = procfs_get(path, &f->attr, &f->content, &f->content_len);
+		if (r < 0) {
+			kfree(f);
+			return r;
+		}
+		f->type = f->attr.kind == MOAT_KIND_DIR ? F_MEMDIR : F_MEM;
+		f->attr.size = f->content_len;
 	} else {
 		struct moat_attr a;
 		r = fs_open_stream(path, flags, mode, &f->h);
@@ -437,8 +453,17 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 		return (long)len;
 	case F_RANDOM:
 		return abi->random_bits(buf, len);
-	case F_DIR:
+	case F_DIR: case F_MEMDIR:
 		return -EISDIR;
+	case F_MEM: {
+		uint64_t off = at >= 0 ? (uint64_t)at : f->pos;
+		size_t n = off >= f->content_len ? 0 : f->content_len - off;
+		n = n < len ? n : len;
+		memcpy(buf, f->content + off, n);
+		if (at < 0)
+			f->pos += n;
+		return (long)n;
+	}
 	}
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
@@ -458,8 +483,10 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 	switch (f->type) {
 	case F_NULL: case F_ZERO: case F_RANDOM:
 		return (long)len;
-	case F_DIR:
+	case F_DIR: case F_MEMDIR:
 		return -EISDIR;
+	case F_MEM:
+		return -EACCES; /* pseudo-files are read-only */
 	}
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -585,6 +612,20 @@ long sys_getdents64(int fd, void *buf, size_t len)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return -EBADF;
+	if (f->type == F_MEMDIR) {
+		size_t used = 0;
+		while (f->pos + used < f->content_len) {
+			const struct moat_dirent *d = (const void *)(f->content + f->pos + used);
+			if (used + d->reclen > len)
+				break;
+			used += d->reclen;
+		}
+		if (!used && f->pos < f->content_len)
+			return -EINVAL;
+		memcpy(buf, f->content + f->pos, used);
+		f->pos += used;
+		return (long)used;
+	}
 	if (f->type != F_DIR)
 		return -ENOTDIR;
 	long r = abi->stream_read(f->h, f->pos, buf, len);
@@ -719,12 +760,8 @@ long sys_readlinkat(int dirfd, const char *upath, char *buf, size_t len)
 		return r;
 	if ((long)len <= 0)
 		return -EINVAL;
-	if (!strcmp(path, "/proc/self/exe")) {
-		size_t n = strlen(proc.exe_path);
-		n = n < len ? n : len;
-		memcpy(buf, proc.exe_path, n);
-		return (long)n;
-	}
+	if (procfs_owns(path))
+		return procfs_readlink(path, buf, len);
 	path_to_uri(path, uri);
 	r = abi->stream_readlink(uri, buf, len);
 	return r == -ERANGE ? (long)len : r;
@@ -1163,4 +1200,26 @@ long sys_fallocate(int fd, int mode, int64_t off, int64_t len)
 	if (r == 0 && (uint64_t)(off + len) > a.size)
 		r = abi->stream_set_length(f->h, (uint64_t)(off + len));
 	return r;
+}
+
+int fs_fd_open(int fd)
+{
+	return fd_file(fd) != NULL;
+}
+
+/* What /proc/self/fd/N points to. */
+long fs_fd_describe(int fd, char *out, size_t len)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	if (f->path)
+		rt_strlcpy(out, f->path, len);
+	else if (f->kind == MOAT_KIND_PIPE)
+		rt_snprintf(out, len, "pipe:[%d]", f->h);
+	else if (f->kind == MOAT_KIND_CONSOLE)
+		rt_snprintf(out, len, boot->stdio[f->h < 3 ? f->h : 0].is_tty ? "/dev/tty" : "pipe:[%d]", f->h);
+	else
+		rt_snprintf(out, len, "anon_inode:[%d]", f->h);
+	return 0;
 }

@@ -37,10 +37,13 @@ _Noreturn void libos_panic(const char *fmt, ...)
 	__builtin_unreachable();
 }
 
+static struct moat_boot_info boot_copy; /* the PAL's copy lives on its stack */
+
 static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 {
 	abi = a;
-	boot = b;
+	boot_copy = *b;
+	boot = &boot_copy;
 	if (a->version != MOAT_ABI_VERSION || a->size < sizeof(*a))
 		libos_panic("ABI version %u does not match", a->version);
 	proc.umask = 022;

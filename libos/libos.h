@@ -36,6 +36,7 @@ struct libos_proc {
 	uint32_t uid, gid;
 	int pid, ppid;
 	char comm[16];
+	char **argv, **envp;  /* of the running program, for /proc/self */
 	uint64_t brk_start, brk_cur, brk_end;
 };
 extern struct libos_proc proc;
@@ -68,6 +69,14 @@ void signal_reset_on_exec(void);
 void fs_close_on_exec(void);
 int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec);
 long sys_close(int fd);
+
+/* procfs.c: /proc and /sys made by the LibOS */
+int procfs_owns(const char *path);
+long procfs_get(const char *path, struct moat_attr *a, char **content, size_t *len);
+long procfs_readlink(const char *path, char *out, size_t len);
+int fs_fd_open(int fd);
+long fs_fd_describe(int fd, char *out, size_t len);
+int thread_count(void);
 
 /* syscall.c */
 long syscall_dispatch(struct moat_context *ctx);

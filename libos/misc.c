@@ -218,7 +218,8 @@ long sys_sched_getaffinity(int pid, size_t len, uint64_t *mask)
 		return -ESRCH;
 	if (len < 8)
 		return -EINVAL;
-	*mask = 1; /* one thread, one CPU */
+	uint32_t n = boot->ncpus ? boot->ncpus : 1;
+	*mask = n >= 64 ? ~0ULL : (1ULL << n) - 1;
 	return 8;
 }
 

@@ -151,6 +151,26 @@ struct exec_args {
 	int argc, envc;
 };
 
+static void args_free(struct exec_args *a);
+
+/* The running program's argv and envp move into proc (for /proc/self);
+ * the previous program's are freed. */
+static void args_keep(struct exec_args *a)
+{
+	struct exec_args old = { .argv = proc.argv, .envp = proc.envp };
+	while (old.argv && old.argv[old.argc])
+		old.argc++;
+	while (old.envp && old.envp[old.envc])
+		old.envc++;
+	proc.argv = a->argv;
+	proc.envp = a->envp;
+	a->argv = a->envp = NULL;
+	a->argc = a->envc = 0;
+	args_free(&old);
+	const char *base = strrchr(a->path, '/');
+	rt_strlcpy(proc.comm, base ? base + 1 : a->path, sizeof(proc.comm));
+}
+
 static void args_free(struct exec_args *a)
 {
 	for (int i = 0; i < a->argc; i++)
@@ -305,6 +325,7 @@ long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
 	thread_set_fsbase(0);
 	uint64_t entry, sp;
 	r = exec_load(a.path, a.argv, a.envp, &entry, &sp);
+	args_keep(&a);
 	args_free(&a);
 	if (r < 0) {
 		klog("execve: the new program failed to load after the old one was gone");
@@ -336,6 +357,7 @@ _Noreturn void process_exec_first(const char *path, char **argv, char **envp)
 			    : r == -EACCES ? "permission denied (not executable?)"
 			    : r == -ENOEXEC ? "not an ELF program or #! script"
 			    : "load failed");
+	args_keep(&a);
 	args_free(&a);
 	exec_jump(entry, sp);
 }

@@ -403,3 +403,8 @@ void thread_after_fork(int pid, int *clear_tid)
 	live_threads = 1;
 	threads_lock = 0;
 }
+
+int thread_count(void)
+{
+	return live_threads;
+}

@@ -228,6 +228,10 @@ static int boot_block(const struct moat_manifest *m,
 	};
 	for (int i = 0; i < 3; i++)
 		stdio_info(i, &bb.stdio[i]);
+	cpu_set_t cpus;
+	bb.ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (uint32_t)CPU_COUNT(&cpus) : 1;
+	bb.mem_bytes = m->limits.memory ? m->limits.memory
+		       : (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
 	char exe[MOAT_PATH_MAX + 8];
 	snprintf(exe, sizeof(exe), "file:%s", m->entry);
 	size_t slen = strlen(exe) + 1 + strlen(m->cwd) + 1;

@@ -119,7 +119,8 @@ static void put(struct out *o, char c)
 	o->pos++;
 }
 
-static void put_num(struct out *o, uint64_t v, unsigned base, int neg)
+static void put_num(struct out *o, uint64_t v, unsigned base, int neg,
+		    int width, char pad)
 {
 	char tmp[24];
 	int n = 0;
@@ -129,6 +130,8 @@ static void put_num(struct out *o, uint64_t v, unsigned base, int neg)
 	} while (v);
 	if (neg)
 		put(o, '-');
+	for (int w = n + neg; w < width; w++)
+		put(o, pad);
 	while (n)
 		put(o, tmp[--n]);
 }
@@ -141,25 +144,33 @@ int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			put(&o, *fmt);
 			continue;
 		}
-		int lng = 0;
+		int lng = 0, width = 0;
+		char pad = ' ';
 		fmt++;
+		if (*fmt == '0')
+			pad = '0', fmt++;
+		while (*fmt >= '1' && *fmt <= '9')
+			width = width * 10 + (*fmt++ - '0');
 		while (*fmt == 'l' || *fmt == 'z')
 			lng = 1, fmt++;
 		switch (*fmt) {
 		case 'd': case 'i': {
 			int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
-			put_num(&o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, v < 0);
+			put_num(&o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, v < 0, width, pad);
 			break;
 		}
 		case 'u':
-			put_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, 0);
+			put_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, 0, width, pad);
 			break;
 		case 'x':
-			put_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, 0);
+			put_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, 0, width, pad);
+			break;
+		case 'o':
+			put_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 8, 0, width, pad);
 			break;
 		case 'p':
 			put(&o, '0'), put(&o, 'x');
-			put_num(&o, (uint64_t)va_arg(ap, void *), 16, 0);
+			put_num(&o, (uint64_t)va_arg(ap, void *), 16, 0, 0, ' ');
 			break;
 		case 's': {
 			const char *s = va_arg(ap, const char *);

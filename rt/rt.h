@@ -27,7 +27,8 @@ char *strrchr(const char *s, int c);
 /* Copy at most size-1 bytes and NUL-terminate; returns strlen(src). */
 size_t rt_strlcpy(char *dst, const char *src, size_t size);
 
-/* snprintf subset: %s %c %d %i %u %x %p %% with l, ll, z modifiers. */
+/* snprintf subset: %s %c %d %i %u %x %o %p %%, with l, ll, z modifiers
+ * and a width with optional 0 padding for the numbers. */
 int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -203,6 +203,8 @@ struct moat_boot_info {
 	const char *cwd;           /* initial working directory, virtual */
 	uint32_t flags;            /* MOAT_BOOT_* */
 	uint32_t uid, gid;         /* virtual identity */
+	uint32_t ncpus;            /* CPUs the picoprocess may use */
+	uint64_t mem_bytes;        /* memory it may use (its limit, or the host's) */
 	struct moat_stdio_info stdio[3];
 };
 #define MOAT_BOOT_DEBUG 1          /* debug_log output is shown */

@@ -70,6 +70,8 @@ struct moat_boot_block {
 	uint32_t argc, envc;
 	uint32_t strings_len;
 	uint32_t uid, gid;
+	uint32_t ncpus;
+	uint64_t mem_bytes;
 	struct moat_stdio_info stdio[3];
 };
 

@@ -280,7 +280,8 @@ void pal_main(void *initial_sp)
 	}
 
 	struct moat_boot_info bi = { .flags = bb->flags, .uid = bb->uid,
-				     .gid = bb->gid };
+				     .gid = bb->gid, .ncpus = bb->ncpus,
+				     .mem_bytes = bb->mem_bytes };
 	memcpy(bi.stdio, bb->stdio, sizeof(bi.stdio));
 	unpack_strings(bb, &bi);
 
