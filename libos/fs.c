@@ -16,7 +16,9 @@
 
 enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM,
 		 F_MEM,     /* a /proc or /sys file: content made at open */
-		 F_MEMDIR };
+		 F_MEMDIR,
+		 F_EPOLL,   /* epoll.c: interest list in 'obj' */
+		 F_EVENTFD  /* epoll.c: counter in 'obj' */ };
 
 struct file {
 	int refs;
@@ -29,6 +31,7 @@ struct file {
 	struct moat_attr attr; /* directories and pseudo-files: at open */
 	char *content;         /* F_MEM, F_MEMDIR */
 	size_t content_len;
+	void *obj;             /* F_EPOLL, F_EVENTFD: owned by epoll.c */
 };
 
 struct fd_slot {
@@ -136,6 +139,8 @@ static void file_put(struct file *f)
 		return;
 	if (f->type == F_STREAM || f->type == F_DIR)
 		abi->object_close(f->h);
+	if (f->type == F_EPOLL || f->type == F_EVENTFD)
+		epoll_release(f->type == F_EVENTFD, f->obj);
 	kfree(f->content);
 	kfree(f->path);
 	kfree(f);
@@ -455,6 +460,10 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 		return abi->random_bits(buf, len);
 	case F_DIR: case F_MEMDIR:
 		return -EISDIR;
+	case F_EVENTFD:
+		return eventfd_read(f->obj, f->flags, buf, len);
+	case F_EPOLL:
+		return -EINVAL;
 	case F_MEM: {
 		uint64_t off = at >= 0 ? (uint64_t)at : f->pos;
 		size_t n = off >= f->content_len ? 0 : f->content_len - off;
@@ -487,6 +496,10 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 		return -EISDIR;
 	case F_MEM:
 		return -EACCES; /* pseudo-files are read-only */
+	case F_EVENTFD:
+		return eventfd_write(f->obj, buf, len);
+	case F_EPOLL:
+		return -EINVAL;
 	}
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -1001,17 +1014,55 @@ void fs_close_on_exec(void)
 			fd_close(fd);
 }
 
-/* For poll: which handle backs fd, is it a read end, can it block? */
-int fs_poll_info(int fd, moat_handle *h, int *readable, int *blocking)
+/* For poll: what fd can report now, and (in *h) the handle to sleep on
+ * when it might become readable later.  POLLNVAL for a bad fd. */
+short fs_poll(int fd, short events, moat_handle *h)
 {
 	struct file *f = fd_file(fd);
+	short in = events & (0x001 | 0x040), out = events & (0x004 | 0x100);
+	*h = MOAT_NO_HANDLE;
 	if (!f)
-		return -EBADF;
-	*readable = (f->flags & O_ACCMODE) != O_WRONLY;
-	*blocking = f->type == F_STREAM &&
-		    (f->kind == MOAT_KIND_PIPE || f->kind == MOAT_KIND_CONSOLE);
-	*h = f->h;
-	return 0;
+		return 0x020; /* POLLNVAL */
+	switch (f->type) {
+	case F_EVENTFD:
+	case F_EPOLL:
+		return epoll_obj_poll(f->type == F_EVENTFD, f->obj, events, h);
+	case F_STREAM:
+		if (f->kind != MOAT_KIND_PIPE && f->kind != MOAT_KIND_CONSOLE)
+			break;
+		if ((f->flags & O_ACCMODE) == O_WRONLY)
+			return out;
+		*h = f->h;
+		return (in && abi->objects_wait_any(1, &f->h, 0) == 0 ? in : 0) |
+		       ((f->flags & O_ACCMODE) == O_RDWR ? out : 0);
+	}
+	return in | out; /* files, directories and devices never block */
+}
+
+int fs_install_obj(int type_eventfd, void *obj, int flags, int cloexec)
+{
+	struct file *f = kzalloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->refs = 1;
+	f->type = type_eventfd ? F_EVENTFD : F_EPOLL;
+	f->obj = obj;
+	f->flags = flags;
+	int fd = fd_install(f, 0, cloexec);
+	if (fd < 0)
+		kfree(f);
+	return fd;
+}
+
+/* The epoll or eventfd object behind fd, or NULL. */
+void *fs_obj(int fd, int type_eventfd, int *flags)
+{
+	struct file *f = fd_file(fd);
+	if (!f || f->type != (type_eventfd ? F_EVENTFD : F_EPOLL))
+		return NULL;
+	if (flags)
+		*flags = f->flags;
+	return f->obj;
 }
 
 /* --- attributes, links --- */

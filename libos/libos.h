@@ -118,7 +118,19 @@ void thread_block_until_signal(void);
 int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);
 int fs_check_dir(const char *path);
-int fs_poll_info(int fd, moat_handle *h, int *readable, int *blocking);
+short fs_poll(int fd, short events, moat_handle *h);
+int fs_install_obj(int type_eventfd, void *obj, int flags, int cloexec);
+void *fs_obj(int fd, int type_eventfd, int *flags);
+
+/* epoll.c */
+void epoll_release(int is_eventfd, void *obj);
+short epoll_obj_poll(int is_eventfd, void *obj, short events, moat_handle *h);
+long eventfd_read(void *obj, int flags, void *buf, size_t len);
+long eventfd_write(void *obj, const void *buf, size_t len);
+
+/* poll.c */
+struct kpollfd { int fd; short events, revents; };
+long poll_wait(struct kpollfd *fds, unsigned n, int64_t timeout_ns);
 long fs_open_stream(const char *path, int flags, int mode, moat_handle *h);
 
 /* Build "file:" + path into a URI buffer of MOAT_URI_MAX + 5 bytes. */

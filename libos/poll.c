@@ -1,10 +1,11 @@
 /*
  * poll.c -- poll, ppoll, select and pselect6.
  *
- * Files, directories and LibOS devices are always ready.  Pipes and
- * consoles are asked through objects_wait_any: with a zero timeout to
- * test each one, then with the caller's timeout over all of them to
- * sleep until one becomes readable or a signal arrives.  Write ends are
+ * Files, directories and LibOS devices are always ready.  Pipes,
+ * consoles and eventfds are asked through objects_wait_any (fs_poll):
+ * with a zero timeout to test each one, then with the caller's timeout
+ * over all of them to sleep until one becomes readable or a signal
+ * arrives.  Write ends are
  * reported writable (a full pipe then blocks in write, as it may on
  * Linux between poll and write).
  */
@@ -14,27 +15,6 @@
 
 #define MAX_WAIT 64
 
-struct kpollfd { int fd; short events, revents; };
-
-/* What a descriptor can report now; *h is set when it may block. */
-static short fd_ready(int fd, short events, moat_handle *h)
-{
-	int readable_end, blocking;
-	moat_handle handle;
-	if (fs_poll_info(fd, &handle, &readable_end, &blocking) < 0)
-		return POLLNVAL;
-	short out = events & (POLLOUT | POLLWRNORM);
-	if (!readable_end)
-		return out;
-	if (!blocking)
-		return out | (events & (POLLIN | POLLRDNORM));
-	*h = handle;
-	if ((events & (POLLIN | POLLRDNORM)) &&
-	    abi->objects_wait_any(1, &handle, 0) == 0)
-		out |= events & (POLLIN | POLLRDNORM);
-	return out;
-}
-
 /* One pass over the set; returns the count ready and fills hs[] with
  * the handles worth sleeping on. */
 static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh)
@@ -43,7 +23,7 @@ static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh)
 	*nh = 0;
 	for (unsigned i = 0; i < n; i++) {
 		moat_handle h = MOAT_NO_HANDLE;
-		fds[i].revents = fds[i].fd < 0 ? 0 : fd_ready(fds[i].fd, fds[i].events, &h);
+		fds[i].revents = fds[i].fd < 0 ? 0 : fs_poll(fds[i].fd, fds[i].events, &h);
 		if (fds[i].revents)
 			ready++;
 		else if (h != MOAT_NO_HANDLE && *nh < MAX_WAIT)
@@ -52,7 +32,7 @@ static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh)
 	return ready;
 }
 
-static long do_poll(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
+long poll_wait(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
 {
 	moat_handle hs[MAX_WAIT];
 	unsigned nh;
@@ -84,7 +64,7 @@ static long do_poll(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
 
 long sys_poll(struct kpollfd *fds, unsigned n, int timeout_ms)
 {
-	return do_poll(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+	return poll_wait(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
 }
 
 struct ktimespec { long sec, nsec; };
@@ -110,7 +90,7 @@ struct ppoll_args { struct kpollfd *fds; unsigned n; int64_t ns; };
 static long ppoll_fn(void *p)
 {
 	struct ppoll_args *a = p;
-	return do_poll(a->fds, a->n, a->ns);
+	return poll_wait(a->fds, a->n, a->ns);
 }
 
 long sys_ppoll(struct kpollfd *fds, unsigned n, const struct ktimespec *ts,
@@ -147,7 +127,7 @@ static long select_fn(void *p)
 		if (ev)
 			fds[count++] = (struct kpollfd){ fd, ev, 0 };
 	}
-	long r = do_poll(fds, count, a->ns);
+	long r = poll_wait(fds, count, a->ns);
 	if (r >= 0) {
 		int bits = 0;
 		for (int w = 0; w < (a->n + 63) / 64; w++) {
