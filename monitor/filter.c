@@ -66,12 +66,13 @@ static int add_rules(scmp_filter_ctx ctx)
 			      SCMP_A0(SCMP_CMP_EQ, PAL_THREAD_FLAGS));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			      SCMP_A0(SCMP_CMP_EQ, PAL_FORK_FLAGS));
-	/* A forked child moves its new channel onto MOAT_CHANNEL_FD. */
-	/* ... but never a console, which may be a host socket whose peer
-	 * could then pass descriptors in through recvmsg. */
+	/* A forked child moves its new channel onto MOAT_CHANNEL_FD, and a
+	 * closed console slot (0-2) gets a placeholder.  Nothing ever moves
+	 * *from* 0-2: a console may be a host socket, whose peer could pass
+	 * descriptors in through recvmsg on fd 3. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 3,
 			      SCMP_A0(SCMP_CMP_GT, 2),
-			      SCMP_A1(SCMP_CMP_EQ, MOAT_CHANNEL_FD),
+			      SCMP_A1(SCMP_CMP_LE, MOAT_CHANNEL_FD),
 			      SCMP_A2(SCMP_CMP_EQ, 0));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
 			      SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));

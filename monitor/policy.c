@@ -630,6 +630,30 @@ static struct timespec ts_of(int64_t ns, int set)
 	return (struct timespec){ ns / 1000000000, ns % 1000000000 };
 }
 
+/* fchmodat() follows a final symlink, which could lead anywhere on the
+ * host.  Pin the object with O_PATH|O_NOFOLLOW and change the mode
+ * through our own descriptor; a symlink itself has no mode to change. */
+static int chmod_nofollow(int dirfd, const char *name, unsigned mode)
+{
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	char proc[64];
+	int r = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (S_ISLNK(st.st_mode))
+		r = -EOPNOTSUPP;
+	else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (chmod(proc, mode) < 0)
+			r = -errno;
+	}
+	close(fd);
+	return r;
+}
+
 int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
 			unsigned mask, unsigned mode, int64_t atime, int64_t mtime)
 {
@@ -643,9 +667,8 @@ int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
 		target_done(&t);
 		return -EROFS;
 	}
-	if ((mask & MOAT_ATTR_MODE) &&
-	    fchmodat(t.dirfd, t.name, mode & 01777, 0) < 0) /* no setuid/setgid */
-		r = -errno;
+	if (mask & MOAT_ATTR_MODE)
+		r = chmod_nofollow(t.dirfd, t.name, mode & 01777); /* no setuid/setgid */
 	if (r == 0 && (mask & (MOAT_ATTR_ATIME | MOAT_ATTR_MTIME))) {
 		struct timespec ts[2] = { ts_of(atime, mask & MOAT_ATTR_ATIME),
 					  ts_of(mtime, mask & MOAT_ATTR_MTIME) };

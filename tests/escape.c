@@ -25,6 +25,8 @@
  *   fork [pal]      clone(SIGCHLD) -- a new process rather than a thread;
  *                   with "pal", the flags the PAL itself forks with
  *                   (CLONE_CHILD_SETTID | SIGCHLD).  A child exits at once.
+ *   chmodlink PATH  forge a MOAT_OP_SETATTR (chmod 0777, no-follow) for
+ *                   PATH, a symlink in a writable mapping to a host file
  *   channel PATH    bypass the LibOS and PAL: write a MOAT_OP_OPEN request
  *                   for PATH on the monitor channel (fd 3), as the PAL
  *                   does, and read the reply with recvmsg
@@ -174,6 +176,31 @@ static long channel_open(const char *path, int *got_fd)
 		return -EPROTO;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&rm);
 	*got_fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
+	return rh.a;
+}
+
+/* Forge a MOAT_OP_SETATTR request (chmod, with the no-follow bit) on the
+ * monitor channel: the monitor must not follow a final symlink on the
+ * host. */
+static long channel_chmod(const char *path, unsigned mode)
+{
+	static char req[MOAT_MSG_MAX];
+	size_t plen = strnlen(path, MOAT_PATH_MAX - 1) + 1;
+	int64_t times[2] = { 0, 0 };
+	struct moat_msg_hdr hdr = { MOAT_OP_SETATTR, (uint32_t)(plen + sizeof(times)),
+				    1 /* MOAT_ATTR_MODE */ | 1 << 8 /* nofollow */, mode };
+	memcpy(req, &hdr, sizeof(hdr));
+	memcpy(req + sizeof(hdr), path, plen);
+	memcpy(req + sizeof(hdr) + plen, times, sizeof(times));
+	long r = SYS(SYS_write, MOAT_CHANNEL_FD, req, sizeof(hdr) + plen + sizeof(times), 0);
+	if (r < 0)
+		return r;
+	struct moat_msg_hdr rh;
+	struct iovec riov = { &rh, sizeof(rh) };
+	struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1 };
+	r = SYS(SYS_recvmsg, MOAT_CHANNEL_FD, &rm, 0, 0);
+	if (r < (long)sizeof(rh))
+		return r < 0 ? r : -EPROTO;
 	return rh.a;
 }
 
@@ -353,6 +380,9 @@ int main(int argc, char **argv)
 		r = SYS(SYS_clone, flags, 0, 0, &ctid);
 		if (r == 0) /* the child */
 			sys6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "chmodlink") && arg) {
+		r = channel_chmod(arg, 0777);
 		report(mode, what, r);
 	} else if (!strcmp(what, "channel") && arg) {
 		int fd = -1;

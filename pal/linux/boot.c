@@ -271,6 +271,7 @@ void pal_main(void *initial_sp)
 	if (pal_request(MOAT_OP_HELLO, 0, 0, 0, 0, 0, 0, 0) < 0)
 		pal_fatal("the monitor refused the picoprocess");
 
+	pal_console_placeholder_init();
 	for (int fd = 0; fd < 3; fd++) {
 		pal_handles[fd].type = PAL_H_STREAM;
 		pal_handles[fd].fd = fd;

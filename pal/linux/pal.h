@@ -71,6 +71,8 @@ _Noreturn void pal_fatal(const char *msg);
 /* Per-thread signal stack (sync.c), used by boot.c and threads. */
 #define PAL_ALTSTACK_SIZE (64 * 1024)
 void pal_altstack_install(void);
+void pal_console_placeholder_init(void);
+void pal_console_park(int fd);
 
 /* The ABI implementations, grouped by file. */
 extern const struct moat_abi pal_abi;

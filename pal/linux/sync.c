@@ -435,8 +435,10 @@ long pal_object_close(moat_handle h)
 	if (h < 0 || h >= PAL_MAX_HANDLES || pal_handles[h].type == PAL_H_FREE)
 		return -MOAT_EBADF;
 	struct pal_handle *ph = &pal_handles[h];
-	if (ph->type == PAL_H_STREAM && ph->fd >= 0)
+	if (ph->type == PAL_H_STREAM && ph->fd > 2)
 		HOST1(__NR_close, ph->fd);
+	else if (ph->type == PAL_H_STREAM && ph->fd >= 0)
+		pal_console_park(ph->fd);
 	/* Sync objects and thread records are a page each and stay mapped:
 	 * another thread may still be waiting on them. */
 	pal_lock(&handles_lock);
@@ -466,4 +468,26 @@ long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 	if (old_interval_ns)
 		*old_interval_ns = (uint64_t)ov.isec * 1000000000 + (uint64_t)ov.iusec * 1000;
 	return 0;
+}
+
+/* Host descriptors 0-2 are never left free: a descriptor received later
+ * (a file, a forked child's channel) would land there, and the filter
+ * lets dup3 move nothing from 0-2 (a console may be a host socket).  A
+ * closed console's slot gets the read end of an empty, writer-less pipe
+ * instead: reading it gives end-of-file. */
+static int placeholder_fd = -1;
+
+void pal_console_placeholder_init(void)
+{
+	int fds[2];
+	if (HOST2(__NR_pipe2, fds, 02000000 /* O_CLOEXEC */) < 0)
+		pal_fatal("cannot create the console placeholder");
+	HOST1(__NR_close, fds[1]);
+	placeholder_fd = fds[0];
+}
+
+void pal_console_park(int fd)
+{
+	if (HOST3(__NR_dup3, placeholder_fd, fd, 0) < 0)
+		HOST1(__NR_close, fd);
 }
