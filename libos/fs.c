@@ -707,6 +707,52 @@ long sys_dup(int old)
 	return dup_min(old, 0, 0);
 }
 
+/* POSIX record locks: make the range absolute, then ask the PAL. */
+static long file_lock(struct file *f, int cmd, struct flock *fl)
+{
+	struct moat_attr a;
+	int64_t base = 0;
+	if (f->type != F_STREAM || f->kind != MOAT_KIND_FILE)
+		return -EBADF;
+	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK && fl->l_type != F_UNLCK)
+		return -EINVAL;
+	if (fl->l_whence == 1)
+		base = (int64_t)f->pos;
+	else if (fl->l_whence == 2) {
+		long r = abi->stream_attr_query_by_handle(f->h, &a);
+		if (r < 0)
+			return r;
+		base = (int64_t)a.size;
+	} else if (fl->l_whence != 0)
+		return -EINVAL;
+	int64_t start = base + fl->l_start, len = fl->l_len;
+	if (len < 0) { /* a negative length reaches back from start */
+		start += len;
+		len = -len;
+	}
+	if (start < 0)
+		return -EINVAL;
+	uint64_t ustart = (uint64_t)start, ulen = (uint64_t)len;
+	int32_t pid = 0;
+	if (cmd == F_GETLK) {
+		long t = abi->stream_lock(f->h, MOAT_LOCK_TEST, (uint32_t)fl->l_type,
+					  &ustart, &ulen, &pid);
+		if (t < 0)
+			return t;
+		fl->l_type = (short)t;
+		if (t != F_UNLCK) {
+			fl->l_whence = 0;
+			fl->l_start = (long)ustart;
+			fl->l_len = (long)ulen;
+			fl->l_pid = pid;
+		}
+		return 0;
+	}
+	long r = abi->stream_lock(f->h, cmd == F_SETLKW ? MOAT_LOCK_WAIT : MOAT_LOCK_SET,
+				  (uint32_t)fl->l_type, &ustart, &ulen, &pid);
+	return r == -EINTR ? -ERESTARTSYS : r;
+}
+
 long sys_fcntl(int fd, int cmd, long arg)
 {
 	struct file *f = fd_file(fd);
@@ -722,6 +768,8 @@ long sys_fcntl(int fd, int cmd, long arg)
 		f->flags = (f->flags & O_ACCMODE) |
 			   ((int)arg & (O_APPEND | O_NONBLOCK));
 		return 0;
+	case F_GETLK: case F_SETLK: case F_SETLKW:
+		return file_lock(f, cmd, (struct flock *)arg);
 	default:
 		klog("fcntl: unsupported command %d", cmd);
 		return -EINVAL;
@@ -1273,4 +1321,56 @@ long fs_fd_describe(int fd, char *out, size_t len)
 	else
 		rt_snprintf(out, len, "anon_inode:[%d]", f->h);
 	return 0;
+}
+
+/* copy_file_range and sendfile: a read/write loop through the LibOS, so
+ * that every byte still goes through the picoprocess's own streams. */
+static long copy_loop(int in, int64_t *in_off, int out, int64_t *out_off, size_t len)
+{
+	struct file *fi = fd_file(in), *fo = fd_file(out);
+	char *buf;
+	long done = 0;
+	if (!fi || !fo)
+		return -EBADF;
+	if (!(buf = kmalloc(65536)))
+		return -ENOMEM;
+	while ((size_t)done < len) {
+		size_t chunk = len - (size_t)done < 65536 ? len - (size_t)done : 65536;
+		long r = file_read(fi, buf, chunk, in_off ? *in_off + done : -1);
+		if (r <= 0) {
+			if (r < 0 && !done)
+				done = r;
+			break;
+		}
+		long w = file_write(fo, buf, (size_t)r, out_off ? *out_off + done : -1);
+		if (w < 0) {
+			if (!done)
+				done = w;
+			break;
+		}
+		done += w;
+		if (w < r)
+			break;
+	}
+	kfree(buf);
+	if (done > 0) {
+		if (in_off)
+			*in_off += done;
+		if (out_off)
+			*out_off += done;
+	}
+	return done;
+}
+
+long sys_copy_file_range(int in, int64_t *in_off, int out, int64_t *out_off,
+			 size_t len, unsigned flags)
+{
+	if (flags)
+		return -EINVAL;
+	return copy_loop(in, in_off, out, out_off, len);
+}
+
+long sys_sendfile(int out, int in, int64_t *off, size_t len)
+{
+	return copy_loop(in, off, out, NULL, len);
 }

@@ -285,3 +285,25 @@ long sys_alarm(unsigned secs)
 		return r;
 	return ov.vsec + (ov.vusec >= 500000 || (ov.vsec == 0 && ov.vusec));
 }
+
+struct ksysinfo {
+	long uptime;
+	unsigned long loads[3];
+	unsigned long totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+	unsigned short procs, pad;
+	unsigned long totalhigh, freehigh;
+	unsigned mem_unit;
+	char rest[8];
+};
+
+/* What the picoprocess may use, as the monitor said at launch. */
+long sys_sysinfo(struct ksysinfo *si)
+{
+	memset(si, 0, sizeof(*si));
+	si->uptime = abi->system_time(MOAT_CLOCK_MONOTONIC) / 1000000000;
+	si->totalram = boot->mem_bytes;
+	si->freeram = boot->mem_bytes / 2;
+	si->procs = (unsigned short)thread_count();
+	si->mem_unit = 1;
+	return 0;
+}

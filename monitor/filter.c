@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +75,11 @@ static int add_rules(scmp_filter_ctx ctx)
 			      SCMP_A0(SCMP_CMP_GT, 2),
 			      SCMP_A1(SCMP_CMP_LE, MOAT_CHANNEL_FD),
 			      SCMP_A2(SCMP_CMP_EQ, 0));
+	/* fcntl only for record locks (F_GETLK, F_SETLK). */
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+			      SCMP_A1(SCMP_CMP_EQ, F_GETLK));
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+			      SCMP_A1(SCMP_CMP_EQ, F_SETLK));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
 			      SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
@@ -83,8 +89,8 @@ static int add_rules(scmp_filter_ctx ctx)
 
 int moat_filter_count(void)
 {
-	/* plain + recvmsg + clone + dup3 + arch_prctl */
-	return (int)(sizeof(plain_calls) / sizeof(plain_calls[0])) + 4;
+	/* plain + recvmsg + clone + dup3 + fcntl + arch_prctl */
+	return (int)(sizeof(plain_calls) / sizeof(plain_calls[0])) + 5;
 }
 
 /* The allowlist in libseccomp's readable form (for `moat filter`). */

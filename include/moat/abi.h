@@ -88,6 +88,14 @@ enum {
 #define MOAT_ATTR_MTIME 4
 #define MOAT_TIME_NOW   INT64_MIN
 
+/* stream_lock operations and lock types. */
+#define MOAT_LOCK_SET    0
+#define MOAT_LOCK_WAIT   1
+#define MOAT_LOCK_TEST   2
+#define MOAT_LOCK_READ   0
+#define MOAT_LOCK_WRITE  1
+#define MOAT_LOCK_UNLOCK 2
+
 /* Offset meaning "the stream's own position" (consoles, pipes, append). */
 #define MOAT_OFFSET_STREAM ((uint64_t)-1)
 
@@ -396,6 +404,18 @@ struct moat_abi {
 	 * -EEXIST, -ENOENT, -EPERM (a directory). */
 	long (*stream_link)(const char *from, const char *to);
 
+	/* stream_lock: POSIX record locks on a file stream, between the
+	 * processes of this picoprocess and anyone else using the same host
+	 * file.  'type' is MOAT_LOCK_READ, MOAT_LOCK_WRITE or MOAT_LOCK_UNLOCK
+	 * over [start, start+len) (len 0: to the end).  'op' MOAT_LOCK_SET
+	 * fails with -EAGAIN on a conflict; MOAT_LOCK_WAIT waits (-EINTR if a
+	 * signal arrives); MOAT_LOCK_TEST changes nothing and returns the
+	 * conflicting lock's type (MOAT_LOCK_UNLOCK if none), with its range
+	 * and owner's pid in *start, *len, *pid.  Result: 0 or a type, -EBADF
+	 * (not open for that type), -EDEADLK, -ENOLCK. */
+	long (*stream_lock)(moat_handle h, uint32_t op, uint32_t type,
+			    uint64_t *start, uint64_t *len, int32_t *pid);
+
 	/* stream_readlink: copy the target of the symbolic link named by
 	 * 'uri' into buf (not NUL-terminated).  Result: its length, or
 	 * -EINVAL (not a link), -ENOENT, -ERANGE (buf too small). */
@@ -472,7 +492,7 @@ struct moat_abi {
 };
 
 /* Number of downcalls in struct moat_abi. */
-#define MOAT_ABI_NCALLS 42
+#define MOAT_ABI_NCALLS 43
 
 /* ---------------------------------------------------------------- */
 /* Upcalls: what the LibOS gives the PAL.                            */

@@ -82,6 +82,7 @@ const struct moat_abi pal_abi = {
 	.stream_attr_set = pal_stream_attr_set,
 	.stream_symlink = pal_stream_symlink,
 	.stream_link = pal_stream_link,
+	.stream_lock = pal_stream_lock,
 	.process_create = pal_process_create,
 	.process_fork = pal_process_fork,
 	.process_wait = pal_process_wait,

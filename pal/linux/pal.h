@@ -63,6 +63,8 @@ long pal_stream_attr_set(const char *uri, uint32_t nofollow, uint32_t mask,
 			 const struct moat_attr *attr);
 long pal_stream_symlink(const char *target, const char *uri);
 long pal_stream_link(const char *from, const char *to);
+long pal_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
+		     uint64_t *len, int32_t *pid);
 void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
 		size_t len);
 

@@ -338,6 +338,38 @@ long pal_stream_link(const char *from, const char *to)
 	return pal_request(MOAT_OP_LINK, 0, 0, p1, p2, 0, 0, 0);
 }
 
+struct host_flock { short type, whence; long start, len; int pid; };
+
+long pal_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
+		     uint64_t *len, int32_t *pid)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph || ph->kind != MOAT_KIND_FILE)
+		return -MOAT_EBADF;
+	if (op > MOAT_LOCK_TEST || type > MOAT_LOCK_UNLOCK)
+		return -MOAT_EINVAL;
+	/* Linux's F_RDLCK 0, F_WRLCK 1, F_UNLCK 2 are the ABI's numbers. */
+	struct host_flock fl = { (short)type, 0 /* SEEK_SET */, (long)*start, (long)*len, 0 };
+	if (op == MOAT_LOCK_TEST) {
+		long r = HOST3(__NR_fcntl, ph->fd, 5 /* F_GETLK */, &fl);
+		if (r < 0)
+			return r;
+		*start = (uint64_t)fl.start, *len = (uint64_t)fl.len, *pid = fl.pid;
+		return fl.type;
+	}
+	/* A blocking F_SETLKW could not be interrupted by a signal here, so
+	 * waiting is polling with an interruptible sleep. */
+	for (;;) {
+		long r = HOST3(__NR_fcntl, ph->fd, 6 /* F_SETLK */, &fl);
+		if (r != -MOAT_EAGAIN && r != -MOAT_EACCES)
+			return r;
+		if (op != MOAT_LOCK_WAIT)
+			return -MOAT_EAGAIN;
+		if (pal_thread_delay(5000000) == -MOAT_EINTR)
+			return -MOAT_EINTR;
+	}
+}
+
 long pal_stream_readlink(const char *uri, char *buf, size_t len)
 {
 	const char *path = file_path(uri);
