@@ -18,7 +18,8 @@ enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM,
 		 F_MEM,     /* a /proc or /sys file: content made at open */
 		 F_MEMDIR,
 		 F_EPOLL,   /* epoll.c: interest list in 'obj' */
-		 F_EVENTFD  /* epoll.c: counter in 'obj' */ };
+		 F_EVENTFD, /* epoll.c: counter in 'obj' */
+		 F_PATH     /* O_PATH: a name and its attributes, no stream */ };
 
 struct file {
 	int refs;
@@ -96,6 +97,50 @@ static struct file *fd_file(int fd)
 	return fds[fd].f;
 }
 
+/* /dev/fd/N, /dev/std{in,out,err} and /proc/self/fd/N name the open
+ * object: a file or directory by its path; anything else (a pipe) stays a
+ * /proc/self/fd name, which open() turns into a dup. */
+static int fd_of_magic(const char *p)
+{
+	const char *n = NULL;
+	if (!strncmp(p, "/proc/self/fd/", 14))
+		n = p + 14;
+	else if (!strncmp(p, "/dev/fd/", 8))
+		n = p + 8;
+	else if (!strcmp(p, "/dev/stdin"))
+		return 0;
+	else if (!strcmp(p, "/dev/stdout"))
+		return 1;
+	else if (!strcmp(p, "/dev/stderr"))
+		return 2;
+	if (!n || !*n)
+		return -1;
+	int fd = 0;
+	for (; *n; n++) {
+		if (*n < '0' || *n > '9' || fd > 1000000)
+			return -1;
+		fd = fd * 10 + (*n - '0');
+	}
+	return fd;
+}
+
+static struct file *fd_file(int fd);
+
+static long magic_link(char *path)
+{
+	int fd = fd_of_magic(path);
+	if (fd < 0)
+		return 0;
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -ENOENT;
+	if (f->path && (f->type == F_STREAM || f->type == F_DIR || f->type == F_PATH))
+		rt_strlcpy(path, f->path, MOAT_URI_MAX);
+	else
+		rt_snprintf(path, MOAT_URI_MAX, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
 int path_resolve(int dirfd, const char *path, char *out)
 {
 	if (path[0] == '/') {
@@ -106,11 +151,12 @@ int path_resolve(int dirfd, const char *path, char *out)
 		struct file *f = fd_file(dirfd);
 		if (!f)
 			return -EBADF;
-		if (f->type != F_DIR)
+		if (f->type != F_DIR && !(f->type == F_PATH && f->attr.kind == MOAT_KIND_DIR))
 			return -ENOTDIR;
 		rt_strlcpy(out, f->path, MOAT_URI_MAX);
 	}
-	return path_join(out, path);
+	long r = path_join(out, path);
+	return r < 0 ? r : magic_link(out);
 }
 
 void path_to_uri(const char *path, char *uri)
@@ -120,6 +166,8 @@ void path_to_uri(const char *path, char *uri)
 }
 
 /* --- descriptors --- */
+
+static long dup_min(int old, int min, int cloexec);
 
 static int fd_install(struct file *f, int min, int cloexec)
 {
@@ -224,6 +272,8 @@ static int device_type(const char *path)
 	return -1;
 }
 
+static long file_attr(struct file *f, struct moat_attr *a);
+
 static long path_attr(const char *path, int nofollow, struct moat_attr *a)
 {
 	char uri[URI_BUF_SIZE];
@@ -231,6 +281,11 @@ static long path_attr(const char *path, int nofollow, struct moat_attr *a)
 	if (dev >= 0) {
 		device_attr(dev, a);
 		return 0;
+	}
+	int magic = nofollow ? -1 : fd_of_magic(path);
+	if (magic >= 0) { /* following /proc/self/fd/N reaches the object */
+		struct file *f = fd_file(magic);
+		return f ? file_attr(f, a) : -ENOENT;
 	}
 	if (!strcmp(path, "/proc/self/exe") && !nofollow)
 		path = proc.exe_path;
@@ -243,7 +298,7 @@ static long path_attr(const char *path, int nofollow, struct moat_attr *a)
 static long file_attr(struct file *f, struct moat_attr *a)
 {
 	switch (f->type) {
-	case F_DIR: case F_MEM: case F_MEMDIR:
+	case F_DIR: case F_MEM: case F_MEMDIR: case F_PATH:
 		*a = f->attr;
 		return 0;
 	case F_STREAM:
@@ -376,7 +431,23 @@ long sys_openat(int dirfd, const char *upath, int flags, int mode)
 	f->refs = 1;
 	f->flags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
 	int dev = device_type(path);
-	if (dev >= 0) {
+	int magic = fd_of_magic(path);
+	if (magic >= 0) { /* a pipe or console: Linux reopens it; we share it */
+		kfree(f);
+		return dup_min(magic, 0, !!(flags & O_CLOEXEC));
+	}
+	if (flags & O_PATH) {
+		r = path_attr(path, !!(flags & O_NOFOLLOW), &f->attr);
+		if (r < 0) {
+			kfree(f);
+			return r;
+		}
+		if ((flags & O_DIRECTORY) && f->attr.kind != MOAT_KIND_DIR) {
+			kfree(f);
+			return -ENOTDIR;
+		}
+		f->type = F_PATH;
+	} else if (dev >= 0) {
 		f->type = dev;
 	} else if (procfs_owns(path) && strcmp(path, "/proc/self/exe")) {
 		/* Made now, so a listing of /proc/self/fd misses its own fd. */
@@ -464,6 +535,8 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 		return eventfd_read(f->obj, f->flags, buf, len);
 	case F_EPOLL:
 		return -EINVAL;
+	case F_PATH:
+		return -EBADF;
 	case F_MEM: {
 		uint64_t off = at >= 0 ? (uint64_t)at : f->pos;
 		size_t n = off >= f->content_len ? 0 : f->content_len - off;
@@ -500,6 +573,8 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 		return eventfd_write(f->obj, buf, len);
 	case F_EPOLL:
 		return -EINVAL;
+	case F_PATH:
+		return -EBADF;
 	}
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -896,7 +971,7 @@ long sys_fchdir(int fd)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return -EBADF;
-	if (f->type != F_DIR)
+	if (f->type != F_DIR && !(f->type == F_PATH && f->attr.kind == MOAT_KIND_DIR))
 		return -ENOTDIR;
 	rt_strlcpy(proc.cwd, f->path, sizeof(proc.cwd));
 	return 0;
@@ -1208,8 +1283,10 @@ long sys_fchownat(int dirfd, const char *path, int uid, int gid, int flags)
 				 : at_attr(dirfd, "", AT_EMPTY_PATH, &a);
 	if (r < 0)
 		return r;
-	if ((uid != -1 && (uint32_t)uid != a.uid) || (gid != -1 && (uint32_t)gid != a.gid))
+	if ((uid != -1 && (uint32_t)uid != a.uid) || (gid != -1 && (uint32_t)gid != a.gid)) {
+		klog("chown to %d:%d refused: the host owner is %u:%u", uid, gid, a.uid, a.gid);
 		return -EPERM;
+	}
 	return a.writable ? 0 : -EROFS;
 }
 

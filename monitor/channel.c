@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -158,9 +159,16 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		}
 		pp->hello = 1;
 		return send_reply(chan, h->op, 0, NULL, 0, -1);
-	case MOAT_OP_OPEN:
+	case MOAT_OP_OPEN: {
+		/* The owner as the host sees it: inside the user namespace an
+		 * fstat would show ids it does not map as 65534. */
+		struct stat st;
+		uint32_t owner[2] = { 0, 0 };
 		r = moat_policy_open(pol, rq->path, (unsigned)h->a, h->b, &fd);
-		return send_reply(chan, h->op, r, NULL, 0, fd);
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			owner[0] = st.st_uid, owner[1] = st.st_gid;
+		return send_reply(chan, h->op, r, owner, fd >= 0 ? sizeof(owner) : 0, fd);
+	}
 	case MOAT_OP_STAT: {
 		struct moat_attr a;
 		r = moat_policy_stat(pol, rq->path, h->a != 0, &a);

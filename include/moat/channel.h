@@ -34,7 +34,8 @@
 
 enum moat_op {
 	MOAT_OP_HELLO = 1,    /* no payload; the monitor checks the filter */
-	MOAT_OP_OPEN,         /* path; a = access|options, b = mode */
+	MOAT_OP_OPEN,         /* path; a = access|options, b = mode; reply:
+				 uint32 uid, gid of the opened object + fd */
 	MOAT_OP_STAT,         /* path; a = nofollow; reply: struct moat_attr */
 	MOAT_OP_READLINK,     /* path; reply: target bytes */
 	MOAT_OP_DELETE,       /* path; a = dir */

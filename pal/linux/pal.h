@@ -35,6 +35,7 @@ struct pal_handle {
 	int fd;          /* host descriptor, streams */
 	uint32_t kind;   /* enum moat_kind, streams */
 	uint32_t access; /* MOAT_ACCESS_* */
+	uint32_t uid, gid; /* owner as the monitor saw it at open */
 	void *obj;       /* thread, semaphore, event */
 };
 

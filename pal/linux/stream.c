@@ -128,8 +128,9 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	if (access < MOAT_ACCESS_READ || access > MOAT_ACCESS_RDWR)
 		return -MOAT_EINVAL;
 	int fd;
+	uint32_t owner[2] = { 0, 0 };
 	long r = pal_request(MOAT_OP_OPEN, (int32_t)(access | options), mode,
-			     path, 0, 0, 0, &fd);
+			     path, 0, owner, sizeof(owner), &fd);
 	if (r < 0 || (options & MOAT_OPEN_MKDIR)) {
 		if (fd >= 0)
 			HOST1(__NR_close, fd);
@@ -144,6 +145,8 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	}
 	pal_handles[h].kind = (uint32_t)r; /* the monitor says file or dir */
 	pal_handles[h].access = access;
+	pal_handles[h].uid = owner[0];
+	pal_handles[h].gid = owner[1];
 	return h;
 }
 
@@ -305,6 +308,10 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
 		.mtime_ns = (int64_t)st.st_mtime * 1000000000 + (int64_t)st.st_mtime_nsec,
 		.ctime_ns = (int64_t)st.st_ctime * 1000000000 + (int64_t)st.st_ctime_nsec,
 	};
+	if (ph->kind == MOAT_KIND_FILE || ph->kind == MOAT_KIND_DIR) {
+		a->uid = ph->uid; /* fstat here sees user-namespace ids */
+		a->gid = ph->gid;
+	}
 	return 0;
 }
 

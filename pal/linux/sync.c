@@ -74,8 +74,8 @@ long pal_handle_alloc(int type, int fd, void *obj)
 	pal_lock(&handles_lock);
 	for (int i = 3; i < PAL_MAX_HANDLES; i++) {
 		if (pal_handles[i].type == PAL_H_FREE) {
-			pal_handles[i] = (struct pal_handle){ type, fd, 0, 0,
-							      obj };
+			pal_handles[i] = (struct pal_handle){ .type = type, .fd = fd,
+							      .obj = obj };
 			h = i;
 			break;
 		}
