@@ -19,7 +19,8 @@ enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM,
 		 F_MEMDIR,
 		 F_EPOLL,   /* epoll.c: interest list in 'obj' */
 		 F_EVENTFD, /* epoll.c: counter in 'obj' */
-		 F_PATH     /* O_PATH: a name and its attributes, no stream */ };
+		 F_PATH,    /* O_PATH: a name and its attributes, no stream */
+		 F_SOCKET   /* socket.c: state in 'obj'; a stream once connected */ };
 
 struct file {
 	int refs;
@@ -185,8 +186,10 @@ static void file_put(struct file *f)
 {
 	if (--f->refs > 0)
 		return;
-	if (f->type == F_STREAM || f->type == F_DIR)
+	if (f->type == F_STREAM || f->type == F_DIR || (f->type == F_SOCKET && f->kind))
 		abi->object_close(f->h);
+	if (f->type == F_SOCKET)
+		kfree(f->obj);
 	if (f->type == F_EPOLL || f->type == F_EVENTFD)
 		epoll_release(f->type == F_EVENTFD, f->obj);
 	kfree(f->content);
@@ -227,6 +230,8 @@ static uint32_t kind_to_ifmt(uint32_t kind)
 	case MOAT_KIND_PIPE: return S_IFIFO;
 	case MOAT_KIND_CONSOLE:
 	case MOAT_KIND_CHARDEV: return S_IFCHR;
+	case MOAT_KIND_SOCKET:
+	case MOAT_KIND_SERVER: return S_IFSOCK;
 	default: return S_IFREG;
 	}
 }
@@ -300,6 +305,10 @@ static long file_attr(struct file *f, struct moat_attr *a)
 	switch (f->type) {
 	case F_DIR: case F_MEM: case F_MEMDIR: case F_PATH:
 		*a = f->attr;
+		return 0;
+	case F_SOCKET:
+		*a = (struct moat_attr){ .kind = MOAT_KIND_SOCKET, .mode = 0777, .nlink = 1,
+					 .blksize = 4096, .uid = proc.uid, .gid = proc.gid };
 		return 0;
 	case F_STREAM:
 		return abi->stream_attr_query_by_handle(f->h, a);
@@ -537,6 +546,10 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 		return -EINVAL;
 	case F_PATH:
 		return -EBADF;
+	case F_SOCKET:
+		if (!f->kind)
+			return -ENOTCONN;
+		break;
 	case F_MEM: {
 		uint64_t off = at >= 0 ? (uint64_t)at : f->pos;
 		size_t n = off >= f->content_len ? 0 : f->content_len - off;
@@ -550,6 +563,8 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
 	if (!positioned(f)) {
+		if ((f->flags & O_NONBLOCK) && abi->objects_wait_any(1, &f->h, 0) != 0)
+			return -EAGAIN;
 		r = abi->stream_read(f->h, MOAT_OFFSET_STREAM, buf, len);
 		return r == -EINTR ? -ERESTARTSYS : r;
 	}
@@ -575,6 +590,10 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 		return -EINVAL;
 	case F_PATH:
 		return -EBADF;
+	case F_SOCKET:
+		if (!f->kind)
+			return -ENOTCONN;
+		break;
 	}
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -856,6 +875,26 @@ long sys_ioctl(int fd, unsigned long cmd, void *arg)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return -EBADF;
+	switch (cmd) {
+	case FIONBIO:
+		if (*(int *)arg)
+			f->flags |= O_NONBLOCK;
+		else
+			f->flags &= ~O_NONBLOCK;
+		return 0;
+	case FIOCLEX: case FIONCLEX:
+		fds[fd].cloexec = cmd == FIOCLEX;
+		return 0;
+	case FIONREAD: {
+		/* Streams do not say how much is queued: 1 if anything is. */
+		moat_handle h;
+		short ready = fs_poll(fd, 0x001, &h);
+		*(int *)arg = (ready & 0x001) ? 1 : 0;
+		if (f->type == F_MEM)
+			*(int *)arg = (int)(f->content_len > f->pos ? f->content_len - f->pos : 0);
+		return 0;
+	}
+	}
 	const struct moat_stdio_info *si = NULL;
 	if (f->type == F_STREAM && f->kind == MOAT_KIND_CONSOLE && f->h < 3)
 		si = &boot->stdio[f->h];
@@ -1150,8 +1189,13 @@ short fs_poll(int fd, short events, moat_handle *h)
 	case F_EVENTFD:
 	case F_EPOLL:
 		return epoll_obj_poll(f->type == F_EVENTFD, f->obj, events, h);
+	case F_SOCKET:
+		if (!f->kind)
+			return out | 0x010; /* POLLHUP: not connected */
+		__attribute__((fallthrough)); /* connected or listening: a stream */
 	case F_STREAM:
-		if (f->kind != MOAT_KIND_PIPE && f->kind != MOAT_KIND_CONSOLE)
+		if (f->kind != MOAT_KIND_PIPE && f->kind != MOAT_KIND_CONSOLE &&
+		    f->kind != MOAT_KIND_SOCKET && f->kind != MOAT_KIND_SERVER)
 			break;
 		if ((f->flags & O_ACCMODE) == O_WRONLY)
 			return out;
@@ -1450,4 +1494,43 @@ long sys_copy_file_range(int in, int64_t *in_off, int out, int64_t *out_off,
 long sys_sendfile(int out, int in, int64_t *off, size_t len)
 {
 	return copy_loop(in, off, out, NULL, len);
+}
+
+/* --- sockets (socket.c keeps the state) --- */
+
+int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec)
+{
+	struct file *f = kzalloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->refs = 1;
+	f->type = F_SOCKET;
+	f->obj = obj;
+	f->h = h;
+	f->kind = kind;
+	f->flags = O_RDWR;
+	int fd = fd_install(f, 0, cloexec);
+	if (fd < 0)
+		kfree(f);
+	return fd;
+}
+
+void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return NULL;
+	if (f->type != F_SOCKET)
+		return (void *)-1L;
+	*h = f->h;
+	*kind = f->kind;
+	*flags = f->flags;
+	return f->obj;
+}
+
+void fs_socket_connected(int fd, moat_handle h, uint32_t kind)
+{
+	struct file *f = fd_file(fd);
+	f->h = h;
+	f->kind = kind;
 }

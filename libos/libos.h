@@ -122,6 +122,11 @@ short fs_poll(int fd, short events, moat_handle *h);
 int fs_install_obj(int type_eventfd, void *obj, int flags, int cloexec);
 void *fs_obj(int fd, int type_eventfd, int *flags);
 
+int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec);
+/* The socket state behind fd: NULL no such fd, (void *)-1 not a socket. */
+void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags);
+void fs_socket_connected(int fd, moat_handle h, uint32_t kind);
+
 /* epoll.c */
 void epoll_release(int is_eventfd, void *obj);
 short epoll_obj_poll(int is_eventfd, void *obj, short events, moat_handle *h);

@@ -228,13 +228,7 @@ long sys_sched_yield(void)
 	return abi->thread_yield();
 }
 
-/* No manifest grants network or local sockets in this version: refuse as
- * a policy denial, which programs handle (nscd probes, for one). */
-long sys_socket(int domain, int type, int proto)
-{
-	klog("socket(%d, %d, %d): no socket is granted: EACCES", domain, type, proto);
-	return -EACCES;
-}
+
 
 /* --- interval timers --- */
 

@@ -108,7 +108,7 @@ long sys_pipe2(int *fds, int flags)
 	moat_handle rd, wr;
 	if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT))
 		return -EINVAL;
-	long r = abi->stream_pipe(&rd, &wr);
+	long r = abi->stream_pipe(&rd, &wr, 0);
 	if (r < 0)
 		return r;
 	int a = fs_install_stream(rd, MOAT_KIND_PIPE, O_RDONLY, !!(flags & O_CLOEXEC));

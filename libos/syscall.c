@@ -42,7 +42,10 @@ DECL(lchown); DECL(fchown); DECL(symlinkat); DECL(symlink); DECL(linkat);
 DECL(link); DECL(truncate); DECL(fallocate); DECL(setitimer); DECL(getitimer);
 DECL(alarm); DECL(epoll_create1); DECL(epoll_create); DECL(epoll_ctl);
 DECL(epoll_wait); DECL(epoll_pwait); DECL(eventfd2); DECL(eventfd);
-DECL(sysinfo); DECL(copy_file_range); DECL(sendfile);
+DECL(sysinfo); DECL(copy_file_range); DECL(sendfile); DECL(socketpair);
+DECL(bind); DECL(listen); DECL(connect); DECL(accept4); DECL(accept);
+DECL(getsockname); DECL(getpeername); DECL(shutdown); DECL(setsockopt);
+DECL(getsockopt); DECL(sendto); DECL(recvfrom); DECL(sendmsg); DECL(recvmsg);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -80,7 +83,9 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(linkat), E(link), E(truncate), E(fallocate), E(setitimer), E(getitimer),
 	E(alarm), E(epoll_create1), E(epoll_create), E(epoll_ctl), E(epoll_wait),
 	E(epoll_pwait), E(eventfd2), E(eventfd), E(sysinfo), E(copy_file_range),
-	E(sendfile),
+	E(sendfile), E(socketpair), E(bind), E(listen), E(connect), E(accept4),
+	E(accept), E(getsockname), E(getpeername), E(shutdown), E(setsockopt),
+	E(getsockopt), E(sendto), E(recvfrom), E(sendmsg), E(recvmsg),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

@@ -47,6 +47,13 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 		req->data_len = plen;
 		return 0;
 	}
+	if (req->hdr.op == MOAT_OP_NET) { /* one short string; policy parses it */
+		if (plen < 2 || plen > 64 || payload[plen - 1] || strlen(payload) != plen - 1)
+			return -EPROTO;
+		req->data = payload;
+		req->data_len = plen - 1;
+		return 0;
+	}
 	if (!takes_path(req->hdr.op))
 		return plen == 0 ? 0 : -EPROTO;
 	const char *end = payload + plen;
@@ -198,6 +205,12 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 	case MOAT_OP_LINK:
 		r = moat_policy_link(pol, rq->path, rq->path2);
 		return send_reply(chan, h->op, r, NULL, 0, -1);
+	case MOAT_OP_NET:
+		r = moat_policy_net(pol, rq->data, &fd);
+		if (pp->debug && r < 0)
+			fprintf(stderr, "moat[%s]: %s: not granted by the manifest\n", pp->name,
+				rq->data);
+		return send_reply(chan, h->op, r, NULL, 0, fd);
 	case MOAT_OP_LOG:
 		if (pp->debug)
 			fprintf(stderr, "moat[%s]: %.*s\n", pp->name,

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ static const int plain_calls[] = {
 	SCMP_SYS(ppoll),
 	/* interval timers: they signal only the calling process */
 	SCMP_SYS(setitimer),
+	/* connections the monitor made or listened for */
+	SCMP_SYS(accept4), SCMP_SYS(shutdown),
 };
 
 static int add_rules(scmp_filter_ctx ctx)
@@ -75,6 +78,14 @@ static int add_rules(scmp_filter_ctx ctx)
 			      SCMP_A0(SCMP_CMP_GT, 2),
 			      SCMP_A1(SCMP_CMP_LE, MOAT_CHANNEL_FD),
 			      SCMP_A2(SCMP_CMP_EQ, 0));
+	/* Sockets: only ones the monitor passed in (accept4, shutdown,
+	 * the connect result), and local pairs.  No socket(), connect(),
+	 * bind(), sendto() or sendmsg(). */
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+			      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+			      SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+			      SCMP_A2(SCMP_CMP_EQ, SO_ERROR));
 	/* fcntl only for record locks (F_GETLK, F_SETLK). */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 			      SCMP_A1(SCMP_CMP_EQ, F_GETLK));
@@ -89,8 +100,9 @@ static int add_rules(scmp_filter_ctx ctx)
 
 int moat_filter_count(void)
 {
-	/* plain + recvmsg + clone + dup3 + fcntl + arch_prctl */
-	return (int)(sizeof(plain_calls) / sizeof(plain_calls[0])) + 5;
+	/* plain + recvmsg + clone + dup3 + socketpair + getsockopt + fcntl
+	 * + arch_prctl */
+	return (int)(sizeof(plain_calls) / sizeof(plain_calls[0])) + 7;
 }
 
 /* The allowlist in libseccomp's readable form (for `moat filter`). */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "moat/manifest.h"
 
@@ -139,6 +140,77 @@ int moat_manifest_map(struct moat_manifest *m, const char *host,
 	m->maps = maps;
 	maps[m->nmaps++] = (struct moat_mapping){ strdup(vnorm), strdup(real),
 						  writable, line };
+	return 0;
+}
+
+/* "tcp.client://A:P" -> server flag, address, port ('*' = 0). */
+static int parse_net_uri(const char *uri, int *server, uint32_t *addr,
+			 uint16_t *port, int allow_any)
+{
+	const char *p;
+	if (!strncmp(uri, "tcp.client://", 13))
+		*server = 0, p = uri + 13;
+	else if (!strncmp(uri, "tcp.server://", 13))
+		*server = 1, p = uri + 13;
+	else
+		return -1;
+	const char *colon = strrchr(p, ':');
+	if (!colon)
+		return -1;
+	char a[64];
+	size_t n = (size_t)(colon - p);
+	if (n == 0 || n >= sizeof(a))
+		return -1;
+	memcpy(a, p, n);
+	a[n] = 0;
+	struct in_addr ia;
+	if (!strcmp(a, "*"))
+		*addr = 0;
+	else if (inet_pton(AF_INET, a, &ia) == 1)
+		*addr = ia.s_addr;
+	else
+		return -1;
+	if (!strcmp(colon + 1, "*")) {
+		*port = 0;
+		return allow_any ? 0 : -1;
+	}
+	char *end;
+	long v = strtol(colon + 1, &end, 10);
+	if (*end || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int moat_manifest_net(struct moat_manifest *m, const char *virt,
+		      const char *host, int line, char *err, size_t errlen)
+{
+	struct moat_net_mapping nm = { .line = line };
+	int hserver;
+	if (parse_net_uri(virt, &nm.server, &nm.vaddr, &nm.vport, 1) < 0 ||
+	    parse_net_uri(host, &hserver, &nm.haddr, &nm.hport, 1) < 0) {
+		snprintf(err, errlen,
+			 "expected tcp.client://ADDR:PORT or tcp.server://ADDR:PORT "
+			 "(ADDR an IPv4 address or *, PORT a number or *), got '%s = %s'",
+			 virt, host);
+		return -1;
+	}
+	if (hserver != nm.server) {
+		snprintf(err, errlen, "both sides must be tcp.client or both tcp.server: '%s = %s'",
+			 virt, host);
+		return -1;
+	}
+	if (nm.server && nm.vport == 0) {
+		snprintf(err, errlen, "a tcp.server grant names one port: '%s'", virt);
+		return -1;
+	}
+	struct moat_net_mapping *nets = realloc(m->nets, (size_t)(m->nnets + 1) * sizeof(*nets));
+	if (!nets) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->nets = nets;
+	nets[m->nnets++] = nm;
 	return 0;
 }
 
@@ -292,9 +364,14 @@ static void on_namespace(struct parse_state *s, const char *section,
 				 slash ? s->m->source : ".", host + 5);
 		hp = joined;
 	}
+	if (!strncmp(line, "tcp.", 4)) {
+		if (moat_manifest_net(s->m, line, host, s->line, msg, sizeof(msg)) < 0)
+			fail(s, section, line, "%s", msg);
+		return;
+	}
 	if (strncmp(line, "file:", 5) != 0)
 		return fail(s, section, line,
-			    "only file: mappings are supported in this version, got '%s'",
+			    "expected a file:, tcp.client: or tcp.server: mapping, got '%s'",
 			    line);
 	if (!vp || !hp)
 		return fail(s, section, line,
@@ -408,6 +485,7 @@ void moat_manifest_free(struct moat_manifest *m)
 	free(m->argv);
 	free(m->env);
 	free(m->maps);
+	free(m->nets);
 	free(m->entry);
 	free(m->cwd);
 	free(m->source);

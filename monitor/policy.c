@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "moat/channel.h"
 #include "moat/policy.h"
@@ -32,6 +35,8 @@ struct mapping {
 struct moat_policy {
 	struct mapping *maps;
 	int n;
+	struct moat_net_mapping *nets;
+	int nnets;
 };
 
 /* Where a walk ended: a name in a host directory, or a directory that
@@ -74,6 +79,10 @@ struct moat_policy *moat_policy_new(const struct moat_manifest *mf, char *err,
 {
 	struct moat_policy *p = calloc(1, sizeof(*p));
 	p->maps = calloc((size_t)mf->nmaps + 1, sizeof(*p->maps));
+	p->nets = calloc((size_t)mf->nnets + 1, sizeof(*p->nets));
+	if (mf->nnets)
+		memcpy(p->nets, mf->nets, (size_t)mf->nnets * sizeof(*p->nets));
+	p->nnets = mf->nnets;
 	for (int i = 0; i < mf->nmaps; i++) {
 		const struct moat_mapping *mm = &mf->maps[i];
 		struct mapping *m = &p->maps[p->n];
@@ -126,6 +135,7 @@ void moat_policy_free(struct moat_policy *p)
 		free(p->maps[i].name);
 	}
 	free(p->maps);
+	free(p->nets);
 	free(p);
 }
 
@@ -717,4 +727,78 @@ int moat_policy_link(struct moat_policy *p, const char *from, const char *to)
 	target_done(&a);
 	target_done(&b);
 	return r;
+}
+
+/* "tcp.client:A.B.C.D:PORT": strict, since it comes from the app. */
+static int parse_endpoint(const char *uri, int *server, struct sockaddr_in *sa)
+{
+	const char *p;
+	char addr[16];
+	if (!strncmp(uri, "tcp.client:", 11))
+		*server = 0, p = uri + 11;
+	else if (!strncmp(uri, "tcp.server:", 11))
+		*server = 1, p = uri + 11;
+	else
+		return -EINVAL;
+	const char *colon = strrchr(p, ':');
+	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, p, (size_t)(colon - p));
+	addr[colon - p] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || colon[1] == 0 || port < 0 || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static const struct moat_net_mapping *net_grant(struct moat_policy *p, int server,
+						const struct sockaddr_in *sa)
+{
+	uint16_t port = ntohs(sa->sin_port);
+	for (int i = 0; i < p->nnets; i++) {
+		const struct moat_net_mapping *g = &p->nets[i];
+		if (g->server == server &&
+		    (g->vaddr == 0 || g->vaddr == sa->sin_addr.s_addr) &&
+		    (g->vport == 0 || g->vport == port))
+			return g;
+	}
+	return NULL;
+}
+
+int moat_policy_net(struct moat_policy *p, const char *uri, int *fdp)
+{
+	struct sockaddr_in sa;
+	int server;
+	*fdp = -1;
+	int r = parse_endpoint(uri, &server, &sa);
+	if (r < 0)
+		return r;
+	const struct moat_net_mapping *g = net_grant(p, server, &sa);
+	if (!g || (!server && sa.sin_port == 0))
+		return server ? -EACCES : -ECONNREFUSED;
+	if (g->haddr)
+		sa.sin_addr.s_addr = g->haddr;
+	if (g->hport)
+		sa.sin_port = htons(g->hport);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (server ? 0 : SOCK_NONBLOCK), 0);
+	if (fd < 0)
+		return -errno;
+	if (server) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0)
+			r = -errno;
+	} else if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+		r = -errno;
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return server ? MOAT_KIND_SERVER : MOAT_KIND_SOCKET;
 }

@@ -30,6 +30,9 @@ static void usage(FILE *out)
 		"\n"
 		"  --ro HOST[:VIRT]  grant HOST read-only, seen at VIRT (default: same path)\n"
 		"  --rw HOST[:VIRT]  grant HOST read-write\n"
+		"  --net VIRT=HOST   grant a network endpoint, e.g.\n"
+		"                    tcp.server://0.0.0.0:8080=tcp.server://127.0.0.1:18080\n"
+		"                    tcp.client://*:80=tcp.client://*:80\n"
 		"  --env NAME=VALUE  add to the program's environment\n"
 		"  --cwd DIR         initial working directory inside (default /)\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
@@ -128,6 +131,7 @@ static int cmd_run(int argc, char **argv)
 		{ "ro", required_argument, 0, 'r' },
 		{ "rw", required_argument, 0, 'w' },
 		{ "env", required_argument, 0, 'e' },
+		{ "net", required_argument, 0, 'n' },
 		{ "cwd", required_argument, 0, 'c' },
 		{ "debug", no_argument, 0, 'd' },
 		{ "trace", no_argument, 0, 't' },
@@ -158,6 +162,17 @@ static int cmd_run(int argc, char **argv)
 			}
 			envs[nenv++] = optarg;
 			break;
+		case 'n': {
+			char *eq = strchr(optarg, '=');
+			quick = 1;
+			if (eq)
+				*eq = 0;
+			if (!eq || moat_manifest_net(&m, optarg, eq + 1, 0, err, sizeof(err)) < 0) {
+				rc = fail("--net: %s%s", eq ? err : "expected VIRT=HOST", "");
+				goto out;
+			}
+			break;
+		}
 		case 'c': cwd = optarg; break;
 		case 'd': lo.debug = 1; break;
 		case 't': lo.trace = 1; break;

@@ -30,9 +30,12 @@
  *   - URIs are NUL-terminated, at most MOAT_URI_MAX bytes including the
  *     NUL.  Schemes: "file:/abs/path" names a file or directory in the
  *     picoprocess's virtual namespace; the security monitor maps it to a
- *     host object through the manifest, or refuses.  "console:0",
- *     "console:1" and "console:2" name the standard streams the monitor
- *     handed over at launch.
+ *     host object through the manifest, or refuses.  "tcp.client:A:P"
+ *     connects to IPv4 address A, port P; "tcp.server:A:P" listens there;
+ *     the manifest decides where on the host (or refuses: -ECONNREFUSED
+ *     for a client, -EACCES for a server).  "console:0", "console:1" and
+ *     "console:2" name the standard streams the monitor handed over at
+ *     launch.
  */
 #ifndef MOAT_ABI_H
 #define MOAT_ABI_H
@@ -55,7 +58,7 @@ enum {
 	MOAT_EINVAL = 22, MOAT_EMFILE = 24, MOAT_ENOTTY = 25, MOAT_EFBIG = 27,
 	MOAT_ENOSPC = 28, MOAT_ESPIPE = 29, MOAT_EROFS = 30, MOAT_EPIPE = 32,
 	MOAT_ERANGE = 34, MOAT_ENAMETOOLONG = 36, MOAT_ENOSYS = 38,
-	MOAT_ENOTEMPTY = 39, MOAT_ELOOP = 40, MOAT_ECHILD = 10,
+	MOAT_ENOTEMPTY = 39, MOAT_ELOOP = 40, MOAT_ECHILD = 10, MOAT_ENOTCONN = 107,
 	MOAT_ETIMEDOUT = 110,
 };
 
@@ -88,6 +91,11 @@ enum {
 #define MOAT_ATTR_MTIME 4
 #define MOAT_TIME_NOW   INT64_MIN
 
+/* stream_pipe flags and stream_shutdown directions. */
+#define MOAT_PIPE_DUPLEX 1
+#define MOAT_SHUT_READ   1
+#define MOAT_SHUT_WRITE  2
+
 /* stream_lock operations and lock types. */
 #define MOAT_LOCK_SET    0
 #define MOAT_LOCK_WAIT   1
@@ -103,6 +111,8 @@ enum {
 enum moat_kind {
 	MOAT_KIND_FILE = 1, MOAT_KIND_DIR = 2, MOAT_KIND_SYMLINK = 3,
 	MOAT_KIND_CONSOLE = 4, MOAT_KIND_PIPE = 5, MOAT_KIND_CHARDEV = 6,
+	MOAT_KIND_SOCKET = 7,  /* a connection: tcp.client:, accepted, duplex pipe */
+	MOAT_KIND_SERVER = 8,  /* a listening tcp.server: stream */
 };
 
 /* What the ABI tells about a stream: enough for stat(2). */
@@ -364,11 +374,14 @@ struct moat_abi {
 	 * -ENOENT. */
 	long (*stream_rename)(const char *from, const char *to);
 
-	/* stream_wait_for_client: accept one connection on a server
-	 * stream, returning a new handle for it.  Server streams ("tcp.server:"
-	 * and "pipe.server:" URIs) are not granted by any manifest in this
-	 * ABI version, so today every handle yields -EINVAL. */
-	long (*stream_wait_for_client)(moat_handle server);
+	/* stream_wait_for_client: accept one connection on a server stream
+	 * (from stream_open of a "tcp.server:ADDR:PORT" URI), returning a
+	 * handle for it; the peer's address, as "ADDR:PORT", is copied to
+	 * 'peer' (if not NULL, up to 'len' bytes with the NUL).  Blocks until
+	 * a client comes (-EINTR if a signal arrives; with 'nonblock', -EAGAIN
+	 * instead of blocking).  Result: handle, -EINVAL (not a server). */
+	long (*stream_wait_for_client)(moat_handle server, uint32_t nonblock,
+				       char *peer, size_t len);
 
 	/* stream_attr_query: describe the stream named by 'uri' without
 	 * opening it; with 'nofollow' a final symbolic link is described
@@ -382,9 +395,17 @@ struct moat_abi {
 					    struct moat_attr *attr);
 
 	/* stream_pipe: create an anonymous pipe; *read_end and *write_end
-	 * receive its two handles.  A write with no reader left fails with
-	 * -EPIPE (no host signal is raised).  Result: 0, -EMFILE. */
-	long (*stream_pipe)(moat_handle *read_end, moat_handle *write_end);
+	 * receive its two handles.  With MOAT_PIPE_DUPLEX both ends read and
+	 * write (a connected pair of local stream sockets).  A write with no
+	 * reader left fails with -EPIPE (no host signal is raised).
+	 * Result: 0, -EMFILE. */
+	long (*stream_pipe)(moat_handle *read_end, moat_handle *write_end,
+			    uint32_t flags);
+
+	/* stream_shutdown: end one or both directions of a connection
+	 * (MOAT_SHUT_READ, MOAT_SHUT_WRITE, or both).  Result: 0, -EBADF,
+	 * -ENOTCONN. */
+	long (*stream_shutdown)(moat_handle h, uint32_t how);
 
 	/* stream_attr_set: change attributes of the stream named by 'uri'
 	 * (with 'nofollow', of a final symbolic link itself): the fields of
@@ -492,7 +513,7 @@ struct moat_abi {
 };
 
 /* Number of downcalls in struct moat_abi. */
-#define MOAT_ABI_NCALLS 43
+#define MOAT_ABI_NCALLS 44
 
 /* ---------------------------------------------------------------- */
 /* Upcalls: what the LibOS gives the PAL.                            */

@@ -12,6 +12,8 @@
  *   file:///data = file:///srv/app/data
  *   [Namespace.Writable]               read-write mappings
  *   file:///out = file:///tmp/out
+ *   tcp.server://0.0.0.0:8080 = tcp.server://127.0.0.1:18080
+ *   tcp.client://ANY:80 = tcp.client://ANY:80   (ANY written as '*')
  *   [Limits]
  *   memory = 512M  files = 256  file_size = 1G  cpu_seconds = 60
  *
@@ -28,6 +30,18 @@ struct moat_mapping {
 	char *hpath;      /* host absolute path */
 	int writable;
 	int line;         /* manifest line, 0 if from the command line */
+};
+
+/* A network grant: what the app may name (address 0 and port 0 mean
+ * "any"), and where that goes on the host (address 0 or port 0: the
+ * same as the app asked for). */
+struct moat_net_mapping {
+	int server;            /* tcp.server (listen) or tcp.client (connect) */
+	uint32_t vaddr;        /* IPv4, network order */
+	uint16_t vport;        /* host order */
+	uint32_t haddr;
+	uint16_t hport;
+	int line;
 };
 
 struct moat_limits {
@@ -48,6 +62,8 @@ struct moat_manifest {
 	char *cwd;
 	struct moat_mapping *maps;
 	int nmaps;
+	struct moat_net_mapping *nets;
+	int nnets;
 	struct moat_limits limits;
 };
 
@@ -64,6 +80,12 @@ void moat_manifest_init(struct moat_manifest *m, const char *source);
 int moat_manifest_map(struct moat_manifest *m, const char *host,
 		      const char *virt, int writable, int line, char *err,
 		      size_t errlen);
+
+/* Add a network grant "tcp.client://A:P = tcp.client://A:P" (or
+ * tcp.server); A may be '*' and P may be '*' on the virtual side.
+ * Returns -1 with a message in err if it is malformed. */
+int moat_manifest_net(struct moat_manifest *m, const char *virt,
+		      const char *host, int line, char *err, size_t errlen);
 
 /* Replace argv with entry + args[0..n). */
 int moat_manifest_set_args(struct moat_manifest *m, char *const *args, int n);

@@ -51,4 +51,12 @@ int moat_policy_symlink(struct moat_policy *p, const char *path,
 			const char *target);
 int moat_policy_link(struct moat_policy *p, const char *from, const char *to);
 
+/* Network: 'uri' is "tcp.client:A.B.C.D:PORT" or "tcp.server:A.B.C.D:PORT"
+ * as the app named it.  If a grant covers it, the monitor connects (a
+ * non-blocking socket, connection in progress) or binds and listens on
+ * the mapped host address, and *fd receives the socket.  Returns
+ * MOAT_KIND_SOCKET or MOAT_KIND_SERVER; -ECONNREFUSED (client) or
+ * -EACCES (server) when nothing grants it; -EINVAL for a bad URI. */
+int moat_policy_net(struct moat_policy *p, const char *uri, int *fd);
+
 #endif /* MOAT_POLICY_H */

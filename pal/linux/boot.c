@@ -88,6 +88,7 @@ const struct moat_abi pal_abi = {
 	.process_wait = pal_process_wait,
 	.process_signal = pal_process_signal,
 	.stream_pipe = pal_stream_pipe,
+	.stream_shutdown = pal_stream_shutdown,
 	.process_exit = pal_process_exit,
 	.system_time = pal_system_time,
 	.random_bits = pal_random_bits,

@@ -124,7 +124,9 @@ long pal_stream_set_length(moat_handle h, uint64_t len);
 long pal_stream_flush(moat_handle h);
 long pal_stream_delete(const char *uri, uint32_t dir);
 long pal_stream_rename(const char *from, const char *to);
-long pal_stream_wait_for_client(moat_handle h);
+long pal_stream_wait_for_client(moat_handle h, uint32_t nonblock, char *peer,
+				size_t len);
+long pal_stream_shutdown(moat_handle h, uint32_t how);
 long pal_stream_attr_query(const char *uri, uint32_t nofollow,
 			   struct moat_attr *attr);
 long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *attr);
@@ -134,7 +136,7 @@ long pal_process_create(const char *uri, char *const argv[]);
 long pal_process_fork(int32_t *self_pid);
 long pal_process_wait(int32_t pid, uint32_t options, int32_t *status);
 long pal_process_signal(int32_t pid, int32_t sig);
-long pal_stream_pipe(moat_handle *rd, moat_handle *wr);
+long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags);
 extern int32_t pal_self_pid;
 _Noreturn void pal_process_exit(int code, int sig);
 

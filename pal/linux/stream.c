@@ -117,11 +117,46 @@ static const char *file_path(const char *uri)
 	return uri + 5;
 }
 
+static long wait_ready(int fd, short events);
+
+/* A connection or a listener, made by the monitor if the manifest
+ * grants it.  A client's connect is still in progress when it arrives. */
+static long net_open(const char *uri)
+{
+	int fd;
+	long kind = pal_request(MOAT_OP_NET, 0, 0, uri, 0, 0, 0, &fd);
+	if (kind < 0 || fd < 0)
+		return kind < 0 ? kind : -MOAT_EIO;
+	if (kind == MOAT_KIND_SOCKET) {
+		int err = 0, errlen = sizeof(err);
+		long r = wait_ready(fd, 4 /* POLLOUT */);
+		if (r == 0)
+			r = HOST6(__NR_getsockopt, fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */,
+				  &err, &errlen, 0);
+		if (r == 0 && err)
+			r = -err;
+		if (r < 0) {
+			HOST1(__NR_close, fd);
+			return r;
+		}
+	}
+	long h = pal_handle_alloc(PAL_H_STREAM, fd, 0);
+	if (h < 0) {
+		HOST1(__NR_close, fd);
+		return h;
+	}
+	pal_handles[h].kind = (uint32_t)kind;
+	pal_handles[h].access = MOAT_ACCESS_RDWR;
+	return h;
+}
+
 long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 		     uint32_t mode)
 {
 	if (strncmp(uri, "console:", 8) == 0)
 		return -MOAT_EACCES; /* consoles are handles 0-2 from boot */
+	if (strncmp(uri, "tcp.", 4) == 0)
+		return net_open(uri);
 	const char *path = file_path(uri);
 	if (!path)
 		return -MOAT_EINVAL;
@@ -178,7 +213,8 @@ static long wait_ready(int fd, short events)
 
 static int may_block(const struct pal_handle *ph)
 {
-	return ph->kind == MOAT_KIND_PIPE || ph->kind == MOAT_KIND_CONSOLE;
+	return ph->kind == MOAT_KIND_PIPE || ph->kind == MOAT_KIND_CONSOLE ||
+	       ph->kind == MOAT_KIND_SOCKET || ph->kind == MOAT_KIND_SERVER;
 }
 
 long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
@@ -189,14 +225,14 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 	if (ph->kind == MOAT_KIND_DIR)
 		return read_dir(ph->fd, off, buf, len);
 	long r;
-	if (may_block(ph) && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
-		return r;
 	do {
+		if (may_block(ph) && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
+			return r;
 		if (off == MOAT_OFFSET_STREAM)
 			r = HOST3(__NR_read, ph->fd, buf, len);
 		else
 			r = HOST4(__NR_pread64, ph->fd, buf, len, off);
-	} while (r == -MOAT_EINTR);
+	} while (r == -MOAT_EINTR || r == -MOAT_EAGAIN);
 	return r;
 }
 
@@ -207,14 +243,14 @@ long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
 	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
 		return -MOAT_EBADF;
 	long r;
-	if (may_block(ph) && (r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
-		return r;
 	do {
+		if (may_block(ph) && (r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
+			return r;
 		if (off == MOAT_OFFSET_STREAM)
 			r = HOST3(__NR_write, ph->fd, buf, len);
 		else
 			r = HOST4(__NR_pwrite64, ph->fd, buf, len, off);
-	} while (r == -MOAT_EINTR);
+	} while (r == -MOAT_EINTR || r == -MOAT_EAGAIN);
 	return r;
 }
 
@@ -270,10 +306,45 @@ long pal_stream_rename(const char *from, const char *to)
 	return pal_request(MOAT_OP_RENAME, 0, 0, p1, p2, 0, 0, 0);
 }
 
-long pal_stream_wait_for_client(moat_handle h)
+long pal_stream_wait_for_client(moat_handle h, uint32_t nonblock, char *peer,
+				size_t len)
 {
-	(void)h;
-	return -MOAT_EINVAL;
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph || ph->kind != MOAT_KIND_SERVER)
+		return -MOAT_EINVAL;
+	struct { uint16_t family, port; uint8_t addr[4]; uint8_t zero[8]; } sa;
+	int salen;
+	long fd;
+	do {
+		if (!nonblock && (fd = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
+			return fd;
+		salen = sizeof(sa);
+		fd = HOST4(__NR_accept4, ph->fd, &sa, &salen,
+			   02000000 | 04000 /* SOCK_CLOEXEC | SOCK_NONBLOCK */);
+	} while (!nonblock && (fd == -MOAT_EAGAIN || fd == -MOAT_EINTR));
+	if (fd < 0)
+		return fd;
+	long nh = pal_handle_alloc(PAL_H_STREAM, (int)fd, 0);
+	if (nh < 0) {
+		HOST1(__NR_close, fd);
+		return nh;
+	}
+	pal_handles[nh].kind = MOAT_KIND_SOCKET;
+	pal_handles[nh].access = MOAT_ACCESS_RDWR;
+	if (peer && len)
+		rt_snprintf(peer, len, "%u.%u.%u.%u:%u", sa.addr[0], sa.addr[1], sa.addr[2],
+			    sa.addr[3], (unsigned)((sa.port >> 8) | ((sa.port & 0xff) << 8)));
+	return nh;
+}
+
+long pal_stream_shutdown(moat_handle h, uint32_t how)
+{
+	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
+	if (!ph)
+		return -MOAT_EBADF;
+	if (ph->kind != MOAT_KIND_SOCKET || !how || how > 3)
+		return ph->kind == MOAT_KIND_SOCKET ? -MOAT_EINVAL : -MOAT_ENOTCONN;
+	return HOST2(__NR_shutdown, ph->fd, how - 1);
 }
 
 long pal_stream_attr_query(const char *uri, uint32_t nofollow,
@@ -391,10 +462,13 @@ long pal_debug_log(const char *msg, size_t len)
 	return 0;
 }
 
-long pal_stream_pipe(moat_handle *rd, moat_handle *wr)
+long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 {
 	int fds[2];
-	long r = HOST2(__NR_pipe2, fds, 02000000 /* O_CLOEXEC */);
+	int duplex = flags & MOAT_PIPE_DUPLEX;
+	long r = duplex ? HOST4(__NR_socketpair, 1 /* AF_UNIX */,
+				 1 | 02000000 /* SOCK_STREAM | SOCK_CLOEXEC */, 0, fds)
+			: HOST2(__NR_pipe2, fds, 02000000 /* O_CLOEXEC */);
 	if (r < 0)
 		return r;
 	long a = pal_handle_alloc(PAL_H_STREAM, fds[0], 0);
@@ -406,9 +480,10 @@ long pal_stream_pipe(moat_handle *rd, moat_handle *wr)
 		HOST1(__NR_close, fds[1]);
 		return b;
 	}
-	pal_handles[a].kind = pal_handles[b].kind = MOAT_KIND_PIPE;
-	pal_handles[a].access = MOAT_ACCESS_READ;
-	pal_handles[b].access = MOAT_ACCESS_WRITE;
+	pal_handles[a].kind = pal_handles[b].kind = duplex ? MOAT_KIND_SOCKET
+							   : MOAT_KIND_PIPE;
+	pal_handles[a].access = duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_READ;
+	pal_handles[b].access = duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_WRITE;
 	*rd = (moat_handle)a;
 	*wr = (moat_handle)b;
 	return 0;

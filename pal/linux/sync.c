@@ -311,7 +311,8 @@ static int stream_ready(moat_handle h)
 	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
 	if (!ph)
 		return -MOAT_EBADF;
-	if (ph->kind != MOAT_KIND_PIPE && ph->kind != MOAT_KIND_CONSOLE)
+	if (ph->kind != MOAT_KIND_PIPE && ph->kind != MOAT_KIND_CONSOLE &&
+	    ph->kind != MOAT_KIND_SOCKET && ph->kind != MOAT_KIND_SERVER)
 		return 1; /* files and directories never block */
 	struct { int fd; short events, revents; } p = { ph->fd, 1 /* POLLIN */, 0 };
 	struct __kernel_timespec zero = { 0, 0 };
