@@ -30,7 +30,7 @@ long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 	long r;
 	if (flags & MAP_ANONYMOUS) {
 		if ((flags & MAP_TYPE) == MAP_SHARED)
-			klog("mmap: shared anonymous memory is not shared with forked children");
+			mflags |= MOAT_MAP_SHARED; /* shared with forked children */
 		r = abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
 		goto out;
 	}

@@ -253,11 +253,38 @@ static int64_t timeout_of(const struct __kernel_timespec *ts, int absolute,
 	return ns;
 }
 
+/* A futex without FUTEX_PRIVATE_FLAG may live in memory shared with other
+ * processes (process-shared mutexes, POSIX semaphores in /dev/shm): the
+ * waiters of another process are not in our buckets, so go to the PAL's
+ * address waits, which the host matches across processes.  Bitsets are
+ * widened to "any": a spurious wake-up is allowed, a lost one is not. */
+static long shared_futex(uint32_t *addr, int cmd, uint32_t val,
+			 const struct __kernel_timespec *ts, int realtime, uint32_t val3)
+{
+	long r;
+	switch (cmd) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+		r = abi->address_wait(addr, MOAT_ADDR_WAIT, val,
+				      timeout_of(ts, cmd == FUTEX_WAIT_BITSET, realtime));
+		return r == -EINTR ? -ERESTARTSYS : r;
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+		(void)val3;
+		return abi->address_wait(addr, MOAT_ADDR_WAKE, val, 0);
+	default:
+		klog("futex: shared operation %d not supported", cmd);
+		return -ENOSYS;
+	}
+}
+
 long sys_futex(uint32_t *addr, int op, uint32_t val,
 	       const struct __kernel_timespec *ts, uint32_t *addr2, uint32_t val3)
 {
 	int cmd = op & FUTEX_CMD_MASK;
 	int realtime = !!(op & FUTEX_CLOCK_REALTIME);
+	if (!(op & FUTEX_PRIVATE_FLAG))
+		return shared_futex(addr, cmd, val, ts, realtime, val3);
 	switch (cmd) {
 	case FUTEX_WAIT:
 		return futex_wait(addr, val, timeout_of(ts, 0, 0), FUTEX_BITSET_MATCH_ANY);

@@ -156,6 +156,10 @@ struct moat_dirent {
 /* Timeout for objects_wait_any() meaning "forever". */
 #define MOAT_WAIT_FOREVER ((int64_t)-1)
 
+/* address_wait operations. */
+#define MOAT_ADDR_WAIT 0
+#define MOAT_ADDR_WAKE 1
+
 /* Options for process_wait(). */
 #define MOAT_WAIT_NOHANG 1
 
@@ -297,11 +301,22 @@ struct moat_abi {
 	long (*objects_wait_any)(uint32_t count, const moat_handle *handles,
 				 int64_t timeout_ns);
 
+	/* address_wait: wait on, or wake waiters on, a 32-bit word that may
+	 * be shared with other processes of the picoprocess (MAP_SHARED
+	 * memory).  MOAT_ADDR_WAIT sleeps while *addr == value, for at most
+	 * timeout_ns (MOAT_WAIT_FOREVER: no limit): 0 when woken, -EAGAIN if
+	 * *addr != value, -ETIMEDOUT, -EINTR (a signal).  MOAT_ADDR_WAKE
+	 * wakes up to 'value' waiters and returns how many.  Private words
+	 * are better served by events (the LibOS's futexes use them). */
+	long (*address_wait)(uint32_t *addr, uint32_t op, uint32_t value,
+			     int64_t timeout_ns);
+
 	/* --- virtual memory --- */
 
-	/* vm_alloc: map zero-filled private memory of 'size' bytes
-	 * (rounded up to 4096) with protection 'prot'.  'addr' is a hint
-	 * unless flags has MOAT_MAP_FIXED or MOAT_MAP_NOREPLACE.
+	/* vm_alloc: map zero-filled memory of 'size' bytes (rounded up to
+	 * 4096) with protection 'prot': private, or with MOAT_MAP_SHARED
+	 * shared with the processes later forked from this one.  'addr' is a
+	 * hint unless flags has MOAT_MAP_FIXED or MOAT_MAP_NOREPLACE.
 	 * Result: the address, or -ENOMEM, -EEXIST (NOREPLACE hit),
 	 * -EINVAL (misaligned fixed address). */
 	long (*vm_alloc)(void *addr, size_t size, uint32_t prot,
@@ -513,7 +528,7 @@ struct moat_abi {
 };
 
 /* Number of downcalls in struct moat_abi. */
-#define MOAT_ABI_NCALLS 44
+#define MOAT_ABI_NCALLS 45
 
 /* ---------------------------------------------------------------- */
 /* Upcalls: what the LibOS gives the PAL.                            */

@@ -63,6 +63,7 @@ const struct moat_abi pal_abi = {
 	.event_set = pal_event_set,
 	.event_clear = pal_event_clear,
 	.objects_wait_any = pal_objects_wait_any,
+	.address_wait = pal_address_wait,
 	.vm_alloc = pal_vm_alloc,
 	.vm_free = pal_vm_free,
 	.vm_protect = pal_vm_protect,

@@ -103,6 +103,7 @@ long pal_event_set(moat_handle h);
 long pal_event_clear(moat_handle h);
 long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout);
 long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags);
+long pal_address_wait(uint32_t *addr, uint32_t op, uint32_t value, int64_t timeout);
 long pal_vm_free(void *addr, size_t size);
 long pal_vm_protect(void *addr, size_t size, uint32_t prot);
 long pal_system_time(uint32_t clock);

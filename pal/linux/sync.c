@@ -384,8 +384,48 @@ static long map_flags(uint32_t flags)
 
 long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags)
 {
-	long r = HOST6(__NR_mmap, addr, size, prot & 7,
-		       MAP_PRIVATE | MAP_ANONYMOUS | map_flags(flags), -1, 0);
+	long share = flags & MOAT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
+	return HOST6(__NR_mmap, addr, size, prot & 7,
+		     share | MAP_ANONYMOUS | map_flags(flags), -1, 0);
+}
+
+/* Host futexes without the private flag: they match by physical page, so
+ * processes sharing the memory meet.  Waits are sliced so that a signal
+ * (which bumps pal_signal_seq) ends them promptly. */
+long pal_address_wait(uint32_t *addr, uint32_t op, uint32_t value, int64_t timeout)
+{
+	if (op == MOAT_ADDR_WAKE)
+		return futex(addr, FUTEX_WAKE, (int)(value > 0x7fffffff ? 0x7fffffff : value), -1);
+	if (op != MOAT_ADDR_WAIT)
+		return -MOAT_EINVAL;
+	int64_t deadline = timeout < 0 ? -1
+			   : pal_system_time(MOAT_CLOCK_MONOTONIC) + timeout;
+	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
+	uint64_t mask = pal_signals_open();
+	long r;
+	for (;;) {
+		int64_t left = 10000000;
+		if (deadline >= 0) {
+			int64_t l = deadline - pal_system_time(MOAT_CLOCK_MONOTONIC);
+			if (l <= 0) {
+				r = -MOAT_ETIMEDOUT;
+				break;
+			}
+			left = l < left ? l : left;
+		}
+		r = futex(addr, FUTEX_WAIT, (int)value, left);
+		if (r == 0 || r == -MOAT_EAGAIN)
+			break; /* woken (or spuriously: the caller rechecks), or changed */
+		if (__atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST) != seq) {
+			r = -MOAT_EINTR;
+			break;
+		}
+		if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != value) {
+			r = 0;
+			break;
+		}
+	}
+	pal_signals_restore(mask);
 	return r;
 }
 
