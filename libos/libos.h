@@ -60,7 +60,8 @@ void vma_remove(uint64_t start, uint64_t len);
 void vma_clear_all(void);
 
 /* process.c */
-long process_clone(struct moat_context *ctx, uint64_t flags, int *ctid);
+long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
+		   int *ctid);
 long process_execve(struct moat_context *ctx, int dirfd, const char *path,
 		    char *const *argv, char *const *envp);
 long process_kill(int pid, int sig);

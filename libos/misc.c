@@ -301,3 +301,70 @@ long sys_sysinfo(struct ksysinfo *si)
 	si->mem_unit = 1;
 	return 0;
 }
+
+/* --- identity: virtual, inside the picoprocess only ---
+ * One uid and one gid stand for real, effective and saved ids.  The
+ * virtual root may become anyone; anyone else may only stay who they
+ * are.  Nothing here changes what the host lets the picoprocess do. */
+
+static long set_id(uint32_t *cur, long want)
+{
+	if (want == -1 || (uint32_t)want == *cur)
+		return 0;
+	if (want < 0)
+		return -EINVAL;
+	if (proc.uid != 0)
+		return -EPERM;
+	*cur = (uint32_t)want;
+	return 0;
+}
+
+long sys_setresuid(long r, long e, long s)
+{
+	long rc = set_id(&proc.uid, e != -1 ? e : r != -1 ? r : s);
+	return rc;
+}
+
+long sys_setresgid(long r, long e, long s)
+{
+	return set_id(&proc.gid, e != -1 ? e : r != -1 ? r : s);
+}
+
+long sys_setuid(long uid) { return sys_setresuid(uid, uid, uid); }
+long sys_setgid(long gid) { return sys_setresgid(gid, gid, gid); }
+long sys_setreuid(long r, long e) { return sys_setresuid(r, e, -1); }
+long sys_setregid(long r, long e) { return sys_setresgid(r, e, -1); }
+
+long sys_setfsuid(long uid) { (void)uid; return proc.uid; }
+long sys_setfsgid(long gid) { (void)gid; return proc.gid; }
+
+long sys_setgroups(long n, const uint32_t *list)
+{
+	(void)list;
+	if (n < 0 || n > 65536)
+		return -EINVAL;
+	return proc.uid == 0 ? 0 : -EPERM;
+}
+
+/* Process groups and sessions: one of each per picoprocess process. */
+long sys_setpgid(int pid, int pgid)
+{
+	if (pid != 0 && pid != proc.pid)
+		return -ESRCH; /* other processes' groups are not tracked */
+	(void)pgid;
+	return 0;
+}
+
+long sys_setsid(void)
+{
+	return proc.pid;
+}
+
+/* CPU accounting is the host's; report times as zero, not invented. */
+long sys_getrusage(int who, void *ru)
+{
+	if (who != 0 && who != -1 && who != 1)
+		return -EINVAL;
+	memset(ru, 0, 144);
+	return 0;
+}

@@ -18,11 +18,17 @@
 
 /* --- fork --- */
 
-long process_clone(struct moat_context *ctx, uint64_t flags, int *ctid)
+long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
+		   int *ctid)
 {
-	(void)ctx;
-	if (flags & (CLONE_VM | CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUSER |
-		     CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)) {
+	/* posix_spawn's CLONE_VM|CLONE_VFORK becomes a plain fork whose child
+	 * starts on the stack it was given: the child execs at once, so not
+	 * sharing memory only loses the error word glibc writes back on a
+	 * failed exec (the parent then sees exit status 127 instead). */
+	int vfork_vm = (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK);
+	if ((flags & CLONE_VM && !vfork_vm) ||
+	    (flags & (CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUSER |
+		      CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS))) {
 		klog("clone: flags %lx not supported for a new process",
 		     (unsigned long)flags);
 		return -EINVAL;
@@ -33,6 +39,8 @@ long process_clone(struct moat_context *ctx, uint64_t flags, int *ctid)
 		return r; /* parent: the child's pid, or an error */
 	proc.ppid = proc.pid;
 	proc.pid = self;
+	if (ctx && newsp)
+		ctx->rsp = newsp;
 	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);
 	if ((flags & CLONE_CHILD_SETTID) && ctid)
 		*ctid = self;
@@ -41,7 +49,7 @@ long process_clone(struct moat_context *ctx, uint64_t flags, int *ctid)
 
 long sys_fork(void)
 {
-	return process_clone(NULL, 17 /* SIGCHLD */, NULL);
+	return process_clone(NULL, 17 /* SIGCHLD */, 0, NULL);
 }
 
 long sys_getppid(void)

@@ -46,6 +46,9 @@ DECL(sysinfo); DECL(copy_file_range); DECL(sendfile); DECL(socketpair);
 DECL(bind); DECL(listen); DECL(connect); DECL(accept4); DECL(accept);
 DECL(getsockname); DECL(getpeername); DECL(shutdown); DECL(setsockopt);
 DECL(getsockopt); DECL(sendto); DECL(recvfrom); DECL(sendmsg); DECL(recvmsg);
+DECL(setresuid); DECL(setresgid); DECL(setuid); DECL(setgid); DECL(setreuid);
+DECL(setregid); DECL(setfsuid); DECL(setfsgid); DECL(setgroups); DECL(setpgid);
+DECL(setsid); DECL(getrusage);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -86,6 +89,8 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(sendfile), E(socketpair), E(bind), E(listen), E(connect), E(accept4),
 	E(accept), E(getsockname), E(getpeername), E(shutdown), E(setsockopt),
 	E(getsockopt), E(sendto), E(recvfrom), E(sendmsg), E(recvmsg),
+	E(setresuid), E(setresgid), E(setuid), E(setgid), E(setreuid), E(setregid),
+	E(setfsuid), E(setfsgid), E(setgroups), E(setpgid), E(setsid), E(getrusage),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

@@ -312,8 +312,8 @@ long sys_futex(uint32_t *addr, int op, uint32_t val,
 long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		  int *ptid, int *ctid, uint64_t tls)
 {
-	if (!(flags & CLONE_VM))
-		return process_clone(ctx, flags, ctid);
+	if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD))
+		return process_clone(ctx, flags, newsp, ctid);
 	if ((flags & THREAD_FLAGS) != THREAD_FLAGS) {
 		klog("clone: flags %lx are not a thread", (unsigned long)flags);
 		return -EINVAL;

@@ -480,3 +480,41 @@ EOF
 else
 	skip "perl" "perl is not installed"
 fi
+
+# --- 11. make drives gcc (cc1, as, collect2, ld); the binary runs natively ---
+if command -v gcc >/dev/null && command -v make >/dev/null; then
+	P=$WORK/ladder/cc
+	mkdir -p "$P"
+	cat >"$P/main.c" <<'C'
+#include <stdio.h>
+int add(int, int);
+int main(void) { printf("sum=%d\n", add(2, 3)); return 0; }
+C
+	echo 'int add(int a, int b) { return a + b; }' >"$P/add.c"
+	printf 'prog: main.o add.o\n\tgcc -o prog main.o add.o\n%%.o: %%.c\n\tgcc -O1 -c $<\n' >"$P/Makefile"
+	out=$("$MOAT" run $SYS --rw "$P:/proj" --rw "$P:/tmp" --cwd /proj -- make 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && [ -x "$P/prog" ]; then
+		check_eq "make + gcc inside: the program runs natively" "sum=5" "$("$P/prog")"
+	else
+		fail "make + gcc inside" "status $rc: ${out:0:300}"
+	fi
+else
+	echo "SKIP make + gcc: not installed"
+fi
+
+# --- 12. git init, add, commit and log in a writable mapping ---
+if command -v git >/dev/null; then
+	G=$WORK/ladder/git
+	mkdir -p "$G"
+	out=$("$MOAT" run $SYS --rw "$G:/repo" --cwd /repo --env HOME=/repo -- /bin/sh -c '
+		git init -q . && git config user.email moat@example.com && git config user.name moat &&
+		echo one > a.txt && git add a.txt && git commit -qm "first commit" &&
+		echo two >> a.txt && git commit -qam "second commit" && git log --format=%s' 2>&1)
+	check_eq "git init/add/commit/log inside" "second commit
+first commit" "$out"
+	check_eq "the repository reads back natively" "second commit
+first commit" "$(git -C "$G" log --format=%s 2>&1)"
+else
+	echo "SKIP git: not installed"
+fi
