@@ -1,5 +1,5 @@
 /*
- * epoll.c -- epoll and eventfd.
+ * epoll.c -- epoll, eventfd and timerfd.
  *
  * An epoll instance is its interest list; epoll_wait is a poll over it
  * (poll.c), so readiness means exactly what poll says.  Every event is
@@ -9,8 +9,11 @@
  *
  * An eventfd is a counter plus a PAL notification event that is set while
  * the counter is non-zero, so poll and blocking reads can sleep on it.
- * Both live in the process's memory: after fork, parent and child each
- * have their own copy (unlike Linux, where they share the object).
+ * A timerfd is a deadline: readable once its clock passes it, and poll
+ * sleeps no later than that.
+ *
+ * All three live in the process's memory: after fork, parent and child
+ * each have their own copy (unlike Linux, where they share the object).
  */
 #include "libos.h"
 
@@ -45,25 +48,70 @@ struct eventfd {
 	moat_handle ready;   /* notification event: set while count > 0 */
 };
 
-void epoll_release(int is_eventfd, void *obj)
+struct timerfd {
+	uint32_t clock;      /* MOAT_CLOCK_* */
+	int64_t next;        /* next expiry, ns on that clock; 0 disarmed */
+	int64_t interval;
+	uint64_t pending;    /* expirations not read yet, counted at re-arm */
+};
+
+static long timerfd_read(struct timerfd *t, int flags, void *buf, size_t len);
+static long eventfd_read(struct eventfd *e, int flags, void *buf, size_t len);
+static long eventfd_write(struct eventfd *e, const void *buf, size_t len);
+
+void lobj_release(enum lobj kind, void *obj)
 {
-	if (is_eventfd) {
-		struct eventfd *e = obj;
-		abi->object_close(e->ready);
-	} else {
+	if (kind == OBJ_EVENTFD)
+		abi->object_close(((struct eventfd *)obj)->ready);
+	else if (kind == OBJ_EPOLL)
 		kfree(((struct epoll *)obj)->items);
-	}
 	kfree(obj);
 }
 
-short epoll_obj_poll(int is_eventfd, void *obj, short events, moat_handle *h)
+/* Monotonic time at which a timer on 'clock' reaches 'at'. */
+static int64_t monotonic_of(uint32_t clock, int64_t at)
 {
-	if (!is_eventfd)
-		return 0; /* epoll fds inside epoll/poll: never ready (rare) */
-	struct eventfd *e = obj;
-	*h = e->ready;
-	return (short)((e->count ? events & EPOLLIN_K : 0) |
-		       (e->count < ~0ULL - 1 ? events & EPOLLOUT_K : 0));
+	if (clock == MOAT_CLOCK_MONOTONIC)
+		return at;
+	return at - abi->system_time(MOAT_CLOCK_REALTIME) +
+	       abi->system_time(MOAT_CLOCK_MONOTONIC);
+}
+
+short lobj_poll(enum lobj kind, void *obj, short events, moat_handle *h,
+		int64_t *wake_at)
+{
+	if (kind == OBJ_EVENTFD) {
+		struct eventfd *e = obj;
+		*h = e->ready;
+		return (short)((e->count ? events & EPOLLIN_K : 0) |
+			       (e->count < ~0ULL - 1 ? events & EPOLLOUT_K : 0));
+	}
+	if (kind == OBJ_TIMERFD) {
+		struct timerfd *t = obj;
+		if (t->pending || (t->next && abi->system_time(t->clock) >= t->next))
+			return events & EPOLLIN_K;
+		if (t->next) {
+			int64_t m = monotonic_of(t->clock, t->next);
+			if (*wake_at < 0 || m < *wake_at)
+				*wake_at = m;
+		}
+		return 0;
+	}
+	return 0; /* an epoll inside poll or epoll: never ready (rare) */
+}
+
+long lobj_read(enum lobj kind, void *obj, int flags, void *buf, size_t len)
+{
+	if (kind == OBJ_EVENTFD)
+		return eventfd_read(obj, flags, buf, len);
+	if (kind == OBJ_TIMERFD)
+		return timerfd_read(obj, flags, buf, len);
+	return -EINVAL;
+}
+
+long lobj_write(enum lobj kind, void *obj, const void *buf, size_t len)
+{
+	return kind == OBJ_EVENTFD ? eventfd_write(obj, buf, len) : -EINVAL;
 }
 
 long sys_epoll_create1(int flags)
@@ -73,7 +121,7 @@ long sys_epoll_create1(int flags)
 	struct epoll *ep = kzalloc(sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
-	long fd = fs_install_obj(0, ep, 2 /* O_RDWR */, !!(flags & 02000000));
+	long fd = fs_install_obj(OBJ_EPOLL, ep, 2 /* O_RDWR */, !!(flags & 02000000));
 	if (fd < 0)
 		kfree(ep);
 	return fd;
@@ -94,13 +142,14 @@ static struct interest *find(struct epoll *ep, int fd)
 
 long sys_epoll_ctl(int epfd, int op, int fd, const struct kepoll_event *ev)
 {
-	struct epoll *ep = fs_obj(epfd, 0, NULL);
+	struct epoll *ep = fs_obj(epfd, OBJ_EPOLL, NULL);
 	moat_handle h;
 	if (!ep)
 		return -EBADF;
 	if (fd == epfd)
 		return -EINVAL;
-	if (fs_poll(fd, 0, &h) == 0x020)
+	int64_t wake = -1;
+	if (fs_poll(fd, 0, &h, &wake) == 0x020)
 		return -EBADF;
 	struct interest *it = find(ep, fd);
 	switch (op) {
@@ -139,7 +188,7 @@ long sys_epoll_ctl(int epfd, int op, int fd, const struct kepoll_event *ev)
 long sys_epoll_pwait(int epfd, struct kepoll_event *out, int max, int timeout_ms,
 		     const uint64_t *mask, size_t setsize)
 {
-	struct epoll *ep = fs_obj(epfd, 0, NULL);
+	struct epoll *ep = fs_obj(epfd, OBJ_EPOLL, NULL);
 	if (!ep)
 		return -EBADF;
 	if (max <= 0)
@@ -216,9 +265,10 @@ long sys_eventfd2(unsigned initval, int flags)
 	e->count = initval;
 	e->semaphore = flags & 1;
 	e->ready = (moat_handle)ev;
-	long fd = fs_install_obj(1, e, 2 /* O_RDWR */ | (flags & 04000), !!(flags & 02000000));
+	long fd = fs_install_obj(OBJ_EVENTFD, e, 2 /* O_RDWR */ | (flags & 04000),
+				 !!(flags & 02000000));
 	if (fd < 0)
-		epoll_release(1, e);
+		lobj_release(OBJ_EVENTFD, e);
 	return fd;
 }
 
@@ -227,9 +277,8 @@ long sys_eventfd(unsigned initval)
 	return sys_eventfd2(initval, 0);
 }
 
-long eventfd_read(void *obj, int flags, void *buf, size_t len)
+static long eventfd_read(struct eventfd *e, int flags, void *buf, size_t len)
 {
-	struct eventfd *e = obj;
 	if (len < 8)
 		return -EINVAL;
 	while (!e->count) {
@@ -247,9 +296,8 @@ long eventfd_read(void *obj, int flags, void *buf, size_t len)
 	return 8;
 }
 
-long eventfd_write(void *obj, const void *buf, size_t len)
+static long eventfd_write(struct eventfd *e, const void *buf, size_t len)
 {
-	struct eventfd *e = obj;
 	uint64_t v;
 	if (len < 8)
 		return -EINVAL;
@@ -259,5 +307,101 @@ long eventfd_write(void *obj, const void *buf, size_t len)
 	e->count += v;
 	if (e->count)
 		abi->event_set(e->ready);
+	return 8;
+}
+
+/* --- timerfd --- */
+
+struct kitimerspec { int64_t isec, insec, vsec, vnsec; };
+
+long sys_timerfd_create(int clock, int flags)
+{
+	if ((clock != 0 && clock != 1 && clock != 7 && clock != 8) ||
+	    (flags & ~(02000000 | 04000)))
+		return -EINVAL;
+	struct timerfd *t = kzalloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->clock = clock == 0 || clock == 8 ? MOAT_CLOCK_REALTIME : MOAT_CLOCK_MONOTONIC;
+	long fd = fs_install_obj(OBJ_TIMERFD, t, flags & 04000, !!(flags & 02000000));
+	if (fd < 0)
+		kfree(t);
+	return fd;
+}
+
+/* Count expirations up to now and move 'next' past them. */
+static void timerfd_catch_up(struct timerfd *t)
+{
+	int64_t now = abi->system_time(t->clock);
+	if (!t->next || now < t->next)
+		return;
+	if (t->interval) {
+		uint64_t n = 1 + (uint64_t)((now - t->next) / t->interval);
+		t->pending += n;
+		t->next += (int64_t)n * t->interval;
+	} else {
+		t->pending++;
+		t->next = 0;
+	}
+}
+
+static void timerfd_get(struct timerfd *t, struct kitimerspec *cur)
+{
+	int64_t left = t->next ? t->next - abi->system_time(t->clock) : 0;
+	if (t->next && left < 1)
+		left = 1;
+	*cur = (struct kitimerspec){ t->interval / 1000000000, t->interval % 1000000000,
+				     left / 1000000000, left % 1000000000 };
+}
+
+long sys_timerfd_settime(int fd, int flags, const struct kitimerspec *nv,
+			 struct kitimerspec *old)
+{
+	struct timerfd *t = fs_obj(fd, OBJ_TIMERFD, NULL);
+	if (!t)
+		return -EBADF;
+	if (nv->insec < 0 || nv->insec >= 1000000000 || nv->vnsec < 0 ||
+	    nv->vnsec >= 1000000000 || nv->isec < 0 || nv->vsec < 0)
+		return -EINVAL;
+	timerfd_catch_up(t);
+	if (old)
+		timerfd_get(t, old);
+	int64_t value = nv->vsec * 1000000000 + nv->vnsec;
+	t->interval = nv->isec * 1000000000 + nv->insec;
+	t->pending = 0;
+	if (!value)
+		t->next = 0;
+	else
+		t->next = flags & 1 /* TFD_TIMER_ABSTIME */ ? value
+			  : abi->system_time(t->clock) + value;
+	return 0;
+}
+
+long sys_timerfd_gettime(int fd, struct kitimerspec *cur)
+{
+	struct timerfd *t = fs_obj(fd, OBJ_TIMERFD, NULL);
+	if (!t)
+		return -EBADF;
+	timerfd_catch_up(t);
+	timerfd_get(t, cur);
+	return 0;
+}
+
+static long timerfd_read(struct timerfd *t, int flags, void *buf, size_t len)
+{
+	if (len < 8)
+		return -EINVAL;
+	for (;;) {
+		timerfd_catch_up(t);
+		if (t->pending)
+			break;
+		if (!t->next || (flags & 04000 /* O_NONBLOCK */))
+			return -EAGAIN;
+		int64_t left = t->next - abi->system_time(t->clock);
+		if (left > 0 && abi->thread_delay((uint64_t)left) == -EINTR)
+			return -ERESTARTSYS;
+	}
+	memcpy(buf, &t->pending, 8);
+	t->pending = 0;
 	return 8;
 }

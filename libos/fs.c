@@ -17,8 +17,7 @@
 enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM,
 		 F_MEM,     /* a /proc or /sys file: content made at open */
 		 F_MEMDIR,
-		 F_EPOLL,   /* epoll.c: interest list in 'obj' */
-		 F_EVENTFD, /* epoll.c: counter in 'obj' */
+		 F_OBJ,     /* epoll.c: an epoll, eventfd or timerfd in 'obj' */
 		 F_PATH,    /* O_PATH: a name and its attributes, no stream */
 		 F_SOCKET   /* socket.c: state in 'obj'; a stream once connected */ };
 
@@ -33,7 +32,8 @@ struct file {
 	struct moat_attr attr; /* directories and pseudo-files: at open */
 	char *content;         /* F_MEM, F_MEMDIR */
 	size_t content_len;
-	void *obj;             /* F_EPOLL, F_EVENTFD: owned by epoll.c */
+	void *obj;             /* F_OBJ (owned by epoll.c), F_SOCKET */
+	enum lobj obj_kind;    /* F_OBJ */
 };
 
 struct fd_slot {
@@ -190,8 +190,8 @@ static void file_put(struct file *f)
 		abi->object_close(f->h);
 	if (f->type == F_SOCKET)
 		kfree(f->obj);
-	if (f->type == F_EPOLL || f->type == F_EVENTFD)
-		epoll_release(f->type == F_EVENTFD, f->obj);
+	if (f->type == F_OBJ)
+		lobj_release(f->obj_kind, f->obj);
 	kfree(f->content);
 	kfree(f->path);
 	kfree(f);
@@ -540,10 +540,8 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 		return abi->random_bits(buf, len);
 	case F_DIR: case F_MEMDIR:
 		return -EISDIR;
-	case F_EVENTFD:
-		return eventfd_read(f->obj, f->flags, buf, len);
-	case F_EPOLL:
-		return -EINVAL;
+	case F_OBJ:
+		return lobj_read(f->obj_kind, f->obj, f->flags, buf, len);
 	case F_PATH:
 		return -EBADF;
 	case F_SOCKET:
@@ -584,10 +582,8 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 		return -EISDIR;
 	case F_MEM:
 		return -EACCES; /* pseudo-files are read-only */
-	case F_EVENTFD:
-		return eventfd_write(f->obj, buf, len);
-	case F_EPOLL:
-		return -EINVAL;
+	case F_OBJ:
+		return lobj_write(f->obj_kind, f->obj, buf, len);
 	case F_PATH:
 		return -EBADF;
 	case F_SOCKET:
@@ -888,7 +884,8 @@ long sys_ioctl(int fd, unsigned long cmd, void *arg)
 	case FIONREAD: {
 		/* Streams do not say how much is queued: 1 if anything is. */
 		moat_handle h;
-		short ready = fs_poll(fd, 0x001, &h);
+		int64_t wake = -1;
+		short ready = fs_poll(fd, 0x001, &h, &wake);
 		*(int *)arg = (ready & 0x001) ? 1 : 0;
 		if (f->type == F_MEM)
 			*(int *)arg = (int)(f->content_len > f->pos ? f->content_len - f->pos : 0);
@@ -1178,7 +1175,7 @@ void fs_close_on_exec(void)
 
 /* For poll: what fd can report now, and (in *h) the handle to sleep on
  * when it might become readable later.  POLLNVAL for a bad fd. */
-short fs_poll(int fd, short events, moat_handle *h)
+short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at)
 {
 	struct file *f = fd_file(fd);
 	short in = events & (0x001 | 0x040), out = events & (0x004 | 0x100);
@@ -1186,9 +1183,8 @@ short fs_poll(int fd, short events, moat_handle *h)
 	if (!f)
 		return 0x020; /* POLLNVAL */
 	switch (f->type) {
-	case F_EVENTFD:
-	case F_EPOLL:
-		return epoll_obj_poll(f->type == F_EVENTFD, f->obj, events, h);
+	case F_OBJ:
+		return lobj_poll(f->obj_kind, f->obj, events, h, wake_at);
 	case F_SOCKET:
 		if (!f->kind)
 			return out | 0x010; /* POLLHUP: not connected */
@@ -1206,13 +1202,14 @@ short fs_poll(int fd, short events, moat_handle *h)
 	return in | out; /* files, directories and devices never block */
 }
 
-int fs_install_obj(int type_eventfd, void *obj, int flags, int cloexec)
+int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec)
 {
 	struct file *f = kzalloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->refs = 1;
-	f->type = type_eventfd ? F_EVENTFD : F_EPOLL;
+	f->type = F_OBJ;
+	f->obj_kind = kind;
 	f->obj = obj;
 	f->flags = flags;
 	int fd = fd_install(f, 0, cloexec);
@@ -1222,10 +1219,10 @@ int fs_install_obj(int type_eventfd, void *obj, int flags, int cloexec)
 }
 
 /* The epoll or eventfd object behind fd, or NULL. */
-void *fs_obj(int fd, int type_eventfd, int *flags)
+void *fs_obj(int fd, enum lobj kind, int *flags)
 {
 	struct file *f = fd_file(fd);
-	if (!f || f->type != (type_eventfd ? F_EVENTFD : F_EPOLL))
+	if (!f || f->type != F_OBJ || f->obj_kind != kind)
 		return NULL;
 	if (flags)
 		*flags = f->flags;
@@ -1533,4 +1530,25 @@ void fs_socket_connected(int fd, moat_handle h, uint32_t kind)
 	struct file *f = fd_file(fd);
 	f->h = h;
 	f->kind = kind;
+}
+
+long sys_flock(int fd, int op)
+{
+	struct file *f = fd_file(fd);
+	uint32_t type;
+	if (!f)
+		return -EBADF;
+	if (f->type != F_STREAM || f->kind != MOAT_KIND_FILE)
+		return f->type == F_DIR ? 0 : -EINVAL; /* directories: nothing to share */
+	switch (op & ~4 /* LOCK_NB */) {
+	case 1: type = MOAT_LOCK_READ; break;
+	case 2: type = MOAT_LOCK_WRITE; break;
+	case 8: type = MOAT_LOCK_UNLOCK; break;
+	default: return -EINVAL;
+	}
+	uint64_t zero = 0;
+	int32_t pid;
+	long r = abi->stream_lock(f->h, MOAT_LOCK_WHOLE | (op & 4 ? MOAT_LOCK_SET : MOAT_LOCK_WAIT),
+				  type, &zero, &zero, &pid);
+	return r == -EINTR ? -ERESTARTSYS : r;
 }

@@ -119,9 +119,14 @@ void thread_block_until_signal(void);
 int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);
 int fs_check_dir(const char *path);
-short fs_poll(int fd, short events, moat_handle *h);
-int fs_install_obj(int type_eventfd, void *obj, int flags, int cloexec);
-void *fs_obj(int fd, int type_eventfd, int *flags);
+/* Objects the LibOS makes itself, behind a descriptor (epoll.c). */
+enum lobj { OBJ_EPOLL, OBJ_EVENTFD, OBJ_TIMERFD };
+
+/* What fd can report now; *h is a handle to sleep on until it may be
+ * readable, and *wake_at (if earlier) the monotonic time it becomes so. */
+short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at);
+int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec);
+void *fs_obj(int fd, enum lobj kind, int *flags);
 
 int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec);
 /* The socket state behind fd: NULL no such fd, (void *)-1 not a socket. */
@@ -129,10 +134,11 @@ void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags);
 void fs_socket_connected(int fd, moat_handle h, uint32_t kind);
 
 /* epoll.c */
-void epoll_release(int is_eventfd, void *obj);
-short epoll_obj_poll(int is_eventfd, void *obj, short events, moat_handle *h);
-long eventfd_read(void *obj, int flags, void *buf, size_t len);
-long eventfd_write(void *obj, const void *buf, size_t len);
+void lobj_release(enum lobj kind, void *obj);
+short lobj_poll(enum lobj kind, void *obj, short events, moat_handle *h,
+		int64_t *wake_at);
+long lobj_read(enum lobj kind, void *obj, int flags, void *buf, size_t len);
+long lobj_write(enum lobj kind, void *obj, const void *buf, size_t len);
 
 /* poll.c */
 struct kpollfd { int fd; short events, revents; };

@@ -131,3 +131,13 @@ long sys_brk(uint64_t want)
 	proc.brk_cur = want;
 	return (long)want;
 }
+
+/* Shared file maps use the host's page cache, so other readers see the
+ * writes at once; durability is fsync's job.  Check the range only. */
+long sys_msync(uint64_t addr, size_t len, int flags)
+{
+	(void)len;
+	if ((addr & (PAGE - 1)) || (flags & ~7) || ((flags & 1) && (flags & 4)))
+		return -EINVAL;
+	return 0;
+}

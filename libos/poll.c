@@ -15,15 +15,18 @@
 
 #define MAX_WAIT 64
 
-/* One pass over the set; returns the count ready and fills hs[] with
- * the handles worth sleeping on. */
-static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh)
+/* One pass over the set; returns the count ready, fills hs[] with the
+ * handles worth sleeping on and *wake_at with the earliest timer. */
+static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh,
+		int64_t *wake_at)
 {
 	int ready = 0;
 	*nh = 0;
+	*wake_at = -1;
 	for (unsigned i = 0; i < n; i++) {
 		moat_handle h = MOAT_NO_HANDLE;
-		fds[i].revents = fds[i].fd < 0 ? 0 : fs_poll(fds[i].fd, fds[i].events, &h);
+		fds[i].revents = fds[i].fd < 0 ? 0
+				 : fs_poll(fds[i].fd, fds[i].events, &h, wake_at);
 		if (fds[i].revents)
 			ready++;
 		else if (h != MOAT_NO_HANDLE && *nh < MAX_WAIT)
@@ -41,20 +44,23 @@ long poll_wait(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
 	if (n > LIBOS_MAX_FDS)
 		return -EINVAL;
 	for (;;) {
-		int ready = scan(fds, n, hs, &nh);
+		int64_t wake_at;
+		int ready = scan(fds, n, hs, &nh, &wake_at);
 		if (ready || timeout_ns == 0)
 			return ready;
-		int64_t left = -1;
+		int64_t now = abi->system_time(MOAT_CLOCK_MONOTONIC), left = -1;
 		if (end >= 0) {
-			left = end - abi->system_time(MOAT_CLOCK_MONOTONIC);
+			left = end - now;
 			if (left <= 0)
 				return 0;
 		}
+		if (wake_at >= 0 && (left < 0 || wake_at - now < left))
+			left = wake_at > now ? wake_at - now : 0; /* a timerfd fires */
 		long r;
 		if (nh)
 			r = abi->objects_wait_any(nh, hs, left < 0 ? MOAT_WAIT_FOREVER : left);
 		else if (left >= 0)
-			r = abi->thread_delay((uint64_t)left);
+			r = left ? abi->thread_delay((uint64_t)left) : 0;
 		else
 			r = (thread_block_until_signal(), -EINTR);
 		if (r == -EINTR)

@@ -54,6 +54,8 @@ static const int plain_calls[] = {
 	SCMP_SYS(setitimer),
 	/* connections the monitor made or listened for */
 	SCMP_SYS(accept4), SCMP_SYS(shutdown),
+	/* BSD locks on the picoprocess's own files */
+	SCMP_SYS(flock),
 };
 
 static int add_rules(scmp_filter_ctx ctx)

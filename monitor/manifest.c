@@ -214,6 +214,27 @@ int moat_manifest_net(struct moat_manifest *m, const char *virt,
 	return 0;
 }
 
+int moat_manifest_set_user(struct moat_manifest *m, const char *spec)
+{
+	char *end;
+	long uid = strtol(spec, &end, 10), gid;
+	if (end == spec || uid < 0 || uid > 65535)
+		return -1;
+	if (*end == ':') {
+		const char *g = end + 1;
+		gid = strtol(g, &end, 10);
+		if (end == g || gid < 0 || gid > 65535)
+			return -1;
+	} else {
+		gid = uid;
+	}
+	if (*end)
+		return -1;
+	m->uid = (int)uid;
+	m->gid = (int)gid;
+	return 0;
+}
+
 int moat_manifest_add_env(struct moat_manifest *m, const char *kv)
 {
 	char **env = realloc(m->env, (size_t)(m->envc + 2) * sizeof(char *));
@@ -328,9 +349,13 @@ static void on_application(struct parse_state *s, const char *key,
 				    "expected an absolute path, got '%s'", value);
 		free(m->cwd);
 		m->cwd = strdup(norm);
+	} else if (!strcmp(key, "user")) {
+		if (moat_manifest_set_user(m, value) < 0)
+			return fail(s, "Application", key,
+				    "expected UID or UID:GID (numbers up to 65535), got '%s'", value);
 	} else {
 		fail(s, "Application", key,
-		     "unknown key%s; expected entry, arguments, environment or cwd", "");
+		     "unknown key%s; expected entry, arguments, environment, cwd or user", "");
 	}
 }
 

@@ -223,8 +223,8 @@ static int boot_block(const struct moat_manifest *m,
 		.flags = (opt->debug || opt->trace ? MOAT_BOOT_DEBUG : 0) |
 			 (opt->trace ? MOAT_BOOT_TRACE : 0),
 		.filter_len = (uint32_t)flen, .argc = (uint32_t)m->argc,
-		.envc = (uint32_t)m->envc, .uid = (uint32_t)opt->uid,
-		.gid = (uint32_t)opt->gid,
+		.envc = (uint32_t)m->envc, .uid = (uint32_t)m->uid,
+		.gid = (uint32_t)m->gid,
 	};
 	for (int i = 0; i < 3; i++)
 		stdio_info(i, &bb.stdio[i]);

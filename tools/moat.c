@@ -35,6 +35,8 @@ static void usage(FILE *out)
 		"                    tcp.client://*:80=tcp.client://*:80\n"
 		"  --env NAME=VALUE  add to the program's environment\n"
 		"  --cwd DIR         initial working directory inside (default /)\n"
+		"  --user UID[:GID]  the identity the program sees (default 0:0, root);\n"
+		"                    it grants nothing on the host\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
 		"  --trace           also log every system call the program makes\n"
 		"  -h, --help        this text\n"
@@ -132,6 +134,7 @@ static int cmd_run(int argc, char **argv)
 		{ "rw", required_argument, 0, 'w' },
 		{ "env", required_argument, 0, 'e' },
 		{ "net", required_argument, 0, 'n' },
+		{ "user", required_argument, 0, 'u' },
 		{ "cwd", required_argument, 0, 'c' },
 		{ "debug", no_argument, 0, 'd' },
 		{ "trace", no_argument, 0, 't' },
@@ -143,7 +146,7 @@ static int cmd_run(int argc, char **argv)
 	char err[ERR_LEN];
 	char **envs = calloc((size_t)argc, sizeof(char *));
 	int nenv = 0, quick = 0, rc = 2;
-	const char *cwd = NULL;
+	const char *cwd = NULL, *user = NULL;
 
 	moat_manifest_init(&m, "command line");
 	optind = 1;
@@ -173,6 +176,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		}
+		case 'u': user = optarg; break;
 		case 'c': cwd = optarg; break;
 		case 'd': lo.debug = 1; break;
 		case 't': lo.trace = 1; break;
@@ -209,6 +213,10 @@ static int cmd_run(int argc, char **argv)
 	if (cwd) {
 		free(m.cwd);
 		m.cwd = strdup(cwd);
+	}
+	if (user && moat_manifest_set_user(&m, user) < 0) {
+		rc = fail("--user %s: expected UID or UID:GID (numbers up to 65535)%s", user, "");
+		goto out;
 	}
 
 	struct moat_monitor *mon = moat_monitor_new();

@@ -100,6 +100,7 @@ enum {
 #define MOAT_LOCK_SET    0
 #define MOAT_LOCK_WAIT   1
 #define MOAT_LOCK_TEST   2
+#define MOAT_LOCK_WHOLE  4   /* or-ed into op: flock(2) semantics */
 #define MOAT_LOCK_READ   0
 #define MOAT_LOCK_WRITE  1
 #define MOAT_LOCK_UNLOCK 2
@@ -447,8 +448,11 @@ struct moat_abi {
 	 * fails with -EAGAIN on a conflict; MOAT_LOCK_WAIT waits (-EINTR if a
 	 * signal arrives); MOAT_LOCK_TEST changes nothing and returns the
 	 * conflicting lock's type (MOAT_LOCK_UNLOCK if none), with its range
-	 * and owner's pid in *start, *len, *pid.  Result: 0 or a type, -EBADF
-	 * (not open for that type), -EDEADLK, -ENOLCK. */
+	 * and owner's pid in *start, *len, *pid.  With MOAT_LOCK_WHOLE in
+	 * 'op' the lock is a BSD flock(2) lock instead: the whole file, held
+	 * by the open stream (start and len are ignored; TEST is invalid).
+	 * Result: 0 or a type, -EBADF (not open for that type), -EDEADLK,
+	 * -ENOLCK. */
 	long (*stream_lock)(moat_handle h, uint32_t op, uint32_t type,
 			    uint64_t *start, uint64_t *len, int32_t *pid);
 

@@ -8,6 +8,7 @@
  *   arguments = echo "hello world"     argv[1..], shell-like quoting
  *   environment = TZ=UTC               repeatable
  *   cwd = /data                        initial directory (default /)
+ *   user = 1000:1000                   virtual uid:gid inside (default 0:0)
  *   [Namespace]                        read-only mappings
  *   file:///data = file:///srv/app/data
  *   [Namespace.Writable]               read-write mappings
@@ -60,6 +61,7 @@ struct moat_manifest {
 	char **env;           /* NULL-terminated */
 	int envc;
 	char *cwd;
+	int uid, gid;         /* virtual identity inside (default 0:0) */
 	struct moat_mapping *maps;
 	int nmaps;
 	struct moat_net_mapping *nets;
@@ -86,6 +88,9 @@ int moat_manifest_map(struct moat_manifest *m, const char *host,
  * Returns -1 with a message in err if it is malformed. */
 int moat_manifest_net(struct moat_manifest *m, const char *virt,
 		      const char *host, int line, char *err, size_t errlen);
+
+/* Parse "UID" or "UID:GID" (numbers) into m->uid, m->gid.  -1 if bad. */
+int moat_manifest_set_user(struct moat_manifest *m, const char *spec);
 
 /* Replace argv with entry + args[0..n). */
 int moat_manifest_set_args(struct moat_manifest *m, char *const *args, int n);

@@ -18,7 +18,6 @@ struct moat_launch_options {
 	const char *pico_path; /* moat-pico image; NULL: next to moat */
 	int debug;             /* show the picoprocess's debug log */
 	int trace;             /* and log every system call the app makes */
-	int uid, gid;          /* virtual identity inside (default 0, 0) */
 };
 
 /* How a picoprocess ended. */

@@ -418,12 +418,31 @@ long pal_stream_link(const char *from, const char *to)
 
 struct host_flock { short type, whence; long start, len; int pid; };
 
+/* flock(2): LOCK_SH 1, LOCK_EX 2, LOCK_UN 8, LOCK_NB 4.  Waiting polls,
+ * as for record locks, so that a signal can end it. */
+static long whole_lock(int fd, uint32_t op, uint32_t type)
+{
+	static const int how[] = { [MOAT_LOCK_READ] = 1, [MOAT_LOCK_WRITE] = 2,
+				   [MOAT_LOCK_UNLOCK] = 8 };
+	if (op > MOAT_LOCK_WAIT || type > MOAT_LOCK_UNLOCK)
+		return -MOAT_EINVAL;
+	for (;;) {
+		long r = HOST2(__NR_flock, fd, how[type] | 4 /* LOCK_NB */);
+		if (r != -MOAT_EAGAIN || op != MOAT_LOCK_WAIT)
+			return r;
+		if (pal_thread_delay(5000000) == -MOAT_EINTR)
+			return -MOAT_EINTR;
+	}
+}
+
 long pal_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
 		     uint64_t *len, int32_t *pid)
 {
 	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
 	if (!ph || ph->kind != MOAT_KIND_FILE)
 		return -MOAT_EBADF;
+	if (op & MOAT_LOCK_WHOLE)
+		return whole_lock(ph->fd, op & ~MOAT_LOCK_WHOLE, type);
 	if (op > MOAT_LOCK_TEST || type > MOAT_LOCK_UNLOCK)
 		return -MOAT_EINVAL;
 	/* Linux's F_RDLCK 0, F_WRLCK 1, F_UNLCK 2 are the ABI's numbers. */
