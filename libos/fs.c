@@ -1150,20 +1150,25 @@ long sys_setxattr(void) { return -EOPNOTSUPP; }
 
 /* --- used by process.c --- */
 
-int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec)
+/* A new open-file record with the fields of 'proto', at the lowest free
+ * descriptor.  Returns the descriptor or -errno (the record is freed). */
+static int install_new(struct file proto, int cloexec)
 {
-	struct file *f = kzalloc(sizeof(*f));
+	struct file *f = kmalloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	*f = proto;
 	f->refs = 1;
-	f->type = F_STREAM;
-	f->h = h;
-	f->kind = kind;
-	f->flags = flags;
 	int fd = fd_install(f, 0, cloexec);
 	if (fd < 0)
 		kfree(f);
 	return fd;
+}
+
+int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec)
+{
+	return install_new((struct file){ .type = F_STREAM, .h = h, .kind = kind,
+					  .flags = flags }, cloexec);
 }
 
 void fs_close_on_exec(void)
@@ -1204,18 +1209,8 @@ short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at)
 
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec)
 {
-	struct file *f = kzalloc(sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	f->refs = 1;
-	f->type = F_OBJ;
-	f->obj_kind = kind;
-	f->obj = obj;
-	f->flags = flags;
-	int fd = fd_install(f, 0, cloexec);
-	if (fd < 0)
-		kfree(f);
-	return fd;
+	return install_new((struct file){ .type = F_OBJ, .obj_kind = kind, .obj = obj,
+					  .flags = flags }, cloexec);
 }
 
 /* The epoll or eventfd object behind fd, or NULL. */
@@ -1497,19 +1492,8 @@ long sys_sendfile(int out, int in, int64_t *off, size_t len)
 
 int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec)
 {
-	struct file *f = kzalloc(sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	f->refs = 1;
-	f->type = F_SOCKET;
-	f->obj = obj;
-	f->h = h;
-	f->kind = kind;
-	f->flags = O_RDWR;
-	int fd = fd_install(f, 0, cloexec);
-	if (fd < 0)
-		kfree(f);
-	return fd;
+	return install_new((struct file){ .type = F_SOCKET, .obj = obj, .h = h,
+					  .kind = kind, .flags = O_RDWR }, cloexec);
 }
 
 void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags)

@@ -23,15 +23,15 @@ static struct free_node *free_lists[MAX_SHIFT + 1];
 static char *chunk_pos, *chunk_end;
 static volatile int heap_lock;
 
-static void lock(void)
+void spin_lock(volatile int *l)
 {
-	while (__atomic_exchange_n(&heap_lock, 1, __ATOMIC_ACQUIRE))
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
 		abi->thread_yield();
 }
 
-static void unlock(void)
+void spin_unlock(volatile int *l)
 {
-	__atomic_store_n(&heap_lock, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
 static unsigned size_class(size_t total)
@@ -55,7 +55,7 @@ void *kmalloc(size_t size)
 		b->size = total;
 	} else {
 		unsigned s = size_class(total);
-		lock();
+		spin_lock(&heap_lock);
 		if (free_lists[s]) {
 			b = (void *)free_lists[s];
 			free_lists[s] = free_lists[s]->next;
@@ -64,7 +64,7 @@ void *kmalloc(size_t size)
 				long r = abi->vm_alloc(0, CHUNK,
 						       MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
 				if (r < 0) {
-					unlock();
+					spin_unlock(&heap_lock);
 					return NULL;
 				}
 				chunk_pos = (char *)r;
@@ -73,7 +73,7 @@ void *kmalloc(size_t size)
 			b = (void *)chunk_pos;
 			chunk_pos += (size_t)1 << s;
 		}
-		unlock();
+		spin_unlock(&heap_lock);
 		b->size = (size_t)1 << s;
 	}
 	b->magic = HEAP_MAGIC;
@@ -101,10 +101,10 @@ void kfree(void *p)
 		return;
 	}
 	unsigned s = size_class(b->size);
-	lock();
+	spin_lock(&heap_lock);
 	((struct free_node *)b)->next = free_lists[s];
 	free_lists[s] = (struct free_node *)b;
-	unlock();
+	spin_unlock(&heap_lock);
 }
 
 char *kstrdup(const char *s)

@@ -22,6 +22,11 @@ void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void libos_panic(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* A spin lock that yields the CPU while it waits (heap.c).  LibOS
+ * critical sections are short and never block. */
+void spin_lock(volatile int *l);
+void spin_unlock(volatile int *l);
+
 /* heap.c: allocator over vm_alloc. */
 void *kmalloc(size_t size);
 void *kzalloc(size_t size);

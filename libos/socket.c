@@ -35,15 +35,24 @@ struct lsock {
 	int reuseaddr, keepalive, nodelay;
 };
 
-static struct lsock *sock_of(int fd, moat_handle *h, uint32_t *kind, long *err)
+/* The socket behind a descriptor, with its stream (if connected or
+ * listening).  Returns 0, -EBADF or -ENOTSOCK. */
+struct sockref {
+	struct lsock *s;
+	moat_handle h;
+	uint32_t kind;     /* 0, MOAT_KIND_SOCKET or MOAT_KIND_SERVER */
+};
+
+static long sock_get(int fd, struct sockref *ref)
 {
 	int flags;
-	struct lsock *s = fs_socket(fd, h, kind, &flags);
-	*err = !s ? -EBADF : s == (void *)-1L ? -ENOTSOCK : 0;
-	if (*err)
-		return NULL;
-	s->nonblock_fd = !!(flags & 04000); /* fcntl or ioctl(FIONBIO) */
-	return s;
+	ref->s = fs_socket(fd, &ref->h, &ref->kind, &flags);
+	if (!ref->s)
+		return -EBADF;
+	if (ref->s == (void *)-1L)
+		return -ENOTSOCK;
+	ref->s->nonblock_fd = !!(flags & 04000); /* fcntl or ioctl(FIONBIO) */
+	return 0;
 }
 
 long sys_socket(int domain, int type, int proto)
@@ -125,34 +134,30 @@ static void endpoint_uri(char *uri, size_t len, const char *scheme,
 
 long sys_bind(int fd, const void *addr, unsigned len)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	if (s->domain == AF_UNIX_K)
+	if (ref.s->domain == AF_UNIX_K)
 		return -EACCES; /* no unix socket path is granted */
-	if (kind)
+	if (ref.kind)
 		return -EINVAL;
-	return inet_addr_of(addr, len, &s->local);
+	return inet_addr_of(addr, len, &ref.s->local);
 }
 
 long sys_listen(int fd, int backlog)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
+	struct sockref ref;
 	char uri[64];
 	(void)backlog;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	if (kind == MOAT_KIND_SERVER)
+	if (ref.kind == MOAT_KIND_SERVER)
 		return 0;
-	if (kind || s->domain != AF_INET_K)
+	if (ref.kind || ref.s->domain != AF_INET_K)
 		return -EINVAL;
-	endpoint_uri(uri, sizeof(uri), "tcp.server", &s->local);
+	endpoint_uri(uri, sizeof(uri), "tcp.server", &ref.s->local);
 	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
 	if (r < 0) {
 		klog("listen on %s: not granted by the manifest", uri + 11);
@@ -164,20 +169,18 @@ long sys_listen(int fd, int backlog)
 
 long sys_connect(int fd, const void *addr, unsigned len)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
+	struct sockref ref;
 	char uri[64];
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	if (kind)
+	if (ref.kind)
 		return -EISCONN;
-	if (s->domain == AF_UNIX_K)
+	if (ref.s->domain == AF_UNIX_K)
 		return -ENOENT; /* no unix socket path is granted */
-	if ((r = inet_addr_of(addr, len, &s->peer)) < 0)
+	if ((r = inet_addr_of(addr, len, &ref.s->peer)) < 0)
 		return r;
-	endpoint_uri(uri, sizeof(uri), "tcp.client", &s->peer);
+	endpoint_uri(uri, sizeof(uri), "tcp.client", &ref.s->peer);
 	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
 	if (r == -EINTR)
 		return -ERESTARTSYS;
@@ -215,16 +218,14 @@ static void copy_addr(const struct sockaddr_in_k *a, void *out, unsigned *len)
 
 long sys_accept4(int fd, void *addr, unsigned *len, int flags)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
+	struct sockref ref;
 	char peer[32];
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	if (kind != MOAT_KIND_SERVER)
+	if (ref.kind != MOAT_KIND_SERVER)
 		return -EINVAL;
-	r = abi->stream_wait_for_client(h, (uint32_t)(s->nonblock || s->nonblock_fd),
+	r = abi->stream_wait_for_client(ref.h, (uint32_t)(ref.s->nonblock || ref.s->nonblock_fd),
 					peer, sizeof(peer));
 	if (r == -EINTR)
 		return -ERESTARTSYS;
@@ -236,7 +237,7 @@ long sys_accept4(int fd, void *addr, unsigned *len, int flags)
 		return -ENOMEM;
 	}
 	*c = (struct lsock){ .domain = AF_INET_K, .type = SOCK_STREAM_K,
-			     .nonblock = !!(flags & SOCK_NONBLOCK_K), .local = s->local };
+			     .nonblock = !!(flags & SOCK_NONBLOCK_K), .local = ref.s->local };
 	parse_peer(peer, &c->peer);
 	long nfd = fs_install_socket(c, (moat_handle)r, MOAT_KIND_SOCKET,
 				     !!(flags & SOCK_CLOEXEC_K));
@@ -256,43 +257,37 @@ long sys_accept(int fd, void *addr, unsigned *len)
 
 long sys_getsockname(int fd, void *addr, unsigned *len)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	copy_addr(&s->local, addr, len);
+	copy_addr(&ref.s->local, addr, len);
 	return 0;
 }
 
 long sys_getpeername(int fd, void *addr, unsigned *len)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	if (kind != MOAT_KIND_SOCKET)
+	if (ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
-	copy_addr(&s->peer, addr, len);
+	copy_addr(&ref.s->peer, addr, len);
 	return 0;
 }
 
 long sys_shutdown(int fd, int how)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
 	if (how < 0 || how > 2)
 		return -EINVAL;
-	if (kind != MOAT_KIND_SOCKET)
+	if (ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
-	return abi->stream_shutdown(h, (uint32_t)how + 1);
+	return abi->stream_shutdown(ref.h, (uint32_t)how + 1);
 }
 
 static int *option(struct lsock *s, int level, int name)
@@ -308,13 +303,11 @@ static int *option(struct lsock *s, int level, int name)
 
 long sys_setsockopt(int fd, int level, int name, const void *val, unsigned len)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	int *o = option(s, level, name);
+	int *o = option(ref.s, level, name);
 	if (o && val && len >= 4) {
 		*o = *(const int *)val;
 		return 0;
@@ -325,25 +318,23 @@ long sys_setsockopt(int fd, int level, int name, const void *val, unsigned len)
 
 long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
 	if (!val || !len || *len < 4)
 		return -EINVAL;
-	int v, *o = option(s, level, name);
+	int v, *o = option(ref.s, level, name);
 	if (o)
 		v = *o;
 	else if (level == 1 && name == 4 /* SO_ERROR */)
 		v = 0;
 	else if (level == 1 && name == 3 /* SO_TYPE */)
-		v = s->type;
+		v = ref.s->type;
 	else if (level == 1 && name == 39 /* SO_DOMAIN */)
-		v = s->domain;
+		v = ref.s->domain;
 	else if (level == 1 && name == 30 /* SO_ACCEPTCONN */)
-		v = kind == MOAT_KIND_SERVER;
+		v = ref.kind == MOAT_KIND_SERVER;
 	else if (level == 1 && (name == 7 || name == 8)) /* SO_SNDBUF, SO_RCVBUF */
 		v = 131072;
 	else
@@ -359,27 +350,25 @@ struct iovec_s { void *base; size_t len; };
 
 static long sock_io(int fd, struct iovec_s *iov, size_t cnt, int flags, int write)
 {
-	moat_handle h;
-	uint32_t kind;
-	long r;
-	struct lsock *s = sock_of(fd, &h, &kind, &r);
-	if (!s)
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
 		return r;
-	if (kind != MOAT_KIND_SOCKET)
+	if (ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
 	if (flags & MSG_PEEK_K) {
 		klog("recv: MSG_PEEK is not supported");
 		return -EOPNOTSUPP;
 	}
-	if (!write && (s->nonblock || s->nonblock_fd || (flags & MSG_DONTWAIT_K)) &&
-	    abi->objects_wait_any(1, &h, 0) != 0)
+	if (!write && (ref.s->nonblock || ref.s->nonblock_fd || (flags & MSG_DONTWAIT_K)) &&
+	    abi->objects_wait_any(1, &ref.h, 0) != 0)
 		return -EAGAIN;
 	long total = 0;
 	for (size_t i = 0; i < cnt; i++) {
 		if (!iov[i].len)
 			continue;
-		r = write ? abi->stream_write(h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len)
-			  : abi->stream_read(h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
+		r = write ? abi->stream_write(ref.h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len)
+			  : abi->stream_read(ref.h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
 		if (r < 0) {
 			if (r == -EPIPE && write && !(flags & MSG_NOSIGNAL_K) && !total)
 				signal_raise(13);
@@ -407,12 +396,9 @@ long sys_recvfrom(int fd, void *buf, size_t len, int flags, void *addr, unsigned
 	struct iovec_s iov = { buf, len };
 	long r = sock_io(fd, &iov, 1, flags, 0);
 	if (r >= 0 && addr && alen) {
-		moat_handle h;
-		uint32_t kind;
-		long e;
-		struct lsock *s = sock_of(fd, &h, &kind, &e);
-		if (s)
-			copy_addr(&s->peer, addr, alen);
+		struct sockref ref;
+		if (sock_get(fd, &ref) == 0)
+			copy_addr(&ref.s->peer, addr, alen);
 	}
 	return r;
 }
@@ -443,12 +429,9 @@ long sys_recvmsg(int fd, struct kmsghdr *m, int flags)
 		m->controllen = 0;
 		m->flags = 0;
 		if (m->name) {
-			moat_handle h;
-			uint32_t kind;
-			long e;
-			struct lsock *s = sock_of(fd, &h, &kind, &e);
-			if (s)
-				copy_addr(&s->peer, m->name, &m->namelen);
+			struct sockref ref;
+			if (sock_get(fd, &ref) == 0)
+				copy_addr(&ref.s->peer, m->name, &m->namelen);
 		}
 	}
 	return r;

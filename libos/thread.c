@@ -50,17 +50,6 @@ static int next_tid = FIRST_EXTRA_TID;
 
 void libos_context_jump(const struct moat_context *ctx);
 
-static void spin_lock(volatile int *l)
-{
-	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-		abi->thread_yield();
-}
-
-static void spin_unlock(volatile int *l)
-{
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
-}
-
 struct lthread *thread_current(void)
 {
 	struct lthread *t;

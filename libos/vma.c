@@ -17,17 +17,6 @@ static struct vma vmas[MAX_VMAS];
 static int nvmas;
 static volatile int vma_lock;
 
-static void lock(void)
-{
-	while (__atomic_exchange_n(&vma_lock, 1, __ATOMIC_ACQUIRE))
-		abi->thread_yield();
-}
-
-static void unlock(void)
-{
-	__atomic_store_n(&vma_lock, 0, __ATOMIC_RELEASE);
-}
-
 /* Remove [start, end) from the map, splitting ranges it cuts. */
 static void remove_locked(uint64_t start, uint64_t end)
 {
@@ -59,7 +48,7 @@ static void remove_locked(uint64_t start, uint64_t end)
 void vma_add(uint64_t start, uint64_t len)
 {
 	uint64_t end = start + RT_ALIGN_UP(len, 4096);
-	lock();
+	spin_lock(&vma_lock);
 	remove_locked(start, end);
 	int i = 0;
 	while (i < nvmas && vmas[i].start < start)
@@ -80,22 +69,22 @@ void vma_add(uint64_t start, uint64_t len)
 	} else {
 		klog("vma: map full; %p will survive exec", (void *)start);
 	}
-	unlock();
+	spin_unlock(&vma_lock);
 }
 
 void vma_remove(uint64_t start, uint64_t len)
 {
-	lock();
+	spin_lock(&vma_lock);
 	remove_locked(start, start + RT_ALIGN_UP(len, 4096));
-	unlock();
+	spin_unlock(&vma_lock);
 }
 
 /* Unmap everything the app had: the first step of execve. */
 void vma_clear_all(void)
 {
-	lock();
+	spin_lock(&vma_lock);
 	for (int i = 0; i < nvmas; i++)
 		abi->vm_free((void *)vmas[i].start, vmas[i].end - vmas[i].start);
 	nvmas = 0;
-	unlock();
+	spin_unlock(&vma_lock);
 }

@@ -607,7 +607,10 @@ int moat_policy_delete(struct moat_policy *p, const char *path, int dir)
 	return r;
 }
 
-int moat_policy_rename(struct moat_policy *p, const char *from, const char *to)
+/* rename and link: both names in one writable mapping, neither a
+ * mapping's root.  'op' gets the two resolved names. */
+static int two_names(struct moat_policy *p, const char *from, const char *to,
+		     int (*op)(const struct target *, const struct target *))
 {
 	struct target a, b;
 	int r = walk(p, from, 0, &a);
@@ -625,10 +628,26 @@ int moat_policy_rename(struct moat_policy *p, const char *from, const char *to)
 	else if (!strcmp(a.name, ".") || !strcmp(b.name, "."))
 		r = -EBUSY;
 	else
-		r = renameat(a.dirfd, a.name, b.dirfd, b.name) < 0 ? -errno : 0;
+		r = op(&a, &b);
 	target_done(&a);
 	target_done(&b);
 	return r;
+}
+
+static int do_rename(const struct target *a, const struct target *b)
+{
+	return renameat(a->dirfd, a->name, b->dirfd, b->name) < 0 ? -errno : 0;
+}
+
+static int do_link(const struct target *a, const struct target *b)
+{
+	/* flags 0: a symlink is linked itself, never followed */
+	return linkat(a->dirfd, a->name, b->dirfd, b->name, 0) < 0 ? -errno : 0;
+}
+
+int moat_policy_rename(struct moat_policy *p, const char *from, const char *to)
+{
+	return two_names(p, from, to, do_rename);
 }
 
 static struct timespec ts_of(int64_t ns, int set)
@@ -709,24 +728,7 @@ int moat_policy_symlink(struct moat_policy *p, const char *path,
 
 int moat_policy_link(struct moat_policy *p, const char *from, const char *to)
 {
-	struct target a, b;
-	int r = walk(p, from, 0, &a);
-	if (r < 0)
-		return r;
-	r = walk(p, to, 0, &b);
-	if (r < 0) {
-		target_done(&a);
-		return r;
-	}
-	if (!a.m || !b.m || !a.m->writable || !b.m->writable)
-		r = -EROFS;
-	else if (a.m != b.m)
-		r = -EXDEV;
-	else
-		r = linkat(a.dirfd, a.name, b.dirfd, b.name, 0) < 0 ? -errno : 0;
-	target_done(&a);
-	target_done(&b);
-	return r;
+	return two_names(p, from, to, do_link);
 }
 
 /* "tcp.client:A.B.C.D:PORT": strict, since it comes from the app. */
