@@ -1056,13 +1056,12 @@ long sys_rmdir(const char *path)
 	return sys_unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
 }
 
-long sys_renameat2(int olddir, const char *oldp, int newdir, const char *newp,
-		   unsigned flags)
+/* Resolve two (dirfd, path) names and hand their URIs to 'op'. */
+static long two_uris(int olddir, const char *oldp, int newdir, const char *newp,
+		     long (*op)(const char *, const char *))
 {
 	char a[MOAT_URI_MAX], b[MOAT_URI_MAX];
 	char ua[URI_BUF_SIZE], ub[URI_BUF_SIZE];
-	if (flags)
-		return -EINVAL;
 	long r = resolve_at(olddir, oldp, a);
 	if (r == 0)
 		r = resolve_at(newdir, newp, b);
@@ -1070,7 +1069,15 @@ long sys_renameat2(int olddir, const char *oldp, int newdir, const char *newp,
 		return r;
 	path_to_uri(a, ua);
 	path_to_uri(b, ub);
-	return abi->stream_rename(ua, ub);
+	return op(ua, ub);
+}
+
+long sys_renameat2(int olddir, const char *oldp, int newdir, const char *newp,
+		   unsigned flags)
+{
+	if (flags)
+		return -EINVAL;
+	return two_uris(olddir, oldp, newdir, newp, abi->stream_rename);
 }
 
 long sys_renameat(int olddir, const char *oldp, int newdir, const char *newp)
@@ -1363,17 +1370,8 @@ long sys_symlink(const char *target, const char *path)
 long sys_linkat(int olddir, const char *oldp, int newdir, const char *newp,
 		int flags)
 {
-	char a[MOAT_URI_MAX], b[MOAT_URI_MAX];
-	char ua[URI_BUF_SIZE], ub[URI_BUF_SIZE];
-	(void)flags;
-	long r = resolve_at(olddir, oldp, a);
-	if (r == 0)
-		r = resolve_at(newdir, newp, b);
-	if (r < 0)
-		return r;
-	path_to_uri(a, ua);
-	path_to_uri(b, ub);
-	return abi->stream_link(ua, ub);
+	(void)flags; /* AT_SYMLINK_FOLLOW: the monitor never follows */
+	return two_uris(olddir, oldp, newdir, newp, abi->stream_link);
 }
 
 long sys_link(const char *oldp, const char *newp)
