@@ -426,6 +426,19 @@ long fs_open_stream(const char *path, int flags, int mode, moat_handle *h)
 	return r < 0 ? r : 0;
 }
 
+/* A descriptor still open on a standard stream that is a terminal, for
+ * /dev/tty; -ENXIO if there is none (no controlling terminal). */
+static int tty_fd(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct file *f = fd_file(fd);
+		if (f && f->type == F_STREAM && f->kind == MOAT_KIND_CONSOLE &&
+		    f->h < 3 && boot->stdio[f->h].is_tty)
+			return fd;
+	}
+	return -ENXIO;
+}
+
 long sys_openat(int dirfd, const char *upath, int flags, int mode)
 {
 	char path[MOAT_URI_MAX];
@@ -441,6 +454,12 @@ long sys_openat(int dirfd, const char *upath, int flags, int mode)
 	f->flags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
 	int dev = device_type(path);
 	int magic = fd_of_magic(path);
+	if (magic < 0 && !strcmp(path, "/dev/tty"))
+		magic = tty_fd(); /* the terminal the picoprocess was started on */
+	if (magic == -ENXIO) {
+		kfree(f);
+		return -ENXIO;
+	}
 	if (magic >= 0) { /* a pipe or console: Linux reopens it; we share it */
 		kfree(f);
 		return dup_min(magic, 0, !!(flags & O_CLOEXEC));

@@ -77,8 +77,14 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	pp->policy = moat_policy_new(m, err, errlen);
 	if (!pp->policy)
 		return -1;
+	err[0] = 0;
+	if (moat_scratch_create(pp, err, errlen) < 0) {
+		moat_policy_free(pp->policy);
+		return -1;
+	}
 	int chan;
 	if (moat_sandbox_spawn(pp, m, &opt, &chan, err, errlen) < 0) {
+		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);
 		return -1;
 	}
@@ -137,6 +143,7 @@ static void reap(struct pico *pp)
 			;
 	}
 	describe_end(pp, status);
+	moat_scratch_remove(pp);
 	pp->done = 1;
 }
 

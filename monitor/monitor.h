@@ -27,7 +27,12 @@ struct pico {
 	struct moat_policy *policy;
 	struct moat_exit exit;
 	char name[64];      /* program name for messages */
+	char scratch[4096]; /* host directory behind /tmp and /dev/shm, or "" */
 };
+
+/* scratch.c: a private /tmp and /dev/shm, unless the manifest maps them. */
+int moat_scratch_create(struct pico *pp, char *err, size_t errlen);
+void moat_scratch_remove(struct pico *pp);
 
 /* sandbox.c: create the process, namespaces, empty root and limits, and
  * exec moat-pico.  Fills pp->pid and the root channel, *chan. */

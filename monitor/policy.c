@@ -74,55 +74,84 @@ int moat_policy_check_path(const char *path)
 	}
 }
 
+static const char *beneath(const struct mapping *m, const char *path);
+
+/* Open one mapping's host object and add it to the map. */
+int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
+		    int writable, char *err, size_t errlen)
+{
+	struct mapping *maps = realloc(p->maps, (size_t)(p->n + 1) * sizeof(*maps));
+	if (!maps) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->maps = maps;
+	struct mapping *m = &maps[p->n];
+	struct stat st;
+	int fd = open(hpath, O_PATH | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot open mapping %s = %s: %s", vpath, hpath,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		m->dirfd = fd;
+		m->name = strdup(".");
+	} else {
+		/* A file mapping is its parent plus a name, so that it is
+		 * opened with the same code as anything else. */
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", hpath);
+		char *slash = strrchr(parent, '/');
+		m->name = strdup(slash + 1);
+		*(slash == parent ? slash + 1 : slash) = 0;
+		close(fd);
+		m->dirfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (m->dirfd < 0) {
+			snprintf(err, errlen, "cannot open %s: %s", parent, strerror(errno));
+			free(m->name);
+			return -1;
+		}
+	}
+	m->vpath = strdup(vpath);
+	m->vlen = strlen(m->vpath);
+	m->writable = writable;
+	p->n++;
+	return 0;
+}
+
 struct moat_policy *moat_policy_new(const struct moat_manifest *mf, char *err,
 				    size_t errlen)
 {
 	struct moat_policy *p = calloc(1, sizeof(*p));
-	p->maps = calloc((size_t)mf->nmaps + 1, sizeof(*p->maps));
 	p->nets = calloc((size_t)mf->nnets + 1, sizeof(*p->nets));
 	if (mf->nnets)
 		memcpy(p->nets, mf->nets, (size_t)mf->nnets * sizeof(*p->nets));
 	p->nnets = mf->nnets;
 	for (int i = 0; i < mf->nmaps; i++) {
 		const struct moat_mapping *mm = &mf->maps[i];
-		struct mapping *m = &p->maps[p->n];
-		struct stat st;
-		int fd = open(mm->hpath, O_PATH | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0) {
-			snprintf(err, errlen, "cannot open mapping %s = %s: %s",
-				 mm->vpath, mm->hpath, strerror(errno));
-			if (fd >= 0)
-				close(fd);
+		if (moat_policy_map(p, mm->vpath, mm->hpath, mm->writable, err, errlen) < 0) {
 			moat_policy_free(p);
 			return NULL;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			m->dirfd = fd;
-			m->name = strdup(".");
-		} else {
-			/* A file mapping is its parent plus a name, so that it
-			 * is opened with the same code as anything else. */
-			char parent[PATH_MAX];
-			snprintf(parent, sizeof(parent), "%s", mm->hpath);
-			char *slash = strrchr(parent, '/');
-			m->name = strdup(slash + 1);
-			*(slash == parent ? slash + 1 : slash) = 0;
-			close(fd);
-			m->dirfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (m->dirfd < 0) {
-				snprintf(err, errlen, "cannot open %s: %s", parent,
-					 strerror(errno));
-				free(m->name);
-				moat_policy_free(p);
-				return NULL;
-			}
-		}
-		m->vpath = strdup(mm->vpath);
-		m->vlen = strlen(m->vpath);
-		m->writable = mm->writable;
-		p->n++;
 	}
 	return p;
+}
+
+/* Is 'vpath' already reached through a mapping the app can write, or
+ * mapped on its own? */
+int moat_policy_covers(const struct moat_policy *p, const char *vpath)
+{
+	for (int i = 0; i < p->n; i++) {
+		const struct mapping *m = &p->maps[i];
+		if (!strcmp(m->vpath, vpath))
+			return 1;
+		if (m->writable && beneath(m, vpath))
+			return 1;
+	}
+	return 0;
 }
 
 void moat_policy_free(struct moat_policy *p)

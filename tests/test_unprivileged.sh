@@ -40,7 +40,7 @@ check_eq "unprivileged: busybox echo" "hello nobody" "$out"
 out=$(as "$MOAT" run --ro "$D" -- $BB cat "$D/greeting" 2>&1)
 check_eq "unprivileged: busybox cat granted file" "hello from the host" "$out"
 out=$(as "$MOAT" run --ro "$D":/data -- $BB ls / /data 2>&1 | tr '\n' ' ')
-check_eq "unprivileged: ls shows only the mappings" "/: data usr  /data: greeting " "$out"
+check_eq "unprivileged: ls shows only the mappings (and the scratch dev, tmp)" "/: data dev tmp usr  /data: greeting " "$out"
 out=$(echo piped | as "$MOAT" run -- $BB cat 2>&1)
 check_eq "unprivileged: stdin passthrough" "piped" "$out"
 as "$MOAT" run -- $BB sh -c 'exit 42' >/dev/null 2>&1

@@ -29,6 +29,13 @@ struct moat_policy *moat_policy_new(const struct moat_manifest *m, char *err,
 				    size_t errlen);
 void moat_policy_free(struct moat_policy *p);
 
+/* Add a mapping of host path 'hpath' at 'vpath'.  -1 with a message. */
+int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
+		    int writable, char *err, size_t errlen);
+
+/* 1 if 'vpath' is mapped itself or lies in a writable mapping. */
+int moat_policy_covers(const struct moat_policy *p, const char *vpath);
+
 /* 0 if 'path' is well-formed for the calls below, else -EINVAL. */
 int moat_policy_check_path(const char *path);
 

@@ -1,0 +1,75 @@
+/*
+ * scratch.c -- a private /tmp and /dev/shm for each picoprocess.
+ *
+ * Programs expect a writable /tmp (sort, gcc, python's tempfile) and
+ * /dev/shm (POSIX semaphores, multiprocessing).  Unless the manifest maps
+ * them, the monitor gives the picoprocess a fresh host directory for each,
+ * shared by all its processes (so files, maps and locks behave as on one
+ * machine), reachable by no other picoprocess, and deleted when it ends.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+static const char *const scratch_names[][2] = {
+	{ "/tmp", "tmp" },
+	{ "/dev/shm", "shm" },
+};
+
+int moat_scratch_create(struct pico *pp, char *err, size_t errlen)
+{
+	const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
+	pp->scratch[0] = 0;
+	for (size_t i = 0; i < sizeof(scratch_names) / sizeof(scratch_names[0]); i++) {
+		char host[sizeof(pp->scratch) + 16];
+		if (moat_policy_covers(pp->policy, scratch_names[i][0]))
+			continue;
+		if (!pp->scratch[0]) {
+			snprintf(pp->scratch, sizeof(pp->scratch), "%s/moat-scratch-XXXXXX", base);
+			if (!mkdtemp(pp->scratch)) {
+				snprintf(err, errlen, "cannot create a scratch directory in %s: %s",
+					 base, strerror(errno));
+				pp->scratch[0] = 0;
+				return -1;
+			}
+		}
+		snprintf(host, sizeof(host), "%s/%s", pp->scratch, scratch_names[i][1]);
+		if (mkdir(host, 01777) < 0 || chmod(host, 01777) < 0 ||
+		    moat_policy_map(pp->policy, scratch_names[i][0], host, 1, err, errlen) < 0) {
+			if (errno && !err[0])
+				snprintf(err, errlen, "cannot create %s: %s", host, strerror(errno));
+			moat_scratch_remove(pp);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* Runs after the picoprocess and all its processes are gone.  FTW_PHYS:
+ * a symlink the app left is removed, never followed; FTW_MOUNT: stay on
+ * the scratch directory's file system. */
+void moat_scratch_remove(struct pico *pp)
+{
+	if (!pp->scratch[0])
+		return;
+	nftw(pp->scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	pp->scratch[0] = 0;
+}
