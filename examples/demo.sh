@@ -33,7 +33,7 @@ run cat /etc/passwd
 run cat /data/../private/secret.txt
 run cat /data/sneaky-link
 run sh -c 'echo overwrite > /data/hello.txt'
-run ls /proc /home
+run ls /home /root /etc
 echo
 echo "Each refusal happened inside the picoprocess: the monitor resolved the path"
 echo "against the manifest and never opened anything outside it."
