@@ -37,7 +37,7 @@ static uint32_t prot_of(uint32_t pflags)
 
 /* Map one PT_LOAD segment, zero-filling its bss. */
 static long map_segment(moat_handle h, const struct elf64_phdr *ph,
-			uint64_t base)
+			uint64_t base, const char *path)
 {
 	uint64_t start = RT_ALIGN_DOWN(base + ph->p_vaddr, PAGE);
 	uint64_t file_end = base + ph->p_vaddr + ph->p_filesz;
@@ -52,7 +52,7 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 				    prot | MOAT_PROT_WRITE, MOAT_MAP_FIXED);
 		if (r < 0)
 			return r;
-		vma_add(start, len);
+		vma_add(start, len, prot, VMA_FILE, off, path);
 		/* Zero the tail of the last file page if it belongs to bss. */
 		if (ph->p_memsz > ph->p_filesz && (file_end & (PAGE - 1)))
 			memset((void *)file_end, 0,
@@ -66,7 +66,7 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 				  MOAT_MAP_FIXED);
 		if (r < 0)
 			return r;
-		vma_add(start, mem_end - start);
+		vma_add(start, mem_end - start, prot, VMA_ANON, 0, NULL);
 	}
 	return 0;
 }
@@ -113,14 +113,14 @@ static long load_image(const char *path, uint64_t pie_base, struct image *img)
 		r = abi->vm_alloc((void *)pie_base, hi - lo, MOAT_PROT_NONE, 0);
 		if (r < 0)
 			goto out;
-		vma_add((uint64_t)r, hi - lo);
+		vma_add((uint64_t)r, hi - lo, MOAT_PROT_NONE, VMA_ANON, 0, NULL);
 		img->base = (uint64_t)r - lo;
 	}
 	img->interp[0] = 0;
 	img->phdr = 0;
 	for (int i = 0; i < eh.e_phnum && r >= 0; i++) {
 		if (ph[i].p_type == PT_LOAD)
-			r = map_segment(h, &ph[i], img->base);
+			r = map_segment(h, &ph[i], img->base, path);
 		else if (ph[i].p_type == PT_PHDR)
 			img->phdr = img->base + ph[i].p_vaddr;
 		else if (ph[i].p_type == PT_INTERP) {
@@ -159,7 +159,8 @@ static uint64_t build_stack(char **argv, char **envp, const struct image *exe,
 	long r = abi->vm_alloc(0, STACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
 	if (r < 0)
 		libos_panic("cannot allocate the program's stack");
-	vma_add((uint64_t)r, STACK_SIZE);
+	vma_add((uint64_t)r, STACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, VMA_ANON, 0,
+		"[stack]");
 	char *top = (char *)r + STACK_SIZE;
 	int argc = 0, envc = 0;
 	while (argv[argc])

@@ -1110,7 +1110,8 @@ long sys_rename(const char *oldp, const char *newp)
 }
 
 /* mmap support: the stream behind a descriptor. */
-long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero)
+long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
+		   const char **path)
 {
 	struct file *f = fd_file(fd);
 	if (!f)
@@ -1124,6 +1125,7 @@ long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero)
 		return -EACCES;
 	*h = f->h;
 	*writable = (f->flags & O_ACCMODE) == O_RDWR;
+	*path = f->path;
 	return 0;
 }
 

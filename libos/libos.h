@@ -60,9 +60,14 @@ long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
 		   size_t size);
 
 /* vma.c: the app's mappings */
-void vma_add(uint64_t start, uint64_t len);
+enum { VMA_ANON, VMA_FILE, VMA_SHARED };
+void vma_add(uint64_t start, uint64_t len, uint32_t prot, uint32_t kind,
+	     uint64_t offset, const char *name);
 void vma_remove(uint64_t start, uint64_t len);
+void vma_protect(uint64_t start, uint64_t len, uint32_t prot);
+long vma_discard(uint64_t start, uint64_t len);
 void vma_clear_all(void);
+void vma_print(void (*put)(void *ctx, const char *line), void *ctx);
 
 /* process.c */
 long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,

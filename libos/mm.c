@@ -8,7 +8,8 @@
 
 #define PAGE 4096UL
 
-long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero);
+long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
+		   const char **path);
 long sys_munmap(uint64_t addr, size_t len);
 
 static uint32_t prot_bits(int prot)
@@ -19,7 +20,8 @@ static uint32_t prot_bits(int prot)
 long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 	      uint64_t off)
 {
-	uint32_t mflags = 0;
+	uint32_t mflags = 0, kind = VMA_ANON;
+	const char *path = NULL;
 	if (!len || (off & (PAGE - 1)) || (addr & (PAGE - 1) && (flags & MAP_FIXED)))
 		return -EINVAL;
 	len = RT_ALIGN_UP(len, PAGE);
@@ -29,29 +31,33 @@ long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 		mflags = MOAT_MAP_FIXED;
 	long r;
 	if (flags & MAP_ANONYMOUS) {
-		if ((flags & MAP_TYPE) == MAP_SHARED)
+		if ((flags & MAP_TYPE) == MAP_SHARED) {
 			mflags |= MOAT_MAP_SHARED; /* shared with forked children */
+			kind = VMA_SHARED;
+		}
 		r = abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
 		goto out;
 	}
 	moat_handle h;
 	int writable = 0, is_zero = 0;
-	r = fs_map_handle(fd, &h, &writable, &is_zero);
+	r = fs_map_handle(fd, &h, &writable, &is_zero, &path);
 	if (r < 0)
 		return r;
 	if (is_zero) {
 		r = abi->vm_alloc((void *)addr, len, prot_bits(prot), mflags);
 		goto out;
 	}
+	kind = VMA_FILE;
 	if ((flags & MAP_TYPE) == MAP_SHARED) {
 		if ((prot & PROT_WRITE) && !writable)
 			return -EACCES;
 		mflags |= MOAT_MAP_SHARED;
+		kind = VMA_SHARED;
 	}
 	r = abi->stream_map(h, (void *)addr, off, len, prot_bits(prot), mflags);
 out:
 	if (r >= 0)
-		vma_add((uint64_t)r, len);
+		vma_add((uint64_t)r, len, prot_bits(prot), kind, off, path);
 	return r;
 }
 
@@ -71,7 +77,10 @@ long sys_mprotect(uint64_t addr, size_t len, int prot)
 		return -EINVAL;
 	if (!len)
 		return 0;
-	return abi->vm_protect((void *)addr, RT_ALIGN_UP(len, PAGE), prot_bits(prot));
+	long r = abi->vm_protect((void *)addr, RT_ALIGN_UP(len, PAGE), prot_bits(prot));
+	if (r == 0)
+		vma_protect(addr, len, prot_bits(prot));
+	return r;
 }
 
 /* Grow or shrink by copying; mappings of files keep working only through
@@ -92,7 +101,8 @@ long sys_mremap(uint64_t old, size_t old_len, size_t new_len, int flags,
 	long r = abi->vm_alloc((void *)(old + old_len), new_len - old_len,
 			       MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_NOREPLACE);
 	if (r >= 0) {
-		vma_add(old + old_len, new_len - old_len);
+		vma_add(old + old_len, new_len - old_len, MOAT_PROT_READ | MOAT_PROT_WRITE,
+			VMA_ANON, 0, NULL);
 		return (long)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE) || (flags & MREMAP_FIXED))
@@ -100,7 +110,7 @@ long sys_mremap(uint64_t old, size_t old_len, size_t new_len, int flags,
 	r = abi->vm_alloc(0, new_len, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
 	if (r < 0)
 		return r;
-	vma_add((uint64_t)r, new_len);
+	vma_add((uint64_t)r, new_len, MOAT_PROT_READ | MOAT_PROT_WRITE, VMA_ANON, 0, NULL);
 	memcpy((void *)r, (void *)old, old_len);
 	sys_munmap(old, old_len);
 	return r;
@@ -108,10 +118,11 @@ long sys_mremap(uint64_t old, size_t old_len, size_t new_len, int flags,
 
 long sys_madvise(uint64_t addr, size_t len, int advice)
 {
-	(void)addr, (void)len;
+	if (addr & (PAGE - 1))
+		return -EINVAL;
 	if (advice == MADV_DONTNEED)
-		return -EINVAL; /* would need to zero: refuse rather than lie */
-	return 0;
+		return vma_discard(addr, len);
+	return 0; /* the rest are hints */
 }
 
 long sys_brk(uint64_t want)
@@ -125,7 +136,8 @@ long sys_brk(uint64_t want)
 				       MOAT_MAP_NOREPLACE);
 		if (r < 0)
 			return (long)proc.brk_cur;
-		vma_add(proc.brk_end, end - proc.brk_end);
+		vma_add(proc.brk_end, end - proc.brk_end, MOAT_PROT_READ | MOAT_PROT_WRITE,
+			VMA_ANON, 0, "[heap]");
 		proc.brk_end = end;
 	}
 	proc.brk_cur = want;

@@ -143,6 +143,12 @@ struct entry {
 	const char *text;         /* fixed content */
 };
 
+static void put_line(void *ctx, const char *line)
+{
+	put(ctx, "%s", line);
+}
+
+static void gen_maps(struct buf *b) { vma_print(put_line, b); }
 static void gen_cmdline(struct buf *b) { gen_vector(b, proc.argv); }
 static void gen_environ(struct buf *b) { gen_vector(b, proc.envp); }
 static void gen_online(struct buf *b) { put(b, boot->ncpus > 1 ? "0-%u\n" : "0\n", boot->ncpus - 1); }
@@ -159,6 +165,7 @@ static const struct entry entries[] = {
 	{ "/proc/self/exe", MOAT_KIND_SYMLINK, 0, 0 },
 	{ "/proc/self/cwd", MOAT_KIND_SYMLINK, 0, 0 },
 	{ "/proc/self/status", MOAT_KIND_FILE, gen_status, 0 },
+	{ "/proc/self/maps", MOAT_KIND_FILE, gen_maps, 0 },
 	{ "/proc/self/stat", MOAT_KIND_FILE, gen_stat_self, 0 },
 	{ "/proc/self/cmdline", MOAT_KIND_FILE, gen_cmdline, 0 },
 	{ "/proc/self/environ", MOAT_KIND_FILE, gen_environ, 0 },

@@ -43,3 +43,6 @@ check_eq "scratch directories are removed when the picoprocess ends" "$before" "
 mkdir -p "$WORK/mytmp"
 "$MOAT" run --rw "$WORK/mytmp:/tmp" -- /bin/busybox sh -c 'echo kept > /tmp/k' >/dev/null 2>&1
 check_eq "a mapped /tmp is used instead of a scratch one" "kept" "$(cat "$WORK/mytmp/k" 2>&1)"
+
+GRANTS="--ro $BUILD/tests/memory"
+same_output "madvise, shared anonymous memory across fork, /proc/self/maps" "$BUILD/tests/memory"
