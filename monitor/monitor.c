@@ -19,6 +19,23 @@ struct moat_monitor {
 	int n;
 };
 
+/* A signal moat itself received, to pass on (see moat_monitor_signal). */
+static volatile sig_atomic_t forwarded_signal;
+
+void moat_monitor_signal(int sig)
+{
+	forwarded_signal = sig;
+}
+
+static void forward_signal(struct moat_monitor *mon)
+{
+	int sig = forwarded_signal;
+	forwarded_signal = 0;
+	for (int i = 0; sig && i < mon->n; i++)
+		if (!mon->picos[i].done)
+			kill(mon->picos[i].pid, sig);
+}
+
 struct moat_monitor *moat_monitor_new(void)
 {
 	return calloc(1, sizeof(struct moat_monitor));
@@ -83,7 +100,9 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 		return -1;
 	}
 	int chan;
+	moat_cgroup_create(pp, &m->limits);
 	if (moat_sandbox_spawn(pp, m, &opt, &chan, err, errlen) < 0) {
+		moat_cgroup_remove(pp);
 		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);
 		return -1;
@@ -144,6 +163,7 @@ static void reap(struct pico *pp)
 	}
 	describe_end(pp, status);
 	moat_scratch_remove(pp);
+	moat_cgroup_remove(pp);
 	pp->done = 1;
 }
 
@@ -164,8 +184,12 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd)
 		for (int c = 0; !mon->picos[i].done && c < mon->picos[i].nchans; c++)
 			if (mon->picos[i].chans[c] >= 0)
 				pfd[k++] = (struct pollfd){ mon->picos[i].chans[c], POLLIN, 0 };
-	if (poll(pfd, (nfds_t)k, -1) < 0)
-		return errno == EINTR ? 0 : -1;
+	if (poll(pfd, (nfds_t)k, -1) < 0) {
+		if (errno != EINTR)
+			return -1;
+		forward_signal(mon);
+		return 0;
+	}
 	k = 0;
 	for (int i = 0; i < mon->n; i++) {
 		struct pico *pp = &mon->picos[i];

@@ -28,7 +28,14 @@ struct pico {
 	struct moat_exit exit;
 	char name[64];      /* program name for messages */
 	char scratch[4096]; /* host directory behind /tmp and /dev/shm, or "" */
+	char cg_pids[600];  /* its cgroups, or "" (cgroup.c) */
+	char cg_mem[600];
 };
+
+/* cgroup.c: task and memory caps, where the host lets the monitor. */
+void moat_cgroup_create(struct pico *pp, const struct moat_limits *l);
+void moat_cgroup_attach(struct pico *pp, pid_t pid);
+void moat_cgroup_remove(struct pico *pp);
 
 /* scratch.c: a private /tmp and /dev/shm, unless the manifest maps them. */
 int moat_scratch_create(struct pico *pp, char *err, size_t errlen);

@@ -307,6 +307,7 @@ int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
 	}
 	close(errp[1]);
 	errp[1] = -1;
+	moat_cgroup_attach(pp, pid);
 	if (map_ids(pid) < 0 || write(sync[1], "x", 1) != 1) {
 		snprintf(err, errlen, "cannot map the picoprocess's user ids: %s",
 			 strerror(errno));

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,12 @@ static int cmd_run(int argc, char **argv)
 		rc = 125;
 		goto out;
 	}
+	/* Ctrl-C, kill, hang-up: the program gets them, and moat still
+	 * cleans up after it. */
+	struct sigaction sa = { .sa_handler = moat_monitor_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	moat_monitor_run(mon);
 	const struct moat_exit *e = moat_monitor_exit(mon, id);
 	if (e->reason[0])

@@ -38,6 +38,12 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 			const struct moat_launch_options *opt, char *err,
 			size_t errlen);
 
+/* Async-signal-safe: ask the running event loop to send 'sig' to every
+ * live picoprocess (their LibOS applies the app's disposition).  For a
+ * handler of SIGINT, SIGTERM or SIGHUP installed without SA_RESTART, so
+ * that the loop wakes up. */
+void moat_monitor_signal(int sig);
+
 /* Serve until every picoprocess has ended.  Returns 0. */
 int moat_monitor_run(struct moat_monitor *mon);
 
