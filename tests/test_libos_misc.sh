@@ -46,3 +46,10 @@ check_eq "a mapped /tmp is used instead of a scratch one" "kept" "$(cat "$WORK/m
 
 GRANTS="--ro $BUILD/tests/memory"
 same_output "madvise, shared anonymous memory across fork, /proc/self/maps" "$BUILD/tests/memory"
+
+# The last fault has no handler: both runs die of SIGSEGV (139), and moat
+# says so on stderr; stdout must be the same.
+native=$("$BUILD/tests/faults" 2>/dev/null); nrc=$?
+inside=$("$MOAT" run -- "$BUILD/tests/faults" 2>/dev/null); mrc=$?
+check_eq "faults reach the app's handlers (SIGSEGV retry, SIGFPE longjmp, altstack)" \
+	"$native|$nrc" "$inside|$mrc"
