@@ -142,7 +142,9 @@ static long magic_link(char *path)
 	return 0;
 }
 
-int path_resolve(int dirfd, const char *path, char *out)
+/* With follow_magic, /proc/self/fd/N and friends become what they name
+ * (for open and stat); without, they stay names (readlink, lstat). */
+static int path_resolve_at(int dirfd, const char *path, char *out, int follow_magic)
 {
 	if (path[0] == '/') {
 		out[0] = '/', out[1] = 0;
@@ -157,7 +159,12 @@ int path_resolve(int dirfd, const char *path, char *out)
 		rt_strlcpy(out, f->path, MOAT_URI_MAX);
 	}
 	long r = path_join(out, path);
-	return r < 0 ? r : magic_link(out);
+	return r < 0 || !follow_magic ? r : magic_link(out);
+}
+
+int path_resolve(int dirfd, const char *path, char *out)
+{
+	return path_resolve_at(dirfd, path, out, 1);
 }
 
 void path_to_uri(const char *path, char *uri)
@@ -329,11 +336,12 @@ static long at_attr(int dirfd, const char *upath, int flags,
 			return path_attr(proc.cwd, 0, a);
 		return f ? file_attr(f, a) : -EBADF;
 	}
+	int nofollow = !!(flags & AT_SYMLINK_NOFOLLOW);
 	long r = copy_path(path, upath);
 	if (r == 0)
-		r = path_resolve(dirfd, upath, path);
+		r = path_resolve_at(dirfd, upath, path, !nofollow);
 	if (r == 0)
-		r = path_attr(path, !!(flags & AT_SYMLINK_NOFOLLOW), a);
+		r = path_attr(path, nofollow, a);
 	return r;
 }
 
@@ -946,7 +954,9 @@ static long resolve_at(int dirfd, const char *upath, char *path)
 long sys_readlinkat(int dirfd, const char *upath, char *buf, size_t len)
 {
 	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
-	long r = resolve_at(dirfd, upath, path);
+	long r = copy_path(path, upath);
+	if (r == 0)
+		r = path_resolve_at(dirfd, upath, path, 0);
 	if (r < 0)
 		return r;
 	if ((long)len <= 0)
@@ -1554,4 +1564,25 @@ long sys_flock(int fd, int op)
 	long r = abi->stream_lock(f->h, MOAT_LOCK_WHOLE | (op & 4 ? MOAT_LOCK_SET : MOAT_LOCK_WAIT),
 				  type, &zero, &zero, &pid);
 	return r == -EINTR ? -ERESTARTSYS : r;
+}
+
+long sys_memfd_create(const char *name, unsigned flags)
+{
+	char uri[80];
+	if (!name)
+		return -EFAULT;
+	if (strnlen(name, 250) > 249 || (flags & ~0x7u)) /* CLOEXEC|ALLOW_SEALING|HUGETLB */
+		return -EINVAL;
+	rt_snprintf(uri, sizeof(uri), "memfd:%.40s", name);
+	long r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+	if (r < 0)
+		return r;
+	char path[96];
+	rt_snprintf(path, sizeof(path), "/memfd:%s (deleted)", name);
+	int fd = install_new((struct file){ .type = F_STREAM, .h = (moat_handle)r,
+					    .kind = MOAT_KIND_FILE, .flags = O_RDWR,
+					    .path = kstrdup(path) }, flags & 1);
+	if (fd < 0)
+		abi->object_close((moat_handle)r);
+	return fd;
 }

@@ -368,3 +368,32 @@ long sys_getrusage(int who, void *ru)
 	memset(ru, 0, 144);
 	return 0;
 }
+
+struct kcap_header { uint32_t version; int pid; };
+struct kcap_data { uint32_t effective, permitted, inheritable; };
+
+/* The virtual root has every capability inside; others have none.  They
+ * mean nothing to the host either way. */
+long sys_capget(struct kcap_header *h, struct kcap_data *d)
+{
+	if (h->version != 0x20080522 && h->version != 0x20071026) {
+		h->version = 0x20080522;
+		return d ? -EINVAL : 0;
+	}
+	if (h->pid != 0 && h->pid != proc.pid)
+		return -ESRCH;
+	if (d) {
+		uint32_t all = proc.uid == 0 ? ~0u : 0;
+		d[0] = (struct kcap_data){ all, all, 0 };
+		d[1] = (struct kcap_data){ all & 0x1ff, all & 0x1ff, 0 };
+	}
+	return 0;
+}
+
+long sys_capset(struct kcap_header *h, const struct kcap_data *d)
+{
+	(void)d;
+	if (h->pid != 0 && h->pid != proc.pid)
+		return -EPERM;
+	return 0; /* dropping capabilities inside changes nothing outside */
+}

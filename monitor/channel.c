@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -206,6 +207,12 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		r = moat_policy_link(pol, rq->path, rq->path2);
 		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_NET:
+		if (!strncmp(rq->data, "memfd:", 6)) {
+			/* anonymous memory with a name: reaches nothing outside */
+			fd = memfd_create(rq->data + 6, MFD_CLOEXEC);
+			r = fd < 0 ? -errno : MOAT_KIND_FILE;
+			return send_reply(chan, h->op, r, NULL, 0, fd);
+		}
 		r = moat_policy_net(pol, rq->data, &fd);
 		if (pp->debug && r < 0)
 			fprintf(stderr, "moat[%s]: %s: not granted by the manifest\n", pp->name,

@@ -53,3 +53,9 @@ native=$("$BUILD/tests/faults" 2>/dev/null); nrc=$?
 inside=$("$MOAT" run -- "$BUILD/tests/faults" 2>/dev/null); mrc=$?
 check_eq "faults reach the app's handlers (SIGSEGV retry, SIGFPE longjmp, altstack)" \
 	"$native|$nrc" "$inside|$mrc"
+
+GRANTS="--ro /usr --ro /lib --ro /lib64"
+same_output "memfd_create: write, read back, mmap, its /proc/self/fd name" /usr/bin/python3 -c '
+import os, mmap
+fd = os.memfd_create("buf"); os.write(fd, b"hello memfd"); os.lseek(fd, 0, 0); print(os.read(fd, 64))
+m = mmap.mmap(fd, 11); print(m[:5]); print(os.readlink(f"/proc/self/fd/{fd}"))'

@@ -33,9 +33,10 @@
  *     host object through the manifest, or refuses.  "tcp.client:A:P"
  *     connects to IPv4 address A, port P; "tcp.server:A:P" listens there;
  *     the manifest decides where on the host (or refuses: -ECONNREFUSED
- *     for a client, -EACCES for a server).  "console:0", "console:1" and
- *     "console:2" name the standard streams the monitor handed over at
- *     launch.
+ *     for a client, -EACCES for a server).  "memfd:NAME" creates an
+ *     anonymous, unnamed-on-the-host memory file (read-write).
+ *     "console:0", "console:1" and "console:2" name the standard streams
+ *     the monitor handed over at launch.
  */
 #ifndef MOAT_ABI_H
 #define MOAT_ABI_H

@@ -48,9 +48,10 @@ enum moat_op {
 				 a = mask | nofollow << 8, b = mode */
 	MOAT_OP_SYMLINK,      /* path NUL target NUL: create path -> target */
 	MOAT_OP_LINK,         /* path NUL path2 NUL: link path2 to path */
-	MOAT_OP_NET,          /* URI "tcp.client:A:P" / "tcp.server:A:P" NUL;
-				 reply carries the connected (in progress,
-				 non-blocking) or listening socket */
+	MOAT_OP_NET,          /* URI "tcp.client:A:P" / "tcp.server:A:P" /
+				 "memfd:NAME" NUL; reply carries the connected
+				 (in progress, non-blocking) or listening
+				 socket, or a new anonymous memory file */
 	MOAT_OP_LAST
 };
 

@@ -120,7 +120,8 @@ static const char *file_path(const char *uri)
 static long wait_ready(int fd, short events);
 
 /* A connection or a listener, made by the monitor if the manifest
- * grants it.  A client's connect is still in progress when it arrives. */
+ * grants it (a client's connect is still in progress when it arrives),
+ * or an anonymous memory file. */
 static long net_open(const char *uri)
 {
 	int fd;
@@ -155,7 +156,7 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 {
 	if (strncmp(uri, "console:", 8) == 0)
 		return -MOAT_EACCES; /* consoles are handles 0-2 from boot */
-	if (strncmp(uri, "tcp.", 4) == 0)
+	if (strncmp(uri, "tcp.", 4) == 0 || strncmp(uri, "memfd:", 6) == 0)
 		return net_open(uri);
 	const char *path = file_path(uri);
 	if (!path)
