@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- moat's benchmarks, measured in one run on this machine.
 #
-#   bench/run.sh            full run (~2 min, after waiting up to 2 min for
+#   bench/run.sh            full run (~3 min, after waiting up to 2 min for
 #                           idle CPUs): writes docs/benchmarks.md
 #   bench/run.sh --smoke    3 runs of everything (< 60 s): proves the harness
 #                           works; writes build/bench/benchmarks-smoke.md and
@@ -17,15 +17,27 @@
 #      when runsc works here (a full run as root apt-installs runsc if it
 #      is missing; MOAT_BENCH_NO_INSTALL=1 stops that) -- hyperfine;
 #   2. per-operation costs (getpid, open+close, stat, read/write 4 KiB and
-#      1 MiB) from bench/syscall_bench.c, natively and inside moat;
+#      1 MiB, 4 KiB and 1 MiB through a pipe from another process) from
+#      bench/syscall_bench.c, natively and inside moat;
 #   3. (full run only) memory: summed Pss of each sandbox's processes while
-#      N = 1 and N = 10 copies idle in `busybox sleep 5`.
+#      N = 1 and N = 10 copies idle in `busybox sleep 5`;
+#   4. process and thread creation from bench/spawn_bench.c: fork + exec of
+#      /bin/true (dynamic) + waitpid, posix_spawn + waitpid, fork + waitpid,
+#      pthread_create + pthread_join, natively and inside moat (granted
+#      /usr /lib /lib64 /bin read-only);
+#   5. TCP over loopback from bench/net_bench.c: 1-byte round trips, bulk
+#      upload and download, connect+ping+close, with both ends native, with
+#      the server inside moat (a tcp.server grant to a free host port) and
+#      with the client inside moat (a tcp.client grant).
+#
+# The moat and moat-pico binaries are copied at the start and the copies
+# measured, so that a rebuild in the tree during the run changes nothing.
 #
 # MOAT=PATH benchmarks another build of moat (its moat-pico beside it, or
 # MOAT_PICO); MOAT_BENCH_REV=TEXT then names that build in the report, which
 # otherwise gives this work tree's git revision.
 #
-# Raw results (hyperfine JSON, syscall_bench output, Pss JSON) stay in
+# Raw results (hyperfine JSON, *_bench output, Pss JSON) stay in
 # build/bench/results-{full,smoke}/; bench/report.py turns them into the
 # Markdown report.
 set -euo pipefail
@@ -79,7 +91,19 @@ rm -rf "$RES"
 mkdir -p "$RES" "$(dirname "$out")"
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/moat-bench.XXXXXX")
 chmod 755 "$SCRATCH"
-trap 'rm -rf "$SCRATCH"' EXIT
+# Background servers (section 5) are stopped on any exit.
+BG_PIDS=()
+cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+# Programs run under moat with `timeout`: a hang is reported, not waited out.
+if [ $mode = full ]; then TMO=300; else TMO=60; fi
 # Every sandbox starts from the same neutral directory.
 cd "$SCRATCH"
 
@@ -89,9 +113,18 @@ cd "$SCRATCH"
 if [ $mode = full ]; then
 	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 120 --busy 15 >&2 || true
 fi
+# Measure copies of moat and moat-pico: others may rebuild the tree while
+# this runs, and a half-written binary must not end up in the numbers.
+MOAT_ORIG=$MOAT
+mkdir -p "$BUILD/bench/bin-$mode"
+cp "$MOAT" "$BUILD/bench/bin-$mode/moat.tmp" && mv -f "$BUILD/bench/bin-$mode/moat.tmp" "$BUILD/bench/bin-$mode/moat"
+cp "$MOAT_PICO" "$BUILD/bench/bin-$mode/moat-pico.tmp" && mv -f "$BUILD/bench/bin-$mode/moat-pico.tmp" "$BUILD/bench/bin-$mode/moat-pico"
+MOAT=$BUILD/bench/bin-$mode/moat
+export MOAT_PICO=$BUILD/bench/bin-$mode/moat-pico
+
 t_start=$(date +%s)
 python3 "$ROOT/bench/report.py" meta "$RES/meta.json" --mode $mode \
-	--root "$ROOT" --moat "$MOAT" --busybox "$BUSYBOX"
+	--root "$ROOT" --moat "$MOAT_ORIG" --busybox "$BUSYBOX"
 
 # --- gVisor: use it if it runs here; never pretend it did. ---
 RUNSC_CMD=(runsc --rootless --network=none do)
@@ -163,14 +196,77 @@ mkdir -p "$SCRATCH/native" "$SCRATCH/moat"
 chmod 755 "$SCRATCH/native" "$SCRATCH/moat"
 for ((round = 1; round <= ROUNDS; round++)); do
 	say "syscall_bench, round $round/$ROUNDS: native"
-	"$SB" "$SCRATCH/native" "${smoke_flag[@]}" >"$RES/ops-native-r$round.txt" ||
+	timeout $TMO "$SB" "$SCRATCH/native" "${smoke_flag[@]}" >"$RES/ops-native-r$round.txt" ||
 		die "syscall_bench failed natively"
 	sed 's/^/   /' "$RES/ops-native-r$round.txt" >&2
 	say "syscall_bench, round $round/$ROUNDS: moat run --rw $SCRATCH/moat"
-	"$MOAT" run --rw "$SCRATCH/moat" -- "$SB" "$SCRATCH/moat" "${smoke_flag[@]}" \
+	timeout $TMO "$MOAT" run --rw "$SCRATCH/moat" -- "$SB" "$SCRATCH/moat" "${smoke_flag[@]}" \
 		>"$RES/ops-moat-r$round.txt" 2>"$RES/ops-moat-r$round.err" ||
 		die "syscall_bench failed in moat: $(head -c 600 "$RES/ops-moat-r$round.err")"
 	sed 's/^/   /' "$RES/ops-moat-r$round.txt" >&2
+done
+
+# --- 4. process and thread creation ---
+SPB=$BUILD/bench/spawn_bench
+say "building $SPB"
+gcc -static -O2 -Wall -Wextra -pthread -o "$SPB" "$ROOT/bench/spawn_bench.c"
+# /bin/true is dynamic: grant what its loader and libc need.
+SYS_RO=()
+for d in /usr /lib /lib64 /bin; do
+	[ -e "$d" ] && SYS_RO+=(--ro "$d")
+done
+for ((round = 1; round <= ROUNDS; round++)); do
+	say "spawn_bench, round $round/$ROUNDS: native"
+	timeout $TMO "$SPB" "${smoke_flag[@]}" >"$RES/spawn-native-r$round.txt" 2>"$RES/spawn-native-r$round.err" ||
+		die "spawn_bench failed natively: $(head -c 600 "$RES/spawn-native-r$round.err")"
+	sed 's/^/   /' "$RES/spawn-native-r$round.txt" >&2
+	say "spawn_bench, round $round/$ROUNDS: moat run ${SYS_RO[*]}"
+	timeout $TMO "$MOAT" run "${SYS_RO[@]}" -- "$SPB" "${smoke_flag[@]}" \
+		>"$RES/spawn-moat-r$round.txt" 2>"$RES/spawn-moat-r$round.err" ||
+		die "spawn_bench failed in moat (status $?): $(head -c 600 "$RES/spawn-moat-r$round.err")"
+	sed 's/^/   /' "$RES/spawn-moat-r$round.txt" >&2
+done
+
+# --- 5. TCP over loopback ---
+NB=$BUILD/bench/net_bench
+say "building $NB"
+gcc -static -O2 -Wall -Wextra -o "$NB" "$ROOT/bench/net_bench.c"
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# net_run NAME SERVER_KIND CLIENT_KIND ROUND: one server, one client
+# (which retries its connect while the server starts, then stops it).
+net_run() {
+	local name=$1 skind=$2 ckind=$3 round=$4 port spid st=0
+	local f=$RES/net-$name-r$round
+	port=$(free_port)
+	local server=("$NB" server 127.0.0.1 "$port")
+	if [ "$skind" = moat ]; then
+		server=("$MOAT" run --net "tcp.server://0.0.0.0:8080=tcp.server://127.0.0.1:$port"
+			-- "$NB" server 0.0.0.0 8080)
+	fi
+	local client=("$NB" client 127.0.0.1 "$port" --quit "${smoke_flag[@]}")
+	if [ "$ckind" = moat ]; then
+		client=("$MOAT" run --net "tcp.client://127.0.0.1:$port=tcp.client://*:*" -- "${client[@]}")
+	fi
+	say "tcp, round $round/$ROUNDS: $name (port $port)"
+	timeout $TMO "${server[@]}" >"$f.server.out" 2>"$f.server.err" &
+	spid=$!
+	BG_PIDS+=("$spid")
+	timeout $TMO "${client[@]}" >"$f.txt" 2>"$f.err" || st=$?
+	if [ $st -ne 0 ]; then
+		kill "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+		die "tcp $name: client failed (status $st): $(head -c 400 "$f.err"); server: $(head -c 400 "$f.server.err")"
+	fi
+	wait "$spid" || die "tcp $name: server ended with status $? after the client's quit: $(head -c 400 "$f.server.err")"
+	BG_PIDS=()
+	sed 's/^/   /' "$f.txt" >&2
+}
+for ((round = 1; round <= ROUNDS; round++)); do
+	net_run native native native $round
+	net_run moat-server moat native $round
+	net_run moat-client native moat $round
 done
 
 # --- 3. memory per idle sandbox (full run only) ---

@@ -17,6 +17,11 @@
  * so that load from elsewhere hits both alike, and report.py takes the
  * median, min and max over all repetitions.
  *
+ * pipe_4k and pipe_1m move data through a pipe from a forked writer
+ * process, which writes 4 KiB (1 MiB) chunks as fast as it can, to this
+ * one, which reads until it has a whole chunk: one operation is one chunk
+ * across (a 1 MiB chunk takes several reads, as a pipe holds 64 KiB).
+ *
  * The time source is clock_gettime(CLOCK_MONOTONIC), read only twice per
  * repetition, so its own cost (a trapped syscall under moat, where there
  * is no vDSO) is amortised over thousands of operations.
@@ -29,7 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,17 +127,88 @@ static void op_read_1m(long n) { seq_read(n, BIG); }
 static void op_write_4k(long n) { seq_write(n, 4096); }
 static void op_write_1m(long n) { seq_write(n, BIG); }
 
+/* --- pipes: a forked writer, this process reads --- */
+
+static int pipe_rd = -1;
+static pid_t pipe_writer;
+
+static void pipe_start(size_t chunk)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		die("pipe");
+	pipe_writer = fork();
+	if (pipe_writer < 0)
+		die("fork");
+	if (pipe_writer == 0) {
+		/* Write whole chunks until the reader closes its end. */
+		signal(SIGPIPE, SIG_IGN);
+		close(p[0]);
+		for (;;) {
+			size_t done = 0;
+			while (done < chunk) {
+				ssize_t w = write(p[1], buf + done, chunk - done);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					_exit(w < 0 && errno == EPIPE ? 0 : 1);
+				done += (size_t)w;
+			}
+		}
+	}
+	close(p[1]);
+	pipe_rd = p[0];
+}
+
+static void pipe_stop(void)
+{
+	int st;
+	close(pipe_rd);
+	pipe_rd = -1;
+	while (waitpid(pipe_writer, &st, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid (pipe writer)");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "syscall_bench: pipe writer ended with status 0x%x\n", st);
+		exit(1);
+	}
+}
+
+static void pipe_read(long n, size_t chunk)
+{
+	for (long i = 0; i < n; i++) {
+		size_t done = 0;
+		while (done < chunk) {
+			ssize_t r = read(pipe_rd, buf + done, chunk - done);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				die("read (pipe)");
+			done += (size_t)r;
+		}
+	}
+}
+
+static void op_pipe_4k(long n) { pipe_read(n, 4096); }
+static void op_pipe_1m(long n) { pipe_read(n, BIG); }
+/* The first chunks wait for the writer to start: not part of calibration. */
+static void pipe_start_4k(void) { pipe_start(4096); pipe_read(16, 4096); }
+static void pipe_start_1m(void) { pipe_start(BIG); pipe_read(4, BIG); }
+
 static const struct {
 	const char *name;
 	void (*fn)(long);
+	void (*setup)(void), (*teardown)(void);
 } ops[] = {
-	{ "getpid", op_getpid },
-	{ "open_close", op_open_close },
-	{ "stat", op_stat },
-	{ "read_4k", op_read_4k },
-	{ "read_1m", op_read_1m },
-	{ "write_4k", op_write_4k },
-	{ "write_1m", op_write_1m },
+	{ "getpid", op_getpid, NULL, NULL },
+	{ "open_close", op_open_close, NULL, NULL },
+	{ "stat", op_stat, NULL, NULL },
+	{ "read_4k", op_read_4k, NULL, NULL },
+	{ "read_1m", op_read_1m, NULL, NULL },
+	{ "write_4k", op_write_4k, NULL, NULL },
+	{ "write_1m", op_write_1m, NULL, NULL },
+	{ "pipe_4k", op_pipe_4k, pipe_start_4k, pipe_stop },
+	{ "pipe_1m", op_pipe_1m, pipe_start_1m, pipe_stop },
 };
 
 static void make_file(const char *path)
@@ -180,6 +258,8 @@ int main(int argc, char **argv)
 			if (!want)
 				continue;
 		}
+		if (ops[k].setup)
+			ops[k].setup();
 		/* Calibrate (this also warms caches): double until a batch
 		 * takes a tenth of the target, then scale up. */
 		long n = 1;
@@ -203,6 +283,8 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 		fflush(stdout);
+		if (ops[k].teardown)
+			ops[k].teardown();
 	}
 	close(rd_fd);
 	close(wr_fd);

@@ -372,6 +372,8 @@ long sys_exit(int code)
 	if (t->clear_tid) {
 		__atomic_store_n(t->clear_tid, 0, __ATOMIC_SEQ_CST);
 		futex_wake((uint32_t *)t->clear_tid, 1, FUTEX_BITSET_MATCH_ANY);
+		/* glibc's pthread_join waits with a shared futex: wake that too */
+		abi->address_wait((uint32_t *)t->clear_tid, MOAT_ADDR_WAKE, 0x7fffffff, 0);
 	}
 	if (t->kstack)
 		abi->vm_free(t->kstack, KSTACK_SIZE);

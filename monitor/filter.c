@@ -76,10 +76,20 @@ static int add_rules(scmp_filter_ctx ctx)
 	 * closed console slot (0-2) gets a placeholder.  Nothing ever moves
 	 * *from* 0-2: a console may be a host socket, whose peer could pass
 	 * descriptors in through recvmsg on fd 3. */
+	/* The kernel reads a descriptor as a 32-bit int, so "oldfd > 2" on
+	 * the 64-bit argument would let 0x100000000 through as descriptor 0.
+	 * libseccomp allows one test per argument, so oldfd in [3, 65536)
+	 * is spelled out: 3, then [2^k, 2^(k+1)) for k = 2..15, each as a
+	 * masked equality that also requires the high bits to be zero. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 3,
-			      SCMP_A0(SCMP_CMP_GT, 2),
+			      SCMP_A0(SCMP_CMP_EQ, 3),
 			      SCMP_A1(SCMP_CMP_LE, MOAT_CHANNEL_FD),
 			      SCMP_A2(SCMP_CMP_EQ, 0));
+	for (int k = 2; k < 16; k++)
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 3,
+				      SCMP_A0(SCMP_CMP_MASKED_EQ, ~((1ULL << k) - 1), 1ULL << k),
+				      SCMP_A1(SCMP_CMP_LE, MOAT_CHANNEL_FD),
+				      SCMP_A2(SCMP_CMP_EQ, 0));
 	/* Sockets: only ones the monitor passed in (accept4, shutdown,
 	 * the connect result), and local pairs.  No socket(), connect(),
 	 * bind(), sendto() or sendmsg(). */
