@@ -617,7 +617,7 @@ arguments as 64-bit values, so \`dup3(0x100000000, 3, 0)\` passed
 "oldfd > 2", and the kernel moved descriptor 0 onto 3. A child forked
 through the gate could then \`recvmsg\` on fd 3 from a console that is a
 host unix socket, and receive the peer's descriptors. Finding 1 had
-closed exactly that path. The rule now compares 32 bits. The \`stdhi\`
+closed exactly that path. The rule now admits oldfd only in [3, 65536) with the high 32 bits zero, as masked equalities. The \`stdhi\`
 form checks it, and the test fails on a build with the old rule. No run
 changed anything on the host.
 
