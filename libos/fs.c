@@ -345,13 +345,16 @@ static long at_attr(int dirfd, const char *upath, int flags,
 	return r;
 }
 
+static long fd_attr(int fd, struct moat_attr *a)
+{
+	struct file *f = fd_file(fd);
+	return f ? file_attr(f, a) : -EBADF;
+}
+
 long sys_fstat(int fd, struct stat *st)
 {
 	struct moat_attr a;
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	long r = file_attr(f, &a);
+	long r = fd_attr(fd, &a);
 	if (r == 0)
 		attr_to_stat(&a, st);
 	return r;
@@ -1173,10 +1176,7 @@ long sys_statfs(const char *path, struct statfs_k *s)
 long sys_fstatfs(int fd, struct statfs_k *s)
 {
 	struct moat_attr a;
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	long r = file_attr(f, &a);
+	long r = fd_attr(fd, &a);
 	return r < 0 ? r : fill_statfs((int)a.writable, s);
 }
 
