@@ -6,7 +6,7 @@ B := build
 CC ?= gcc
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor
-HOST_LIBS := -lseccomp -linih
+HOST_LIBS := -lseccomp -linih -lxxhash
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Inside the picoprocess: no libc, no TLS, no stack protector (it would
@@ -18,13 +18,13 @@ PICO_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Irt \
 	-fvisibility=hidden -fno-common -include rt/hidden.h
 
 MONITOR_SRC := $(wildcard monitor/*.c)
-TOOL_SRC := tools/moat.c
+TOOL_SRC := $(wildcard tools/*.c)
 RT_SRC := $(wildcard rt/*.c)
 PAL_SRC := $(wildcard pal/linux/*.c)
 PAL_ASM := $(wildcard pal/linux/*.S)
 LIBOS_SRC := $(wildcard libos/*.c)
 
-HOST_HDRS := $(wildcard include/moat/*.h monitor/*.h)
+HOST_HDRS := $(wildcard include/moat/*.h monitor/*.h tools/*.h)
 PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h)
 
 RT_OBJ := $(RT_SRC:%.c=$(B)/%.o)
@@ -34,7 +34,7 @@ LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscal
 # Static test programs run inside picoprocesses (tests/*.c).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
-DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev busybox-static
+DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev libxxhash-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git
 BENCH_PKGS := hyperfine bubblewrap runsc python3
 

@@ -171,11 +171,11 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		/* The owner as the host sees it: inside the user namespace an
 		 * fstat would show ids it does not map as 65534. */
 		struct stat st;
-		uint32_t owner[2] = { 0, 0 };
-		r = moat_policy_open(pol, rq->path, (unsigned)h->a, h->b, &fd);
-		if (fd >= 0 && fstat(fd, &st) == 0)
-			owner[0] = st.st_uid, owner[1] = st.st_gid;
-		return send_reply(chan, h->op, r, owner, fd >= 0 ? sizeof(owner) : 0, fd);
+		struct moat_open_reply reply;
+		r = moat_policy_open(pol, rq->path, (unsigned)h->a, h->b, &reply, &fd);
+		if (fd >= 0 && !reply.base && fstat(fd, &st) == 0)
+			reply.uid = st.st_uid, reply.gid = st.st_gid;
+		return send_reply(chan, h->op, r, &reply, fd >= 0 ? sizeof(reply) : 0, fd);
 	}
 	case MOAT_OP_STAT: {
 		struct moat_attr a;

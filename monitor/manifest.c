@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include "moat/manifest.h"
+#include "moat/package.h"
 
 struct parse_state {
 	struct moat_manifest *m;
@@ -328,6 +329,8 @@ static void on_application(struct parse_state *s, const char *key,
 	char norm[PATH_MAX];
 	if (!strcmp(key, "entry")) {
 		const char *p = file_uri_path(value);
+		if (!p && !strncmp(value, "package://", 10)) /* Drawbridge's spelling */
+			p = value + 10;
 		if (!p || moat_path_normalise(p, norm, sizeof(norm)) < 0)
 			return fail(s, "Application", key,
 				    "expected a file URI such as file:///bin/prog, got '%s'",
@@ -432,6 +435,79 @@ static void on_limits(struct parse_state *s, const char *key, const char *value)
 	     "");
 }
 
+static int valid_name(const char *v)
+{
+	if (!*v || strlen(v) > 64)
+		return 0;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || strchr("._+-", *v)))
+			return 0;
+	return 1;
+}
+
+static void on_identity(struct parse_state *s, const char *key, const char *value)
+{
+	struct moat_manifest *m = s->m;
+	char **slot = !strcmp(key, "name") ? &m->name
+		      : !strcmp(key, "version") ? &m->version
+		      : !strcmp(key, "architecture") ? &m->arch : NULL;
+	if (!slot)
+		return fail(s, "Identity", key,
+			    "unknown key%s; expected name, version or architecture", "");
+	if (slot == &m->version ? moat_version_check(value) < 0 : !valid_name(value))
+		return fail(s, "Identity", key,
+			    slot == &m->version
+				    ? "expected a version such as 3.11.2, got '%s'"
+				    : "expected a name of letters, digits and ._+-, got '%s'",
+			    value);
+	free(*slot);
+	*slot = strdup(value);
+}
+
+static void on_package(struct parse_state *s, const char *key, const char *value)
+{
+	if (strcmp(key, "manifest_version"))
+		return fail(s, "Package", key, "unknown key%s; expected manifest_version", "");
+	if (strcmp(value, "1"))
+		return fail(s, "Package", key, "expected 1, got '%s'", value);
+}
+
+static void on_dependency(struct parse_state *s, const char *section,
+			  const char *key, const char *value)
+{
+	struct moat_manifest *m = s->m;
+	const char *dkey = section + 11;
+	struct moat_dependency *d = NULL;
+	for (int i = 0; i < m->ndeps; i++)
+		if (!strcmp(m->deps[i].key, dkey))
+			d = &m->deps[i];
+	if (!valid_name(dkey))
+		return fail(s, section, key, "expected a dependency name after 'Dependency.'%s", "");
+	if (!d) {
+		m->deps = realloc(m->deps, (size_t)(m->ndeps + 1) * sizeof(*m->deps));
+		d = &m->deps[m->ndeps++];
+		*d = (struct moat_dependency){ .key = strdup(dkey), .name = strdup(dkey),
+					      .line = s->line };
+	}
+	if (!strcmp(key, "name")) {
+		if (!valid_name(value))
+			return fail(s, section, key,
+				    "expected a package name of letters, digits and ._+-, got '%s'",
+				    value);
+		free(d->name);
+		d->name = strdup(value);
+	} else if (!strcmp(key, "version")) {
+		if (moat_version_match(value, "0") < 0)
+			return fail(s, section, key,
+				    "expected a version range such as '>=3.11, <4', got '%s'", value);
+		free(d->range);
+		d->range = strdup(value);
+	} else {
+		fail(s, section, key, "unknown key%s; expected name or version", "");
+	}
+}
+
 static int on_entry(void *user, const char *section, const char *name,
 		    const char *value)
 {
@@ -444,9 +520,12 @@ static int on_entry(void *user, const char *section, const char *name,
 		on_namespace(s, section, name, value, 1);
 	else if (!strcmp(section, "Limits"))
 		on_limits(s, name, value);
-	else if (!strcmp(section, "Package") || !strcmp(section, "Identity") ||
-		 !strncmp(section, "Dependency.", 11))
-		; /* package metadata: read by the package tools, not by run */
+	else if (!strcmp(section, "Package"))
+		on_package(s, name, value);
+	else if (!strcmp(section, "Identity"))
+		on_identity(s, name, value);
+	else if (!strncmp(section, "Dependency.", 11))
+		on_dependency(s, section, name, value);
 	else
 		fail(s, section, name,
 		     "unknown section%s; expected Application, Namespace, "
@@ -455,17 +534,10 @@ static int on_entry(void *user, const char *section, const char *name,
 	return !s->failed;
 }
 
-int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
-		       size_t errlen)
+static int load_stream(const char *path, FILE *f, struct moat_manifest *m,
+		       char *err, size_t errlen)
 {
-	struct parse_state s = { .m = m, .err = err, .errlen = errlen };
-	moat_manifest_init(m, path);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
-		return -1;
-	}
-	s.file = f;
+	struct parse_state s = { .m = m, .err = err, .errlen = errlen, .file = f };
 	int r = ini_parse_stream(read_line, &s, on_entry, &s);
 	fclose(f);
 	if (!s.failed && r > 0) {
@@ -474,7 +546,7 @@ int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
 			 path, r);
 		s.failed = 1;
 	}
-	if (!s.failed && !m->entry) {
+	if (!s.failed && !m->entry && !m->name) {
 		snprintf(err, errlen, "%s: [Application] entry: missing; expected the program to run, e.g. entry = file:///bin/prog",
 			 path);
 		s.failed = 1;
@@ -497,6 +569,40 @@ int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
 	return s.failed ? -1 : 0;
 }
 
+int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
+		       size_t errlen)
+{
+	moat_manifest_init(m, path);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+		return -1;
+	}
+	return load_stream(path, f, m, err, errlen);
+}
+
+int moat_manifest_load_text(const char *source, const char *text, size_t len,
+			    struct moat_manifest *m, char *err, size_t errlen)
+{
+	moat_manifest_init(m, source);
+	FILE *f = len ? fmemopen((void *)text, len, "r") : fopen("/dev/null", "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot read manifest: %s", source, strerror(errno));
+		return -1;
+	}
+	return load_stream(source, f, m, err, errlen);
+}
+
+int moat_manifest_add_layer(struct moat_manifest *m, const char *pkg_path)
+{
+	char **l = realloc(m->layers, (size_t)(m->nlayers + 1) * sizeof(*l));
+	if (!l)
+		return -1;
+	m->layers = l;
+	m->layers[m->nlayers++] = strdup(pkg_path);
+	return 0;
+}
+
 void moat_manifest_free(struct moat_manifest *m)
 {
 	for (int i = 0; i < m->argc; i++)
@@ -511,6 +617,19 @@ void moat_manifest_free(struct moat_manifest *m)
 	free(m->env);
 	free(m->maps);
 	free(m->nets);
+	for (int i = 0; i < m->ndeps; i++) {
+		free(m->deps[i].key);
+		free(m->deps[i].name);
+		free(m->deps[i].range);
+	}
+	free(m->deps);
+	for (int i = 0; i < m->nlayers; i++)
+		free(m->layers[i]);
+	free(m->layers);
+	free(m->overlay);
+	free(m->name);
+	free(m->version);
+	free(m->arch);
 	free(m->entry);
 	free(m->cwd);
 	free(m->source);

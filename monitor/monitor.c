@@ -95,7 +95,10 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	if (!pp->policy)
 		return -1;
 	err[0] = 0;
-	if (moat_scratch_create(pp, err, errlen) < 0) {
+	if (moat_scratch_create(pp, err, errlen) < 0 ||
+	    (moat_policy_has_layers(pp->policy) &&
+	     moat_scratch_upper(pp, m->overlay, err, errlen) < 0)) {
+		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);
 		return -1;
 	}

@@ -40,6 +40,8 @@ void moat_cgroup_remove(struct pico *pp);
 /* scratch.c: a private /tmp and /dev/shm, unless the manifest maps them. */
 int moat_scratch_create(struct pico *pp, char *err, size_t errlen);
 void moat_scratch_remove(struct pico *pp);
+/* The upper directory for writes to package paths (see policy.h). */
+int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t errlen);
 
 /* sandbox.c: create the process, namespaces, empty root and limits, and
  * exec moat-pico.  Fills pp->pid and the root channel, *chan. */

@@ -21,36 +21,13 @@
 
 #include "moat/channel.h"
 #include "moat/policy.h"
+#include "policy_int.h"
 
 #define MAX_LINKS 40
 
-struct mapping {
-	char *vpath;
-	size_t vlen;
-	int dirfd;       /* O_PATH: the directory, or a file's parent */
-	char *name;      /* "." for a directory, the basename for a file */
-	int writable;
-};
-
-struct moat_policy {
-	struct mapping *maps;
-	int n;
-	struct moat_net_mapping *nets;
-	int nnets;
-};
-
-/* Where a walk ended: a name in a host directory, or a directory that
- * exists only because mappings sit beneath it. */
-struct target {
-	struct mapping *m; /* NULL for a synthetic directory */
-	int dirfd;         /* owned by the walk; close with target_done */
-	char name[NAME_MAX + 1];
-	char vpath[MOAT_PATH_MAX];
-};
-
 static void target_done(struct target *t)
 {
-	if (t->m && t->dirfd != t->m->dirfd)
+	if (t->m && t->dirfd >= 0 && t->dirfd != t->m->dirfd)
 		close(t->dirfd);
 	t->dirfd = -1;
 }
@@ -130,6 +107,11 @@ struct moat_policy *moat_policy_new(const struct moat_manifest *mf, char *err,
 	if (mf->nnets)
 		memcpy(p->nets, mf->nets, (size_t)mf->nnets * sizeof(*p->nets));
 	p->nnets = mf->nnets;
+	p->upper = (struct mapping){ .vpath = "/", .vlen = 1, .dirfd = -1, .name = "." };
+	if (mf->nlayers && union_open(p, mf->layers, mf->nlayers, err, errlen) < 0) {
+		moat_policy_free(p);
+		return NULL;
+	}
 	for (int i = 0; i < mf->nmaps; i++) {
 		const struct moat_mapping *mm = &mf->maps[i];
 		if (moat_policy_map(p, mm->vpath, mm->hpath, mm->writable, err, errlen) < 0) {
@@ -165,7 +147,31 @@ void moat_policy_free(struct moat_policy *p)
 	}
 	free(p->maps);
 	free(p->nets);
+	union_free(p->u);
+	if (p->upper.dirfd >= 0)
+		close(p->upper.dirfd);
 	free(p);
+}
+
+int moat_policy_has_layers(const struct moat_policy *p)
+{
+	return p->u != NULL;
+}
+
+int moat_policy_set_upper(struct moat_policy *p, const char *upper, char *err,
+			  size_t errlen)
+{
+	int fd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open the overlay directory %s: %s", upper,
+			 strerror(errno));
+		return -1;
+	}
+	if (p->upper.dirfd >= 0)
+		close(p->upper.dirfd);
+	p->upper.dirfd = fd;
+	p->upper.writable = 1;
+	return 0;
 }
 
 /* Is 'path' equal to, or beneath, the mapping's virtual path?  Returns
@@ -213,11 +219,18 @@ static int is_synthetic_dir(struct moat_policy *p, const char *path)
 static int follow_link(int dirfd, const char *name, const char *vdir,
 		       const char *tail, char *path)
 {
-	char target[PATH_MAX], joined[2 * PATH_MAX + 2];
+	char target[PATH_MAX];
 	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 	if (n < 0)
 		return -errno;
 	target[n] = 0;
+	return rewrite_link(target, vdir, tail, path);
+}
+
+int rewrite_link(const char *target, const char *vdir, const char *tail,
+		 char *path)
+{
+	char joined[2 * PATH_MAX + 2];
 	if (target[0] == '/')
 		snprintf(joined, sizeof(joined), "%s/%s", target, tail);
 	else
@@ -265,6 +278,19 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 		struct mapping *m = longest_mapping(p, t->vpath, &rest);
 		t->m = m;
 		t->dirfd = -1;
+		t->in_upper = 0;
+		t->lower = NULL;
+		if (!m && p->u) {
+			r = union_walk(p, t, follow_last);
+			if (r == UNION_RESTART)
+				continue;
+			int absent = r == -ENOENT || (r == 0 && !t->in_upper && !t->lower);
+			if (!absent || !is_synthetic_dir(p, t->vpath))
+				return r;
+			target_done(t);
+			t->m = NULL;
+			return 0;
+		}
 		if (!m)
 			return is_synthetic_dir(p, t->vpath) ? 0 : -ENOENT;
 		if (!*rest) {
@@ -373,6 +399,11 @@ static void synthetic_attr(struct moat_attr *a)
 				 .blksize = 4096, .size = 4096, .ino = 1 };
 }
 
+static int in_union(const struct moat_policy *p, const struct target *t)
+{
+	return p->u && t->m == &p->upper;
+}
+
 int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
 		     struct moat_attr *a)
 {
@@ -383,6 +414,11 @@ int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
 	if (!t.m) {
 		synthetic_attr(a);
 		return 0;
+	}
+	if (in_union(p, &t) && !t.in_upper) {
+		r = union_stat(p, &t, a);
+		target_done(&t);
+		return r;
 	}
 	struct stat st;
 	r = fstatat(t.dirfd, t.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
@@ -401,6 +437,11 @@ int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
 		return r;
 	if (!t.m)
 		return -EINVAL;
+	if (in_union(p, &t) && !t.in_upper) {
+		r = union_readlink(p, &t, buf, len);
+		target_done(&t);
+		return r;
+	}
 	ssize_t n = readlinkat(t.dirfd, t.name, buf, len);
 	r = n < 0 ? -errno : (int)n;
 	target_done(&t);
@@ -408,12 +449,8 @@ int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
 }
 
 /* Append one linux_dirent64 record to the listing buffer. */
-struct listing {
-	char *buf;
-	size_t len, cap;
-};
 
-static int listing_add(struct listing *l, uint64_t ino, uint8_t type,
+int listing_add(struct listing *l, uint64_t ino, uint8_t type,
 		       const char *name)
 {
 	size_t nlen = strlen(name);
@@ -439,7 +476,7 @@ static int listing_add(struct listing *l, uint64_t ino, uint8_t type,
 	return 0;
 }
 
-static int listing_has(const struct listing *l, const char *name, size_t n)
+int listing_has(const struct listing *l, const char *name, size_t n)
 {
 	for (size_t off = 0; off < l->len;) {
 		const struct moat_dirent *d = (const void *)(l->buf + off);
@@ -524,7 +561,9 @@ static int open_listing(struct moat_policy *p, struct target *t, int hostdir)
 {
 	struct listing l = { 0 };
 	int r = 0;
-	if (hostdir >= 0)
+	if (in_union(p, t))
+		r = union_list(p, t, &l);
+	else if (hostdir >= 0)
 		r = listing_read_dir(&l, hostdir);
 	else
 		r = listing_add(&l, 1, DT_DIR, ".") ?: listing_add(&l, 1, DT_DIR, "..");
@@ -554,10 +593,70 @@ static int host_open_flags(unsigned how)
 	       (how & MOAT_OPEN_APPEND ? O_APPEND : 0);
 }
 
+#define OPEN_GO_ON 0x10000 /* not a kind: the ordinary open does the rest */
+
+/* A package path: read-only opens are served from the packages; a
+ * write first brings the file into the upper directory, and then the
+ * ordinary open does the rest (OPEN_GO_ON). */
+static int open_union(struct moat_policy *p, struct target *t, unsigned how,
+		      unsigned mode, struct moat_open_reply *reply, int *fdp)
+{
+	int wh, r;
+	if (how & MOAT_OPEN_MKDIR) {
+		if (t->in_upper || t->lower)
+			return -EEXIST;
+		if ((r = union_prepare_create(p, t, &wh)) < 0)
+			return r;
+		if (mkdirat(t->dirfd, t->name, mode & 01777) < 0)
+			return -errno;
+		if (wh) { /* the lower directory stays hidden */
+			int dir = openat(t->dirfd, t->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int mark = dir < 0 ? -1 : openat(dir, ".wh..wh..opq",
+							 O_WRONLY | O_CREAT | O_CLOEXEC, 0);
+			if (mark >= 0)
+				close(mark);
+			if (dir >= 0)
+				close(dir);
+		}
+		return 0;
+	}
+	if (t->in_upper)
+		return OPEN_GO_ON;
+	if (!t->lower) {
+		if (!(how & MOAT_OPEN_CREATE))
+			return -ENOENT;
+		return (r = union_prepare_create(p, t, &wh)) < 0 ? r : OPEN_GO_ON;
+	}
+	if ((how & MOAT_OPEN_CREATE) && (how & MOAT_OPEN_EXCL))
+		return -EEXIST;
+	if (union_is_dir(t)) {
+		if ((how & 3) != MOAT_ACCESS_READ || wants_write(how))
+			return -EISDIR;
+		r = open_listing(p, t, -1);
+		if (r < 0)
+			return r;
+		*fdp = r;
+		return MOAT_KIND_DIR;
+	}
+	struct moat_attr a;
+	union_stat(p, t, &a);
+	if (a.kind == MOAT_KIND_SYMLINK)
+		return how & MOAT_OPEN_NOFOLLOW ? -ELOOP : -ENOENT;
+	if (how & MOAT_OPEN_DIRECTORY)
+		return -ENOTDIR;
+	if (wants_write(how))
+		return (r = union_copy_up(p, t)) < 0 ? r : OPEN_GO_ON;
+	return union_open_lower(p, t, reply, fdp);
+}
+
 int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
-		     unsigned mode, int *fdp)
+		     unsigned mode, struct moat_open_reply *reply, int *fdp)
 {
 	struct target t;
+	struct moat_open_reply unused;
+	if (!reply)
+		reply = &unused;
+	memset(reply, 0, sizeof(*reply));
 	*fdp = -1;
 	if ((how & 3) == 0 || (how & ~0x7ffu))
 		return -EINVAL;
@@ -578,6 +677,13 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 	if (wants_write(how) && !t.m->writable) {
 		target_done(&t);
 		return -EROFS;
+	}
+	if (in_union(p, &t)) {
+		r = open_union(p, &t, how, mode, reply, fdp);
+		if (r != OPEN_GO_ON) {
+			target_done(&t);
+			return r;
+		}
 	}
 	if (how & MOAT_OPEN_MKDIR) {
 		r = mkdirat(t.dirfd, t.name, mode & 01777) < 0 ? -errno : 0;
@@ -630,9 +736,40 @@ int moat_policy_delete(struct moat_policy *p, const char *path, int dir)
 		r = -EROFS;
 	else if (t.dirfd == t.m->dirfd && !strcmp(t.name, t.m->name))
 		r = -EBUSY; /* the mapping itself */
+	else if (in_union(p, &t))
+		r = union_delete(p, &t, dir);
 	else
 		r = unlinkat(t.dirfd, t.name, dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
 	target_done(&t);
+	return r;
+}
+
+static int do_rename(const struct target *a, const struct target *b);
+
+/* rename or link of package paths.  A directory that comes from a
+ * package cannot move (EXDEV, as overlayfs says: programs then copy); a
+ * file is copied up first, and a renamed one leaves a whiteout. */
+static int two_union_names(struct moat_policy *p, struct target *a, struct target *b,
+			   int (*op)(const struct target *, const struct target *))
+{
+	int wh, r;
+	int renaming = op == do_rename;
+	if (!a->in_upper && !a->lower)
+		return -ENOENT;
+	if (renaming && union_is_dir(a))
+		return -EXDEV;
+	if (renaming && !b->in_upper && union_is_dir(b))
+		return -EXDEV;
+	if (!renaming && (b->in_upper || b->lower))
+		return -EEXIST;
+	if ((r = union_copy_up(p, a)) < 0 || (r = union_prepare_create(p, b, &wh)) < 0)
+		return r;
+	if ((r = op(a, b)) < 0)
+		return r;
+	if (renaming && a->lower) {
+		a->in_upper = 0;
+		r = union_whiteout(p, a);
+	}
 	return r;
 }
 
@@ -656,6 +793,8 @@ static int two_names(struct moat_policy *p, const char *from, const char *to,
 		r = -EXDEV;
 	else if (!strcmp(a.name, ".") || !strcmp(b.name, "."))
 		r = -EBUSY;
+	else if (in_union(p, &a))
+		r = two_union_names(p, &a, &b, op);
 	else
 		r = op(&a, &b);
 	target_done(&a);
@@ -725,6 +864,10 @@ int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
 		target_done(&t);
 		return -EROFS;
 	}
+	if (in_union(p, &t) && (r = union_copy_up(p, &t)) < 0) {
+		target_done(&t);
+		return r;
+	}
 	if (mask & MOAT_ATTR_MODE)
 		r = chmod_nofollow(t.dirfd, t.name, mode & 01777); /* no setuid/setgid */
 	if (r == 0 && (mask & (MOAT_ATTR_ATIME | MOAT_ATTR_MTIME))) {
@@ -747,8 +890,13 @@ int moat_policy_symlink(struct moat_policy *p, const char *path,
 	int r = walk(p, path, 0, &t);
 	if (r < 0)
 		return r;
+	int wh;
 	if (!t.m || !t.m->writable)
 		r = -EROFS;
+	else if (in_union(p, &t) && (t.in_upper || t.lower))
+		r = -EEXIST;
+	else if (in_union(p, &t) && (r = union_prepare_create(p, &t, &wh)) < 0)
+		;
 	else
 		r = symlinkat(target, t.dirfd, t.name) < 0 ? -errno : 0;
 	target_done(&t);

@@ -24,23 +24,30 @@ static const char *const scratch_names[][2] = {
 	{ "/dev/shm", "shm" },
 };
 
-int moat_scratch_create(struct pico *pp, char *err, size_t errlen)
+static int scratch_dir(struct pico *pp, char *err, size_t errlen)
 {
 	const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
+	if (pp->scratch[0])
+		return 0;
+	snprintf(pp->scratch, sizeof(pp->scratch), "%s/moat-scratch-XXXXXX", base);
+	if (!mkdtemp(pp->scratch)) {
+		snprintf(err, errlen, "cannot create a scratch directory in %s: %s",
+			 base, strerror(errno));
+		pp->scratch[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int moat_scratch_create(struct pico *pp, char *err, size_t errlen)
+{
 	pp->scratch[0] = 0;
 	for (size_t i = 0; i < sizeof(scratch_names) / sizeof(scratch_names[0]); i++) {
 		char host[sizeof(pp->scratch) + 16];
 		if (moat_policy_covers(pp->policy, scratch_names[i][0]))
 			continue;
-		if (!pp->scratch[0]) {
-			snprintf(pp->scratch, sizeof(pp->scratch), "%s/moat-scratch-XXXXXX", base);
-			if (!mkdtemp(pp->scratch)) {
-				snprintf(err, errlen, "cannot create a scratch directory in %s: %s",
-					 base, strerror(errno));
-				pp->scratch[0] = 0;
-				return -1;
-			}
-		}
+		if (scratch_dir(pp, err, errlen) < 0)
+			return -1;
 		snprintf(host, sizeof(host), "%s/%s", pp->scratch, scratch_names[i][1]);
 		if (mkdir(host, 01777) < 0 || chmod(host, 01777) < 0 ||
 		    moat_policy_map(pp->policy, scratch_names[i][0], host, 1, err, errlen) < 0) {
@@ -72,4 +79,21 @@ void moat_scratch_remove(struct pico *pp)
 		return;
 	nftw(pp->scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	pp->scratch[0] = 0;
+}
+
+/* Writes to package paths: into the manifest's overlay directory, which
+ * outlives the run, or else into the scratch directory, which does not. */
+int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t errlen)
+{
+	char upper[sizeof(pp->scratch) + 16];
+	if (overlay)
+		return moat_policy_set_upper(pp->policy, overlay, err, errlen);
+	if (scratch_dir(pp, err, errlen) < 0)
+		return -1;
+	snprintf(upper, sizeof(upper), "%s/upper", pp->scratch);
+	if (mkdir(upper, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", upper, strerror(errno));
+		return -1;
+	}
+	return moat_policy_set_upper(pp->policy, upper, err, errlen);
 }

@@ -2,11 +2,14 @@
  * moat.c -- the command-line tool.
  *
  *   moat run [OPTIONS] MANIFEST [-- ARGS...]
+ *   moat run [OPTIONS] APP.mpk [-- ARGS...]
+ *   moat pack | inspect | verify ...   (tools/pack.c)
  *   moat run [OPTIONS] [--ro HOST[:VIRT]]... [--rw HOST[:VIRT]]... -- PROGRAM [ARGS...]
  *
  * The exit status is the program's, or 128+N if signal N ended it.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
@@ -18,6 +21,8 @@
 
 #include "moat/manifest.h"
 #include "moat/monitor.h"
+#include "moat/package.h"
+#include "tools.h"
 
 #define ERR_LEN 512
 
@@ -25,6 +30,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: moat run [OPTIONS] MANIFEST [-- ARGS...]\n"
+		"       moat run [OPTIONS] APP.mpk [-- ARGS...]\n"
 		"       moat run [OPTIONS] [--ro HOST[:VIRT]] [--rw HOST[:VIRT]] -- PROGRAM [ARGS...]\n"
 		"\n"
 		"Run a program in a picoprocess that can reach only what is granted.\n"
@@ -38,10 +44,17 @@ static void usage(FILE *out)
 		"  --cwd DIR         initial working directory inside (default /)\n"
 		"  --user UID[:GID]  the identity the program sees (default 0:0, root);\n"
 		"                    it grants nothing on the host\n"
+		"  --pkg-path DIRS   where to find a package's dependencies (colon-separated;\n"
+		"                    default $MOAT_PKG_PATH, then the package's own folder)\n"
+		"  --overlay DIR     keep writes to package paths in DIR (default: discarded)\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
 		"  --trace           also log every system call the program makes\n"
 		"  -h, --help        this text\n"
 		"\n"
+		"       moat pack DIR -m MANIFEST -o APP.mpk\n"
+		"       moat pack --from-host PROGRAM... [--add PATH]... -o APP.mpk ...\n"
+		"       moat inspect APP.mpk   identity, dependencies, policy and files\n"
+		"       moat verify APP.mpk    check every checksum\n"
 		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
@@ -54,12 +67,16 @@ static int fail(const char *fmt, const char *a, const char *b)
 }
 
 /* Find PROGRAM on the host PATH when it has no slash. */
-static int host_program(const char *prog, char *out, size_t len)
+int moat_find_program(const char *prog, char *out, size_t len)
 {
 	if (strchr(prog, '/')) {
-		if (!realpath(prog, out))
+		char abs[PATH_MAX];
+		if (prog[0] == '/')
+			snprintf(out, len, "%s", prog);
+		else if (!getcwd(abs, sizeof(abs)) ||
+			 snprintf(out, len, "%s/%s", abs, prog) >= (int)len)
 			return -1;
-		return 0;
+		return access(out, F_OK);
 	}
 	const char *path = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
 	char *copy = strdup(path), *save = NULL;
@@ -74,6 +91,15 @@ static int host_program(const char *prog, char *out, size_t len)
 	}
 	free(copy);
 	return -1;
+}
+
+static int find_real_program(const char *name, char *out, size_t len)
+{
+	char found[PATH_MAX];
+	if (moat_find_program(name, found, sizeof(found)) < 0 || !realpath(found, out))
+		return -1;
+	(void)len;
+	return 0;
 }
 
 static int add_grant(struct moat_manifest *m, const char *spec, int writable)
@@ -111,7 +137,7 @@ static int quick_manifest(struct moat_manifest *m, char **args, int nargs)
 	if (args[0][0] == '/' && covered(m, args[0])) {
 		snprintf(prog, sizeof(prog), "%s", args[0]);
 	} else {
-		if (host_program(args[0], prog, sizeof(prog)) < 0)
+		if (find_real_program(args[0], prog, sizeof(prog)) < 0)
 			return fail("%s: program not found%s", args[0], "");
 		if (!covered(m, prog) &&
 		    moat_manifest_map(m, prog, NULL, 0, 0, err, sizeof(err)) < 0)
@@ -137,6 +163,8 @@ static int cmd_run(int argc, char **argv)
 		{ "net", required_argument, 0, 'n' },
 		{ "user", required_argument, 0, 'u' },
 		{ "cwd", required_argument, 0, 'c' },
+		{ "pkg-path", required_argument, 0, 'P' },
+		{ "overlay", required_argument, 0, 'O' },
 		{ "debug", no_argument, 0, 'd' },
 		{ "trace", no_argument, 0, 't' },
 		{ "help", no_argument, 0, 'h' },
@@ -147,7 +175,7 @@ static int cmd_run(int argc, char **argv)
 	char err[ERR_LEN];
 	char **envs = calloc((size_t)argc, sizeof(char *));
 	int nenv = 0, quick = 0, rc = 2;
-	const char *cwd = NULL, *user = NULL;
+	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL;
 
 	moat_manifest_init(&m, "command line");
 	optind = 1;
@@ -177,6 +205,8 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		}
+		case 'P': pkg_path = optarg; break;
+		case 'O': overlay = optarg; break;
 		case 'u': user = optarg; break;
 		case 'c': cwd = optarg; break;
 		case 'd': lo.debug = 1; break;
@@ -199,8 +229,15 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 		}
 		moat_manifest_free(&m);
-		if (moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
+		size_t alen = strlen(argv[optind]);
+		int is_pkg = alen > 4 && !strcmp(argv[optind] + alen - 4, ".mpk");
+		if (is_pkg ? moat_packages_resolve(argv[optind], pkg_path, &m, err, sizeof(err)) < 0
+			   : moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
 			fprintf(stderr, "moat: %s\n", err);
+			goto out;
+		}
+		if (is_pkg && !m.entry) {
+			rc = fail("%s: the package has no [Application] entry to run%s", argv[optind], "");
 			goto out;
 		}
 		optind++;
@@ -211,6 +248,15 @@ static int cmd_run(int argc, char **argv)
 	}
 	for (int i = 0; i < nenv; i++)
 		moat_manifest_add_env(&m, envs[i]);
+	if (overlay) {
+		char abs[PATH_MAX];
+		if (!realpath(overlay, abs)) {
+			rc = fail("--overlay %s: %s", overlay, strerror(errno));
+			goto out;
+		}
+		free(m.overlay);
+		m.overlay = strdup(abs);
+	}
 	if (cwd) {
 		free(m.cwd);
 		m.cwd = strdup(cwd);
@@ -254,6 +300,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pack"))
+		return moat_cmd_pack(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "inspect"))
+		return moat_cmd_inspect(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "verify"))
+		return moat_cmd_verify(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "filter")) {
 		printf("# every host call must also come from the PAL gate at 0x6f0000000000;\n"
 		       "# any other 'syscall' traps to the LibOS (SECCOMP_RET_TRAP)\n");

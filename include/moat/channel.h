@@ -35,7 +35,7 @@
 enum moat_op {
 	MOAT_OP_HELLO = 1,    /* no payload; the monitor checks the filter */
 	MOAT_OP_OPEN,         /* path; a = access|options, b = mode; reply:
-				 uint32 uid, gid of the opened object + fd */
+				 struct moat_open_reply + fd */
 	MOAT_OP_STAT,         /* path; a = nofollow; reply: struct moat_attr */
 	MOAT_OP_READLINK,     /* path; reply: target bytes */
 	MOAT_OP_DELETE,       /* path; a = dir */
@@ -53,6 +53,15 @@ enum moat_op {
 				 (in progress, non-blocking) or listening
 				 socket, or a new anonymous memory file */
 	MOAT_OP_LAST
+};
+
+/* OPEN's reply.  A file from a package arrives as the package's own
+ * descriptor: its contents are the window [base, base + attr.size), and
+ * attr describes it (base is 0 for any other file). */
+struct moat_open_reply {
+	uint32_t uid, gid;     /* owner as the host sees it */
+	uint64_t base;
+	struct moat_attr attr; /* valid when base != 0 */
 };
 
 struct moat_msg_hdr {

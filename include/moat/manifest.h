@@ -15,6 +15,10 @@
  *   file:///out = file:///tmp/out
  *   tcp.server://0.0.0.0:8080 = tcp.server://127.0.0.1:18080
  *   tcp.client://ANY:80 = tcp.client://ANY:80   (ANY written as '*')
+ *   [Identity]                         for packages (docs/package-format.md)
+ *   name = python3  version = 3.11.2  architecture = x86_64
+ *   [Dependency.base]
+ *   version = >=1.0, <2
  *   [Limits]
  *   memory = 512M  files = 256  file_size = 1G  cpu_seconds = 60
  *
@@ -53,8 +57,26 @@ struct moat_limits {
 	uint64_t processes;   /* host tasks (threads count) */
 };
 
+/* [Dependency.KEY]: another package, by name and version range. */
+struct moat_dependency {
+	char *key;            /* the section's suffix */
+	char *name;           /* name = ..., default KEY */
+	char *range;          /* version = ">=3.11, <4"; NULL: any */
+	int line;
+};
+
 struct moat_manifest {
 	char *source;         /* file name for messages, or "command line" */
+	/* [Identity]: set in packages; NULL in a plain manifest. */
+	char *name, *version, *arch;
+	struct moat_dependency *deps;
+	int ndeps;
+	/* Package layers the picoprocess sees beneath its mappings, bottom
+	 * (base) first, and where writes to their paths go (NULL: a private
+	 * scratch directory removed at exit). */
+	char **layers;
+	int nlayers;
+	char *overlay;
 	char *entry;          /* virtual path of the program */
 	char **argv;          /* argv[0] is entry; NULL-terminated */
 	int argc;
@@ -73,6 +95,14 @@ struct moat_manifest {
  * "FILE:LINE: [Section] key: what was expected" into err. */
 int moat_manifest_load(const char *path, struct moat_manifest *m,
 		       char *err, size_t errlen);
+
+/* The same, from manifest text held in memory (a package's); 'source'
+ * names it in messages. */
+int moat_manifest_load_text(const char *source, const char *text, size_t len,
+			    struct moat_manifest *m, char *err, size_t errlen);
+
+/* Append a package layer (host path of a .mpk) on top of the others. */
+int moat_manifest_add_layer(struct moat_manifest *m, const char *pkg_path);
 
 /* Start an empty manifest (for the quick command-line form). */
 void moat_manifest_init(struct moat_manifest *m, const char *source);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "moat/abi.h"
+#include "moat/channel.h"
 #include "moat/manifest.h"
 
 struct moat_policy;
@@ -41,9 +42,19 @@ int moat_policy_check_path(const char *path);
 
 /* Open a file (passes back a host fd) or a directory (passes back a
  * sealed memfd listing, kind MOAT_KIND_DIR).  'how' is MOAT_ACCESS_* |
- * MOAT_OPEN_*.  Returns the kind, and *fd; 0 for MOAT_OPEN_MKDIR. */
+ * MOAT_OPEN_*.  Returns the kind, and *fd; 0 for MOAT_OPEN_MKDIR.
+ * 'reply' (may be NULL) receives a package file's window and attributes
+ * (see struct moat_open_reply). */
 int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
-		     unsigned mode, int *fd);
+		     unsigned mode, struct moat_open_reply *reply, int *fd);
+
+/* Package layers: moat_policy_new opens the manifest's layers (checking
+ * every file's hash) and presents their union beneath the mappings.
+ * Writes to package paths go to the host directory 'upper' (which must
+ * exist); without one they fail with EROFS.  -1 with a message. */
+int moat_policy_set_upper(struct moat_policy *p, const char *upper, char *err,
+			  size_t errlen);
+int moat_policy_has_layers(const struct moat_policy *p);
 int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
 		     struct moat_attr *attr);
 int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,

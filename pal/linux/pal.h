@@ -37,6 +37,10 @@ struct pal_handle {
 	uint32_t access; /* MOAT_ACCESS_* */
 	uint32_t uid, gid; /* owner as the monitor saw it at open */
 	void *obj;       /* thread, semaphore, event */
+	/* A file inside a package: fd is the package, the file is the
+	 * window [base, base + win.size), and win its attributes. */
+	uint64_t base;
+	struct moat_attr win;
 };
 
 #define PAL_MAX_HANDLES 4096

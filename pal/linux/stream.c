@@ -164,9 +164,9 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	if (access < MOAT_ACCESS_READ || access > MOAT_ACCESS_RDWR)
 		return -MOAT_EINVAL;
 	int fd;
-	uint32_t owner[2] = { 0, 0 };
+	struct moat_open_reply reply = { 0 };
 	long r = pal_request(MOAT_OP_OPEN, (int32_t)(access | options), mode,
-			     path, 0, owner, sizeof(owner), &fd);
+			     path, 0, &reply, sizeof(reply), &fd);
 	if (r < 0 || (options & MOAT_OPEN_MKDIR)) {
 		if (fd >= 0)
 			HOST1(__NR_close, fd);
@@ -181,8 +181,11 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	}
 	pal_handles[h].kind = (uint32_t)r; /* the monitor says file or dir */
 	pal_handles[h].access = access;
-	pal_handles[h].uid = owner[0];
-	pal_handles[h].gid = owner[1];
+	pal_handles[h].uid = reply.uid;
+	pal_handles[h].gid = reply.gid;
+	pal_handles[h].base = reply.base;
+	if (reply.base)
+		pal_handles[h].win = reply.attr;
 	return h;
 }
 
@@ -225,6 +228,15 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 		return -MOAT_EBADF;
 	if (ph->kind == MOAT_KIND_DIR)
 		return read_dir(ph->fd, off, buf, len);
+	if (ph->base) { /* a package file: stay inside its window */
+		if (off == MOAT_OFFSET_STREAM)
+			return -MOAT_EINVAL;
+		if (off >= ph->win.size)
+			return 0;
+		if (len > ph->win.size - off)
+			len = ph->win.size - off;
+		return HOST4(__NR_pread64, ph->fd, buf, len, ph->base + off);
+	}
 	long r;
 	do {
 		if (may_block(ph) && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
@@ -266,7 +278,7 @@ long pal_stream_map(moat_handle h, void *addr, uint64_t off, size_t size,
 		mf |= MAP_FIXED_NOREPLACE;
 	else if (flags & MOAT_MAP_FIXED)
 		mf |= MAP_FIXED;
-	return HOST6(__NR_mmap, addr, size, prot & 7, mf, ph->fd, off);
+	return HOST6(__NR_mmap, addr, size, prot & 7, mf, ph->fd, off + ph->base);
 }
 
 long pal_stream_unmap(void *addr, size_t size)
@@ -364,6 +376,10 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
 	struct stat st;
 	if (!ph)
 		return -MOAT_EBADF;
+	if (ph->base) {
+		*a = ph->win;
+		return 0;
+	}
 	long r = HOST2(__NR_fstat, ph->fd, &st);
 	if (r < 0)
 		return r;

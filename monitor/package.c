@@ -1,0 +1,438 @@
+/*
+ * package.c -- reading, checking and writing .mpk packages.
+ *
+ * A package is untrusted input until every check in moat_package_open
+ * has passed: the union view and the PAL trust the index afterwards
+ * (offsets in range, paths normalised and sorted), so nothing here may
+ * accept a value it has not bounded.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "moat/manifest.h"
+#include "moat/package.h"
+
+struct moat_package {
+	char *file;
+	int fd;
+	uint64_t size;
+	struct moat_pkg_header hdr;
+	char *meta;              /* manifest, index and strings, read once */
+	uint64_t meta_off, meta_len;
+	const struct moat_pkg_entry *entries;
+	const char *strings;
+};
+
+static int fail(char *err, size_t errlen, const char *file, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", file, what);
+	return -1;
+}
+
+static uint64_t align_up(uint64_t v)
+{
+	return (v + MOAT_PKG_ALIGN - 1) & ~(uint64_t)(MOAT_PKG_ALIGN - 1);
+}
+
+/* Does [off, off+len) lie inside [lo, hi)?  Written to avoid overflow. */
+static int within(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi)
+{
+	return off >= lo && off <= hi && len <= hi - off;
+}
+
+static void header_hash(const struct moat_pkg_header *h, const char *meta,
+			uint64_t meta_len, uint8_t out[16])
+{
+	struct moat_pkg_header copy = *h;
+	memset(copy.checksum, 0, sizeof(copy.checksum));
+	XXH3_state_t *st = XXH3_createState();
+	XXH3_128bits_reset(st);
+	XXH3_128bits_update(st, &copy, sizeof(copy));
+	XXH3_128bits_update(st, meta, meta_len);
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	memcpy(out, c.digest, 16);
+	XXH3_freeState(st);
+}
+
+static void content_hash(const void *data, size_t len, uint8_t out[16])
+{
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
+	memcpy(out, c.digest, 16);
+}
+
+/* A string offset must name a NUL-terminated string inside the table. */
+static const char *string_at(const struct moat_package *p, uint32_t off)
+{
+	if (off >= p->hdr.strings_len)
+		return NULL;
+	const char *s = p->strings + off;
+	return memchr(s, 0, p->hdr.strings_len - off) ? s : NULL;
+}
+
+static int check_layout(struct moat_package *p, char *err, size_t errlen)
+{
+	const struct moat_pkg_header *h = &p->hdr;
+	if (memcmp(h->magic, MOAT_PKG_MAGIC, 8) != 0)
+		return fail(err, errlen, p->file, "not a moat package (bad magic number)");
+	if (h->version != MOAT_PKG_VERSION) {
+		char what[96];
+		snprintf(what, sizeof(what), "package format version %u, this moat reads version %u",
+			 h->version, MOAT_PKG_VERSION);
+		return fail(err, errlen, p->file, what);
+	}
+	if (h->file_size != p->size) {
+		char what[128];
+		snprintf(what, sizeof(what), "truncated or extended: %llu bytes, the header says %llu",
+			 (unsigned long long)p->size, (unsigned long long)h->file_size);
+		return fail(err, errlen, p->file, what);
+	}
+	uint64_t idx_len = (uint64_t)h->nentries * sizeof(struct moat_pkg_entry);
+	/* The metadata is one run: manifest, index, strings, back to back. */
+	if (h->manifest_off != sizeof(*h) || h->nentries == 0 || h->nentries > (1u << 24) ||
+	    h->index_off != h->manifest_off + h->manifest_len ||
+	    h->strings_off != h->index_off + idx_len || h->strings_len == 0 ||
+	    h->manifest_len > (1u << 20) || h->strings_len > (1u << 28) ||
+	    !within(h->strings_off, h->strings_len, 0, h->data_off) ||
+	    h->data_off % MOAT_PKG_ALIGN || !within(h->data_off, h->data_len, 0, p->size) ||
+	    h->data_off + h->data_len != p->size)
+		return fail(err, errlen, p->file, "corrupt header (sections out of range)");
+	return 0;
+}
+
+static int check_entries(struct moat_package *p, char *err, size_t errlen)
+{
+	const struct moat_pkg_header *h = &p->hdr;
+	if (p->strings[0] != 0 || p->strings[h->strings_len - 1] != 0)
+		return fail(err, errlen, p->file, "corrupt string table");
+	const char *prev = NULL;
+	for (uint32_t i = 0; i < h->nentries; i++) {
+		const struct moat_pkg_entry *e = &p->entries[i];
+		const char *path = string_at(p, e->path);
+		char norm[MOAT_PKG_ALIGN + 2];
+		char what[160];
+		if (!path || strlen(path) >= MOAT_PKG_ALIGN ||
+		    moat_path_normalise(path, norm, sizeof(norm)) < 0 || strcmp(norm, path)) {
+			snprintf(what, sizeof(what), "index entry %u: bad path", i);
+			return fail(err, errlen, p->file, what);
+		}
+		if (prev && strcmp(prev, path) >= 0) {
+			snprintf(what, sizeof(what), "index not sorted at %.100s", path);
+			return fail(err, errlen, p->file, what);
+		}
+		prev = path;
+		uint32_t type = e->mode & S_IFMT;
+		int ok = e->mode == 0 || type == S_IFDIR || type == S_IFLNK || type == S_IFREG;
+		if (ok && type == S_IFLNK)
+			ok = string_at(p, e->link) && e->size == strlen(string_at(p, e->link)) &&
+			     e->size > 0;
+		if (ok && type == S_IFREG)
+			ok = e->offset % MOAT_PKG_ALIGN == 0 &&
+			     within(e->offset, align_up(e->size), h->data_off, h->data_off + h->data_len);
+		if (!ok) {
+			snprintf(what, sizeof(what), "index entry %.100s: bad type or contents range", path);
+			return fail(err, errlen, p->file, what);
+		}
+	}
+	const struct moat_pkg_entry *root = &p->entries[0];
+	if (strcmp(string_at(p, root->path), "/") || (root->mode & S_IFMT) != S_IFDIR)
+		return fail(err, errlen, p->file, "index has no root directory");
+	return 0;
+}
+
+/* Hash every file's contents, through one read-only mapping of the data. */
+static int check_contents(struct moat_package *p, char *err, size_t errlen)
+{
+	if (p->hdr.data_len == 0)
+		return 0;
+	const char *data = mmap(NULL, p->hdr.data_len, PROT_READ, MAP_SHARED, p->fd,
+				(off_t)p->hdr.data_off);
+	if (data == MAP_FAILED)
+		return fail(err, errlen, p->file, strerror(errno));
+	int r = 0;
+	for (uint32_t i = 0; i < p->hdr.nentries && r == 0; i++) {
+		const struct moat_pkg_entry *e = &p->entries[i];
+		if ((e->mode & S_IFMT) != S_IFREG)
+			continue;
+		uint8_t sum[16];
+		content_hash(data + (e->offset - p->hdr.data_off), e->size, sum);
+		if (memcmp(sum, e->hash, 16)) {
+			char what[MOAT_PKG_ALIGN + 64];
+			snprintf(what, sizeof(what), "%s: contents do not match their hash (tampered or corrupt)",
+				 string_at(p, e->path));
+			r = fail(err, errlen, p->file, what);
+		}
+	}
+	munmap((void *)data, p->hdr.data_len);
+	return r;
+}
+
+struct moat_package *moat_package_open(const char *path, int contents,
+				       char *err, size_t errlen)
+{
+	struct moat_package *p = calloc(1, sizeof(*p));
+	struct stat st;
+	p->file = strdup(path);
+	p->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->fd < 0 || fstat(p->fd, &st) < 0) {
+		fail(err, errlen, path, strerror(errno));
+		goto bad;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail(err, errlen, path, "not a regular file");
+		goto bad;
+	}
+	p->size = (uint64_t)st.st_size;
+	if (pread(p->fd, &p->hdr, sizeof(p->hdr), 0) != (ssize_t)sizeof(p->hdr)) {
+		fail(err, errlen, path, "truncated (no complete header)");
+		goto bad;
+	}
+	if (check_layout(p, err, errlen) < 0)
+		goto bad;
+	p->meta_off = p->hdr.manifest_off;
+	p->meta_len = p->hdr.strings_off + p->hdr.strings_len - p->meta_off;
+	p->meta = malloc(p->meta_len);
+	if (!p->meta || pread(p->fd, p->meta, p->meta_len, (off_t)p->meta_off) !=
+				(ssize_t)p->meta_len) {
+		fail(err, errlen, path, "cannot read the index");
+		goto bad;
+	}
+	uint8_t sum[16];
+	header_hash(&p->hdr, p->meta, p->meta_len, sum);
+	if (memcmp(sum, p->hdr.checksum, 16)) {
+		fail(err, errlen, path, "header checksum mismatch (tampered or corrupt)");
+		goto bad;
+	}
+	p->entries = (const void *)(p->meta + (p->hdr.index_off - p->meta_off));
+	p->strings = p->meta + (p->hdr.strings_off - p->meta_off);
+	if (check_entries(p, err, errlen) < 0 || (contents && check_contents(p, err, errlen) < 0))
+		goto bad;
+	return p;
+bad:
+	moat_package_close(p);
+	return NULL;
+}
+
+void moat_package_close(struct moat_package *p)
+{
+	if (!p)
+		return;
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->meta);
+	free(p->file);
+	free(p);
+}
+
+int moat_package_fd(const struct moat_package *p) { return p->fd; }
+const char *moat_package_file(const struct moat_package *p) { return p->file; }
+uint64_t moat_package_size(const struct moat_package *p) { return p->size; }
+size_t moat_package_count(const struct moat_package *p) { return p->hdr.nentries; }
+
+const char *moat_package_manifest(const struct moat_package *p, size_t *len)
+{
+	*len = p->hdr.manifest_len;
+	return p->meta;
+}
+
+const struct moat_pkg_entry *moat_package_entry(const struct moat_package *p,
+						size_t i)
+{
+	return i < p->hdr.nentries ? &p->entries[i] : NULL;
+}
+
+const char *moat_package_path(const struct moat_package *p,
+			      const struct moat_pkg_entry *e)
+{
+	return p->strings + e->path;
+}
+
+const char *moat_package_link(const struct moat_package *p,
+			      const struct moat_pkg_entry *e)
+{
+	return p->strings + e->link;
+}
+
+size_t moat_package_lower_bound(const struct moat_package *p, const char *prefix)
+{
+	size_t lo = 0, hi = p->hdr.nentries;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(p->strings + p->entries[mid].path, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct moat_pkg_entry *moat_package_lookup(const struct moat_package *p,
+						 const char *path)
+{
+	size_t i = moat_package_lower_bound(p, path);
+	if (i < p->hdr.nentries && !strcmp(p->strings + p->entries[i].path, path))
+		return &p->entries[i];
+	return NULL;
+}
+
+/* ---- writing ---- */
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct moat_pkg_source *)a)->path,
+		      ((const struct moat_pkg_source *)b)->path);
+}
+
+/* Add the missing parent directories of every source (and "/"). */
+static struct moat_pkg_source *add_parents(struct moat_pkg_source *src, size_t *n)
+{
+	size_t count = *n, cap = count * 2 + 16;
+	struct moat_pkg_source *all = calloc(cap, sizeof(*all));
+	memcpy(all, src, count * sizeof(*all));
+	all[count++] = (struct moat_pkg_source){ .path = "/", .mode = S_IFDIR | 0755 };
+	for (size_t i = 0; i < *n; i++) {
+		char dir[MOAT_PKG_ALIGN];
+		snprintf(dir, sizeof(dir), "%s", src[i].path);
+		for (char *slash = strrchr(dir, '/'); slash && slash != dir;
+		     slash = strrchr(dir, '/')) {
+			*slash = 0;
+			if (count == cap) {
+				cap *= 2;
+				all = realloc(all, cap * sizeof(*all));
+			}
+			all[count++] = (struct moat_pkg_source){ .path = strdup(dir),
+								 .mode = S_IFDIR | 0755,
+								 .flags = 0x80000000u };
+		}
+	}
+	qsort(all, count, sizeof(*all), by_path);
+	/* Keep the first of equal paths, preferring a given source over an
+	 * added parent (the sort is not stable, so choose explicitly). */
+	size_t out = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (out && !strcmp(all[out - 1].path, all[i].path)) {
+			if ((all[out - 1].flags & 0x80000000u) && !(all[i].flags & 0x80000000u)) {
+				free(all[out - 1].path);
+				all[out - 1] = all[i];
+			} else if (all[i].flags & 0x80000000u) {
+				free(all[i].path);
+			}
+			continue;
+		}
+		all[out++] = all[i];
+	}
+	*n = out;
+	return all;
+}
+
+static int copy_contents(int out, uint64_t at, const char *host, uint64_t *size,
+			 uint8_t hash[16], char *err, size_t errlen)
+{
+	int in = open(host, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (in < 0 || fstat(in, &st) < 0) {
+		if (in >= 0)
+			close(in);
+		return fail(err, errlen, host, strerror(errno));
+	}
+	*size = (uint64_t)st.st_size;
+	void *data = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in, 0)
+				: NULL;
+	close(in);
+	if (data == MAP_FAILED)
+		return fail(err, errlen, host, strerror(errno));
+	content_hash(data, *size, hash);
+	ssize_t w = *size ? pwrite(out, data, *size, (off_t)at) : 0;
+	if (data)
+		munmap(data, *size);
+	if (w != (ssize_t)*size)
+		return fail(err, errlen, "package", "write failed");
+	return 0;
+}
+
+int moat_package_write(const char *out, const char *manifest, size_t mlen,
+		       struct moat_pkg_source *src, size_t n, char *err, size_t errlen)
+{
+	struct moat_pkg_source *all = add_parents(src, &n);
+	struct moat_pkg_entry *ents = calloc(n, sizeof(*ents));
+	size_t slen = 1, scap = 4096;
+	char *strings = calloc(1, scap);
+	for (size_t i = 0; i < n; i++) {
+		const char *strs[2] = { all[i].path, all[i].link };
+		uint32_t *offs[2] = { &ents[i].path, &ents[i].link };
+		for (int k = 0; k < 2; k++) {
+			if (!strs[k])
+				continue;
+			size_t l = strlen(strs[k]) + 1;
+			while (slen + l > scap)
+				strings = realloc(strings, scap *= 2);
+			memcpy(strings + slen, strs[k], l);
+			*offs[k] = (uint32_t)slen;
+			slen += l;
+		}
+		ents[i].mode = all[i].mode;
+		ents[i].flags = all[i].flags & ~0x80000000u;
+		ents[i].mtime_ns = all[i].mtime_ns;
+		if ((all[i].mode & S_IFMT) == S_IFLNK)
+			ents[i].size = strlen(all[i].link);
+	}
+	struct moat_pkg_header h = { .version = MOAT_PKG_VERSION, .nentries = (uint32_t)n };
+	memcpy(h.magic, MOAT_PKG_MAGIC, 8);
+	h.manifest_off = sizeof(h);
+	h.manifest_len = mlen;
+	h.index_off = h.manifest_off + mlen;
+	h.strings_off = h.index_off + n * sizeof(*ents);
+	h.strings_len = slen;
+	h.data_off = align_up(h.strings_off + slen);
+
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out);
+	int fd = mkstemp(tmp);
+	int r = fd < 0 ? fail(err, errlen, out, strerror(errno)) : 0;
+	uint64_t at = h.data_off;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if ((all[i].mode & S_IFMT) != S_IFREG)
+			continue;
+		ents[i].offset = at;
+		r = copy_contents(fd, at, all[i].host, &ents[i].size, ents[i].hash, err, errlen);
+		at = align_up(at + ents[i].size);
+	}
+	if (r == 0) {
+		h.data_len = at - h.data_off;
+		h.file_size = at;
+		/* Zero padding to the end: ftruncate extends with zeros. */
+		char *meta = malloc(h.strings_off + slen - sizeof(h));
+		memcpy(meta, manifest, mlen);
+		memcpy(meta + mlen, ents, n * sizeof(*ents));
+		memcpy(meta + mlen + n * sizeof(*ents), strings, slen);
+		header_hash(&h, meta, h.strings_off + slen - sizeof(h), h.checksum);
+		if (ftruncate(fd, (off_t)at) < 0 ||
+		    pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+		    pwrite(fd, meta, h.strings_off + slen - sizeof(h), sizeof(h)) !=
+			    (ssize_t)(h.strings_off + slen - sizeof(h)) ||
+		    fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, out) < 0)
+			r = fail(err, errlen, out, strerror(errno));
+		free(meta);
+	}
+	if (fd >= 0) {
+		close(fd);
+		if (r < 0)
+			unlink(tmp);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (all[i].flags & 0x80000000u)
+			free(all[i].path);
+	free(all);
+	free(ents);
+	free(strings);
+	return r;
+}

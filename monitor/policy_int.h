@@ -1,0 +1,81 @@
+/*
+ * policy_int.h -- what policy.c (mappings) and union.c (package layers)
+ * share.  Not a public contract: include/moat/policy.h is.
+ */
+#ifndef MOAT_POLICY_INT_H
+#define MOAT_POLICY_INT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moat/channel.h"
+#include "moat/policy.h"
+
+struct mapping {
+	char *vpath;
+	size_t vlen;
+	int dirfd;       /* O_PATH: the directory, or a file's parent */
+	char *name;      /* "." for a directory, the basename for a file */
+	int writable;
+};
+
+struct union_view;   /* union.c */
+
+struct moat_policy {
+	struct mapping *maps;
+	int n;
+	struct moat_net_mapping *nets;
+	int nnets;
+	struct union_view *u;  /* package layers, NULL without packages */
+	struct mapping upper;  /* where writes to package paths go */
+	struct moat_learn *learn;
+};
+
+struct lower_node;   /* one visible path of the merged package layers */
+
+/* Where a walk ended: a name in a host directory, a directory that
+ * exists only because mappings sit beneath it, or a path of the union of
+ * package layers (m == &p->upper). */
+struct target {
+	struct mapping *m; /* NULL for a synthetic directory */
+	int dirfd;         /* owned by the walk; close with target_done;
+			      -1 for a union path whose upper parent is absent */
+	char name[NAME_MAX + 1];
+	char vpath[MOAT_PATH_MAX];
+	int in_upper;      /* union: the name exists in the upper directory */
+	const struct lower_node *lower; /* union: visible in the packages */
+};
+
+/* Directory listings: linux_dirent64 records, sealed into a memfd. */
+struct listing {
+	char *buf;
+	size_t len, cap;
+};
+int listing_add(struct listing *l, uint64_t ino, uint8_t type, const char *name);
+int listing_has(const struct listing *l, const char *name, size_t n);
+
+/* Rewrite 'path' as symlink 'target' met at virtual directory 'vdir',
+ * followed by 'tail' ('..' handled lexically). */
+int rewrite_link(const char *target, const char *vdir, const char *tail,
+		 char *path);
+
+#define UNION_RESTART 1
+
+int union_open(struct moat_policy *p, char *const *layers, int n, char *err,
+	       size_t errlen);
+void union_free(struct union_view *u);
+int union_walk(struct moat_policy *p, struct target *t, int follow_last);
+int union_stat(struct moat_policy *p, const struct target *t, struct moat_attr *a);
+int union_readlink(struct moat_policy *p, const struct target *t, char *buf,
+		   size_t len);
+int union_open_lower(struct moat_policy *p, const struct target *t,
+		     struct moat_open_reply *reply, int *fd);
+int union_list(struct moat_policy *p, const struct target *t, struct listing *l);
+int union_copy_up(struct moat_policy *p, struct target *t);
+int union_prepare_create(struct moat_policy *p, struct target *t, int *was_whiteout);
+int union_delete(struct moat_policy *p, struct target *t, int dir);
+int union_whiteout(struct moat_policy *p, struct target *t);
+int union_is_dir(const struct target *t);
+
+#endif /* MOAT_POLICY_INT_H */

@@ -1,0 +1,715 @@
+/*
+ * pack.c -- moat pack, moat inspect, moat verify.
+ *
+ *   moat pack DIR -m MANIFEST -o APP.mpk
+ *   moat pack --from-host PROGRAM... [--add PATH]... [--exclude GLOB]...
+ *             [-m MANIFEST | --name N --version V] [--depends 'NAME RANGE']...
+ *             [--pkg-path DIRS] -o APP.mpk
+ *   moat inspect APP.mpk
+ *   moat verify APP.mpk
+ *
+ * --from-host copies host files as they are, and with each ELF file its
+ * interpreter and the closure of its DT_NEEDED libraries, found the way
+ * ld.so would (RPATH/RUNPATH, then the system directories).  Every
+ * symlink met on the way (/lib -> usr/lib on Debian) is packed as a
+ * symlink, so that the paths programs name resolve inside as outside.
+ * Files that a dependency package already holds are left out.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "moat/manifest.h"
+#include "moat/package.h"
+#include "tools.h"
+
+#define ERR_LEN (PATH_MAX + 256)
+
+struct pack {
+	struct moat_pkg_source *src;
+	size_t n, cap;
+	char **queue;            /* ELF files whose needs are still to add */
+	size_t nqueue, qcap;
+	char **exclude;
+	int nexclude;
+	struct moat_package **deps; /* resolved dependencies: skip their files */
+	int ndeps;
+	char err[ERR_LEN];
+};
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static struct moat_pkg_source *find_source(struct pack *pk, const char *vpath)
+{
+	for (size_t i = 0; i < pk->n; i++)
+		if (!strcmp(pk->src[i].path, vpath))
+			return &pk->src[i];
+	return NULL;
+}
+
+static int excluded(struct pack *pk, const char *vpath)
+{
+	for (int i = 0; i < pk->nexclude; i++)
+		if (!fnmatch(pk->exclude[i], vpath, 0))
+			return 1;
+	for (int i = 0; i < pk->ndeps; i++)
+		if (moat_package_lookup(pk->deps[i], vpath))
+			return 1;
+	return 0;
+}
+
+static struct moat_pkg_source *add_source(struct pack *pk, const char *vpath)
+{
+	if (pk->n == pk->cap) {
+		pk->cap = pk->cap ? pk->cap * 2 : 256;
+		pk->src = realloc(pk->src, pk->cap * sizeof(*pk->src));
+	}
+	struct moat_pkg_source *s = &pk->src[pk->n++];
+	*s = (struct moat_pkg_source){ .path = strdup(vpath) };
+	return s;
+}
+
+static void queue_elf(struct pack *pk, const char *path)
+{
+	if (pk->nqueue == pk->qcap) {
+		pk->qcap = pk->qcap ? pk->qcap * 2 : 64;
+		pk->queue = realloc(pk->queue, pk->qcap * sizeof(*pk->queue));
+	}
+	pk->queue[pk->nqueue++] = strdup(path);
+}
+
+/* Add one host object at the same path inside, as it is (no following). */
+static int add_object(struct pack *pk, const char *path, const struct stat *st)
+{
+	if (find_source(pk, path) || excluded(pk, path))
+		return 0;
+	struct moat_pkg_source *s;
+	if (S_ISREG(st->st_mode)) {
+		s = add_source(pk, path);
+		s->host = strdup(path);
+		queue_elf(pk, path);
+	} else if (S_ISDIR(st->st_mode)) {
+		s = add_source(pk, path);
+	} else if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0) {
+			snprintf(pk->err, sizeof(pk->err), "%s: cannot read link: %s", path,
+				 strerror(errno));
+			return -1;
+		}
+		target[n] = 0;
+		s = add_source(pk, path);
+		s->link = strdup(target);
+	} else {
+		snprintf(pk->err, sizeof(pk->err),
+			 "%s: cannot pack: not a regular file, directory or symlink", path);
+		return -1;
+	}
+	s->mode = st->st_mode & (S_IFMT | 07777);
+	s->mtime_ns = mtime_ns(st);
+	return 0;
+}
+
+static int add_host_path(struct pack *pk, const char *path, int depth);
+
+static struct pack *walking;
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)type, (void)ftw;
+	if (add_object(walking, path, st) < 0)
+		return 1;
+	return 0;
+}
+
+/* Add a host path: every symlink on the way as a symlink (and what it
+ * points to), then the object; a directory with everything beneath. */
+static int add_host_path(struct pack *pk, const char *path, int depth)
+{
+	char norm[PATH_MAX];
+	if (depth > 40) {
+		snprintf(pk->err, sizeof(pk->err), "%s: too many levels of symbolic links", path);
+		return -1;
+	}
+	if (moat_path_normalise(path, norm, sizeof(norm)) < 0) {
+		snprintf(pk->err, sizeof(pk->err), "%s: expected an absolute path without '..'", path);
+		return -1;
+	}
+	for (char *c = norm + 1;; c++) {
+		char *slash = strchr(c, '/');
+		if (slash)
+			*slash = 0;
+		struct stat st;
+		if (lstat(norm, &st) < 0) {
+			snprintf(pk->err, sizeof(pk->err), "%s: %s", norm, strerror(errno));
+			return -1;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (add_object(pk, norm, &st) < 0)
+				return -1;
+			char target[PATH_MAX], next[2 * PATH_MAX + 2], dir[PATH_MAX];
+			ssize_t n = readlink(norm, target, sizeof(target) - 1);
+			target[n > 0 ? n : 0] = 0;
+			snprintf(dir, sizeof(dir), "%s", norm);
+			*strrchr(dir, '/') = 0;
+			if (target[0] == '/')
+				snprintf(next, sizeof(next), "%s%s%s", target, slash ? "/" : "",
+					 slash ? slash + 1 : "");
+			else
+				snprintf(next, sizeof(next), "%s/%s%s%s", dir, target,
+					 slash ? "/" : "", slash ? slash + 1 : "");
+			char resolved[PATH_MAX];
+			if (moat_resolve_dots(next, resolved, sizeof(resolved)) < 0) {
+				snprintf(pk->err, sizeof(pk->err), "%s: link target too long", norm);
+				return -1;
+			}
+			return add_host_path(pk, resolved, depth + 1);
+		}
+		if (!slash) {
+			if (S_ISDIR(st.st_mode)) {
+				walking = pk;
+				return nftw(norm, walk_one, 32, FTW_PHYS) ? -1 : 0;
+			}
+			return add_object(pk, norm, &st);
+		}
+		*slash = '/';
+		c = slash;
+	}
+}
+
+int moat_resolve_dots(const char *in, char *out, size_t size)
+{
+	size_t len = 0;
+	for (const char *c = in; *c;) {
+		while (*c == '/')
+			c++;
+		const char *end = strchrnul(c, '/');
+		size_t l = (size_t)(end - c);
+		if (l == 2 && c[0] == '.' && c[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else if (l && !(l == 1 && c[0] == '.')) {
+			if (len + l + 2 >= size)
+				return -1;
+			out[len++] = '/';
+			memcpy(out + len, c, l);
+			len += l;
+		}
+		c = end;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = 0;
+	return 0;
+}
+
+/* ---- ELF needs ---- */
+
+static const char *const system_dirs[] = {
+	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+	"/lib", "/usr/lib", "/usr/local/lib",
+};
+
+static int find_library(const char *name, const char *runpath, const char *origin,
+			char *out, size_t len)
+{
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return access(out, R_OK);
+	}
+	if (runpath) {
+		char *copy = strdup(runpath);
+		for (char *save, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+			int n = !strncmp(d, "$ORIGIN", 7)
+					? snprintf(out, len, "%s%s/%s", origin, d + 7, name)
+					: snprintf(out, len, "%s/%s", d, name);
+			if (n < (int)len && access(out, R_OK) == 0) {
+				free(copy);
+				return 0;
+			}
+		}
+		free(copy);
+	}
+	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+		snprintf(out, len, "%s/%s", system_dirs[i], name);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* The file offset of virtual address 'va', through the PT_LOAD headers. */
+static long va_to_off(const Elf64_Phdr *ph, int n, uint64_t va)
+{
+	for (int i = 0; i < n; i++)
+		if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr &&
+		    va < ph[i].p_vaddr + ph[i].p_filesz)
+			return (long)(va - ph[i].p_vaddr + ph[i].p_offset);
+	return -1;
+}
+
+static int add_elf_needs(struct pack *pk, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	const unsigned char *f = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (f == MAP_FAILED)
+		return 0;
+	size_t size = (size_t)st.st_size;
+	const Elf64_Ehdr *eh = (const void *)f;
+	int r = 0;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_phoff > size || eh->e_phnum > 256 ||
+	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
+		goto out;
+	const Elf64_Phdr *ph = (const void *)(f + eh->e_phoff);
+	const Elf64_Dyn *dyn = NULL;
+	size_t ndyn = 0;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_INTERP && ph[i].p_offset < size && ph[i].p_filesz < PATH_MAX &&
+		    ph[i].p_offset + ph[i].p_filesz <= size) {
+			char interp[PATH_MAX];
+			memcpy(interp, f + ph[i].p_offset, ph[i].p_filesz);
+			interp[ph[i].p_filesz] = 0;
+			if ((r = add_host_path(pk, interp, 0)) < 0)
+				goto out;
+		}
+		if (ph[i].p_type == PT_DYNAMIC && ph[i].p_offset + ph[i].p_filesz <= size) {
+			dyn = (const void *)(f + ph[i].p_offset);
+			ndyn = ph[i].p_filesz / sizeof(*dyn);
+		}
+	}
+	uint64_t strtab = 0;
+	const char *runpath = NULL;
+	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
+		if (dyn[i].d_tag == DT_STRTAB)
+			strtab = dyn[i].d_un.d_ptr;
+	long stroff = strtab ? va_to_off(ph, eh->e_phnum, strtab) : -1;
+	if (stroff < 0)
+		goto out;
+	char origin[PATH_MAX];
+	snprintf(origin, sizeof(origin), "%s", path);
+	*strrchr(origin, '/') = 0;
+	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
+		if ((dyn[i].d_tag == DT_RUNPATH || dyn[i].d_tag == DT_RPATH) &&
+		    (size_t)stroff + dyn[i].d_un.d_val < size)
+			runpath = (const char *)f + stroff + dyn[i].d_un.d_val;
+	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
+		if (dyn[i].d_tag != DT_NEEDED || (size_t)stroff + dyn[i].d_un.d_val >= size)
+			continue;
+		const char *name = (const char *)f + stroff + dyn[i].d_un.d_val;
+		char lib[PATH_MAX];
+		if (!memchr(name, 0, size - ((size_t)stroff + dyn[i].d_un.d_val)))
+			continue;
+		if (find_library(name, runpath, origin, lib, sizeof(lib)) < 0) {
+			snprintf(pk->err, sizeof(pk->err), "%s: needs %s, which is not on this host",
+				 path, name);
+			r = -1;
+			goto out;
+		}
+		if ((r = add_host_path(pk, lib, 0)) < 0)
+			goto out;
+	}
+out:
+	munmap((void *)f, size);
+	return r;
+}
+
+static int add_queued_needs(struct pack *pk)
+{
+	for (size_t i = 0; i < pk->nqueue; i++)
+		if (add_elf_needs(pk, pk->queue[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- packing a directory ---- */
+
+static const char *pack_root;
+static size_t pack_root_len;
+
+static int dir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)type, (void)ftw;
+	char vpath[PATH_MAX];
+	snprintf(vpath, sizeof(vpath), "%s", path[pack_root_len] ? path + pack_root_len : "/");
+	const char *base = strrchr(vpath, '/') + 1;
+	struct moat_pkg_source *s;
+	if (!strcmp(base, ".wh..wh..opq")) { /* the parent hides lower layers */
+		vpath[base - vpath - (base - vpath > 1)] = 0;
+		s = find_source(walking, vpath[0] ? vpath : "/");
+		if (s)
+			s->flags |= MOAT_PKG_OPAQUE;
+		return 0;
+	}
+	if (!strncmp(base, ".wh.", 4)) { /* a whiteout of NAME */
+		char target[PATH_MAX];
+		snprintf(target, sizeof(target), "%.*s%s", (int)(base - vpath), vpath, base + 4);
+		s = add_source(walking, target);
+		s->mode = 0;
+		return 0;
+	}
+	if (S_ISREG(st->st_mode)) {
+		s = add_source(walking, vpath);
+		s->host = strdup(path);
+	} else if (S_ISDIR(st->st_mode)) {
+		s = add_source(walking, vpath);
+	} else if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		s = add_source(walking, vpath);
+		s->link = strdup(target);
+	} else {
+		snprintf(walking->err, sizeof(walking->err),
+			 "%s: cannot pack: not a regular file, directory or symlink", path);
+		return 1;
+	}
+	s->mode = st->st_mode & (S_IFMT | 07777);
+	s->mtime_ns = mtime_ns(st);
+	return 0;
+}
+
+/* ---- the command ---- */
+
+static int read_file(const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	*text = NULL;
+	*len = 0;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		*text = realloc(*text, *len + n + 1);
+		memcpy(*text + *len, buf, n);
+		*len += n;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void pack_free(struct pack *pk)
+{
+	for (size_t i = 0; i < pk->n; i++) {
+		free(pk->src[i].path);
+		free(pk->src[i].link);
+		free(pk->src[i].host);
+	}
+	for (size_t i = 0; i < pk->nqueue; i++)
+		free(pk->queue[i]);
+	for (int i = 0; i < pk->ndeps; i++)
+		moat_package_close(pk->deps[i]);
+	free(pk->src);
+	free(pk->queue);
+	free(pk->deps);
+	free(pk->exclude);
+}
+
+/* The dependencies a --from-host package declares, resolved on the
+ * search path so that their files are left out. */
+static int load_deps(struct pack *pk, const char *manifest_text, size_t mlen,
+		     const char *search)
+{
+	char dir[] = "/tmp/moat-pack-XXXXXX", path[64];
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/self.mpk", dir);
+	struct moat_pkg_source root = { .path = "/", .mode = S_IFDIR | 0755 };
+	struct moat_manifest m;
+	int r = moat_package_write(path, manifest_text, mlen, &root, 1, pk->err, sizeof(pk->err));
+	if (r == 0)
+		r = moat_packages_resolve(path, search, &m, pk->err, sizeof(pk->err));
+	unlink(path);
+	rmdir(dir);
+	if (r < 0)
+		return -1;
+	for (int i = 0; i + 1 < m.nlayers; i++) {
+		struct moat_package *d = moat_package_open(m.layers[i], 0, pk->err, sizeof(pk->err));
+		if (!d) {
+			moat_manifest_free(&m);
+			return -1;
+		}
+		pk->deps = realloc(pk->deps, (size_t)(pk->ndeps + 1) * sizeof(*pk->deps));
+		pk->deps[pk->ndeps++] = d;
+	}
+	moat_manifest_free(&m);
+	return 0;
+}
+
+static char *generated_manifest(const char *name, const char *version, char **depends,
+				int ndepends, const char *entry, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+	fprintf(f, "[Package]\nmanifest_version = 1\n\n[Identity]\nname = %s\nversion = %s\n"
+		   "architecture = x86_64\n", name, version);
+	for (int i = 0; i < ndepends; i++) {
+		char dep[256];
+		snprintf(dep, sizeof(dep), "%s", depends[i]);
+		char *sp = strchr(dep, ' ');
+		if (sp)
+			*sp++ = 0;
+		fprintf(f, "\n[Dependency.%s]\n", dep);
+		if (sp && *sp)
+			fprintf(f, "version = %s\n", sp);
+	}
+	if (entry)
+		fprintf(f, "\n[Application]\nentry = file://%s\n", entry);
+	fclose(f);
+	return text;
+}
+
+int moat_cmd_pack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "manifest", required_argument, 0, 'm' },
+		{ "output", required_argument, 0, 'o' },
+		{ "from-host", no_argument, 0, 'H' },
+		{ "add", required_argument, 0, 'a' },
+		{ "exclude", required_argument, 0, 'x' },
+		{ "name", required_argument, 0, 'N' },
+		{ "version", required_argument, 0, 'V' },
+		{ "depends", required_argument, 0, 'D' },
+		{ "pkg-path", required_argument, 0, 'P' },
+		{ 0, 0, 0, 0 },
+	};
+	struct pack pk = { 0 };
+	const char *manifest = NULL, *out = NULL, *name = NULL, *version = NULL, *search = NULL;
+	char **adds = calloc((size_t)argc, sizeof(char *));
+	char **depends = calloc((size_t)argc, sizeof(char *));
+	int nadd = 0, ndep = 0, from_host = 0, rc = 2, c;
+	char *text = NULL;
+	size_t tlen = 0;
+	pk.exclude = calloc((size_t)argc, sizeof(char *));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': manifest = optarg; break;
+		case 'o': out = optarg; break;
+		case 'H': from_host = 1; break;
+		case 'a': adds[nadd++] = optarg; break;
+		case 'x': pk.exclude[pk.nexclude++] = optarg; break;
+		case 'N': name = optarg; break;
+		case 'V': version = optarg; break;
+		case 'D': depends[ndep++] = optarg; break;
+		case 'P': search = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (!out || optind >= argc || (!from_host && (optind + 1 != argc || !manifest)))
+		goto usage;
+	if (manifest) {
+		if (name || version || ndep) {
+			fprintf(stderr, "moat pack: give either -m MANIFEST or --name/--version/--depends\n");
+			goto done;
+		}
+		if (read_file(manifest, &text, &tlen) < 0) {
+			fprintf(stderr, "moat pack: %s: %s\n", manifest, strerror(errno));
+			goto done;
+		}
+	} else {
+		if (!name || !version) {
+			fprintf(stderr, "moat pack: --from-host without -m needs --name and --version\n");
+			goto done;
+		}
+		char prog[PATH_MAX];
+		if (moat_find_program(argv[optind], prog, sizeof(prog)) < 0) {
+			fprintf(stderr, "moat pack: %s: program not found\n", argv[optind]);
+			goto done;
+		}
+		text = generated_manifest(name, version, depends, ndep, prog, &tlen);
+	}
+	struct moat_manifest m;
+	if (moat_manifest_load_text(manifest ? manifest : "generated manifest", text, tlen, &m,
+				    pk.err, sizeof(pk.err)) < 0) {
+		fprintf(stderr, "moat pack: %s\n", pk.err);
+		goto done;
+	}
+	int named = m.name && m.version;
+	moat_manifest_free(&m);
+	if (!named) {
+		fprintf(stderr, "moat pack: %s: [Identity] name and version: missing; every package needs both\n",
+			manifest);
+		goto done;
+	}
+	rc = 1;
+	if (from_host) {
+		if (load_deps(&pk, text, tlen, search) < 0)
+			goto fail;
+		for (int i = optind; i < argc; i++) {
+			char prog[PATH_MAX];
+			if (moat_find_program(argv[i], prog, sizeof(prog)) < 0) {
+				snprintf(pk.err, sizeof(pk.err), "%s: program not found", argv[i]);
+				goto fail;
+			}
+			if (add_host_path(&pk, prog, 0) < 0)
+				goto fail;
+		}
+		for (int i = 0; i < nadd; i++)
+			if (add_host_path(&pk, adds[i], 0) < 0)
+				goto fail;
+		if (add_queued_needs(&pk) < 0)
+			goto fail;
+	} else {
+		char root[PATH_MAX];
+		struct stat st;
+		if (!realpath(argv[optind], root) || stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(pk.err, sizeof(pk.err), "%s: not a directory", argv[optind]);
+			goto fail;
+		}
+		pack_root = root;
+		pack_root_len = strcmp(root, "/") ? strlen(root) : 0;
+		walking = &pk;
+		if (nftw(root, dir_one, 32, FTW_PHYS))
+			goto fail;
+		/* The directory's own entry is the package's root. */
+		for (size_t i = 0; i < pk.n; i++)
+			if (!strcmp(pk.src[i].path, "/"))
+				pk.src[i].mode = S_IFDIR | 0755;
+	}
+	if (moat_package_write(out, text, tlen, pk.src, pk.n, pk.err, sizeof(pk.err)) < 0)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	fprintf(stderr, "moat pack: %s\n", pk.err[0] ? pk.err : strerror(errno));
+	goto done;
+usage:
+	fprintf(stderr, "usage: moat pack DIR -m MANIFEST -o APP.mpk\n"
+			"       moat pack --from-host PROGRAM... [--add PATH]... [--exclude GLOB]...\n"
+			"                 [-m MANIFEST | --name N --version V [--depends 'NAME RANGE']...]\n"
+			"                 [--pkg-path DIRS] -o APP.mpk\n");
+done:
+	free(text);
+	free(adds);
+	free(depends);
+	pack_free(&pk);
+	return rc;
+}
+
+static const char *type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return "dir";
+	case S_IFLNK: return "link";
+	case S_IFREG: return "file";
+	default: return "whiteout";
+	}
+}
+
+int moat_cmd_inspect(int argc, char **argv)
+{
+	char err[ERR_LEN];
+	if (argc != 2) {
+		fprintf(stderr, "usage: moat inspect APP.mpk\n");
+		return 2;
+	}
+	struct moat_package *p = moat_package_open(argv[1], 0, err, sizeof(err));
+	if (!p) {
+		fprintf(stderr, "moat inspect: %s\n", err);
+		return 1;
+	}
+	size_t mlen;
+	const char *text = moat_package_manifest(p, &mlen);
+	struct moat_manifest m;
+	if (moat_manifest_load_text(argv[1], text, mlen, &m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "moat inspect: %s\n", err);
+		moat_package_close(p);
+		return 1;
+	}
+	uint64_t bytes = 0;
+	size_t files = 0;
+	for (size_t i = 0; i < moat_package_count(p); i++) {
+		const struct moat_pkg_entry *e = moat_package_entry(p, i);
+		if ((e->mode & S_IFMT) == S_IFREG)
+			bytes += e->size, files++;
+	}
+	printf("package:  %s %s (%s)\n", m.name, m.version, m.arch ? m.arch : "any");
+	printf("file:     %s, %llu bytes, %zu entries, %zu files, %llu bytes of contents\n",
+	       argv[1], (unsigned long long)moat_package_size(p), moat_package_count(p), files,
+	       (unsigned long long)bytes);
+	printf("depends:  %s\n", m.ndeps ? "" : "(nothing)");
+	for (int i = 0; i < m.ndeps; i++)
+		printf("  %s %s\n", m.deps[i].name, m.deps[i].range ? m.deps[i].range : "(any version)");
+	printf("entry:    %s\n", m.entry ? m.entry : "(none: a library or base package)");
+	printf("policy:\n");
+	for (int i = 0; i < m.nmaps; i++)
+		printf("  %s %s = %s\n", m.maps[i].writable ? "rw" : "ro", m.maps[i].vpath,
+		       m.maps[i].hpath);
+	for (int i = 0; i < m.nnets; i++)
+		printf("  net %s port %u\n", m.nets[i].server ? "tcp.server" : "tcp.client",
+		       m.nets[i].vport);
+	if (!m.nmaps && !m.nnets)
+		printf("  (no host paths, no network)\n");
+	printf("files:\n");
+	for (size_t i = 0; i < moat_package_count(p); i++) {
+		const struct moat_pkg_entry *e = moat_package_entry(p, i);
+		const char *path = moat_package_path(p, e);
+		if ((e->mode & S_IFMT) == S_IFLNK)
+			printf("  %-8s %04o %10s  %s -> %s\n", type_name(e->mode), e->mode & 07777, "",
+			       path, moat_package_link(p, e));
+		else if ((e->mode & S_IFMT) == S_IFREG)
+			printf("  %-8s %04o %10llu  %s\n", type_name(e->mode), e->mode & 07777,
+			       (unsigned long long)e->size, path);
+		else
+			printf("  %-8s %04o %10s  %s%s\n", type_name(e->mode), e->mode & 07777, "", path,
+			       e->flags & MOAT_PKG_OPAQUE ? " (opaque)" : "");
+	}
+	moat_manifest_free(&m);
+	moat_package_close(p);
+	return 0;
+}
+
+int moat_cmd_verify(int argc, char **argv)
+{
+	char err[ERR_LEN];
+	if (argc != 2) {
+		fprintf(stderr, "usage: moat verify APP.mpk\n");
+		return 2;
+	}
+	struct moat_package *p = moat_package_open(argv[1], 1, err, sizeof(err));
+	if (!p) {
+		fprintf(stderr, "moat verify: %s\n", err);
+		return 1;
+	}
+	size_t mlen;
+	const char *text = moat_package_manifest(p, &mlen);
+	struct moat_manifest m;
+	int r = moat_manifest_load_text(argv[1], text, mlen, &m, err, sizeof(err));
+	if (r < 0 || !m.name || !m.version) {
+		fprintf(stderr, "moat verify: %s\n", r < 0 ? err : "manifest has no [Identity] name and version");
+		if (r == 0)
+			moat_manifest_free(&m);
+		moat_package_close(p);
+		return 1;
+	}
+	printf("%s: ok (%s %s, %zu entries, checksums match)\n", argv[1], m.name, m.version,
+	       moat_package_count(p));
+	moat_manifest_free(&m);
+	moat_package_close(p);
+	return 0;
+}
