@@ -229,6 +229,16 @@ static int need(struct resolver *r, struct candidate *who, const struct moat_dep
 		return -1;
 	}
 	struct candidate *c = best(r, d);
+	const char *seen = NULL;
+	for (int i = 0; !c && i < r->n; i++)
+		if (r->c[i].state != 3 && !strcmp(r->c[i].m.name, d->name))
+			seen = r->c[i].m.version;
+	if (!c && seen) {
+		snprintf(r->err, r->errlen,
+			 "version conflict: %s %s needs %s %s, and the search path (%s) has only %s %s",
+			 who->m.name, who->m.version, d->name, d->range, r->search, d->name, seen);
+		return -1;
+	}
 	if (!c) {
 		snprintf(r->err, r->errlen,
 			 "missing dependency: %s %s needs package '%s'%s%s, and none on the search path (%s) has it",

@@ -99,7 +99,7 @@ static int check_layout(struct moat_package *p, char *err, size_t errlen)
 	uint64_t idx_len = (uint64_t)h->nentries * sizeof(struct moat_pkg_entry);
 	/* The metadata is one run: manifest, index, strings, back to back. */
 	if (h->manifest_off != sizeof(*h) || h->nentries == 0 || h->nentries > (1u << 24) ||
-	    h->index_off != h->manifest_off + h->manifest_len ||
+	    h->index_off != ((h->manifest_off + h->manifest_len + 7) & ~7ull) ||
 	    h->strings_off != h->index_off + idx_len || h->strings_len == 0 ||
 	    h->manifest_len > (1u << 20) || h->strings_len > (1u << 28) ||
 	    !within(h->strings_off, h->strings_len, 0, h->data_off) ||
@@ -192,7 +192,12 @@ struct moat_package *moat_package_open(const char *path, int contents,
 		goto bad;
 	}
 	p->size = (uint64_t)st.st_size;
-	if (pread(p->fd, &p->hdr, sizeof(p->hdr), 0) != (ssize_t)sizeof(p->hdr)) {
+	ssize_t got = pread(p->fd, &p->hdr, sizeof(p->hdr), 0);
+	if (got < 8 || memcmp(p->hdr.magic, MOAT_PKG_MAGIC, 8)) {
+		fail(err, errlen, path, "not a moat package (bad magic number)");
+		goto bad;
+	}
+	if (got != (ssize_t)sizeof(p->hdr)) {
 		fail(err, errlen, path, "truncated (no complete header)");
 		goto bad;
 	}
@@ -389,7 +394,7 @@ int moat_package_write(const char *out, const char *manifest, size_t mlen,
 	memcpy(h.magic, MOAT_PKG_MAGIC, 8);
 	h.manifest_off = sizeof(h);
 	h.manifest_len = mlen;
-	h.index_off = h.manifest_off + mlen;
+	h.index_off = (h.manifest_off + mlen + 7) & ~7ull; /* entries 8-aligned */
 	h.strings_off = h.index_off + n * sizeof(*ents);
 	h.strings_len = slen;
 	h.data_off = align_up(h.strings_off + slen);
@@ -410,10 +415,10 @@ int moat_package_write(const char *out, const char *manifest, size_t mlen,
 		h.data_len = at - h.data_off;
 		h.file_size = at;
 		/* Zero padding to the end: ftruncate extends with zeros. */
-		char *meta = malloc(h.strings_off + slen - sizeof(h));
+		char *meta = calloc(1, h.strings_off + slen - sizeof(h));
 		memcpy(meta, manifest, mlen);
-		memcpy(meta + mlen, ents, n * sizeof(*ents));
-		memcpy(meta + mlen + n * sizeof(*ents), strings, slen);
+		memcpy(meta + (h.index_off - sizeof(h)), ents, n * sizeof(*ents));
+		memcpy(meta + (h.strings_off - sizeof(h)), strings, slen);
 		header_hash(&h, meta, h.strings_off + slen - sizeof(h), h.checksum);
 		if (ftruncate(fd, (off_t)at) < 0 ||
 		    pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||

@@ -232,8 +232,10 @@ int union_walk(struct moat_policy *p, struct target *t, int follow_last)
 		int in_up = upfd >= 0 && fstatat(upfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 		int whited = !in_up && upfd >= 0 && whiteout_name(name, wh, sizeof(wh)) == 0 &&
 			     exists_at(upfd, wh);
+		/* Looked up even beneath an upper copy: deleting or renaming
+		 * that copy must leave a whiteout. */
 		const struct lower_node *low = NULL;
-		if (!whited && !lower_hidden && !(in_up && !S_ISDIR(st.st_mode)))
+		if (!whited && !lower_hidden)
 			low = lower_lookup(p->u, vprefix);
 		if (!in_up && !low) {
 			r = -ENOENT;

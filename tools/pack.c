@@ -547,6 +547,7 @@ int moat_cmd_pack(int argc, char **argv)
 	if (moat_manifest_load_text(manifest ? manifest : "generated manifest", text, tlen, &m,
 				    pk.err, sizeof(pk.err)) < 0) {
 		fprintf(stderr, "moat pack: %s\n", pk.err);
+		moat_manifest_free(&m);
 		goto done;
 	}
 	int named = m.name && m.version;
@@ -638,6 +639,7 @@ int moat_cmd_inspect(int argc, char **argv)
 	struct moat_manifest m;
 	if (moat_manifest_load_text(argv[1], text, mlen, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "moat inspect: %s\n", err);
+		moat_manifest_free(&m);
 		moat_package_close(p);
 		return 1;
 	}
@@ -702,8 +704,7 @@ int moat_cmd_verify(int argc, char **argv)
 	int r = moat_manifest_load_text(argv[1], text, mlen, &m, err, sizeof(err));
 	if (r < 0 || !m.name || !m.version) {
 		fprintf(stderr, "moat verify: %s\n", r < 0 ? err : "manifest has no [Identity] name and version");
-		if (r == 0)
-			moat_manifest_free(&m);
+		moat_manifest_free(&m);
 		moat_package_close(p);
 		return 1;
 	}
