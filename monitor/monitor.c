@@ -94,6 +94,10 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	pp->policy = moat_policy_new(m, err, errlen);
 	if (!pp->policy)
 		return -1;
+	if (opt.learn && moat_policy_learn(pp->policy, err, errlen) < 0) {
+		moat_policy_free(pp->policy);
+		return -1;
+	}
 	err[0] = 0;
 	if (moat_scratch_create(pp, err, errlen) < 0 ||
 	    (moat_policy_has_layers(pp->policy) &&
@@ -223,6 +227,13 @@ int moat_monitor_run(struct moat_monitor *mon)
 			break;
 	}
 	return 0;
+}
+
+int moat_monitor_learned(struct moat_monitor *mon, int id, FILE *out)
+{
+	if (id < 0 || id >= mon->n)
+		return -1;
+	return moat_policy_learned(mon->picos[id].policy, out);
 }
 
 const struct moat_exit *moat_monitor_exit(struct moat_monitor *mon, int id)

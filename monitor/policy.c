@@ -148,6 +148,7 @@ void moat_policy_free(struct moat_policy *p)
 	free(p->maps);
 	free(p->nets);
 	union_free(p->u);
+	learn_free(p->learn);
 	if (p->upper.dirfd >= 0)
 		close(p->upper.dirfd);
 	free(p);
@@ -276,6 +277,10 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 	for (int links = 0; links <= MAX_LINKS; links++) {
 		const char *rest = NULL;
 		struct mapping *m = longest_mapping(p, t->vpath, &rest);
+		if (!m && p->learn) {
+			m = learn_mapping(p);
+			rest = t->vpath + 1;
+		}
 		t->m = m;
 		t->dirfd = -1;
 		t->in_upper = 0;
@@ -356,6 +361,7 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 		const char *base = strrchr(t->vpath, '/') + 1;
 		snprintf(t->name, sizeof(t->name), "%s", base);
 		t->dirfd = dirfd;
+		learn_note(p, path, t);
 		return 0;
 fail:
 		if (dirfd != m->dirfd)
@@ -660,7 +666,9 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 	*fdp = -1;
 	if ((how & 3) == 0 || (how & ~0x7ffu))
 		return -EINVAL;
+	learn_listing(p, (how & 3) == MOAT_ACCESS_READ && !wants_write(how));
 	int r = walk(p, path, !(how & (MOAT_OPEN_NOFOLLOW | MOAT_OPEN_MKDIR)), &t);
+	learn_listing(p, 0);
 	if (r < 0)
 		return r;
 	if (!t.m) { /* synthetic directory */

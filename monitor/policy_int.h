@@ -60,6 +60,13 @@ int listing_has(const struct listing *l, const char *name, size_t n);
 int rewrite_link(const char *target, const char *vdir, const char *tail,
 		 char *path);
 
+/* learn.c */
+struct moat_learn;
+void learn_free(struct moat_learn *l);
+struct mapping *learn_mapping(struct moat_policy *p);
+void learn_note(struct moat_policy *p, const char *asked, const struct target *t);
+void learn_listing(struct moat_policy *p, int on);
+
 #define UNION_RESTART 1
 
 int union_open(struct moat_policy *p, char *const *layers, int n, char *err,

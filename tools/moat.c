@@ -46,6 +46,8 @@ static void usage(FILE *out)
 		"                    it grants nothing on the host\n"
 		"  --pkg-path DIRS   where to find a package's dependencies (colon-separated;\n"
 		"                    default $MOAT_PKG_PATH, then the package's own folder)\n"
+		"  --learn FILE      learn mode: the program may read anything it asks for;\n"
+		"                    write a manifest granting exactly what it reached\n"
 		"  --overlay DIR     keep writes to package paths in DIR (default: discarded)\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
 		"  --trace           also log every system call the program makes\n"
@@ -154,6 +156,69 @@ static int quick_manifest(struct moat_manifest *m, char **args, int nargs)
 	return 0;
 }
 
+/* One argument in the manifest's shell-like quoting. */
+static void put_quoted(FILE *f, const char *arg)
+{
+	fputc('"', f);
+	for (const char *c = arg; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', f);
+		fputc(*c, f);
+	}
+	fputc('"', f);
+}
+
+static void put_endpoint(FILE *f, int server, uint32_t addr, uint16_t port)
+{
+	unsigned char *a = (unsigned char *)&addr;
+	fprintf(f, "tcp.%s://", server ? "server" : "client");
+	if (addr)
+		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	else
+		fputc('*', f);
+	if (port)
+		fprintf(f, ":%u", port);
+	else
+		fputs(":*", f);
+}
+
+/* The manifest learn mode writes: what was given, plus what was reached. */
+static void write_learned(FILE *f, const struct moat_manifest *m, struct moat_monitor *mon,
+			  int id)
+{
+	fprintf(f, "# Written by moat run --learn: grants what the app reached.\n"
+		   "[Application]\nentry = file://%s\n", m->entry);
+	if (m->argc > 1) {
+		fputs("arguments =", f);
+		for (int i = 1; i < m->argc; i++) {
+			fputc(' ', f);
+			put_quoted(f, m->argv[i]);
+		}
+		fputc('\n', f);
+	}
+	for (int i = 0; i < m->envc; i++)
+		fprintf(f, "environment = %s\n", m->env[i]);
+	fprintf(f, "cwd = %s\n", m->cwd);
+	if (m->uid || m->gid)
+		fprintf(f, "user = %d:%d\n", m->uid, m->gid);
+	fputs("\n[Namespace]\n", f);
+	for (int i = 0; i < m->nmaps; i++)
+		if (!m->maps[i].writable)
+			fprintf(f, "file://%s = file://%s\n", m->maps[i].vpath, m->maps[i].hpath);
+	moat_monitor_learned(mon, id, f);
+	fputs("\n[Namespace.Writable]\n", f);
+	for (int i = 0; i < m->nmaps; i++)
+		if (m->maps[i].writable)
+			fprintf(f, "file://%s = file://%s\n", m->maps[i].vpath, m->maps[i].hpath);
+	for (int i = 0; i < m->nnets; i++) {
+		const struct moat_net_mapping *n = &m->nets[i];
+		put_endpoint(f, n->server, n->vaddr, n->vport);
+		fputs(" = ", f);
+		put_endpoint(f, n->server, n->haddr, n->hport);
+		fputc('\n', f);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -165,6 +230,7 @@ static int cmd_run(int argc, char **argv)
 		{ "cwd", required_argument, 0, 'c' },
 		{ "pkg-path", required_argument, 0, 'P' },
 		{ "overlay", required_argument, 0, 'O' },
+		{ "learn", required_argument, 0, 'L' },
 		{ "debug", no_argument, 0, 'd' },
 		{ "trace", no_argument, 0, 't' },
 		{ "help", no_argument, 0, 'h' },
@@ -175,7 +241,8 @@ static int cmd_run(int argc, char **argv)
 	char err[ERR_LEN];
 	char **envs = calloc((size_t)argc, sizeof(char *));
 	int nenv = 0, quick = 0, rc = 2;
-	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL;
+	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
+		   *learn = NULL;
 
 	moat_manifest_init(&m, "command line");
 	optind = 1;
@@ -207,6 +274,7 @@ static int cmd_run(int argc, char **argv)
 		}
 		case 'P': pkg_path = optarg; break;
 		case 'O': overlay = optarg; break;
+		case 'L': learn = optarg; break;
 		case 'u': user = optarg; break;
 		case 'c': cwd = optarg; break;
 		case 'd': lo.debug = 1; break;
@@ -234,6 +302,11 @@ static int cmd_run(int argc, char **argv)
 		if (is_pkg ? moat_packages_resolve(argv[optind], pkg_path, &m, err, sizeof(err)) < 0
 			   : moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
 			fprintf(stderr, "moat: %s\n", err);
+			goto out;
+		}
+		if (is_pkg && learn) {
+			rc = fail("--learn: works with a manifest or the command-line form, not with a package such as %s%s",
+				  argv[optind], "");
 			goto out;
 		}
 		if (is_pkg && !m.entry) {
@@ -266,11 +339,21 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
+	FILE *learned = NULL;
+	if (learn && !(learned = fopen(learn, "w"))) {
+		rc = fail("--learn %s: %s", learn, strerror(errno));
+		goto out;
+	}
+	lo.learn = learn != NULL;
 	struct moat_monitor *mon = moat_monitor_new();
 	int id = moat_monitor_launch(mon, &m, &lo, err, sizeof(err));
 	if (id < 0) {
 		fprintf(stderr, "moat: %s\n", err);
 		moat_monitor_free(mon);
+		if (learned) {
+			fclose(learned);
+			unlink(learn);
+		}
 		rc = 125;
 		goto out;
 	}
@@ -285,6 +368,11 @@ static int cmd_run(int argc, char **argv)
 	if (e->reason[0])
 		fprintf(stderr, "moat: %s\n", e->reason);
 	rc = moat_exit_status(e);
+	if (learned) {
+		write_learned(learned, &m, mon, id);
+		fprintf(stderr, "moat: learn mode: wrote %s\n", learn);
+		fclose(learned);
+	}
 	moat_monitor_free(mon);
 out:
 	free(envs);

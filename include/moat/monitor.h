@@ -9,6 +9,7 @@
 #define MOAT_MONITOR_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "moat/manifest.h"
 
@@ -18,6 +19,7 @@ struct moat_launch_options {
 	const char *pico_path; /* moat-pico image; NULL: next to moat */
 	int debug;             /* show the picoprocess's debug log */
 	int trace;             /* and log every system call the app makes */
+	int learn;             /* learn mode (see moat_policy_learn) */
 };
 
 /* How a picoprocess ended. */
@@ -49,6 +51,9 @@ int moat_monitor_run(struct moat_monitor *mon);
 
 /* The end of picoprocess 'id' (after moat_monitor_run). */
 const struct moat_exit *moat_monitor_exit(struct moat_monitor *mon, int id);
+
+/* Learn mode: write what picoprocess 'id' reached as [Namespace] lines. */
+int moat_monitor_learned(struct moat_monitor *mon, int id, FILE *out);
 
 /* Write the seccomp allowlist every picoprocess runs under, in
  * libseccomp's readable PFC form, to fd.  The instruction-pointer prefix

@@ -18,6 +18,7 @@
 #define MOAT_POLICY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "moat/abi.h"
 #include "moat/channel.h"
@@ -55,6 +56,12 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 int moat_policy_set_upper(struct moat_policy *p, const char *upper, char *err,
 			  size_t errlen);
 int moat_policy_has_layers(const struct moat_policy *p);
+
+/* Learn mode: beneath its mappings the picoprocess may read anything on
+ * the host, and every file it reaches and every directory it lists is
+ * noted.  moat_policy_learned writes the notes as [Namespace] lines. */
+int moat_policy_learn(struct moat_policy *p, char *err, size_t errlen);
+int moat_policy_learned(struct moat_policy *p, FILE *out);
 int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
 		     struct moat_attr *attr);
 int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
