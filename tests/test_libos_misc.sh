@@ -30,7 +30,11 @@ out=$("$MOAT" run --user nobody -- /bin/busybox true 2>&1)
 
 # A private /tmp and /dev/shm: writable, shared by the processes of one
 # picoprocess, invisible to another, gone afterwards.
-before=$(ls -d "${TMPDIR:-/tmp}"/moat-scratch-* 2>/dev/null | wc -l)
+# A TMPDIR of this test's own, so that other runs on the machine do not
+# change the count.
+export TMPDIR=$WORK/scratch-base
+mkdir -p "$TMPDIR"
+before=$(ls -d "$TMPDIR"/moat-scratch-* 2>/dev/null | wc -l)
 BB=$(readlink -f /bin/busybox) # the quick form grants the program at its real path
 out=$("$MOAT" run -- "$BB" sh -c "echo one > /tmp/x; echo two > /dev/shm/y; $BB cat /tmp/x /dev/shm/y" 2>&1)
 check_eq "scratch /tmp and /dev/shm are writable and shared by child processes" "one
@@ -38,8 +42,9 @@ two" "$out"
 out=$("$MOAT" run -- /bin/busybox cat /tmp/x 2>&1)
 [[ $out == *"No such file"* ]] && pass "another picoprocess does not see the first one's /tmp" ||
 	fail "another picoprocess does not see the first one's /tmp" "$out"
-after=$(ls -d "${TMPDIR:-/tmp}"/moat-scratch-* 2>/dev/null | wc -l)
+after=$(ls -d "$TMPDIR"/moat-scratch-* 2>/dev/null | wc -l)
 check_eq "scratch directories are removed when the picoprocess ends" "$before" "$after"
+unset TMPDIR
 mkdir -p "$WORK/mytmp"
 "$MOAT" run --rw "$WORK/mytmp:/tmp" -- /bin/busybox sh -c 'echo kept > /tmp/k' >/dev/null 2>&1
 check_eq "a mapped /tmp is used instead of a scratch one" "kept" "$(cat "$WORK/mytmp/k" 2>&1)"
