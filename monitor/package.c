@@ -154,7 +154,7 @@ static int check_contents(struct moat_package *p, char *err, size_t errlen)
 {
 	if (p->hdr.data_len == 0)
 		return 0;
-	const char *data = mmap(NULL, p->hdr.data_len, PROT_READ, MAP_SHARED, p->fd,
+	const char *data = mmap(NULL, p->hdr.data_len, PROT_READ, MAP_SHARED | MAP_POPULATE, p->fd,
 				(off_t)p->hdr.data_off);
 	if (data == MAP_FAILED)
 		return fail(err, errlen, p->file, strerror(errno));
