@@ -72,6 +72,34 @@ int moat_path_normalise(const char *in, char *out, size_t size)
 	return 0;
 }
 
+int moat_path_resolve_dots(const char *in, char *out, size_t size)
+{
+	size_t len = 0;
+	for (const char *c = in; *c;) {
+		while (*c == '/')
+			c++;
+		const char *end = strchrnul(c, '/');
+		size_t l = (size_t)(end - c);
+		if (l == 2 && c[0] == '.' && c[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else if (l && !(l == 1 && c[0] == '.')) {
+			if (len + l + 2 >= size)
+				return -1;
+			out[len++] = '/';
+			memcpy(out + len, c, l);
+			len += l;
+		}
+		c = end;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = 0;
+	return 0;
+}
+
 void moat_manifest_init(struct moat_manifest *m, const char *source)
 {
 	memset(m, 0, sizeof(*m));

@@ -237,32 +237,7 @@ int rewrite_link(const char *target, const char *vdir, const char *tail,
 	else
 		snprintf(joined, sizeof(joined), "%s/%s/%s", vdir, target, tail);
 	/* Lexical '..' handling: the link is re-read as a virtual path. */
-	char *out = path;
-	out[0] = 0;
-	size_t len = 0;
-	for (char *c = joined; *c;) {
-		while (*c == '/')
-			c++;
-		char *end = strchrnul(c, '/');
-		size_t l = (size_t)(end - c);
-		if (l == 2 && c[0] == '.' && c[1] == '.') {
-			while (len > 0 && out[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--;
-		} else if (l && !(l == 1 && c[0] == '.')) {
-			if (len + l + 2 >= MOAT_PATH_MAX)
-				return -ENAMETOOLONG;
-			out[len++] = '/';
-			memcpy(out + len, c, l);
-			len += l;
-		}
-		c = end;
-	}
-	if (len == 0)
-		out[len++] = '/';
-	out[len] = 0;
-	return 0;
+	return moat_path_resolve_dots(joined, path, MOAT_PATH_MAX) < 0 ? -ENAMETOOLONG : 0;
 }
 
 /* Walk 'path' to a target.  With follow_last, a final symlink is

@@ -173,7 +173,7 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 				snprintf(next, sizeof(next), "%s/%s%s%s", dir, target,
 					 slash ? "/" : "", slash ? slash + 1 : "");
 			char resolved[PATH_MAX];
-			if (moat_resolve_dots(next, resolved, sizeof(resolved)) < 0) {
+			if (moat_path_resolve_dots(next, resolved, sizeof(resolved)) < 0) {
 				snprintf(pk->err, sizeof(pk->err), "%s: link target too long", norm);
 				return -1;
 			}
@@ -189,34 +189,6 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 		*slash = '/';
 		c = slash;
 	}
-}
-
-int moat_resolve_dots(const char *in, char *out, size_t size)
-{
-	size_t len = 0;
-	for (const char *c = in; *c;) {
-		while (*c == '/')
-			c++;
-		const char *end = strchrnul(c, '/');
-		size_t l = (size_t)(end - c);
-		if (l == 2 && c[0] == '.' && c[1] == '.') {
-			while (len > 0 && out[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--;
-		} else if (l && !(l == 1 && c[0] == '.')) {
-			if (len + l + 2 >= size)
-				return -1;
-			out[len++] = '/';
-			memcpy(out + len, c, l);
-			len += l;
-		}
-		c = end;
-	}
-	if (len == 0)
-		out[len++] = '/';
-	out[len] = 0;
-	return 0;
 }
 
 /* ---- ELF needs ---- */

@@ -16,7 +16,4 @@ int moat_cmd_verify(int argc, char **argv);
  * the first executable of that name on $PATH.  -1 if none. */
 int moat_find_program(const char *prog, char *out, size_t len);
 
-/* Normalise an absolute path lexically, '..' included.  -1 if too long. */
-int moat_resolve_dots(const char *in, char *out, size_t len);
-
 #endif /* MOAT_TOOLS_H */

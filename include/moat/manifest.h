@@ -132,4 +132,8 @@ void moat_manifest_free(struct moat_manifest *m);
  * Returns 0, or -1 if it is not absolute or contains "..". */
 int moat_path_normalise(const char *in, char *out, size_t size);
 
+/* The same, but '..' removes the component before it (never above '/'),
+ * as when a symlink's target is read as a path.  -1 if out is too small. */
+int moat_path_resolve_dots(const char *in, char *out, size_t size);
+
 #endif /* MOAT_MANIFEST_H */
