@@ -37,8 +37,10 @@ TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev libxxhash-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git
 BENCH_PKGS := hyperfine bubblewrap runsc python3
+# libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
+FUZZ_PKGS := clang-14 libclang-rt-14-dev
 
-.PHONY: all run test test-security bench bench-smoke deps test-deps bench-deps install clean
+.PHONY: all run test test-security fuzz fuzz-deps bench bench-smoke deps test-deps bench-deps install clean
 
 all: $(B)/moat $(B)/moat-pico $(B)/libos.checked
 
@@ -91,7 +93,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 test-deps: deps
-	@missing=$$(for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(TEST_PKGS) $(FUZZ_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
@@ -105,12 +107,41 @@ run: deps
 	./examples/demo.sh
 
 test: test-deps
-	$(MAKE) all $(B)/san/moat $(TEST_PROGS)
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
 	MOAT=$(B)/san/moat tests/run.sh
 
 test-security: test-deps
-	$(MAKE) all $(B)/san/moat $(TEST_PROGS)
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
 	MOAT=$(B)/san/moat tests/run.sh security
+
+# libFuzzer targets (tests/fuzz/): `make fuzz` runs each for FUZZ_SECONDS
+# and merges new coverage into the seed corpus tests/fuzz/corpus/TARGET/;
+# `make test` runs each briefly (tests/test_security_fuzz.sh).
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := channel manifest elf package
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/manifest.c monitor/union.c \
+	monitor/learn.c monitor/package.c monitor/depends.c
+
+$(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -linih -lxxhash
+
+$(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c libos/elf_check.c libos/elf_check.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_elf.c libos/elf_check.c
+
+fuzz-deps: deps
+	@missing=$$(for p in $(FUZZ_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
+	tests/fuzz/run.sh --merge $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 $(B)/tests/%: tests/%.c
 	@mkdir -p $(@D)

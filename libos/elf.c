@@ -7,6 +7,7 @@
 #include <linux/fcntl.h>
 
 #include "libos.h"
+#include "elf_check.h"
 
 #define PAGE 4096UL
 #define STACK_SIZE (8UL << 20)
@@ -19,7 +20,7 @@ struct image {
 	uint64_t phdr;      /* address of the program headers in memory */
 	uint16_t phnum;
 	uint64_t end;       /* highest mapped address (for brk) */
-	char interp[256];
+	char interp[ELF_CHECK_INTERP_MAX];
 };
 
 static long read_exact(moat_handle h, uint64_t off, void *buf, size_t len)
@@ -71,51 +72,45 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 	return 0;
 }
 
+/* pal/linux/pico.ld: where this image (PAL and LibOS) lies */
+extern char pico_start[], pico_end[];
+
 static long load_image(const char *path, uint64_t pie_base, struct image *img)
 {
 	struct elf64_hdr eh;
-	struct elf64_phdr ph[32];
+	struct elf64_phdr ph[ELF_CHECK_MAX_PHNUM];
+	struct moat_attr attr;
+	struct elf_layout lay;
 	moat_handle h;
 	long r = fs_open_stream(path, O_RDONLY, 0, &h);
 	if (r < 0)
 		return r;
-	r = read_exact(h, 0, &eh, sizeof(eh));
-	if (r == 0 && (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-		       eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-		       eh.e_machine != EM_X86_64 ||
-		       (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
-		       eh.e_phentsize != sizeof(ph[0]) || eh.e_phnum == 0 ||
-		       eh.e_phnum > RT_ARRAY_LEN(ph)))
+	r = abi->stream_attr_query_by_handle(h, &attr);
+	if (r == 0)
+		r = read_exact(h, 0, &eh, sizeof(eh));
+	if (r == 0 && elf_check_header(&eh, attr.size) < 0)
 		r = -ENOEXEC;
 	if (r == 0)
 		r = read_exact(h, eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0]));
+	if (r == 0 && elf_check_phdrs(&eh, ph, attr.size, (uint64_t)pico_start,
+				      RT_ALIGN_UP((uint64_t)pico_end, PAGE), &lay) < 0)
+		r = -ENOEXEC;
 	if (r < 0)
 		goto out;
 
-	uint64_t lo = ~0UL, hi = 0;
-	for (int i = 0; i < eh.e_phnum; i++) {
-		if (ph[i].p_type != PT_LOAD)
-			continue;
-		if (ph[i].p_vaddr < lo)
-			lo = ph[i].p_vaddr;
-		if (ph[i].p_vaddr + ph[i].p_memsz > hi)
-			hi = ph[i].p_vaddr + ph[i].p_memsz;
-	}
-	if (lo >= hi) {
-		r = -ENOEXEC;
+	uint64_t lo = lay.lo, hi = lay.hi;
+	img->base = 0;
+	/* Reserve the whole span so segments land together, and (ET_EXEC)
+	 * so that they never replace memory the LibOS or PAL holds. */
+	r = abi->vm_alloc((void *)(eh.e_type == ET_DYN ? pie_base : lo), hi - lo,
+			  MOAT_PROT_NONE, eh.e_type == ET_DYN ? 0 : MOAT_MAP_NOREPLACE);
+	if (r < 0) {
+		r = eh.e_type == ET_DYN ? r : -ENOEXEC;
 		goto out;
 	}
-	lo = RT_ALIGN_DOWN(lo, PAGE);
-	hi = RT_ALIGN_UP(hi, PAGE);
-	img->base = 0;
-	if (eh.e_type == ET_DYN) {
-		/* Reserve the whole span so segments land together. */
-		r = abi->vm_alloc((void *)pie_base, hi - lo, MOAT_PROT_NONE, 0);
-		if (r < 0)
-			goto out;
-		vma_add((uint64_t)r, hi - lo, MOAT_PROT_NONE, VMA_ANON, 0, NULL);
+	vma_add((uint64_t)r, hi - lo, MOAT_PROT_NONE, VMA_ANON, 0, NULL);
+	if (eh.e_type == ET_DYN)
 		img->base = (uint64_t)r - lo;
-	}
 	img->interp[0] = 0;
 	img->phdr = 0;
 	for (int i = 0; i < eh.e_phnum && r >= 0; i++) {
@@ -124,8 +119,7 @@ static long load_image(const char *path, uint64_t pie_base, struct image *img)
 		else if (ph[i].p_type == PT_PHDR)
 			img->phdr = img->base + ph[i].p_vaddr;
 		else if (ph[i].p_type == PT_INTERP) {
-			if (ph[i].p_filesz >= sizeof(img->interp) ||
-			    read_exact(h, ph[i].p_offset, img->interp,
+			if (read_exact(h, ph[i].p_offset, img->interp,
 				       ph[i].p_filesz) < 0)
 				r = -ENOEXEC;
 			else

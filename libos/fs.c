@@ -179,7 +179,7 @@ static long dup_min(int old, int min, int cloexec);
 
 static int fd_install(struct file *f, int min, int cloexec)
 {
-	for (int fd = min; fd < LIBOS_MAX_FDS; fd++) {
+	for (int fd = min; fd < fd_limit(); fd++) {
 		if (!fds[fd].f) {
 			fds[fd].f = f;
 			fds[fd].cloexec = cloexec;
@@ -790,7 +790,7 @@ long sys_fsync(int fd)
 long sys_dup3(int old, int new, int flags)
 {
 	struct file *f = fd_file(old);
-	if (!f || new < 0 || new >= LIBOS_MAX_FDS)
+	if (!f || new < 0 || new >= fd_limit())
 		return -EBADF;
 	if (old == new)
 		return -EINVAL;
@@ -814,7 +814,7 @@ static long dup_min(int old, int min, int cloexec)
 	struct file *f = fd_file(old);
 	if (!f)
 		return -EBADF;
-	if (min < 0 || min >= LIBOS_MAX_FDS)
+	if (min < 0 || min >= fd_limit())
 		return -EINVAL;
 	long r = fd_install(f, min, cloexec);
 	if (r >= 0)

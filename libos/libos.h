@@ -126,6 +126,8 @@ void thread_block_until_signal(void);
 
 /* fs.c: paths and descriptors. */
 #define LIBOS_MAX_FDS 1024
+/* The app's RLIMIT_NOFILE as the LibOS applies it (misc.c). */
+int fd_limit(void);
 int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);
 int fs_check_dir(const char *path);

@@ -168,6 +168,18 @@ static void init_limits(void)
 	for (int i = 0; i < 16; i++)
 		if (i != RLIMIT_STACK && i != RLIMIT_NOFILE && i != RLIMIT_CORE)
 			limits[i] = (struct rlimit64_k){ ~0UL, ~0UL };
+	/* [Limits] files: the app's table holds that many, as natively
+	 * under RLIMIT_NOFILE (the table has LIBOS_MAX_FDS slots at most). */
+	if (boot->max_files && boot->max_files < LIBOS_MAX_FDS)
+		limits[RLIMIT_NOFILE] = (struct rlimit64_k){ boot->max_files, boot->max_files };
+}
+
+/* One more than the highest descriptor the app may have now. */
+int fd_limit(void)
+{
+	init_limits();
+	uint64_t n = limits[RLIMIT_NOFILE].cur;
+	return n < LIBOS_MAX_FDS ? (int)n : LIBOS_MAX_FDS;
 }
 
 long sys_prlimit64(int pid, unsigned res, const struct rlimit64_k *nl,

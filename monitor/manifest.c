@@ -29,16 +29,26 @@ struct parse_state {
 	int failed;
 	char *arguments;
 	int arguments_line;
-	FILE *file;
+	const char *text; /* what is left of the manifest */
+	const char *end;
 };
 
+/* fgets over the text for libinih: up to size-1 bytes, to a newline. */
 static char *read_line(char *buf, int size, void *user)
 {
 	struct parse_state *s = user;
-	char *r = fgets(buf, size, s->file);
-	if (r)
-		s->line++;
-	return r;
+	if (s->text >= s->end || size < 2)
+		return NULL;
+	size_t n = 0, room = (size_t)size - 1;
+	while (n < room && s->text < s->end) {
+		char c = *s->text++;
+		buf[n++] = c;
+		if (c == '\n')
+			break;
+	}
+	buf[n] = 0;
+	s->line++;
+	return buf;
 }
 
 int moat_path_normalise(const char *in, char *out, size_t size)
@@ -345,8 +355,8 @@ static uint64_t parse_size(const char *v, int *ok)
 	case 'M': case 'm': mul = 1ULL << 20; end++; break;
 	case 'G': case 'g': mul = 1ULL << 30; end++; break;
 	}
-	if (*end)
-		*ok = 0;
+	if (*end || n > UINT64_MAX / mul)
+		*ok = 0; /* trailing junk, or 2^64 bytes and more */
 	return (uint64_t)n * mul;
 }
 
@@ -437,6 +447,18 @@ static void on_namespace(struct parse_state *s, const char *section,
 		fail(s, section, line, "%s", msg);
 }
 
+/* "1.5" -> 1500 thousandths; 0 and -1 if it is not a number from 0.01
+ * to 4096. */
+static uint64_t parse_cpus(const char *v)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (end == v || *end || errno || !(d >= 0.01 && d <= 4096))
+		return 0;
+	return (uint64_t)(d * 1000 + 0.5);
+}
+
 static void on_limits(struct parse_state *s, const char *key, const char *value)
 {
 	static const struct { const char *key; size_t off; } keys[] = {
@@ -445,7 +467,16 @@ static void on_limits(struct parse_state *s, const char *key, const char *value)
 		{ "file_size", offsetof(struct moat_limits, file_size) },
 		{ "cpu_seconds", offsetof(struct moat_limits, cpu_seconds) },
 		{ "processes", offsetof(struct moat_limits, processes) },
+		{ "cpu_share", offsetof(struct moat_limits, cpu_share) },
+		{ "disk", offsetof(struct moat_limits, disk) },
 	};
+	if (!strcmp(key, "cpus")) {
+		s->m->limits.cpus = parse_cpus(value);
+		if (!s->m->limits.cpus)
+			fail(s, "Limits", key,
+			     "expected a number of CPUs from 0.01 to 4096, e.g. 0.5, got '%s'", value);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(key, keys[i].key))
 			continue;
@@ -455,12 +486,15 @@ static void on_limits(struct parse_state *s, const char *key, const char *value)
 			return fail(s, "Limits", key,
 				    "expected a positive number with optional K, M or G, got '%s'",
 				    value);
+		if (!strcmp(key, "cpu_share") && v > 10000)
+			return fail(s, "Limits", key,
+				    "expected a weight from 1 to 10000 (100 is normal), got '%s'", value);
 		*(uint64_t *)((char *)&s->m->limits + keys[i].off) = v;
 		return;
 	}
 	fail(s, "Limits", key,
-	     "unknown key%s; expected memory, files, file_size, cpu_seconds or processes",
-	     "");
+	     "unknown key%s; expected memory, files, file_size, cpu_seconds, processes, "
+	     "cpus, cpu_share or disk", "");
 }
 
 static int valid_name(const char *v)
@@ -562,12 +596,14 @@ static int on_entry(void *user, const char *section, const char *name,
 	return !s->failed;
 }
 
-static int load_stream(const char *path, FILE *f, struct moat_manifest *m,
-		       char *err, size_t errlen)
+int moat_manifest_parse(const char *text, size_t len, const char *source,
+			struct moat_manifest *m, char *err, size_t errlen)
 {
-	struct parse_state s = { .m = m, .err = err, .errlen = errlen, .file = f };
+	struct parse_state s = { .m = m, .err = err, .errlen = errlen,
+				 .text = text, .end = text + len };
+	const char *path = source;
+	moat_manifest_init(m, source);
 	int r = ini_parse_stream(read_line, &s, on_entry, &s);
-	fclose(f);
 	if (!s.failed && r > 0) {
 		s.line = r;
 		snprintf(err, errlen, "%s:%d: syntax error: expected [Section] or key = value",
@@ -597,28 +633,36 @@ static int load_stream(const char *path, FILE *f, struct moat_manifest *m,
 	return s.failed ? -1 : 0;
 }
 
+/* Manifests are small; a bigger file is not one. */
+#define MANIFEST_MAX (1 << 20)
+
 int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
 		       size_t errlen)
 {
-	moat_manifest_init(m, path);
 	FILE *f = fopen(path, "r");
-	if (!f) {
+	char *text = f ? malloc(MANIFEST_MAX + 1) : NULL;
+	if (!text) {
+		moat_manifest_init(m, path);
 		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+		if (f)
+			fclose(f);
 		return -1;
 	}
-	return load_stream(path, f, m, err, errlen);
-}
-
-int moat_manifest_load_text(const char *source, const char *text, size_t len,
-			    struct moat_manifest *m, char *err, size_t errlen)
-{
-	moat_manifest_init(m, source);
-	FILE *f = len ? fmemopen((void *)text, len, "r") : fopen("/dev/null", "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot read manifest: %s", source, strerror(errno));
+	size_t len = fread(text, 1, MANIFEST_MAX + 1, f);
+	int bad = ferror(f) ? (errno ? errno : EIO) : 0;
+	fclose(f);
+	if (bad || len > MANIFEST_MAX) {
+		moat_manifest_init(m, path);
+		if (bad)
+			snprintf(err, errlen, "%s: cannot read manifest: %s", path, strerror(bad));
+		else
+			snprintf(err, errlen, "%s: manifest larger than 1 MiB", path);
+		free(text);
 		return -1;
 	}
-	return load_stream(source, f, m, err, errlen);
+	int r = moat_manifest_parse(text, len, path, m, err, errlen);
+	free(text);
+	return r;
 }
 
 int moat_manifest_add_layer(struct moat_manifest *m, const char *pkg_path)

@@ -70,6 +70,36 @@ static const char *default_pico_path(char *buf, size_t len)
 	return buf;
 }
 
+/* Once per monitor: the limits the manifest set that only a cgroup (or
+ * the scratch tmpfs) enforces, where the host gave us none.  Defaults that
+ * cannot be enforced are only mentioned with --debug. */
+static void warn_unenforced(struct pico *pp, const struct moat_limits *l)
+{
+	static int warned;
+	char what[160] = "";
+	size_t n = 0;
+	if (l->memory && !(pp->cg_enforced & MOAT_CG_MEMORY))
+		n += (size_t)snprintf(what + n, sizeof(what) - n, "%smemory (RLIMIT_AS instead)",
+				      n ? ", " : "");
+	if (l->processes && !(pp->cg_enforced & MOAT_CG_PIDS))
+		n += (size_t)snprintf(what + n, sizeof(what) - n, "%sprocesses (RLIMIT_NPROC instead)",
+				      n ? ", " : "");
+	if ((l->cpus || l->cpu_share) && !(pp->cg_enforced & MOAT_CG_CPU))
+		n += (size_t)snprintf(what + n, sizeof(what) - n, "%scpus and cpu_share", n ? ", " : "");
+	if (l->disk && pp->scratch[0] && !pp->scratch_quota)
+		n += (size_t)snprintf(what + n, sizeof(what) - n, "%sdisk", n ? ", " : "");
+	if (n && !warned) {
+		warned = 1;
+		fprintf(stderr, "moat: warning: no writable cgroup or mount for [Limits] %s; "
+			"running without (see docs/manifest.md)\n", what);
+	}
+	if (pp->debug && !(pp->cg_enforced & MOAT_CG_MEMORY))
+		fprintf(stderr, "moat[%s]: no memory cap (no writable memory cgroup)\n", pp->name);
+	if (pp->debug && pp->scratch[0])
+		fprintf(stderr, "moat[%s]: scratch %s: %s\n", pp->name, pp->scratch,
+			pp->scratch_quota ? "a tmpfs of its own" : "a plain directory, no quota");
+}
+
 int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 			const struct moat_launch_options *opt_in, char *err,
 			size_t errlen)
@@ -99,15 +129,18 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 		return -1;
 	}
 	err[0] = 0;
-	if (moat_scratch_create(pp, err, errlen) < 0 ||
+	pp->limits = m->limits;
+	moat_cgroup_create(pp, &m->limits);
+	if (moat_scratch_create(pp, &m->limits, err, errlen) < 0 ||
 	    (moat_policy_has_layers(pp->policy) &&
 	     moat_scratch_upper(pp, m->overlay, err, errlen) < 0)) {
+		moat_cgroup_remove(pp);
 		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);
 		return -1;
 	}
+	warn_unenforced(pp, &m->limits);
 	int chan;
-	moat_cgroup_create(pp, &m->limits);
 	if (moat_sandbox_spawn(pp, m, &opt, &chan, err, errlen) < 0) {
 		moat_cgroup_remove(pp);
 		moat_scratch_remove(pp);
@@ -141,7 +174,20 @@ static void describe_end(struct pico *pp, int status)
 		return;
 	}
 	e->signal = WTERMSIG(status);
-	if (e->signal == SIGSYS) {
+	if (e->signal == SIGKILL && moat_cgroup_oom_kills(pp)) {
+		snprintf(e->reason, sizeof(e->reason),
+			 "picoprocess killed: out of memory (its limit is %llu MiB%s)",
+			 (unsigned long long)(pp->memory_max >> 20),
+			 pp->limits.memory ? ", [Limits] memory" : ", half the host's RAM by default");
+	} else if (e->signal == SIGXCPU) {
+		snprintf(e->reason, sizeof(e->reason),
+			 "picoprocess killed: CPU time limit exceeded ([Limits] cpu_seconds = %llu)",
+			 (unsigned long long)pp->limits.cpu_seconds);
+	} else if (e->signal == SIGXFSZ) {
+		snprintf(e->reason, sizeof(e->reason),
+			 "picoprocess killed: file size limit exceeded ([Limits] file_size = %llu bytes)",
+			 (unsigned long long)pp->limits.file_size);
+	} else if (e->signal == SIGSYS) {
 		e->by_filter = 1;
 		snprintf(e->reason, sizeof(e->reason),
 			 "picoprocess killed by the seccomp filter: it attempted a host system call outside the allowlist");
@@ -150,6 +196,28 @@ static void describe_end(struct pico *pp, int status)
 			 "picoprocess crashed: signal %d (%s)", e->signal,
 			 strsignal(e->signal));
 	}
+}
+
+/* Limits the picoprocess ran into on the way, added to its end's reason:
+ * tasks it could not start, processes the OOM killer ended. */
+static void note_limits(struct pico *pp)
+{
+	struct moat_exit *e = &pp->exit;
+	unsigned long refused = moat_cgroup_task_refusals(pp);
+	unsigned long oom = moat_cgroup_oom_kills(pp);
+	size_t n = strlen(e->reason);
+	int oom_said = strstr(e->reason, "out of memory") != NULL;
+	if (refused)
+		n += (size_t)snprintf(e->reason + n, sizeof(e->reason) - n,
+				      "%s hit its task limit (%llu%s): %lu task%s refused",
+				      n ? "; it" : "the picoprocess",
+				      (unsigned long long)pp->tasks_max,
+				      pp->limits.processes ? ", [Limits] processes" : "", refused,
+				      refused == 1 ? "" : "s");
+	if (oom && !oom_said && n < sizeof(e->reason))
+		snprintf(e->reason + n, sizeof(e->reason) - n,
+			 "%s%lu of its processes killed: out of memory (limit %llu MiB)",
+			 n ? "; " : "", oom, (unsigned long long)(pp->memory_max >> 20));
 }
 
 static void reap(struct pico *pp)
@@ -169,6 +237,7 @@ static void reap(struct pico *pp)
 			;
 	}
 	describe_end(pp, status);
+	note_limits(pp);
 	moat_scratch_remove(pp);
 	moat_cgroup_remove(pp);
 	pp->done = 1;

@@ -4,6 +4,7 @@
 
 #include <linux/filter.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "moat/channel.h"
@@ -28,17 +29,36 @@ struct pico {
 	struct moat_exit exit;
 	char name[64];      /* program name for messages */
 	char scratch[4096]; /* host directory behind /tmp and /dev/shm, or "" */
-	char cg_pids[600];  /* its cgroups, or "" (cgroup.c) */
-	char cg_mem[600];
+	int scratch_quota;  /* the scratch is a tmpfs of this picoprocess's own */
+	char cg_pids[600];  /* its cgroups, or "" (cgroup.c); on cgroup v2 */
+	char cg_mem[600];   /* all three are the same directory */
+	char cg_cpu[600];
+	unsigned cg_enforced; /* MOAT_CG_* the cgroups enforce */
+	uint64_t tasks_max, memory_max; /* the caps in force (for messages) */
+	struct moat_limits limits; /* as given by the manifest (0: default) */
 };
 
-/* cgroup.c: task and memory caps, where the host lets the monitor. */
+#define MOAT_CG_PIDS   1u
+#define MOAT_CG_MEMORY 2u
+#define MOAT_CG_CPU    4u
+
+/* cgroup.c: task, memory and CPU caps, where the host lets the monitor.
+ * Where it does not, launch warns once about the limits the manifest set
+ * that only a cgroup can enforce, and sandbox.c falls back to rlimits. */
 void moat_cgroup_create(struct pico *pp, const struct moat_limits *l);
 void moat_cgroup_attach(struct pico *pp, pid_t pid);
+/* How often the memory cgroup OOM-killed a task, and the pids cgroup
+ * refused one (read before remove). */
+unsigned long moat_cgroup_oom_kills(const struct pico *pp);
+unsigned long moat_cgroup_task_refusals(const struct pico *pp);
 void moat_cgroup_remove(struct pico *pp);
+/* The memory cap when the manifest sets none: half the host's RAM. */
+uint64_t moat_default_memory(void);
 
-/* scratch.c: a private /tmp and /dev/shm, unless the manifest maps them. */
-int moat_scratch_create(struct pico *pp, char *err, size_t errlen);
+/* scratch.c: a private /tmp and /dev/shm, unless the manifest maps them;
+ * a size-limited tmpfs ([Limits] disk) where the monitor may mount one. */
+int moat_scratch_create(struct pico *pp, const struct moat_limits *l, char *err,
+			size_t errlen);
 void moat_scratch_remove(struct pico *pp);
 /* The upper directory for writes to package paths (see policy.h). */
 int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t errlen);

@@ -103,17 +103,24 @@ static void set_limit(int res, uint64_t value, int errfd)
 		child_fail(errfd, "setting resource limit %d", res);
 }
 
-static void apply_limits(const struct moat_limits *l, int errfd)
+/* rlimits: those of the manifest that no cgroup enforces, and the ones
+ * only an rlimit can set.  RLIMIT_NOFILE leaves room for the PAL's own
+ * descriptors (channel, console placeholders) beside the app's 'files'. */
+static void apply_limits(const struct pico *pp, const struct moat_limits *l, int errfd)
 {
 	set_limit(RLIMIT_CORE, 0, errfd);
 	set_limit(RLIMIT_NOFILE, l->files ? l->files + 8 : 4096, errfd);
-	if (l->memory)
+	if (l->memory && !(pp->cg_enforced & MOAT_CG_MEMORY))
 		set_limit(RLIMIT_AS, l->memory, errfd);
 	if (l->file_size)
 		set_limit(RLIMIT_FSIZE, l->file_size, errfd);
-	if (l->cpu_seconds)
-		set_limit(RLIMIT_CPU, l->cpu_seconds, errfd);
-	if (l->processes)
+	if (l->cpu_seconds) {
+		/* SIGXCPU at the soft limit, SIGKILL a second later */
+		struct rlimit rl = { l->cpu_seconds, l->cpu_seconds + 1 };
+		if (setrlimit(RLIMIT_CPU, &rl) < 0)
+			child_fail(errfd, "setting resource limit %d", RLIMIT_CPU);
+	}
+	if (l->processes && !(pp->cg_enforced & MOAT_CG_PIDS))
 		set_limit(RLIMIT_NPROC, l->processes, errfd);
 }
 
@@ -172,7 +179,8 @@ static void place_fds(int chan, int boot, int pico, int errfd)
 }
 
 static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
-				 int pico, const struct moat_manifest *m)
+				 int pico, const struct pico *pp,
+				 const struct moat_manifest *m)
 {
 	char c;
 	if (read(sync_fd, &c, 1) != 1)
@@ -187,7 +195,7 @@ static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
 	if (setresgid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0 ||
 	    setresuid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0)
 		child_fail(errfd, "dropping to the unprivileged identity");
-	apply_limits(&m->limits, errfd);
+	apply_limits(pp, &m->limits, errfd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, "setting no_new_privs");
 	landlock_seal(5, errfd);
@@ -232,6 +240,7 @@ static int boot_block(const struct moat_manifest *m,
 	bb.ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (uint32_t)CPU_COUNT(&cpus) : 1;
 	bb.mem_bytes = m->limits.memory ? m->limits.memory
 		       : (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	bb.max_files = (uint32_t)(m->limits.files > 1U << 20 ? 1U << 20 : m->limits.files);
 	char exe[MOAT_PATH_MAX + 8];
 	snprintf(exe, sizeof(exe), "file:%s", m->entry);
 	size_t slen = strlen(exe) + 1 + strlen(m->cwd) + 1;
@@ -303,7 +312,7 @@ int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
 		close(chan[0]);
 		close(sync[1]);
 		close(errp[0]);
-		child_main(sync[0], errp[1], chan[1], boot, pico, m);
+		child_main(sync[0], errp[1], chan[1], boot, pico, pp, m);
 	}
 	close(errp[1]);
 	errp[1] = -1;

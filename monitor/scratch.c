@@ -6,6 +6,13 @@
  * them, the monitor gives the picoprocess a fresh host directory for each,
  * shared by all its processes (so files, maps and locks behave as on one
  * machine), reachable by no other picoprocess, and deleted when it ends.
+ *
+ * Where the monitor may mount (it runs as root), the scratch directory is
+ * a tmpfs of [Limits] disk bytes (default: the memory limit), mounted in
+ * a mount namespace of the monitor's own, so the host never sees it and
+ * it vanishes with the monitor even if the monitor is killed.  A full
+ * scratch gives the app ENOSPC.  Otherwise it is a plain directory on the
+ * host's $TMPDIR file system, and only RLIMIT_FSIZE bounds each file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +33,36 @@ static const char *const scratch_names[][2] = {
 	{ "/dev/shm", "shm" },
 };
 
-static int scratch_dir(struct pico *pp, char *err, size_t errlen)
+/* Once per monitor: a mount namespace of its own where host mounts still
+ * propagate in, and its own do not propagate out.  1 if it has one. */
+static int private_mounts(void)
+{
+	static int state = -1;
+	if (state >= 0)
+		return state;
+	state = 0;
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0)
+		return 0;
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return 0; /* a copy that still shares: do not mount in it */
+	return state = 1;
+}
+
+static void mount_quota(struct pico *pp, const struct moat_limits *l)
+{
+	char opts[64];
+	uint64_t size = l->disk ? l->disk : pp->memory_max;
+	pp->scratch_quota = 0;
+	if (!size || !private_mounts())
+		return;
+	snprintf(opts, sizeof(opts), "size=%llu,mode=0755", (unsigned long long)size);
+	if (mount("moat-scratch", pp->scratch, "tmpfs", MS_NOSUID | MS_NODEV,
+		  opts) == 0)
+		pp->scratch_quota = 1;
+}
+
+static int scratch_dir(struct pico *pp, const struct moat_limits *l, char *err,
+		       size_t errlen)
 {
 	const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
 	if (pp->scratch[0])
@@ -36,17 +74,19 @@ static int scratch_dir(struct pico *pp, char *err, size_t errlen)
 		pp->scratch[0] = 0;
 		return -1;
 	}
+	mount_quota(pp, l);
 	return 0;
 }
 
-int moat_scratch_create(struct pico *pp, char *err, size_t errlen)
+int moat_scratch_create(struct pico *pp, const struct moat_limits *l, char *err,
+			size_t errlen)
 {
 	pp->scratch[0] = 0;
 	for (size_t i = 0; i < sizeof(scratch_names) / sizeof(scratch_names[0]); i++) {
 		char host[sizeof(pp->scratch) + 16];
 		if (moat_policy_covers(pp->policy, scratch_names[i][0]))
 			continue;
-		if (scratch_dir(pp, err, errlen) < 0)
+		if (scratch_dir(pp, l, err, errlen) < 0)
 			return -1;
 		snprintf(host, sizeof(host), "%s/%s", pp->scratch, scratch_names[i][1]);
 		if (mkdir(host, 01777) < 0 || chmod(host, 01777) < 0 ||
@@ -77,7 +117,11 @@ void moat_scratch_remove(struct pico *pp)
 {
 	if (!pp->scratch[0])
 		return;
-	nftw(pp->scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (pp->scratch_quota && umount2(pp->scratch, MNT_DETACH) == 0)
+		rmdir(pp->scratch); /* the tmpfs took its contents along */
+	else
+		nftw(pp->scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	pp->scratch_quota = 0;
 	pp->scratch[0] = 0;
 }
 
@@ -88,7 +132,7 @@ int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t e
 	char upper[sizeof(pp->scratch) + 16];
 	if (overlay)
 		return moat_policy_set_upper(pp->policy, overlay, err, errlen);
-	if (scratch_dir(pp, err, errlen) < 0)
+	if (scratch_dir(pp, &pp->limits, err, errlen) < 0)
 		return -1;
 	snprintf(upper, sizeof(upper), "%s/upper", pp->scratch);
 	if (mkdir(upper, 0755) < 0 && errno != EEXIST) {

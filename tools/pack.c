@@ -516,7 +516,7 @@ int moat_cmd_pack(int argc, char **argv)
 		text = generated_manifest(name, version, depends, ndep, prog, &tlen);
 	}
 	struct moat_manifest m;
-	if (moat_manifest_load_text(manifest ? manifest : "generated manifest", text, tlen, &m,
+	if (moat_manifest_parse(text, tlen, manifest ? manifest : "generated manifest", &m,
 				    pk.err, sizeof(pk.err)) < 0) {
 		fprintf(stderr, "moat pack: %s\n", pk.err);
 		moat_manifest_free(&m);
@@ -609,7 +609,7 @@ int moat_cmd_inspect(int argc, char **argv)
 	size_t mlen;
 	const char *text = moat_package_manifest(p, &mlen);
 	struct moat_manifest m;
-	if (moat_manifest_load_text(argv[1], text, mlen, &m, err, sizeof(err)) < 0) {
+	if (moat_manifest_parse(text, mlen, argv[1], &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "moat inspect: %s\n", err);
 		moat_manifest_free(&m);
 		moat_package_close(p);
@@ -673,7 +673,7 @@ int moat_cmd_verify(int argc, char **argv)
 	size_t mlen;
 	const char *text = moat_package_manifest(p, &mlen);
 	struct moat_manifest m;
-	int r = moat_manifest_load_text(argv[1], text, mlen, &m, err, sizeof(err));
+	int r = moat_manifest_parse(text, mlen, argv[1], &m, err, sizeof(err));
 	if (r < 0 || !m.name || !m.version) {
 		fprintf(stderr, "moat verify: %s\n", r < 0 ? err : "manifest has no [Identity] name and version");
 		moat_manifest_free(&m);

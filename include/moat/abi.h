@@ -230,6 +230,7 @@ struct moat_boot_info {
 	uint32_t ncpus;            /* CPUs the picoprocess may use */
 	uint64_t mem_bytes;        /* memory it may use (its limit, or the host's) */
 	struct moat_stdio_info stdio[3];
+	uint32_t max_files;        /* open descriptors it may hold, 0 = no limit given */
 };
 #define MOAT_BOOT_DEBUG 1          /* debug_log output is shown */
 #define MOAT_BOOT_TRACE 2          /* the LibOS logs every system call */

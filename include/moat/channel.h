@@ -87,6 +87,8 @@ struct moat_boot_block {
 	uint32_t ncpus;
 	uint64_t mem_bytes;
 	struct moat_stdio_info stdio[3];
+	uint32_t max_files;      /* [Limits] files, 0 = the LibOS's default */
+	uint32_t reserved;
 };
 
 #endif /* MOAT_CHANNEL_H */

@@ -21,6 +21,7 @@
  *   version = >=1.0, <2
  *   [Limits]
  *   memory = 512M  files = 256  file_size = 1G  cpu_seconds = 60
+ *   processes = 64  cpus = 0.5  cpu_share = 50  disk = 1G
  *
  * Everything not mapped is denied.  docs/manifest.md is the reference.
  */
@@ -49,12 +50,16 @@ struct moat_net_mapping {
 	int line;
 };
 
+/* 0 means "not set": the default applies (docs/manifest.md). */
 struct moat_limits {
-	uint64_t memory;      /* bytes of address space, 0 = default */
-	uint64_t files;       /* open host descriptors */
-	uint64_t file_size;   /* largest file the app may write */
-	uint64_t cpu_seconds;
-	uint64_t processes;   /* host tasks (threads count) */
+	uint64_t memory;      /* bytes (memory cgroup; RLIMIT_AS without one) */
+	uint64_t files;       /* open descriptors (LibOS table and RLIMIT_NOFILE) */
+	uint64_t file_size;   /* largest file the app may write (RLIMIT_FSIZE) */
+	uint64_t cpu_seconds; /* CPU time of each process (RLIMIT_CPU) */
+	uint64_t processes;   /* host tasks, threads count (pids cgroup) */
+	uint64_t cpus;        /* CPU bandwidth in thousandths of a CPU (cpu cgroup) */
+	uint64_t cpu_share;   /* relative weight 1..10000, 100 = normal (cpu cgroup) */
+	uint64_t disk;        /* bytes of the private /tmp and /dev/shm (tmpfs) */
 };
 
 /* [Dependency.KEY]: another package, by name and version range. */
@@ -96,10 +101,10 @@ struct moat_manifest {
 int moat_manifest_load(const char *path, struct moat_manifest *m,
 		       char *err, size_t errlen);
 
-/* The same, from manifest text held in memory (a package's); 'source'
- * names it in messages. */
-int moat_manifest_load_text(const char *source, const char *text, size_t len,
-			    struct moat_manifest *m, char *err, size_t errlen);
+/* The same for a manifest already in memory ('len' bytes, NUL not
+ * needed); 'source' names it in messages and anchors file:relative paths. */
+int moat_manifest_parse(const char *text, size_t len, const char *source,
+			struct moat_manifest *m, char *err, size_t errlen);
 
 /* Append a package layer (host path of a .mpk) on top of the others. */
 int moat_manifest_add_layer(struct moat_manifest *m, const char *pkg_path);

@@ -285,7 +285,7 @@ void pal_main(void *initial_sp)
 
 	struct moat_boot_info bi = { .flags = bb->flags, .uid = bb->uid,
 				     .gid = bb->gid, .ncpus = bb->ncpus,
-				     .mem_bytes = bb->mem_bytes };
+				     .mem_bytes = bb->mem_bytes, .max_files = bb->max_files };
 	memcpy(bi.stdio, bb->stdio, sizeof(bi.stdio));
 	unpack_strings(bb, &bi);
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The libFuzzer targets of tests/fuzz/ (built by `make test`): each first
+# replays its committed corpus, which holds the regression input of every
+# finding, then fuzzes for FUZZ_SECONDS (default 10).  Any crash, leak,
+# sanitizer report, timeout or broken invariant fails.  The seed corpus is
+# copied, never written; `make fuzz` is the long run that grows it.
+. "$(dirname "$0")/lib.sh"
+SECONDS_EACH=${FUZZ_SECONDS:-10}
+for t in channel manifest elf package; do
+	if [ ! -x "$BUILD/fuzz/fuzz_$t" ]; then
+		fail "fuzz $t" "$BUILD/fuzz/fuzz_$t is not built (make $BUILD/fuzz/fuzz_$t; needs clang-14 and libclang-rt-14-dev)"
+		continue
+	fi
+	n=$(ls "$ROOT/tests/fuzz/corpus/$t" | wc -l)
+	out=$(cd "$ROOT" && BUILD=$BUILD FUZZ_OUT=$WORK/out tests/fuzz/run.sh "$SECONDS_EACH" "$t" 2>&1)
+	if [ $? -eq 0 ]; then
+		pass "fuzz $t: $n corpus inputs replayed, then ${out#fuzz $t: }"
+	else
+		fail "fuzz $t" "$(echo "$out" | tr '\n' '|' | head -c 600)"
+		cat "$WORK/out/$t.log" 2>/dev/null | tail -30 | sed 's/^/    /'
+	fi
+done
