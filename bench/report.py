@@ -26,6 +26,8 @@ TARGET_GETPID_X = 1.5
 TARGET_IO_FRACTION = 0.95
 TARGET_FORK_EXEC_X = 2.0         # issue 6: fork+exec within 2x native
 TARGET_FORK_EXEC_X_LIBOS = 3.0   # the LibOS issue: within 3x native
+TARGET_MEM_KB = 512              # per idle picoprocess beyond the app's own
+TARGET_DENSITY = 1000            # concurrent idle picoprocesses
 
 
 def sh(*cmd, cwd=None):
@@ -163,7 +165,10 @@ def fmt_kb(kb):
 
 
 def ratio(x, base):
-    return f"{x / base:.2f}x" if base else "–"
+    if not base:
+        return "–"
+    r = x / base
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.3f}x"
 
 
 def verdict(ok):
@@ -196,6 +201,16 @@ def load_ops(res, which, prefix="ops"):
     return {k: summary(v) for k, v in reps.items()}
 
 
+def load_apps(res):
+    """hyperfine runs of app-GROUP-SANDBOX-rN.json, merged over the rounds."""
+    times = {}
+    for path in sorted(glob.glob(os.path.join(res, "app-*-r*.json"))):
+        group, sb = os.path.basename(path)[4:].rsplit("-r", 1)[0].rsplit("-", 1)
+        r = json.load(open(path))["results"][0]
+        times.setdefault((group, sb), []).extend(r["times"])
+    return {k: summary(v) for k, v in times.items()}
+
+
 STARTERS = [
     ("native", "native (fork+exec)", "busybox true"),
     ("bwrap", "bubblewrap, full isolation",
@@ -224,6 +239,28 @@ SPAWN = [
     ("thread", "pthread_create + pthread_join"),
 ]
 
+SYS_RO = "--ro /usr --ro /lib --ro /lib64 --ro /bin --ro /etc"
+APP_SANDBOXES = [
+    ("native", "native", "", ""),
+    ("bwrap", "bubblewrap, full isolation",
+     "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc ",
+     "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --bind DB DB "),
+    ("moat", "**moat**", f"moat run {SYS_RO} --ro APPS -- ",
+     f"moat run {SYS_RO} --ro APPS --rw DB -- "),
+    ("runsc", "gVisor", "runsc --rootless --network=none do ",
+     "runsc --rootless --network=none do "),
+]
+
+
+def app_groups(py_n):
+    return [
+        ("py-start", "python3 startup", "python3 -c pass", False),
+        ("py-work", "python3 workload", f"python3 APPS/py_work.py {py_n}", False),
+        ("sqlite", "sqlite3: 10k inserts + 2 queries",
+         "sqlite3 DB/bench.db '.read APPS/inserts.sql'", True),
+    ]
+
+
 NET_CONFIGS = [
     ("native", "both ends native"),
     ("moat-server", "**server in moat** (tcp.server grant), client native"),
@@ -251,6 +288,13 @@ def cmd_render(a):
     for path in glob.glob(os.path.join(res, "mem-*.json")):
         m = json.load(open(path))
         mem[(m["name"], m["n"])] = m
+    mem_ns = sorted({n for _, n in mem})
+    apps = load_apps(res)
+    py_n = read(os.path.join(res, "py-n.txt")).strip() or "?"
+    dens = {}
+    for path in glob.glob(os.path.join(res, "density-*.json")):
+        d = json.load(open(path))
+        dens[d["name"]] = d
     smoke = meta["mode"] == "smoke"
     other_pct = None
     gvisor = f"gVisor ({meta.get('runsc_platform', 'default')} platform)"
@@ -260,7 +304,7 @@ def cmd_render(a):
     w("# moat benchmarks")
     w("")
     if smoke:
-        w("**Smoke run (3 runs per measurement): these numbers only prove the "
+        w("**Smoke run (2-3 runs per measurement, small N): these numbers only prove the "
           "harness works; do not quote them.**")
         w("")
     w(f"Measured by `bench/run.sh` ({meta['mode']} run) on {meta['date']}, "
@@ -271,7 +315,7 @@ def cmd_render(a):
     w("")
     w("```sh")
     w("make bench          # installs hyperfine + bubblewrap, builds moat, runs bench/run.sh")
-    w("make bench-smoke    # the same harness with 3 runs each (< 60 s); writes build/bench/benchmarks-smoke.md")
+    w("make bench-smoke    # the same harness, 2-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
     w("```")
     w("")
     w(f"Raw results (hyperfine JSON, `*_bench` output, Pss JSON) are left in "
@@ -349,7 +393,27 @@ def cmd_render(a):
         if parts:
             w(f"| TCP loopback throughput, {who}, ≥ 95% of native (the I/O "
               f"target applied to sockets) | {'; '.join(parts)} | {verdict(ok)} |")
+    for n in mem_ns:
+        mm, nm = mem.get(("moat", n)), mem.get(("native", n))
+        if mm and nm:
+            extra = (mm["pss_kb"] - nm["pss_kb"]) / n
+            w(f"| memory ≤ 512 KiB per idle picoprocess beyond the app's own, N = {n} | "
+              f"{fmt_kb(mm['pss_kb'] / n)} per copy − {fmt_kb(nm['pss_kb'] / n)} native = "
+              f"{fmt_kb(extra)} | {verdict(extra <= TARGET_MEM_KB)} |")
+    d = dens.get("moat")
+    if d:
+        ok = d["ready"] >= TARGET_DENSITY and d["answered"] == d["ready"] and d["clean"]
+        w(f"| density: {TARGET_DENSITY} concurrent idle picoprocesses | "
+          f"{d['ready']} of {d['max']} started ({d['rate_per_s']:.0f}/s), "
+          f"{d['answered']} answered, {'clean' if d['clean'] else 'not clean'} teardown"
+          f"{'; first failure: ' + d['failure']['why'] if d.get('failure') else ''} | "
+          f"{verdict(ok) if d['max'] >= TARGET_DENSITY or not d['clean'] else 'not measured at ' + str(TARGET_DENSITY)} |")
     no_target = []
+    for group, label, _, _ in app_groups(py_n):
+        n, m = apps.get((group, "native")), apps.get((group, "moat"))
+        if n and m:
+            no_target.append((label, f"{fmt_ms(m['median'])} vs {fmt_ms(n['median'])} = "
+                                     f"{m['median'] / n['median']:.2f}x"))
     for key, label in (("thread", "thread create + join"),):
         n, m = nat_spawn.get(key), moat_spawn.get(key)
         if n and m:
@@ -463,23 +527,29 @@ def cmd_render(a):
     w("## 3. Memory per idle sandbox")
     w("")
     if not mem:
-        w("Not measured in smoke runs (full run only).")
+        w("(no results)")
         w("")
     else:
-        w("N copies of `SANDBOX busybox sleep 5` started together; after 3 s "
-          "the Pss (from `/proc/PID/smaps_rollup`) of every process in each "
-          "copy's process tree is summed. Pss charges a page shared by k "
-          "processes 1/k to each, so the total is what the N copies cost "
-          "together and the per-copy figure falls as N grows. For moat the "
-          "tree is the monitor (`moat`) and its picoprocess (`moat-pico`).")
+        w("N copies of `SANDBOX busybox sh -c 'echo ready; read x; exit 0'` "
+          "started together (`bench/pss.py`); once every copy has printed "
+          f"`ready` and {next(iter(mem.values()))['settle_s']:g} s more have passed, the Pss (from "
+          "`/proc/PID/smaps_rollup`) of every host process in each copy's "
+          "process tree is summed; then every stdin is closed and every copy "
+          "must exit 0. Pss charges a page shared by k processes 1/k to each, "
+          "so the total is what the N copies cost together and the per-copy "
+          "figure falls as N grows. For moat the tree is the monitor (`moat`) "
+          "and its picoprocess (`moat-pico`, which holds the LibOS and the "
+          "app); \"beyond native\" is the sandbox's per-copy Pss minus that "
+          "of N native copies of the same idle program, i.e. what the "
+          "sandbox itself costs per copy.")
         w("")
-        w("| sandbox | N | processes | total Pss | Pss per copy | Rss per copy | "
-          "Pss per copy by process |")
-        w("|---|---|---|---|---|---|---|")
+        w("| sandbox | N | processes | total Pss | Pss per copy | beyond native | "
+          "Rss per copy | Pss per copy by process |")
+        w("|---|---|---|---|---|---|---|---|")
         names = [("native", "native"), ("bwrap", "bubblewrap, full isolation"),
                  ("moat", "**moat**"), ("runsc", gvisor)]
         for key, label in names:
-            for n in (1, 10):
+            for n in mem_ns:
                 m = mem.get((key, n))
                 if not m:
                     continue
@@ -489,10 +559,12 @@ def cmd_render(a):
                 if m["errors"] or any(m["exit_codes"]):
                     parts += (f" — **errors**: {'; '.join(m['errors'])[:300]} "
                               f"exit codes {sorted(set(m['exit_codes']))}")
+                nm = mem.get(("native", n))
+                beyond = fmt_kb((m["pss_kb"] - nm["pss_kb"]) / n) if nm and key != "native" else "–"
                 w(f"| {label} | {n} | {m['processes']} | {fmt_kb(m['pss_kb'])} | "
-                  f"{fmt_kb(m['pss_kb'] / n)} | {fmt_kb(m['rss_kb'] / n)} | {parts} |")
+                  f"{fmt_kb(m['pss_kb'] / n)} | {beyond} | {fmt_kb(m['rss_kb'] / n)} | {parts} |")
         if "runsc" not in {k for k, _ in mem}:
-            w(f"| gVisor | – | – | not measured: {runsc_status} | | | |")
+            w(f"| gVisor | – | – | not measured: {runsc_status} | | | | |")
         w("")
 
     w("## 4. Process and thread creation")
@@ -586,6 +658,165 @@ def cmd_render(a):
         w("")
     else:
         w("(no results)")
+        w("")
+
+    w("## 6. Applications: python3 and sqlite3")
+    w("")
+    w("Whole-process wall time by `hyperfine -N`, in rounds that take each "
+      "sandbox in turn, as in section 1, of Debian's `/usr/bin/python3` and "
+      "`/usr/bin/sqlite3` (dynamically linked; under moat they load ld.so, "
+      "libc and every module through the LibOS). APPS is a scratch directory "
+      "holding `bench/py_work.py` (N rounds of json.dumps/json.loads of a "
+      "small dict, a regular-expression scan and SHA-256; almost no system "
+      "calls after start-up) and `inserts.sql` (DROP and CREATE a table, "
+      "then 10,000 single-row INSERT statements in one transaction, then a "
+      "count/sum and a GROUP BY query); DB is a directory per sandbox that "
+      "holds the database file, which persists between runs. Each command "
+      "ran once first and printed exactly what it prints natively. gVisor's "
+      "`runsc do` gives the sandbox an overlay over the host root, so there "
+      "the database is written to gVisor's memory rather than the host's "
+      "file system.")
+    w("")
+    if apps:
+        for group, label, cmd, is_db in app_groups(py_n):
+            w(f"### {label}")
+            w("")
+            w("| sandbox | command | runs | median | min | max | × native | × bwrap |")
+            w("|---|---|---|---|---|---|---|---|")
+            nat = apps.get((group, "native"), {}).get("median")
+            bwm = apps.get((group, "bwrap"), {}).get("median")
+            for key, sblabel, pre, pre_db in APP_SANDBOXES:
+                r = apps.get((group, key))
+                full = (pre_db if is_db else pre) + cmd
+                if key == "runsc":
+                    sblabel = gvisor
+                if not r:
+                    if key == "runsc":
+                        w(f"| {sblabel} | `{full}` | – | not measured: {runsc_status} | | | | |")
+                    continue
+                w(f"| {sblabel} | `{full}` | {r['n']} | {fmt_ms(r['median'])} | "
+                  f"{fmt_ms(r['min'])} | {fmt_ms(r['max'])} | {ratio(r['median'], nat)} | "
+                  f"{ratio(r['median'], bwm)} |")
+            w("")
+        ps, pw = apps.get(("py-start", "moat")), apps.get(("py-work", "moat"))
+        ns, nw = apps.get(("py-start", "native")), apps.get(("py-work", "native"))
+        if ps and pw and ns and nw:
+            w(f"Derived: the python3 workload after start-up (workload minus "
+              f"`python3 -c pass`, medians) takes {fmt_ms(nw['median'] - ns['median'])} "
+              f"natively and {fmt_ms(pw['median'] - ps['median'])} in moat "
+              f"({(pw['median'] - ps['median']) / max(1e-9, nw['median'] - ns['median']):.2f}x).")
+            w("")
+    else:
+        w("(no results)")
+        w("")
+
+    w("## 7. Density")
+    w("")
+    if not dens:
+        w("(no results)")
+        w("")
+    else:
+        mx = max(d["max"] for d in dens.values())
+        w(f"`bench/density.py` starts copies of `SANDBOX echo_idle` (`bench/echo_idle.c`, "
+          f"`gcc -static -O2`: prints `ready`, then answers each line on stdin "
+          f"with `pong LINE`, exits 0 at end of input), at most 8 starting at "
+          f"a time, until {mx} are ready or one fails (cannot be started, exits, or "
+          f"is not ready within 60 s). The start rate is copies ready per "
+          f"second of wall time from the first start to the last `ready` "
+          f"(also over the first and the last tenth of the copies: does "
+          f"starting slow down as the machine fills?). With all copies idle "
+          f"it sums their Pss, then sends each `ping I` and checks the answer, "
+          f"then closes every stdin and checks that every copy exits 0, that "
+          f"no process of any copy is left, and that moat's monitors removed "
+          f"their cgroups and scratch directories. The sandboxes run the same "
+          f"commands as in section 3 (moat: `moat run -- echo_idle`, no "
+          f"grants). gVisor is not run here: at about 15 MiB and a third of a "
+          f"second of CPU each (section 3 and 1), {mx} of them would take "
+          f"about {mx * 15 / 1024:.1f} GiB and minutes on a shared machine.")
+        w("")
+        w("| sandbox | ready | start rate | first / last tenth | start latency median / max "
+          "| answered | host processes | Pss per copy | beyond native | teardown (all gone) "
+          "| left behind | first failure |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        dn = dens.get("native")
+        for key, label in (("native", "native"), ("bwrap", "bubblewrap, full isolation"),
+                           ("moat", "**moat**")):
+            d = dens.get(key)
+            if not d:
+                continue
+            lat = d.get("start_latency_s", {})
+            left = (f"{d['processes_left']} processes, {d['cgroups_left']} cgroups"
+                    + (f", {d['tmpdir_left']} scratch dirs" if "tmpdir_left" in d else ""))
+            codes = d["exit_codes"]
+            bad = {k: v for k, v in codes.items() if k != "0"}
+            ans = f"{d['answered']} of {d['ready']}"
+            if bad:
+                ans += f" (exit statuses {bad})"
+            fail = "none"
+            if d.get("failure"):
+                fail = d["failure"]["why"]
+                if d["failure"].get("stderr"):
+                    fail += f": `{d['failure']['stderr'][:200]}`"
+            per = d["pss_kb"] / max(1, d["ready"])
+            beyond = "–"
+            if key != "native" and dn and dn["ready"] == d["ready"]:
+                beyond = fmt_kb(per - dn["pss_kb"] / max(1, dn["ready"]))
+            tenths = "–"
+            if "rate_first_tenth" in d:
+                tenths = f"{d['rate_first_tenth']:.0f}/s / {d['rate_last_tenth']:.0f}/s"
+            w(f"| {label} | {d['ready']} of {d['max']} | {d['rate_per_s']:.0f}/s | {tenths} | "
+              f"{fmt_ms(lat.get('median', 0))} / {fmt_ms(lat.get('max', 0))} | {ans} | "
+              f"{d['processes']} | {fmt_kb(per)} | {beyond} | "
+              f"{d['teardown_s']:.2f} s ({d.get('all_gone_s', 0):.2f} s) | {left} | {fail} |")
+        w("")
+
+    w("## 8. The getpid-class cost, and a design to meet its target")
+    w("")
+    trap = load_ops(res, "native", "trap")
+    if trap:
+        w("`bench/trap_bench.c` (`gcc -static -O2`), run natively in the same "
+          "rounds, takes a trapped call apart in a plain host process, next to "
+          "moat's getpid from section 2 (medians over all repetitions; "
+          "ratios to native getpid from the same program):")
+        w("")
+        w("| path | median per call | min | max | × native getpid |")
+        w("|---|---|---|---|---|")
+        base = trap.get("native_getpid", {}).get("median")
+        rows = [
+            ("native_getpid", "native getpid: `syscall(SYS_getpid)`, no filter"),
+            ("filtered_getpid", "the same under a 1-rule seccomp filter that allows it"),
+            ("sigsys_trap", "a call the filter traps: SIGSYS, a handler that sets rax, "
+                            "`rt_sigreturn` (no LibOS)"),
+        ]
+        for key, label in rows:
+            r = trap.get(key)
+            if r:
+                w(f"| {label} | {fmt_ns(r['median'])} | {fmt_ns(r['min'])} | "
+                  f"{fmt_ns(r['max'])} | {ratio(r['median'], base)} |")
+        m = moat_ops.get("getpid")
+        if m:
+            w(f"| moat's getpid (section 2): the trap, the PAL's handler and the "
+              f"LibOS | {fmt_ns(m['median'])} | {fmt_ns(m['min'])} | "
+              f"{fmt_ns(m['max'])} | {ratio(m['median'], base)} |")
+        r = trap.get("user_stub")
+        if r:
+            w(f"| a rewritten site: `jmp` to a stub that saves the registers, "
+              f"dispatches through a table and returns (no kernel entry) | "
+              f"{fmt_ns(r['median'])} | {fmt_ns(r['min'])} | {fmt_ns(r['max'])} | "
+              f"{ratio(r['median'], base)} |")
+        w("")
+        st, sg = trap.get("sigsys_trap"), nat_ops.get("getpid")
+        if st and m and sg:
+            w(f"In this run the bare trap mechanism is {fmt_ns(st['median'])}, "
+              f"{st['median'] / m['median'] * 100:.0f}% of moat's "
+              f"{fmt_ns(m['median'])}; the PAL's handler and the LibOS add the "
+              f"other {fmt_ns(max(0.0, m['median'] - st['median']))}. "
+              f"(syscall_bench's native getpid, measured in its own rounds, was "
+              f"{fmt_ns(sg['median'])}.)")
+            w("")
+    note = read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "syscall-rewrite.md"))
+    if note:
+        w(note.rstrip())
         w("")
 
     w("## Yardsticks (from DESIGN.md, other machines)")

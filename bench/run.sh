@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh -- moat's benchmarks, measured in one run on this machine.
 #
-#   bench/run.sh            full run (~3 min, after waiting up to 2 min for
+#   bench/run.sh            full run (~8 min, after waiting up to 2 min for
 #                           idle CPUs): writes docs/benchmarks.md
-#   bench/run.sh --smoke    3 runs of everything (< 60 s): proves the harness
+#   bench/run.sh --smoke    2-3 runs of everything (~1 min): proves the harness
 #                           works; writes build/bench/benchmarks-smoke.md and
 #                           never touches docs/benchmarks.md
 #   --out FILE              write the report to FILE instead
@@ -18,9 +18,12 @@
 #      is missing; MOAT_BENCH_NO_INSTALL=1 stops that) -- hyperfine;
 #   2. per-operation costs (getpid, open+close, stat, read/write 4 KiB and
 #      1 MiB, 4 KiB and 1 MiB through a pipe from another process) from
-#      bench/syscall_bench.c, natively and inside moat;
-#   3. (full run only) memory: summed Pss of each sandbox's processes while
-#      N = 1 and N = 10 copies idle in `busybox sleep 5`;
+#      bench/syscall_bench.c, natively and inside moat; and, taken apart in
+#      a plain process by bench/trap_bench.c, what a seccomp-trapped call
+#      costs against a user-space stub (for the call-site rewriting note);
+#   3. memory: summed Pss of each sandbox's processes while N = 1, 10 and
+#      100 copies (1 and 2 in smoke runs) idle in `busybox sh` reading stdin
+#      (bench/pss.py);
 #   4. process and thread creation from bench/spawn_bench.c: fork + exec of
 #      /bin/true (dynamic) + waitpid, posix_spawn + waitpid, fork + waitpid,
 #      pthread_create + pthread_join, natively and inside moat (granted
@@ -28,7 +31,15 @@
 #   5. TCP over loopback from bench/net_bench.c: 1-byte round trips, bulk
 #      upload and download, connect+ping+close, with both ends native, with
 #      the server inside moat (a tcp.server grant to a free host port) and
-#      with the client inside moat (a tcp.client grant).
+#      with the client inside moat (a tcp.client grant);
+#   6. python3 startup (`python3 -c pass`), a python3 workload
+#      (bench/py_work.py: json, re, hashlib) and the sqlite3 CLI (10k inserts
+#      in a transaction into a file database, then two queries), natively,
+#      under bwrap, moat and runsc -- hyperfine;
+#   7. density: idle sandboxes (bench/echo_idle) started until the first
+#      failure or 1000 (10 in smoke runs), the start rate, whether each
+#      still answers, and a clean teardown (bench/density.py), natively,
+#      under bwrap and under moat.
 #
 # The moat and moat-pico binaries are copied at the start and the copies
 # measured, so that a rebuild in the tree during the run changes nothing.
@@ -206,6 +217,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	sed 's/^/   /' "$RES/ops-moat-r$round.txt" >&2
 done
 
+# What a trapped call costs, taken apart, in a plain host process (for
+# the design note on rewriting call sites).
+TB=$BUILD/bench/trap_bench
+say "building $TB"
+gcc -static -O2 -Wall -Wextra -o "$TB" "$ROOT/bench/trap_bench.c"
+for ((round = 1; round <= ROUNDS; round++)); do
+	say "trap_bench, round $round/$ROUNDS: native (its own seccomp filter)"
+	timeout $TMO "$TB" "${smoke_flag[@]}" >"$RES/trap-native-r$round.txt" ||
+		die "trap_bench failed"
+	sed 's/^/   /' "$RES/trap-native-r$round.txt" >&2
+done
+
 # --- 4. process and thread creation ---
 SPB=$BUILD/bench/spawn_bench
 say "building $SPB"
@@ -269,24 +292,118 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	net_run moat-client native moat $round
 done
 
-# --- 3. memory per idle sandbox (full run only) ---
-if [ $mode = full ]; then
-	mem() { # NAME CMD...
-		local name=$1; shift
-		for n in 1 10; do
-			say "memory: $name, N=$n x busybox sleep 5"
-			python3 "$ROOT/bench/pss.py" --name "$name" --n $n --settle 3 \
-				--out "$RES/mem-$name-$n.json" -- "$@" "$BUSYBOX" sleep 5 ||
-				say "warning: memory measurement $name N=$n had errors (in the report)"
-		done
-	}
-	mem native
-	mem bwrap bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc
-	mem moat "$MOAT" run --
-	if [ "$runsc_status" = ok ]; then
-		mem runsc "${RUNSC_CMD[@]}"
+# --- 6. applications: python3 and sqlite3 ---
+# Whole-process timings by hyperfine, like section 1, of real Debian
+# programs: each sandbox gets what the program needs (moat: the system
+# directories read-only, the script read-only, the database directory
+# read-write; bwrap: the host root read-only and the database directory
+# bound read-write; runsc do: its overlay over the host root, so the
+# database is written to gVisor's memory, not the host disk).  Every
+# command is run once first and must print what it prints natively.
+PY=/usr/bin/python3
+SQLITE=/usr/bin/sqlite3
+APPS=$SCRATCH/apps
+mkdir -p "$APPS"
+cp "$ROOT/bench/py_work.py" "$APPS/py_work.py"
+python3 - "$APPS/inserts.sql" <<'PYEOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("DROP TABLE IF EXISTS t;\n"
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, n INTEGER);\nBEGIN;\n")
+    for i in range(10000):
+        f.write(f"INSERT INTO t(name, n) VALUES ('name-{i % 100}', {i * 7 % 1000});\n")
+    f.write("COMMIT;\nSELECT count(*), sum(n), count(DISTINCT name) FROM t;\n"
+            "SELECT name, sum(n) FROM t WHERE n > 500 GROUP BY name ORDER BY 2 DESC LIMIT 3;\n")
+PYEOF
+chmod -R a+rX "$APPS"
+if [ $mode = full ]; then PY_N=20000; else PY_N=2000; fi
+echo $PY_N >"$RES/py-n.txt"
+APP_RO=()
+for d in /usr /lib /lib64 /bin /etc; do
+	[ -e "$d" ] && APP_RO+=(--ro "$d")
+done
+BWRAP=(bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc)
+declare -a A_KEYS=() A_CMDS=() A_RUNS=()
+# app GROUP SANDBOX RUNS CMD...: check CMD's output, then queue it.
+app() {
+	local group=$1 sb=$2 runs=$3; shift 3
+	local cmd out=$RES/app-$group-$sb.out
+	cmd=$(printf '%q ' "$@")
+	timeout $TMO "$@" >"$out" 2>"$RES/app-$group-$sb.err" ||
+		die "$group in $sb: '$cmd' fails: $(head -c 400 "$RES/app-$group-$sb.err")"
+	if [ "$sb" != native ] && ! cmp -s "$out" "$RES/app-$group-native.out"; then
+		die "$group in $sb prints something else than natively: $(head -c 200 "$out")"
 	fi
+	A_KEYS+=("$group/$sb") A_CMDS+=("${cmd% }") A_RUNS+=("$runs")
+}
+if [ $mode = full ]; then R_START=20 R_WORK=5 R_SQL=10; else R_START=2 R_WORK=2 R_SQL=2; fi
+for sb in native bwrap moat runsc; do
+	[ $sb = runsc ] && [ "$runsc_status" != ok ] && continue
+	mkdir -p "$APPS/db-$sb"
+	chmod 777 "$APPS/db-$sb" # moat's picoprocess runs as nobody on the host
+	case $sb in
+	native) pre=() sq=() ;;
+	bwrap) pre=("${BWRAP[@]}") sq=("${BWRAP[@]}" --bind "$APPS/db-$sb" "$APPS/db-$sb") ;;
+	moat) pre=("$MOAT" run "${APP_RO[@]}" --ro "$APPS" --)
+		sq=("$MOAT" run "${APP_RO[@]}" --ro "$APPS" --rw "$APPS/db-$sb" --) ;;
+	runsc) pre=("${RUNSC_CMD[@]}") sq=("${RUNSC_CMD[@]}") ;;
+	esac
+	app py-start $sb $R_START "${pre[@]}" "$PY" -c pass
+	app py-work $sb $R_WORK "${pre[@]}" "$PY" "$APPS/py_work.py" $PY_N
+	app sqlite $sb $R_SQL "${sq[@]}" "$SQLITE" "$APPS/db-$sb/bench.db" ".read $APPS/inserts.sql"
+done
+for ((round = 1; round <= ROUNDS; round++)); do
+	for i in "${!A_KEYS[@]}"; do
+		key=${A_KEYS[$i]} group=${A_KEYS[$i]%/*} sb=${A_KEYS[$i]#*/}
+		say "apps: $key, round $round/$ROUNDS, ${A_RUNS[$i]} runs: ${A_CMDS[$i]}"
+		hyperfine -N --style basic --warmup 1 --runs "${A_RUNS[$i]}" -n "$sb" \
+			--export-json "$RES/app-$group-$sb-r$round.json" "${A_CMDS[$i]}" \
+			>"$RES/app-$group-$sb-r$round.log" 2>&1 ||
+			die "hyperfine $key failed: $(tail -5 "$RES/app-$group-$sb-r$round.log")"
+		grep -E 'Time' "$RES/app-$group-$sb-r$round.log" | sed 's/^/   /' >&2 || true
+	done
+done
+
+# --- 3. memory per idle sandbox ---
+# N copies of busybox ash, each printing "ready" and then idling in a read
+# of its stdin; bench/pss.py sums the Pss of every process of every copy.
+IDLE=("$BUSYBOX" sh -c 'echo ready; read x; exit 0')
+if [ $mode = full ]; then MEM_NS="1 10 100" MEM_SETTLE=2; else MEM_NS="1 2" MEM_SETTLE=0.5; fi
+mem() { # NAME CMD...
+	local name=$1; shift
+	local n
+	for n in $MEM_NS; do
+		say "memory: $name, N=$n x busybox sh idling in read"
+		timeout $TMO python3 "$ROOT/bench/pss.py" --name "$name" --n $n --settle $MEM_SETTLE \
+			--out "$RES/mem-$name-$n.json" -- "$@" "${IDLE[@]}" ||
+			say "warning: memory measurement $name N=$n had errors (in the report)"
+	done
+}
+mem native
+mem bwrap "${BWRAP[@]}"
+mem moat "$MOAT" run --
+if [ "$runsc_status" = ok ]; then
+	mem runsc "${RUNSC_CMD[@]}"
 fi
+
+# --- 7. density ---
+# Idle sandboxes, started 8 at a time, until the first failure or
+# DENSITY_MAX; each runs bench/echo_idle and must answer a ping at the
+# end; then all are ended by closing their stdin (bench/density.py).
+# gVisor is left out: 1000 of them would take 15 GiB and several minutes.
+EI=$BUILD/bench/echo_idle
+gcc -static -O2 -Wall -Wextra -o "$EI" "$ROOT/bench/echo_idle.c"
+if [ $mode = full ]; then DENSITY_MAX=${MOAT_BENCH_DENSITY:-1000}; else DENSITY_MAX=10; fi
+dens() { # NAME CMD...
+	local name=$1; shift
+	say "density: $name, up to $DENSITY_MAX idle copies"
+	timeout $((TMO * 3)) python3 "$ROOT/bench/density.py" --name "$name" --max "$DENSITY_MAX" \
+		--tmpdir "$SCRATCH/density-tmp-$name" --out "$RES/density-$name.json" -- "$@" "$EI" ||
+		say "warning: density $name did not reach $DENSITY_MAX cleanly (in the report)"
+}
+dens native
+dens bwrap "${BWRAP[@]}"
+dens moat "$MOAT" run --
 
 t_end=$(date +%s)
 # CPU seconds of everything this script waited for (user + system of the

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -288,6 +289,10 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd)
 
 int moat_monitor_run(struct moat_monitor *mon)
 {
+	/* Setting up (the manifest, libseccomp's compiler) left freed heap
+	 * behind: give its pages back before idling, as every sandbox has
+	 * its own monitor. */
+	malloc_trim(0);
 	for (int open; (open = count_open(mon)) > 0;) {
 		struct pollfd *pfd = calloc((size_t)open, sizeof(*pfd));
 		int r = serve_once(mon, pfd);
