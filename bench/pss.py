@@ -98,6 +98,7 @@ def main():
     time.sleep(a.settle)
     kids = children_map()
     per_comm, total_pss, total_rss, nproc = {}, 0, 0, 0
+    pss_file = pss_anon = 0
     for p in procs:
         if p.poll() is not None:
             errors.append(f"pid {p.pid} exited early with {p.returncode}")
@@ -110,6 +111,8 @@ def main():
                 continue
             nproc += 1
             total_pss += v.get("Pss", 0)
+            pss_file += v.get("Pss_File", 0)
+            pss_anon += v.get("Pss_Anon", 0)
             total_rss += v.get("Rss", 0)
             c = per_comm.setdefault(comm, {"procs": 0, "pss_kb": 0, "rss_kb": 0})
             c["procs"] += 1
@@ -130,6 +133,7 @@ def main():
         "name": a.name, "n": a.n, "cmd": cmd, "settle_s": a.settle,
         "ready_s": round(ready_s, 3),
         "processes": nproc, "pss_kb": total_pss, "rss_kb": total_rss,
+        "pss_file_kb": pss_file, "pss_anon_kb": pss_anon,
         "pss_kb_per_instance": total_pss / a.n, "by_comm": per_comm,
         "exit_codes": rcs, "errors": errors,
     }

@@ -567,6 +567,49 @@ def cmd_render(a):
             w(f"| gVisor | – | – | not measured: {runsc_status} | | | | |")
         w("")
 
+    pkgmem = {}
+    for path in glob.glob(os.path.join(res, "pkgmem-*.json")):
+        m = json.load(open(path))
+        pkgmem[(m["name"], m["n"])] = m
+    w("## 3b. Memory of a packaged app: the package's pages are shared")
+    w("")
+    if not pkgmem:
+        w("(no results)")
+        w("")
+    else:
+        w("`python3 -c 'print(\"ready\"); sys.stdin.read()'` idling, N copies, measured "
+          "as in section 3. **pkg**: `moat run idle.mpk`, where idle.mpk depends on "
+          "python3.mpk (python3 and its standard library, `moat pack --from-host`), "
+          "which depends on base.mpk (libc and ld.so); every file is mapped straight "
+          "from its package (MAP_PRIVATE of the package's descriptor at the file's "
+          "offset), so all copies share one set of page-cache pages. **host**: the "
+          "same program through host mappings (`--ro /usr --ro /lib --ro /lib64`). "
+          "*Marginal* is what each copy beyond the first adds: (total(N) - total(1)) / (N - 1); "
+          "file-backed Pss is split out, and it must not grow with N.")
+        w("")
+        w("| source | N | total Pss | Pss per copy | marginal per extra copy | "
+          "file-backed Pss, total | anonymous Pss, total |")
+        w("|---|---|---|---|---|---|---|")
+        for key in ("pkg", "host"):
+            ns = sorted(n for k, n in pkgmem if k == key)
+            one = pkgmem.get((key, 1))
+            for n in ns:
+                m = pkgmem[(key, n)]
+                marg = (fmt_kb((m["pss_kb"] - one["pss_kb"]) / (n - 1))
+                        if one and n > 1 else "–")
+                err = (f" — **errors**: {'; '.join(m['errors'])[:200]}"
+                       if m["errors"] or any(m["exit_codes"]) else "")
+                w(f"| {key} | {n} | {fmt_kb(m['pss_kb'])} | {fmt_kb(m['pss_kb'] / n)} | "
+                  f"{marg} | {fmt_kb(m.get('pss_file_kb', 0))} | "
+                  f"{fmt_kb(m.get('pss_anon_kb', 0))}{err} |")
+        sizes = read(os.path.join(res, "pkg-sizes.txt")).strip().splitlines()
+        if sizes:
+            w("")
+            w("Package sizes: " + ", ".join(
+                f"{os.path.basename(l.split()[1])} {int(l.split()[0]) / 1048576:.1f} MiB"
+                for l in sizes) + ".")
+        w("")
+
     w("## 4. Process and thread creation")
     w("")
     w("`bench/spawn_bench.c`, built with `gcc -static -O2 -pthread`, run "

@@ -386,6 +386,35 @@ if [ "$runsc_status" = ok ]; then
 	mem runsc "${RUNSC_CMD[@]}"
 fi
 
+# --- 3b. memory of a packaged app: N copies share the package's pages ---
+# base.mpk (libc, ld.so) <- python3.mpk (python3 and its standard library,
+# packed from this host) <- idle.mpk (python3 printing "ready", then
+# reading stdin).  The same program through host mappings is the baseline.
+PKG=$SCRATCH/pkgs
+mkdir -p "$PKG/empty"
+if [ $mode = full ]; then PKG_NS="1 10 50"; else PKG_NS="1 2"; fi
+PY_IDLE='import sys; print("ready", flush=True); sys.stdin.read()'
+"$MOAT" pack --from-host /lib/x86_64-linux-gnu/libc.so.6 --name base --version 1.0 \
+	-o "$PKG/base.mpk" >&2 &&
+"$MOAT" pack --from-host /usr/bin/python3 --add /usr/lib/python3.11 --exclude '*/__pycache__*' \
+	--name python3 --version 3.11 --depends 'base >=1' --pkg-path "$PKG" -o "$PKG/python3.mpk" >&2 &&
+printf '[Identity]\nname = idle\nversion = 1.0\n[Dependency.python3]\nversion = >=3\n[Application]\nentry = file:///usr/bin/python3\narguments = -c %s\n' \
+	"'$PY_IDLE'" >"$PKG/idle.ini" &&
+"$MOAT" pack "$PKG/empty" -m "$PKG/idle.ini" -o "$PKG/idle.mpk" >&2 ||
+	die "packing the python3 packages failed"
+for n in $PKG_NS; do
+	say "memory: python3 idle from packages, N=$n"
+	timeout $TMO python3 "$ROOT/bench/pss.py" --name pkg --n $n --settle $MEM_SETTLE \
+		--out "$RES/pkgmem-pkg-$n.json" -- "$MOAT" run "$PKG/idle.mpk" ||
+		say "warning: package memory N=$n had errors (in the report)"
+	say "memory: python3 idle through host mappings, N=$n"
+	timeout $TMO python3 "$ROOT/bench/pss.py" --name host --n $n --settle $MEM_SETTLE \
+		--out "$RES/pkgmem-host-$n.json" -- "$MOAT" run --ro /usr --ro /lib --ro /lib64 -- \
+		/usr/bin/python3 -c "$PY_IDLE" ||
+		say "warning: host-mapped python memory N=$n had errors (in the report)"
+done
+ls -l "$PKG"/*.mpk | awk '{ print $5, $9 }' >"$RES/pkg-sizes.txt"
+
 # --- 7. density ---
 # Idle sandboxes, started 8 at a time, until the first failure or
 # DENSITY_MAX; each runs bench/echo_idle and must answer a ping at the
