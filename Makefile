@@ -35,7 +35,7 @@ LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscal
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev busybox-static
-TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools
+TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
 BENCH_PKGS := hyperfine bubblewrap runsc python3
 
 .PHONY: all run test test-security bench bench-smoke deps test-deps bench-deps install clean
