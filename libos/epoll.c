@@ -12,6 +12,11 @@
  * A timerfd is a deadline: readable once its clock passes it, and poll
  * sleeps no later than that.
  *
+ * An entry belongs to the open file the fd named when it was added: once
+ * that fd is closed (or names another file), the entry is gone, as Linux
+ * drops a closed file from every epoll set.  (Linux keeps it while a dup
+ * of the fd still holds the file; here the fd number decides.)
+ *
  * All three live in the process's memory: after fork, parent and child
  * each have their own copy (unlike Linux, where they share the object).
  */
@@ -34,6 +39,7 @@ struct interest {
 	int fd;
 	uint32_t events;
 	uint64_t data;
+	uint64_t serial;   /* fs_file_serial of fd at EPOLL_CTL_ADD */
 	int disabled;      /* EPOLLONESHOT fired */
 };
 
@@ -132,8 +138,19 @@ long sys_epoll_create(int size)
 	return size <= 0 ? -EINVAL : sys_epoll_create1(0);
 }
 
+/* Forget entries whose file has been closed. */
+static void prune(struct epoll *ep)
+{
+	for (int i = 0; i < ep->n;)
+		if (fs_file_serial(ep->items[i].fd) != ep->items[i].serial)
+			ep->items[i] = ep->items[--ep->n];
+		else
+			i++;
+}
+
 static struct interest *find(struct epoll *ep, int fd)
 {
+	prune(ep);
 	for (int i = 0; i < ep->n; i++)
 		if (ep->items[i].fd == fd)
 			return &ep->items[i];
@@ -168,7 +185,8 @@ long sys_epoll_ctl(int epfd, int op, int fd, const struct kepoll_event *ev)
 			ep->items = items;
 			ep->cap = cap;
 		}
-		ep->items[ep->n++] = (struct interest){ fd, ev->events, ev->data, 0 };
+		ep->items[ep->n++] = (struct interest){ fd, ev->events, ev->data,
+							fs_file_serial(fd), 0 };
 		return 0;
 	case 2: /* EPOLL_CTL_DEL */
 		if (!it)
@@ -178,7 +196,7 @@ long sys_epoll_ctl(int epfd, int op, int fd, const struct kepoll_event *ev)
 	case 3: /* EPOLL_CTL_MOD */
 		if (!it)
 			return -ENOENT;
-		*it = (struct interest){ fd, ev->events, ev->data, 0 };
+		*it = (struct interest){ fd, ev->events, ev->data, it->serial, 0 };
 		return 0;
 	default:
 		return -EINVAL;
@@ -195,6 +213,7 @@ long sys_epoll_pwait(int epfd, struct kepoll_event *out, int max, int timeout_ms
 		return -EINVAL;
 	if (mask && setsize != 8)
 		return -EINVAL;
+	prune(ep);
 	struct kpollfd *fds = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(*fds));
 	int *which = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(int));
 	unsigned n = 0;

@@ -34,6 +34,9 @@ struct file {
 	size_t content_len;
 	void *obj;             /* F_OBJ (owned by epoll.c), F_SOCKET */
 	enum lobj obj_kind;    /* F_OBJ */
+	int owner, owner_type; /* F_SETOWN(_EX), type + 1 (0: none): recorded;
+				  SIGIO is never sent */
+	uint64_t serial;       /* fs_file_serial */
 };
 
 struct fd_slot {
@@ -885,9 +888,31 @@ long sys_fcntl(int fd, int cmd, long arg)
 	case F_SETFD: fds[fd].cloexec = !!(arg & FD_CLOEXEC); return 0;
 	case F_GETFL: return f->flags;
 	case F_SETFL:
+		if (arg & FASYNC)
+			klog("fcntl: O_ASYNC recorded, but SIGIO is not delivered");
 		f->flags = (f->flags & O_ACCMODE) |
-			   ((int)arg & (O_APPEND | O_NONBLOCK));
+			   ((int)arg & (O_APPEND | O_NONBLOCK | FASYNC));
 		return 0;
+	case F_SETOWN: /* a negative owner is a process group */
+		f->owner = (int)arg < 0 ? -(int)arg : (int)arg;
+		f->owner_type = ((int)arg < 0 ? F_OWNER_PGRP : F_OWNER_PID) + 1;
+		return 0;
+	case F_GETOWN:
+		return f->owner_type == F_OWNER_PGRP + 1 ? -f->owner : f->owner;
+	case F_SETOWN_EX: {
+		const struct f_owner_ex *o = (const void *)arg;
+		if (o->type != F_OWNER_TID && o->type != F_OWNER_PID && o->type != F_OWNER_PGRP)
+			return -EINVAL;
+		f->owner = o->pid;
+		f->owner_type = (o->pid ? o->type : F_OWNER_PID) + 1;
+		return 0;
+	}
+	case F_GETOWN_EX: {
+		struct f_owner_ex *o = (void *)arg;
+		o->type = f->owner_type ? f->owner_type - 1 : F_OWNER_PID;
+		o->pid = f->owner;
+		return 0;
+	}
 	case F_GETLK: case F_SETLK: case F_SETLKW:
 		return file_lock(f, cmd, (struct flock *)arg);
 	default:
@@ -907,6 +932,12 @@ long sys_ioctl(int fd, unsigned long cmd, void *arg)
 			f->flags |= O_NONBLOCK;
 		else
 			f->flags &= ~O_NONBLOCK;
+		return 0;
+	case FIOASYNC: /* as F_SETFL O_ASYNC: recorded, no SIGIO */
+		if (*(int *)arg)
+			f->flags |= FASYNC;
+		else
+			f->flags &= ~FASYNC;
 		return 0;
 	case FIOCLEX: case FIONCLEX:
 		fds[fd].cloexec = cmd == FIOCLEX;
@@ -1195,8 +1226,10 @@ static int install_new(struct file proto, int cloexec)
 	struct file *f = kmalloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	static uint64_t next_serial;
 	*f = proto;
 	f->refs = 1;
+	f->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
 	int fd = fd_install(f, 0, cloexec);
 	if (fd < 0)
 		kfree(f);
@@ -1243,6 +1276,12 @@ short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at)
 		       ((f->flags & O_ACCMODE) == O_RDWR ? out : 0);
 	}
 	return in | out; /* files, directories and devices never block */
+}
+
+uint64_t fs_file_serial(int fd)
+{
+	struct file *f = fd_file(fd);
+	return f ? f->serial : 0;
 }
 
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec)

@@ -41,6 +41,7 @@ struct libos_proc {
 	uint32_t uid, gid;
 	int pid, ppid;
 	char comm[16];
+	int undumpable, pdeathsig, keepcaps, no_new_privs, subreaper; /* prctl */
 	char **argv, **envp;  /* of the running program, for /proc/self */
 	uint64_t brk_start, brk_cur, brk_end;
 };
@@ -137,6 +138,8 @@ enum lobj { OBJ_EPOLL, OBJ_EVENTFD, OBJ_TIMERFD };
 /* What fd can report now; *h is a handle to sleep on until it may be
  * readable, and *wake_at (if earlier) the monotonic time it becomes so. */
 short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at);
+/* The open file behind fd as a number never reused (0: fd not open). */
+uint64_t fs_file_serial(int fd);
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec);
 void *fs_obj(int fd, enum lobj kind, int *flags);
 

@@ -219,7 +219,48 @@ long sys_prctl(int op, unsigned long a2)
 	case PR_GET_NAME:
 		memcpy((char *)a2, proc.comm, sizeof(proc.comm));
 		return 0;
+	/* Process attributes kept and reported back.  The parent-death
+	 * signal is recorded but not sent: a picoprocess's processes end
+	 * together with its first one. */
+	case PR_SET_DUMPABLE:
+		if (a2 > 1)
+			return -EINVAL;
+		proc.undumpable = !a2;
+		return 0;
+	case PR_GET_DUMPABLE:
+		return !proc.undumpable;
+	case PR_SET_PDEATHSIG:
+		if (a2 > 64)
+			return -EINVAL;
+		proc.pdeathsig = (int)a2;
+		return 0;
+	case PR_GET_PDEATHSIG:
+		*(int *)a2 = proc.pdeathsig;
+		return 0;
+	case PR_SET_KEEPCAPS:
+		if (a2 > 1)
+			return -EINVAL;
+		proc.keepcaps = (int)a2;
+		return 0;
+	case PR_GET_KEEPCAPS:
+		return proc.keepcaps;
+	case PR_SET_NO_NEW_PRIVS:
+		if (a2 != 1)
+			return -EINVAL;
+		proc.no_new_privs = 1;
+		return 0;
+	case PR_GET_NO_NEW_PRIVS:
+		return proc.no_new_privs;
+	case PR_SET_CHILD_SUBREAPER:
+		proc.subreaper = !!a2;
+		return 0;
+	case PR_GET_CHILD_SUBREAPER:
+		*(int *)a2 = proc.subreaper;
+		return 0;
+	case PR_CAPBSET_READ: /* the virtual root's bounding set: all of them */
+		return a2 <= 40 ? 1 : -EINVAL;
 	default:
+		klog("prctl: option %d is not supported", op);
 		return -EINVAL;
 	}
 }

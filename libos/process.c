@@ -39,6 +39,7 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		return r; /* parent: the child's pid, or an error */
 	proc.ppid = proc.pid;
 	proc.pid = self;
+	proc.pdeathsig = 0; /* not inherited, as on Linux */
 	if (ctx && newsp)
 		ctx->rsp = newsp;
 	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);

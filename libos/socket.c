@@ -19,6 +19,7 @@
 #define MSG_PEEK_K 0x2
 #define MSG_DONTWAIT_K 0x40
 #define MSG_NOSIGNAL_K 0x4000
+#define MAX_OPTS 12
 
 struct sockaddr_in_k {
 	uint16_t family;
@@ -32,7 +33,8 @@ struct lsock {
 	int nonblock;        /* SOCK_NONBLOCK at creation */
 	int nonblock_fd;     /* O_NONBLOCK on the descriptor now */
 	struct sockaddr_in_k local, peer;
-	int reuseaddr, keepalive, nodelay;
+	struct { int level, name, value; } opts[MAX_OPTS]; /* as set */
+	int nopts;
 };
 
 /* The socket behind a descriptor, with its stream (if connected or
@@ -290,15 +292,27 @@ long sys_shutdown(int fd, int how)
 	return abi->stream_shutdown(ref.h, (uint32_t)how + 1);
 }
 
-static int *option(struct lsock *s, int level, int name)
+/* The value slot of an integer option, added when 'add' is set.  Options
+ * are recorded and reported back, not applied to the host socket. */
+static int *option(struct lsock *s, int level, int name, int add)
 {
-	if (level == 1 /* SOL_SOCKET */ && name == 2)
-		return &s->reuseaddr;
-	if (level == 1 && name == 9)
-		return &s->keepalive;
-	if (level == 6 /* IPPROTO_TCP */ && name == 1)
-		return &s->nodelay;
-	return NULL;
+	for (int i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == level && s->opts[i].name == name)
+			return &s->opts[i].value;
+	if (!add || s->nopts == MAX_OPTS)
+		return NULL;
+	s->opts[s->nopts].level = level;
+	s->opts[s->nopts].name = name;
+	return &s->opts[s->nopts++].value;
+}
+
+/* Options Linux reports as 0 or 1 whatever was set, and as 0 unset. */
+static int is_flag(int level, int name)
+{
+	return (level == 1 /* SOL_SOCKET */ && (name == 2 /* SO_REUSEADDR */ ||
+		name == 6 /* SO_BROADCAST */ || name == 9 /* SO_KEEPALIVE */ ||
+		name == 10 /* SO_OOBINLINE */ || name == 15 /* SO_REUSEPORT */)) ||
+	       (level == 6 /* IPPROTO_TCP */ && name == 1 /* TCP_NODELAY */);
 }
 
 long sys_setsockopt(int fd, int level, int name, const void *val, unsigned len)
@@ -307,12 +321,18 @@ long sys_setsockopt(int fd, int level, int name, const void *val, unsigned len)
 	long r = sock_get(fd, &ref);
 	if (r < 0)
 		return r;
-	int *o = option(ref.s, level, name);
-	if (o && val && len >= 4) {
-		*o = *(const int *)val;
+	if (!val)
+		return -EFAULT;
+	if (len < 4) {
+		klog("setsockopt(%d, %d): %u-byte value not recorded", level, name, len);
+		return len ? 0 : -EINVAL;
+	}
+	int *o = option(ref.s, level, name, 1);
+	if (!o) {
+		klog("setsockopt(%d, %d): too many options, not recorded", level, name);
 		return 0;
 	}
-	klog("setsockopt(%d, %d): recorded nowhere, accepted", level, name);
+	*o = is_flag(level, name) ? !!*(const int *)val : *(const int *)val;
 	return 0;
 }
 
@@ -324,9 +344,11 @@ long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
 		return r;
 	if (!val || !len || *len < 4)
 		return -EINVAL;
-	int v, *o = option(ref.s, level, name);
+	int v, *o = option(ref.s, level, name, 0);
 	if (o)
 		v = *o;
+	else if (is_flag(level, name))
+		v = 0;
 	else if (level == 1 && name == 4 /* SO_ERROR */)
 		v = 0;
 	else if (level == 1 && name == 3 /* SO_TYPE */)

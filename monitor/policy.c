@@ -946,7 +946,7 @@ int moat_policy_net(struct moat_policy *p, const char *uri, int *fdp)
 		sa.sin_addr.s_addr = g->haddr;
 	if (g->hport)
 		sa.sin_port = htons(g->hport);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (server ? 0 : SOCK_NONBLOCK), 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (server) {

@@ -185,7 +185,6 @@ static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
 	char c;
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(126);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_DFL);
 	empty_root(errfd);
 	if (sethostname("moat", 4) < 0)
@@ -195,6 +194,9 @@ static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
 	if (setresgid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0 ||
 	    setresuid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0)
 		child_fail(errfd, "dropping to the unprivileged identity");
+	/* After the identity change, which would clear it: if moat dies (even
+	 * by SIGKILL), so does the picoprocess, and with pid 1 its namespace. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	apply_limits(pp, &m->limits, errfd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, "setting no_new_privs");

@@ -64,3 +64,28 @@ same_output "memfd_create: write, read back, mmap, its /proc/self/fd name" /usr/
 import os, mmap
 fd = os.memfd_create("buf"); os.write(fd, b"hello memfd"); os.lseek(fd, 0, 0); print(os.read(fd, 64))
 m = mmap.mmap(fd, 11); print(m[:5]); print(os.readlink(f"/proc/self/fd/{fd}"))'
+
+same_output "epoll drops a closed fd; prctl and fcntl owner/O_ASYNC attributes" /usr/bin/python3 -c '
+import ctypes, fcntl, os, select, socket
+ep = select.epoll()
+a, b = socket.socketpair()
+ep.register(a.fileno(), select.EPOLLIN)
+b.send(b"x")
+print("ready:", [e for _, e in ep.poll(1)])
+n = a.fileno(); a.close()
+print("after close:", ep.poll(0.2))
+r, w = os.pipe()
+if r != n:
+    os.dup2(r, n); os.close(r); r = n
+os.write(w, b"y")
+print("same number, new file:", ep.poll(0.1))
+ep.register(r, select.EPOLLIN); print("registered again:", [e for _, e in ep.poll(1)])
+libc = ctypes.CDLL(None, use_errno=True)
+print("dumpable", libc.prctl(3, 0, 0, 0, 0), libc.prctl(4, 0, 0, 0, 0), libc.prctl(3, 0, 0, 0, 0))
+sig = ctypes.c_int(-1); libc.prctl(1, 15, 0, 0, 0); libc.prctl(2, ctypes.byref(sig), 0, 0, 0)
+print("pdeathsig", sig.value, "bad option", libc.prctl(12345, 0, 0, 0, 0), ctypes.get_errno())
+fcntl.fcntl(w, fcntl.F_SETOWN, os.getpid())
+print("owner is me:", fcntl.fcntl(w, fcntl.F_GETOWN) == os.getpid())
+fl = fcntl.fcntl(b.fileno(), fcntl.F_GETFL)
+fcntl.fcntl(b.fileno(), fcntl.F_SETFL, fl | os.O_ASYNC)
+print("O_ASYNC:", bool(fcntl.fcntl(b.fileno(), fcntl.F_GETFL) & os.O_ASYNC))'

@@ -363,6 +363,11 @@ static int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* and the ones servers are run with: nginx's graceful stop, log
+	 * reopening and binary upgrade */
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	moat_monitor_run(mon);
 	const struct moat_exit *e = moat_monitor_exit(mon, id);
 	if (e->reason[0])
