@@ -396,7 +396,7 @@ if [ $mode = full ]; then PKG_NS="1 10 50"; else PKG_NS="1 2"; fi
 PY_IDLE='import sys; print("ready", flush=True); sys.stdin.read()'
 "$MOAT" pack --from-host /lib/x86_64-linux-gnu/libc.so.6 --name base --version 1.0 \
 	-o "$PKG/base.mpk" >&2 &&
-"$MOAT" pack --from-host /usr/bin/python3 --add /usr/lib/python3.11 --exclude '*/__pycache__*' \
+"$MOAT" pack --from-host /usr/bin/python3 --add /usr/lib/python3.11 \
 	--name python3 --version 3.11 --depends 'base >=1' --pkg-path "$PKG" -o "$PKG/python3.mpk" >&2 &&
 printf '[Identity]\nname = idle\nversion = 1.0\n[Dependency.python3]\nversion = >=3\n[Application]\nentry = file:///usr/bin/python3\narguments = -c %s\n' \
 	"'$PY_IDLE'" >"$PKG/idle.ini" &&
