@@ -71,8 +71,10 @@ static pid_t stand_in(void)
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	(void)st, (void)flag, (void)ftw;
-	chmod(path, 0700);
+	(void)st, (void)ftw;
+	/* Never through a link: the fixture's "root" link points at "/". */
+	if (flag != FTW_SL && flag != FTW_SLN)
+		chmod(path, 0700);
 	return remove(path) < 0 && errno != ENOENT ? 0 : 0;
 }
 
