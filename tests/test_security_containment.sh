@@ -83,7 +83,9 @@ done
 
 # A wedged LibOS (its heap lock taken) spins like a busy loop: moat and
 # everything in the picoprocess go when moat is killed.
-( timeout -k 1 1 "$MOAT" run -- "$C" poke "$(sym heap_lock)" 1 >/dev/null 2>&1 ) 2>/dev/null
+# (TMPDIR: moat's scratch directory, left behind when moat is killed,
+# lands in $WORK.)
+( TMPDIR=$WORK timeout -k 1 1 "$MOAT" run -- "$C" poke "$(sym heap_lock)" 1 >/dev/null 2>&1 ) 2>/dev/null
 rc=$?
 sleep 0.5
 left=$(pgrep -f "$C poke" | wc -l)
