@@ -2,9 +2,11 @@
 """neighbour.py -- a neighbouring picoprocess's request latency, timed from the host.
 
     neighbour.py MOAT SECONDS [READY_FILE]
+    neighbour.py MOAT until:STOP_FILE [READY_FILE]
 
 Starts `MOAT run -- /bin/busybox cat`, an echo server over a pipe, and for
-SECONDS sends it a line every 50 ms and times the echo.  It touches
+SECONDS (or until STOP_FILE exists) sends it a line every 50 ms and times
+the echo.  It touches
 READY_FILE once the first echo came back (so the caller starts its attack
 after that).  Prints one line:
 
@@ -19,14 +21,16 @@ import subprocess
 import sys
 import time
 
-moat, seconds = sys.argv[1], float(sys.argv[2])
+moat = sys.argv[1]
+stop = sys.argv[2][6:] if sys.argv[2].startswith("until:") else None
+seconds = 1e9 if stop else float(sys.argv[2])
 ready = sys.argv[3] if len(sys.argv) > 3 else None
 p = subprocess.Popen([moat, "run", "--", "/bin/busybox", "cat"],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
 lat, lost = [], 0
 end = None
 i = 0
-while end is None or time.monotonic() < end:
+while end is None or (time.monotonic() < end and not (stop and os.path.exists(stop))):
     msg = b"ping %d\n" % i
     t0 = time.monotonic()
     p.stdin.write(msg)

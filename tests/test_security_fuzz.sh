@@ -6,6 +6,10 @@
 # copied, never written; `make fuzz` is the long run that grows it.
 . "$(dirname "$0")/lib.sh"
 SECONDS_EACH=${FUZZ_SECONDS:-10}
+# The channel target's fixture holds links to / and /etc/passwd; nothing it
+# does, cleanup included, may change them (finding 12).
+modes() { stat -c '%a %u %g' / /etc /etc/passwd /tmp | tr '\n' ' '; }
+before=$(modes)
 for t in channel manifest elf package; do
 	if [ ! -x "$BUILD/fuzz/fuzz_$t" ]; then
 		fail "fuzz $t" "$BUILD/fuzz/fuzz_$t is not built (make $BUILD/fuzz/fuzz_$t; needs clang-14 and libclang-rt-14-dev)"
@@ -20,3 +24,6 @@ for t in channel manifest elf package; do
 		cat "$WORK/out/$t.log" 2>/dev/null | tail -30 | sed 's/^/    /'
 	fi
 done
+check_eq "the fuzz targets left /, /etc, /etc/passwd and /tmp as they were" "$before" "$(modes)"
+left=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'moat-fuzz.*' -newer "$WORK" 2>/dev/null | wc -l)
+check_eq "the channel target removed its fixture" "0" "$left"

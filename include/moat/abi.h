@@ -507,7 +507,7 @@ struct moat_abi {
 	long (*system_time)(uint32_t clock);
 
 	/* random_bits: fill buf with len cryptographically random bytes.
-	 * Result: len. */
+	 * Result: len, or -EFAULT if buf is not writable. */
 	long (*random_bits)(void *buf, size_t len);
 
 	/* segment_base_set: set the calling thread's FS or GS base.

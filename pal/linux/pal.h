@@ -51,6 +51,8 @@ struct pal_handle *pal_handle_get(moat_handle h, int type);
 
 /* A small futex-based mutex for PAL-internal state. */
 void pal_lock(volatile int *l);
+/* pal_lock, but give up after about 'ns' nanoseconds: 0, or -1. */
+int pal_lock_within(volatile int *l, int64_t ns);
 void pal_unlock(volatile int *l);
 
 /* Page allocator for PAL-internal objects (never freed into the app). */
@@ -70,6 +72,11 @@ long pal_stream_symlink(const char *target, const char *uri);
 long pal_stream_link(const char *from, const char *to);
 long pal_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
 		     uint64_t *len, int32_t *pid);
+/* The end's notice to the monitor.  The channel lock may be held by this
+ * very thread, if it faulted inside a request (a bad pointer handed to an
+ * ABI call); then the notice is skipped after ~100 ms, and the monitor
+ * learns of the end from the exit status. */
+void pal_notify_exit(int32_t code, uint32_t sig);
 void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
 		size_t len);
 

@@ -80,7 +80,7 @@ struct host_sigaction_dfl {
 
 _Noreturn void pal_process_exit(int code, int sig)
 {
-	pal_notify(MOAT_OP_EXIT, code, (uint32_t)sig, 0, 0);
+	pal_notify_exit(code, (uint32_t)sig);
 	if (sig && pal_self_pid != 1) {
 		/* Die by the real signal so that the parent's wait sees it;
 		 * the namespace's init (pid 1) cannot signal itself, and the

@@ -98,6 +98,15 @@ void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
 	pal_unlock(&channel_lock);
 }
 
+void pal_notify_exit(int32_t code, uint32_t sig)
+{
+	struct moat_msg_hdr hdr = { MOAT_OP_EXIT, 0, code, sig };
+	if (pal_lock_within(&channel_lock, 100000000) < 0)
+		return;
+	channel_send(&hdr, 0, 0, 0, 0);
+	pal_unlock(&channel_lock);
+}
+
 static uint32_t kind_of_mode(unsigned mode)
 {
 	switch (mode & 0170000) {

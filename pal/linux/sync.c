@@ -52,6 +52,17 @@ void pal_lock(volatile int *l)
 		futex(l, FUTEX_WAIT_PRIVATE, 1, -1);
 }
 
+int pal_lock_within(volatile int *l, int64_t ns)
+{
+	for (int64_t waited = 0; __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
+	     waited += 1000000) {
+		if (waited >= ns)
+			return -1;
+		futex(l, FUTEX_WAIT_PRIVATE, 1, 1000000);
+	}
+	return 0;
+}
+
 void pal_unlock(volatile int *l)
 {
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
@@ -455,6 +466,8 @@ long pal_random_bits(void *buf, size_t len)
 	size_t done = 0;
 	while (done < len) {
 		long r = HOST3(__NR_getrandom, (char *)buf + done, len - done, 0);
+		if (r == -MOAT_EFAULT)
+			return r; /* an unwritable buffer: getrandom(2) says EFAULT */
 		if (r < 0 && r != -MOAT_EINTR)
 			pal_fatal("getrandom failed");
 		if (r > 0)
