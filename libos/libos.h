@@ -141,10 +141,16 @@ uint64_t fs_file_serial(int fd);
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec);
 void *fs_obj(int fd, enum lobj kind, int *flags);
 
-int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec);
+int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int nonblock, int cloexec);
 /* The socket state behind fd: NULL no such fd, (void *)-1 not a socket. */
 void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags);
 void fs_socket_connected(int fd, moat_handle h, uint32_t kind);
+/* socket.c: a socket descriptor's reads, writes (iov is struct iovec),
+ * poll and last close. */
+long sock_rw(void *obj, moat_handle h, uint32_t kind, int flags, void *iov, size_t cnt,
+	     int write);
+short sock_poll(void *obj, moat_handle h, uint32_t kind, short events, moat_handle *wait);
+void sock_release(void *obj);
 
 /* epoll.c */
 void lobj_release(enum lobj kind, void *obj);

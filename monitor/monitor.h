@@ -30,7 +30,21 @@ struct pico {
 	char scratch[4096]; /* host directory behind /tmp and /dev/shm, or "" */
 	char cg_pids[600];  /* its cgroups, or "" (cgroup.c) */
 	char cg_mem[600];
+	struct relay **relays;       /* sockets.c: UDP endpoints it relays */
+	int nrelays;
+	struct unix_name *unames;    /* sockets.c: the app's unix socket names */
+	int nunames;
+	unsigned unix_seq;
+	char sockdir[4096];          /* host directory of their listeners, or "" */
 };
+
+/* sockets.c: UDP relays and unix socket names (see there). */
+struct pollfd;
+int moat_relay_new(struct pico *pp, int host, int server, int *app_end);
+int moat_relay_pollfds(struct pico *pp, struct pollfd *out);
+void moat_relay_serve(struct pico *pp, const struct pollfd *pfd, int n);
+int moat_unix_open(struct pico *pp, const char *uri, int *fd);
+void moat_sockets_close(struct pico *pp);
 
 /* cgroup.c: task and memory caps, where the host lets the monitor. */
 void moat_cgroup_create(struct pico *pp, const struct moat_limits *l);

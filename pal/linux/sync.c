@@ -312,7 +312,8 @@ static int stream_ready(moat_handle h)
 	if (!ph)
 		return -MOAT_EBADF;
 	if (ph->kind != MOAT_KIND_PIPE && ph->kind != MOAT_KIND_CONSOLE &&
-	    ph->kind != MOAT_KIND_SOCKET && ph->kind != MOAT_KIND_SERVER)
+	    ph->kind != MOAT_KIND_SOCKET && ph->kind != MOAT_KIND_SERVER &&
+	    ph->kind != MOAT_KIND_DATAGRAM)
 		return 1; /* files and directories never block */
 	struct { int fd; short events, revents; } p = { ph->fd, 1 /* POLLIN */, 0 };
 	struct __kernel_timespec zero = { 0, 0 };
