@@ -124,6 +124,18 @@ struct thread_sig {
 };
 struct thread_sig *thread_sig(void);
 void thread_block_until_signal(void);
+void thread_block_until_signal_in(uint64_t wanted);
+void thread_wake_sigwaiters(void);
+long thread_spawn_internal(void (*fn)(void *), void *arg);
+uint64_t signal_pending_set(void);
+int signal_interrupts_now(void);
+/* Details for the next delivery of sig (si_code and the union's first 16
+ * bytes), as rt_sigqueueinfo or a timer gives them. */
+void signal_set_info(int sig, int code, const void *fields, size_t len);
+
+/* timer.c: POSIX timers */
+void timers_after_fork(void);
+void timers_reset_on_exec(void);
 
 /* fs.c: paths and descriptors. */
 #define LIBOS_MAX_FDS 1024
