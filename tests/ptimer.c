@@ -91,7 +91,6 @@ int main(void)
 	sigwaitinfo(&usr1, &si);
 	int ov = timer_getoverrun(t1);
 	printf("overruns counted while blocked: %s\n", ov >= 5 && si.si_overrun == ov ? "yes" : "no");
-	if (getenv("PTIMER_DEBUG")) printf("ov %d si %d\n", ov, si.si_overrun);
 	arm(t1, 0, 0);
 	while (sigtimedwait(&usr1, &si, &(struct timespec){ 0, 0 }) > 0)
 		;
