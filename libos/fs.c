@@ -199,7 +199,7 @@ static void file_put(struct file *f)
 	if (f->type == F_STREAM || f->type == F_DIR || (f->type == F_SOCKET && f->kind))
 		abi->object_close(f->h);
 	if (f->type == F_SOCKET)
-		kfree(f->obj);
+		sock_release(f->obj);
 	if (f->type == F_OBJ)
 		lobj_release(f->obj_kind, f->obj);
 	kfree(f->content);
@@ -577,10 +577,10 @@ static long file_read(struct file *f, void *buf, size_t len, int64_t at)
 		return lobj_read(f->obj_kind, f->obj, f->flags, buf, len);
 	case F_PATH:
 		return -EBADF;
-	case F_SOCKET:
-		if (!f->kind)
-			return -ENOTCONN;
-		break;
+	case F_SOCKET: {
+		struct { void *base; size_t len; } iov = { buf, len };
+		return sock_rw(f->obj, f->h, f->kind, f->flags, &iov, 1, 0);
+	}
 	case F_MEM: {
 		uint64_t off = at >= 0 ? (uint64_t)at : f->pos;
 		size_t n = off >= f->content_len ? 0 : f->content_len - off;
@@ -619,10 +619,10 @@ static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
 		return lobj_write(f->obj_kind, f->obj, buf, len);
 	case F_PATH:
 		return -EBADF;
-	case F_SOCKET:
-		if (!f->kind)
-			return -ENOTCONN;
-		break;
+	case F_SOCKET: {
+		struct { const void *base; size_t len; } iov = { buf, len };
+		return sock_rw(f->obj, f->h, f->kind, f->flags, &iov, 1, 1);
+	}
 	}
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -691,6 +691,8 @@ static long vector_io(int fd, const struct iovec_k *iov, int cnt, int write)
 		return -EBADF;
 	if (cnt < 0 || cnt > 1024)
 		return -EINVAL;
+	if (f->type == F_SOCKET) /* one datagram, not one per iovec */
+		return sock_rw(f->obj, f->h, f->kind, f->flags, (void *)iov, (size_t)cnt, write);
 	for (int i = 0; i < cnt; i++) {
 		if (!iov[i].len)
 			continue;
@@ -1262,9 +1264,7 @@ short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at)
 	case F_OBJ:
 		return lobj_poll(f->obj_kind, f->obj, events, h, wake_at);
 	case F_SOCKET:
-		if (!f->kind)
-			return out | 0x010; /* POLLHUP: not connected */
-		__attribute__((fallthrough)); /* connected or listening: a stream */
+		return sock_poll(f->obj, f->h, f->kind, events, h);
 	case F_STREAM:
 		if (f->kind != MOAT_KIND_PIPE && f->kind != MOAT_KIND_CONSOLE &&
 		    f->kind != MOAT_KIND_SOCKET && f->kind != MOAT_KIND_SERVER)
@@ -1558,10 +1558,11 @@ long sys_sendfile(int out, int in, int64_t *off, size_t len)
 
 /* --- sockets (socket.c keeps the state) --- */
 
-int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec)
+int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int nonblock, int cloexec)
 {
 	return install_new((struct file){ .type = F_SOCKET, .obj = obj, .h = h,
-					  .kind = kind, .flags = O_RDWR }, cloexec);
+					  .kind = kind, .flags = O_RDWR | (nonblock ? O_NONBLOCK : 0) },
+			   cloexec);
 }
 
 void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags)

@@ -124,6 +124,18 @@ struct thread_sig {
 };
 struct thread_sig *thread_sig(void);
 void thread_block_until_signal(void);
+void thread_block_until_signal_in(uint64_t wanted);
+void thread_wake_sigwaiters(void);
+long thread_spawn_internal(void (*fn)(void *), void *arg);
+uint64_t signal_pending_set(void);
+int signal_interrupts_now(void);
+/* Details for the next delivery of sig (si_code and the union's first 16
+ * bytes), as rt_sigqueueinfo or a timer gives them. */
+void signal_set_info(int sig, int code, const void *fields, size_t len);
+
+/* timer.c: POSIX timers */
+void timers_after_fork(void);
+void timers_reset_on_exec(void);
 
 /* fs.c: paths and descriptors. */
 #define LIBOS_MAX_FDS 1024
@@ -143,10 +155,16 @@ uint64_t fs_file_serial(int fd);
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec);
 void *fs_obj(int fd, enum lobj kind, int *flags);
 
-int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int cloexec);
+int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int nonblock, int cloexec);
 /* The socket state behind fd: NULL no such fd, (void *)-1 not a socket. */
 void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags);
 void fs_socket_connected(int fd, moat_handle h, uint32_t kind);
+/* socket.c: a socket descriptor's reads, writes (iov is struct iovec),
+ * poll and last close. */
+long sock_rw(void *obj, moat_handle h, uint32_t kind, int flags, void *iov, size_t cnt,
+	     int write);
+short sock_poll(void *obj, moat_handle h, uint32_t kind, short events, moat_handle *wait);
+void sock_release(void *obj);
 
 /* epoll.c */
 void lobj_release(enum lobj kind, void *obj);

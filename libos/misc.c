@@ -111,23 +111,50 @@ long sys_time(long *t)
 	return s;
 }
 
-long sys_nanosleep(const struct __kernel_timespec *req, void *rem)
+/* Sleep until 'end' on 'clock'.  A signal that runs a handler (or ends
+ * the process) interrupts it: -EINTR, and *rem gets what was left; a
+ * blocked or ignored one does not. */
+static long sleep_until(uint32_t clock, int64_t end, struct __kernel_timespec *rem)
 {
-	(void)rem;
-	if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000)
+	for (;;) {
+		int64_t left = end - abi->system_time(clock);
+		if (left <= 0)
+			return 0;
+		if (abi->thread_delay((uint64_t)left) != -EINTR || !signal_interrupts_now())
+			continue;
+		left = end - abi->system_time(clock);
+		if (rem) {
+			left = left < 0 ? 0 : left;
+			rem->tv_sec = left / 1000000000;
+			rem->tv_nsec = left % 1000000000;
+		}
+		return -EINTR;
+	}
+}
+
+static int bad_time(const struct __kernel_timespec *t)
+{
+	return t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
+}
+
+long sys_nanosleep(const struct __kernel_timespec *req, struct __kernel_timespec *rem)
+{
+	if (bad_time(req))
 		return -EINVAL;
-	return abi->thread_delay((uint64_t)req->tv_sec * 1000000000 + (uint64_t)req->tv_nsec);
+	return sleep_until(MOAT_CLOCK_MONOTONIC, abi->system_time(MOAT_CLOCK_MONOTONIC) +
+				req->tv_sec * 1000000000 + req->tv_nsec, rem);
 }
 
 long sys_clock_nanosleep(int id, int flags, const struct __kernel_timespec *req,
-			 void *rem)
+			 struct __kernel_timespec *rem)
 {
-	if (flags & 1) { /* TIMER_ABSTIME */
-		long now = abi->system_time(clock_of(id));
-		long want = req->tv_sec * 1000000000 + req->tv_nsec;
-		return want > now ? abi->thread_delay((uint64_t)(want - now)) : 0;
-	}
-	return sys_nanosleep(req, rem);
+	if (bad_time(req))
+		return -EINVAL;
+	uint32_t c = clock_of(id);
+	int64_t want = req->tv_sec * 1000000000 + req->tv_nsec;
+	if (flags & 1) /* TIMER_ABSTIME: no remainder */
+		return sleep_until(c, want, NULL);
+	return sleep_until(c, abi->system_time(c) + want, rem);
 }
 
 long sys_getrandom(void *buf, size_t len, unsigned flags)

@@ -40,6 +40,7 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 	proc.ppid = proc.pid;
 	proc.pid = self;
 	proc.pdeathsig = 0; /* not inherited, as on Linux */
+	timers_after_fork();
 	if (ctx && newsp)
 		ctx->rsp = newsp;
 	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);
@@ -331,6 +332,7 @@ long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
 	vma_clear_all();
 	fs_close_on_exec();
 	signal_reset_on_exec();
+	timers_reset_on_exec();
 	thread_set_fsbase(0);
 	uint64_t entry, sp;
 	r = exec_load(a.path, a.argv, a.envp, &entry, &sp);

@@ -93,6 +93,34 @@ static int default_terminates(int sig)
 	}
 }
 
+/* Would a signal pending now run a handler or end the process?  (A
+ * blocked or ignored one does not end a sleep.) */
+int signal_interrupts_now(void)
+{
+	uint64_t ready = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~thread_sig()->blocked;
+	for (int sig = 1; sig <= NSIG_K; sig++) {
+		if (!(ready & BIT(sig)) || actions[sig].handler == SIG_IGN_K)
+			continue;
+		if (actions[sig].handler != SIG_DFL_K || default_terminates(sig))
+			return 1;
+	}
+	return 0;
+}
+
+uint64_t signal_pending_set(void)
+{
+	return __atomic_load_n(&pending, __ATOMIC_SEQ_CST);
+}
+
+void signal_set_info(int sig, int code, const void *fields, size_t len)
+{
+	if (sig < 1 || sig > NSIG_K)
+		return;
+	struct ksiginfo si = { .signo = sig, .code = code };
+	memcpy(si.pad2, fields, len < sizeof(si.pad2) ? len : sizeof(si.pad2));
+	fault_info[sig] = si;
+}
+
 void signal_post(int sig)
 {
 	if (sig >= 1 && sig <= NSIG_K)
@@ -361,7 +389,9 @@ long sys_rt_sigtimedwait(const uint64_t *set, struct ksiginfo *info,
 			int sig = __builtin_ctzll(hit) + 1;
 			__atomic_and_fetch(&pending, ~BIT(sig), __ATOMIC_SEQ_CST);
 			if (info)
-				*info = (struct ksiginfo){ .signo = sig };
+				*info = fault_info[sig].signo ? fault_info[sig]
+							      : (struct ksiginfo){ .signo = sig };
+			fault_info[sig].signo = 0;
 			return sig;
 		}
 		if (end >= 0) {
@@ -371,7 +401,7 @@ long sys_rt_sigtimedwait(const uint64_t *set, struct ksiginfo *info,
 			if (abi->thread_delay((uint64_t)(left < 10000000 ? left : 10000000)) == 0)
 				continue;
 		} else {
-			thread_block_until_signal();
+			thread_block_until_signal_in(*set | ~thread_sig()->blocked);
 		}
 		if (__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~*set & ~thread_sig()->blocked)
 			return -EINTR; /* another signal, with a handler to run */

@@ -1,25 +1,41 @@
 /*
  * socket.c -- the socket calls, on streams the monitor grants.
  *
- * A socket is LibOS state until it connects or listens: then it names a
- * "tcp.client:" or "tcp.server:" stream, and the monitor decides from the
- * manifest (and makes the host connection itself).  Reads and writes are
- * stream reads and writes.  Only IPv4 TCP, and local stream pairs
- * (socketpair), exist in this version; options are recorded and reported
- * back, not applied to the host socket.
+ * A socket is LibOS state until it needs the outside world; then it names
+ * a stream and the monitor decides from the manifest:
+ *   - TCP: connect opens "tcp.client:A:P", listen "tcp.server:A:P"; the
+ *     monitor makes the host connection or listener itself.
+ *   - UDP: bind to a port opens "udp.server:A:P"; the first connect or
+ *     sendto of an unbound socket opens "udp.client:A:P".  Either stream
+ *     is a relay in the monitor carrying struct moat_datagram packets, and
+ *     each new destination is asked about first (stream_attr_query), so an
+ *     ungranted one fails at once with EACCES; the monitor checks every
+ *     datagram again.
+ *   - Unix stream sockets: bind opens "unix.server:NAME" and connect
+ *     "unix.client:NAME", NAME an absolute path or "@" and the abstract
+ *     name in hex; the monitor keeps the app's names to itself, so only
+ *     the processes of this app reach them.
+ * Reads and writes are stream reads and writes.  Data read ahead for
+ * MSG_PEEK (or a datagram being returned) waits in the socket.  Options
+ * are recorded and reported back, not applied to the host socket.
  */
 #include "libos.h"
 
+#define AF_UNSPEC_K 0
 #define AF_UNIX_K 1
 #define AF_INET_K 2
 #define SOCK_STREAM_K 1
+#define SOCK_DGRAM_K 2
 #define SOCK_TYPE_MASK 0xf
 #define SOCK_NONBLOCK_K 04000
 #define SOCK_CLOEXEC_K 02000000
 #define MSG_PEEK_K 0x2
+#define MSG_TRUNC_K 0x20
 #define MSG_DONTWAIT_K 0x40
 #define MSG_NOSIGNAL_K 0x4000
 #define MAX_OPTS 12
+#define MAX_ALLOWED 16
+#define UNIX_ADDR_MAX 110 /* sizeof(struct sockaddr_un) */
 
 struct sockaddr_in_k {
 	uint16_t family;
@@ -30,19 +46,37 @@ struct sockaddr_in_k {
 
 struct lsock {
 	int domain, type;
-	int nonblock;        /* SOCK_NONBLOCK at creation */
-	int nonblock_fd;     /* O_NONBLOCK on the descriptor now */
 	struct sockaddr_in_k local, peer;
+	int connected;       /* UDP: connect() set a default peer */
+	/* AF_UNIX: local [0] and peer [1] names as sockaddr bytes (length 2:
+	 * unnamed), and the listener made at bind until listen installs it */
+	uint8_t uaddr[2][UNIX_ADDR_MAX];
+	unsigned ulen[2];
+	moat_handle listener;
 	struct { int level, name, value; } opts[MAX_OPTS]; /* as set */
 	int nopts;
+	/* read ahead: bytes [ahead_off, ahead_len) of 'ahead', or (UDP) one
+	 * datagram from ahead_from */
+	uint8_t *ahead;
+	size_t ahead_len, ahead_off;
+	int have_ahead;
+	struct sockaddr_in_k ahead_from;
+	uint8_t *rxbuf;      /* UDP: one datagram with its header */
+	/* UDP: destinations the monitor has allowed, and peers heard from */
+	struct sockaddr_in_k allowed[MAX_ALLOWED];
+	int nallowed, allowed_next;
 };
 
+struct iovec_s { void *base; size_t len; };
+
 /* The socket behind a descriptor, with its stream (if connected or
- * listening).  Returns 0, -EBADF or -ENOTSOCK. */
+ * listening). */
 struct sockref {
 	struct lsock *s;
 	moat_handle h;
-	uint32_t kind;     /* 0, MOAT_KIND_SOCKET or MOAT_KIND_SERVER */
+	uint32_t kind;     /* 0, MOAT_KIND_SOCKET, _SERVER or _DATAGRAM */
+	int nonblock;      /* O_NONBLOCK on the open file */
+	int fd;            /* -1 when reached through read/write */
 };
 
 static long sock_get(int fd, struct sockref *ref)
@@ -53,8 +87,33 @@ static long sock_get(int fd, struct sockref *ref)
 		return -EBADF;
 	if (ref->s == (void *)-1L)
 		return -ENOTSOCK;
-	ref->s->nonblock_fd = !!(flags & 04000); /* fcntl or ioctl(FIONBIO) */
+	ref->nonblock = !!(flags & 04000); /* SOCK_NONBLOCK, fcntl or FIONBIO */
+	ref->fd = fd;
 	return 0;
+}
+
+static struct lsock *lsock_new(int domain, int type)
+{
+	struct lsock *s = kzalloc(sizeof(*s));
+	if (!s)
+		return NULL;
+	s->domain = domain;
+	s->type = type;
+	s->local.family = s->peer.family = (uint16_t)domain;
+	s->listener = MOAT_NO_HANDLE;
+	s->ulen[0] = s->ulen[1] = 2;
+	s->uaddr[0][0] = s->uaddr[1][0] = AF_UNIX_K;
+	return s;
+}
+
+void sock_release(void *obj)
+{
+	struct lsock *s = obj;
+	if (s->listener != MOAT_NO_HANDLE)
+		abi->object_close(s->listener);
+	kfree(s->ahead);
+	kfree(s->rxbuf);
+	kfree(s);
 }
 
 long sys_socket(int domain, int type, int proto)
@@ -64,19 +123,20 @@ long sys_socket(int domain, int type, int proto)
 		klog("socket: address family %d is not supported", domain);
 		return -EAFNOSUPPORT;
 	}
-	if (base != SOCK_STREAM_K || (proto != 0 && proto != 6 /* TCP */)) {
-		klog("socket(%d, %d, %d): only stream sockets are granted: EACCES",
+	if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK_K | SOCK_CLOEXEC_K))
+		return -EINVAL;
+	int ok = (base == SOCK_STREAM_K && (proto == 0 || (domain == AF_INET_K && proto == 6))) ||
+		 (base == SOCK_DGRAM_K && domain == AF_INET_K && (proto == 0 || proto == 17));
+	if (!ok) {
+		klog("socket(%d, %d, %d): only TCP, UDP and unix stream sockets are granted: EACCES",
 		     domain, type, proto);
 		return -EACCES;
 	}
-	struct lsock *s = kzalloc(sizeof(*s));
+	struct lsock *s = lsock_new(domain, base);
 	if (!s)
 		return -ENOMEM;
-	s->domain = domain;
-	s->type = base;
-	s->nonblock = !!(type & SOCK_NONBLOCK_K);
-	s->local.family = s->peer.family = (uint16_t)domain;
-	long fd = fs_install_socket(s, MOAT_NO_HANDLE, 0, !!(type & SOCK_CLOEXEC_K));
+	long fd = fs_install_socket(s, MOAT_NO_HANDLE, 0, !!(type & SOCK_NONBLOCK_K),
+				    !!(type & SOCK_CLOEXEC_K));
 	if (fd < 0)
 		kfree(s);
 	return fd;
@@ -92,15 +152,13 @@ long sys_socketpair(int domain, int type, int proto, int *sv)
 	long r = abi->stream_pipe(&a, &b, MOAT_PIPE_DUPLEX);
 	if (r < 0)
 		return r;
-	struct lsock *sa = kzalloc(sizeof(*sa)), *sb = kzalloc(sizeof(*sb));
-	int cloexec = !!(type & SOCK_CLOEXEC_K);
+	struct lsock *sa = lsock_new(AF_UNIX_K, SOCK_STREAM_K);
+	struct lsock *sb = lsock_new(AF_UNIX_K, SOCK_STREAM_K);
+	int cloexec = !!(type & SOCK_CLOEXEC_K), nonblock = !!(type & SOCK_NONBLOCK_K);
 	int fa = -ENOMEM, fb = -ENOMEM;
 	if (sa && sb) {
-		*sa = (struct lsock){ .domain = AF_UNIX_K, .type = SOCK_STREAM_K,
-				      .nonblock = !!(type & SOCK_NONBLOCK_K) };
-		*sb = *sa;
-		fa = fs_install_socket(sa, a, MOAT_KIND_SOCKET, cloexec);
-		fb = fa < 0 ? fa : fs_install_socket(sb, b, MOAT_KIND_SOCKET, cloexec);
+		fa = fs_install_socket(sa, a, MOAT_KIND_SOCKET, nonblock, cloexec);
+		fb = fa < 0 ? fa : fs_install_socket(sb, b, MOAT_KIND_SOCKET, nonblock, cloexec);
 	}
 	if (fb < 0) {
 		if (fa >= 0)
@@ -115,6 +173,8 @@ long sys_socketpair(int domain, int type, int proto, int *sv)
 	sv[1] = fb;
 	return 0;
 }
+
+/* --- addresses --- */
 
 static long inet_addr_of(const void *addr, unsigned len, struct sockaddr_in_k *out)
 {
@@ -134,64 +194,9 @@ static void endpoint_uri(char *uri, size_t len, const char *scheme,
 		    (unsigned)(((a->port & 0xff) << 8) | (a->port >> 8)));
 }
 
-long sys_bind(int fd, const void *addr, unsigned len)
+static int same_in(const struct sockaddr_in_k *a, const struct sockaddr_in_k *b)
 {
-	struct sockref ref;
-	long r = sock_get(fd, &ref);
-	if (r < 0)
-		return r;
-	if (ref.s->domain == AF_UNIX_K)
-		return -EACCES; /* no unix socket path is granted */
-	if (ref.kind)
-		return -EINVAL;
-	return inet_addr_of(addr, len, &ref.s->local);
-}
-
-long sys_listen(int fd, int backlog)
-{
-	struct sockref ref;
-	char uri[64];
-	(void)backlog;
-	long r = sock_get(fd, &ref);
-	if (r < 0)
-		return r;
-	if (ref.kind == MOAT_KIND_SERVER)
-		return 0;
-	if (ref.kind || ref.s->domain != AF_INET_K)
-		return -EINVAL;
-	endpoint_uri(uri, sizeof(uri), "tcp.server", &ref.s->local);
-	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
-	if (r < 0) {
-		klog("listen on %s: not granted by the manifest", uri + 11);
-		return r;
-	}
-	fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_SERVER);
-	return 0;
-}
-
-long sys_connect(int fd, const void *addr, unsigned len)
-{
-	struct sockref ref;
-	char uri[64];
-	long r = sock_get(fd, &ref);
-	if (r < 0)
-		return r;
-	if (ref.kind)
-		return -EISCONN;
-	if (ref.s->domain == AF_UNIX_K)
-		return -ENOENT; /* no unix socket path is granted */
-	if ((r = inet_addr_of(addr, len, &ref.s->peer)) < 0)
-		return r;
-	endpoint_uri(uri, sizeof(uri), "tcp.client", &ref.s->peer);
-	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
-	if (r == -EINTR)
-		return -ERESTARTSYS;
-	if (r < 0) {
-		klog("connect to %s: %ld", uri + 11, r);
-		return r == -ENOENT || r == -EACCES ? -ECONNREFUSED : r;
-	}
-	fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_SOCKET);
-	return 0;
+	return a->addr == b->addr && a->port == b->port;
 }
 
 static void parse_peer(const char *text, struct sockaddr_in_k *a)
@@ -209,13 +214,290 @@ static void parse_peer(const char *text, struct sockaddr_in_k *a)
 	a->port = (uint16_t)(((parts[4] & 0xff) << 8) | (parts[4] >> 8));
 }
 
-static void copy_addr(const struct sockaddr_in_k *a, void *out, unsigned *len)
+static void copy_out(const void *a, unsigned alen, void *out, unsigned *len)
 {
 	if (!out || !len)
 		return;
-	unsigned n = *len < sizeof(*a) ? *len : sizeof(*a);
+	unsigned n = *len < alen ? *len : alen;
 	memcpy(out, a, n);
-	*len = sizeof(*a);
+	*len = alen;
+}
+
+static void copy_addr(const struct sockaddr_in_k *a, void *out, unsigned *len)
+{
+	copy_out(a, sizeof(*a), out, len);
+}
+
+/* A unix socket address as the monitor names it: "/abs/path" or "@" and
+ * the abstract name in hex.  The raw address is kept in raw (length
+ * *rawlen) for getsockname.  len == 2 (no name) is an error here. */
+static long unix_name_of(const void *addr, unsigned len, char *name, size_t size,
+			 uint8_t *raw, unsigned *rawlen)
+{
+	const uint8_t *sa = addr;
+	if (!addr || len < 2 || len > UNIX_ADDR_MAX)
+		return -EINVAL;
+	if ((sa[0] | sa[1] << 8) != AF_UNIX_K)
+		return -EINVAL;
+	if (len == 2)
+		return -EINVAL;
+	if (sa[2] == 0) { /* abstract: every byte counts, NULs included */
+		static const char hex[] = "0123456789abcdef";
+		size_t n = 0;
+		name[n++] = '@';
+		for (unsigned i = 3; i < len && n + 3 < size; i++) {
+			name[n++] = hex[sa[i] >> 4];
+			name[n++] = hex[sa[i] & 15];
+		}
+		name[n] = 0;
+	} else {
+		char path[UNIX_ADDR_MAX];
+		size_t n = strnlen((const char *)sa + 2, len - 2);
+		memcpy(path, sa + 2, n);
+		path[n] = 0;
+		char abs[MOAT_URI_MAX];
+		long r = path_resolve(-100 /* AT_FDCWD */, path, abs);
+		if (r < 0)
+			return r;
+		if (strlen(abs) > 107)
+			return -ENAMETOOLONG;
+		rt_strlcpy(name, abs, size);
+		len = (unsigned)(2 + n + 1); /* as Linux reports it: with the NUL */
+		if (len > UNIX_ADDR_MAX)
+			len = UNIX_ADDR_MAX;
+	}
+	memset(raw, 0, UNIX_ADDR_MAX);
+	memcpy(raw, sa, len < UNIX_ADDR_MAX ? len : UNIX_ADDR_MAX);
+	*rawlen = len;
+	return 0;
+}
+
+/* An abstract name of five hex digits, as Linux picks for autobind. */
+static void unix_autoname(uint8_t *raw, unsigned *rawlen, char *name, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint32_t r;
+	abi->random_bits(&r, sizeof(r));
+	memset(raw, 0, UNIX_ADDR_MAX);
+	raw[0] = AF_UNIX_K;
+	for (int i = 0; i < 5; i++)
+		raw[3 + i] = (uint8_t)hex[(r >> (4 * i)) & 15];
+	*rawlen = 8;
+	size_t n = 0;
+	name[n++] = '@';
+	for (int i = 3; i < 8 && n + 3 < size; i++) {
+		name[n++] = hex[raw[i] >> 4];
+		name[n++] = hex[raw[i] & 15];
+	}
+	name[n] = 0;
+}
+
+static long unix_bind_name(struct lsock *s, const char *name)
+{
+	char uri[300];
+	rt_snprintf(uri, sizeof(uri), "unix.server:%s", name);
+	long r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+	if (r < 0)
+		return r;
+	s->listener = (moat_handle)r;
+	return 0;
+}
+
+/* --- UDP helpers --- */
+
+static void allow(struct lsock *s, const struct sockaddr_in_k *a)
+{
+	for (int i = 0; i < s->nallowed; i++)
+		if (same_in(&s->allowed[i], a))
+			return;
+	s->allowed[s->nallowed < MAX_ALLOWED ? s->nallowed++ : s->allowed_next++ % MAX_ALLOWED] = *a;
+}
+
+/* May datagrams go to 'a'?  0 or -EACCES; asks the monitor once. */
+static long udp_allowed(struct lsock *s, const struct sockaddr_in_k *a)
+{
+	char uri[64];
+	struct moat_attr at;
+	for (int i = 0; i < s->nallowed; i++)
+		if (same_in(&s->allowed[i], a))
+			return 0;
+	endpoint_uri(uri, sizeof(uri), "udp.client", a);
+	long r = abi->stream_attr_query(uri, 0, &at);
+	if (r < 0) {
+		klog("udp to %s: not granted by the manifest", uri + 11);
+		return r == -EINVAL ? -EINVAL : -EACCES;
+	}
+	allow(s, a);
+	return 0;
+}
+
+/* Make sure the socket has its relay (an unbound socket gets a client one
+ * on its first destination). */
+static long udp_relay(struct sockref *ref, const struct sockaddr_in_k *dest)
+{
+	char uri[64];
+	if (ref->kind)
+		return 0;
+	if (ref->fd < 0)
+		return -EDESTADDRREQ;
+	endpoint_uri(uri, sizeof(uri), "udp.client", dest);
+	long r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+	if (r < 0)
+		return r == -ECONNREFUSED ? -EACCES : r;
+	fs_socket_connected(ref->fd, (moat_handle)r, MOAT_KIND_DATAGRAM);
+	ref->h = (moat_handle)r;
+	ref->kind = MOAT_KIND_DATAGRAM;
+	return 0;
+}
+
+/* --- naming and connecting --- */
+
+long sys_bind(int fd, const void *addr, unsigned len)
+{
+	struct sockref ref;
+	char uri[64];
+	long r = sock_get(fd, &ref);
+	if (r < 0)
+		return r;
+	struct lsock *s = ref.s;
+	if (s->domain == AF_UNIX_K) {
+		char name[2 * UNIX_ADDR_MAX + 2];
+		uint8_t raw[UNIX_ADDR_MAX];
+		unsigned rawlen;
+		if (ref.kind || s->ulen[0] > 2)
+			return -EINVAL;
+		if (len == 2 && addr && ((const uint8_t *)addr)[0] == AF_UNIX_K)
+			unix_autoname(raw, &rawlen, name, sizeof(name));
+		else if ((r = unix_name_of(addr, len, name, sizeof(name), raw, &rawlen)) < 0)
+			return r;
+		if ((r = unix_bind_name(s, name)) < 0)
+			return r;
+		memcpy(s->uaddr[0], raw, UNIX_ADDR_MAX);
+		s->ulen[0] = rawlen;
+		return 0;
+	}
+	struct sockaddr_in_k a;
+	if ((r = inet_addr_of(addr, len, &a)) < 0)
+		return r;
+	if (ref.kind || s->local.port)
+		return -EINVAL; /* bound already */
+	if (s->type == SOCK_DGRAM_K && a.port) {
+		/* a UDP port is a server endpoint from now on */
+		endpoint_uri(uri, sizeof(uri), "udp.server", &a);
+		r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+		if (r < 0) {
+			klog("bind to %s: not granted by the manifest", uri + 11);
+			return r;
+		}
+		fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_DATAGRAM);
+	}
+	s->local = a;
+	return 0;
+}
+
+long sys_listen(int fd, int backlog)
+{
+	struct sockref ref;
+	char uri[64];
+	(void)backlog;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
+		return r;
+	if (ref.kind == MOAT_KIND_SERVER)
+		return 0;
+	if (ref.s->type != SOCK_STREAM_K)
+		return -EOPNOTSUPP;
+	if (ref.kind)
+		return -EINVAL;
+	if (ref.s->domain == AF_UNIX_K) {
+		if (ref.s->listener == MOAT_NO_HANDLE) { /* unbound: Linux autobinds */
+			char name[32];
+			unix_autoname(ref.s->uaddr[0], &ref.s->ulen[0], name, sizeof(name));
+			if ((r = unix_bind_name(ref.s, name)) < 0) {
+				ref.s->ulen[0] = 2;
+				return r;
+			}
+		}
+		fs_socket_connected(fd, ref.s->listener, MOAT_KIND_SERVER);
+		ref.s->listener = MOAT_NO_HANDLE;
+		return 0;
+	}
+	endpoint_uri(uri, sizeof(uri), "tcp.server", &ref.s->local);
+	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+	if (r < 0) {
+		klog("listen on %s: not granted by the manifest", uri + 11);
+		return r;
+	}
+	fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_SERVER);
+	return 0;
+}
+
+static long unix_connect(struct sockref *ref, const void *addr, unsigned len)
+{
+	char name[2 * UNIX_ADDR_MAX + 2], uri[300];
+	uint8_t raw[UNIX_ADDR_MAX];
+	unsigned rawlen;
+	long r = unix_name_of(addr, len, name, sizeof(name), raw, &rawlen);
+	if (r < 0)
+		return r;
+	rt_snprintf(uri, sizeof(uri), "unix.client:%s", name);
+	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+	if (r == -EINTR)
+		return -ERESTARTSYS;
+	if (r < 0)
+		return r;
+	fs_socket_connected(ref->fd, (moat_handle)r, MOAT_KIND_SOCKET);
+	memcpy(ref->s->uaddr[1], raw, UNIX_ADDR_MAX);
+	ref->s->ulen[1] = rawlen;
+	return 0;
+}
+
+static long udp_connect(struct sockref *ref, const void *addr, unsigned len)
+{
+	struct lsock *s = ref->s;
+	struct sockaddr_in_k a;
+	if (addr && len >= 2 && ((const uint8_t *)addr)[0] == AF_UNSPEC_K &&
+	    ((const uint8_t *)addr)[1] == 0) {
+		s->connected = 0; /* dissolve the association */
+		return 0;
+	}
+	long r = inet_addr_of(addr, len, &a);
+	if (r < 0)
+		return r;
+	if ((r = udp_allowed(s, &a)) < 0 || (r = udp_relay(ref, &a)) < 0)
+		return r;
+	s->peer = a;
+	s->connected = 1;
+	if (s->have_ahead && !same_in(&s->ahead_from, &a))
+		s->have_ahead = 0; /* a datagram from elsewhere is no longer wanted */
+	return 0;
+}
+
+long sys_connect(int fd, const void *addr, unsigned len)
+{
+	struct sockref ref;
+	char uri[64];
+	long r = sock_get(fd, &ref);
+	if (r < 0)
+		return r;
+	if (ref.s->type == SOCK_DGRAM_K)
+		return udp_connect(&ref, addr, len);
+	if (ref.kind)
+		return ref.kind == MOAT_KIND_SERVER ? -EINVAL : -EISCONN;
+	if (ref.s->domain == AF_UNIX_K)
+		return unix_connect(&ref, addr, len);
+	if ((r = inet_addr_of(addr, len, &ref.s->peer)) < 0)
+		return r;
+	endpoint_uri(uri, sizeof(uri), "tcp.client", &ref.s->peer);
+	r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
+	if (r == -EINTR)
+		return -ERESTARTSYS;
+	if (r < 0) {
+		klog("connect to %s: %ld", uri + 11, r);
+		return r == -ENOENT || r == -EACCES ? -ECONNREFUSED : r;
+	}
+	fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_SOCKET);
+	return 0;
 }
 
 long sys_accept4(int fd, void *addr, unsigned *len, int flags)
@@ -225,30 +507,38 @@ long sys_accept4(int fd, void *addr, unsigned *len, int flags)
 	long r = sock_get(fd, &ref);
 	if (r < 0)
 		return r;
+	if (flags & ~(SOCK_NONBLOCK_K | SOCK_CLOEXEC_K))
+		return -EINVAL;
+	if (ref.s->type != SOCK_STREAM_K)
+		return -EOPNOTSUPP;
 	if (ref.kind != MOAT_KIND_SERVER)
 		return -EINVAL;
-	r = abi->stream_wait_for_client(ref.h, (uint32_t)(ref.s->nonblock || ref.s->nonblock_fd),
-					peer, sizeof(peer));
+	r = abi->stream_wait_for_client(ref.h, (uint32_t)ref.nonblock, peer, sizeof(peer));
 	if (r == -EINTR)
 		return -ERESTARTSYS;
 	if (r < 0)
 		return r;
-	struct lsock *c = kzalloc(sizeof(*c));
+	struct lsock *c = lsock_new(ref.s->domain, SOCK_STREAM_K);
 	if (!c) {
 		abi->object_close((moat_handle)r);
 		return -ENOMEM;
 	}
-	*c = (struct lsock){ .domain = AF_INET_K, .type = SOCK_STREAM_K,
-			     .nonblock = !!(flags & SOCK_NONBLOCK_K), .local = ref.s->local };
-	parse_peer(peer, &c->peer);
+	c->local = ref.s->local;
+	memcpy(c->uaddr[0], ref.s->uaddr[0], UNIX_ADDR_MAX);
+	c->ulen[0] = ref.s->ulen[0];
+	if (c->domain == AF_INET_K)
+		parse_peer(peer, &c->peer);
 	long nfd = fs_install_socket(c, (moat_handle)r, MOAT_KIND_SOCKET,
-				     !!(flags & SOCK_CLOEXEC_K));
+				     !!(flags & SOCK_NONBLOCK_K), !!(flags & SOCK_CLOEXEC_K));
 	if (nfd < 0) {
-		kfree(c);
+		sock_release(c);
 		abi->object_close((moat_handle)r);
 		return nfd;
 	}
-	copy_addr(&c->peer, addr, len);
+	if (c->domain == AF_UNIX_K)
+		copy_out(c->uaddr[1], c->ulen[1], addr, len); /* an unnamed peer */
+	else
+		copy_addr(&c->peer, addr, len);
 	return nfd;
 }
 
@@ -263,7 +553,10 @@ long sys_getsockname(int fd, void *addr, unsigned *len)
 	long r = sock_get(fd, &ref);
 	if (r < 0)
 		return r;
-	copy_addr(&ref.s->local, addr, len);
+	if (ref.s->domain == AF_UNIX_K)
+		copy_out(ref.s->uaddr[0], ref.s->ulen[0], addr, len);
+	else
+		copy_addr(&ref.s->local, addr, len);
 	return 0;
 }
 
@@ -273,9 +566,12 @@ long sys_getpeername(int fd, void *addr, unsigned *len)
 	long r = sock_get(fd, &ref);
 	if (r < 0)
 		return r;
-	if (ref.kind != MOAT_KIND_SOCKET)
+	if (ref.s->type == SOCK_DGRAM_K ? !ref.s->connected : ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
-	copy_addr(&ref.s->peer, addr, len);
+	if (ref.s->domain == AF_UNIX_K)
+		copy_out(ref.s->uaddr[1], ref.s->ulen[1], addr, len);
+	else
+		copy_addr(&ref.s->peer, addr, len);
 	return 0;
 }
 
@@ -287,13 +583,16 @@ long sys_shutdown(int fd, int how)
 		return r;
 	if (how < 0 || how > 2)
 		return -EINVAL;
+	if (ref.s->type == SOCK_DGRAM_K)
+		return ref.s->connected ? 0 : -ENOTCONN;
 	if (ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
 	return abi->stream_shutdown(ref.h, (uint32_t)how + 1);
 }
 
-/* The value slot of an integer option, added when 'add' is set.  Options
- * are recorded and reported back, not applied to the host socket. */
+/* --- options --- */
+
+/* The value slot of an integer option, added when 'add' is set. */
 static int *option(struct lsock *s, int level, int name, int add)
 {
 	for (int i = 0; i < s->nopts; i++)
@@ -355,10 +654,12 @@ long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
 		v = ref.s->type;
 	else if (level == 1 && name == 39 /* SO_DOMAIN */)
 		v = ref.s->domain;
+	else if (level == 1 && name == 38 /* SO_PROTOCOL */)
+		v = ref.s->domain == AF_UNIX_K ? 0 : ref.s->type == SOCK_DGRAM_K ? 17 : 6;
 	else if (level == 1 && name == 30 /* SO_ACCEPTCONN */)
 		v = ref.kind == MOAT_KIND_SERVER;
 	else if (level == 1 && (name == 7 || name == 8)) /* SO_SNDBUF, SO_RCVBUF */
-		v = 131072;
+		v = 212992;
 	else
 		return -ENOPROTOOPT;
 	*(int *)val = v;
@@ -368,31 +669,63 @@ long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
 
 /* --- data --- */
 
-struct iovec_s { void *base; size_t len; };
-
-static long sock_io(int fd, struct iovec_s *iov, size_t cnt, int flags, int write)
+static size_t iov_total(const struct iovec_s *iov, size_t cnt)
 {
-	struct sockref ref;
-	long r = sock_get(fd, &ref);
-	if (r < 0)
-		return r;
-	if (ref.kind != MOAT_KIND_SOCKET)
-		return -ENOTCONN;
-	if (flags & MSG_PEEK_K) {
-		klog("recv: MSG_PEEK is not supported");
-		return -EOPNOTSUPP;
+	size_t n = 0;
+	for (size_t i = 0; i < cnt; i++)
+		n += iov[i].len;
+	return n;
+}
+
+/* Copy src into the iovecs, starting 'skip' bytes in. */
+static size_t iov_fill_at(struct iovec_s *iov, size_t cnt, size_t skip, const uint8_t *src,
+			  size_t len)
+{
+	size_t done = 0;
+	for (size_t i = 0; i < cnt && done < len; i++) {
+		if (skip >= iov[i].len) {
+			skip -= iov[i].len;
+			continue;
+		}
+		size_t room = iov[i].len - skip;
+		size_t n = room < len - done ? room : len - done;
+		memcpy((uint8_t *)iov[i].base + skip, src + done, n);
+		done += n;
+		skip = 0;
 	}
-	if (!write && (ref.s->nonblock || ref.s->nonblock_fd || (flags & MSG_DONTWAIT_K)) &&
-	    abi->objects_wait_any(1, &ref.h, 0) != 0)
-		return -EAGAIN;
-	long total = 0;
+	return done;
+}
+
+static size_t iov_fill(struct iovec_s *iov, size_t cnt, const uint8_t *src, size_t len)
+{
+	return iov_fill_at(iov, cnt, 0, src, len);
+}
+
+/* Read up to len bytes that are there now (never blocks); 0 if none. */
+static long read_ready(struct sockref *ref, uint8_t *buf, size_t len)
+{
+	if (!len || abi->objects_wait_any(1, &ref->h, 0) != 0)
+		return 0;
+	long r = abi->stream_read(ref->h, MOAT_OFFSET_STREAM, buf, len);
+	return r < 0 ? 0 : r;
+}
+
+/* Would a read block?  (A read ahead never does.) */
+static int would_block(struct sockref *ref, int flags)
+{
+	return !ref->s->have_ahead && (ref->nonblock || (flags & MSG_DONTWAIT_K)) &&
+	       abi->objects_wait_any(1, &ref->h, 0) != 0;
+}
+
+static long stream_send(struct sockref *ref, struct iovec_s *iov, size_t cnt, int flags)
+{
+	long total = 0, r;
 	for (size_t i = 0; i < cnt; i++) {
 		if (!iov[i].len)
 			continue;
-		r = write ? abi->stream_write(ref.h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len)
-			  : abi->stream_read(ref.h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
+		r = abi->stream_write(ref->h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
 		if (r < 0) {
-			if (r == -EPIPE && write && !(flags & MSG_NOSIGNAL_K) && !total)
+			if (r == -EPIPE && !(flags & MSG_NOSIGNAL_K) && !total)
 				signal_raise(13);
 			if (total)
 				break;
@@ -405,24 +738,243 @@ static long sock_io(int fd, struct iovec_s *iov, size_t cnt, int flags, int writ
 	return total;
 }
 
+static long stream_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, int flags)
+{
+	struct lsock *s = ref->s;
+	long total = 0, r;
+	size_t want = iov_total(iov, cnt);
+	if (flags & MSG_PEEK_K) {
+		/* read what a recv would, and keep it for the next one */
+		size_t have = s->have_ahead ? s->ahead_len - s->ahead_off : 0;
+		size_t cap = want > 65536 ? 65536 : want ? want : 1;
+		if (!have && would_block(ref, flags))
+			return -EAGAIN;
+		if (have < cap) {
+			uint8_t *buf = kmalloc(cap);
+			if (!buf)
+				return -ENOMEM;
+			if (have)
+				memcpy(buf, s->ahead + s->ahead_off, have);
+			r = have ? read_ready(ref, buf + have, cap - have)
+				 : abi->stream_read(ref->h, MOAT_OFFSET_STREAM, buf, cap);
+			if (r < 0 || (!have && r == 0)) {
+				kfree(buf);
+				return r == -EINTR ? -ERESTARTSYS : r;
+			}
+			kfree(s->ahead);
+			s->ahead = buf;
+			s->ahead_len = have + (size_t)r;
+			s->ahead_off = 0;
+			s->have_ahead = 1;
+		}
+		return (long)iov_fill(iov, cnt, s->ahead + s->ahead_off, s->ahead_len - s->ahead_off);
+	}
+	if (s->have_ahead) {
+		/* what was peeked, then whatever else is there already */
+		size_t n = iov_fill(iov, cnt, s->ahead + s->ahead_off, s->ahead_len - s->ahead_off);
+		s->ahead_off += n;
+		if (s->ahead_off == s->ahead_len) {
+			kfree(s->ahead);
+			s->ahead = NULL;
+			s->have_ahead = 0;
+		}
+		if (n < want && !s->have_ahead) {
+			size_t more = want - n > 65536 ? 65536 : want - n;
+			uint8_t *buf = kmalloc(more);
+			if (buf) {
+				r = read_ready(ref, buf, more);
+				n += iov_fill_at(iov, cnt, n, buf, (size_t)r);
+				kfree(buf);
+			}
+		}
+		return (long)n;
+	}
+	if (would_block(ref, flags))
+		return -EAGAIN;
+	for (size_t i = 0; i < cnt; i++) {
+		if (!iov[i].len)
+			continue;
+		r = abi->stream_read(ref->h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
+		if (r < 0) {
+			if (total)
+				break;
+			return r == -EINTR ? -ERESTARTSYS : r;
+		}
+		total += r;
+		if ((size_t)r < iov[i].len)
+			break;
+	}
+	return total;
+}
+
+static long dgram_send(struct sockref *ref, const struct sockaddr_in_k *dest,
+		       struct iovec_s *iov, size_t cnt)
+{
+	struct lsock *s = ref->s;
+	if (!dest) {
+		if (!s->connected)
+			return -EDESTADDRREQ;
+		dest = &s->peer;
+	}
+	size_t total = iov_total(iov, cnt);
+	if (total > MOAT_DATAGRAM_MAX)
+		return -EMSGSIZE;
+	long r = udp_allowed(s, dest);
+	if (r < 0 || (r = udp_relay(ref, dest)) < 0)
+		return r;
+	struct moat_datagram h = { dest->addr, dest->port, 0 };
+	uint8_t *buf = kmalloc(sizeof(h) + total);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &h, sizeof(h));
+	size_t off = sizeof(h);
+	for (size_t i = 0; i < cnt; i++) {
+		memcpy(buf + off, iov[i].base, iov[i].len);
+		off += iov[i].len;
+	}
+	r = abi->stream_write(ref->h, MOAT_OFFSET_STREAM, buf, off);
+	kfree(buf);
+	if (r < 0)
+		return r == -EINTR ? -ERESTARTSYS : r;
+	return (long)total;
+}
+
+/* One datagram into iov; its source in *from.  *trunc set if it did not
+ * fit.  Returns the bytes copied (or, with MSG_TRUNC, its real size). */
+static long dgram_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, int flags,
+		       struct sockaddr_in_k *from, int *trunc)
+{
+	struct lsock *s = ref->s;
+	struct moat_datagram h;
+	while (!s->have_ahead) {
+		if (!ref->kind) { /* nothing can arrive before a bind or a send */
+			if (ref->nonblock || (flags & MSG_DONTWAIT_K))
+				return -EAGAIN;
+			thread_block_until_signal();
+			return -ERESTARTSYS;
+		}
+		if (would_block(ref, flags))
+			return -EAGAIN;
+		if (!s->rxbuf && !(s->rxbuf = kmalloc(sizeof(h) + 65536)))
+			return -ENOMEM;
+		long r = abi->stream_read(ref->h, MOAT_OFFSET_STREAM, s->rxbuf, sizeof(h) + 65536);
+		if (r < 0)
+			return r == -EINTR ? -ERESTARTSYS : r;
+		if ((size_t)r < sizeof(h))
+			continue;
+		memcpy(&h, s->rxbuf, sizeof(h));
+		struct sockaddr_in_k src = { .family = AF_INET_K, .port = h.port, .addr = h.addr };
+		if (s->connected && !same_in(&src, &s->peer))
+			continue; /* a connected socket hears only its peer */
+		s->ahead_from = src;
+		s->ahead_len = (size_t)r - sizeof(h);
+		s->have_ahead = 1;
+		allow(s, &src); /* a reply may go back where this came from */
+	}
+	size_t n = iov_fill(iov, cnt, s->rxbuf + sizeof(h), s->ahead_len);
+	*trunc = n < s->ahead_len;
+	*from = s->ahead_from;
+	long ret = (flags & MSG_TRUNC_K) ? (long)s->ahead_len : (long)n;
+	if (!(flags & MSG_PEEK_K))
+		s->have_ahead = 0;
+	return ret;
+}
+
+/* read/write/readv/writev on a socket descriptor (fs.c). */
+long sock_rw(void *obj, moat_handle h, uint32_t kind, int fflags, void *iov, size_t cnt,
+	     int write)
+{
+	struct sockref ref = { obj, h, kind, !!(fflags & 04000), -1 };
+	struct sockaddr_in_k from;
+	int trunc;
+	if (ref.s->type == SOCK_DGRAM_K)
+		return write ? dgram_send(&ref, NULL, iov, cnt)
+			     : dgram_recv(&ref, iov, cnt, 0, &from, &trunc);
+	if (kind != MOAT_KIND_SOCKET)
+		return -ENOTCONN;
+	return write ? stream_send(&ref, iov, cnt, 0) : stream_recv(&ref, iov, cnt, 0);
+}
+
+/* poll on a socket descriptor (fs.c). */
+short sock_poll(void *obj, moat_handle h, uint32_t kind, short events, moat_handle *wait)
+{
+	struct lsock *s = obj;
+	short in = events & (0x001 | 0x040), out = events & (0x004 | 0x100);
+	*wait = MOAT_NO_HANDLE;
+	if (s->have_ahead)
+		return in | (kind == MOAT_KIND_SERVER ? 0 : out);
+	if (!kind) /* UDP: may send; stream: not connected (POLLHUP) */
+		return s->type == SOCK_DGRAM_K ? out : (short)(out | 0x010);
+	*wait = h;
+	return (in && abi->objects_wait_any(1, &h, 0) == 0 ? in : 0) |
+	       (kind == MOAT_KIND_SERVER ? 0 : out);
+}
+
+static long sock_send(int fd, struct iovec_s *iov, size_t cnt, int flags, const void *addr,
+		      unsigned alen)
+{
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
+		return r;
+	if (ref.s->type == SOCK_DGRAM_K) {
+		struct sockaddr_in_k dest;
+		if (addr && (r = inet_addr_of(addr, alen, &dest)) < 0)
+			return r;
+		return dgram_send(&ref, addr ? &dest : NULL, iov, cnt);
+	}
+	if (ref.kind != MOAT_KIND_SOCKET)
+		return -ENOTCONN;
+	return stream_send(&ref, iov, cnt, flags);
+}
+
+/* Receive, and (if asked) say from whom: *alen in, real length out. */
+static long sock_recv(int fd, struct iovec_s *iov, size_t cnt, int flags, void *addr,
+		      unsigned *alen, int *msg_flags)
+{
+	struct sockref ref;
+	long r = sock_get(fd, &ref);
+	if (r < 0)
+		return r;
+	if (ref.s->type == SOCK_DGRAM_K) {
+		struct sockaddr_in_k from;
+		int trunc = 0;
+		r = dgram_recv(&ref, iov, cnt, flags, &from, &trunc);
+		if (r >= 0) {
+			if (addr && alen)
+				copy_addr(&from, addr, alen);
+			if (msg_flags)
+				*msg_flags = trunc ? MSG_TRUNC_K : 0;
+		}
+		return r;
+	}
+	if (ref.kind != MOAT_KIND_SOCKET)
+		return -ENOTCONN;
+	r = stream_recv(&ref, iov, cnt, flags);
+	if (r >= 0) {
+		if (addr && alen) {
+			if (ref.s->domain == AF_UNIX_K)
+				copy_out(ref.s->uaddr[1], ref.s->ulen[1], addr, alen);
+			else
+				copy_addr(&ref.s->peer, addr, alen);
+		}
+		if (msg_flags)
+			*msg_flags = 0;
+	}
+	return r;
+}
+
 long sys_sendto(int fd, const void *buf, size_t len, int flags, const void *addr,
 		unsigned alen)
 {
-	(void)addr, (void)alen; /* connected stream sockets ignore it */
 	struct iovec_s iov = { (void *)buf, len };
-	return sock_io(fd, &iov, 1, flags, 1);
+	return sock_send(fd, &iov, 1, flags, addr, alen);
 }
 
 long sys_recvfrom(int fd, void *buf, size_t len, int flags, void *addr, unsigned *alen)
 {
 	struct iovec_s iov = { buf, len };
-	long r = sock_io(fd, &iov, 1, flags, 0);
-	if (r >= 0 && addr && alen) {
-		struct sockref ref;
-		if (sock_get(fd, &ref) == 0)
-			copy_addr(&ref.s->peer, addr, alen);
-	}
-	return r;
+	return sock_recv(fd, &iov, 1, flags, addr, alen, NULL);
 }
 
 struct kmsghdr {
@@ -441,20 +993,21 @@ long sys_sendmsg(int fd, const struct kmsghdr *m, int flags)
 		klog("sendmsg: ancillary data (descriptor passing) is not supported");
 		return -EOPNOTSUPP;
 	}
-	return sock_io(fd, m->iov, m->iovlen, flags, 1);
+	if (m->iovlen > 1024)
+		return -EMSGSIZE;
+	return sock_send(fd, m->iov, m->iovlen, flags, m->name, m->namelen);
 }
 
 long sys_recvmsg(int fd, struct kmsghdr *m, int flags)
 {
-	long r = sock_io(fd, m->iov, m->iovlen, flags, 0);
+	if (m->iovlen > 1024)
+		return -EMSGSIZE;
+	int mflags = 0;
+	long r = sock_recv(fd, m->iov, m->iovlen, flags, m->name, m->name ? &m->namelen : NULL,
+			   &mflags);
 	if (r >= 0) {
 		m->controllen = 0;
-		m->flags = 0;
-		if (m->name) {
-			struct sockref ref;
-			if (sock_get(fd, &ref) == 0)
-				copy_addr(&ref.s->peer, m->name, &m->namelen);
-		}
+		m->flags = mflags;
 	}
 	return r;
 }

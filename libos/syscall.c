@@ -50,6 +50,8 @@ DECL(setresuid); DECL(setresgid); DECL(setuid); DECL(setgid); DECL(setreuid);
 DECL(setregid); DECL(setfsuid); DECL(setfsgid); DECL(setgroups); DECL(setpgid);
 DECL(setsid); DECL(getrusage); DECL(flock); DECL(msync); DECL(timerfd_create); DECL(timerfd_settime);
 DECL(timerfd_gettime); DECL(memfd_create); DECL(capget); DECL(capset);
+DECL(timer_create); DECL(timer_settime); DECL(timer_gettime);
+DECL(timer_getoverrun); DECL(timer_delete);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -93,7 +95,8 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(setresuid), E(setresgid), E(setuid), E(setgid), E(setreuid), E(setregid),
 	E(setfsuid), E(setfsgid), E(setgroups), E(setpgid), E(setsid), E(getrusage),
 	E(flock), E(msync), E(timerfd_create), E(timerfd_settime), E(timerfd_gettime),
-	E(memfd_create), E(capget), E(capset),
+	E(memfd_create), E(capget), E(capset), E(timer_create), E(timer_settime),
+	E(timer_gettime), E(timer_getoverrun), E(timer_delete),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

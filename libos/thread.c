@@ -35,6 +35,9 @@ struct lthread {
 	int queued;
 	struct lthread *list_next; /* all threads */
 	struct thread_sig sig;
+	int sigwait;               /* blocked until a signal is posted */
+	void (*internal)(void *);  /* a LibOS thread: runs internal(arg) */
+	void *internal_arg;
 };
 
 struct bucket {
@@ -63,10 +66,34 @@ struct thread_sig *thread_sig(void)
 }
 
 /* Sleep on the thread's own event until a signal interrupts the wait. */
-void thread_block_until_signal(void)
+/* Sleep until a host signal interrupts the wait, or a signal in 'wanted'
+ * is posted inside the LibOS (thread_wake_sigwaiters).  The flag and the
+ * pending set are checked crosswise, so a post cannot slip between. */
+void thread_block_until_signal_in(uint64_t wanted)
 {
 	struct lthread *t = thread_current();
-	abi->objects_wait_any(1, &t->event, MOAT_WAIT_FOREVER);
+	__atomic_store_n(&t->sigwait, 1, __ATOMIC_SEQ_CST);
+	if (!(signal_pending_set() & wanted))
+		abi->objects_wait_any(1, &t->event, MOAT_WAIT_FOREVER);
+	spin_lock(&threads_lock);
+	__atomic_store_n(&t->sigwait, 0, __ATOMIC_SEQ_CST);
+	abi->event_clear(t->event); /* a late wake must not reach a futex wait */
+	spin_unlock(&threads_lock);
+}
+
+void thread_block_until_signal(void)
+{
+	thread_block_until_signal_in(~thread_sig()->blocked);
+}
+
+/* After signal_post from a LibOS thread: wake whoever sleeps for one. */
+void thread_wake_sigwaiters(void)
+{
+	spin_lock(&threads_lock);
+	for (struct lthread *t = threads; t; t = t->list_next)
+		if (__atomic_load_n(&t->sigwait, __ATOMIC_SEQ_CST))
+			abi->event_set(t->event);
+	spin_unlock(&threads_lock);
 }
 
 int thread_tid(void)
@@ -339,8 +366,44 @@ void thread_start(void *arg)
 {
 	struct lthread *t = arg;
 	abi->segment_base_set(MOAT_SEGMENT_GS, (uint64_t)t);
+	if (t->internal) {
+		t->internal(t->internal_arg);
+		abi->thread_exit(NULL);
+	}
 	abi->segment_base_set(MOAT_SEGMENT_FS, t->fsbase);
 	libos_context_jump(&t->start);
+}
+
+/* A thread of the LibOS's own (the POSIX timers' clock): it runs fn(arg)
+ * on a stack of its own, is no app thread (not counted, not listed, no
+ * tid), and ends with the process. */
+long thread_spawn_internal(void (*fn)(void *), void *arg)
+{
+	struct lthread *t = kzalloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	long ev = abi->event_create(MOAT_EVENT_SYNCHRONIZATION, 0);
+	long r = ev < 0 ? ev : abi->vm_alloc(0, KSTACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
+	if (r >= 0) {
+		t->self = t;
+		t->tid = -1;
+		t->event = (moat_handle)ev;
+		t->sig.blocked = ~0ULL;
+		t->internal = fn;
+		t->internal_arg = arg;
+		t->kstack = (void *)r;
+		r = abi->thread_create(t, t->kstack, KSTACK_SIZE, 0);
+	}
+	if (r < 0) {
+		if (t->kstack)
+			abi->vm_free(t->kstack, KSTACK_SIZE);
+		if (ev >= 0)
+			abi->object_close((moat_handle)ev);
+		kfree(t);
+		return r;
+	}
+	abi->object_close((moat_handle)r);
+	return 0;
 }
 
 /* Remove t from the process, unless it is the last thread: returns 1

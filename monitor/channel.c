@@ -49,7 +49,8 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 		return 0;
 	}
 	if (req->hdr.op == MOAT_OP_NET) { /* one short string; policy parses it */
-		if (plen < 2 || plen > 64 || payload[plen - 1] || strlen(payload) != plen - 1)
+		if (plen < 2 || plen > MOAT_NET_URI_MAX || payload[plen - 1] ||
+		    strlen(payload) != plen - 1)
 			return -EPROTO;
 		req->data = payload;
 		req->data_len = plen - 1;
@@ -213,7 +214,21 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 			r = fd < 0 ? -errno : MOAT_KIND_FILE;
 			return send_reply(chan, h->op, r, NULL, 0, fd);
 		}
-		r = moat_policy_net(pol, rq->data, &fd);
+		if (!strncmp(rq->data, "unix.", 5)) {
+			/* a name of this app's own, never a host socket */
+			r = moat_unix_open(pp, rq->data, &fd);
+			return send_reply(chan, h->op, r, NULL, 0, fd);
+		}
+		if (h->a == 1) /* would it be granted? */
+			r = moat_policy_net_check(pol, rq->data);
+		else
+			r = moat_policy_net(pol, rq->data, &fd);
+		if (r == MOAT_KIND_DATAGRAM) { /* the app gets a relay, not the socket */
+			int end;
+			int rr = moat_relay_new(pp, fd, !strncmp(rq->data, "udp.server:", 11), &end);
+			fd = end;
+			r = rr < 0 ? rr : r;
+		}
 		if (pp->debug && r < 0)
 			fprintf(stderr, "moat[%s]: %s: not granted by the manifest\n", pp->name,
 				rq->data);

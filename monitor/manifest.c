@@ -182,17 +182,21 @@ int moat_manifest_map(struct moat_manifest *m, const char *host,
 	return 0;
 }
 
-/* "tcp.client://A:P" -> server flag, address, port ('*' = 0). */
-static int parse_net_uri(const char *uri, int *server, uint32_t *addr,
+/* "tcp.client://A:P" (tcp or udp, client or server) -> flags, address,
+ * port ('*' = 0). */
+static int parse_net_uri(const char *uri, int *udp, int *server, uint32_t *addr,
 			 uint16_t *port, int allow_any)
 {
-	const char *p;
-	if (!strncmp(uri, "tcp.client://", 13))
-		*server = 0, p = uri + 13;
-	else if (!strncmp(uri, "tcp.server://", 13))
-		*server = 1, p = uri + 13;
+	if (strncmp(uri, "tcp.", 4) && strncmp(uri, "udp.", 4))
+		return -1;
+	*udp = uri[0] == 'u';
+	if (!strncmp(uri + 4, "client://", 9))
+		*server = 0;
+	else if (!strncmp(uri + 4, "server://", 9))
+		*server = 1;
 	else
 		return -1;
+	const char *p = uri + 13;
 	const char *colon = strrchr(p, ':');
 	if (!colon)
 		return -1;
@@ -225,22 +229,23 @@ int moat_manifest_net(struct moat_manifest *m, const char *virt,
 		      const char *host, int line, char *err, size_t errlen)
 {
 	struct moat_net_mapping nm = { .line = line };
-	int hserver;
-	if (parse_net_uri(virt, &nm.server, &nm.vaddr, &nm.vport, 1) < 0 ||
-	    parse_net_uri(host, &hserver, &nm.haddr, &nm.hport, 1) < 0) {
+	int hserver, hudp;
+	if (parse_net_uri(virt, &nm.udp, &nm.server, &nm.vaddr, &nm.vport, 1) < 0 ||
+	    parse_net_uri(host, &hudp, &hserver, &nm.haddr, &nm.hport, 1) < 0) {
 		snprintf(err, errlen,
-			 "expected tcp.client://ADDR:PORT or tcp.server://ADDR:PORT "
-			 "(ADDR an IPv4 address or *, PORT a number or *), got '%s = %s'",
-			 virt, host);
+			 "expected tcp.client://ADDR:PORT, tcp.server://ADDR:PORT, udp.client://ADDR:PORT "
+			 "or udp.server://ADDR:PORT (ADDR an IPv4 address or *, PORT a number or *), "
+			 "got '%s = %s'", virt, host);
 		return -1;
 	}
-	if (hserver != nm.server) {
-		snprintf(err, errlen, "both sides must be tcp.client or both tcp.server: '%s = %s'",
-			 virt, host);
+	if (hserver != nm.server || hudp != nm.udp) {
+		snprintf(err, errlen, "both sides must be the same kind (tcp.client, tcp.server, "
+			 "udp.client or udp.server): '%s = %s'", virt, host);
 		return -1;
 	}
 	if (nm.server && nm.vport == 0) {
-		snprintf(err, errlen, "a tcp.server grant names one port: '%s'", virt);
+		snprintf(err, errlen, "a %s.server grant names one port: '%s'",
+			 nm.udp ? "udp" : "tcp", virt);
 		return -1;
 	}
 	struct moat_net_mapping *nets = realloc(m->nets, (size_t)(m->nnets + 1) * sizeof(*nets));
@@ -430,14 +435,14 @@ static void on_namespace(struct parse_state *s, const char *section,
 				 slash ? s->m->source : ".", host + 5);
 		hp = joined;
 	}
-	if (!strncmp(line, "tcp.", 4)) {
+	if (!strncmp(line, "tcp.", 4) || !strncmp(line, "udp.", 4)) {
 		if (moat_manifest_net(s->m, line, host, s->line, msg, sizeof(msg)) < 0)
 			fail(s, section, line, "%s", msg);
 		return;
 	}
 	if (strncmp(line, "file:", 5) != 0)
 		return fail(s, section, line,
-			    "expected a file:, tcp.client: or tcp.server: mapping, got '%s'",
+			    "expected a file:, tcp.client:, tcp.server:, udp.client: or udp.server: mapping, got '%s'",
 			    line);
 	if (!vp || !hp)
 		return fail(s, section, line,

@@ -49,6 +49,7 @@ void moat_monitor_free(struct moat_monitor *mon)
 			if (mon->picos[i].chans[c] >= 0)
 				close(mon->picos[i].chans[c]);
 		free(mon->picos[i].chans);
+		moat_sockets_close(&mon->picos[i]);
 		moat_policy_free(mon->picos[i].policy);
 	}
 	free(mon->picos);
@@ -239,6 +240,7 @@ static void reap(struct pico *pp)
 	}
 	describe_end(pp, status);
 	note_limits(pp);
+	moat_sockets_close(pp);
 	moat_scratch_remove(pp);
 	moat_cgroup_remove(pp);
 	pp->done = 1;
@@ -253,14 +255,29 @@ static int count_open(const struct moat_monitor *mon)
 	return n;
 }
 
-/* One poll over every open channel; serve what is readable. */
-static int serve_once(struct moat_monitor *mon, struct pollfd *pfd)
+static int count_relay_fds(const struct moat_monitor *mon)
+{
+	int n = 0;
+	for (int i = 0; i < mon->n; i++)
+		n += mon->picos[i].done ? 0 : 2 * mon->picos[i].nrelays;
+	return n;
+}
+
+/* One poll over every open channel and relay; serve what is ready.  In
+ * pfd, picoprocess i's polled channels come first, then its relays. */
+static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, int *counts)
 {
 	int k = 0;
-	for (int i = 0; i < mon->n; i++)
-		for (int c = 0; !mon->picos[i].done && c < mon->picos[i].nchans; c++)
-			if (mon->picos[i].chans[c] >= 0)
-				pfd[k++] = (struct pollfd){ mon->picos[i].chans[c], POLLIN, 0 };
+	for (int i = 0; i < mon->n; i++) {
+		struct pico *pp = &mon->picos[i];
+		int k0 = k;
+		for (int c = 0; !pp->done && c < pp->nchans; c++)
+			if (pp->chans[c] >= 0)
+				pfd[k++] = (struct pollfd){ pp->chans[c], POLLIN, 0 };
+		counts[2 * i] = k - k0;
+		counts[2 * i + 1] = pp->done ? 0 : moat_relay_pollfds(pp, pfd + k);
+		k += counts[2 * i + 1];
+	}
 	if (poll(pfd, (nfds_t)k, -1) < 0) {
 		if (errno != EINTR)
 			return -1;
@@ -271,8 +288,10 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd)
 	for (int i = 0; i < mon->n; i++) {
 		struct pico *pp = &mon->picos[i];
 		int n = pp->nchans; /* channels added while serving wait a turn */
-		for (int c = 0; !pp->done && c < n; c++) {
-			if (pp->chans[c] < 0 || !pfd[k++].revents)
+		struct pollfd *ch = pfd + k;
+		k += counts[2 * i];
+		for (int c = 0, j = 0; !pp->done && c < n; c++) {
+			if (pp->chans[c] < 0 || !ch[j++].revents)
 				continue;
 			if (moat_channel_serve(pp, c) == 0)
 				continue;
@@ -283,6 +302,10 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd)
 				pp->chans[c] = -1;
 			}
 		}
+		/* relays made while serving were not polled: only the first ones */
+		if (!pp->done)
+			moat_relay_serve(pp, pfd + k, counts[2 * i + 1]);
+		k += counts[2 * i + 1];
 	}
 	return 0;
 }
@@ -294,9 +317,11 @@ int moat_monitor_run(struct moat_monitor *mon)
 	 * its own monitor. */
 	malloc_trim(0);
 	for (int open; (open = count_open(mon)) > 0;) {
-		struct pollfd *pfd = calloc((size_t)open, sizeof(*pfd));
-		int r = serve_once(mon, pfd);
+		struct pollfd *pfd = calloc((size_t)(open + count_relay_fds(mon)), sizeof(*pfd));
+		int *counts = calloc((size_t)mon->n * 2, sizeof(int));
+		int r = pfd && counts ? serve_once(mon, pfd, counts) : -1;
 		free(pfd);
+		free(counts);
 		if (r < 0)
 			break;
 	}

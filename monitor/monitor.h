@@ -36,11 +36,25 @@ struct pico {
 	unsigned cg_enforced; /* MOAT_CG_* the cgroups enforce */
 	uint64_t tasks_max, memory_max; /* the caps in force (for messages) */
 	struct moat_limits limits; /* as given by the manifest (0: default) */
+	struct relay **relays;       /* sockets.c: UDP endpoints it relays */
+	int nrelays;
+	struct unix_name *unames;    /* sockets.c: the app's unix socket names */
+	int nunames;
+	unsigned unix_seq;
+	char sockdir[4096];          /* host directory of their listeners, or "" */
 };
 
 #define MOAT_CG_PIDS   1u
 #define MOAT_CG_MEMORY 2u
 #define MOAT_CG_CPU    4u
+
+/* sockets.c: UDP relays and unix socket names (see there). */
+struct pollfd;
+int moat_relay_new(struct pico *pp, int host, int server, int *app_end);
+int moat_relay_pollfds(struct pico *pp, struct pollfd *out);
+void moat_relay_serve(struct pico *pp, const struct pollfd *pfd, int n);
+int moat_unix_open(struct pico *pp, const char *uri, int *fd);
+void moat_sockets_close(struct pico *pp);
 
 /* cgroup.c: task, memory and CPU caps, where the host lets the monitor.
  * Where it does not, launch warns once about the limits the manifest set

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "moat/channel.h"
 #include "moat/policy.h"
@@ -357,6 +358,7 @@ static uint32_t kind_of(mode_t mode)
 	if (S_ISLNK(mode)) return MOAT_KIND_SYMLINK;
 	if (S_ISFIFO(mode)) return MOAT_KIND_PIPE;
 	if (S_ISCHR(mode)) return MOAT_KIND_CHARDEV;
+	if (S_ISSOCK(mode)) return MOAT_KIND_SOCKET;
 	return MOAT_KIND_FILE;
 }
 
@@ -891,17 +893,55 @@ int moat_policy_link(struct moat_policy *p, const char *from, const char *to)
 	return two_names(p, from, to, do_link);
 }
 
-/* "tcp.client:A.B.C.D:PORT": strict, since it comes from the app. */
-static int parse_endpoint(const char *uri, int *server, struct sockaddr_in *sa)
+int moat_policy_socket_node(struct moat_policy *p, const char *path, int make,
+			    dev_t *dev, ino_t *ino)
 {
-	const char *p;
+	struct target t;
+	struct stat st;
+	int r = walk(p, path, !make, &t);
+	if (r < 0)
+		return r;
+	if (!t.m) {
+		r = make ? -EROFS : -ENOENT;
+	} else if (make && !t.m->writable) {
+		r = -EROFS;
+	} else if (make) {
+		/* bind() makes the inode; nothing ever listens on it */
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s",
+				 t.dirfd, t.name);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+			r = -ENAMETOOLONG;
+		else if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r == 0 && t.m)
+		r = fstatat(t.dirfd, t.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno
+		    : !S_ISSOCK(st.st_mode) ? -ECONNREFUSED : 0;
+	if (r == 0)
+		*dev = st.st_dev, *ino = st.st_ino;
+	target_done(&t);
+	return r;
+}
+
+/* "tcp.client:A.B.C.D:PORT" (or tcp.server, udp.client, udp.server):
+ * strict, since it comes from the app. */
+static int parse_endpoint(const char *uri, int *udp, int *server, struct sockaddr_in *sa)
+{
 	char addr[16];
-	if (!strncmp(uri, "tcp.client:", 11))
-		*server = 0, p = uri + 11;
-	else if (!strncmp(uri, "tcp.server:", 11))
-		*server = 1, p = uri + 11;
+	if (strncmp(uri, "tcp.", 4) && strncmp(uri, "udp.", 4))
+		return -EINVAL;
+	*udp = uri[0] == 'u';
+	if (!strncmp(uri + 4, "client:", 7))
+		*server = 0;
+	else if (!strncmp(uri + 4, "server:", 7))
+		*server = 1;
 	else
 		return -EINVAL;
+	const char *p = uri + 11;
 	const char *colon = strrchr(p, ':');
 	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(addr))
 		return -EINVAL;
@@ -917,13 +957,13 @@ static int parse_endpoint(const char *uri, int *server, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
-static const struct moat_net_mapping *net_grant(struct moat_policy *p, int server,
+static const struct moat_net_mapping *net_grant(struct moat_policy *p, int udp, int server,
 						const struct sockaddr_in *sa)
 {
 	uint16_t port = ntohs(sa->sin_port);
 	for (int i = 0; i < p->nnets; i++) {
 		const struct moat_net_mapping *g = &p->nets[i];
-		if (g->server == server &&
+		if (g->udp == udp && g->server == server &&
 		    (g->vaddr == 0 || g->vaddr == sa->sin_addr.s_addr) &&
 		    (g->vport == 0 || g->vport == port))
 			return g;
@@ -931,36 +971,70 @@ static const struct moat_net_mapping *net_grant(struct moat_policy *p, int serve
 	return NULL;
 }
 
+/* Where a granted endpoint goes on the host. */
+static void net_map(const struct moat_net_mapping *g, struct sockaddr_in *sa)
+{
+	if (g->haddr)
+		sa->sin_addr.s_addr = g->haddr;
+	if (g->hport)
+		sa->sin_port = htons(g->hport);
+}
+
+int moat_policy_udp_route(struct moat_policy *p, const struct sockaddr_in *virt,
+			  struct sockaddr_in *host)
+{
+	const struct moat_net_mapping *g = net_grant(p, 1, 0, virt);
+	if (!g || virt->sin_port == 0)
+		return -EACCES;
+	*host = *virt;
+	net_map(g, host);
+	return 0;
+}
+
+int moat_policy_net_check(struct moat_policy *p, const char *uri)
+{
+	struct sockaddr_in sa;
+	int udp, server;
+	int r = parse_endpoint(uri, &udp, &server, &sa);
+	if (r < 0)
+		return r;
+	const struct moat_net_mapping *g = net_grant(p, udp, server, &sa);
+	if (!g || (!server && sa.sin_port == 0))
+		return server || udp ? -EACCES : -ECONNREFUSED;
+	return 0;
+}
+
 int moat_policy_net(struct moat_policy *p, const char *uri, int *fdp)
 {
 	struct sockaddr_in sa;
-	int server;
+	int udp, server;
 	*fdp = -1;
-	int r = parse_endpoint(uri, &server, &sa);
+	int r = moat_policy_net_check(p, uri);
 	if (r < 0)
 		return r;
-	const struct moat_net_mapping *g = net_grant(p, server, &sa);
-	if (!g || (!server && sa.sin_port == 0))
-		return server ? -EACCES : -ECONNREFUSED;
-	if (g->haddr)
-		sa.sin_addr.s_addr = g->haddr;
-	if (g->hport)
-		sa.sin_port = htons(g->hport);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	parse_endpoint(uri, &udp, &server, &sa);
+	net_map(net_grant(p, udp, server, &sa), &sa);
+	/* Non-blocking: a client's connect is in progress when it reaches the
+	 * picoprocess; a listener's accept never blocks the PAL. */
+	int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (server) {
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0)
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    (!udp && listen(fd, 128) < 0))
 			r = -errno;
-	} else if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+	} else if (!udp && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+		   errno != EINPROGRESS) {
 		r = -errno;
 	}
+	/* A udp.client socket stays unbound and unconnected: the monitor's
+	 * relay sends each datagram to its granted destination. */
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
 	*fdp = fd;
-	return server ? MOAT_KIND_SERVER : MOAT_KIND_SOCKET;
+	return udp ? MOAT_KIND_DATAGRAM : server ? MOAT_KIND_SERVER : MOAT_KIND_SOCKET;
 }

@@ -43,6 +43,13 @@
  *                   then exit (which ends them all)
  *   ftruncate FD    ftruncate(FD, 0) -- on a console descriptor the host
  *                   file behind it, if any, is the caller's own
+ *   udprelay GRANTED PORT
+ *                   through the LibOS, send one UDP datagram to the
+ *                   granted 127.0.0.1:GRANTED (the monitor makes a relay);
+ *                   then write forged relay packets (struct moat_datagram
+ *                   headers) with host write() on every descriptor from 5
+ *                   to 63: one addressed to 127.0.0.1:PORT, one to the
+ *                   granted port.  Result: how many descriptors took them.
  *
  * Output: one line, "MODE ATTEMPT: RESULT (ERRNO-NAME)", e.g.
  * "raw openat: -2 (ENOENT)".  In gate mode a line "gate ATTEMPT: calling
@@ -305,13 +312,37 @@ static long send_elsewhere(int fd, int port)
 	return -(long)((status >> 8) & 0xff);
 }
 
+static long forge_relay(int granted, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)granted),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_DGRAM, 0); /* the LibOS's, through the filter's trap */
+	if (s < 0 || sendto(s, "legit", 5, 0, (struct sockaddr *)&sa, sizeof(sa)) != 5)
+		return -errno;
+	struct { struct moat_datagram h; char data[12]; } pkt;
+	long took = 0;
+	for (int fd = 5; fd < 64; fd++) {
+		pkt.h = (struct moat_datagram){ htonl(INADDR_LOOPBACK), htons((uint16_t)port), 0 };
+		memcpy(pkt.data, "escaped-udp!", 12);
+		long r = gate_syscall(SYS_write, fd, (long)&pkt, sizeof(pkt), 0, 0, 0);
+		pkt.h.port = htons((uint16_t)granted);
+		memcpy(pkt.data, "forged-ok...", 12);
+		if (r == (long)sizeof(pkt) &&
+		    gate_syscall(SYS_write, fd, (long)&pkt, sizeof(pkt), 0, 0, 0) == (long)sizeof(pkt))
+			took++;
+	}
+	struct timespec ts = { 0, 300000000 }; /* let the monitor relay them */
+	nap(&ts);
+	return took;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: escape raw|gate openat PATH | socket [PORT] | ptrace PID |\n"
 		"       kill PID | kill1 | killall | mount DIR | unshare |\n"
 		"       execve CMD | fork [pal] | channel PATH | sendto FD PORT |\n"
-		"       threads N | ftruncate FD\n");
+		"       threads N | ftruncate FD | udprelay GRANTED PORT\n");
 	return 2;
 }
 
@@ -402,6 +433,9 @@ int main(int argc, char **argv)
 			struct timespec ts = { 0, 300000000 };
 			nap(&ts);
 		}
+	} else if (!strcmp(what, "udprelay") && arg && argc > 4) {
+		r = forge_relay(atoi(arg), atoi(argv[4]));
+		report(mode, what, r);
 	} else if (!strcmp(what, "ftruncate") && arg) {
 		r = SYS(SYS_ftruncate, atol(arg), 0, 0, 0);
 		report(mode, what, r);

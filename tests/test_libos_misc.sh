@@ -49,6 +49,10 @@ mkdir -p "$WORK/mytmp"
 "$MOAT" run --rw "$WORK/mytmp:/tmp" -- /bin/busybox sh -c 'echo kept > /tmp/k' >/dev/null 2>&1
 check_eq "a mapped /tmp is used instead of a scratch one" "kept" "$(cat "$WORK/mytmp/k" 2>&1)"
 
+GRANTS="--ro $BUILD/tests/ptimer"
+same_output "POSIX timers: SIGEV_SIGNAL/NONE/THREAD, periodic, overruns, EINTR, fork, delete" \
+	"$BUILD/tests/ptimer"
+
 GRANTS="--ro $BUILD/tests/memory"
 same_output "madvise, shared anonymous memory across fork, /proc/self/maps" "$BUILD/tests/memory"
 

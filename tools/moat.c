@@ -40,6 +40,7 @@ static void usage(FILE *out)
 		"  --net VIRT=HOST   grant a network endpoint, e.g.\n"
 		"                    tcp.server://0.0.0.0:8080=tcp.server://127.0.0.1:18080\n"
 		"                    tcp.client://*:80=tcp.client://*:80\n"
+		"                    udp.client://*:53=udp.client://127.0.0.1:53\n"
 		"  --env NAME=VALUE  add to the program's environment\n"
 		"  --cwd DIR         initial working directory inside (default /)\n"
 		"  --user UID[:GID]  the identity the program sees (default 0:0, root);\n"

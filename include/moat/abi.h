@@ -33,7 +33,13 @@
  *     host object through the manifest, or refuses.  "tcp.client:A:P"
  *     connects to IPv4 address A, port P; "tcp.server:A:P" listens there;
  *     the manifest decides where on the host (or refuses: -ECONNREFUSED
- *     for a client, -EACCES for a server).  "memfd:NAME" creates an
+ *     for a client, -EACCES for a server).  "udp.client:A:P" and
+ *     "udp.server:A:P" open a datagram endpoint (MOAT_KIND_DATAGRAM, see
+ *     struct moat_datagram) whose first destination, or whose bound
+ *     address, is A:P (-EACCES if not granted).  "unix.server:NAME" and
+ *     "unix.client:NAME" listen on and connect to a unix stream socket
+ *     name of this app (NAME: "/abs/path", or "@" and the abstract name
+ *     in hex).  "memfd:NAME" creates an
  *     anonymous, unnamed-on-the-host memory file (read-write).
  *     "console:0", "console:1" and "console:2" name the standard streams
  *     the monitor handed over at launch.
@@ -114,8 +120,21 @@ enum moat_kind {
 	MOAT_KIND_FILE = 1, MOAT_KIND_DIR = 2, MOAT_KIND_SYMLINK = 3,
 	MOAT_KIND_CONSOLE = 4, MOAT_KIND_PIPE = 5, MOAT_KIND_CHARDEV = 6,
 	MOAT_KIND_SOCKET = 7,  /* a connection: tcp.client:, accepted, duplex pipe */
-	MOAT_KIND_SERVER = 8,  /* a listening tcp.server: stream */
+	MOAT_KIND_SERVER = 8,  /* a listening tcp.server: or unix.server: stream */
+	MOAT_KIND_DATAGRAM = 9,/* a udp.client: or udp.server: endpoint */
 };
+
+/* A datagram endpoint's stream carries one datagram per read or write:
+ * this header, then the payload (at most MOAT_DATAGRAM_MAX bytes).  On a
+ * write, addr:port is the destination; on a read, the source.  Both are
+ * addresses as the app names them (the monitor maps them to and from the
+ * host through the grants), IPv4 and port in network byte order. */
+struct moat_datagram {
+	uint32_t addr;
+	uint16_t port;
+	uint16_t zero;
+};
+#define MOAT_DATAGRAM_MAX 65507
 
 /* What the ABI tells about a stream: enough for stat(2). */
 struct moat_attr {
@@ -403,7 +422,8 @@ struct moat_abi {
 
 	/* stream_attr_query: describe the stream named by 'uri' without
 	 * opening it; with 'nofollow' a final symbolic link is described
-	 * itself.  Result: 0, or the stream_open errors. */
+	 * itself.  For a "tcp.*" or "udp.*" URI: whether the manifest grants
+	 * it (kind only).  Result: 0, or the stream_open errors. */
 	long (*stream_attr_query)(const char *uri, uint32_t nofollow,
 				  struct moat_attr *attr);
 

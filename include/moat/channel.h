@@ -24,6 +24,7 @@
 
 #define MOAT_PATH_MAX 4096
 #define MOAT_MSG_MAX  (16 + 2 * MOAT_PATH_MAX)
+#define MOAT_NET_URI_MAX 256  /* a MOAT_OP_NET URI with its NUL */
 
 /* Where the PAL's one system-call instruction lives.  The seccomp filter
  * lets host system calls through only when the instruction pointer after
@@ -49,9 +50,14 @@ enum moat_op {
 	MOAT_OP_SYMLINK,      /* path NUL target NUL: create path -> target */
 	MOAT_OP_LINK,         /* path NUL path2 NUL: link path2 to path */
 	MOAT_OP_NET,          /* URI "tcp.client:A:P" / "tcp.server:A:P" /
+				 "udp.client:A:P" / "udp.server:A:P" /
+				 "unix.client:NAME" / "unix.server:NAME" /
 				 "memfd:NAME" NUL; reply carries the connected
 				 (in progress, non-blocking) or listening
-				 socket, or a new anonymous memory file */
+				 socket, a datagram relay (struct
+				 moat_datagram packets), or a new anonymous
+				 memory file.  a = 1: only say whether it
+				 would be granted (0 or -errno), no fd */
 	MOAT_OP_LAST
 };
 

@@ -15,6 +15,8 @@
  *   file:///out = file:///tmp/out
  *   tcp.server://0.0.0.0:8080 = tcp.server://127.0.0.1:18080
  *   tcp.client://ANY:80 = tcp.client://ANY:80   (ANY written as '*')
+ *   udp.client://ANY:53 = udp.client://127.0.0.1:5353
+ *   udp.server://0.0.0.0:9999 = udp.server://127.0.0.1:19999
  *   [Identity]                         for packages (docs/package-format.md)
  *   name = python3  version = 3.11.2  architecture = x86_64
  *   [Dependency.base]
@@ -42,7 +44,8 @@ struct moat_mapping {
  * "any"), and where that goes on the host (address 0 or port 0: the
  * same as the app asked for). */
 struct moat_net_mapping {
-	int server;            /* tcp.server (listen) or tcp.client (connect) */
+	int server;            /* *.server (listen, bind) or *.client (connect, send) */
+	int udp;               /* udp.* rather than tcp.* */
 	uint32_t vaddr;        /* IPv4, network order */
 	uint16_t vport;        /* host order */
 	uint32_t haddr;
@@ -119,7 +122,8 @@ int moat_manifest_map(struct moat_manifest *m, const char *host,
 		      size_t errlen);
 
 /* Add a network grant "tcp.client://A:P = tcp.client://A:P" (or
- * tcp.server); A may be '*' and P may be '*' on the virtual side.
+ * tcp.server, udp.client, udp.server); A may be '*' and P may be '*'
+ * (clients only) on either side.
  * Returns -1 with a message in err if it is malformed. */
 int moat_manifest_net(struct moat_manifest *m, const char *virt,
 		      const char *host, int line, char *err, size_t errlen);

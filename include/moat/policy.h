@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "moat/abi.h"
 #include "moat/channel.h"
@@ -77,11 +78,32 @@ int moat_policy_symlink(struct moat_policy *p, const char *path,
 int moat_policy_link(struct moat_policy *p, const char *from, const char *to);
 
 /* Network: 'uri' is "tcp.client:A.B.C.D:PORT" or "tcp.server:A.B.C.D:PORT"
- * as the app named it.  If a grant covers it, the monitor connects (a
- * non-blocking socket, connection in progress) or binds and listens on
- * the mapped host address, and *fd receives the socket.  Returns
- * MOAT_KIND_SOCKET or MOAT_KIND_SERVER; -ECONNREFUSED (client) or
- * -EACCES (server) when nothing grants it; -EINVAL for a bad URI. */
+ * (or udp.client, udp.server) as the app named it.  If a grant covers it,
+ * the monitor connects (a non-blocking socket, connection in progress) or
+ * binds and listens on the mapped host address, and *fd receives the
+ * socket; for udp it makes a host datagram socket (bound for a server,
+ * unbound for a client) that the monitor relays for the app.  Returns
+ * MOAT_KIND_SOCKET, MOAT_KIND_SERVER or MOAT_KIND_DATAGRAM; -ECONNREFUSED
+ * (tcp client) or -EACCES (anything else) when nothing grants it; -EINVAL
+ * for a bad URI. */
 int moat_policy_net(struct moat_policy *p, const char *uri, int *fd);
+
+/* A unix socket's name in the file system.  make = 1: create an inert
+ * socket inode at virtual 'path' (bind's side effect; nothing listens on
+ * it): -EADDRINUSE if the name exists, -EROFS outside writable mappings,
+ * -ENOENT.  make = 0: find it (symlinks followed): -ENOENT, or
+ * -ECONNREFUSED if it is not a socket.  On success its identity is put
+ * in *dev, *ino. */
+int moat_policy_socket_node(struct moat_policy *p, const char *path, int make,
+			    dev_t *dev, ino_t *ino);
+
+/* The same decision without making anything: 0 or the error above. */
+int moat_policy_net_check(struct moat_policy *p, const char *uri);
+
+/* A datagram to 'virt' (as the app named it): 0 and its host destination
+ * in *host if a udp.client grant covers it, else -EACCES. */
+struct sockaddr_in;
+int moat_policy_udp_route(struct moat_policy *p, const struct sockaddr_in *virt,
+			  struct sockaddr_in *host);
 
 #endif /* MOAT_POLICY_H */

@@ -114,6 +114,7 @@ static uint32_t kind_of_mode(unsigned mode)
 	case 0120000: return MOAT_KIND_SYMLINK;
 	case 0010000: return MOAT_KIND_PIPE;
 	case 0020000: return MOAT_KIND_CHARDEV;
+	case 0140000: return MOAT_KIND_SOCKET;
 	default: return MOAT_KIND_FILE;
 	}
 }
@@ -165,7 +166,8 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 {
 	if (strncmp(uri, "console:", 8) == 0)
 		return -MOAT_EACCES; /* consoles are handles 0-2 from boot */
-	if (strncmp(uri, "tcp.", 4) == 0 || strncmp(uri, "memfd:", 6) == 0)
+	if (strncmp(uri, "tcp.", 4) == 0 || strncmp(uri, "udp.", 4) == 0 ||
+	    strncmp(uri, "unix.", 5) == 0 || strncmp(uri, "memfd:", 6) == 0)
 		return net_open(uri);
 	const char *path = file_path(uri);
 	if (!path)
@@ -227,7 +229,8 @@ static long wait_ready(int fd, short events)
 static int may_block(const struct pal_handle *ph)
 {
 	return ph->kind == MOAT_KIND_PIPE || ph->kind == MOAT_KIND_CONSOLE ||
-	       ph->kind == MOAT_KIND_SOCKET || ph->kind == MOAT_KIND_SERVER;
+	       ph->kind == MOAT_KIND_SOCKET || ph->kind == MOAT_KIND_SERVER ||
+	       ph->kind == MOAT_KIND_DATAGRAM;
 }
 
 long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
@@ -353,9 +356,11 @@ long pal_stream_wait_for_client(moat_handle h, uint32_t nonblock, char *peer,
 	}
 	pal_handles[nh].kind = MOAT_KIND_SOCKET;
 	pal_handles[nh].access = MOAT_ACCESS_RDWR;
-	if (peer && len)
+	if (peer && len && sa.family == 2 /* AF_INET */)
 		rt_snprintf(peer, len, "%u.%u.%u.%u:%u", sa.addr[0], sa.addr[1], sa.addr[2],
 			    sa.addr[3], (unsigned)((sa.port >> 8) | ((sa.port & 0xff) << 8)));
+	else if (peer && len)
+		peer[0] = 0; /* a local (unix) peer has no address */
 	return nh;
 }
 
@@ -373,6 +378,15 @@ long pal_stream_attr_query(const char *uri, uint32_t nofollow,
 			   struct moat_attr *attr)
 {
 	const char *path = file_path(uri);
+	if (!path && (strncmp(uri, "tcp.", 4) == 0 || strncmp(uri, "udp.", 4) == 0)) {
+		/* a network endpoint: would the manifest grant it? */
+		long r = pal_request(MOAT_OP_NET, 1, 0, uri, 0, 0, 0, 0);
+		if (r == 0)
+			*attr = (struct moat_attr){ .kind = uri[0] == 'u' ? MOAT_KIND_DATAGRAM
+						   : uri[4] == 's' ? MOAT_KIND_SERVER
+						   : MOAT_KIND_SOCKET };
+		return r;
+	}
 	if (!path)
 		return -MOAT_EINVAL;
 	return pal_request(MOAT_OP_STAT, (int32_t)!!nofollow, 0, path, 0, attr,
