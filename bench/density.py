@@ -109,6 +109,13 @@ def main():
 
     res = {"name": a.name, "cmd": cmd, "max": a.max, "window": a.window,
            "nofile_limit": want, "failure": None}
+    # moat's cgroups (one per monitor, named PID-N) that exist already:
+    # others' runs, or left by monitors that were killed.  Only new ones
+    # named after one of our copies count as left behind.
+    def moat_cgroups():
+        return set(glob.glob("/sys/fs/cgroup/moat/*-*") +
+                   glob.glob("/sys/fs/cgroup/*/moat/*-*"))
+    cg_before = moat_cgroups()
     sel = selectors.DefaultSelector()
     ready, starting = [], {}
     t0 = time.monotonic()
@@ -297,10 +304,9 @@ def main():
         time.sleep(0.2)
     res["all_gone_s"] = round(time.monotonic() - t2, 3)
     res["processes_left"] = len(left)
-    cg = []
-    for c in ready + leftovers:
-        cg += glob.glob(f"/sys/fs/cgroup/moat/{c.proc.pid}-*")
-        cg += glob.glob(f"/sys/fs/cgroup/*/moat/{c.proc.pid}-*")
+    ours = {str(c.proc.pid) for c in ready + leftovers}
+    cg = [d for d in moat_cgroups() - cg_before
+          if os.path.basename(d).split("-")[0] in ours]
     res["cgroups_left"] = len(cg)
     if a.tmpdir:
         res["tmpdir_left"] = len(os.listdir(a.tmpdir))

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -194,9 +195,12 @@ static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
 	if (setresgid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0 ||
 	    setresuid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0)
 		child_fail(errfd, "dropping to the unprivileged identity");
-	/* After the identity change, which would clear it: if moat dies (even
-	 * by SIGKILL), so does the picoprocess, and with pid 1 its namespace. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The picoprocess dies with its monitor.  Set after the identity
+	 * change, which clears it; a monitor that died before is seen as the
+	 * hang-up of the channel, whose other end only it holds. */
+	struct pollfd hup = { MOAT_CHANNEL_FD, 0, 0 };
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&hup, 1, 0) != 0)
+		_exit(126);
 	apply_limits(pp, &m->limits, errfd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, "setting no_new_privs");

@@ -195,3 +195,24 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && [ -r "$BOMB" ]; then
 	*) fail "as nobody: RLIMIT_AS stops the memory bomb" "status $rc: $last" ;;
 	esac
 fi
+
+# A monitor killed outright (SIGKILL: no cleanup of its own) takes its
+# picoprocess with it: nothing goes on running unwatched.  (Its cgroup,
+# which only the monitor removes, is cleaned up here.)
+"$MOAT" run -- "$(readlink -f /bin/busybox)" sleep 30 >/dev/null 2>&1 &
+MON=$!
+pico=
+for _ in $(seq 100); do
+	pico=$(tr -d ' ' </proc/$MON/task/$MON/children 2>/dev/null)
+	[ -n "$pico" ] && [ "$(cat /proc/$pico/comm 2>/dev/null)" = moat-pico ] && break
+	sleep 0.05
+done
+kill -9 $MON
+wait $MON 2>/dev/null
+state="still running (pid ${pico:-?})"
+for _ in $(seq 60); do
+	case $(awk '{ print $3 }' /proc/$pico/stat 2>/dev/null) in '' | Z | X) state=gone; break ;; esac
+	sleep 0.05
+done
+check_eq "the picoprocess ends when its monitor is killed with SIGKILL" gone "$state"
+rmdir /sys/fs/cgroup/pids/moat/"$MON"-* /sys/fs/cgroup/moat/"$MON"-* 2>/dev/null || true
