@@ -62,3 +62,20 @@ doc_calls=$(sed -n '/^| Call | Arguments allowed/,/^$/p' "$ROOT/docs/security.md
 check_eq "docs/security.md host-syscall table matches the filter" "$filter_calls" "$doc_calls"
 n=$(echo "$filter_calls" | wc -l)
 if [ "$n" -le 40 ]; then pass "filter allows $n host calls (at most 40)"; else fail "filter size" "$n host calls"; fi
+
+# docs/compatibility.md lists exactly the calls in the LibOS's dispatch
+# table (plus those dispatch() takes before it).
+table_calls=$(python3 - "$ROOT/libos/syscall.c" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+start = s.index('static const sys_fn table')
+t = s[start:s.index('};', start)]
+names = set(re.findall(r'\bE\((\w+)\)', t)) | set(re.findall(r'ALIAS\((\w+),', t))
+names |= set(re.findall(r'\[__NR_(\w+)\]', t))
+names |= set(re.findall(r'nr == __NR_(\w+)', s))
+print('\n'.join(sorted(names)))
+PY
+)
+listed=$(sed -n '/<!-- syscalls -->/,/<!-- \/syscalls -->/p' "$ROOT/docs/compatibility.md" |
+	grep -v '^<!--\|^```' | tr ' ' '\n' | grep . | LC_ALL=C sort)
+check_eq "docs/compatibility.md lists the LibOS's system calls ($(echo "$table_calls" | wc -l))" "$table_calls" "$listed"

@@ -296,6 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	check_outside();
+	moat_sockets_close(&pp); /* relays and unix names it made */
 
 	for (int c = 0; c < pp.nchans; c++)
 		if (pp.chans[c] >= 0)
