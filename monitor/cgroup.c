@@ -18,7 +18,9 @@
  * moat_monitor_launch warns about it and sandbox.c falls back to rlimits.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -76,6 +78,25 @@ uint64_t moat_default_memory(void)
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 2 : 0;
 }
 
+/* Groups of monitors killed outright (no moat_cgroup_remove) stay
+ * behind; remove the empty ones whose monitor is gone.  A group whose
+ * tasks are still alive is not empty, and rmdir leaves it. */
+static void sweep_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		char *end, path[1024];
+		long pid = strtol(e->d_name, &end, 10);
+		if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 /* Make <root>/moat/<monitor pid>-<id>; 0 and the path, or -1. */
 static int make_group(const char *root, int id, char *out, size_t len)
 {
@@ -83,6 +104,8 @@ static int make_group(const char *root, int id, char *out, size_t len)
 	snprintf(parent, sizeof(parent), "%s/moat", root);
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
 		return -1;
+	if (id == 0)
+		sweep_stale(parent);
 	snprintf(out, len, "%s/%d-%d", parent, (int)getpid(), id);
 	if (mkdir(out, 0755) < 0 && errno != EEXIST) {
 		out[0] = 0;

@@ -74,6 +74,10 @@ uint64_t moat_default_memory(void);
 int moat_scratch_create(struct pico *pp, const struct moat_limits *l, char *err,
 			size_t errlen);
 void moat_scratch_remove(struct pico *pp);
+/* A fresh 0700 directory $TMPDIR/PREFIX-<monitor pid>-XXXXXX in OUT,
+ * after removing those of monitors that died without cleaning up.  0, or
+ * -errno with a message in ERR. */
+int moat_tmp_dir(const char *prefix, char *out, size_t len, char *err, size_t errlen);
 /* The upper directory for writes to package paths (see policy.h). */
 int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t errlen);
 

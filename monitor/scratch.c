@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,19 +63,61 @@ static void mount_quota(struct pico *pp, const struct moat_limits *l)
 		pp->scratch_quota = 1;
 }
 
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw);
+
+/* A monitor killed outright (SIGKILL, a crash) leaves its directories
+ * behind.  Each is named after its monitor's pid, so the next monitor
+ * removes those of monitors that no longer exist: only directories (not
+ * links) of its own user, walked without following links. */
+static void sweep_stale(const char *base, const char *prefix)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	size_t plen = strlen(prefix);
+	for (struct dirent *e; (e = readdir(d));) {
+		char *end;
+		if (strncmp(e->d_name, prefix, plen) || e->d_name[plen] != '-')
+			continue;
+		long pid = strtol(e->d_name + plen + 1, &end, 10);
+		if (pid <= 0 || *end != '-' || strlen(end) != 7 ||
+		    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid())
+			nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	}
+	closedir(d);
+}
+
+int moat_tmp_dir(const char *prefix, char *out, size_t len, char *err, size_t errlen)
+{
+	const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
+	sweep_stale(base, prefix);
+	if ((size_t)snprintf(out, len, "%s/%s-%d-XXXXXX", base, prefix, (int)getpid()) >= len) {
+		snprintf(err, errlen, "the temporary directory %s is too long a path", base);
+		out[0] = 0;
+		return -ENAMETOOLONG;
+	}
+	if (!mkdtemp(out)) {
+		int e = errno;
+		snprintf(err, errlen, "cannot create a %s directory in %s: %s", prefix, base,
+			 strerror(e));
+		out[0] = 0;
+		return -e;
+	}
+	return 0;
+}
+
 static int scratch_dir(struct pico *pp, const struct moat_limits *l, char *err,
 		       size_t errlen)
 {
-	const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
 	if (pp->scratch[0])
 		return 0;
-	snprintf(pp->scratch, sizeof(pp->scratch), "%s/moat-scratch-XXXXXX", base);
-	if (!mkdtemp(pp->scratch)) {
-		snprintf(err, errlen, "cannot create a scratch directory in %s: %s",
-			 base, strerror(errno));
-		pp->scratch[0] = 0;
+	if (moat_tmp_dir("moat-scratch", pp->scratch, sizeof(pp->scratch), err, errlen) < 0)
 		return -1;
-	}
 	mount_quota(pp, l);
 	return 0;
 }

@@ -324,14 +324,11 @@ static int unix_listen(struct pico *pp, const char *name, int *fdp)
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	u->dev = dev;
 	u->ino = ino;
-	if (!pp->sockdir[0]) {
-		const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
-		snprintf(pp->sockdir, sizeof(pp->sockdir), "%s/moat-sock-XXXXXX", base);
-		if (!mkdtemp(pp->sockdir)) { /* mkdtemp makes it 0700 */
-			int e = -errno;
-			pp->sockdir[0] = 0;
-			return e;
-		}
+	if (!pp->sockdir[0]) { /* mkdtemp makes it 0700 */
+		char err[256];
+		if ((r = moat_tmp_dir("moat-sock", pp->sockdir, sizeof(pp->sockdir), err,
+				      sizeof(err))) < 0)
+			return r;
 	}
 	if (u->host[0])
 		unlink(u->host); /* an older listener of this name is out of reach */

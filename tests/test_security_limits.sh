@@ -215,4 +215,13 @@ for _ in $(seq 60); do
 	sleep 0.05
 done
 check_eq "the picoprocess ends when its monitor is killed with SIGKILL" gone "$state"
-rmdir /sys/fs/cgroup/pids/moat/"$MON"-* /sys/fs/cgroup/moat/"$MON"-* 2>/dev/null || true
+# What only the monitor removes -- its scratch directory and cgroups --
+# the next monitor sweeps, since their owner is gone.
+left_before=$(ls -d "${TMPDIR:-/tmp}"/moat-scratch-"$MON"-* /sys/fs/cgroup/*/moat/"$MON"-* /sys/fs/cgroup/moat/"$MON"-* 2>/dev/null | wc -l)
+"$MOAT" run -- "$(readlink -f /bin/busybox)" true
+left_after=$(ls -d "${TMPDIR:-/tmp}"/moat-scratch-"$MON"-* /sys/fs/cgroup/*/moat/"$MON"-* /sys/fs/cgroup/moat/"$MON"-* 2>/dev/null | wc -l)
+if [ "$left_before" -ge 1 ] && [ "$left_after" = 0 ]; then
+	pass "the next moat removes what a killed monitor left ($left_before scratch and cgroup directories)"
+else
+	fail "the next moat removes what a killed monitor left" "before $left_before, after $left_after"
+fi
