@@ -521,3 +521,78 @@ first commit" "$(git -C "$G" log --format=%s 2>&1)"
 else
 	echo "SKIP git: not installed"
 fi
+
+# ------------------------------------- every step: the ungranted stays out
+# Each step's program tries to reach what its grants leave out: a secret
+# file, a host git repository or database, and a host TCP service.  The
+# same command natively succeeds and reaches it (so the probe means
+# something); in moat it fails, prints nothing of the secret, and the host
+# service sees no connection.
+SECRET=$WORK/secret
+mkdir -p "$SECRET" "$L/probe"
+echo "CANARY-d41f" >"$SECRET/canary"
+printf 'int secret = 1;\n' >"$SECRET/x.c"
+if command -v sqlite3 >/dev/null; then sqlite3 "$SECRET/db" "create table t(a); insert into t values('CANARY-d41f');"; fi
+if command -v git >/dev/null; then
+	git -C "$SECRET" init -q repo && git -C "$SECRET/repo" -c user.email=a@b -c user.name=a commit -q --allow-empty -m CANARY-d41f
+fi
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+while True:
+    c, _ = s.accept(); open(sys.argv[2], "a").write("connection\n"); c.close()' \
+	"$L/probe.port" "$L/probe.log" &
+LISTENER=$!
+for _ in $(seq 50); do [ -s "$L/probe.port" ] && break; sleep 0.1; done
+PORT=$(cat "$L/probe.port")
+GRANTS="$SYS --ro $T --rw $L/probe"
+
+# unreachable NAME CMD...: natively CMD exits 0 (it reached the secret or
+# the service); in moat it exits non-zero, shows no canary, connects nowhere.
+unreachable() {
+	local name=$1; shift
+	: >"$L/probe.log"
+	native "$@" >"$L/probe.native" 2>&1
+	local nrc=$?
+	: >"$L/probe.log"
+	rm -rf "$L/probe/"* # what the native run wrote there
+	"$MOAT" run $GRANTS -- "$@" </dev/null >"$L/probe.moat" 2>&1
+	local mrc=$?
+	if [ $nrc -ne 0 ]; then
+		fail "$name" "natively the probe did not reach its target (status $nrc): $(errs "$L/probe.native")"
+	elif [ $mrc -eq 0 ] || grep -q CANARY-d41f "$L/probe.moat" || [ -s "$L/probe.log" ]; then
+		fail "$name" "moat status $mrc, host connections $(wc -l <"$L/probe.log"): $(errs "$L/probe.moat")"
+	else
+		pass "$name (status $mrc: $(grep -v '^moat:' "$L/probe.moat" | head -1 | cut -c1-90))"
+	fi
+}
+
+unreachable "1. dash cannot read an ungranted file" /bin/dash -c 'read -r l <"$1" && echo "$l"' dash "$SECRET/canary"
+unreachable "2. bash cannot connect to an ungranted host port (/dev/tcp)" /bin/bash -c \
+	"exec 3<>/dev/tcp/127.0.0.1/$PORT && echo connected"
+unreachable "3. coreutils: sha256sum cannot read an ungranted file" /usr/bin/sha256sum "$SECRET/canary"
+unreachable "3. coreutils: cp cannot copy it into a writable mapping" /bin/cp "$SECRET/canary" "$L/probe/stolen"
+[ -e "$L/probe/stolen" ] && fail "3. cp wrote nothing" "$L/probe/stolen exists" || pass "3. cp wrote nothing"
+unreachable "4. grep -r finds nothing of an ungranted tree" /bin/grep -r CANARY "$SECRET"
+unreachable "5. gzip cannot compress an ungranted file" /bin/gzip -c "$SECRET/canary"
+unreachable "6. tar cannot archive an ungranted tree" /bin/tar cf - "$SECRET"
+unreachable "7. python3 cannot connect to an ungranted host port" $PY -c \
+	"import socket; socket.create_connection(('127.0.0.1', $PORT)); print('connected')"
+unreachable "7. python3 cannot open an ungranted file" $PY -c "print(open('$SECRET/canary').read())"
+if command -v sqlite3 >/dev/null; then
+	unreachable "8. sqlite3 cannot open an ungranted database" /usr/bin/sqlite3 "$SECRET/db" 'select * from t'
+fi
+unreachable "9. perl cannot read an ungranted file" /usr/bin/perl -e 'open my $f, "<", $ARGV[0] or die "$!\n"; print <$f>' "$SECRET/canary"
+if command -v lua5.4 >/dev/null; then
+	unreachable "9. lua5.4 cannot read an ungranted file" /usr/bin/lua5.4 -e "io.write(assert(io.open('$SECRET/canary')):read('a'))"
+fi
+if command -v gcc >/dev/null; then
+	unreachable "11. gcc cannot compile an ungranted source" /usr/bin/gcc -fsyntax-only "$SECRET/x.c"
+fi
+if command -v git >/dev/null; then
+	unreachable "12. git cannot read an ungranted repository" /usr/bin/git ls-remote "$SECRET/repo"
+fi
+kill $LISTENER 2>/dev/null
+wait $LISTENER 2>/dev/null || true
