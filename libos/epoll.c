@@ -262,6 +262,23 @@ out:
 	return r;
 }
 
+struct ktimespec_e { long sec, nsec; };
+
+/* epoll_pwait2: the timeout as a timespec; waits are in whole
+ * milliseconds here, rounded up so that it never returns early. */
+long sys_epoll_pwait2(int epfd, struct kepoll_event *out, int max,
+		      const struct ktimespec_e *t, const uint64_t *mask, size_t setsize)
+{
+	int ms = -1;
+	if (t) {
+		if (t->sec < 0 || t->nsec < 0 || t->nsec >= 1000000000)
+			return -EINVAL;
+		long long total = (long long)t->sec * 1000 + (t->nsec + 999999) / 1000000;
+		ms = total > 0x7fffffff ? 0x7fffffff : (int)total;
+	}
+	return sys_epoll_pwait(epfd, out, max, ms, mask, setsize);
+}
+
 long sys_epoll_wait(int epfd, struct kepoll_event *out, int max, int timeout_ms)
 {
 	return sys_epoll_pwait(epfd, out, max, timeout_ms, NULL, 8);

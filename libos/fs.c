@@ -707,6 +707,70 @@ static long vector_io(int fd, const struct iovec_k *iov, int cnt, int write)
 	return total;
 }
 
+/* preadv/pwritev: the vector at 'off' (the file position is unchanged);
+ * stops at the first short transfer, as Linux does. */
+static long pvector_io(int fd, const struct iovec_k *iov, int cnt, int64_t off, int write)
+{
+	struct file *f = fd_file(fd);
+	long total = 0;
+	if (!f)
+		return -EBADF;
+	if (cnt < 0 || cnt > 1024 || off < 0)
+		return -EINVAL;
+	if (f->type == F_SOCKET || (f->type == F_STREAM && !positioned(f)))
+		return -ESPIPE;
+	for (int i = 0; i < cnt; i++) {
+		if (!iov[i].len)
+			continue;
+		long r = write ? file_write(f, iov[i].base, iov[i].len, off + total)
+			       : file_read(f, iov[i].base, iov[i].len, off + total);
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if ((size_t)r < iov[i].len)
+			break;
+	}
+	return total;
+}
+
+long sys_preadv(int fd, const struct iovec_k *iov, int cnt, int64_t off)
+{
+	return pvector_io(fd, iov, cnt, off, 0);
+}
+
+long sys_pwritev(int fd, const struct iovec_k *iov, int cnt, int64_t off)
+{
+	return pvector_io(fd, iov, cnt, off, 1);
+}
+
+/* RWF_HIPRI, RWF_DSYNC and RWF_SYNC change nothing the app can see here
+ * (writes reach the host file at once).  RWF_NOWAIT and RWF_APPEND are
+ * refused, as by kernels before them, which callers are ready for. */
+static long rwf_check(int flags)
+{
+	return flags & ~7 ? -EOPNOTSUPP : 0;
+}
+
+long sys_preadv2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_t hi,
+		 int flags)
+{
+	(void)hi;
+	long r = rwf_check(flags);
+	if (r < 0)
+		return r;
+	return off == -1 ? vector_io(fd, iov, cnt, 0) : pvector_io(fd, iov, cnt, off, 0);
+}
+
+long sys_pwritev2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_t hi,
+		  int flags)
+{
+	(void)hi;
+	long r = rwf_check(flags);
+	if (r < 0)
+		return r;
+	return off == -1 ? vector_io(fd, iov, cnt, 1) : pvector_io(fd, iov, cnt, off, 1);
+}
+
 long sys_readv(int fd, const struct iovec_k *iov, int cnt)
 {
 	return vector_io(fd, iov, cnt, 0);
@@ -788,6 +852,29 @@ long sys_fsync(int fd)
 	if (!f)
 		return -EBADF;
 	return f->type == F_STREAM ? abi->stream_flush(f->h) : 0;
+}
+
+/* Writes reach the host file when they are made; what is left is the
+ * host's flush, which only fsync asks of it. */
+long sys_sync_file_range(int fd, int64_t off, int64_t len, unsigned flags)
+{
+	if (flags & ~7u || off < 0 || len < 0)
+		return -EINVAL;
+	return fd_file(fd) ? 0 : -EBADF;
+}
+
+long sys_syncfs(int fd)
+{
+	return fd_file(fd) ? 0 : -EBADF;
+}
+
+long sys_readahead(int fd, int64_t off, size_t len)
+{
+	(void)off, (void)len;
+	struct file *f = fd_file(fd);
+	if (!f)
+		return -EBADF;
+	return f->type == F_STREAM && positioned(f) ? 0 : -EINVAL;
 }
 
 /* --- descriptor table calls --- */
@@ -1216,6 +1303,7 @@ long sys_fstatfs(int fd, struct statfs_k *s)
 /* No extended attributes exist inside a picoprocess (ACLs, capabilities,
  * SELinux labels stay on the host): every name is absent. */
 long sys_getxattr(void) { return -ENODATA; }
+long sys_removexattr(void) { return -ENODATA; }
 long sys_listxattr(void) { return 0; }
 long sys_setxattr(void) { return -EOPNOTSUPP; }
 
@@ -1375,6 +1463,19 @@ long sys_utimes(const char *path, const long *tv)
 	for (int i = 0; i < 2; i++)
 		ts[i] = (struct ktimespec_k){ tv[2 * i], tv[2 * i + 1] * 1000 };
 	return sys_utimensat(AT_FDCWD, path, ts, 0);
+}
+
+long sys_futimesat(int dirfd, const char *path, const long *tv)
+{
+	struct ktimespec_k ts[2];
+	if (!tv)
+		return sys_utimensat(dirfd, path, NULL, 0);
+	for (int i = 0; i < 2; i++) {
+		if (tv[2 * i + 1] < 0 || tv[2 * i + 1] >= 1000000)
+			return -EINVAL;
+		ts[i] = (struct ktimespec_k){ tv[2 * i], tv[2 * i + 1] * 1000 };
+	}
+	return sys_utimensat(dirfd, path, ts, 0);
 }
 
 long sys_utime(const char *path, const long *times)

@@ -68,9 +68,14 @@ long sys_uname(struct new_utsname *u)
 
 static uint32_t clock_of(int id)
 {
-	/* REALTIME, REALTIME_COARSE, TAI read the wall clock. */
-	return id == 0 || id == 5 || id == 11 ? MOAT_CLOCK_REALTIME
-					      : MOAT_CLOCK_MONOTONIC;
+	/* REALTIME, REALTIME_COARSE, TAI read the wall clock; PROCESS_ and
+	 * THREAD_CPUTIME_ID the CPU clocks; the rest count from boot. */
+	switch (id) {
+	case 0: case 5: case 11: return MOAT_CLOCK_REALTIME;
+	case 2: return MOAT_CLOCK_PROCESS_CPU;
+	case 3: return MOAT_CLOCK_THREAD_CPU;
+	default: return MOAT_CLOCK_MONOTONIC;
+	}
 }
 
 long sys_clock_gettime(int id, struct __kernel_timespec *ts)
@@ -292,17 +297,6 @@ long sys_prctl(int op, unsigned long a2)
 	}
 }
 
-long sys_sched_getaffinity(int pid, size_t len, uint64_t *mask)
-{
-	if (pid != 0 && pid != 1)
-		return -ESRCH;
-	if (len < 8)
-		return -EINVAL;
-	uint32_t n = boot->ncpus ? boot->ncpus : 1;
-	*mask = n >= 64 ? ~0ULL : (1ULL << n) - 1;
-	return 8;
-}
-
 long sys_sched_yield(void)
 {
 	return abi->thread_yield();
@@ -440,13 +434,33 @@ long sys_setsid(void)
 	return proc.pid;
 }
 
-/* CPU accounting is the host's; report times as zero, not invented. */
-long sys_getrusage(int who, void *ru)
+/* The CPU time the host counted for this process (RUSAGE_SELF) or
+ * thread (RUSAGE_THREAD), all of it as user time: the host does not split
+ * it for the picoprocess, and the LibOS's work is the app's system time
+ * anyway.  Children's time, memory and I/O counts are not known: zero,
+ * not invented. */
+long sys_getrusage(int who, long *ru)
 {
 	if (who != 0 && who != -1 && who != 1)
 		return -EINVAL;
 	memset(ru, 0, 144);
+	if (who != -1) {
+		long ns = abi->system_time(who == 1 ? MOAT_CLOCK_THREAD_CPU
+						    : MOAT_CLOCK_PROCESS_CPU);
+		ru[0] = ns / 1000000000, ru[1] = ns % 1000000000 / 1000;
+	}
 	return 0;
+}
+
+/* times(2): clock ticks (USER_HZ, 100 a second), as getrusage splits
+ * them; the result counts from an arbitrary point, as on Linux. */
+long sys_times(long *tms)
+{
+	if (tms) {
+		tms[0] = abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000;
+		tms[1] = tms[2] = tms[3] = 0;
+	}
+	return abi->system_time(MOAT_CLOCK_MONOTONIC) / 10000000;
 }
 
 struct kcap_header { uint32_t version; int pid; };

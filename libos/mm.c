@@ -153,3 +153,32 @@ long sys_msync(uint64_t addr, size_t len, int flags)
 		return -EINVAL;
 	return 0;
 }
+
+/* Memory locking is the host's to grant, and it does not: the calls are
+ * accepted with no effect (the host may still page the memory out), as
+ * madvise hints are, so that programs that lock secrets keep running. */
+long sys_mlock(uint64_t addr, uint64_t len)
+{
+	return addr + len < addr ? -EINVAL : 0;
+}
+
+long sys_mlock2(uint64_t addr, uint64_t len, unsigned flags)
+{
+	return flags & ~1u ? -EINVAL : sys_mlock(addr, len); /* MLOCK_ONFAULT */
+}
+
+long sys_munlock(uint64_t addr, uint64_t len)
+{
+	return sys_mlock(addr, len);
+}
+
+long sys_mlockall(int flags)
+{
+	/* MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4 (never alone) */
+	return !flags || flags & ~7 || flags == 4 ? -EINVAL : 0;
+}
+
+long sys_munlockall(void)
+{
+	return 0;
+}

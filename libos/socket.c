@@ -1011,3 +1011,58 @@ long sys_recvmsg(int fd, struct kmsghdr *m, int flags)
 	}
 	return r;
 }
+
+/* sendmmsg/recvmmsg: one sendmsg/recvmsg per entry.  After the first,
+ * an error ends the batch and the count so far is the result (the error
+ * shows again on the next call, as on Linux). */
+struct kmmsghdr {
+	struct kmsghdr hdr;
+	unsigned len;
+};
+
+#define MSG_WAITFORONE_K 0x10000
+
+long sys_sendmmsg(int fd, struct kmmsghdr *v, unsigned n, int flags)
+{
+	unsigned i;
+	if (n > 1024)
+		n = 1024;
+	for (i = 0; i < n; i++) {
+		long r = sys_sendmsg(fd, &v[i].hdr, flags);
+		if (r < 0)
+			return i ? (long)i : r;
+		v[i].len = (unsigned)r;
+	}
+	return i;
+}
+
+struct ktimespec_m { long sec, nsec; };
+
+long sys_recvmmsg(int fd, struct kmmsghdr *v, unsigned n, int flags,
+		  struct ktimespec_m *timeout)
+{
+	unsigned i;
+	int64_t end = -1;
+	if (timeout) {
+		if (timeout->sec < 0 || timeout->nsec < 0 || timeout->nsec >= 1000000000)
+			return -EINVAL;
+		end = abi->system_time(MOAT_CLOCK_MONOTONIC) + timeout->sec * 1000000000L +
+		      timeout->nsec;
+	}
+	if (n > 1024)
+		n = 1024;
+	for (i = 0; i < n; i++) {
+		long r = sys_recvmsg(fd, &v[i].hdr, flags & ~MSG_WAITFORONE_K);
+		if (r < 0)
+			return i ? (long)i : r;
+		v[i].len = (unsigned)r;
+		if (flags & MSG_WAITFORONE_K)
+			flags |= MSG_DONTWAIT_K;
+		/* Linux checks the timeout only after each datagram, too. */
+		if (end >= 0 && abi->system_time(MOAT_CLOCK_MONOTONIC) >= end) {
+			i++;
+			break;
+		}
+	}
+	return i;
+}

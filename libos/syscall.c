@@ -51,7 +51,14 @@ DECL(setregid); DECL(setfsuid); DECL(setfsgid); DECL(setgroups); DECL(setpgid);
 DECL(setsid); DECL(getrusage); DECL(flock); DECL(msync); DECL(timerfd_create); DECL(timerfd_settime);
 DECL(timerfd_gettime); DECL(memfd_create); DECL(capget); DECL(capset);
 DECL(timer_create); DECL(timer_settime); DECL(timer_gettime);
-DECL(timer_getoverrun); DECL(timer_delete);
+DECL(timer_getoverrun); DECL(timer_delete); DECL(times); DECL(getpriority);
+DECL(setpriority); DECL(sched_getscheduler); DECL(sched_setscheduler);
+DECL(sched_getparam); DECL(sched_setparam); DECL(sched_get_priority_max);
+DECL(sched_get_priority_min); DECL(sched_setaffinity); DECL(getcpu);
+DECL(membarrier); DECL(mlock); DECL(mlock2); DECL(munlock); DECL(mlockall);
+DECL(munlockall); DECL(preadv); DECL(pwritev); DECL(preadv2); DECL(pwritev2);
+DECL(sync_file_range); DECL(syncfs); DECL(readahead); DECL(removexattr);
+DECL(futimesat); DECL(sendmmsg); DECL(recvmmsg); DECL(epoll_pwait2);
 
 static long sys_zero() { return 0; }
 static long sys_enosys_quiet() { return -ENOSYS; }
@@ -96,7 +103,16 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(setfsuid), E(setfsgid), E(setgroups), E(setpgid), E(setsid), E(getrusage),
 	E(flock), E(msync), E(timerfd_create), E(timerfd_settime), E(timerfd_gettime),
 	E(memfd_create), E(capget), E(capset), E(timer_create), E(timer_settime),
-	E(timer_gettime), E(timer_getoverrun), E(timer_delete),
+	E(timer_gettime), E(timer_getoverrun), E(timer_delete), E(times),
+	E(getpriority), E(setpriority), E(sched_getscheduler),
+	E(sched_setscheduler), E(sched_getparam), E(sched_setparam),
+	E(sched_get_priority_max), E(sched_get_priority_min),
+	E(sched_setaffinity), E(getcpu), E(membarrier), E(mlock), E(mlock2),
+	E(munlock), E(mlockall), E(munlockall), E(preadv), E(pwritev),
+	E(preadv2), E(pwritev2), E(sync_file_range), E(syncfs), E(readahead),
+	E(removexattr), ALIAS(lremovexattr, removexattr),
+	ALIAS(fremovexattr, removexattr), E(futimesat), E(sendmmsg),
+	E(recvmmsg), E(epoll_pwait2),
 	/* Accepted with no effect inside one picoprocess. */
 	[__NR_fadvise64] = (sys_fn)sys_zero, [__NR_sync] = (sys_fn)sys_zero,
 	/* Declined as glibc expects on older kernels, so not worth a log. */

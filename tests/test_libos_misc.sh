@@ -53,6 +53,16 @@ GRANTS="--ro $BUILD/tests/ptimer"
 same_output "POSIX timers: SIGEV_SIGNAL/NONE/THREAD, periodic, overruns, EINTR, fork, delete" \
 	"$BUILD/tests/ptimer"
 
+mkdir -p "$WORK/sysmisc"
+GRANTS="--ro $BUILD/tests/sysmisc --rw $WORK/sysmisc"
+same_output "nice, scheduler, affinity, CPU clocks and times, preadv/pwritev, sendmmsg/recvmmsg, epoll_pwait2, mlock" \
+	"$BUILD/tests/sysmisc" "$WORK/sysmisc"
+# Real-time scheduling is the one thing refused that root natively gets.
+out=$("$MOAT" run $SYS -- /usr/bin/python3 -c 'import os
+try: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+except OSError as e: print(e.strerror)' 2>&1)
+check_eq "SCHED_FIFO is refused with EPERM (not pretended)" "Operation not permitted" "$out"
+
 GRANTS="--ro $BUILD/tests/memory"
 same_output "madvise, shared anonymous memory across fork, /proc/self/maps" "$BUILD/tests/memory"
 

@@ -165,6 +165,8 @@ struct moat_dirent {
 /* Clocks for system_time(). */
 #define MOAT_CLOCK_REALTIME  0
 #define MOAT_CLOCK_MONOTONIC 1
+#define MOAT_CLOCK_PROCESS_CPU 2 /* CPU time of this host process, all threads */
+#define MOAT_CLOCK_THREAD_CPU  3 /* CPU time of the calling thread */
 
 /* Segment registers for segment_base_set(). */
 #define MOAT_SEGMENT_FS 0
@@ -523,7 +525,10 @@ struct moat_abi {
 	/* --- miscellaneous --- */
 
 	/* system_time: nanoseconds of MOAT_CLOCK_REALTIME (since the
-	 * epoch) or MOAT_CLOCK_MONOTONIC.  Result: >= 0, or -EINVAL. */
+	 * epoch), MOAT_CLOCK_MONOTONIC, or the CPU time consumed so far by
+	 * the picoprocess (MOAT_CLOCK_PROCESS_CPU: this process's threads,
+	 * the LibOS's work for them included) or the calling thread
+	 * (MOAT_CLOCK_THREAD_CPU).  Result: >= 0, or -EINVAL. */
 	long (*system_time)(uint32_t clock);
 
 	/* random_bits: fill buf with len cryptographically random bytes.

@@ -469,7 +469,8 @@ long pal_vm_protect(void *addr, size_t size, uint32_t prot)
 long pal_system_time(uint32_t clock)
 {
 	struct __kernel_timespec ts;
-	if (clock > MOAT_CLOCK_MONOTONIC)
+	/* The MOAT_CLOCK_* values are the host's clock ids. */
+	if (clock > MOAT_CLOCK_THREAD_CPU)
 		return -MOAT_EINVAL;
 	HOST2(__NR_clock_gettime, clock, &ts);
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
