@@ -40,6 +40,7 @@ struct libos_proc {
 	uint32_t umask;
 	uint32_t uid, gid;
 	int pid, ppid;
+	int sid;              /* session, once setsid made one (0: pid 1's) */
 	char comm[16];
 	int undumpable, pdeathsig, keepcaps, no_new_privs, subreaper; /* prctl */
 	char **argv, **envp;  /* of the running program, for /proc/self */

@@ -20,9 +20,6 @@ long sys_getpid(void) { return proc.pid; }
 long sys_gettid(void) { return thread_tid(); }
 long sys_getuid(void) { return proc.uid; }
 long sys_getgid(void) { return proc.gid; }
-long sys_getpgrp(void) { return 1; }
-long sys_getpgid(int pid) { return pid == 0 || pid == 1 ? 1 : -ESRCH; }
-long sys_getsid(int pid) { return pid == 0 || pid == 1 ? 1 : -ESRCH; }
 
 long sys_getresuid(uint32_t *r, uint32_t *e, uint32_t *s)
 {
@@ -420,18 +417,43 @@ long sys_setgroups(long n, const uint32_t *list)
 	return proc.uid == 0 ? 0 : -EPERM;
 }
 
-/* Process groups and sessions: one of each per picoprocess process. */
+/* Process groups and sessions are the host's, inside the picoprocess's
+ * pid namespace and the session it starts as (pid 1 leads both). */
 long sys_setpgid(int pid, int pgid)
 {
-	if (pid != 0 && pid != proc.pid)
-		return -ESRCH; /* other processes' groups are not tracked */
-	(void)pgid;
-	return 0;
+	if (pid < 0 || pgid < 0)
+		return -EINVAL;
+	return abi->process_control(MOAT_PROC_SET_GROUP, pid, pgid);
+}
+
+long sys_getpgid(int pid)
+{
+	return pid < 0 ? -ESRCH : abi->process_control(MOAT_PROC_GET_GROUP, pid, 0);
+}
+
+long sys_getpgrp(void)
+{
+	return sys_getpgid(0);
 }
 
 long sys_setsid(void)
 {
-	return proc.pid;
+	long r = abi->process_control(MOAT_PROC_NEW_SESSION, 0, 0);
+	if (r > 0)
+		proc.sid = (int)r;
+	return r;
+}
+
+/* The session is known for this process (inherited across fork); for
+ * another, which has no host call to ask, the caller's own session is
+ * the answer unless that process made one of its own. */
+long sys_getsid(int pid)
+{
+	int own = proc.sid ? proc.sid : 1;
+	if (pid == 0 || pid == proc.pid)
+		return own;
+	long g = sys_getpgid(pid);
+	return g < 0 ? g : own;
 }
 
 /* The CPU time the host counted for this process (RUSAGE_SELF) or

@@ -64,8 +64,6 @@ long sys_getppid(void)
 long sys_wait4(int pid, int *status, int options, void *rusage)
 {
 	int32_t st = 0;
-	if (pid < -1 || pid == 0)
-		pid = -1; /* process groups: any child of ours */
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
 	if (r == -EINTR)
 		return -ERESTARTSYS;
@@ -92,7 +90,15 @@ long sys_waitid(int idtype, int id, struct siginfo_child *info, int options,
 		klog("waitid: WNOWAIT is not supported");
 		return -EINVAL;
 	}
-	int pid = idtype == 1 /* P_PID */ ? id : -1;
+	int pid;
+	if (idtype == 0) /* P_ALL */
+		pid = -1;
+	else if (idtype == 1 && id > 0) /* P_PID */
+		pid = id;
+	else if (idtype == 2 && id >= 0) /* P_PGID: 0 is the caller's */
+		pid = -id;
+	else
+		return -EINVAL; /* P_PIDFD, or a bad id */
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
 	if (r < 0)
 		return r == -EINTR ? -ERESTARTSYS : r;
@@ -150,7 +156,7 @@ long process_kill(int pid, int sig)
 		return -EINVAL;
 	if (pid == proc.pid)
 		return sig ? signal_raise(sig) : 0;
-	return abi->process_signal(pid, sig);
+	return abi->process_control(MOAT_PROC_SIGNAL, pid, sig);
 }
 
 /* --- execve --- */

@@ -93,7 +93,7 @@ static void fire(int id, struct ptimer *t, int64_t now)
 	signal_post(t->signo);
 	thread_wake_sigwaiters();
 	if (host_deliverable(t->signo))
-		abi->process_signal(proc.pid, t->signo);
+		abi->process_control(MOAT_PROC_SIGNAL, proc.pid, t->signo);
 }
 
 static void timer_thread(void *arg)

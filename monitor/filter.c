@@ -46,6 +46,9 @@ static const int plain_calls[] = {
 	/* processes of this picoprocess: its own pid namespace and Landlock
 	 * domain keep wait and kill inside it */
 	SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(pipe2),
+	/* process groups and sessions, within that namespace and the
+	 * session the sandbox starts it in */
+	SCMP_SYS(setpgid), SCMP_SYS(getpgid), SCMP_SYS(setsid),
 	/* the kernel's own continuation of a sleep stopped by SIGSTOP */
 	SCMP_SYS(restart_syscall),
 	/* waiting on pipes and consoles with signals open */

@@ -28,13 +28,20 @@ void moat_monitor_signal(int sig)
 	forwarded_signal = sig;
 }
 
+/* The terminal's signals (SIGINT, SIGQUIT) go to the picoprocess's
+ * first process group, as the terminal would send them to a foreground
+ * job; the others, like kill(1) of a process, to its first process. */
 static void forward_signal(struct moat_monitor *mon)
 {
 	int sig = forwarded_signal;
 	forwarded_signal = 0;
-	for (int i = 0; sig && i < mon->n; i++)
-		if (!mon->picos[i].done)
-			kill(mon->picos[i].pid, sig);
+	for (int i = 0; sig && i < mon->n; i++) {
+		if (mon->picos[i].done)
+			continue;
+		pid_t pid = mon->picos[i].pid;
+		if ((sig != SIGINT && sig != SIGQUIT) || kill(-pid, sig) < 0)
+			kill(pid, sig);
+	}
 }
 
 struct moat_monitor *moat_monitor_new(void)

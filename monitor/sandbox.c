@@ -192,6 +192,11 @@ static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
 		child_fail(errfd, "setting the hostname");
 	place_fds(chan, boot, pico, errfd);
 	errfd = 6;
+	/* A session and process group of its own: kill(0) and the app's
+	 * groups can then name none of moat's neighbours (the shell's job
+	 * that ran moat), whatever the kernel's Landlock can scope. */
+	if (setsid() < 0)
+		child_fail(errfd, "starting a session of its own");
 	if (setresgid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0 ||
 	    setresuid(INSIDE_ID, INSIDE_ID, INSIDE_ID) < 0)
 		child_fail(errfd, "dropping to the unprivileged identity");

@@ -19,6 +19,9 @@
  *   kill PID        kill(PID, SIGKILL)
  *   kill1           kill(1, SIGKILL)
  *   killall         kill(-1, SIGKILL)
+ *   killgroup       kill(0, SIGKILL): the caller's process group, which
+ *                   the host shell shares with moat unless the sandbox
+ *                   starts the picoprocess in a session of its own
  *   mount DIR       mount("tmpfs", DIR, "tmpfs", 0, NULL)
  *   unshare         unshare(CLONE_NEWUSER)
  *   execve CMD      execve("/bin/sh", {"sh", "-c", CMD}, {NULL})
@@ -340,7 +343,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: escape raw|gate openat PATH | socket [PORT] | ptrace PID |\n"
-		"       kill PID | kill1 | killall | mount DIR | unshare |\n"
+		"       kill PID | kill1 | killall | killgroup | mount DIR | unshare |\n"
 		"       execve CMD | fork [pal] | channel PATH | sendto FD PORT |\n"
 		"       threads N | ftruncate FD | udprelay GRANTED PORT\n");
 	return 2;
@@ -394,6 +397,9 @@ int main(int argc, char **argv)
 		report(mode, what, r);
 	} else if (!strcmp(what, "killall")) {
 		r = SYS(SYS_kill, -1, SIGKILL, 0, 0);
+		report(mode, what, r);
+	} else if (!strcmp(what, "killgroup")) {
+		r = SYS(SYS_kill, 0, SIGKILL, 0, 0);
 		report(mode, what, r);
 	} else if (!strcmp(what, "mount") && arg) {
 		r = sys6(SYS_mount, (long)"tmpfs", (long)arg, (long)"tmpfs", 0, 0, 0);

@@ -63,6 +63,17 @@ try: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
 except OSError as e: print(e.strerror)' 2>&1)
 check_eq "SCHED_FIFO is refused with EPERM (not pretended)" "Operation not permitted" "$out"
 
+# Process groups and sessions: kill(0), kill(-group), waitpid(-group),
+# setsid -- and timeout(1), which signals its own group, inside a script.
+GRANTS="$SYS --ro $ROOT/tests/pgroups.py"
+same_output "process groups and sessions: setpgid, kill(-group), kill(0), waitpid(-group), setsid" \
+	/usr/bin/python3 -u "$ROOT/tests/pgroups.py"
+GRANTS="$SYS"
+same_output "timeout(1) inside a script ends its command, not the script" /bin/bash -c \
+	'timeout 1 sleep 5; echo "timeout status $?"; echo "the script goes on"'
+same_output "bash job control (set -m): kill -TERM -\$job ends the job's group" /bin/bash -c \
+	'set -m; sleep 5 & job=$!; kill -TERM -$job; wait $job; echo "job status $?"'
+
 GRANTS="--ro $BUILD/tests/memory"
 same_output "madvise, shared anonymous memory across fork, /proc/self/maps" "$BUILD/tests/memory"
 

@@ -267,14 +267,14 @@ attempt() {
 	local accept
 	case $mode/$what in
 	raw/fork) accept="error success" ;;
-	raw/kill1 | raw/killall) accept="error success self" ;;
+	raw/kill1 | raw/killall | raw/killgroup) accept="error success self" ;;
 	raw/execve) # with a shell granted, the LibOS may run it, inside
 		accept="error"; [ -n "${GRANTS:-}" ] && accept="error other" ;;
 	raw/*) accept="error" ;;
 	gate/kill) accept="killed error" ;;
 	gate/fork) # the PAL's own fork flags may be allowlisted
 		accept="killed"; [ "${1:-}" = pal ] && accept="killed success" ;;
-	gate/kill1 | gate/killall) accept="killed error success" ;;
+	gate/kill1 | gate/killall | gate/killgroup) accept="killed error success" ;;
 	gate/channel | gate/sendto) accept="killed error" ;;
 	gate/*) accept="killed" ;;
 	esac
@@ -316,6 +316,7 @@ matrix() {
 		GRANTS="" attempt "$who" "$label" $mode kill "$SLEEPER"
 		GRANTS="" attempt "$who" "$label" $mode kill1
 		GRANTS="" attempt "$who" "$label" $mode killall
+		GRANTS="" attempt "$who" "$label" $mode killgroup
 		GRANTS="" attempt "$who" "$label" $mode mount "$MNT"
 		GRANTS="" attempt "$who" "$label" $mode unshare
 		GRANTS="" attempt "$who" "$label" $mode execve "touch $PWNED"

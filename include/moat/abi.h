@@ -186,6 +186,12 @@ struct moat_dirent {
 /* Options for process_wait(). */
 #define MOAT_WAIT_NOHANG 1
 
+/* Operations of process_control(). */
+#define MOAT_PROC_SIGNAL      1
+#define MOAT_PROC_SET_GROUP   2
+#define MOAT_PROC_GET_GROUP   3
+#define MOAT_PROC_NEW_SESSION 4
+
 /* Flags for thread_create(). */
 #define MOAT_THREAD_SUSPENDED 1
 
@@ -211,7 +217,7 @@ enum moat_exception_kind {
 	MOAT_EXC_ARITH = 4,     /* divide error and other arithmetic traps */
 	MOAT_EXC_BREAKPOINT = 5,/* int3 / trap flag */
 	MOAT_EXC_BUSERR = 6,    /* access beyond the end of a mapped stream */
-	MOAT_EXC_INTERRUPT = 7, /* a signal from process_signal (or the host:
+	MOAT_EXC_INTERRUPT = 7, /* a signal from process_control (or the host:
 				   SIGINT at the terminal); code = signal */
 };
 
@@ -504,17 +510,30 @@ struct moat_abi {
 	long (*process_fork)(int32_t *self_pid);
 
 	/* process_wait: wait for a child process to end, as wait4(2):
-	 * 'pid' > 0 a given child, -1 any; 'options' MOAT_WAIT_NOHANG
+	 * 'pid' > 0 a given child, -1 any, 0 any in the caller's process
+	 * group, < -1 any in group -pid; 'options' MOAT_WAIT_NOHANG
 	 * returns 0 at once if none has ended.  *status receives a Linux
 	 * wait status (WIFEXITED/WIFSIGNALED encoding).  Result: the pid
 	 * that ended, 0 (NOHANG, none yet), -ECHILD, -EINTR. */
 	long (*process_wait)(int32_t pid, uint32_t options, int32_t *status);
 
-	/* process_signal: send Linux signal 'sig' to process 'pid' of the
-	 * same picoprocess (0: the caller's process group, -1: all).  The
-	 * target's LibOS receives it as a MOAT_EXC_INTERRUPT exception.
-	 * Result: 0, -ESRCH, -EINVAL. */
-	long (*process_signal)(int32_t pid, int32_t sig);
+	/* process_control: signals, process groups and sessions among the
+	 * processes of the same picoprocess, which begins as a session and
+	 * a process group of its own (pid 1 leads both):
+	 *  MOAT_PROC_SIGNAL: send Linux signal 'arg' to process 'pid' (0:
+	 *   the caller's process group, -1: all, < -1: group -pid), as
+	 *   kill(2).  The target's LibOS receives it as a
+	 *   MOAT_EXC_INTERRUPT exception.  Result: 0, -ESRCH, -EINVAL.
+	 *  MOAT_PROC_SET_GROUP: put process 'pid' (0: the caller; itself or
+	 *   a child) in group 'arg' (0: a new group led by it), as
+	 *   setpgid(2).  Result: 0, -ESRCH, -EPERM, -EACCES, -EINVAL.
+	 *  MOAT_PROC_GET_GROUP: the process group of 'pid' (0: the caller).
+	 *   Result: the group, -ESRCH.
+	 *  MOAT_PROC_NEW_SESSION: make the caller the leader of a new
+	 *   session and group, as setsid(2).  Result: the session, -EPERM
+	 *   (it already leads a group).
+	 * Any other 'op' is -EINVAL. */
+	long (*process_control)(uint32_t op, int32_t pid, int64_t arg);
 
 	/* process_exit: end the whole picoprocess.  The monitor reports
 	 * 'code' as its exit status, or, if 'signal' is non-zero, that it

@@ -147,7 +147,7 @@ long pal_debug_log(const char *msg, size_t len);
 long pal_process_create(const char *uri, char *const argv[]);
 long pal_process_fork(int32_t *self_pid);
 long pal_process_wait(int32_t pid, uint32_t options, int32_t *status);
-long pal_process_signal(int32_t pid, int32_t sig);
+long pal_process_control(uint32_t op, int32_t pid, int64_t arg);
 long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags);
 extern int32_t pal_self_pid;
 _Noreturn void pal_process_exit(int code, int sig);

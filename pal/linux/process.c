@@ -67,11 +67,28 @@ long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 	return r;
 }
 
-long pal_process_signal(int32_t pid, int32_t sig)
+/* The pid namespace holds only this picoprocess's processes, and the
+ * sandbox made pid 1 a session of its own (sandbox.c), so groups and
+ * sessions name nothing else; Landlock's signal scope, where the kernel
+ * has it, keeps kill inside too. */
+long pal_process_control(uint32_t op, int32_t pid, int64_t arg)
 {
-	if (sig < 0 || sig > 64)
+	switch (op) {
+	case MOAT_PROC_SIGNAL:
+		if (arg < 0 || arg > 64)
+			return -MOAT_EINVAL;
+		return HOST2(__NR_kill, pid, arg);
+	case MOAT_PROC_SET_GROUP:
+		if (arg < 0 || arg > 0x7fffffff)
+			return -MOAT_EINVAL;
+		return HOST2(__NR_setpgid, pid, arg);
+	case MOAT_PROC_GET_GROUP:
+		return HOST1(__NR_getpgid, pid);
+	case MOAT_PROC_NEW_SESSION:
+		return HOST0(__NR_setsid);
+	default:
 		return -MOAT_EINVAL;
-	return HOST2(__NR_kill, pid, sig);
+	}
 }
 
 struct host_sigaction_dfl {
