@@ -1,5 +1,5 @@
 /*
- * epoll.c -- epoll, eventfd and timerfd.
+ * epoll.c -- epoll, eventfd, timerfd and signalfd.
  *
  * An epoll instance is its interest list; epoll_wait is a poll over it
  * (poll.c), so readiness means exactly what poll says.  Every event is
@@ -10,14 +10,17 @@
  * An eventfd is a counter plus a PAL notification event that is set while
  * the counter is non-zero, so poll and blocking reads can sleep on it.
  * A timerfd is a deadline: readable once its clock passes it, and poll
- * sleeps no later than that.
+ * sleeps no later than that.  A signalfd is a signal mask: reading it
+ * takes pending signals in the mask (the app blocks them, so they are not
+ * delivered to handlers), and poll sleeps on the LibOS's signal
+ * notification event, set on every post.
  *
  * An entry belongs to the open file the fd named when it was added: once
  * that fd is closed (or names another file), the entry is gone, as Linux
  * drops a closed file from every epoll set.  (Linux keeps it while a dup
  * of the fd still holds the file; here the fd number decides.)
  *
- * All three live in the process's memory: after fork, parent and child
+ * All four live in the process's memory: after fork, parent and child
  * each have their own copy (unlike Linux, where they share the object).
  */
 #include "libos.h"
@@ -61,7 +64,12 @@ struct timerfd {
 	uint64_t pending;    /* expirations not read yet, counted at re-arm */
 };
 
+struct signalfd {
+	uint64_t mask;
+};
+
 static long timerfd_read(struct timerfd *t, int flags, void *buf, size_t len);
+static long signalfd_read(struct signalfd *sfd, int flags, void *buf, size_t len);
 static long eventfd_read(struct eventfd *e, int flags, void *buf, size_t len);
 static long eventfd_write(struct eventfd *e, const void *buf, size_t len);
 
@@ -103,6 +111,15 @@ short lobj_poll(enum lobj kind, void *obj, short events, moat_handle *h,
 		}
 		return 0;
 	}
+	if (kind == OBJ_SIGNALFD) {
+		struct signalfd *sfd = obj;
+		*h = signal_notify_handle();
+		if (signal_pending_set() & sfd->mask)
+			return events & EPOLLIN_K;
+		/* Clear, then look again: a post after the clear sets it anew. */
+		abi->event_clear(*h);
+		return signal_pending_set() & sfd->mask ? events & EPOLLIN_K : 0;
+	}
 	return 0; /* an epoll inside poll or epoll: never ready (rare) */
 }
 
@@ -112,6 +129,8 @@ long lobj_read(enum lobj kind, void *obj, int flags, void *buf, size_t len)
 		return eventfd_read(obj, flags, buf, len);
 	if (kind == OBJ_TIMERFD)
 		return timerfd_read(obj, flags, buf, len);
+	if (kind == OBJ_SIGNALFD)
+		return signalfd_read(obj, flags, buf, len);
 	return -EINVAL;
 }
 
@@ -440,4 +459,106 @@ static long timerfd_read(struct timerfd *t, int flags, void *buf, size_t len)
 	memcpy(buf, &t->pending, 8);
 	t->pending = 0;
 	return 8;
+}
+
+/* --- signalfd --- */
+
+/* struct signalfd_siginfo of <sys/signalfd.h>. */
+struct ksignalfd_siginfo {
+	uint32_t signo;
+	int32_t errno_, code;
+	uint32_t pid, uid;
+	int32_t fd;
+	uint32_t tid, band, overrun, trapno;
+	int32_t status, int_;
+	uint64_t ptr, utime, stime, addr;
+	uint16_t addr_lsb, pad2;
+	int32_t syscall;
+	uint64_t call_addr;
+	uint32_t arch;
+	uint8_t pad[28];
+};
+_Static_assert(sizeof(struct ksignalfd_siginfo) == 128, "signalfd_siginfo");
+
+/* The siginfo fields a signalfd reports, by the layout Linux gives sig. */
+static void to_signalfd_info(const uint8_t *si, struct ksignalfd_siginfo *out)
+{
+	int32_t head[3];
+	memcpy(head, si, sizeof(head));
+	const uint8_t *u = si + 16; /* the union after signo, errno, code */
+	*out = (struct ksignalfd_siginfo){ .signo = (uint32_t)head[0],
+					   .errno_ = head[1], .code = head[2] };
+	int sig = head[0], code = head[2];
+	if (sig == 17 /* SIGCHLD */) {
+		memcpy(&out->pid, u, 4);
+		memcpy(&out->uid, u + 4, 4);
+		memcpy(&out->status, u + 8, 4);
+		memcpy(&out->utime, u + 16, 8);
+		memcpy(&out->stime, u + 24, 8);
+	} else if (code == -2 /* SI_TIMER */) {
+		memcpy(&out->tid, u, 4);
+		memcpy(&out->overrun, u + 4, 4);
+		memcpy(&out->ptr, u + 8, 8);
+		memcpy(&out->int_, u + 8, 4);
+	} else if (code > 0 && (sig == 4 || sig == 5 || sig == 7 || sig == 8 || sig == 11)) {
+		memcpy(&out->addr, u, 8); /* a fault's address */
+	} else {
+		memcpy(&out->pid, u, 4);  /* kill, tgkill, sigqueue */
+		memcpy(&out->uid, u + 4, 4);
+		memcpy(&out->ptr, u + 8, 8);
+		memcpy(&out->int_, u + 8, 4);
+	}
+}
+
+#define SFD_FLAGS (02000000 | 04000) /* SFD_CLOEXEC, SFD_NONBLOCK */
+
+long sys_signalfd4(int fd, const uint64_t *mask, size_t size, int flags)
+{
+	if (size != 8 || (flags & ~SFD_FLAGS))
+		return -EINVAL;
+	uint64_t m = *mask & ~((1ULL << 8) | (1ULL << 18)); /* never KILL, STOP */
+	if (fd != -1) {
+		struct signalfd *old = fs_obj(fd, OBJ_SIGNALFD, NULL);
+		if (!old)
+			return fs_is_open(fd) ? -EINVAL : -EBADF;
+		old->mask = m;
+		return fd;
+	}
+	if (signal_notify_handle() == MOAT_NO_HANDLE)
+		return -ENOMEM;
+	struct signalfd *sfd = kzalloc(sizeof(*sfd));
+	if (!sfd)
+		return -ENOMEM;
+	sfd->mask = m;
+	long r = fs_install_obj(OBJ_SIGNALFD, sfd, flags & 04000, !!(flags & 02000000));
+	if (r < 0)
+		kfree(sfd);
+	return r;
+}
+
+long sys_signalfd(int fd, const uint64_t *mask, size_t size)
+{
+	return sys_signalfd4(fd, mask, size, 0);
+}
+
+static long signalfd_read(struct signalfd *sfd, int flags, void *buf, size_t len)
+{
+	size_t n = 0;
+	uint8_t si[128];
+	if (len < sizeof(struct ksignalfd_siginfo))
+		return -EINVAL;
+	while (n + sizeof(struct ksignalfd_siginfo) <= len && signal_take(sfd->mask, si)) {
+		struct ksignalfd_siginfo out;
+		to_signalfd_info(si, &out);
+		memcpy((uint8_t *)buf + n, &out, sizeof(out));
+		n += sizeof(out);
+	}
+	if (n)
+		return (long)n;
+	if (flags & 04000 /* O_NONBLOCK */)
+		return -EAGAIN;
+	/* Sleep until a signal in the mask is posted; one the thread does not
+	 * block interrupts the read, as on Linux. */
+	thread_block_until_signal_in(sfd->mask | ~thread_sig()->blocked);
+	return -ERESTARTSYS;
 }

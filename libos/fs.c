@@ -1372,6 +1372,11 @@ uint64_t fs_file_serial(int fd)
 	return f ? f->serial : 0;
 }
 
+int fs_is_open(int fd)
+{
+	return fd_file(fd) != NULL;
+}
+
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec)
 {
 	return install_new((struct file){ .type = F_OBJ, .obj_kind = kind, .obj = obj,

@@ -111,6 +111,8 @@ void signal_interrupt(struct moat_exception *e);
 void signal_deliver(struct moat_context *ctx, int in_syscall);
 void signal_post(int sig);
 long signal_raise(int sig);
+/* kill/tgkill of the process itself: si_code 'code', si_pid our pid. */
+long signal_raise_from_self(int sig, int code);
 long sys_rt_sigreturn(struct moat_context *ctx);
 
 /* Per-thread signal state, kept in the thread (thread.c). */
@@ -133,6 +135,11 @@ int signal_interrupts_now(void);
 /* Details for the next delivery of sig (si_code and the union's first 16
  * bytes), as rt_sigqueueinfo or a timer gives them. */
 void signal_set_info(int sig, int code, const void *fields, size_t len);
+/* Take the lowest pending signal in set with its siginfo (128 bytes of
+ * Linux's layout); 0 if none is pending. */
+int signal_take(uint64_t set, void *info);
+/* A notification event set on every signal post from now on (signalfd). */
+moat_handle signal_notify_handle(void);
 
 /* timer.c: POSIX timers */
 void timers_after_fork(void);
@@ -146,13 +153,14 @@ int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);
 int fs_check_dir(const char *path);
 /* Objects the LibOS makes itself, behind a descriptor (epoll.c). */
-enum lobj { OBJ_EPOLL, OBJ_EVENTFD, OBJ_TIMERFD };
+enum lobj { OBJ_EPOLL, OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD };
 
 /* What fd can report now; *h is a handle to sleep on until it may be
  * readable, and *wake_at (if earlier) the monotonic time it becomes so. */
 short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at);
 /* The open file behind fd as a number never reused (0: fd not open). */
 uint64_t fs_file_serial(int fd);
+int fs_is_open(int fd);
 int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec);
 void *fs_obj(int fd, enum lobj kind, int *flags);
 

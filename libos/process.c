@@ -155,7 +155,7 @@ long process_kill(int pid, int sig)
 	if (sig < 0 || sig > 64)
 		return -EINVAL;
 	if (pid == proc.pid)
-		return sig ? signal_raise(sig) : 0;
+		return sig ? signal_raise_from_self(sig, 0 /* SI_USER */) : 0;
 	return abi->process_control(MOAT_PROC_SIGNAL, pid, sig);
 }
 

@@ -121,10 +121,47 @@ void signal_set_info(int sig, int code, const void *fields, size_t len)
 	fault_info[sig] = si;
 }
 
+/* Set on every post once a signalfd exists, so that poll and epoll can
+ * sleep on it (signal_notify_handle). */
+static moat_handle notify = MOAT_NO_HANDLE;
+
 void signal_post(int sig)
 {
-	if (sig >= 1 && sig <= NSIG_K)
-		__atomic_or_fetch(&pending, BIT(sig), __ATOMIC_SEQ_CST);
+	if (sig < 1 || sig > NSIG_K)
+		return;
+	__atomic_or_fetch(&pending, BIT(sig), __ATOMIC_SEQ_CST);
+	moat_handle h = __atomic_load_n(&notify, __ATOMIC_ACQUIRE);
+	if (h != MOAT_NO_HANDLE)
+		abi->event_set(h);
+}
+
+moat_handle signal_notify_handle(void)
+{
+	if (notify == MOAT_NO_HANDLE) {
+		long ev = abi->event_create(MOAT_EVENT_NOTIFICATION, 0);
+		if (ev >= 0)
+			__atomic_store_n(&notify, (moat_handle)ev, __ATOMIC_RELEASE);
+	}
+	return notify;
+}
+
+/* Take the lowest-numbered pending signal in 'set', with its details
+ * (a struct ksiginfo, 128 bytes, as sigtimedwait returns it); 0 if none. */
+int signal_take(uint64_t set, void *info)
+{
+	uint64_t hit;
+	int sig;
+	do {
+		hit = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & set;
+		if (!hit)
+			return 0;
+		sig = __builtin_ctzll(hit) + 1;
+	} while (!(__atomic_fetch_and(&pending, ~BIT(sig), __ATOMIC_SEQ_CST) & BIT(sig)));
+	if (info)
+		*(struct ksiginfo *)info = fault_info[sig].signo ? fault_info[sig]
+					   : (struct ksiginfo){ .signo = sig };
+	fault_info[sig].signo = 0;
+	return sig;
 }
 
 long signal_raise(int sig)
@@ -133,6 +170,17 @@ long signal_raise(int sig)
 		return -EINVAL;
 	signal_post(sig);
 	return 0;
+}
+
+/* kill or tgkill of the process itself: the siginfo names it as sender. */
+long signal_raise_from_self(int sig, int code)
+{
+	if (sig < 1 || sig > NSIG_K)
+		return -EINVAL;
+	int32_t fields[2] = { proc.pid, (int32_t)proc.uid };
+	if (fault_info[sig].signo == 0)
+		signal_set_info(sig, code, fields, sizeof(fields));
+	return signal_raise(sig);
 }
 
 /* Copy the host FP state the PAL handed us; returns its size. */
@@ -255,7 +303,14 @@ void signal_deliver(struct moat_context *ctx, int in_syscall)
 
 void signal_interrupt(struct moat_exception *e)
 {
-	signal_post((int)e->code);
+	int sig = (int)e->code;
+	/* Who sent it, for sigtimedwait, signalfd and SA_SIGINFO handlers
+	 * (a POSIX timer's details, set by timer.c, are kept). */
+	if (sig >= 1 && sig <= NSIG_K && fault_info[sig].signo == 0) {
+		int32_t fields[3] = { (int32_t)e->pid, (int32_t)proc.uid, e->signal_status };
+		signal_set_info(sig, e->signal_code, fields, sig == 17 ? 12 : 8);
+	}
+	signal_post(sig);
 	if (!(e->flags & MOAT_EXC_IN_PLATFORM))
 		signal_deliver(e->ctx, 0);
 }
@@ -384,16 +439,9 @@ long sys_rt_sigtimedwait(const uint64_t *set, struct ksiginfo *info,
 	int64_t left = timeout ? timeout->sec * 1000000000L + timeout->nsec : -1;
 	int64_t end = left < 0 ? -1 : abi->system_time(MOAT_CLOCK_MONOTONIC) + left;
 	for (;;) {
-		uint64_t hit = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & *set;
-		if (hit) {
-			int sig = __builtin_ctzll(hit) + 1;
-			__atomic_and_fetch(&pending, ~BIT(sig), __ATOMIC_SEQ_CST);
-			if (info)
-				*info = fault_info[sig].signo ? fault_info[sig]
-							      : (struct ksiginfo){ .signo = sig };
-			fault_info[sig].signo = 0;
+		int sig = signal_take(*set, info);
+		if (sig)
 			return sig;
-		}
 		if (end >= 0) {
 			left = end - abi->system_time(MOAT_CLOCK_MONOTONIC);
 			if (left <= 0)
@@ -417,7 +465,7 @@ long sys_tgkill(int tgid, int tid, int sig)
 {
 	if (tgid != proc.pid || !thread_exists(tid))
 		return -ESRCH;
-	return sig ? signal_raise(sig) : 0;
+	return sig ? signal_raise_from_self(sig, -6 /* SI_TKILL */) : 0;
 }
 
 long sys_tkill(int tid, int sig)

@@ -53,6 +53,10 @@ GRANTS="--ro $BUILD/tests/ptimer"
 same_output "POSIX timers: SIGEV_SIGNAL/NONE/THREAD, periodic, overruns, EINTR, fork, delete" \
 	"$BUILD/tests/ptimer"
 
+GRANTS="--ro $BUILD/tests/signalfd"
+same_output "signalfd: kill, tgkill, a child's signal and SIGCHLD, a timer, poll, epoll, mask changes" \
+	"$BUILD/tests/signalfd"
+
 mkdir -p "$WORK/sysmisc"
 GRANTS="--ro $BUILD/tests/sysmisc --rw $WORK/sysmisc"
 same_output "nice, scheduler, affinity, CPU clocks and times, preadv/pwritev, sendmmsg/recvmmsg, epoll_pwait2, mlock" \

@@ -229,6 +229,9 @@ struct moat_exception {
 	uint32_t pid;          /* INTERRUPT: sender's pid, 0 if unknown */
 	uint64_t fault_addr;   /* MEMFAULT, BUSERR: the address touched */
 	struct moat_context *ctx;
+	int32_t  signal_code;  /* INTERRUPT: the host's si_code (SI_USER,
+				  SI_KERNEL for a timer, CLD_EXITED, ...) */
+	int32_t  signal_status; /* INTERRUPT by SIGCHLD: si_status */
 };
 
 /* The thread was interrupted inside the PAL or the LibOS itself (for

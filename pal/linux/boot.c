@@ -167,6 +167,8 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 	if (exc.kind == MOAT_EXC_INTERRUPT) {
 		exc.code = (uint32_t)sig;
 		exc.pid = (uint32_t)((int *)si)[4]; /* si_pid */
+		exc.signal_code = ((int *)si)[2];
+		exc.signal_status = ((int *)si)[6]; /* si_status of SIGCHLD */
 		if (in_pico(ctx.rip))
 			exc.flags = MOAT_EXC_IN_PLATFORM;
 		pal_signal_arrived();
