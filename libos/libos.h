@@ -63,6 +63,7 @@ long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
 
 /* vma.c: the app's mappings */
 enum { VMA_ANON, VMA_FILE, VMA_SHARED };
+int vma_covers(uint64_t start, uint64_t end);
 void vma_add(uint64_t start, uint64_t len, uint32_t prot, uint32_t kind,
 	     uint64_t offset, const char *name);
 void vma_remove(uint64_t start, uint64_t len);

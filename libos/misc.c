@@ -51,6 +51,17 @@ long sys_set_robust_list(void *head, size_t len)
 	return len == 24 ? 0 : -EINVAL;
 }
 
+/* The execution domain: kept and reported, never applied (ADDR_NO_RANDOMIZE
+ * and READ_IMPLIES_EXEC change nothing inside the picoprocess). */
+long sys_personality(unsigned long persona)
+{
+	static unsigned long current; /* PER_LINUX */
+	unsigned long old = current;
+	if (persona != 0xffffffffUL)
+		current = persona & 0xffffffffUL;
+	return (long)old;
+}
+
 long sys_uname(struct new_utsname *u)
 {
 	memset(u, 0, sizeof(*u));

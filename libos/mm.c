@@ -182,3 +182,21 @@ long sys_munlockall(void)
 {
 	return 0;
 }
+
+/* mincore: the LibOS cannot see residency, so every mapped page is
+ * reported resident (what a program that asks mostly wants to know is
+ * whether the range is mapped, which is exact). */
+long sys_mincore(uint64_t addr, size_t len, unsigned char *vec)
+{
+	if (addr & (PAGE - 1))
+		return -EINVAL;
+	if (len > (1UL << 47) || addr + len < addr)
+		return -ENOMEM;
+	uint64_t end = addr + RT_ALIGN_UP(len, PAGE);
+	if (!vma_covers(addr, end))
+		return -ENOMEM;
+	if (!vec)
+		return -EFAULT;
+	memset(vec, 1, (end - addr) / PAGE);
+	return 0;
+}

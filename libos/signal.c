@@ -473,6 +473,38 @@ long sys_tkill(int tid, int sig)
 	return sys_tgkill(proc.pid, tid, sig);
 }
 
+/* sigqueue(3) and pthread_sigqueue: a signal with a value.  Only the
+ * app's own process can be given one: the ABI carries a bare signal number
+ * to other processes, and dropping the value silently would be worse. */
+long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const struct ksiginfo *info)
+{
+	if (sig < 0 || sig > NSIG_K)
+		return -EINVAL;
+	if (!info)
+		return -EFAULT;
+	/* As Linux: a sender may not pose as the kernel or as kill(2). */
+	if ((info->code >= 0 || info->code == -6 /* SI_TKILL */) && tgid != proc.pid)
+		return -EPERM;
+	if (tgid != proc.pid) {
+		klog("rt_sigqueueinfo to another process (%d): not supported", tgid);
+		return -ENOSYS;
+	}
+	if (tid != -1 && !thread_exists(tid))
+		return -ESRCH;
+	if (!sig)
+		return 0;
+	if (fault_info[sig].signo == 0) {
+		fault_info[sig] = *info;
+		fault_info[sig].signo = sig;
+	}
+	return signal_raise(sig);
+}
+
+long sys_rt_sigqueueinfo(int tgid, int sig, const struct ksiginfo *info)
+{
+	return sys_rt_tgsigqueueinfo(tgid, -1, sig, info);
+}
+
 long sys_sigaltstack(const struct kstack *ss, struct kstack *old)
 {
 	struct thread_sig *ts = thread_sig();

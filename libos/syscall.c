@@ -41,7 +41,8 @@ DECL(utimensat); DECL(utimes); DECL(utime); DECL(fchownat); DECL(chown);
 DECL(lchown); DECL(fchown); DECL(symlinkat); DECL(symlink); DECL(linkat);
 DECL(link); DECL(truncate); DECL(fallocate); DECL(setitimer); DECL(getitimer);
 DECL(alarm); DECL(epoll_create1); DECL(epoll_create); DECL(epoll_ctl);
-DECL(epoll_wait); DECL(epoll_pwait); DECL(eventfd2); DECL(eventfd); DECL(signalfd4); DECL(signalfd);
+DECL(epoll_wait); DECL(epoll_pwait); DECL(eventfd2); DECL(eventfd); DECL(signalfd4); DECL(signalfd); DECL(mincore); DECL(personality);
+DECL(rt_sigqueueinfo); DECL(rt_tgsigqueueinfo);
 DECL(sysinfo); DECL(copy_file_range); DECL(sendfile); DECL(socketpair);
 DECL(bind); DECL(listen); DECL(connect); DECL(accept4); DECL(accept);
 DECL(getsockname); DECL(getpeername); DECL(shutdown); DECL(setsockopt);
@@ -95,7 +96,8 @@ static const sys_fn table[__NR_faccessat2 + 64] = {
 	E(fchownat), E(chown), E(lchown), E(fchown), E(symlinkat), E(symlink),
 	E(linkat), E(link), E(truncate), E(fallocate), E(setitimer), E(getitimer),
 	E(alarm), E(epoll_create1), E(epoll_create), E(epoll_ctl), E(epoll_wait),
-	E(epoll_pwait), E(eventfd2), E(eventfd), E(signalfd4), E(signalfd), E(sysinfo), E(copy_file_range),
+	E(epoll_pwait), E(eventfd2), E(eventfd), E(signalfd4), E(signalfd), E(mincore), E(personality),
+	E(rt_sigqueueinfo), E(rt_tgsigqueueinfo), E(sysinfo), E(copy_file_range),
 	E(sendfile), E(socketpair), E(bind), E(listen), E(connect), E(accept4),
 	E(accept), E(getsockname), E(getpeername), E(shutdown), E(setsockopt),
 	E(getsockopt), E(sendto), E(recvfrom), E(sendmsg), E(recvmsg),

@@ -182,3 +182,14 @@ void vma_print(void (*put)(void *ctx, const char *line), void *ctx)
 	}
 	spin_unlock(&vma_lock);
 }
+
+/* Is every page of [start, end) mapped for the app?  (mincore) */
+int vma_covers(uint64_t start, uint64_t end)
+{
+	spin_lock(&vma_lock);
+	for (int i = 0; i < nvmas && start < end; i++)
+		if (vmas[i].start <= start && vmas[i].end > start)
+			start = vmas[i].end;
+	spin_unlock(&vma_lock);
+	return start >= end;
+}

@@ -19,7 +19,10 @@
 #include <sys/time.h>
 #include <sys/times.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
+#include <sys/personality.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,6 +209,63 @@ static void memory(void)
 	printf("membarrier with flags: %s\n", err(syscall(SYS_membarrier, 0, 1, 0)));
 }
 
+static void personalities(void)
+{
+	printf("personality query: %#x\n", personality(0xffffffff));
+	printf("personality set ADDR_NO_RANDOMIZE, old: %#x\n", personality(ADDR_NO_RANDOMIZE));
+	printf("personality query: %#x\n", personality(0xffffffff));
+	personality(PER_LINUX);
+}
+
+static void residency(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char vec[4] = { 9, 9, 9, 9 };
+	char *m = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(m, 1, 3 * pg);
+	long r = mincore(m, 3 * pg, vec);
+	printf("mincore of 3 touched pages: %s %d%d%d %d\n", err(r), vec[0], vec[1], vec[2], vec[3]);
+	r = mincore(m + 1, pg, vec);
+	printf("mincore unaligned: %s\n", err(r));
+	munmap(m + pg, pg);
+	r = mincore(m, 3 * pg, vec);
+	printf("mincore over a hole: %s\n", err(r));
+	munmap(m, 3 * pg);
+}
+
+static volatile int got_code, got_value, got_from_self;
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	got_code = si->si_code;
+	got_value = si->si_value.sival_int;
+	got_from_self = si->si_pid == getpid();
+}
+
+static void queued_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_usr1, .sa_flags = SA_SIGINFO };
+	sigaction(SIGUSR1, &sa, NULL);
+	long r = sigqueue(getpid(), SIGUSR1, (union sigval){ .sival_int = 42 });
+	printf("sigqueue to self: %s code=%d value=%d from-self=%d\n", err(r), got_code,
+	       got_value, got_from_self);
+	pid_t c = fork();
+	if (c == 0) {
+		pause();
+		_exit(0);
+	}
+	siginfo_t si = { .si_signo = SIGUSR1, .si_code = SI_USER };
+	r = syscall(SYS_rt_sigqueueinfo, c, SIGUSR1, &si);
+	printf("rt_sigqueueinfo posing as kill(2) to another process: %s\n", err(r));
+	si.si_code = SI_QUEUE;
+	r = syscall(SYS_rt_tgsigqueueinfo, getpid(), 999999, SIGUSR1, &si);
+	printf("rt_tgsigqueueinfo to no such thread: %s\n", err(r));
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -219,5 +279,8 @@ int main(int argc, char **argv)
 	vectors(argv[1]);
 	batches();
 	memory();
+	personalities();
+	residency();
+	queued_signals();
 	return 0;
 }
