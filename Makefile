@@ -5,8 +5,8 @@ PREFIX ?= /usr/local
 B := build
 CC ?= gcc
 
-HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor
-HOST_LIBS := -lseccomp -linih -lxxhash
+HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor -I$(B)/gen
+HOST_LIBS := -linih
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Inside the picoprocess: no libc, no TLS, no stack protector (it would
@@ -17,7 +17,9 @@ PICO_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Irt \
 	-fno-tree-loop-distribute-patterns -fcf-protection=none \
 	-fvisibility=hidden -fno-common -include rt/hidden.h
 
-MONITOR_SRC := $(wildcard monitor/*.c)
+# monitor/filter_rules.c is a build tool (the seccomp allowlist, compiled
+# with libseccomp into build/gen/filter_allowlist.inc), not part of moat.
+MONITOR_SRC := $(filter-out monitor/filter_rules.c,$(wildcard monitor/*.c))
 TOOL_SRC := $(wildcard tools/*.c)
 RT_SRC := $(wildcard rt/*.c)
 PAL_SRC := $(wildcard pal/linux/*.c)
@@ -44,12 +46,17 @@ FUZZ_PKGS := clang-14 libclang-rt-14-dev
 
 all: $(B)/moat $(B)/moat-pico $(B)/libos.checked
 
-$(B)/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS)
+$(B)/gen/filter_allowlist.inc: monitor/filter_rules.c include/moat/channel.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -Wall -Wextra -Iinclude -o $(B)/gen/filter_rules $< -lseccomp
+	$(B)/gen/filter_rules > $@.tmp && mv $@.tmp $@
+
+$(B)/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
 
 # The same tool built with AddressSanitizer and UBSan; the tests use it.
-$(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS)
+$(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
 

@@ -17,7 +17,8 @@
  *     the processes of this app reach them.
  * Reads and writes are stream reads and writes.  Data read ahead for
  * MSG_PEEK (or a datagram being returned) waits in the socket.  Options
- * are recorded and reported back, not applied to the host socket.
+ * are recorded and reported back, not applied to the host socket (the
+ * monitor turns TCP_NODELAY on for every TCP socket it makes).
  */
 #include "libos.h"
 

@@ -15,6 +15,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/* xxHash from Debian's libxxhash-dev, compiled in (its header-only mode):
+ * a monitor that never opens a package maps no extra library. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "moat/manifest.h"

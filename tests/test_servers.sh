@@ -318,3 +318,38 @@ if [ -x /usr/sbin/nginx ] && command -v curl >/dev/null; then
 else
 	echo "SKIP nginx: nginx (nginx-light) or curl missing"
 fi
+
+# A reply written in two parts (nginx's headers, then its body) must not
+# wait for the client's delayed ACK: Nagle would hold the second part
+# about 40 ms, 20 replies at least 0.8 s.  The app's own TCP_NODELAY cannot
+# reach the host socket, so moat sets it on every TCP socket it makes.
+cat > "$WORK/two_part.py" <<'PY'
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", 8080)); l.listen(1)
+a, _ = l.accept()
+while a.recv(100):
+    a.send(b"head"); a.send(b"body\n")
+PY
+port=$(free_port)
+"$MOAT" run $SYS --ro "$WORK/two_part.py" --net "tcp.server://0.0.0.0:8080=tcp.server://127.0.0.1:$port" \
+	-- "$PY" "$WORK/two_part.py" &
+SRV=$!
+out=$("$PY" - "$port" <<'PY'
+import socket, sys, time
+for _ in range(100):
+    try:
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); break
+    except OSError:
+        time.sleep(0.1)
+t = time.monotonic()
+for _ in range(20):
+    c.send(b"q"); d = b""
+    while not d.endswith(b"\n"):
+        d += c.recv(100)
+ms = (time.monotonic() - t) * 1000
+print("fast" if ms < 400 else "held back: %.0f ms" % ms)
+PY
+)
+check_eq "20 replies written in two parts are not held back by Nagle (TCP_NODELAY on the host socket)" "fast" "$out"
+kill $SRV 2>/dev/null; wait $SRV 2>/dev/null
