@@ -11,7 +11,8 @@
 # `make bench` / `make bench-smoke` install hyperfine and bubblewrap and
 # build moat first.  What is measured:
 #
-#   1. start-to-exit of `busybox true` natively, under bubblewrap (with
+#   1. start-to-exit of a static hello (`busybox true`) and a dynamic one
+#      (Debian's /bin/true: ld.so + libc) natively, under bubblewrap (with
 #      --unshare-all, the isolation closest to moat's, and minimal), under
 #      `moat run`, and under gVisor (`runsc --rootless --network=none do`)
 #      when runsc works here (a full run as root apt-installs runsc if it
@@ -178,12 +179,24 @@ starter() { # NAME CMD...
 		die "$name: '$cmd' fails: $(head -c 400 "$RES/start-$name.err")"
 	S_NAMES+=("$name") S_CMDS+=("${cmd% }")
 }
+# The static hello: busybox-static's `true`, no loader, no libraries.
 starter native "$BUSYBOX" true
 starter bwrap bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc "$BUSYBOX" true
 starter bwrap-min bwrap --ro-bind / / "$BUSYBOX" true
 starter moat "$MOAT" run -- "$BUSYBOX" true
 if [ "$runsc_status" = ok ]; then
 	starter runsc "${RUNSC_CMD[@]}" "$BUSYBOX" true
+fi
+# The dynamic hello: Debian's /bin/true (coreutils, a PIE that ld.so
+# loads with libc).  moat gets the least that runs it: the loader and libc
+# directories read-only (moat maps the program itself at its own path).
+DYN_TRUE=/bin/true
+starter dyn-native "$DYN_TRUE"
+starter dyn-bwrap bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc "$DYN_TRUE"
+starter dyn-bwrap-min bwrap --ro-bind / / "$DYN_TRUE"
+starter dyn-moat "$MOAT" run --ro /lib --ro /lib64 -- "$DYN_TRUE"
+if [ "$runsc_status" = ok ]; then
+	starter dyn-runsc "${RUNSC_CMD[@]}" "$DYN_TRUE"
 fi
 for ((round = 1; round <= ROUNDS; round++)); do
 	for i in "${!S_NAMES[@]}"; do
