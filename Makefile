@@ -106,7 +106,7 @@ run: deps
 	$(MAKE) all
 	./examples/demo.sh
 
-test: test-deps
+test: test-deps bench-deps
 	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
 	MOAT=$(B)/san/moat tests/run.sh
 
