@@ -138,6 +138,9 @@ def cmd_meta(a):
             "runsc": first_line(sh("runsc", "--version")),
             "gcc": first_line(sh("gcc", "--version")),
             "busybox": first_line(sh(a.busybox)).split(" multi-call")[0],
+            "redis": first_line(sh("redis-server", "--version")).split(" sha=")[0],
+            "nginx": first_line(sh("/usr/sbin/nginx", "-v")).replace("nginx version: ", ""),
+            "wrk": first_line(sh("wrk", "--version")).split(" Copyright")[0],
         },
     }
     with open(a.file, "w") as f:
@@ -368,7 +371,7 @@ def cmd_render(a):
     w("# moat benchmarks")
     w("")
     if smoke:
-        w("**Smoke run (2-3 runs per measurement, small N): these numbers only prove the "
+        w("**Smoke run (1-3 runs per measurement, small N): these numbers only prove the "
           "harness works; do not quote them.**")
         w("")
     w(f"Measured by `bench/run.sh` ({meta['mode']} run) on {meta['date']}, "
@@ -378,8 +381,8 @@ def cmd_render(a):
     w("Reproduce with")
     w("")
     w("```sh")
-    w("make bench          # installs hyperfine + bubblewrap, builds moat, runs bench/run.sh")
-    w("make bench-smoke    # the same harness, 2-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
+    w("make bench          # installs hyperfine, bubblewrap, runsc, redis, nginx, wrk; builds moat; runs bench/run.sh")
+    w("make bench-smoke    # the same harness, 1-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
     w("```")
     w("")
     w(f"Raw results (hyperfine JSON, `*_bench` output, Pss JSON) are left in "
@@ -411,6 +414,8 @@ def cmd_render(a):
             w(f"| CPU used by other work during the run (approx.) | "
               f"{other_pct:.0f}% of the machine |")
     w(f"| tools | {v['hyperfine']}; {v['bubblewrap']}; {v['gcc']}; {v['busybox']} |")
+    if "redis" in v:
+        w(f"| servers and load | {v['redis']}; {v['nginx']}; {v['wrk']}; redis-benchmark from the same redis |")
     w(f"| gVisor | {v['runsc'] if runsc_status == 'ok' else runsc_status} |")
     w("")
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh -- moat's benchmarks, measured in one run on this machine.
 #
-#   bench/run.sh            full run (~8 min, after waiting up to 2 min for
+#   bench/run.sh            full run (~11 min, after waiting up to 2 min for
 #                           idle CPUs): writes docs/benchmarks.md
-#   bench/run.sh --smoke    2-3 runs of everything (~1 min): proves the harness
+#   bench/run.sh --smoke    1-3 runs of everything (~1 min): proves the harness
 #                           works; writes build/bench/benchmarks-smoke.md and
 #                           never touches docs/benchmarks.md
 #   --out FILE              write the report to FILE instead
