@@ -38,7 +38,7 @@ TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev libxxhash-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
-BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3
+BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3 procps curl redis-server redis-tools nginx-light wrk
 # libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
 FUZZ_PKGS := clang-14 libclang-rt-14-dev
 
@@ -113,7 +113,7 @@ run: deps
 	$(MAKE) all
 	./examples/demo.sh
 
-test: test-deps
+test: test-deps bench-deps
 	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
 	MOAT=$(B)/san/moat tests/run.sh
 

@@ -138,6 +138,9 @@ def cmd_meta(a):
             "runsc": first_line(sh("runsc", "--version")),
             "gcc": first_line(sh("gcc", "--version")),
             "busybox": first_line(sh(a.busybox)).split(" multi-call")[0],
+            "redis": first_line(sh("redis-server", "--version")).split(" sha=")[0],
+            "nginx": first_line(sh("/usr/sbin/nginx", "-v")).replace("nginx version: ", ""),
+            "wrk": first_line(sh("wrk", "--version")).split(" Copyright")[0],
         },
     }
     with open(a.file, "w") as f:
@@ -220,6 +223,24 @@ STARTERS = [
     ("runsc", "gVisor", "runsc --rootless --network=none do busybox true"),
 ]
 
+# The same set-ups with the dynamic hello, Debian's /bin/true (coreutils):
+# result names "dyn-" + the static ones.
+DYN_STARTERS = [
+    ("dyn-native", "native (fork+exec)", "/bin/true"),
+    ("dyn-bwrap", "bubblewrap, full isolation",
+     "bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true"),
+    ("dyn-bwrap-min", "bubblewrap, minimal", "bwrap --ro-bind / / /bin/true"),
+    ("dyn-moat", "**moat**", "moat run --ro /lib --ro /lib64 -- /bin/true"),
+    ("dyn-runsc", "gVisor", "runsc --rootless --network=none do /bin/true"),
+]
+
+# (prefix of the result names, the hello, its starters) for section 1 and
+# the targets.
+HELLOS = [
+    ("", "static hello, `busybox true`", STARTERS),
+    ("dyn-", "dynamic hello, `/bin/true`", DYN_STARTERS),
+]
+
 OPS = [
     ("getpid", "getpid (raw `syscall`)", 0),
     ("open_close", "open + close", 0),
@@ -273,6 +294,50 @@ def mbs(ns_per_mib):
     return (1 << 20) / ns_per_mib * 1000
 
 
+SRV_SETUPS = [
+    ("native", "native"),
+    ("bwrap", "bubblewrap, `--unshare-all --share-net`"),
+    ("moat", "**moat**, tcp.server grant"),
+]
+REDIS_WORK = [
+    ("SET", "c1", "SET, `-c 1`"),
+    ("GET", "c1", "GET, `-c 1`"),
+    ("SET", "c50p16", "SET, `-c 50 -P 16`"),
+    ("GET", "c50p16", "GET, `-c 50 -P 16`"),
+]
+NGINX_WORK = [
+    ("small", "c1", "small page, `-t 1 -c 1`"),
+    ("small", "c10", "small page, `-t 2 -c 10`"),
+    ("1m", "c1", "1 MiB file, `-t 1 -c 1`"),
+    ("1m", "c10", "1 MiB file, `-t 2 -c 10`"),
+]
+
+
+def load_servers(res):
+    """Requests/s per round: {("redis", SETUP, TEST, CFG): [rps...]} from
+    redis-benchmark's CSV, {("nginx", SETUP, FILE, CFG): [...]} from wrk's
+    output; and wrk's socket error lines."""
+    rps, errors = {}, {}
+    for path in sorted(glob.glob(os.path.join(res, "srv-redis-*-r*-*.csv"))):
+        sb, _, cfg = os.path.basename(path)[10:-4].rsplit("-", 2)
+        for line in read(path).splitlines():
+            f = [x.strip('"') for x in line.split(",")]
+            if len(f) >= 2 and f[0] in ("SET", "GET"):
+                try:
+                    rps.setdefault(("redis", sb, f[0], cfg), []).append(float(f[1]))
+                except ValueError:
+                    pass
+    for path in sorted(glob.glob(os.path.join(res, "srv-nginx-*-r*-*.txt"))):
+        sb, _, file, cfg = os.path.basename(path)[10:-4].rsplit("-", 3)
+        for line in read(path).splitlines():
+            line = line.strip()
+            if line.startswith("Requests/sec:"):
+                rps.setdefault(("nginx", sb, file, cfg), []).append(float(line.split()[1]))
+            elif line.startswith("Socket errors:"):
+                errors.setdefault(("nginx", sb, file, cfg), []).append(line[len("Socket errors:"):].strip())
+    return {k: summary(v) for k, v in rps.items()}, errors
+
+
 def cmd_render(a):
     res = a.results
     meta = json.load(open(os.path.join(res, "meta.json")))
@@ -290,6 +355,8 @@ def cmd_render(a):
         mem[(m["name"], m["n"])] = m
     mem_ns = sorted({n for _, n in mem})
     apps = load_apps(res)
+    srv, srv_errors = load_servers(res)
+    srv_params = (read(os.path.join(res, "srv-params.txt")).split() + ["?"] * 4)[:4]
     py_n = read(os.path.join(res, "py-n.txt")).strip() or "?"
     dens = {}
     for path in glob.glob(os.path.join(res, "density-*.json")):
@@ -304,7 +371,7 @@ def cmd_render(a):
     w("# moat benchmarks")
     w("")
     if smoke:
-        w("**Smoke run (2-3 runs per measurement, small N): these numbers only prove the "
+        w("**Smoke run (1-3 runs per measurement, small N): these numbers only prove the "
           "harness works; do not quote them.**")
         w("")
     w(f"Measured by `bench/run.sh` ({meta['mode']} run) on {meta['date']}, "
@@ -314,8 +381,8 @@ def cmd_render(a):
     w("Reproduce with")
     w("")
     w("```sh")
-    w("make bench          # installs hyperfine + bubblewrap, builds moat, runs bench/run.sh")
-    w("make bench-smoke    # the same harness, 2-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
+    w("make bench          # installs hyperfine, bubblewrap, runsc, redis, nginx, wrk; builds moat; runs bench/run.sh")
+    w("make bench-smoke    # the same harness, 1-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
     w("```")
     w("")
     w(f"Raw results (hyperfine JSON, `*_bench` output, Pss JSON) are left in "
@@ -347,6 +414,8 @@ def cmd_render(a):
             w(f"| CPU used by other work during the run (approx.) | "
               f"{other_pct:.0f}% of the machine |")
     w(f"| tools | {v['hyperfine']}; {v['bubblewrap']}; {v['gcc']}; {v['busybox']} |")
+    if "redis" in v:
+        w(f"| servers and load | {v['redis']}; {v['nginx']}; {v['wrk']}; redis-benchmark from the same redis |")
     w(f"| gVisor | {v['runsc'] if runsc_status == 'ok' else runsc_status} |")
     w("")
 
@@ -355,15 +424,17 @@ def cmd_render(a):
     w("")
     w("| target | measured | verdict |")
     w("|---|---|---|")
-    ms, bw = start.get("moat"), start.get("bwrap")
-    if ms and bw:
-        x = ms["median"] / bw["median"]
-        w(f"| start ≤ 3x bubblewrap (`--unshare-all`) | {fmt_ms(ms['median'])} vs "
-          f"{fmt_ms(bw['median'])} = {x:.2f}x | {verdict(x <= TARGET_START_X_BWRAP)} |")
-    if ms:
-        w(f"| start ≤ 1 ms | {fmt_ms(ms['median'])} (native fork+exec alone: "
-          f"{fmt_ms(start['native']['median']) if 'native' in start else '?'}) | "
-          f"{verdict(ms['median'] <= TARGET_START_MS / 1000)} |")
+    for pre, hello, _ in HELLOS:
+        ms, bw = start.get(pre + "moat"), start.get(pre + "bwrap")
+        if ms and bw:
+            x = ms["median"] / bw["median"]
+            w(f"| start ≤ 3x bubblewrap (`--unshare-all`), {hello} | {fmt_ms(ms['median'])} vs "
+              f"{fmt_ms(bw['median'])} = {x:.2f}x | {verdict(x <= TARGET_START_X_BWRAP)} |")
+        if ms:
+            nat = start.get(pre + "native")
+            w(f"| start ≤ 1 ms, {hello} | {fmt_ms(ms['median'])} (native fork+exec alone: "
+              f"{fmt_ms(nat['median']) if nat else '?'}) | "
+              f"{verdict(ms['median'] <= TARGET_START_MS / 1000)} |")
     if "getpid" in nat_ops and "getpid" in moat_ops:
         n, m = nat_ops["getpid"]["median"], moat_ops["getpid"]["median"]
         w(f"| getpid ≤ 1.5x native | {fmt_ns(m)} vs {fmt_ns(n)} = {m / n:.2f}x | "
@@ -425,6 +496,19 @@ def cmd_render(a):
             no_target.append((f"TCP 1-byte round trip, {who}",
                               f"{fmt_ns(m['median'])} vs {fmt_ns(n['median'])} = "
                               f"{m['median'] / n['median']:.2f}x"))
+    for server, work, what in (("redis", REDIS_WORK, "redis-server"),
+                               ("nginx", NGINX_WORK, "nginx")):
+        for i in range(0, len(work), 2):
+            parts = []
+            for what_, cfg, label in work[i:i + 2]:
+                n, m = (srv.get((server, "native", what_, cfg)),
+                        srv.get((server, "moat", what_, cfg)))
+                if n and m:
+                    parts.append(f"{label}: {m['median']:.0f}/s = "
+                                 f"{m['median'] / n['median'] * 100:.1f}%")
+            if parts:
+                no_target.append((f"{what} in moat, requests/s as % of native",
+                                  "; ".join(parts)))
     for key, label in (("pipe_4k", "pipe 4 KiB"), ("pipe_1m", "pipe 1 MiB")):
         n, m = nat_ops.get(key), moat_ops.get(key)
         if n and m:
@@ -440,32 +524,44 @@ def cmd_render(a):
           "work share the CPUs) can flip from one run to the next.")
         w("")
 
-    w("## 1. Start to exit of `busybox true`")
+    w("## 1. Start to exit: a static and a dynamic hello")
     w("")
     w("Wall time from fork+exec of the command to its exit, by `hyperfine -N` "
       "(no shell in between), after warm-up runs, in rounds that take each "
-      "sandbox in turn; ratios are of medians. "
+      "sandbox and both programs in turn; ratios are of medians. The static "
+      "hello is busybox-static's `true` (no loader, no libraries); the "
+      "dynamic hello is Debian's `/bin/true` from coreutils, a PIE that "
+      "ld.so loads with libc: under moat the loader, libc and every `mmap` "
+      "of them go through the LibOS, and moat is given the least that runs "
+      "it, the library directories read-only (`--ro /lib --ro /lib64`; moat "
+      "maps the program itself at its own path). "
       "\"bubblewrap, full isolation\" unshares the same namespaces as moat "
       "(user, pid, net, mount, ipc, uts, cgroup) and is the baseline for the "
       "target; \"minimal\" is the least bwrap will run with (user + mount "
       "namespaces).")
     w("")
-    w("| sandbox | command | runs | median | min | max | × native | × bwrap |")
-    w("|---|---|---|---|---|---|---|---|")
-    nat = start.get("native", {}).get("median")
-    bwm = start.get("bwrap", {}).get("median")
-    for key, label, cmd in STARTERS:
-        r = start.get(key)
-        if not r:
-            if key == "runsc":
-                w(f"| {label} | `{cmd}` | – | not measured: {runsc_status} | | | | |")
-            continue
-        if key == "runsc":
-            label = gvisor
-        w(f"| {label} | `{cmd}` | {r['n']} | {fmt_ms(r['median'])} | "
-          f"{fmt_ms(r['min'])} | {fmt_ms(r['max'])} | {ratio(r['median'], nat)} | "
-          f"{ratio(r['median'], bwm)} |")
-    w("")
+    for pre, hello, starters in HELLOS:
+        w(f"### The {hello}")
+        w("")
+        w("| sandbox | command | runs | median | min | max | × native | × bwrap |")
+        w("|---|---|---|---|---|---|---|---|")
+        nat = start.get(pre + "native", {}).get("median")
+        bwm = start.get(pre + "bwrap", {}).get("median")
+        for key, label, cmd in starters:
+            r = start.get(key)
+            runsc = key == pre + "runsc"
+            if not r:
+                if runsc:
+                    w(f"| {label} | `{cmd}` | – | not measured: {runsc_status} | | | | |")
+                else:
+                    w(f"| {label} | `{cmd}` | – | no results | | | | |")
+                continue
+            if runsc:
+                label = gvisor
+            w(f"| {label} | `{cmd}` | {r['n']} | {fmt_ms(r['median'])} | "
+              f"{fmt_ms(r['min'])} | {fmt_ms(r['max'])} | {ratio(r['median'], nat)} | "
+              f"{ratio(r['median'], bwm)} |")
+        w("")
 
     w("## 2. Per-operation costs")
     w("")
@@ -699,6 +795,78 @@ def cmd_render(a):
                     cells += ["–"] * 4
             w(f"| {label} | {' | '.join(cells)} |")
         w("")
+    else:
+        w("(no results)")
+        w("")
+
+    w("## 5b. Servers: redis-server and nginx")
+    w("")
+    rounds, redis_n, wrk_s, small_bytes = srv_params
+    w("Debian's `redis-server` and `nginx` (nginx-light), unmodified, natively, "
+      "under bubblewrap and inside moat, each listening on a free host port "
+      "and driven by a load generator on the host. bubblewrap shares the "
+      "host's network only if it does not unshare it, so here it runs with "
+      "`--unshare-all --share-net` (every other namespace unshared; as uid "
+      "65534 in its user namespace, where nginx's worker cannot `initgroups` "
+      "as root) and `--ro-bind / /` with the server's data directory bound "
+      "read-write. moat runs the server as `moat run --ro /usr --ro /lib "
+      "--ro /lib64 --ro /bin --ro /etc --rw DIR:/data --net "
+      "tcp.server://0.0.0.0:8080=tcp.server://127.0.0.1:PORT -- ...`, the "
+      "server listening on 8080 inside. "
+      f"Rounds: {rounds}; in each, every set-up in turn (the order "
+      "rotates from round to round) starts its server, which must first "
+      "answer with exactly what it was given, is measured, must then still "
+      "answer correctly, and is stopped cleanly with exit status 0 (redis: "
+      "`SHUTDOWN NOSAVE` and its \"bye bye\" in the log; nginx: SIGQUIT, its "
+      "graceful stop, to the master, or to moat, which forwards it; no "
+      "`[emerg]`, `[alert]` or `[crit]` in its log and its worker exits 0). "
+      "Median, min and max are of the rounds' requests per second; % is of "
+      "the native median.")
+    w("")
+    w(f"**redis**: `redis-server --port P --bind ADDR --daemonize no --save '' "
+      f"--appendonly no`, then `redis-benchmark -p PORT -t set,get -n {redis_n} "
+      f"--csv` with one client (`-c 1`, each request waits for its answer) "
+      f"and with 50 clients pipelining 16 requests each (`-c 50 -P 16`). "
+      f"The check: `SET bench:check VALUE` answers OK and `GET` returns "
+      f"VALUE, before and after the load.")
+    w("")
+    w(f"**nginx**: one worker process (client and server share the machine's "
+      f"CPUs), `sendfile on`, keep-alive, no access log; `wrk -d {wrk_s}s` "
+      f"on one connection (`-t 1 -c 1`) and on ten (`-t 2 -c 10`), for a "
+      f"small HTML page ({small_bytes} bytes) and a 1 MiB file of random bytes. The check: `curl` gets both "
+      f"files byte for byte before and after the load, and wrk saw no "
+      f"non-2xx answer.")
+    w("")
+    if srv:
+        for server, work, title in (("redis", REDIS_WORK, "redis-server: requests/s"),
+                                    ("nginx", NGINX_WORK, "nginx: requests/s")):
+            w(f"### {title}")
+            w("")
+            w("| workload | set-up | rounds | median | min | max | % of native |")
+            w("|---|---|---|---|---|---|---|")
+            for what_, cfg, label in work:
+                nat = srv.get((server, "native", what_, cfg))
+                for sb, sblabel in SRV_SETUPS:
+                    r = srv.get((server, sb, what_, cfg))
+                    if not r:
+                        w(f"| {label} | {sblabel} | – | no results | | | |")
+                        continue
+                    pct = f"{r['median'] / nat['median'] * 100:.1f}%" if nat else "–"
+                    errs = srv_errors.get((server, sb, what_, cfg), [])
+                    note = f" (wrk socket errors: {'; '.join(errs)[:200]})" if errs else ""
+                    w(f"| {label} | {sblabel} | {r['n']} | {r['median']:.0f}/s | "
+                      f"{r['min']:.0f}/s | {r['max']:.0f}/s | {pct}{note} |")
+            w("")
+        n, m = srv.get(("nginx", "native", "small", "c1")), srv.get(("nginx", "moat", "small", "c1"))
+        if n and m and m["median"] < 0.1 * n["median"] and m["median"] < 50:
+            w(f"nginx in moat answers one connection's small-page requests "
+              f"{m['median']:.0f} times a second: about {1000 / m['median']:.0f} ms "
+              f"each, which is TCP's delayed ACK meeting Nagle's algorithm. "
+              f"nginx sets `TCP_NODELAY` on keep-alive connections, and the "
+              f"LibOS records socket options without applying them to the host "
+              f"socket (`sys_setsockopt` in `libos/socket.c`); a native nginx "
+              f"with `tcp_nodelay off`, tried by hand, is just as slow.")
+            w("")
     else:
         w("(no results)")
         w("")

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # bench/run.sh -- moat's benchmarks, measured in one run on this machine.
 #
-#   bench/run.sh            full run (~8 min, after waiting up to 2 min for
+#   bench/run.sh            full run (~11 min, after waiting up to 2 min for
 #                           idle CPUs): writes docs/benchmarks.md
-#   bench/run.sh --smoke    2-3 runs of everything (~1 min): proves the harness
+#   bench/run.sh --smoke    1-3 runs of everything (~1 min): proves the harness
 #                           works; writes build/bench/benchmarks-smoke.md and
 #                           never touches docs/benchmarks.md
 #   --out FILE              write the report to FILE instead
 #
-# `make bench` / `make bench-smoke` install hyperfine and bubblewrap and
-# build moat first.  What is measured:
+# `make bench` / `make bench-smoke` install hyperfine, bubblewrap, runsc,
+# redis, nginx-light and wrk (BENCH_PKGS in the Makefile) and build moat
+# first.  What is measured:
 #
-#   1. start-to-exit of `busybox true` natively, under bubblewrap (with
+#   1. start-to-exit of a static hello (`busybox true`) and a dynamic one
+#      (Debian's /bin/true: ld.so + libc) natively, under bubblewrap (with
 #      --unshare-all, the isolation closest to moat's, and minimal), under
 #      `moat run`, and under gVisor (`runsc --rootless --network=none do`)
 #      when runsc works here (a full run as root apt-installs runsc if it
@@ -32,6 +34,12 @@
 #      upload and download, connect+ping+close, with both ends native, with
 #      the server inside moat (a tcp.server grant to a free host port) and
 #      with the client inside moat (a tcp.client grant);
+#   5b. servers: Debian's redis-server (redis-benchmark SET and GET, -c 1
+#      and -c 50 -P 16) and nginx (wrk on a small page and a 1 MiB file,
+#      one connection and ten), natively, under bwrap (--unshare-all
+#      --share-net: bwrap reaches the host's network only by sharing it)
+#      and inside moat on a granted port; each server is checked to answer
+#      exactly, before and after the load, and to stop with status 0;
 #   6. python3 startup (`python3 -c pass`), a python3 workload
 #      (bench/py_work.py: json, re, hashlib) and the sqlite3 CLI (10k inserts
 #      in a transaction into a file database, then two queries), natively,
@@ -91,9 +99,10 @@ MOAT=$(abs "$MOAT") MOAT_PICO=$(abs "$MOAT_PICO") BUSYBOX=$(abs "$BUSYBOX") out=
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
-for tool in hyperfine bwrap python3 gcc; do
+for tool in hyperfine bwrap python3 gcc curl redis-server redis-cli redis-benchmark wrk; do
 	command -v $tool >/dev/null || die "$tool not found (run 'make bench-deps')"
 done
+[ -x /usr/sbin/nginx ] || die "/usr/sbin/nginx not found (run 'make bench-deps')"
 [ -x "$MOAT" ] && [ -f "$MOAT_PICO" ] || die "no $MOAT or $MOAT_PICO: run 'make all' first"
 "$BUSYBOX" true 2>/dev/null || die "$BUSYBOX does not run (install busybox-static)"
 
@@ -178,12 +187,24 @@ starter() { # NAME CMD...
 		die "$name: '$cmd' fails: $(head -c 400 "$RES/start-$name.err")"
 	S_NAMES+=("$name") S_CMDS+=("${cmd% }")
 }
+# The static hello: busybox-static's `true`, no loader, no libraries.
 starter native "$BUSYBOX" true
 starter bwrap bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc "$BUSYBOX" true
 starter bwrap-min bwrap --ro-bind / / "$BUSYBOX" true
 starter moat "$MOAT" run -- "$BUSYBOX" true
 if [ "$runsc_status" = ok ]; then
 	starter runsc "${RUNSC_CMD[@]}" "$BUSYBOX" true
+fi
+# The dynamic hello: Debian's /bin/true (coreutils, a PIE that ld.so
+# loads with libc).  moat gets the least that runs it: the loader and libc
+# directories read-only (moat maps the program itself at its own path).
+DYN_TRUE=/bin/true
+starter dyn-native "$DYN_TRUE"
+starter dyn-bwrap bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc "$DYN_TRUE"
+starter dyn-bwrap-min bwrap --ro-bind / / "$DYN_TRUE"
+starter dyn-moat "$MOAT" run --ro /lib --ro /lib64 -- "$DYN_TRUE"
+if [ "$runsc_status" = ok ]; then
+	starter dyn-runsc "${RUNSC_CMD[@]}" "$DYN_TRUE"
 fi
 for ((round = 1; round <= ROUNDS; round++)); do
 	for i in "${!S_NAMES[@]}"; do
@@ -290,6 +311,240 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	net_run native native native $round
 	net_run moat-server moat native $round
 	net_run moat-client native moat $round
+done
+
+# --- 5b. servers: redis-server and nginx, driven from the host ---
+# Debian's redis-server and nginx (nginx-light), natively, under bwrap and
+# inside moat, each on a free host port: bwrap shares the host's network
+# only without --unshare-net, so it runs with --unshare-all --share-net;
+# moat gets a tcp.server grant.  In each round every set-up (in an order
+# that rotates from round to round) starts its server, which must answer
+# with exactly what it was given, is measured by the host's load
+# generator, must still answer correctly, and is stopped cleanly (redis:
+# SHUTDOWN NOSAVE; nginx: SIGQUIT, its graceful stop) with exit status 0.
+if [ $mode = full ]; then
+	SRV_ROUNDS=4 REDIS_N=20000 WRK_SECONDS=3
+else
+	SRV_ROUNDS=1 REDIS_N=2000 WRK_SECONDS=1
+fi
+SRV=$SCRATCH/srv
+mkdir -p "$SRV"
+SRV_SETUPS=(native bwrap moat)
+SRV_SYS=()
+for d in /usr /lib /lib64 /bin /etc; do
+	[ -e "$d" ] && SRV_SYS+=(--ro "$d")
+done
+# bwrap runs its servers as uid 65534 in its user namespace (still host
+# root outside): as uid 0 there nginx's worker would try initgroups(),
+# which a user namespace refuses.
+BWRAP_NET=(bwrap --unshare-all --share-net --uid 65534 --gid 65534
+	--ro-bind / / --dev /dev --proc /proc --die-with-parent)
+# The host process to signal for a server: the first one named COMM among
+# ROOT and its descendants, breadth first (the nginx master under timeout
+# and bwrap; moat itself, which forwards the signal to the picoprocess).
+descendant() { # ROOT COMM
+	ps -e -o pid=,ppid=,comm= | awk -v root="$1" -v want="$2" '
+		{ pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3; if ($1 == root && $3 == want) { print $1; found = 1 } }
+		END {
+			if (found) exit
+			level[root] = 1
+			for (d = 0; d < 20; d++) {
+				n = 0; delete next_level
+				for (i = 1; i <= NR; i++)
+					if (ppid[i] in level) {
+						if (comm[i] == want) { print pid[i]; exit }
+						next_level[pid[i]] = 1; n++
+					}
+				if (!n) exit
+				delete level
+				for (p in next_level) level[p] = 1
+			}
+		}'
+}
+# wait_srv PID NAME LOG: wait for a stopping server; die unless it exits 0.
+wait_srv() {
+	local st=0
+	wait "$1" || st=$?
+	BG_PIDS=()
+	[ $st -eq 0 ] || die "$2: the server exited with status $st when stopped: $(tail -c 400 "$3")"
+}
+# srv_prefix SETUP PORT: SRV_PRE, the words that run a server in SETUP
+# (its mappings come in $SRV_RO / $SRV_RW as HOST:VIRT pairs; bwrap binds
+# the writable ones at their host paths over its read-only host root).
+srv_prefix() { # SETUP PORT
+	local m
+	case $1 in
+	native) SRV_PRE=() ;;
+	bwrap) SRV_PRE=("${BWRAP_NET[@]}")
+		for m in "${SRV_RW[@]}"; do SRV_PRE+=(--bind "${m%%:*}" "${m%%:*}"); done ;;
+	moat) SRV_PRE=("$MOAT" run "${SRV_SYS[@]}"
+			--net "tcp.server://0.0.0.0:8080=tcp.server://127.0.0.1:$2")
+		for m in "${SRV_RO[@]}"; do SRV_PRE+=(--ro "$m"); done
+		for m in "${SRV_RW[@]}"; do SRV_PRE+=(--rw "$m"); done
+		SRV_PRE+=(--) ;;
+	esac
+}
+# Inside moat a server listens on 8080 and uses its mappings' virtual
+# paths; natively and under bwrap the host port and the host paths.
+srv_path() { # SETUP HOST VIRT
+	if [ "$1" = moat ]; then printf '%s' "$3"; else printf '%s' "$2"; fi
+}
+wait_until() { # SECONDS CMD...: retry CMD quietly
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+
+# redis: SET and GET, one client and 50 clients pipelining 16 requests.
+REDIS_CONFIGS=("c1:-c 1" "c50p16:-c 50 -P 16")
+redis_round() { # SETUP ROUND
+	local sb=$1 round=$2 port dir f st=0 cfg val got
+	port=$(free_port)
+	dir=$SRV/redis-$sb-r$round
+	mkdir -p "$dir" && chmod 777 "$dir" # moat's picoprocess runs as nobody
+	f=$RES/srv-redis-$sb-r$round
+	SRV_RO=() SRV_RW=("$dir:/data")
+	srv_prefix "$sb" "$port"
+	local d lport=$port bind=127.0.0.1
+	d=$(srv_path "$sb" "$dir" /data)
+	[ "$sb" = moat ] && lport=8080 bind=0.0.0.0
+	say "redis-server, round $round/$SRV_ROUNDS: $sb (port $port)"
+	timeout $TMO "${SRV_PRE[@]}" /usr/bin/redis-server --port "$lport" --bind $bind \
+		--daemonize no --dir "$d" --save '' --appendonly no --logfile "$d/redis.log" \
+		>"$f.server.out" 2>&1 &
+	local spid=$!
+	BG_PIDS=("$spid")
+	rcli() { timeout 20 redis-cli -p "$port" "$@"; }
+	pong() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
+	wait_until 20 pong ||
+		die "redis $sb: no PONG on port $port: $(tail -c 400 "$dir/redis.log" "$f.server.out" 2>&1)"
+	val="moat bench $sb $round $RANDOM"
+	got=$(rcli set bench:check "$val" 2>&1)
+	[ "$got" = OK ] || die "redis $sb: SET answers '$got'"
+	got=$(rcli get bench:check 2>&1)
+	[ "$got" = "$val" ] || die "redis $sb: GET answers '$got', not '$val'"
+	for cfg in "${REDIS_CONFIGS[@]}"; do
+		# shellcheck disable=SC2086
+		timeout $TMO redis-benchmark -p "$port" -t set,get -n $REDIS_N ${cfg#*:} --csv \
+			>"$f-${cfg%%:*}.csv" 2>"$f-${cfg%%:*}.err" ||
+			die "redis $sb: redis-benchmark ${cfg#*:} failed: $(head -c 400 "$f-${cfg%%:*}.err")"
+		grep -q '^"GET","[0-9.]*"' "$f-${cfg%%:*}.csv" ||
+			die "redis $sb: redis-benchmark ${cfg#*:} gave no GET figure: $(head -c 400 "$f-${cfg%%:*}.csv")"
+		printf '   redis %s %-7s %s\n' "$sb" "${cfg%%:*}" \
+			"$(awk -F'"' '$2 ~ /^(SET|GET)$/ { printf "%s %s/s  ", $2, $4 }' "$f-${cfg%%:*}.csv")" >&2
+	done
+	got=$(rcli get bench:check 2>&1)
+	[ "$got" = "$val" ] || die "redis $sb: after the load GET answers '$got', not '$val'"
+	rcli shutdown nosave >/dev/null 2>&1 || true
+	wait_srv "$spid" "redis $sb" "$dir/redis.log"
+	grep -q 'ready to exit, bye bye' "$dir/redis.log" ||
+		die "redis $sb: exited without its 'bye bye': $(tail -c 400 "$dir/redis.log")"
+}
+
+# nginx: one worker (client and server share the machine's CPUs),
+# keep-alive, sendfile, no access log; a small page and a 1 MiB file.
+NGX=$SRV/nginx
+mkdir -p "$NGX/www" "$NGX/conf"
+python3 -c 'import sys; sys.stdout.write("<html><body>" + "moat bench " * 30 + "</body></html>\n")' \
+	>"$NGX/www/small.html"
+head -c 1048576 /dev/urandom >"$NGX/www/1m.bin"
+chmod -R a+rX "$NGX"
+printf '%s %s %s %s\n' $SRV_ROUNDS $REDIS_N $WRK_SECONDS "$(stat -c %s "$NGX/www/small.html")" \
+	>"$RES/srv-params.txt"
+NGINX_FILES=(small.html 1m.bin)
+NGINX_CONFIGS=("c1:-t 1 -c 1" "c10:-t 2 -c 10")
+nginx_conf() { # LISTEN WWW RUN
+	cat <<CONF
+user root;
+worker_processes 1;
+pid $3/nginx.pid;
+error_log $3/error.log info;
+daemon off;
+events { worker_connections 256; }
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 1000000;
+    client_body_temp_path $3/body;
+    proxy_temp_path $3/proxy;
+    fastcgi_temp_path $3/fastcgi;
+    uwsgi_temp_path $3/uwsgi;
+    scgi_temp_path $3/scgi;
+    types { text/html html; application/octet-stream bin; }
+    server { listen $1; root $2; }
+}
+CONF
+}
+nginx_round() { # SETUP ROUND
+	local sb=$1 round=$2 port run conf f file cfg url st=0 sig
+	port=$(free_port)
+	run=$SRV/nginx-$sb-r$round
+	mkdir -p "$run" "$NGX/conf-$sb-r$round" && chmod 777 "$run"
+	conf=$NGX/conf-$sb-r$round
+	f=$RES/srv-nginx-$sb-r$round
+	if [ "$sb" = moat ]; then
+		nginx_conf 8080 /www /run >"$conf/nginx.conf"
+	else
+		nginx_conf "127.0.0.1:$port" "$NGX/www" "$run" >"$conf/nginx.conf"
+	fi
+	SRV_RO=("$NGX/www:/www" "$conf:/conf") SRV_RW=("$run:/run")
+	srv_prefix "$sb" "$port"
+	local c r
+	c=$(srv_path "$sb" "$conf" /conf) r=$(srv_path "$sb" "$run" /run)
+	url=http://127.0.0.1:$port
+	say "nginx, round $round/$SRV_ROUNDS: $sb (port $port)"
+	timeout $TMO "${SRV_PRE[@]}" /usr/sbin/nginx -e "$r/error.log" -c "$c/nginx.conf" \
+		>"$f.server.out" 2>&1 &
+	local spid=$!
+	BG_PIDS=("$spid")
+	wait_until 20 curl -sf --max-time 2 -o /dev/null "$url/small.html" ||
+		die "nginx $sb: no answer on port $port: $(tail -c 400 "$run/error.log" "$f.server.out" 2>&1)"
+	nginx_check() { # WHEN
+		local file
+		for file in "${NGINX_FILES[@]}"; do
+			curl -sf --max-time 20 -o "$run/got" "$url/$file" &&
+				cmp -s "$run/got" "$NGX/www/$file" ||
+				die "nginx $sb: $1, /$file does not arrive byte for byte"
+		done
+		rm -f "$run/got"
+	}
+	nginx_check "before the load"
+	for file in "${NGINX_FILES[@]}"; do
+		for cfg in "${NGINX_CONFIGS[@]}"; do
+			local o=$f-${file%%.*}-${cfg%%:*}.txt
+			# shellcheck disable=SC2086
+			timeout $TMO wrk ${cfg#*:} -d "${WRK_SECONDS}s" "$url/$file" >"$o" 2>&1 ||
+				die "nginx $sb: wrk ${cfg#*:} /$file failed: $(head -c 400 "$o")"
+			grep -q '^Requests/sec: *[0-9.]*[1-9]' "$o" ||
+				die "nginx $sb: wrk ${cfg#*:} /$file: no requests/s: $(head -c 400 "$o")"
+			! grep -q 'Non-2xx' "$o" ||
+				die "nginx $sb: wrk ${cfg#*:} /$file got error responses: $(grep Non-2xx "$o")"
+			printf '   nginx %s %-10s %-4s %s\n' "$sb" "$file" "${cfg%%:*}" \
+				"$(awk '/^Requests\/sec:/ { printf "%s/s", $2 } /Socket errors/ { printf "  (%s)", $0 }' "$o")" >&2
+		done
+	done
+	nginx_check "after the load"
+	# SIGQUIT is nginx's graceful stop: to the master natively and under
+	# bwrap, to moat (which forwards it to the picoprocess) inside moat.
+	if [ "$sb" = moat ]; then sig=$(descendant "$spid" moat); else sig=$(descendant "$spid" nginx); fi
+	[ -n "$sig" ] || die "nginx $sb: no process to stop under $spid"
+	kill -QUIT "$sig"
+	wait_srv "$spid" "nginx $sb" "$run/error.log"
+	if grep -E '\[(emerg|alert|crit)\]' "$run/error.log" >"$f.alerts"; then
+		die "nginx $sb: its error log has alerts: $(head -c 400 "$f.alerts")"
+	fi
+	grep -q 'exited with code 0' "$run/error.log" ||
+		die "nginx $sb: the worker did not exit 0: $(tail -c 400 "$run/error.log")"
+}
+for ((round = 1; round <= SRV_ROUNDS; round++)); do
+	for i in 0 1 2; do
+		redis_round "${SRV_SETUPS[$(((i + round - 1) % 3))]}" $round
+	done
+	for i in 0 1 2; do
+		nginx_round "${SRV_SETUPS[$(((i + round - 1) % 3))]}" $round
+	done
 done
 
 # --- 6. applications: python3 and sqlite3 ---
