@@ -92,6 +92,8 @@ void pal_console_park(int fd);
 extern const struct moat_abi pal_abi;
 extern volatile uint32_t pal_generation;
 void pal_generation_bump(void);
+/* A forked child drops the parent's wake pipes (sync.c). */
+void pal_wake_after_fork(void);
 
 /* Interruptible waits.  A host signal bumps pal_signal_seq and the
  * generation word (so a futex wait about to start sees a change); a wait

@@ -37,6 +37,7 @@ long pal_process_fork(int32_t *self_pid)
 		if (HOST3(__NR_dup3, chan, MOAT_CHANNEL_FD, 0) < 0)
 			pal_fatal("cannot take over the new channel");
 		HOST1(__NR_close, chan);
+		pal_wake_after_fork();
 		pal_self_pid = child_pid;
 		*self_pid = child_pid;
 		return 0;

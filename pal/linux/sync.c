@@ -6,6 +6,9 @@
  * bumps one generation word and wakes its waiters, and objects_wait_any
  * rechecks its handles after each change.  It is correct for any number
  * of objects and threads, and cheap while picoprocesses have few threads.
+ * A wait over host streams and PAL objects together (an event loop's
+ * sockets plus an eventfd, say) sleeps in ppoll on the streams and on a
+ * wake pipe that every bump writes to while such a wait is on.
  */
 #include <asm/prctl.h>
 #include <linux/futex.h>
@@ -123,10 +126,104 @@ void pal_signals_restore(uint64_t old)
 	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &old, 0, 8);
 }
 
+/* Wake pipes for waits over streams and objects together: ppoll cannot
+ * wait on a futex.  A waiter holds a slot (and its pipe, made on first
+ * use and kept) for the length of one ppoll; a bump writes a byte to each
+ * held slot.  The waiter raises mixed_waiters and then looks at the
+ * generation again, and the bump raises the generation and then looks at
+ * mixed_waiters, so one of them always sees the other. */
+#define WAKE_SLOTS 32
+static struct wake_slot {
+	volatile int held;
+	volatile int written;  /* a bump wrote since the last drain */
+	int rfd, wfd;
+} wake_slots[WAKE_SLOTS] = { [0 ... WAKE_SLOTS - 1] = { 0, 0, -1, -1 } };
+static volatile int mixed_waiters;
+
 void pal_generation_bump(void)
 {
 	__atomic_add_fetch(&pal_generation, 1, __ATOMIC_SEQ_CST);
 	futex(&pal_generation, FUTEX_WAKE_PRIVATE, 0x7fffffff, -1);
+	if (__atomic_load_n(&mixed_waiters, __ATOMIC_SEQ_CST) == 0)
+		return;
+	for (int i = 0; i < WAKE_SLOTS; i++) {
+		struct wake_slot *w = &wake_slots[i];
+		int wfd = w->wfd;
+		if (__atomic_load_n(&w->held, __ATOMIC_SEQ_CST) && wfd >= 0 &&
+		    !__atomic_exchange_n(&w->written, 1, __ATOMIC_SEQ_CST)) {
+			char b = 0;
+			HOST3(__NR_write, wfd, &b, 1);
+		}
+	}
+}
+
+/* A free slot with its pipe, held; NULL if none (the caller polls). */
+static struct wake_slot *wake_slot_take(void)
+{
+	for (int i = 0; i < WAKE_SLOTS; i++) {
+		struct wake_slot *w = &wake_slots[i];
+		if (__atomic_exchange_n(&w->held, 1, __ATOMIC_SEQ_CST))
+			continue;
+		if (w->rfd < 0) {
+			int fds[2];
+			if (HOST2(__NR_pipe2, fds, 02000000 | 04000 /* CLOEXEC, NONBLOCK */) < 0) {
+				__atomic_store_n(&w->held, 0, __ATOMIC_SEQ_CST);
+				return 0;
+			}
+			w->rfd = fds[0];
+			w->wfd = fds[1];
+		}
+		if (__atomic_exchange_n(&w->written, 0, __ATOMIC_SEQ_CST)) {
+			char b; /* the byte of a bump the last holder slept through */
+			HOST3(__NR_read, w->rfd, &b, 1);
+		}
+		return w;
+	}
+	return 0;
+}
+
+/* In a forked child: the pipes are the parent's, whose bumps would wake
+ * (and be drained by) the child's waits. */
+void pal_wake_after_fork(void)
+{
+	for (int i = 0; i < WAKE_SLOTS; i++) {
+		struct wake_slot *w = &wake_slots[i];
+		if (w->rfd >= 0) {
+			HOST1(__NR_close, w->rfd);
+			HOST1(__NR_close, w->wfd);
+		}
+		*w = (struct wake_slot){ 0, 0, -1, -1 };
+	}
+	mixed_waiters = 0;
+}
+
+/* Sleep until a stream in hs is readable, the generation moves past gen
+ * (a signal moves it too), or 'left' ns pass (-1: no limit).  0 if no
+ * wake slot could be had, so the caller must poll. */
+static int wait_mixed(uint32_t n, const moat_handle *hs, uint32_t gen, int64_t left)
+{
+	struct wake_slot *w = wake_slot_take();
+	if (!w)
+		return 0;
+	__atomic_add_fetch(&mixed_waiters, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST) == gen) {
+		struct { int fd; short events, revents; } p[65];
+		uint32_t np = 0;
+		for (uint32_t i = 0; i < n; i++)
+			if (pal_handles[hs[i]].type == PAL_H_STREAM)
+				p[np].fd = pal_handles[hs[i]].fd, p[np++].events = 1 /* POLLIN */;
+		p[np].fd = w->rfd, p[np++].events = 1;
+		struct __kernel_timespec ts = { left / 1000000000, left % 1000000000 };
+		if (HOST4(__NR_ppoll, p, np, left < 0 ? 0 : &ts, 0) > 0 && p[np - 1].revents) {
+			/* Drain whatever a bump wrote (the flag may lag the byte). */
+			char buf[16];
+			__atomic_store_n(&w->written, 0, __ATOMIC_SEQ_CST);
+			HOST3(__NR_read, w->rfd, buf, sizeof(buf));
+		}
+	}
+	__atomic_sub_fetch(&mixed_waiters, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&w->held, 0, __ATOMIC_SEQ_CST);
+	return 1;
 }
 
 /* --- threads --- */
@@ -203,12 +300,12 @@ void pal_thread_exit(int32_t *clear_word)
 
 long pal_thread_delay(uint64_t ns)
 {
-	static volatile uint32_t never; /* nobody wakes this word */
 	int64_t deadline = pal_system_time(MOAT_CLOCK_MONOTONIC) + (int64_t)ns;
 	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
 	uint64_t mask = pal_signals_open();
 	long r = 0;
 	for (;;) {
+		uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
 		int64_t left = deadline - pal_system_time(MOAT_CLOCK_MONOTONIC);
 		if (left <= 0)
 			break;
@@ -216,9 +313,9 @@ long pal_thread_delay(uint64_t ns)
 			r = -MOAT_EINTR;
 			break;
 		}
-		/* A signal landing just before the wait is caught by the seq
-		 * check on the next turn; cap the wait so that turn comes. */
-		futex(&never, FUTEX_WAIT_PRIVATE, 0, left < 5000000 ? left : 5000000);
+		/* A signal bumps the generation, so one landing between the
+		 * check and the wait makes the wait return at once. */
+		futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, left);
 	}
 	pal_signals_restore(mask);
 	return r;
@@ -332,6 +429,14 @@ static int stream_ready(moat_handle h)
 	return r > 0;
 }
 
+static int waits_for_thread(uint32_t n, const moat_handle *hs)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (hs[i] >= 0 && hs[i] < PAL_MAX_HANDLES && pal_handles[hs[i]].type == PAL_H_THREAD)
+			return 1;
+	return 0;
+}
+
 static int try_any(uint32_t n, const moat_handle *hs, int *has_streams)
 {
 	for (uint32_t i = 0; i < n; i++) {
@@ -374,24 +479,15 @@ long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
 				break;
 			}
 		}
-		if (streams == (int)n) {
-			/* Only streams: the host says when one is readable.  A
-			 * signal that lands just before the wait is seen by the
-			 * seq check on the next turn, so the wait is capped. */
-			struct { int fd; short events, revents; } p[64];
-			for (uint32_t i = 0; i < n; i++)
-				p[i].fd = pal_handles[hs[i]].fd, p[i].events = 1 /* POLLIN */;
-			if (left < 0 || left > 10000000)
-				left = 10000000;
-			struct __kernel_timespec ts = { 0, left };
-			HOST4(__NR_ppoll, p, n, &ts, 0);
+		/* A thread's end bumps the generation just before the kernel
+		 * clears its tid, so a wait on a thread looks again every 10 ms. */
+		if (waits_for_thread(n, hs) && (left < 0 || left > 10000000))
+			left = 10000000;
+		if (streams && wait_mixed(n, hs, gen, left))
 			continue;
-		}
-		/* Thread ends and stream data raise no generation bump, so
-		 * look again every 10 ms (1 ms while streams are involved). */
-		int64_t tick = streams ? 1000000 : 10000000;
-		if (left < 0 || left > tick)
-			left = tick;
+		/* Stream data raises no bump: without a wake pipe, poll. */
+		if (streams && (left < 0 || left > 1000000))
+			left = 1000000;
 		futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, left);
 	}
 	pal_signals_restore(mask);
