@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smaller LibOS facilities, each compared with a native run: timerfd with
-# epoll, flock(1), the virtual identity, /proc/self and getrusage.
+# epoll, flock(1), the virtual identity, /proc/self and getrusage; idle
+# waits that sleep rather than poll.
 . "$(dirname "$0")/lib.sh"
 
 SYS="--ro /usr --ro /bin --ro /lib --ro /lib64 --ro /etc"
@@ -118,3 +119,33 @@ print("owner is me:", fcntl.fcntl(w, fcntl.F_GETOWN) == os.getpid())
 fl = fcntl.fcntl(b.fileno(), fcntl.F_GETFL)
 fcntl.fcntl(b.fileno(), fcntl.F_SETFL, fl | os.O_ASYNC)
 print("O_ASYNC:", bool(fcntl.fcntl(b.fileno(), fcntl.F_GETFL) & os.O_ASYNC))'
+
+# An idle picoprocess sleeps in the host until something happens: it is
+# not woken to poll.  Context switches of every task of the picoprocess
+# over 1 s of idling (a wait that polled every 10 ms would make 100 or
+# more).  Waiting on a pipe (stdin), on a pipe and an eventfd together
+# (streams and a LibOS object), and in a plain sleep.
+idle_switches() { # CMD...: the picoprocess's context switches in 1 s idle
+	local fifo=$WORK/idle.fifo pid m pico total=0 n
+	rm -f "$fifo"; mkfifo "$fifo"
+	"$MOAT" run $SYS -- "$@" <"$fifo" >/dev/null 2>&1 &
+	pid=$!
+	exec 7>"$fifo"
+	sleep 1.5 # start-up done
+	pico=$(pgrep -P "$pid" | head -1)
+	count() { cat /proc/"$pico"/task/*/status 2>/dev/null |
+		awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
+	n=$(count); sleep 1; total=$(( $(count) - n ))
+	exec 7>&-
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	echo "$total"
+}
+for c in "stdin:/bin/busybox sh -c read" \
+	"stdin and an eventfd:/usr/bin/python3 -c import os,select;e=os.eventfd(0);select.select([0,e],[],[])" \
+	"sleep:/bin/busybox sleep 10"; do
+	name=${c%%:*} cmd=${c#*:}
+	if [[ $cmd == *python3* ]]; then n=$(idle_switches /usr/bin/python3 -c "${cmd#*-c }")
+	else n=$(idle_switches $cmd); fi
+	[ "$n" -lt 10 ] && pass "idle in a wait on $name: $n context switches in 1 s" ||
+		fail "idle in a wait on $name" "$n context switches in 1 s (polling?)"
+done
