@@ -106,11 +106,13 @@ static void set_limit(int res, uint64_t value, int errfd)
 
 /* rlimits: those of the manifest that no cgroup enforces, and the ones
  * only an rlimit can set.  RLIMIT_NOFILE leaves room for the PAL's own
- * descriptors (channel, console placeholders) beside the app's 'files'. */
+ * descriptors (channel, console placeholders, and up to 32 wake pipes of
+ * threads waiting on streams) beside the app's 'files', which the LibOS's
+ * descriptor table enforces. */
 static void apply_limits(const struct pico *pp, const struct moat_limits *l, int errfd)
 {
 	set_limit(RLIMIT_CORE, 0, errfd);
-	set_limit(RLIMIT_NOFILE, l->files ? l->files + 8 : 4096, errfd);
+	set_limit(RLIMIT_NOFILE, l->files ? l->files + 72 : 4096, errfd);
 	if (l->memory && !(pp->cg_enforced & MOAT_CG_MEMORY))
 		set_limit(RLIMIT_AS, l->memory, errfd);
 	if (l->file_size)
