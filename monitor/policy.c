@@ -293,6 +293,22 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 			name[n] = 0;
 			int last = *end == 0;
 			struct stat st;
+			/* A directory on the way: open it straight away (O_NOFOLLOW
+			 * with O_DIRECTORY refuses a symlink), and look closer only
+			 * when that fails.  One host call per component. */
+			int next = last ? -1 : openat(dirfd, name,
+					O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+			if (next >= 0) {
+				if (dirfd != m->dirfd)
+					close(dirfd);
+				dirfd = next;
+				c = end + 1;
+				continue;
+			}
+			if (!last && errno != ENOTDIR && errno != ELOOP) {
+				r = -errno;
+				goto fail;
+			}
 			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				r = -errno;
 				if (last && r == -ENOENT) {
@@ -315,20 +331,10 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 			}
 			if (last)
 				break;
-			if (!S_ISDIR(st.st_mode)) {
-				r = -ENOTDIR;
-				goto fail;
-			}
-			int next = openat(dirfd, name,
-					  O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-			if (next < 0) {
-				r = errno == ENOTDIR || errno == ELOOP ? -EACCES : -errno;
-				goto fail;
-			}
-			if (dirfd != m->dirfd)
-				close(dirfd);
-			dirfd = next;
-			c = end + 1;
+			/* Not a directory, or (a race) it became one after the
+			 * open above failed. */
+			r = S_ISDIR(st.st_mode) ? -EACCES : -ENOTDIR;
+			goto fail;
 		}
 		if (restarted) {
 			if (dirfd != m->dirfd)
@@ -685,6 +691,7 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 	if (r == 0 && fstat(fd, &st) < 0)
 		r = -errno;
 	if (r == 0) {
+		reply->uid = st.st_uid, reply->gid = st.st_gid;
 		if (S_ISDIR(st.st_mode)) {
 			r = (how & 3) != MOAT_ACCESS_READ ? -EISDIR
 							   : open_listing(p, &t, fd);
@@ -696,7 +703,8 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 		} else if (!S_ISREG(st.st_mode)) {
 			r = -EACCES; /* devices, fifos, sockets stay on the host */
 		} else {
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+			/* Opened non-blocking in case it was a FIFO; it is not. */
+			fcntl(fd, F_SETFL, host_open_flags(how) & ~O_NONBLOCK);
 			r = MOAT_KIND_FILE;
 		}
 	}
