@@ -336,6 +336,7 @@ long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
 	}
 	/* The point of no return: the old program goes away. */
 	vma_clear_all();
+	rewrite_reset();
 	fs_close_on_exec();
 	signal_reset_on_exec();
 	timers_reset_on_exec();
