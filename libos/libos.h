@@ -72,7 +72,7 @@ int rewrite_interrupt(struct moat_exception *e);
 void thread_note_signal(void);
 void thread_clear_signal_note(void);
 int thread_has_fast_stack(void);
-int thread_retry_fault(uint64_t rip);
+int thread_retry_fault(uint64_t rip, uint64_t epoch);
 
 /* vma.c: the app's mappings */
 enum { VMA_ANON, VMA_FILE, VMA_SHARED };

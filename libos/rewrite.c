@@ -764,8 +764,13 @@ static int near(uint64_t stub, uint64_t from)
 	return d > -0x7ff00000LL && d < 0x7ff00000LL;
 }
 
+/* Bumped whenever a page is made writable for patching. */
+static volatile uint64_t patch_epoch;
+
 static void busy(int i, uint64_t page)
 {
+	if (page)
+		__atomic_add_fetch(&patch_epoch, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&busy_pages[i], page, __ATOMIC_SEQ_CST);
 }
 
@@ -1007,8 +1012,8 @@ int rewrite_fault(struct moat_exception *e)
 		/* An instruction fetch that failed: perhaps in a page that was
 		 * writable, not executable, while a site or stub in it was
 		 * written.  Wait for that to end; if the page is executable
-		 * now, run the instruction again (a few times at most: a
-		 * fault that stays is the app's). */
+		 * now, run the instruction again (a few times at most with no
+		 * patching in between: a fault that stays is the app's). */
 		uint64_t page = e->fault_addr & ~4095ULL;
 		for (;;) {
 			int hit = 0;
@@ -1020,7 +1025,7 @@ int rewrite_fault(struct moat_exception *e)
 		}
 		struct vma_info v;
 		if (vma_lookup(e->fault_addr, &v) && (v.prot & MOAT_PROT_EXEC) &&
-		    thread_retry_fault(c->rip) <= 100)
+		    thread_retry_fault(c->rip, __atomic_load_n(&patch_epoch, __ATOMIC_SEQ_CST)) <= 100)
 			return 1;
 	}
 	if (in_pico(c->rip) && rewrite_enabled()) {

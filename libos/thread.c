@@ -25,8 +25,9 @@ struct lthread {
 	void *fast_top;            /* %gs:8: top of the fast-path stack (rewrite.c) */
 	volatile int fast_arrived; /* %gs:16: a host signal came in platform code */
 	void *fast_stack;
-	uint64_t retry_rip;        /* rewrite_fault: last fault retried, and */
-	int retries;               /* how many times in a row */
+	uint64_t retry_rip;        /* rewrite_fault: last fault retried, the */
+	uint64_t retry_epoch;      /* patching epoch then, and how many times */
+	int retries;               /* in a row since */
 	int tid;
 	moat_handle event;         /* futex wake-ups */
 	int *clear_tid;            /* CLONE_CHILD_CLEARTID */
@@ -109,11 +110,12 @@ void thread_clear_signal_note(void)
 }
 
 /* How many times in a row this thread has now retried a fault at rip. */
-int thread_retry_fault(uint64_t rip)
+int thread_retry_fault(uint64_t rip, uint64_t epoch)
 {
 	struct lthread *t = thread_current();
-	if (t->retry_rip != rip) {
+	if (t->retry_rip != rip || t->retry_epoch != epoch) {
 		t->retry_rip = rip;
+		t->retry_epoch = epoch;
 		t->retries = 0;
 	}
 	return ++t->retries;

@@ -7,6 +7,9 @@
 # each compared with a native run; `--trace` naming the patched sites;
 # and the switches that turn rewriting off.
 . "$(dirname "$0")/lib.sh"
+# The suite may run with MOAT_NO_REWRITE=1 (every other file then runs
+# with rewriting off); this file turns it on and off itself.
+unset MOAT_NO_REWRITE
 
 PROG=$BUILD/tests/rewrite
 GRANTS="--ro $PROG"
