@@ -66,6 +66,8 @@ long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
 int rewrite_enabled(void);
 void rewrite_site(uint64_t site, uint64_t nr);
 void rewrite_reset(void);
+void rewrite_fork_begin(void);
+void rewrite_fork_end(void);
 void rewrite_note_eh_frame(uint64_t lo, uint64_t hi, uint64_t eh_frame, uint64_t size);
 int rewrite_fault(struct moat_exception *e);
 int rewrite_interrupt(struct moat_exception *e);

@@ -34,7 +34,10 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		return -EINVAL;
 	}
 	int32_t self = 0;
+	/* No page half-patched by another thread goes into the child. */
+	rewrite_fork_begin();
 	long r = abi->process_fork(&self);
+	rewrite_fork_end();
 	if (r != 0)
 		return r; /* parent: the child's pid, or an error */
 	proc.ppid = proc.pid;

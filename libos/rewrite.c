@@ -533,6 +533,8 @@ static int parse_fde(uint64_t fde, uint64_t bias, const char *name, uint64_t *be
 
 /* Taken around find_function: the CIE cache and the FDE tables. */
 static volatile int eh_lock;
+/* Taken around check_site: its bitmap of instruction starts. */
+static volatile int starts_lock;
 
 /* The FDE covering site in an image noted by elf.c (no .eh_frame_hdr). */
 static uint64_t fde_from_eh_frame(uint64_t site, uint64_t bias, const char *name)
@@ -697,7 +699,6 @@ static int check_site(uint64_t start, uint64_t end, uint64_t site, int *len,
 	size_t size = end - start;
 	/* A bitmap of instruction starts, for the branch-target check. */
 	static uint8_t starts[(1u << 20) / 8];
-	static volatile int starts_lock;
 	int ok = 0;
 	spin_lock(&starts_lock);
 	memset(starts, 0, (size + 7) / 8);
@@ -784,33 +785,38 @@ static struct stub_page *stub_page_near(uint64_t site)
 			return &stub_pages[i];
 	if (nstub_pages == MAX_STUB_PAGES)
 		return NULL;
-	uint64_t around = site & ~0xfffffULL;
-	for (uint64_t d = 1ULL << 20; d <= 1ULL << 30; d <<= 1) {
-		for (int dir = 0; dir < 2; dir++) {
-			uint64_t at = dir ? around + d : around - d;
-			if (!dir && (around < d || at < (1ULL << 16)))
-				continue;
-			if (at >= (1ULL << 47) - STUB_PAGE)
-				continue;
-			long r = abi->vm_alloc((void *)at, STUB_PAGE,
-					       MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_NOREPLACE);
-			if (r < 0)
-				continue;
-			if ((uint64_t)r != at) { /* a kernel that took it as a hint */
-				abi->vm_free((void *)r, STUB_PAGE);
-				continue;
-			}
-			struct stub_page *sp = &stub_pages[nstub_pages++];
-			sp->base = (uint64_t)r;
-			sp->used = 0;
-			/* The first 8 bytes: where the stubs' 'call' goes. */
-			*(uint64_t *)sp->base = (uint64_t)libos_fast_entry;
-			abi->vm_protect((void *)sp->base, STUB_PAGE,
-					MOAT_PROT_READ | MOAT_PROT_EXEC);
-			vma_add(sp->base, STUB_PAGE, MOAT_PROT_READ | MOAT_PROT_EXEC,
-				VMA_ANON, 0, "[moat-stubs]");
-			return sp;
+	/* Below the image first, close to it, then further down; above it
+	 * only far away (256 MiB to 1 GiB), clear of where a program's brk
+	 * heap grows. */
+	uint64_t around = site & ~0xffffULL;
+	for (int k = 0; k < 32 + 9 + 3; k++) {
+		uint64_t d = k < 32 ? (uint64_t)(k + 1) << 16
+			   : k < 41 ? 4ULL << (20 + k - 32)
+			   : 1ULL << (30 - (k - 41));
+		int up = k >= 41;
+		uint64_t at = up ? around + d : around - d;
+		if (!up && (around < d || at < (1ULL << 16)))
+			continue;
+		if (at >= (1ULL << 47) - STUB_PAGE)
+			continue;
+		long r = abi->vm_alloc((void *)at, STUB_PAGE,
+				       MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_NOREPLACE);
+		if (r < 0)
+			continue;
+		if ((uint64_t)r != at) { /* a kernel that took it as a hint */
+			abi->vm_free((void *)r, STUB_PAGE);
+			continue;
 		}
+		struct stub_page *sp = &stub_pages[nstub_pages++];
+		sp->base = (uint64_t)r;
+		sp->used = 0;
+		/* The first 8 bytes: where the stubs' 'call' goes. */
+		*(uint64_t *)sp->base = (uint64_t)libos_fast_entry;
+		abi->vm_protect((void *)sp->base, STUB_PAGE,
+				MOAT_PROT_READ | MOAT_PROT_EXEC);
+		vma_add(sp->base, STUB_PAGE, MOAT_PROT_READ | MOAT_PROT_EXEC,
+			VMA_ANON, 0, "[moat-stubs]");
+		return sp;
 	}
 	return NULL;
 }
@@ -949,6 +955,24 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	say(site, &v, r == 0 ? "patched" : "left alone", r == 0 ? NULL : "cannot write the page");
 	if (r != 0)
 		reject(site);
+}
+
+/* fork: while the PAL copies the process, no other thread has a page
+ * open for patching (the child would inherit it writable, and the lock
+ * held by a thread it does not have). */
+void rewrite_fork_begin(void)
+{
+	spin_lock(&eh_lock);
+	spin_lock(&starts_lock);
+	spin_lock(&rewrite_lock);
+}
+
+void rewrite_fork_end(void)
+{
+	/* in the parent and in the child */
+	spin_unlock(&rewrite_lock);
+	spin_unlock(&starts_lock);
+	spin_unlock(&eh_lock);
 }
 
 /* execve: the old image, its stub pages (freed with the app's mappings)
