@@ -461,6 +461,13 @@ struct phdr64 {
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
+/* The last CIE parsed (FDEs share a few), valid within one
+ * find_function call only: memory may hold another image next time. */
+static uint64_t last_cie, last_bias;
+static uint8_t last_enc;
+static const char *last_name;
+static int cie_cache_valid;
+
 /* Parse the FDE at fde: the range of code it covers. */
 static int parse_fde(uint64_t fde, uint64_t bias, const char *name, uint64_t *begin,
 		     uint64_t *range)
@@ -471,11 +478,8 @@ static int parse_fde(uint64_t fde, uint64_t bias, const char *name, uint64_t *be
 	if (rd(fde, fl, 8, name) || fl[0] == 0 || fl[0] == 0xffffffffu || fl[1] == 0)
 		return -1;
 	uint64_t cie = fde + 4 - fl[1];
-	static uint64_t last_cie, last_bias;
-	static uint8_t last_enc;
-	static const char *last_name;
 	uint8_t fde_enc = 0; /* absptr */
-	if (cie == last_cie && bias == last_bias && name == last_name) {
+	if (cie_cache_valid && cie == last_cie && bias == last_bias && name == last_name) {
 		fde_enc = last_enc;
 	} else {
 		uint32_t cl[2];
@@ -523,6 +527,7 @@ static int parse_fde(uint64_t fde, uint64_t bias, const char *name, uint64_t *be
 			return -1;
 		}
 		last_cie = cie, last_bias = bias, last_name = name, last_enc = fde_enc;
+		cie_cache_valid = 1;
 	}
 	uint64_t p = fde + 8;
 	if (rd_enc(&p, fde_enc, 0, bias, begin, name) ||
@@ -683,6 +688,7 @@ static int locked_find_function(uint64_t site, const char *name, uint64_t *fn_st
 				uint64_t *fn_end)
 {
 	spin_lock(&eh_lock);
+	cie_cache_valid = 0;
 	int r = find_function(site, name, fn_start, fn_end);
 	spin_unlock(&eh_lock);
 	return r;
