@@ -15,7 +15,8 @@ PICO_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Irt \
 	-ffreestanding -fno-stack-protector -fpie -fno-plt \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-fno-tree-loop-distribute-patterns -fcf-protection=none \
-	-fvisibility=hidden -fno-common -include rt/hidden.h
+	-fvisibility=hidden -fno-common -include rt/hidden.h \
+	-mgeneral-regs-only
 
 # monitor/filter_rules.c is a build tool (the seccomp allowlist, compiled
 # with libseccomp into build/gen/filter_allowlist.inc), not part of moat.

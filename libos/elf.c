@@ -75,6 +75,44 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 /* pal/linux/pico.ld: where this image (PAL and LibOS) lies */
 extern char pico_start[], pico_end[];
 
+/* A static program has no .eh_frame_hdr (PT_GNU_EH_FRAME); tell the
+ * rewriter (rewrite.c) where its .eh_frame is, from the section headers.
+ * Any doubt: nothing is noted, and the image's sites keep trapping. */
+static void note_eh_frame(moat_handle h, const struct elf64_hdr *eh,
+			  const struct elf64_phdr *ph, const struct image *img,
+			  uint64_t lo, uint64_t hi, uint64_t file_size)
+{
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			return; /* found through the program headers */
+	if (!rewrite_enabled() || eh->e_shentsize != sizeof(struct elf64_shdr) ||
+	    eh->e_shnum == 0 || eh->e_shnum > 256 || eh->e_shstrndx >= eh->e_shnum ||
+	    eh->e_shoff > file_size ||
+	    eh->e_shnum * sizeof(struct elf64_shdr) > file_size - eh->e_shoff)
+		return;
+	size_t n = eh->e_shnum * sizeof(struct elf64_shdr);
+	struct elf64_shdr *sh = kmalloc(n);
+	if (!sh)
+		return;
+	char names[4096];
+	const struct elf64_shdr *str = &sh[eh->e_shstrndx];
+	if (read_exact(h, eh->e_shoff, sh, n) == 0 && str->sh_offset < file_size) {
+		size_t len = str->sh_size < sizeof(names) - 1 ? str->sh_size : sizeof(names) - 1;
+		long r = abi->stream_read(h, str->sh_offset, names, len);
+		names[r > 0 ? r : 0] = 0;
+		for (int i = 0; r > 0 && i < eh->e_shnum; i++) {
+			if (sh[i].sh_name >= (uint64_t)r || strcmp(names + sh[i].sh_name, ".eh_frame") ||
+			    !(sh[i].sh_flags & SHF_ALLOC) || sh[i].sh_addr < lo ||
+			    sh[i].sh_size > hi - sh[i].sh_addr)
+				continue;
+			rewrite_note_eh_frame(img->base + lo, img->base + hi,
+					      img->base + sh[i].sh_addr, sh[i].sh_size);
+			break;
+		}
+	}
+	kfree(sh);
+}
+
 static long load_image(const char *path, uint64_t pie_base, struct image *img)
 {
 	struct elf64_hdr eh;
@@ -133,6 +171,7 @@ static long load_image(const char *path, uint64_t pie_base, struct image *img)
 	img->phnum = eh.e_phnum;
 	img->entry = img->base + eh.e_entry;
 	img->end = img->base + hi;
+	note_eh_frame(h, &eh, ph, img, lo, hi, attr.size);
 	r = 0;
 out:
 	abi->object_close(h);

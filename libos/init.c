@@ -66,11 +66,22 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 static void libos_exception(struct moat_exception *e)
 {
 	if (e->kind == MOAT_EXC_SYSCALL) {
+		uint64_t nr = e->ctx->rax, site = e->ctx->rip - 2;
 		e->ctx->rax = (uint64_t)syscall_dispatch(e->ctx);
 		signal_deliver(e->ctx, 1);
+		rewrite_site(site, nr);
 	} else if (e->kind == MOAT_EXC_INTERRUPT) {
+		if ((e->flags & MOAT_EXC_IN_PLATFORM) && rewrite_enabled()) {
+			/* Perhaps in the fast path (rewrite.c), which may need
+			 * to look at pending signals again. */
+			signal_post((int)e->code);
+			rewrite_interrupt(e);
+			return;
+		}
 		signal_interrupt(e);
 	} else {
+		if (rewrite_fault(e))
+			return;
 		signal_fault(e);
 	}
 }

@@ -61,6 +61,21 @@ long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
 		   size_t size);
 
+/* rewrite.c: hot 'syscall' sites become jumps into the LibOS */
+#define FAST_STACK_SIZE (64 * 1024)
+int rewrite_enabled(void);
+void rewrite_site(uint64_t site, uint64_t nr);
+void rewrite_reset(void);
+void rewrite_fork_begin(void);
+void rewrite_fork_end(void);
+void rewrite_note_eh_frame(uint64_t lo, uint64_t hi, uint64_t eh_frame, uint64_t size);
+int rewrite_fault(struct moat_exception *e);
+int rewrite_interrupt(struct moat_exception *e);
+void thread_note_signal(void);
+void thread_clear_signal_note(void);
+int thread_has_fast_stack(void);
+int thread_retry_fault(uint64_t rip, uint64_t epoch);
+
 /* vma.c: the app's mappings */
 enum { VMA_ANON, VMA_FILE, VMA_SHARED };
 int vma_covers(uint64_t start, uint64_t end);
@@ -70,6 +85,10 @@ void vma_remove(uint64_t start, uint64_t len);
 void vma_protect(uint64_t start, uint64_t len, uint32_t prot);
 long vma_discard(uint64_t start, uint64_t len);
 void vma_clear_all(void);
+struct vma_info { uint64_t start, end; uint32_t prot, kind; uint64_t offset; const char *name; };
+int vma_lookup(uint64_t addr, struct vma_info *out);
+int vma_readable(uint64_t addr, uint64_t len, const char *name);
+uint64_t vma_image_base(const char *name, uint64_t below);
 void vma_print(void (*put)(void *ctx, const char *line), void *ctx);
 
 /* process.c */
@@ -111,6 +130,8 @@ void signal_fault(struct moat_exception *e);
 void signal_interrupt(struct moat_exception *e);
 void signal_deliver(struct moat_context *ctx, int in_syscall);
 void signal_post(int sig);
+int signal_deliverable(void);
+void signal_settle(struct moat_context *ctx);
 long signal_raise(int sig);
 /* kill/tgkill of the process itself: si_code 'code', si_pid our pid. */
 long signal_raise_from_self(int sig, int code);

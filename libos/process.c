@@ -34,7 +34,10 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		return -EINVAL;
 	}
 	int32_t self = 0;
+	/* No page half-patched by another thread goes into the child. */
+	rewrite_fork_begin();
 	long r = abi->process_fork(&self);
+	rewrite_fork_end();
 	if (r != 0)
 		return r; /* parent: the child's pid, or an error */
 	proc.ppid = proc.pid;
@@ -336,6 +339,7 @@ long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
 	}
 	/* The point of no return: the old program goes away. */
 	vma_clear_all();
+	rewrite_reset();
 	fs_close_on_exec();
 	signal_reset_on_exec();
 	timers_reset_on_exec();

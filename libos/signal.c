@@ -301,6 +301,24 @@ void signal_deliver(struct moat_context *ctx, int in_syscall)
 	}
 }
 
+/* For the fast path (rewrite.c): is a signal pending that this thread
+ * does not block?  (Then it is delivered from a host trap.) */
+int signal_deliverable(void)
+{
+	return (__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~thread_sig()->blocked) != 0;
+}
+
+/* The end of signal_deliver when nothing is delivered. */
+void signal_settle(struct moat_context *ctx)
+{
+	struct thread_sig *ts = thread_sig();
+	settle_restart(ctx, 0, 0);
+	if (ts->has_saved) {
+		ts->blocked = ts->saved;
+		ts->has_saved = 0;
+	}
+}
+
 void signal_interrupt(struct moat_exception *e)
 {
 	int sig = (int)e->code;

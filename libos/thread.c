@@ -22,6 +22,12 @@
 
 struct lthread {
 	struct lthread *self;      /* %gs:0 */
+	void *fast_top;            /* %gs:8: top of the fast-path stack (rewrite.c) */
+	volatile int fast_arrived; /* %gs:16: a host signal came in platform code */
+	void *fast_stack;
+	uint64_t retry_rip;        /* rewrite_fault: last fault retried, the */
+	uint64_t retry_epoch;      /* patching epoch then, and how many times */
+	int retries;               /* in a row since */
 	int tid;
 	moat_handle event;         /* futex wake-ups */
 	int *clear_tid;            /* CLONE_CHILD_CLEARTID */
@@ -39,6 +45,10 @@ struct lthread {
 	void (*internal)(void *);  /* a LibOS thread: runs internal(arg) */
 	void *internal_arg;
 };
+
+_Static_assert(__builtin_offsetof(struct lthread, fast_top) == 8 &&
+	       __builtin_offsetof(struct lthread, fast_arrived) == 16,
+	       "libos/context.S reads these at %gs:8 and %gs:16");
 
 struct bucket {
 	volatile int lock;
@@ -79,6 +89,41 @@ void thread_block_until_signal_in(uint64_t wanted)
 	__atomic_store_n(&t->sigwait, 0, __ATOMIC_SEQ_CST);
 	abi->event_clear(t->event); /* a late wake must not reach a futex wait */
 	spin_unlock(&threads_lock);
+}
+
+/* A host signal came while this thread ran LibOS or PAL code: the fast
+ * path (rewrite.c) looks at this before it returns to the app. */
+static volatile int gs_ready; /* %gs holds an lthread in every thread */
+
+void thread_note_signal(void)
+{
+	if (!__atomic_load_n(&gs_ready, __ATOMIC_SEQ_CST))
+		return;
+	struct lthread *t = thread_current();
+	if (t)
+		__atomic_store_n(&t->fast_arrived, 1, __ATOMIC_SEQ_CST);
+}
+
+void thread_clear_signal_note(void)
+{
+	__atomic_store_n(&thread_current()->fast_arrived, 0, __ATOMIC_SEQ_CST);
+}
+
+/* How many times in a row this thread has now retried a fault at rip. */
+int thread_retry_fault(uint64_t rip, uint64_t epoch)
+{
+	struct lthread *t = thread_current();
+	if (t->retry_rip != rip || t->retry_epoch != epoch) {
+		t->retry_rip = rip;
+		t->retry_epoch = epoch;
+		t->retries = 0;
+	}
+	return ++t->retries;
+}
+
+int thread_has_fast_stack(void)
+{
+	return thread_current()->fast_top != NULL;
 }
 
 void thread_block_until_signal(void)
@@ -124,6 +169,11 @@ static struct lthread *thread_new(int tid)
 	t->self = t;
 	t->tid = tid;
 	t->event = (moat_handle)ev;
+	if (rewrite_enabled()) {
+		t->fast_stack = kmalloc(FAST_STACK_SIZE);
+		if (t->fast_stack)
+			t->fast_top = (void *)(((uint64_t)t->fast_stack + FAST_STACK_SIZE) & ~15ULL);
+	}
 	spin_lock(&threads_lock);
 	t->list_next = threads;
 	threads = t;
@@ -140,6 +190,8 @@ void thread_init_main(int tid)
 	struct lthread *t = thread_new(tid);
 	if (!t || abi->segment_base_set(MOAT_SEGMENT_GS, (uint64_t)t) < 0)
 		libos_panic("cannot set up the main thread");
+	/* New threads inherit %gs from their creator until thread_start. */
+	__atomic_store_n(&gs_ready, 1, __ATOMIC_SEQ_CST);
 }
 
 /* --- futexes --- */
@@ -440,6 +492,9 @@ long sys_exit(int code)
 	}
 	if (t->kstack)
 		abi->vm_free(t->kstack, KSTACK_SIZE);
+	/* Not running on it: exit always comes by the trap path. */
+	t->fast_top = NULL;
+	kfree(t->fast_stack);
 	abi->object_close(t->event);
 	/* t itself stays: this upcall still runs with %gs pointing at it. */
 	abi->thread_exit(NULL);

@@ -164,6 +164,60 @@ void vma_clear_all(void)
 	spin_unlock(&vma_lock);
 }
 
+/* The mapping holding addr (0 if none). */
+int vma_lookup(uint64_t addr, struct vma_info *out)
+{
+	int found = 0;
+	spin_lock(&vma_lock);
+	int lo = 0, hi = nvmas - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		if (addr < vmas[mid].start) {
+			hi = mid - 1;
+		} else if (addr >= vmas[mid].end) {
+			lo = mid + 1;
+		} else {
+			const struct vma *v = &vmas[mid];
+			*out = (struct vma_info){ v->start, v->end, v->prot, v->kind,
+						  v->offset, v->name };
+			found = 1;
+			break;
+		}
+	}
+	spin_unlock(&vma_lock);
+	return found;
+}
+
+/* Is [addr, addr + len) readable memory of the file 'name' (interned),
+ * mapped privately, in one or more adjacent mappings? */
+int vma_readable(uint64_t addr, uint64_t len, const char *name)
+{
+	uint64_t end = addr + len;
+	if (end < addr)
+		return 0;
+	while (addr < end) {
+		struct vma_info v;
+		if (!vma_lookup(addr, &v) || v.kind != VMA_FILE || v.name != name ||
+		    !(v.prot & MOAT_PROT_READ))
+			return 0;
+		addr = v.end;
+	}
+	return 1;
+}
+
+/* Where the image of file 'name' that holds address 'below' starts: the
+ * highest private mapping of the file at offset 0 not above it. */
+uint64_t vma_image_base(const char *name, uint64_t below)
+{
+	uint64_t base = 0;
+	spin_lock(&vma_lock);
+	for (int i = 0; i < nvmas && vmas[i].start <= below; i++)
+		if (vmas[i].name == name && vmas[i].kind == VMA_FILE && vmas[i].offset == 0)
+			base = vmas[i].start;
+	spin_unlock(&vma_lock);
+	return base;
+}
+
 /* /proc/self/maps, in Linux's format (device and inode are not shown). */
 void vma_print(void (*put)(void *ctx, const char *line), void *ctx)
 {

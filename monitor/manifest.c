@@ -502,6 +502,18 @@ static void on_limits(struct parse_state *s, const char *key, const char *value)
 	     "cpus, cpu_share or disk", "");
 }
 
+static void on_tuning(struct parse_state *s, const char *key, const char *value)
+{
+	if (strcmp(key, "rewrite"))
+		return fail(s, "Tuning", key, "unknown key%s; expected rewrite", "");
+	if (!strcmp(value, "yes"))
+		s->m->no_rewrite = 0;
+	else if (!strcmp(value, "no"))
+		s->m->no_rewrite = 1;
+	else
+		fail(s, "Tuning", key, "expected yes or no, got '%s'", value);
+}
+
 static int valid_name(const char *v)
 {
 	if (!*v || strlen(v) > 64)
@@ -587,6 +599,8 @@ static int on_entry(void *user, const char *section, const char *name,
 		on_namespace(s, section, name, value, 1);
 	else if (!strcmp(section, "Limits"))
 		on_limits(s, name, value);
+	else if (!strcmp(section, "Tuning"))
+		on_tuning(s, name, value);
 	else if (!strcmp(section, "Package"))
 		on_package(s, name, value);
 	else if (!strcmp(section, "Identity"))
@@ -596,7 +610,7 @@ static int on_entry(void *user, const char *section, const char *name,
 	else
 		fail(s, section, name,
 		     "unknown section%s; expected Application, Namespace, "
-		     "Namespace.Writable, Limits, Package, Identity or Dependency.NAME",
+		     "Namespace.Writable, Limits, Tuning, Package, Identity or Dependency.NAME",
 		     "");
 	return !s->failed;
 }

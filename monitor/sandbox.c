@@ -242,7 +242,8 @@ static int boot_block(const struct moat_manifest *m,
 	struct moat_boot_block bb = {
 		.magic = MOAT_BOOT_MAGIC, .version = MOAT_ABI_VERSION,
 		.flags = (opt->debug || opt->trace ? MOAT_BOOT_DEBUG : 0) |
-			 (opt->trace ? MOAT_BOOT_TRACE : 0),
+			 (opt->trace ? MOAT_BOOT_TRACE : 0) |
+			 (opt->no_rewrite || m->no_rewrite ? MOAT_BOOT_NO_REWRITE : 0),
 		.filter_len = (uint32_t)flen, .argc = (uint32_t)m->argc,
 		.envc = (uint32_t)m->envc, .uid = (uint32_t)m->uid,
 		.gid = (uint32_t)m->gid,

@@ -51,7 +51,10 @@ static void usage(FILE *out)
 		"                    write a manifest granting exactly what it reached\n"
 		"  --overlay DIR     keep writes to package paths in DIR (default: discarded)\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
-		"  --trace           also log every system call the program makes\n"
+		"  --trace           also log every system call the program makes,\n"
+		"                    and which syscall sites are rewritten\n"
+		"  --no-rewrite      leave the program's syscall sites alone (every\n"
+		"                    system call traps; also MOAT_NO_REWRITE=1)\n"
 		"  -h, --help        this text\n"
 		"\n"
 		"       moat pack DIR -m MANIFEST -o APP.mpk\n"
@@ -234,11 +237,14 @@ static int cmd_run(int argc, char **argv)
 		{ "learn", required_argument, 0, 'L' },
 		{ "debug", no_argument, 0, 'd' },
 		{ "trace", no_argument, 0, 't' },
+		{ "no-rewrite", no_argument, 0, 'R' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	struct moat_manifest m;
 	struct moat_launch_options lo = { 0 };
+	const char *nr_env = getenv("MOAT_NO_REWRITE");
+	lo.no_rewrite = nr_env && *nr_env && strcmp(nr_env, "0") != 0;
 	char err[ERR_LEN];
 	char **envs = calloc((size_t)argc, sizeof(char *));
 	int nenv = 0, quick = 0, rc = 2;
@@ -280,6 +286,7 @@ static int cmd_run(int argc, char **argv)
 		case 'c': cwd = optarg; break;
 		case 'd': lo.debug = 1; break;
 		case 't': lo.trace = 1; break;
+		case 'R': lo.no_rewrite = 1; break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); goto out;
 		}

@@ -237,7 +237,9 @@ struct moat_exception {
 /* The thread was interrupted inside the PAL or the LibOS itself (for
  * instance while blocked in a downcall), not in app code: ctx is not the
  * app's and must not be changed.  The blocking downcall, if any, returns
- * -MOAT_EINTR. */
+ * -MOAT_EINTR.  Exception: the LibOS may clear the flag when ctx is LibOS
+ * code that it knows how to resume elsewhere (its syscall fast path);
+ * the PAL then resumes the thread at the changed ctx, as for app code. */
 #define MOAT_EXC_IN_PLATFORM 1
 
 /* Standard stream facts the monitor learned at launch (no ioctl exists
@@ -264,6 +266,8 @@ struct moat_boot_info {
 };
 #define MOAT_BOOT_DEBUG 1          /* debug_log output is shown */
 #define MOAT_BOOT_TRACE 2          /* the LibOS logs every system call */
+#define MOAT_BOOT_NO_REWRITE 4     /* the LibOS leaves the app's code alone
+				      (no syscall-site rewriting) */
 
 /* ---------------------------------------------------------------- */
 /* Downcalls.                                                        */

@@ -97,6 +97,7 @@ struct moat_manifest {
 	struct moat_net_mapping *nets;
 	int nnets;
 	struct moat_limits limits;
+	int no_rewrite;       /* [Tuning] rewrite = no */
 };
 
 /* Parse 'path' into 'm'.  On failure returns -1 and writes one line

@@ -20,6 +20,7 @@ struct moat_launch_options {
 	int debug;             /* show the picoprocess's debug log */
 	int trace;             /* and log every system call the app makes */
 	int learn;             /* learn mode (see moat_policy_learn) */
+	int no_rewrite;        /* no syscall-site rewriting in the LibOS */
 };
 
 /* How a picoprocess ended. */
