@@ -74,7 +74,7 @@ static void libos_exception(struct moat_exception *e)
 		if ((e->flags & MOAT_EXC_IN_PLATFORM) && rewrite_enabled()) {
 			/* Perhaps in the fast path (rewrite.c), which may need
 			 * to look at pending signals again. */
-			signal_post((int)e->code);
+			signal_interrupt_post(e);
 			rewrite_interrupt(e);
 			return;
 		}

@@ -128,6 +128,8 @@ _Noreturn void process_exec_first(const char *path, char **argv, char **envp);
 _Noreturn void die_by_signal(int sig);
 void signal_fault(struct moat_exception *e);
 void signal_interrupt(struct moat_exception *e);
+/* The pending half of signal_interrupt (no delivery). */
+void signal_interrupt_post(const struct moat_exception *e);
 void signal_deliver(struct moat_context *ctx, int in_syscall);
 void signal_post(int sig);
 int signal_deliverable(void);

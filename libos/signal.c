@@ -319,16 +319,22 @@ void signal_settle(struct moat_context *ctx)
 	}
 }
 
-void signal_interrupt(struct moat_exception *e)
+/* A host signal becomes pending, with who sent it, for sigtimedwait,
+ * signalfd and SA_SIGINFO handlers (a POSIX timer's details, set by
+ * timer.c, are kept). */
+void signal_interrupt_post(const struct moat_exception *e)
 {
 	int sig = (int)e->code;
-	/* Who sent it, for sigtimedwait, signalfd and SA_SIGINFO handlers
-	 * (a POSIX timer's details, set by timer.c, are kept). */
 	if (sig >= 1 && sig <= NSIG_K && fault_info[sig].signo == 0) {
 		int32_t fields[3] = { (int32_t)e->pid, (int32_t)proc.uid, e->signal_status };
 		signal_set_info(sig, e->signal_code, fields, sig == 17 ? 12 : 8);
 	}
 	signal_post(sig);
+}
+
+void signal_interrupt(struct moat_exception *e)
+{
+	signal_interrupt_post(e);
 	if (!(e->flags & MOAT_EXC_IN_PLATFORM))
 		signal_deliver(e->ctx, 0);
 }
