@@ -180,21 +180,45 @@ void path_to_uri(const char *path, char *uri)
 
 static long dup_min(int old, int min, int cloexec);
 
+/* Threads of one process share the table: a slot is taken or emptied
+ * under fds_lock, so two opens never get the same descriptor.  (A file
+ * closed by one thread while another is inside a call on it is not
+ * guarded against, which only a racing program does.) */
+static volatile int fds_lock;
+
+void fs_fork_lock(void) { spin_lock(&fds_lock); }
+void fs_fork_unlock(void) { spin_unlock(&fds_lock); }
+
 static int fd_install(struct file *f, int min, int cloexec)
 {
+	spin_lock(&fds_lock);
 	for (int fd = min; fd < fd_limit(); fd++) {
 		if (!fds[fd].f) {
 			fds[fd].f = f;
 			fds[fd].cloexec = cloexec;
+			spin_unlock(&fds_lock);
 			return fd;
 		}
 	}
+	spin_unlock(&fds_lock);
 	return -EMFILE;
+}
+
+/* Empty slot fd; the file it held, or NULL. */
+static struct file *fd_take(int fd)
+{
+	if (fd < 0 || fd >= LIBOS_MAX_FDS)
+		return NULL;
+	spin_lock(&fds_lock);
+	struct file *f = fds[fd].f;
+	fds[fd].f = NULL;
+	spin_unlock(&fds_lock);
+	return f;
 }
 
 static void file_put(struct file *f)
 {
-	if (--f->refs > 0)
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	if (f->type == F_STREAM || f->type == F_DIR || (f->type == F_SOCKET && f->kind))
 		abi->object_close(f->h);
@@ -209,10 +233,9 @@ static void file_put(struct file *f)
 
 static long fd_close(int fd)
 {
-	struct file *f = fd_file(fd);
+	struct file *f = fd_take(fd);
 	if (!f)
 		return -EBADF;
-	fds[fd].f = NULL;
 	file_put(f);
 	return 0;
 }
@@ -886,11 +909,14 @@ long sys_dup3(int old, int new, int flags)
 		return -EBADF;
 	if (old == new)
 		return -EINVAL;
-	f->refs++;
-	if (fds[new].f)
-		fd_close(new);
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
+	spin_lock(&fds_lock);
+	struct file *old_f = fds[new].f;
 	fds[new].f = f;
 	fds[new].cloexec = !!(flags & O_CLOEXEC);
+	spin_unlock(&fds_lock);
+	if (old_f)
+		file_put(old_f);
 	return new;
 }
 
@@ -908,9 +934,10 @@ static long dup_min(int old, int min, int cloexec)
 		return -EBADF;
 	if (min < 0 || min >= fd_limit())
 		return -EINVAL;
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
 	long r = fd_install(f, min, cloexec);
-	if (r >= 0)
-		f->refs++;
+	if (r < 0)
+		file_put(f);
 	return r;
 }
 

@@ -34,6 +34,9 @@ void spin_unlock(volatile int *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+void heap_fork_lock(void) { spin_lock(&heap_lock); }
+void heap_fork_unlock(void) { spin_unlock(&heap_lock); }
+
 static unsigned size_class(size_t total)
 {
 	unsigned s = MIN_SHIFT;

@@ -165,6 +165,19 @@ int signal_take(uint64_t set, void *info);
 /* A notification event set on every signal post from now on (signalfd). */
 moat_handle signal_notify_handle(void);
 
+/* Locks taken around fork, in this order (process.c), so that the child
+ * never starts with one held by a thread it does not have. */
+void timers_fork_lock(void);
+void timers_fork_unlock(void);
+void threads_fork_lock(void);
+void threads_fork_unlock(void);
+void vma_fork_lock(void);
+void vma_fork_unlock(void);
+void fs_fork_lock(void);
+void fs_fork_unlock(void);
+void heap_fork_lock(void);
+void heap_fork_unlock(void);
+
 /* timer.c: POSIX timers */
 void timers_after_fork(void);
 void timers_reset_on_exec(void);

@@ -18,6 +18,26 @@
 
 /* --- fork --- */
 
+/* The LibOS's locks, outermost first, held across the host fork so that
+ * the child's copies are all free (the PAL does the same for its own). */
+static void fork_locks_take(void)
+{
+	timers_fork_lock();
+	threads_fork_lock();
+	vma_fork_lock();
+	fs_fork_lock();
+	heap_fork_lock();
+}
+
+static void fork_locks_release(void)
+{
+	heap_fork_unlock();
+	fs_fork_unlock();
+	vma_fork_unlock();
+	threads_fork_unlock();
+	timers_fork_unlock();
+}
+
 long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		   int *ctid)
 {
@@ -36,7 +56,9 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 	int32_t self = 0;
 	/* No page half-patched by another thread goes into the child. */
 	rewrite_fork_begin();
+	fork_locks_take();
 	long r = abi->process_fork(&self);
+	fork_locks_release();
 	rewrite_fork_end();
 	if (r != 0)
 		return r; /* parent: the child's pid, or an error */

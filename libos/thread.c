@@ -272,9 +272,10 @@ static long futex_requeue(uint32_t *addr, int nwake, int nmove,
 {
 	struct bucket *b = bucket_of(addr), *b2 = bucket_of(addr2);
 	int woken = 0, moved = 0;
-	spin_lock(&b->lock);
+	/* Bucket locks are taken in table order (as threads_fork_lock does). */
+	spin_lock(b < b2 ? &b->lock : &b2->lock);
 	if (b2 != b)
-		spin_lock(&b2->lock);
+		spin_lock(b < b2 ? &b2->lock : &b->lock);
 	if (cmp && __atomic_load_n(addr, __ATOMIC_SEQ_CST) != val3) {
 		if (b2 != b)
 			spin_unlock(&b2->lock);
@@ -543,4 +544,20 @@ void thread_after_fork(int pid, int *clear_tid)
 int thread_count(void)
 {
 	return live_threads;
+}
+
+/* Around fork: no thread may hold the thread list or a futex bucket when
+ * the child's copy is taken, or the child would wait on it forever. */
+void threads_fork_lock(void)
+{
+	spin_lock(&threads_lock);
+	for (int i = 0; i < BUCKETS; i++)
+		spin_lock(&buckets[i].lock);
+}
+
+void threads_fork_unlock(void)
+{
+	for (int i = BUCKETS - 1; i >= 0; i--)
+		spin_unlock(&buckets[i].lock);
+	spin_unlock(&threads_lock);
 }

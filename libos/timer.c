@@ -262,3 +262,6 @@ void timers_reset_on_exec(void)
 	if (kick != MOAT_NO_HANDLE)
 		abi->event_set(kick);
 }
+
+void timers_fork_lock(void) { spin_lock(&timers_lock); }
+void timers_fork_unlock(void) { spin_unlock(&timers_lock); }

@@ -247,3 +247,6 @@ int vma_covers(uint64_t start, uint64_t end)
 	spin_unlock(&vma_lock);
 	return start >= end;
 }
+
+void vma_fork_lock(void) { spin_lock(&vma_lock); }
+void vma_fork_unlock(void) { spin_unlock(&vma_lock); }

@@ -149,3 +149,9 @@ for c in "stdin:/bin/busybox sh -c read" \
 	[ "$n" -lt 10 ] && pass "idle in a wait on $name: $n context switches in 1 s" ||
 		fail "idle in a wait on $name" "$n context switches in 1 s (polling?)"
 done
+
+# fork while other threads open, stat, allocate and wait on futexes: every
+# child runs to its exit, and no thread's open fails.
+GRANTS="$SYS --ro $ROOT/tests/forkthreads.py"
+same_output "fork while three threads open files, allocate and lock: children run, no descriptor mixed up" \
+	/usr/bin/timeout 120 /usr/bin/python3 -u "$ROOT/tests/forkthreads.py"

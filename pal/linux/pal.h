@@ -92,6 +92,11 @@ void pal_console_park(int fd);
 extern const struct moat_abi pal_abi;
 extern volatile uint32_t pal_generation;
 void pal_generation_bump(void);
+/* Held across fork's clone so the child's copies are free. */
+void pal_channel_fork_lock(void);
+void pal_channel_fork_unlock(void);
+void pal_handles_fork_lock(void);
+void pal_handles_fork_unlock(void);
 /* A forked child drops the parent's wake pipes (sync.c). */
 void pal_wake_after_fork(void);
 

@@ -31,8 +31,12 @@ long pal_process_fork(int32_t *self_pid)
 	if (chan < 0)
 		return -MOAT_EIO;
 	volatile int32_t child_pid = 0;
+	pal_channel_fork_lock();
+	pal_handles_fork_lock();
 	long pid = HOST6(__NR_clone, CLONE_CHILD_SETTID | H_SIGCHLD, 0, 0,
 			 &child_pid, 0, 0);
+	pal_handles_fork_unlock();
+	pal_channel_fork_unlock();
 	if (pid == 0) {
 		if (HOST3(__NR_dup3, chan, MOAT_CHANNEL_FD, 0) < 0)
 			pal_fatal("cannot take over the new channel");

@@ -87,6 +87,11 @@ long pal_request(uint32_t op, int32_t a, uint32_t b, const char *path,
 	return pal_request_raw(op, a, b, path, l1, path2, l2, reply, reply_len, fd);
 }
 
+/* Around fork: the child must not start with the channel taken by a
+ * thread it does not have. */
+void pal_channel_fork_lock(void) { pal_lock(&channel_lock); }
+void pal_channel_fork_unlock(void) { pal_unlock(&channel_lock); }
+
 void pal_notify(uint32_t op, int32_t a, uint32_t b, const void *data,
 		size_t len)
 {

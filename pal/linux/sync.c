@@ -82,6 +82,9 @@ void *pal_pages(size_t size)
 	return (void *)p;
 }
 
+void pal_handles_fork_lock(void) { pal_lock(&handles_lock); }
+void pal_handles_fork_unlock(void) { pal_unlock(&handles_lock); }
+
 long pal_handle_alloc(int type, int fd, void *obj)
 {
 	long h = -MOAT_EMFILE;
