@@ -31,6 +31,7 @@
 #define SOCK_NONBLOCK_K 04000
 #define SOCK_CLOEXEC_K 02000000
 #define MSG_PEEK_K 0x2
+#define POLLRDHUP_K 0x2000
 #define MSG_TRUNC_K 0x20
 #define MSG_DONTWAIT_K 0x40
 #define MSG_NOSIGNAL_K 0x4000
@@ -61,6 +62,7 @@ struct lsock {
 	uint8_t *ahead;
 	size_t ahead_len, ahead_off;
 	int have_ahead;
+	int eof_seen;        /* a read found the peer's side shut (POLLRDHUP) */
 	struct sockaddr_in_k ahead_from;
 	uint8_t *rxbuf;      /* UDP: one datagram with its header */
 	/* UDP: destinations the monitor has allowed, and peers heard from */
@@ -897,11 +899,48 @@ long sock_rw(void *obj, moat_handle h, uint32_t kind, int fflags, void *iov, siz
 }
 
 /* poll on a socket descriptor (fs.c). */
+/* POLLRDHUP: the peer has shut down its side, so the read end is at
+ * end-of-file after whatever data is queued.  While the host socket is
+ * readable, reads do not block: what they bring is kept for the next
+ * recv (up to 64 KiB), and a read of 0 is the end.  (nginx asks for it,
+ * and without it keeps calling recv on a busy connection rather than
+ * returning to epoll, starving the others.) */
+static short rdhup_check(struct lsock *s, moat_handle h, short in)
+{
+	while (!s->eof_seen && abi->objects_wait_any(1, &h, 0) == 0) {
+		size_t have = s->have_ahead ? s->ahead_len - s->ahead_off : 0;
+		if (have >= 65536)
+			break;
+		uint8_t *buf = kmalloc(have + 4096);
+		if (!buf)
+			break;
+		if (have)
+			memcpy(buf, s->ahead + s->ahead_off, have);
+		long r = abi->stream_read(h, MOAT_OFFSET_STREAM, buf + have, 4096);
+		if (r <= 0) {
+			kfree(buf);
+			s->eof_seen = r == 0;
+			break;
+		}
+		kfree(s->ahead);
+		s->ahead = buf;
+		s->ahead_len = have + (size_t)r;
+		s->ahead_off = 0;
+		s->have_ahead = 1;
+	}
+	return (short)((s->have_ahead || s->eof_seen ? in : 0) |
+		       (s->eof_seen ? POLLRDHUP_K : 0));
+}
+
 short sock_poll(void *obj, moat_handle h, uint32_t kind, short events, moat_handle *wait)
 {
 	struct lsock *s = obj;
 	short in = events & (0x001 | 0x040), out = events & (0x004 | 0x100);
 	*wait = MOAT_NO_HANDLE;
+	if ((events & POLLRDHUP_K) && kind == MOAT_KIND_SOCKET && s->type == SOCK_STREAM_K) {
+		*wait = h;
+		return rdhup_check(s, h, in) | out;
+	}
 	if (s->have_ahead)
 		return in | (kind == MOAT_KIND_SERVER ? 0 : out);
 	if (!kind) /* UDP: may send; stream: not connected (POLLHUP) */

@@ -155,3 +155,9 @@ done
 GRANTS="$SYS --ro $ROOT/tests/forkthreads.py"
 same_output "fork while three threads open files, allocate and lock: children run, no descriptor mixed up" \
 	/usr/bin/timeout 120 /usr/bin/python3 -u "$ROOT/tests/forkthreads.py"
+
+# POLLRDHUP from poll and epoll once the peer shuts its side, with the
+# data queued before it still readable.
+GRANTS="$SYS --ro $ROOT/tests/rdhup.py"
+same_output "POLLRDHUP: poll and epoll report the peer's shutdown, data before it kept" \
+	/usr/bin/python3 "$ROOT/tests/rdhup.py"

@@ -251,6 +251,36 @@ nginx_tests() {
 	cmp -s "$NG/www/blob.bin" "$WORK/blob.got" &&
 		pass "nginx: a 3 MB static file arrives byte for byte (sendfile)" ||
 		fail "nginx: a 3 MB static file arrives byte for byte" "$(ls -l "$WORK/blob.got" 2>&1)"
+	# Ten keep-alive clients at once, each asking again as soon as it has
+	# its answer: every one is served throughout, none waits 2 s.  (With
+	# one worker and no POLLRDHUP, nginx kept reading busy connections and
+	# starved a newer one; tests/rdhup.py checks POLLRDHUP itself.)
+	out=$("$PY" - "$HPORT" <<'PY'
+import socket, sys, threading, time
+port, n, counts, stalls = int(sys.argv[1]), 10, [0] * 10, []
+req = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+def client(i):
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(2)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        s.send(req); got = b""
+        try:
+            while b"inside\n" not in got:
+                d = s.recv(4096)
+                if not d:  # nginx closes a connection after 1000 requests
+                    if counts[i] < 1000:
+                        stalls.append(i)
+                    return
+                got += d
+        except socket.timeout:
+            stalls.append(i); return
+        counts[i] += 1
+ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("all served" if not stalls and min(counts) >= 10 else "stalled %s, counts %s" % (stalls, counts))
+PY
+)
+	check_eq "nginx: ten keep-alive clients at once are all served, none starved" "all served" "$out"
 	workers=$(grep -c 'start worker process [0-9]' "$NG/run/error.log")
 	check_eq "nginx: the master started two worker processes" 2 "$workers"
 	code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$URL/proxy/")
