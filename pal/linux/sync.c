@@ -6,9 +6,10 @@
  * bumps one generation word and wakes its waiters, and objects_wait_any
  * rechecks its handles after each change.  It is correct for any number
  * of objects and threads, and cheap while picoprocesses have few threads.
- * A wait over host streams and PAL objects together (an event loop's
- * sockets plus an eventfd, say) sleeps in ppoll on the streams and on a
- * wake pipe that every bump writes to while such a wait is on.
+ * A wait that involves host streams (alone, or with PAL objects: an
+ * event loop's sockets plus an eventfd, say) sleeps in ppoll on the
+ * streams and on a wake pipe that every bump writes to while such a wait
+ * is on.
  */
 #include <asm/prctl.h>
 #include <linux/futex.h>
@@ -129,8 +130,9 @@ void pal_signals_restore(uint64_t old)
 	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &old, 0, 8);
 }
 
-/* Wake pipes for waits over streams and objects together: ppoll cannot
- * wait on a futex.  A waiter holds a slot (and its pipe, made on first
+/* Wake pipes for every wait that involves streams ("mixed": ppoll on
+ * host descriptors, where objects and signals only bump the generation
+ * word, and ppoll cannot wait on a futex).  A waiter holds a slot (and its pipe, made on first
  * use and kept) for the length of one ppoll; a bump writes a byte to each
  * held slot.  The waiter raises mixed_waiters and then looks at the
  * generation again, and the bump raises the generation and then looks at
