@@ -7,6 +7,10 @@ CC ?= gcc
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor -I$(B)/gen
 HOST_LIBS := -linih
+# The monitor is the privileged part: stack protector, position-
+# independent with full RELRO.  FORTIFY only without ASan (they clash).
+HARDEN_FLAGS := -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now
+FORTIFY_FLAGS := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Inside the picoprocess: no libc, no TLS, no stack protector (it would
@@ -49,17 +53,17 @@ all: $(B)/moat $(B)/moat-pico $(B)/libos.checked
 
 $(B)/gen/filter_allowlist.inc: monitor/filter_rules.c include/moat/channel.h
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O1 -Wall -Wextra -Iinclude -o $(B)/gen/filter_rules $< -lseccomp
+	$(CC) -std=gnu11 -O1 -Wall -Wextra -Iinclude $(HARDEN_FLAGS) -o $(B)/gen/filter_rules $< -lseccomp
 	$(B)/gen/filter_rules > $@.tmp && mv $@.tmp $@
 
 $(B)/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(FORTIFY_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
 
 # The same tool built with AddressSanitizer and UBSan; the tests use it.
 $(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
 
 $(B)/rt/%.o $(B)/pal/linux/%.o $(B)/libos/%.o: CFLAGS_EXTRA :=
 $(B)/%.o: %.c $(PICO_HDRS)

@@ -230,16 +230,38 @@ static int follow_link(int dirfd, const char *name, const char *vdir,
 	return rewrite_link(target, vdir, tail, path);
 }
 
+/* The grammar moat_policy_check_path enforces on a path the app sent,
+ * for a path the monitor made itself from a symlink's text (which the app
+ * may have written): a component longer than NAME_MAX is ENAMETOOLONG,
+ * as the kernel says, and never reaches a NAME_MAX + 1 buffer. */
+static int check_rewritten(const char *path)
+{
+	for (const char *c = path; *c;) {
+		while (*c == '/')
+			c++;
+		const char *end = strchrnul(c, '/');
+		if ((size_t)(end - c) > NAME_MAX)
+			return -ENAMETOOLONG;
+		c = end;
+	}
+	return moat_policy_check_path(path) < 0 ? -ENAMETOOLONG : 0;
+}
+
 int rewrite_link(const char *target, const char *vdir, const char *tail,
 		 char *path)
 {
 	char joined[2 * PATH_MAX + 2];
+	int n;
 	if (target[0] == '/')
-		snprintf(joined, sizeof(joined), "%s/%s", target, tail);
+		n = snprintf(joined, sizeof(joined), "%s/%s", target, tail);
 	else
-		snprintf(joined, sizeof(joined), "%s/%s/%s", vdir, target, tail);
+		n = snprintf(joined, sizeof(joined), "%s/%s/%s", vdir, target, tail);
+	if (n < 0 || (size_t)n >= sizeof(joined))
+		return -ENAMETOOLONG; /* cut short, it would name something else */
 	/* Lexical '..' handling: the link is re-read as a virtual path. */
-	return moat_path_resolve_dots(joined, path, MOAT_PATH_MAX) < 0 ? -ENAMETOOLONG : 0;
+	if (moat_path_resolve_dots(joined, path, MOAT_PATH_MAX) < 0)
+		return -ENAMETOOLONG;
+	return check_rewritten(path);
 }
 
 /* Walk 'path' to a target.  With follow_last, a final symlink is
@@ -289,6 +311,10 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 			const char *end = strchrnul(c, '/');
 			size_t n = (size_t)(end - c);
 			char name[NAME_MAX + 1];
+			if (n > NAME_MAX) { /* checked before; never trusted here */
+				r = -ENAMETOOLONG;
+				goto fail;
+			}
 			memcpy(name, c, n);
 			name[n] = 0;
 			int last = *end == 0;

@@ -220,6 +220,9 @@ int union_walk(struct moat_policy *p, struct target *t, int follow_last)
 		size_t n = (size_t)(end - c);
 		int last = !*end;
 		char name[NAME_MAX + 1], wh[NAME_MAX + 8];
+		r = -ENAMETOOLONG;
+		if (n > NAME_MAX || vlen + n + 2 > sizeof(vprefix))
+			goto fail; /* a symlink's text is the app's own */
 		memcpy(name, c, n);
 		name[n] = 0;
 		r = -EACCES;
@@ -254,8 +257,11 @@ int union_walk(struct moat_policy *p, struct target *t, int follow_last)
 				}
 				target[l] = 0;
 			} else {
-				snprintf(target, sizeof(target), "%s",
-					 moat_package_link(low->pkg, low->e));
+				const char *text = moat_package_link(low->pkg, low->e);
+				r = -ENAMETOOLONG;
+				if (strlen(text) >= sizeof(target))
+					goto fail;
+				memcpy(target, text, strlen(text) + 1);
 			}
 			char vdir[MOAT_PATH_MAX], tail[MOAT_PATH_MAX];
 			snprintf(vdir, sizeof(vdir), "%.*s", parent_len(vprefix), vprefix);
@@ -419,6 +425,11 @@ static int upper_parent(struct moat_policy *p, struct target *t)
 		const char *end = strchrnul(c, '/');
 		size_t n = (size_t)(end - c);
 		char name[NAME_MAX + 1];
+		if (n > NAME_MAX || vlen + n + 2 > sizeof(vprefix)) {
+			if (fd != p->upper.dirfd)
+				close(fd);
+			return -ENAMETOOLONG;
+		}
 		memcpy(name, c, n);
 		name[n] = 0;
 		vprefix[vlen] = '/';
