@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,6 +57,67 @@ int moat_policy_check_path(const char *path)
 
 static const char *beneath(const struct mapping *m, const char *path);
 
+/* --- the monitor's own /proc ---
+ * On the host, /proc/self is the monitor: its environment (the user's
+ * secrets), command line, memory, descriptors.  Whatever the manifest
+ * grants, a walk never enters procfs's self or thread-self, nor the
+ * directory of the monitor's pid or of any of its threads. */
+
+static int all_digits(const char *name)
+{
+	return name[0] >= '1' && name[0] <= '9' &&
+	       name[strspn(name, "0123456789")] == 0;
+}
+
+/* Is 'name' (a pid) the monitor or one of its threads? */
+static int monitor_task(const char *name)
+{
+	char task[64];
+	struct stat st;
+	if (strtol(name, NULL, 10) == (long)getpid())
+		return 1;
+	snprintf(task, sizeof(task), "/proc/self/task/%.20s", name);
+	return stat(task, &st) == 0;
+}
+
+static int on_procfs(int fd)
+{
+	struct statfs sf;
+	/* cannot tell: treat it as procfs, the caller then refuses */
+	return fstatfs(fd, &sf) < 0 || sf.f_type == PROC_SUPER_MAGIC;
+}
+
+/* Would stepping from directory 'dirfd' to 'name' enter the monitor's own
+ * /proc?  Costs a host call only for the names that matter there. */
+static int monitor_proc_entry(int dirfd, const char *name)
+{
+	int pid = all_digits(name);
+	if (!pid && strcmp(name, "self") && strcmp(name, "thread-self"))
+		return 0;
+	return on_procfs(dirfd) && (!pid || monitor_task(name));
+}
+
+/* A mapping's host object, opened as 'fd': inside the monitor's own
+ * /proc?  Its path as the kernel names it is checked component by
+ * component. */
+static int monitor_proc_object(int fd)
+{
+	char link[64], path[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (!on_procfs(fd))
+		return 0;
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	if (n < 0)
+		return 1;
+	path[n] = 0;
+	char *save = NULL;
+	for (char *c = strtok_r(path, "/", &save); c; c = strtok_r(NULL, "/", &save))
+		if (!strcmp(c, "self") || !strcmp(c, "thread-self") ||
+		    (all_digits(c) && monitor_task(c)))
+			return 1;
+	return 0;
+}
+
 /* Open one mapping's host object and add it to the map. */
 int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
 		    int writable, char *err, size_t errlen)
@@ -73,6 +136,12 @@ int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
 			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	if (monitor_proc_object(fd)) {
+		snprintf(err, errlen, "cannot map %s = %s: that is moat's own /proc entry, "
+			 "never granted", vpath, hpath);
+		close(fd);
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -319,6 +388,10 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 			name[n] = 0;
 			int last = *end == 0;
 			struct stat st;
+			if (monitor_proc_entry(dirfd, name)) {
+				r = -ENOENT;
+				goto fail;
+			}
 			/* A directory on the way: open it straight away (O_NOFOLLOW
 			 * with O_DIRECTORY refuses a symlink), and look closer only
 			 * when that fails.  One host call per component. */
@@ -609,6 +682,81 @@ static int host_open_flags(unsigned how)
 	       (how & MOAT_OPEN_APPEND ? O_APPEND : 0);
 }
 
+/* Make a new regular file (O_EXCL: whatever else is at the name stays
+ * untouched).  -EEXIST if something appeared there first. */
+static int create_host(int dirfd, const char *name, unsigned how, unsigned mode,
+		       struct stat *st)
+{
+	int flags = (host_open_flags(how) & ~(O_TRUNC | O_NONBLOCK)) | O_CREAT | O_EXCL;
+	/* No setuid or setgid bits: the monitor may be root. */
+	int fd = openat(dirfd, name, flags, mode & 01777);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* The error a final symlink gets: the walk follows one unless asked not
+ * to, so one here is either asked for (ELOOP) or a race (EACCES). */
+static int link_error(unsigned how)
+{
+	return how & MOAT_OPEN_NOFOLLOW ? -ELOOP : -EACCES;
+}
+
+/* Open (dirfd, name) for the app: a regular file with the app's flags, or
+ * a directory read-only (for its listing).  The object is pinned with
+ * O_PATH first and its type checked before it is really opened, so a
+ * device, FIFO or socket is never opened at all (opening a FIFO releases
+ * a blocked writer; opening /dev/ptmx makes a pty); it is then reopened
+ * through the pinned descriptor, so what is opened is what was checked,
+ * and O_TRUNC happens only then.  Returns a descriptor or -errno. */
+static int open_host(int dirfd, const char *name, unsigned how, unsigned mode,
+		     struct stat *st)
+{
+	int pin = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pin < 0 && errno == ENOENT && (how & MOAT_OPEN_CREATE)) {
+		int fd = create_host(dirfd, name, how, mode, st);
+		if (fd != -EEXIST || (how & MOAT_OPEN_EXCL))
+			return fd;
+		pin = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (pin < 0)
+		return -errno;
+	int r = 0;
+	if (fstat(pin, st) < 0)
+		r = -errno;
+	else if ((how & MOAT_OPEN_CREATE) && (how & MOAT_OPEN_EXCL))
+		r = -EEXIST;
+	else if (S_ISLNK(st->st_mode))
+		r = link_error(how);
+	else if (S_ISDIR(st->st_mode))
+		r = (how & 3) != MOAT_ACCESS_READ || (how & MOAT_OPEN_TRUNCATE) ? -EISDIR : 0;
+	else if (how & MOAT_OPEN_DIRECTORY)
+		r = -ENOTDIR;
+	else if (!S_ISREG(st->st_mode))
+		r = -EACCES; /* devices, fifos, sockets stay on the host, unopened */
+	if (r < 0) {
+		close(pin);
+		return r;
+	}
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pin);
+	int flags = S_ISDIR(st->st_mode) ? O_RDONLY | O_DIRECTORY | O_CLOEXEC
+		    : host_open_flags(how) & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NONBLOCK);
+	int fd = open(proc, flags);
+	r = fd < 0 ? -errno : 0;
+	close(pin);
+	if (r == 0 && fstat(fd, st) < 0)
+		r = -errno;
+	if (r < 0 && fd >= 0)
+		close(fd);
+	return r < 0 ? r : fd;
+}
+
 #define OPEN_GO_ON 0x10000 /* not a kind: the ordinary open does the rest */
 
 /* A package path: read-only opens are served from the packages; a
@@ -708,29 +856,17 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 		target_done(&t);
 		return r;
 	}
-	/* No setuid or setgid bits: the monitor may be root. */
-	int fd = openat(t.dirfd, t.name, host_open_flags(how), mode & 01777);
-	if (fd < 0 && errno == EISDIR && !(how & MOAT_ACCESS_WRITE))
-		fd = openat(t.dirfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	r = fd < 0 ? (errno == ELOOP && !(how & MOAT_OPEN_NOFOLLOW) ? -EACCES : -errno) : 0;
 	struct stat st;
-	if (r == 0 && fstat(fd, &st) < 0)
-		r = -errno;
+	int fd = open_host(t.dirfd, t.name, how, mode, &st);
+	r = fd < 0 ? fd : 0;
 	if (r == 0) {
 		reply->uid = st.st_uid, reply->gid = st.st_gid;
 		if (S_ISDIR(st.st_mode)) {
-			r = (how & 3) != MOAT_ACCESS_READ ? -EISDIR
-							   : open_listing(p, &t, fd);
+			r = open_listing(p, &t, fd);
 			close(fd);
 			fd = r;
 			r = r < 0 ? r : MOAT_KIND_DIR;
-		} else if (how & MOAT_OPEN_DIRECTORY) {
-			r = -ENOTDIR;
-		} else if (!S_ISREG(st.st_mode)) {
-			r = -EACCES; /* devices, fifos, sockets stay on the host */
 		} else {
-			/* Opened non-blocking in case it was a FIFO; it is not. */
-			fcntl(fd, F_SETFL, host_open_flags(how) & ~O_NONBLOCK);
 			r = MOAT_KIND_FILE;
 		}
 	}

@@ -33,6 +33,14 @@
  *   channel PATH    bypass the LibOS and PAL: write a MOAT_OP_OPEN request
  *                   for PATH on the monitor channel (fd 3), as the PAL
  *                   does, and read the reply with recvmsg
+ *   chanread PATH [HOW]
+ *                   forge a MOAT_OP_OPEN for PATH (a = HOW, default 1:
+ *                   read); a descriptor passed back is read and up to
+ *                   4 KiB of it printed ("received descriptor, read N
+ *                   bytes: ...", control bytes as '.')
+ *   chanstat PATH   forge a MOAT_OP_STAT (following links)
+ *   chanreadlink PATH
+ *                   forge a MOAT_OP_READLINK
  *   sendto FD PORT  in a child forked with the PAL's flags (so that the
  *                   parent keeps the monitor channel open), move FD onto
  *                   the channel's number (dup3(FD, 3, 0)) and sendmsg a
@@ -141,6 +149,8 @@ static const char *err_name(long r)
 		{ ELOOP, "ELOOP" }, { ECONNREFUSED, "ECONNREFUSED" },
 		{ ENETUNREACH, "ENETUNREACH" }, { EAFNOSUPPORT, "EAFNOSUPPORT" },
 		{ ENOTSOCK, "ENOTSOCK" }, { EPROTO, "EPROTO" },
+		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EEXIST, "EEXIST" },
+		{ EXDEV, "EXDEV" }, { EISDIR, "EISDIR" },
 	};
 	if (r >= 0)
 		return "success";
@@ -187,6 +197,63 @@ static long channel_open(const char *path, int *got_fd)
 	struct cmsghdr *c = CMSG_FIRSTHDR(&rm);
 	*got_fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
 	return rh.a;
+}
+
+/* Forge any request on the monitor channel: header (op, a, b) and
+ * payload; the reply's data goes to 'out' (up to 'outlen' bytes, the
+ * count to *got), a passed descriptor to *fd.  Returns the result. */
+static long channel_req(uint32_t op, int32_t a, uint32_t b, const void *payload,
+			size_t plen, void *out, size_t outlen, long *got, int *fd)
+{
+	static char req[MOAT_MSG_MAX];
+	struct moat_msg_hdr hdr = { op, (uint32_t)plen, a, b };
+	memcpy(req, &hdr, sizeof(hdr));
+	memcpy(req + sizeof(hdr), payload, plen);
+	long r = SYS(SYS_write, MOAT_CHANNEL_FD, req, sizeof(hdr) + plen, 0);
+	if (r < 0)
+		return r;
+	struct moat_msg_hdr rh;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec riov[2] = { { &rh, sizeof(rh) }, { out, outlen } };
+	struct msghdr rm = { .msg_iov = riov, .msg_iovlen = 2,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	r = SYS(SYS_recvmsg, MOAT_CHANNEL_FD, &rm, 0, 0);
+	if (r < 0)
+		return r;
+	if (r < (long)sizeof(rh))
+		return -EPROTO;
+	*got = r - (long)sizeof(rh);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&rm);
+	*fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
+	return rh.a;
+}
+
+/* chanread/chanstat/chanreadlink: one forged request for PATH; a file
+ * passed back is read (up to 4 KiB, control bytes shown as '.'). */
+static long channel_path_op(const char *what, const char *path, long how)
+{
+	static char data[MOAT_PATH_MAX];
+	uint32_t op = !strcmp(what, "chanstat") ? MOAT_OP_STAT
+		      : !strcmp(what, "chanreadlink") ? MOAT_OP_READLINK : MOAT_OP_OPEN;
+	long got = 0;
+	int fd = -1;
+	long r = channel_req(op, (int32_t)how, 0644, path, strlen(path) + 1, data,
+			     sizeof(data), &got, &fd);
+	if (op == MOAT_OP_READLINK && r > 0)
+		printf("%s: %ld bytes of link text\n", what, r);
+	if (fd >= 0) {
+		long n = SYS(SYS_read, fd, data, sizeof(data), 0);
+		for (long i = 0; i < n; i++)
+			if (data[i] < 32 || data[i] > 126)
+				data[i] = '.';
+		printf("%s: received descriptor, read %ld bytes: %.*s\n", what, n,
+		       n > 0 ? (int)n : 0, data);
+	}
+	return r;
 }
 
 /* Forge a MOAT_OP_SETATTR request (chmod, with the no-follow bit) on the
@@ -345,7 +412,8 @@ static int usage(void)
 		"usage: escape raw|gate openat PATH | socket [PORT] | ptrace PID |\n"
 		"       kill PID | kill1 | killall | killgroup | mount DIR | unshare |\n"
 		"       execve CMD | fork [pal] | channel PATH | sendto FD PORT |\n"
-		"       threads N | ftruncate FD | udprelay GRANTED PORT\n");
+		"       threads N | ftruncate FD | udprelay GRANTED PORT |\n"
+		"       chanread PATH [HOW] | chanstat PATH | chanreadlink PATH\n");
 	return 2;
 }
 
@@ -429,6 +497,10 @@ int main(int argc, char **argv)
 		report(mode, what, r);
 		if (fd >= 0)
 			printf("%s channel: received host descriptor %d\n", mode, fd);
+	} else if ((!strcmp(what, "chanread") || !strcmp(what, "chanstat") ||
+		    !strcmp(what, "chanreadlink")) && arg) {
+		r = channel_path_op(what, arg, argc > 4 ? strtol(argv[4], NULL, 0) : 1);
+		report(mode, what, r);
 	} else if (!strcmp(what, "sendto") && arg && argc > 4) {
 		r = send_elsewhere(atoi(arg), atoi(argv[4]));
 		report(mode, what, r);
