@@ -166,7 +166,12 @@ int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
 	m->vpath = strdup(vpath);
 	m->vlen = strlen(m->vpath);
 	m->writable = writable;
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
+	m->inner = NULL;
+	m->ninner = 0;
 	p->n++;
+	guard_forget(p);
 	return 0;
 }
 
@@ -215,6 +220,7 @@ void moat_policy_free(struct moat_policy *p)
 		close(p->maps[i].dirfd);
 		free(p->maps[i].vpath);
 		free(p->maps[i].name);
+		free(p->maps[i].inner);
 	}
 	free(p->maps);
 	free(p->nets);
@@ -840,7 +846,7 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 		*fdp = r;
 		return MOAT_KIND_DIR;
 	}
-	if (wants_write(how) && !t.m->writable) {
+	if (wants_write(how) && (!t.m->writable || guard_write(p, &t) < 0)) {
 		target_done(&t);
 		return -EROFS;
 	}
@@ -892,6 +898,8 @@ int moat_policy_delete(struct moat_policy *p, const char *path, int dir)
 		r = -EROFS;
 	else if (t.dirfd == t.m->dirfd && !strcmp(t.name, t.m->name))
 		r = -EBUSY; /* the mapping itself */
+	else if ((r = guard_move(p, &t)) < 0 || (r = guard_write(p, &t)) < 0)
+		;
 	else if (in_union(p, &t))
 		r = union_delete(p, &t, dir);
 	else
@@ -929,6 +937,19 @@ static int two_union_names(struct moat_policy *p, struct target *a, struct targe
 	return r;
 }
 
+/* Neither name may carry or replace a mapping's host object (a rename
+ * moves the first and may replace the second), nor lie in a read-only
+ * mapping's host tree: a link's new name would make a read-only file
+ * writable. */
+static int two_guards(struct moat_policy *p, const struct target *a,
+		      const struct target *b, int renaming)
+{
+	int r = 0;
+	if (renaming && ((r = guard_move(p, a)) < 0 || (r = guard_move(p, b)) < 0))
+		return r;
+	return (r = guard_write(p, a)) < 0 ? r : guard_write(p, b);
+}
+
 /* rename and link: both names in one writable mapping, neither a
  * mapping's root.  'op' gets the two resolved names. */
 static int two_names(struct moat_policy *p, const char *from, const char *to,
@@ -949,6 +970,8 @@ static int two_names(struct moat_policy *p, const char *from, const char *to,
 		r = -EXDEV;
 	else if (!strcmp(a.name, ".") || !strcmp(b.name, "."))
 		r = -EBUSY;
+	else if ((r = two_guards(p, &a, &b, op == do_rename)) < 0)
+		;
 	else if (in_union(p, &a))
 		r = two_union_names(p, &a, &b, op);
 	else
@@ -1016,7 +1039,7 @@ int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
 	int r = walk(p, path, !nofollow, &t);
 	if (r < 0)
 		return r;
-	if (!t.m || !t.m->writable) {
+	if (!t.m || !t.m->writable || guard_write(p, &t) < 0) {
 		target_done(&t);
 		return -EROFS;
 	}
@@ -1047,7 +1070,7 @@ int moat_policy_symlink(struct moat_policy *p, const char *path,
 	if (r < 0)
 		return r;
 	int wh;
-	if (!t.m || !t.m->writable)
+	if (!t.m || !t.m->writable || guard_write(p, &t) < 0)
 		r = -EROFS;
 	else if (in_union(p, &t) && (t.in_upper || t.lower))
 		r = -EEXIST;
@@ -1074,7 +1097,7 @@ int moat_policy_socket_node(struct moat_policy *p, const char *path, int make,
 		return r;
 	if (!t.m) {
 		r = make ? -EROFS : -ENOENT;
-	} else if (make && !t.m->writable) {
+	} else if (make && (!t.m->writable || guard_write(p, &t) < 0)) {
 		r = -EROFS;
 	} else if (make) {
 		/* bind() makes the inode; nothing ever listens on it */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "moat/channel.h"
 #include "moat/policy.h"
@@ -18,6 +19,10 @@ struct mapping {
 	int dirfd;       /* O_PATH: the directory, or a file's parent */
 	char *name;      /* "." for a directory, the basename for a file */
 	int writable;
+	dev_t dev;       /* the host object's identity (guard.c) */
+	ino_t ino;
+	int *inner;      /* writable: other mappings nested in its host tree */
+	int ninner;
 };
 
 struct union_view;   /* union.c */
@@ -30,6 +35,7 @@ struct moat_policy {
 	struct union_view *u;  /* package layers, NULL without packages */
 	struct mapping upper;  /* where writes to package paths go */
 	struct moat_learn *learn;
+	int guards_ready;      /* guard.c: each mapping's inner list is made */
 };
 
 struct lower_node;   /* one visible path of the merged package layers */
@@ -66,6 +72,13 @@ void learn_free(struct moat_learn *l);
 struct mapping *learn_mapping(struct moat_policy *p);
 void learn_note(struct moat_policy *p, const char *asked, const struct target *t);
 void learn_listing(struct moat_policy *p, int on);
+
+/* guard.c: mappings nested in a writable mapping's host tree.  0, or
+ * -EROFS for a write on or in a read-only mapping's host object, -EBUSY
+ * for moving or removing a name that is or holds a mapping's object. */
+int guard_write(struct moat_policy *p, const struct target *t);
+int guard_move(struct moat_policy *p, const struct target *t);
+void guard_forget(struct moat_policy *p);
 
 #define UNION_RESTART 1
 
