@@ -15,7 +15,9 @@
  * Beyond the sanitizers, it traps when:
  *  - a request that changes something succeeds in the read-only mapping;
  *  - anything outside the writable fixture changes: the canary file's
- *    mode, size or link count, or the set of names beside it.
+ *    mode, size or link count, or the set of names beside it;
+ *  - the read-only mapping nested in the writable fixture (rw/nest, also
+ *    mapped at /nest) changes or moves, whatever path reaches it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,9 +39,9 @@
 
 #include "monitor.h"
 
-static char base[64], ro[128], rw[128], outside[128], canary[160];
-static struct stat canary_st, ro_file_st;
-static int outside_names, ro_names;
+static char base[64], ro[128], rw[128], outside[128], canary[160], nest[160];
+static struct stat canary_st, ro_file_st, nest_file_st;
+static int outside_names, ro_names, nest_names;
 static struct pico pp;
 static int peer = -1;
 
@@ -134,6 +136,20 @@ static void populate(const char *dir)
 	link_to(dir, "virt", "/ro/file");
 	link_to(dir, "self", "/proc/self/root/etc/passwd");
 	link_to(p, "back", "../../outside");
+	/* Texts with a 3000-byte component (issue 12, finding 2): absolute,
+	 * relative, mid-path and after "..": each must be ENAMETOOLONG, never
+	 * a copy into a NAME_MAX + 1 buffer. */
+	static char text[3200];
+	char longname[3001];
+	memset(longname, 'A', 3000);
+	longname[3000] = 0;
+	snprintf(text, sizeof(text), "/rw/%s", longname);
+	link_to(dir, "longabs", text);
+	link_to(dir, "longrel", longname);
+	snprintf(text, sizeof(text), "sub/%s/x", longname);
+	link_to(dir, "longmid", text);
+	snprintf(text, sizeof(text), "../%s", longname);
+	link_to(dir, "longdots", text);
 	snprintf(p, sizeof(p), "%s/fifo", dir);
 	if (mkfifo(p, 0644) < 0 && errno != EEXIST)
 		die(p);
@@ -157,6 +173,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	chmod(canary, 0600);
 	populate(ro);
 	populate(rw);
+	/* A read-only mapping nested in the writable one (finding 4): it
+	 * must stay unchanged whatever is renamed or written through /rw. */
+	snprintf(nest, sizeof(nest), "%s/nest", rw);
+	if (mkdir(nest, 0755) < 0 && errno != EEXIST)
+		die(nest);
+	put(nest, "file", "nested\n");
 	if (stat(canary, &canary_st) < 0)
 		die(canary);
 	outside_names = count_names(outside);
@@ -164,13 +186,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(err, sizeof(err), "%s/file", ro);
 	if (stat(err, &ro_file_st) < 0)
 		die(err);
+	snprintf(err, sizeof(err), "%s/file", nest);
+	if (stat(err, &nest_file_st) < 0)
+		die(err);
+	nest_names = count_names(nest);
 
 	struct moat_manifest m;
 	moat_manifest_init(&m, "fuzz");
 	m.entry = strdup("/ro/file");
 	if (moat_manifest_map(&m, ro, "/ro", 0, 0, err, sizeof(err)) < 0 ||
 	    moat_manifest_map(&m, rw, "/rw", 1, 0, err, sizeof(err)) < 0 ||
-	    moat_manifest_map(&m, canary, "/deep/single", 0, 0, err, sizeof(err)) < 0) {
+	    moat_manifest_map(&m, canary, "/deep/single", 0, 0, err, sizeof(err)) < 0 ||
+	    moat_manifest_map(&m, nest, "/nest", 0, 0, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_channel: %s\n", err);
 		abort();
 	}
@@ -199,6 +226,11 @@ static void check_outside(void)
 	snprintf(p, sizeof(p), "%s/file", ro);
 	if (stat(p, &st) < 0 || !same_file(&st, &ro_file_st) || count_names(ro) != ro_names) {
 		fprintf(stderr, "fuzz_channel: a request changed the read-only mapping\n");
+		__builtin_trap();
+	}
+	snprintf(p, sizeof(p), "%s/file", nest);
+	if (stat(p, &st) < 0 || !same_file(&st, &nest_file_st) || count_names(nest) != nest_names) {
+		fprintf(stderr, "fuzz_channel: a request moved or changed the nested read-only mapping\n");
 		__builtin_trap();
 	}
 	if (lstat(canary, &st) < 0 || !same_file(&st, &canary_st) ||
