@@ -135,8 +135,11 @@ int guard_write(struct moat_policy *p, const struct target *t)
 		return 0;
 	guards_prepare(p);
 	struct ro_set s = { p, t->m };
-	if (!t->m->ninner)
-		return 0;
+	int any = 0;
+	for (int k = 0; k < t->m->ninner; k++)
+		any |= !p->maps[t->m->inner[k]].writable;
+	if (!any)
+		return 0; /* only writable mappings nested: nothing read-only here */
 	struct stat st;
 	if (fstatat(t->dirfd, t->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !same(&st, t->m->dev, t->m->ino) && hit_read_only(&st, &s))
