@@ -177,6 +177,12 @@ original|0|original|f|644" \
 rm -rf "$H" && mkdir -p "$H/b/c" "$H/e" && echo original >"$H/b/c/f"
 run_moat "" --rw "$H:/w" --ro "$H/b/c:/ro" -- $BB sh -c 'echo ok >/w/b/ok && busybox mv /w/e /w/e2 && busybox cat /w/b/ok'
 check_eq "4 (control): other writes, renames in the writable mapping work" "ok|0" "$(cat "$OUT")|$?"
+# An empty read-only directory removed through the writable mapping.
+mkdir -p "$H/e"
+run_moat "" --rw "$H:/w" --ro "$H/e:/ro2" -- $BB sh -c 'busybox rmdir /w/e 2>&1; echo "rmdir: $?"'
+check_eq "4: rmdir of a read-only mapping's directory through /w: EBUSY, still there" \
+	"rmdir: '/w/e': Device or resource busy
+rmdir: 1|yes" "$(cat "$OUT")|$([ -d "$H/e" ] && echo yes)"
 
 # ---- finding 10: the monitor's own /proc ----
 if [ -r /proc/self/environ ]; then
