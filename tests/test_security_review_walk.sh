@@ -238,6 +238,11 @@ run_moat "" --rw "$F:/f" -- "$ESC" gate chanread /f/pipe 0x42 # write, create
 r2=$(grep -v calling "$OUT")
 check_eq "11: forged opens of the FIFO (read; write+create) refused" \
 	"gate chanread: -13 (EACCES)|gate chanread: -13 (EACCES)" "$r1|$r2"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	run_moat 65534 --ro "$F:/f" -- "$ESC" gate chanread /f/pipe
+	check_eq "11 (nobody): forged open of the FIFO refused" "gate chanread: -13 (EACCES)" \
+		"$(grep -v calling "$OUT")"
+fi
 sleep 0.2
 if kill -0 $writer 2>/dev/null; then
 	pass "11: the host writer is still blocked in open (never released)"
