@@ -6,7 +6,7 @@ B := build
 CC ?= gcc
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor -I$(B)/gen
-HOST_LIBS := -linih
+HOST_LIBS :=
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Inside the picoprocess: no libc, no TLS, no stack protector (it would
@@ -37,7 +37,7 @@ LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscal
 # Static test programs run inside picoprocesses (tests/*.c).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
-DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev libxxhash-dev busybox-static
+DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
 BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3 procps curl redis-server redis-tools nginx-light wrk
 # libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
@@ -136,7 +136,7 @@ FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/manifest.c monitor/un
 
 $(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -linih -lxxhash
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -lxxhash
 
 $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c libos/elf_check.c libos/elf_check.h
 	@mkdir -p $(@D)
