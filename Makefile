@@ -115,11 +115,11 @@ run: deps
 	./examples/demo.sh
 
 test: test-deps bench-deps
-	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS) $(HOST_TESTS)
 	MOAT=$(B)/san/moat tests/run.sh
 
 test-security: test-deps
-	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS) $(HOST_TESTS)
 	MOAT=$(B)/san/moat tests/run.sh security
 
 # libFuzzer targets (tests/fuzz/): `make fuzz` runs each for FUZZ_SECONDS
@@ -137,6 +137,13 @@ FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/manifest.c monitor/un
 $(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -lxxhash
+
+# Host-side test programs (tests/host/): the monitor's code driven
+# directly, built with the sanitizers; run by tests/test_*.sh.
+HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/*.c))
+$(HOST_TESTS): $(B)/host/%: tests/host/%.c $(FUZZ_MONITOR) $(HOST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(FUZZ_MONITOR) $(HOST_LIBS)
 
 $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c libos/elf_check.c libos/elf_check.h
 	@mkdir -p $(@D)

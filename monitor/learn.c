@@ -124,7 +124,8 @@ int moat_policy_learned(struct moat_policy *p, FILE *out)
 	struct moat_learn *l = p->learn;
 	if (!l)
 		return -1;
-	qsort(l->items, (size_t)l->n, sizeof(*l->items), by_vpath);
+	if (l->n)
+		qsort(l->items, (size_t)l->n, sizeof(*l->items), by_vpath);
 	for (int i = 0; i < l->n; i++)
 		if (!covered(l, i))
 			moat_manifest_put_map(out, l->items[i].vpath, l->items[i].hpath);

@@ -818,25 +818,41 @@ static const char *file_kind(mode_t mode)
 	       : S_ISBLK(mode) ? "a block device" : "not a regular file";
 }
 
-/* Read the regular file 'path' whole: its length, or -1 with a message.
- * O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a
- * regular file is refused before it is read. */
-static ssize_t read_manifest(const char *path, char *text, char *err, size_t errlen)
+/* Open 'path' for reading if it is a regular file; -1 with a message if
+ * not.  The type is checked through an O_PATH descriptor first: opening
+ * a FIFO to read, even with O_NONBLOCK, would release a writer waiting
+ * on it (its message then lost), and opening a device can have effects. */
+static int open_regular(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	struct stat st, again;
+	int pfd = open(path, O_PATH | O_CLOEXEC), fd = -1;
+	if (pfd < 0 || fstat(pfd, &st) < 0) {
 		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	} else if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: cannot open manifest: it is %s, not a regular file",
 			 path, file_kind(st.st_mode));
-		close(fd);
-		return -1;
+	} else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0 ||
+		   fstat(fd, &again) < 0) {
+		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+	} else if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+		snprintf(err, errlen, "%s: cannot open manifest: it changed while being opened", path);
+	} else {
+		close(pfd);
+		return fd;
 	}
+	if (pfd >= 0)
+		close(pfd);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Read the regular file 'path' whole: its length, or -1 with a message. */
+static ssize_t read_manifest(const char *path, char *text, char *err, size_t errlen)
+{
+	int fd = open_regular(path, err, errlen);
+	if (fd < 0)
+		return -1;
 	size_t len = 0;
 	while (len <= MANIFEST_MAX) {
 		ssize_t n = read(fd, text + len, MANIFEST_MAX + 1 - len);
