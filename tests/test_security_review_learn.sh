@@ -108,6 +108,22 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	attack 65534
 fi
 
+# ---- the learned manifest out of the program's reach ----
+# Written inside the writable grant, the program could write the rest of
+# the file before moat writes its part at the start: newlines, then a
+# [Namespace.Writable] of its own.
+W=$OUTSIDE/wreach T=$OUTSIDE/treach
+mkdir -p "$W" "$T"
+out=$(timeout 60 "$MOAT" run --learn "$W/learned.ini" --rw "$W:/w" -- $BUSYBOX sh -c \
+	'head -c 65536 /dev/zero | tr "\0" "\n" >/w/learned.ini; printf "[Namespace.Writable]\nfile:///pwn = file:///\n" >>/w/learned.ini' 2>&1)
+rc=$?
+check_eq "--learn inside a writable grant is refused" \
+	"moat: --learn $W/learned.ini: inside the writable grant of $W, where the program could change it before it is run; write it elsewhere|2" \
+	"$out|$rc"
+timeout 60 "$MOAT" run "$W/learned.ini" -- $BUSYBOX sh -c "echo pwned >/pwn/${T#/}/pwned" >/dev/null 2>&1
+[ -e "$T/pwned" ] && fail "a learned manifest the program wrote into grants nothing" "$T/pwned was written" ||
+	pass "a learned manifest the program wrote into grants nothing"
+
 # ---- finding 7: long lines mean what they say ----
 D=$WORK/ro
 mkdir "$D"

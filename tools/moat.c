@@ -250,6 +250,35 @@ static void write_learned(FILE *f, const char *learn, const struct moat_manifest
 	}
 }
 
+static int beneath_host(const char *path, const char *h)
+{
+	size_t l = strlen(h);
+	return !strcmp(h, "/") || (!strncmp(path, h, l) && (path[l] == '/' || !path[l]));
+}
+
+/* The learned manifest must be out of the program's reach until it is
+ * run: inside a writable grant the program could write the rest of it
+ * (a [Namespace.Writable] of its own after what moat writes), or put
+ * another file in its place.  The writable grant holding 'learn', or NULL. */
+static const char *learn_in_reach(const struct moat_manifest *m, const char *learn)
+{
+	char copy[PATH_MAX], dir[PATH_MAX], file[2 * PATH_MAX], real[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", learn);
+	char *slash = strrchr(copy, '/');
+	const char *base = slash ? slash + 1 : copy;
+	if (slash)
+		*slash = 0;
+	if (!realpath(slash ? (copy[0] ? copy : "/") : ".", dir))
+		return NULL; /* fopen will say why */
+	snprintf(file, sizeof(file), "%s/%s", strcmp(dir, "/") ? dir : "", base);
+	int exists = realpath(learn, real) != NULL;
+	for (int i = 0; i < m->nmaps; i++)
+		if (m->maps[i].writable && (beneath_host(file, m->maps[i].hpath) ||
+					   (exists && beneath_host(real, m->maps[i].hpath))))
+			return m->maps[i].hpath;
+	return NULL;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -375,8 +404,19 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	FILE *learned = NULL;
-	if (learn && !(learned = fopen(learn, "w"))) {
+	const char *grant = learn ? learn_in_reach(&m, learn) : NULL;
+	if (!grant && learn && !(learned = fopen(learn, "w"))) {
 		rc = fail("--learn %s: %s", learn, strerror(errno));
+		goto out;
+	}
+	/* Again once it exists: a link to a new file resolves only then. */
+	if (!grant && learn)
+		grant = learn_in_reach(&m, learn);
+	if (grant) {
+		if (learned)
+			fclose(learned);
+		rc = fail("--learn %s: inside the writable grant of %s, where the program could "
+			  "change it before it is run; write it elsewhere", learn, grant);
 		goto out;
 	}
 	lo.learn = learn != NULL;
