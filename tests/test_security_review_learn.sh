@@ -108,6 +108,17 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	attack 65534
 fi
 
+# The rest of what learn mode writes: arguments with ' ;' and quotes read
+# back as they were; an environment value that a line cannot hold is left
+# out with one line, not written to mean something else.
+L=$OUTSIDE/args.ini
+out=$(timeout 60 "$MOAT" run --learn "$L" --env 'A=x ;[Namespace.Writable]' -- $BUSYBOX echo 'a ;b' '"q\' 2>&1)
+check_eq "learn mode leaves out an environment value a manifest line cannot hold" \
+	"a ;b \"q\\|moat: learn mode: $L: left out [Application] environment, which holds a newline, blanks at its ends or ' ;' that a manifest line cannot hold|moat: learn mode: wrote $L" \
+	"$(echo "$out" | tr '\n' '|' | sed 's/|$//')"
+out=$(timeout 60 "$MOAT" run "$L" 2>&1)
+check_eq "learned arguments with ' ;' and quotes read back as they were" 'a ;b "q\' "$out"
+
 # ---- the learned manifest out of the program's reach ----
 # Written inside the writable grant, the program could write the rest of
 # the file before moat writes its part at the start: newlines, then a
