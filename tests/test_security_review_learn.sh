@@ -119,6 +119,12 @@ check_eq "learn mode leaves out an environment value a manifest line cannot hold
 out=$(timeout 60 "$MOAT" run "$L" 2>&1)
 check_eq "learned arguments with ' ;' and quotes read back as they were" 'a ;b "q\' "$out"
 
+# A udp grant is written as udp (it was written as tcp).
+L=$OUTSIDE/udp.ini
+timeout 60 "$MOAT" run --learn "$L" --net 'udp.client://*:53=udp.client://127.0.0.1:53' -- $BUSYBOX true >/dev/null 2>&1
+check_eq "learn mode writes a udp grant as udp" "udp.client://*:53 = udp.client://127.0.0.1:53" \
+	"$(grep 'client://' "$L")"
+
 # ---- the learned manifest out of the program's reach ----
 # Written inside the writable grant, the program could write the rest of
 # the file before moat writes its part at the start: newlines, then a

@@ -102,7 +102,8 @@ struct moat_manifest {
 };
 
 /* Parse 'path' into 'm'.  On failure returns -1 and writes one line
- * "FILE:LINE: [Section] key: what was expected" into err. */
+ * "FILE:LINE: [Section] key: what was expected" into err.  Anything but a
+ * regular file (a FIFO, a device, a directory) is refused unopened. */
 int moat_manifest_load(const char *path, struct moat_manifest *m,
 		       char *err, size_t errlen);
 
