@@ -6,7 +6,7 @@ B := build
 CC ?= gcc
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor -I$(B)/gen
-HOST_LIBS := -linih
+HOST_LIBS :=
 # The monitor is the privileged part: stack protector, position-
 # independent with full RELRO.  FORTIFY only without ASan (they clash).
 HARDEN_FLAGS := -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now
@@ -41,7 +41,7 @@ LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscal
 # Static test programs run inside picoprocesses (tests/*.c).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
-DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libinih-dev libxxhash-dev busybox-static
+DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
 BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3 procps curl redis-server redis-tools nginx-light wrk
 # libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
@@ -119,11 +119,11 @@ run: deps
 	./examples/demo.sh
 
 test: test-deps bench-deps
-	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS) $(HOST_TESTS)
 	MOAT=$(B)/san/moat tests/run.sh
 
 test-security: test-deps
-	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS)
+	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS) $(HOST_TESTS)
 	MOAT=$(B)/san/moat tests/run.sh security
 
 # libFuzzer targets (tests/fuzz/): `make fuzz` runs each for FUZZ_SECONDS
@@ -141,7 +141,14 @@ FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/manifest.c monitor/un
 
 $(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -linih -lxxhash
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -lxxhash
+
+# Host-side test programs (tests/host/): the monitor's code driven
+# directly, built with the sanitizers; run by tests/test_*.sh.
+HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/*.c))
+$(HOST_TESTS): $(B)/host/%: tests/host/%.c $(FUZZ_MONITOR) $(HOST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(FUZZ_MONITOR) $(HOST_LIBS)
 
 $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c libos/elf_check.c libos/elf_check.h
 	@mkdir -p $(@D)

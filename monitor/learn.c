@@ -7,6 +7,10 @@
  * A path reached through symbolic links is noted twice, as the app named
  * it and as it resolved, both mapped to the resolved host object, so that
  * the learned manifest needs no link the app did not itself read.
+ *
+ * The names are the app's: any byte but '/' and NUL.  They are written as
+ * percent-encoded file URIs (moat_manifest_put_map), so a name holding a
+ * newline, "[Namespace.Writable]", ';' or " = " stays one name.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -120,9 +124,10 @@ int moat_policy_learned(struct moat_policy *p, FILE *out)
 	struct moat_learn *l = p->learn;
 	if (!l)
 		return -1;
-	qsort(l->items, (size_t)l->n, sizeof(*l->items), by_vpath);
+	if (l->n)
+		qsort(l->items, (size_t)l->n, sizeof(*l->items), by_vpath);
 	for (int i = 0; i < l->n; i++)
 		if (!covered(l, i))
-			fprintf(out, "file://%s = file://%s\n", l->items[i].vpath, l->items[i].hpath);
+			moat_manifest_put_map(out, l->items[i].vpath, l->items[i].hpath);
 	return 0;
 }

@@ -1,15 +1,19 @@
 /*
  * manifest.c -- reading manifests (see include/moat/manifest.h).
  *
- * libinih splits "key = value" at the first '=' or ':', so a mapping line
- * such as "file:///data = file:///srv" arrives as key "file" and value
- * "///data = file:///srv".  For the [Namespace] sections we glue the two
- * back together and split at " = " ourselves; everything else is plain
- * INI.
+ * The INI syntax is read here, line by line, rather than with libinih:
+ * libinih cut lines longer than its 200-byte buffer into pieces and parsed
+ * each as a line of its own (a long path turned into a new mapping), and
+ * continued a key on any indented line.  Here a line is as long as it is
+ * (the whole manifest is at most 1 MiB), and means one thing.
+ *
+ * File URIs are percent-encoded (RFC 8089/3986): learn mode writes every
+ * byte of a name that could mean something to this syntax as %XX, so any
+ * file name, newlines and ';' included, reads back as itself.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ini.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,31 +29,11 @@ struct parse_state {
 	struct moat_manifest *m;
 	char *err;
 	size_t errlen;
-	int line;         /* counted by read_line: libinih does not pass it */
+	int line;
 	int failed;
 	char *arguments;
 	int arguments_line;
-	const char *text; /* what is left of the manifest */
-	const char *end;
 };
-
-/* fgets over the text for libinih: up to size-1 bytes, to a newline. */
-static char *read_line(char *buf, int size, void *user)
-{
-	struct parse_state *s = user;
-	if (s->text >= s->end || size < 2)
-		return NULL;
-	size_t n = 0, room = (size_t)size - 1;
-	while (n < room && s->text < s->end) {
-		char c = *s->text++;
-		buf[n++] = c;
-		if (c == '\n')
-			break;
-	}
-	buf[n] = 0;
-	s->line++;
-	return buf;
-}
 
 int moat_path_normalise(const char *in, char *out, size_t size)
 {
@@ -128,17 +112,87 @@ static void fail(struct parse_state *s, const char *section, const char *key,
 			 s->line, section, key);
 	if (n > 0 && (size_t)n < s->errlen)
 		snprintf(s->err + n, s->errlen - (size_t)n, fmt, arg);
+	/* A decoded path may hold a newline: the message stays one line. */
+	for (char *c = s->err; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			*c = '?';
 }
 
-/* "file:///x" or "file:/x" -> "/x"; NULL for other schemes. */
-static const char *file_uri_path(const char *uri)
+static int hex(char c)
 {
+	return c >= '0' && c <= '9' ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decode 'in' into out[size].  NULL, or why not.  %00 and %2F are
+ * refused: no file name holds a NUL or a '/', so they can only be a
+ * mistake or a trick.  The result is an ordinary path, normalised (and
+ * '..' refused) afterwards like any other. */
+static const char *uri_decode(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+	for (; *in; in++) {
+		char c = *in;
+		if (c == '%') {
+			int hi = hex(in[1]), lo = hi < 0 ? -1 : hex(in[2]);
+			if (lo < 0)
+				return "'%' must be followed by two hex digits";
+			c = (char)(hi << 4 | lo);
+			if (c == 0 || c == '/')
+				return "%00 and %2F cannot be part of a file name";
+			in += 2;
+		}
+		if (n + 1 >= size)
+			return "the path is too long";
+		out[n++] = c;
+	}
+	out[n] = 0;
+	return NULL;
+}
+
+/* "file:///x" or "file:/x" -> "/x", percent-decoded into out[size].
+ * NULL for other schemes and relative paths; *why says what is wrong with
+ * an absolute one that does not decode. */
+static const char *file_uri_path(const char *uri, char *out, size_t size, const char **why)
+{
+	*why = NULL;
 	if (strncmp(uri, "file:", 5) != 0)
 		return NULL;
 	uri += 5;
 	if (strncmp(uri, "//", 2) == 0)
 		uri += 2;
-	return uri[0] == '/' ? uri : NULL;
+	if (uri[0] != '/')
+		return NULL;
+	*why = uri_decode(uri, out, size);
+	return *why ? NULL : out;
+}
+
+/* Bytes written as themselves in a file URI: nothing the INI syntax, the
+ * URI syntax or a reader's eye could take for something else. */
+static int uri_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("/._-~+,@", c));
+}
+
+void moat_manifest_put_uri(FILE *f, const char *path)
+{
+	fputs("file://", f);
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (uri_plain(*c))
+			fputc(*c, f);
+		else
+			fprintf(f, "%%%02X", *c);
+	}
+}
+
+void moat_manifest_put_map(FILE *f, const char *vpath, const char *hpath)
+{
+	moat_manifest_put_uri(f, vpath);
+	fputs(" = ", f);
+	moat_manifest_put_uri(f, hpath);
+	fputc('\n', f);
 }
 
 int moat_manifest_map(struct moat_manifest *m, const char *host,
@@ -369,11 +423,13 @@ static void on_application(struct parse_state *s, const char *key,
 			   const char *value)
 {
 	struct moat_manifest *m = s->m;
-	char norm[PATH_MAX];
+	char norm[PATH_MAX], dec[PATH_MAX];
 	if (!strcmp(key, "entry")) {
-		const char *p = file_uri_path(value);
-		if (!p && !strncmp(value, "package://", 10)) /* Drawbridge's spelling */
+		const char *why, *p = file_uri_path(value, dec, sizeof(dec), &why);
+		if (!p && !why && !strncmp(value, "package://", 10)) /* Drawbridge's spelling */
 			p = value + 10;
+		if (why)
+			return fail(s, "Application", key, "%s", why);
 		if (!p || moat_path_normalise(p, norm, sizeof(norm)) < 0)
 			return fail(s, "Application", key,
 				    "expected a file URI such as file:///bin/prog, got '%s'",
@@ -405,11 +461,30 @@ static void on_application(struct parse_state *s, const char *key,
 	}
 }
 
-static void on_namespace(struct parse_state *s, const char *section,
-			 const char *name, const char *value, int writable)
+/* "file:relative/path" (not absolute): decoded, and joined to the folder
+ * of the manifest.  NULL, or why not. */
+static const char *relative_host(struct parse_state *s, const char *rel, char *out,
+				 size_t size)
 {
-	char line[2 * PATH_MAX], msg[PATH_MAX + 128];
-	snprintf(line, sizeof(line), "%s:%s", name, value);
+	char dec[PATH_MAX], cwd[PATH_MAX];
+	const char *why = uri_decode(rel, dec, sizeof(dec));
+	if (why)
+		return why;
+	const char *src = s->m->source, *slash = strrchr(src, '/');
+	int dlen = slash ? (int)(slash - src) : 1, n;
+	if (src[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, size, "%s/%.*s/%s", cwd, dlen, slash ? src : ".", dec);
+	else
+		n = snprintf(out, size, "%.*s/%s", dlen, slash ? src : ".", dec);
+	return n < 0 || (size_t)n >= size ? "the path is too long" : NULL;
+}
+
+/* "VIRTUAL = HOST", the whole line: the sides are split at " = " (or the
+ * first '=', which a file URI holds only percent-encoded). */
+static void on_namespace(struct parse_state *s, const char *section, char *line,
+			 int writable)
+{
+	char msg[PATH_MAX + 128], vbuf[PATH_MAX], hbuf[PATH_MAX];
 	char *eq = strstr(line, " = ");
 	if (!eq)
 		eq = strchr(line, '=');
@@ -418,23 +493,13 @@ static void on_namespace(struct parse_state *s, const char *section,
 			    "expected 'virtual URI = host URI', got '%s'", line);
 	char *host = eq + (eq[0] == ' ' ? 3 : 1);
 	*eq = 0;
-	while (*host == ' ')
+	while (*host == ' ' || *host == '\t')
 		host++;
-	const char *vp = file_uri_path(line), *hp = file_uri_path(host);
-	char joined[2 * PATH_MAX];
-	if (!hp && !strncmp(host, "file:", 5) && host[5] && host[5] != '/') {
-		/* file:relative/path is relative to the manifest's folder */
-		const char *slash = strrchr(s->m->source, '/');
-		int dlen = slash ? (int)(slash - s->m->source) : 1;
-		char cwd[PATH_MAX];
-		if (s->m->source[0] != '/' && getcwd(cwd, sizeof(cwd)))
-			snprintf(joined, sizeof(joined), "%s/%.*s/%s", cwd, dlen,
-				 slash ? s->m->source : ".", host + 5);
-		else
-			snprintf(joined, sizeof(joined), "%.*s/%s", dlen,
-				 slash ? s->m->source : ".", host + 5);
-		hp = joined;
-	}
+	for (char *e = eq; e > line && (e[-1] == ' ' || e[-1] == '\t');)
+		*--e = 0;
+	const char *vwhy, *hwhy;
+	const char *vp = file_uri_path(line, vbuf, sizeof(vbuf), &vwhy);
+	const char *hp = file_uri_path(host, hbuf, sizeof(hbuf), &hwhy);
 	if (!strncmp(line, "tcp.", 4) || !strncmp(line, "udp.", 4)) {
 		if (moat_manifest_net(s->m, line, host, s->line, msg, sizeof(msg)) < 0)
 			fail(s, section, line, "%s", msg);
@@ -444,6 +509,12 @@ static void on_namespace(struct parse_state *s, const char *section,
 		return fail(s, section, line,
 			    "expected a file:, tcp.client:, tcp.server:, udp.client: or udp.server: mapping, got '%s'",
 			    line);
+	if (!hp && !hwhy && !strncmp(host, "file:", 5) && host[5] && host[5] != '/') {
+		hwhy = relative_host(s, host + 5, hbuf, sizeof(hbuf));
+		hp = hwhy ? NULL : hbuf;
+	}
+	if (vwhy || hwhy)
+		return fail(s, section, line, "%s", vwhy ? vwhy : hwhy);
 	if (!vp || !hp)
 		return fail(s, section, line,
 			    "expected file:///path (or file:relative/path on the host side), got '%s'",
@@ -587,16 +658,47 @@ static void on_dependency(struct parse_state *s, const char *section,
 	}
 }
 
-static int on_entry(void *user, const char *section, const char *name,
-		    const char *value)
+static int blank(char c)
 {
-	struct parse_state *s = user;
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Strip the blanks around 'l' (in place) and return where it starts. */
+static char *strip(char *l)
+{
+	while (blank(*l))
+		l++;
+	size_t n = strlen(l);
+	while (n && blank(l[n - 1]))
+		l[--n] = 0;
+	return l;
+}
+
+/* A line, cleaned in place: an inline comment (';' after a blank) cut
+ * off, blanks around it stripped. */
+static char *clean_line(char *l)
+{
+	for (char *c = l; *c; c++)
+		if (*c == ';' && c > l && blank(c[-1])) {
+			*c = 0;
+			break;
+		}
+	return strip(l);
+}
+
+/* One "key = value" (or "key: value") line of 'section'.  The namespace
+ * sections take the whole line: their keys are URIs with ':' in them. */
+static void on_entry(struct parse_state *s, const char *section, char *line)
+{
+	if (!strcmp(section, "Namespace"))
+		return on_namespace(s, section, line, 0);
+	if (!strcmp(section, "Namespace.Writable"))
+		return on_namespace(s, section, line, 1);
+	char *delim = line + strcspn(line, "=:");
+	*delim = 0;
+	const char *name = strip(line), *value = strip(delim + 1);
 	if (!strcmp(section, "Application"))
 		on_application(s, name, value);
-	else if (!strcmp(section, "Namespace"))
-		on_namespace(s, section, name, value, 0);
-	else if (!strcmp(section, "Namespace.Writable"))
-		on_namespace(s, section, name, value, 1);
 	else if (!strcmp(section, "Limits"))
 		on_limits(s, name, value);
 	else if (!strcmp(section, "Tuning"))
@@ -612,23 +714,77 @@ static int on_entry(void *user, const char *section, const char *name,
 		     "unknown section%s; expected Application, Namespace, "
 		     "Namespace.Writable, Limits, Tuning, Package, Identity or Dependency.NAME",
 		     "");
-	return !s->failed;
+}
+
+int moat_manifest_value_survives(const char *value)
+{
+	if (strchr(value, '\n'))
+		return 0;
+	char *line;
+	if (asprintf(&line, "key = %s", value) < 0)
+		return 0;
+	char *l = clean_line(line);
+	int same = !strcmp(strip(l + 5), value);
+	free(line);
+	return same;
+}
+
+static void syntax_error(struct parse_state *s, const char *what)
+{
+	snprintf(s->err, s->errlen, "%s:%d: syntax error: %s", s->m->source, s->line, what);
+	s->failed = 1;
+}
+
+/* The INI syntax (docs/manifest.md): [Section] lines, key = value lines,
+ * comments from ';' or '#' at the start of a line or ';' after a blank.
+ * 'text' is a writable copy, NUL-terminated at 'end'. */
+static void parse_lines(struct parse_state *s, char *text, char *end)
+{
+	char *section = "";
+	if (end - text >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		text += 3; /* a UTF-8 byte order mark */
+	while (text < end && !s->failed) {
+		char *nl = memchr(text, '\n', (size_t)(end - text)), *stop = nl ? nl : end;
+		s->line++;
+		if (memchr(text, 0, (size_t)(stop - text)))
+			return syntax_error(s, "a NUL byte; a manifest is text");
+		*stop = 0;
+		char *l = text;
+		text = stop + 1;
+		if (*strip(l) == '#')
+			continue;
+		l = clean_line(l);
+		size_t n = strlen(l);
+		if (!n || *l == ';')
+			continue;
+		if (*l == '[') {
+			if (l[n - 1] != ']')
+				return syntax_error(s, "expected [Section]");
+			l[n - 1] = 0;
+			section = l + 1;
+		} else if (!strpbrk(l, "=:")) {
+			return syntax_error(s, "expected [Section] or key = value");
+		} else {
+			on_entry(s, section, l);
+		}
+	}
 }
 
 int moat_manifest_parse(const char *text, size_t len, const char *source,
 			struct moat_manifest *m, char *err, size_t errlen)
 {
-	struct parse_state s = { .m = m, .err = err, .errlen = errlen,
-				 .text = text, .end = text + len };
+	struct parse_state s = { .m = m, .err = err, .errlen = errlen };
 	const char *path = source;
 	moat_manifest_init(m, source);
-	int r = ini_parse_stream(read_line, &s, on_entry, &s);
-	if (!s.failed && r > 0) {
-		s.line = r;
-		snprintf(err, errlen, "%s:%d: syntax error: expected [Section] or key = value",
-			 path, r);
-		s.failed = 1;
+	char *copy = malloc(len + 1);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
 	}
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	parse_lines(&s, copy, copy + len);
+	free(copy);
 	if (!s.failed && !m->entry && !m->name) {
 		snprintf(err, errlen, "%s: [Application] entry: missing; expected the program to run, e.g. entry = file:///bin/prog",
 			 path);
@@ -655,31 +811,83 @@ int moat_manifest_parse(const char *text, size_t len, const char *source,
 /* Manifests are small; a bigger file is not one. */
 #define MANIFEST_MAX (1 << 20)
 
+static const char *file_kind(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) ? "a character device"
+	       : S_ISBLK(mode) ? "a block device" : "not a regular file";
+}
+
+/* Open 'path' for reading if it is a regular file; -1 with a message if
+ * not.  The type is checked through an O_PATH descriptor first: opening
+ * a FIFO to read, even with O_NONBLOCK, would release a writer waiting
+ * on it (its message then lost), and opening a device can have effects. */
+static int open_regular(const char *path, char *err, size_t errlen)
+{
+	struct stat st, again;
+	int pfd = open(path, O_PATH | O_CLOEXEC), fd = -1;
+	if (pfd < 0 || fstat(pfd, &st) < 0) {
+		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: cannot open manifest: it is %s, not a regular file",
+			 path, file_kind(st.st_mode));
+	} else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0 ||
+		   fstat(fd, &again) < 0) {
+		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+	} else if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+		snprintf(err, errlen, "%s: cannot open manifest: it changed while being opened", path);
+	} else {
+		close(pfd);
+		return fd;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Read the regular file 'path' whole: its length, or -1 with a message. */
+static ssize_t read_manifest(const char *path, char *text, char *err, size_t errlen)
+{
+	int fd = open_regular(path, err, errlen);
+	if (fd < 0)
+		return -1;
+	size_t len = 0;
+	while (len <= MANIFEST_MAX) {
+		ssize_t n = read(fd, text + len, MANIFEST_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: cannot read manifest: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > MANIFEST_MAX) {
+		snprintf(err, errlen, "%s: manifest larger than 1 MiB", path);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
 int moat_manifest_load(const char *path, struct moat_manifest *m, char *err,
 		       size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *text = f ? malloc(MANIFEST_MAX + 1) : NULL;
-	if (!text) {
+	char *text = malloc(MANIFEST_MAX + 1);
+	ssize_t len = text ? read_manifest(path, text, err, errlen) : -1;
+	if (len < 0) {
+		if (!text)
+			snprintf(err, errlen, "%s: out of memory", path);
 		moat_manifest_init(m, path);
-		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	size_t len = fread(text, 1, MANIFEST_MAX + 1, f);
-	int bad = ferror(f) ? (errno ? errno : EIO) : 0;
-	fclose(f);
-	if (bad || len > MANIFEST_MAX) {
-		moat_manifest_init(m, path);
-		if (bad)
-			snprintf(err, errlen, "%s: cannot read manifest: %s", path, strerror(bad));
-		else
-			snprintf(err, errlen, "%s: manifest larger than 1 MiB", path);
 		free(text);
 		return -1;
 	}
-	int r = moat_manifest_parse(text, len, path, m, err, errlen);
+	int r = moat_manifest_parse(text, (size_t)len, path, m, err, errlen);
 	free(text);
 	return r;
 }

@@ -160,22 +160,52 @@ static int quick_manifest(struct moat_manifest *m, char **args, int nargs)
 	return 0;
 }
 
-/* One argument in the manifest's shell-like quoting. */
+/* One argument in the manifest's shell-like quoting.  ';' is escaped
+ * too: after a blank it would start a comment. */
 static void put_quoted(FILE *f, const char *arg)
 {
 	fputc('"', f);
 	for (const char *c = arg; *c; c++) {
-		if (*c == '"' || *c == '\\')
+		if (*c == '"' || *c == '\\' || *c == ';')
 			fputc('\\', f);
 		fputc(*c, f);
 	}
 	fputc('"', f);
 }
 
-static void put_endpoint(FILE *f, int server, uint32_t addr, uint16_t port)
+/* Write "key = value" if it reads back as itself; else say so on one
+ * line and leave it out (a newline cannot be written in a manifest). */
+static void put_value(FILE *f, const char *learn, const char *key, const char *value)
+{
+	if (moat_manifest_value_survives(value)) {
+		fprintf(f, "%s = %s\n", key, value);
+		return;
+	}
+	fprintf(stderr, "moat: learn mode: %s: left out [Application] %s, which holds a newline, "
+		"blanks at its ends or ' ;' that a manifest line cannot hold\n", learn, key);
+}
+
+static void put_arguments(FILE *f, const char *learn, const struct moat_manifest *m)
+{
+	char *line = NULL;
+	size_t len = 0;
+	FILE *mf = open_memstream(&line, &len);
+	if (!mf)
+		return;
+	for (int i = 1; i < m->argc; i++) {
+		if (i > 1)
+			fputc(' ', mf);
+		put_quoted(mf, m->argv[i]);
+	}
+	fclose(mf);
+	put_value(f, learn, "arguments", line);
+	free(line);
+}
+
+static void put_endpoint(FILE *f, int udp, int server, uint32_t addr, uint16_t port)
 {
 	unsigned char *a = (unsigned char *)&addr;
-	fprintf(f, "tcp.%s://", server ? "server" : "client");
+	fprintf(f, "%s.%s://", udp ? "udp" : "tcp", server ? "server" : "client");
 	if (addr)
 		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 	else
@@ -186,41 +216,67 @@ static void put_endpoint(FILE *f, int server, uint32_t addr, uint16_t port)
 		fputs(":*", f);
 }
 
-/* The manifest learn mode writes: what was given, plus what was reached. */
-static void write_learned(FILE *f, const struct moat_manifest *m, struct moat_monitor *mon,
-			  int id)
+/* The manifest learn mode writes: what was given, plus what was reached.
+ * Paths are percent-encoded file URIs, so every name reads back as itself. */
+static void write_learned(FILE *f, const char *learn, const struct moat_manifest *m,
+			  struct moat_monitor *mon, int id)
 {
-	fprintf(f, "# Written by moat run --learn: grants what the app reached.\n"
-		   "[Application]\nentry = file://%s\n", m->entry);
-	if (m->argc > 1) {
-		fputs("arguments =", f);
-		for (int i = 1; i < m->argc; i++) {
-			fputc(' ', f);
-			put_quoted(f, m->argv[i]);
-		}
-		fputc('\n', f);
-	}
+	fputs("# Written by moat run --learn: grants what the app reached.\n"
+	      "[Application]\nentry = ", f);
+	moat_manifest_put_uri(f, m->entry);
+	fputc('\n', f);
+	if (m->argc > 1)
+		put_arguments(f, learn, m);
 	for (int i = 0; i < m->envc; i++)
-		fprintf(f, "environment = %s\n", m->env[i]);
-	fprintf(f, "cwd = %s\n", m->cwd);
+		put_value(f, learn, "environment", m->env[i]);
+	put_value(f, learn, "cwd", m->cwd);
 	if (m->uid || m->gid)
 		fprintf(f, "user = %d:%d\n", m->uid, m->gid);
 	fputs("\n[Namespace]\n", f);
 	for (int i = 0; i < m->nmaps; i++)
 		if (!m->maps[i].writable)
-			fprintf(f, "file://%s = file://%s\n", m->maps[i].vpath, m->maps[i].hpath);
+			moat_manifest_put_map(f, m->maps[i].vpath, m->maps[i].hpath);
 	moat_monitor_learned(mon, id, f);
 	fputs("\n[Namespace.Writable]\n", f);
 	for (int i = 0; i < m->nmaps; i++)
 		if (m->maps[i].writable)
-			fprintf(f, "file://%s = file://%s\n", m->maps[i].vpath, m->maps[i].hpath);
+			moat_manifest_put_map(f, m->maps[i].vpath, m->maps[i].hpath);
 	for (int i = 0; i < m->nnets; i++) {
 		const struct moat_net_mapping *n = &m->nets[i];
-		put_endpoint(f, n->server, n->vaddr, n->vport);
+		put_endpoint(f, n->udp, n->server, n->vaddr, n->vport);
 		fputs(" = ", f);
-		put_endpoint(f, n->server, n->haddr, n->hport);
+		put_endpoint(f, n->udp, n->server, n->haddr, n->hport);
 		fputc('\n', f);
 	}
+}
+
+static int beneath_host(const char *path, const char *h)
+{
+	size_t l = strlen(h);
+	return !strcmp(h, "/") || (!strncmp(path, h, l) && (path[l] == '/' || !path[l]));
+}
+
+/* The learned manifest must be out of the program's reach until it is
+ * run: inside a writable grant the program could write the rest of it
+ * (a [Namespace.Writable] of its own after what moat writes), or put
+ * another file in its place.  The writable grant holding 'learn', or NULL. */
+static const char *learn_in_reach(const struct moat_manifest *m, const char *learn)
+{
+	char copy[PATH_MAX], dir[PATH_MAX], file[2 * PATH_MAX], real[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", learn);
+	char *slash = strrchr(copy, '/');
+	const char *base = slash ? slash + 1 : copy;
+	if (slash)
+		*slash = 0;
+	if (!realpath(slash ? (copy[0] ? copy : "/") : ".", dir))
+		return NULL; /* fopen will say why */
+	snprintf(file, sizeof(file), "%s/%s", strcmp(dir, "/") ? dir : "", base);
+	int exists = realpath(learn, real) != NULL;
+	for (int i = 0; i < m->nmaps; i++)
+		if (m->maps[i].writable && (beneath_host(file, m->maps[i].hpath) ||
+					   (exists && beneath_host(real, m->maps[i].hpath))))
+			return m->maps[i].hpath;
+	return NULL;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -348,8 +404,19 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	FILE *learned = NULL;
-	if (learn && !(learned = fopen(learn, "w"))) {
+	const char *grant = learn ? learn_in_reach(&m, learn) : NULL;
+	if (!grant && learn && !(learned = fopen(learn, "w"))) {
 		rc = fail("--learn %s: %s", learn, strerror(errno));
+		goto out;
+	}
+	/* Again once it exists: a link to a new file resolves only then. */
+	if (!grant && learn)
+		grant = learn_in_reach(&m, learn);
+	if (grant) {
+		if (learned)
+			fclose(learned);
+		rc = fail("--learn %s: inside the writable grant of %s, where the program could "
+			  "change it before it is run; write it elsewhere", learn, grant);
 		goto out;
 	}
 	lo.learn = learn != NULL;
@@ -382,7 +449,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "moat: %s\n", e->reason);
 	rc = moat_exit_status(e);
 	if (learned) {
-		write_learned(learned, &m, mon, id);
+		write_learned(learned, learn, &m, mon, id);
 		fprintf(stderr, "moat: learn mode: wrote %s\n", learn);
 		fclose(learned);
 	}

@@ -1,7 +1,7 @@
 /*
  * moat/manifest.h -- what a picoprocess is, and what it may reach.
  *
- * A manifest is an INI file (parsed with libinih):
+ * A manifest is an INI file (docs/manifest.md has the syntax):
  *
  *   [Application]
  *   entry = file:///bin/busybox        program, a virtual path
@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct moat_mapping {
 	char *vpath;      /* virtual absolute path, normalised */
@@ -101,7 +102,8 @@ struct moat_manifest {
 };
 
 /* Parse 'path' into 'm'.  On failure returns -1 and writes one line
- * "FILE:LINE: [Section] key: what was expected" into err. */
+ * "FILE:LINE: [Section] key: what was expected" into err.  Anything but a
+ * regular file (a FIFO, a device, a directory) is refused unopened. */
 int moat_manifest_load(const char *path, struct moat_manifest *m,
 		       char *err, size_t errlen);
 
@@ -109,6 +111,16 @@ int moat_manifest_load(const char *path, struct moat_manifest *m,
  * needed); 'source' names it in messages and anchors file:relative paths. */
 int moat_manifest_parse(const char *text, size_t len, const char *source,
 			struct moat_manifest *m, char *err, size_t errlen);
+
+/* Write 'path' as a file URI, "file:///a/b%0Ac": every byte but letters,
+ * digits and "/._-~+,@" percent-encoded, so that any file name reads back
+ * as itself and cannot end a line, start a comment or split a mapping. */
+void moat_manifest_put_uri(FILE *f, const char *path);
+/* "file:///V = file:///H\n", both encoded as above. */
+void moat_manifest_put_map(FILE *f, const char *vpath, const char *hpath);
+/* 1 if "key = VALUE" reads back with exactly this value (no newline, no
+ * blanks at its ends, no inline comment). */
+int moat_manifest_value_survives(const char *value);
 
 /* Append a package layer (host path of a .mpk) on top of the others. */
 int moat_manifest_add_layer(struct moat_manifest *m, const char *pkg_path);
