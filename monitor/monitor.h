@@ -25,6 +25,8 @@ struct pico {
 	int debug;
 	int reported_exit;  /* the PAL sent MOAT_OP_EXIT */
 	int done;
+	int stopped_by;     /* killed when the grace period after this signal
+			       to moat (SIGTERM, SIGINT, SIGHUP) ran out */
 	struct moat_policy *policy;
 	struct moat_exit exit;
 	char name[64];      /* program name for messages */
@@ -43,6 +45,9 @@ struct pico {
 	unsigned unix_seq;
 	char sockdir[4096];          /* host directory of their listeners, or "" */
 };
+
+/* How long a picoprocess has to end after moat is told to end. */
+#define MOAT_STOP_GRACE_MS 3000
 
 #define MOAT_CG_PIDS   1u
 #define MOAT_CG_MEMORY 2u
@@ -100,7 +105,11 @@ struct moat_request {
  * errors (the picoprocess is killed), -EINVAL for a bad path. */
 int moat_request_parse(const void *buf, size_t len, struct moat_request *req);
 
-#define MOAT_MAX_CHANNELS 1024 /* processes per picoprocess */
+#define MOAT_MAX_CHANNELS 1024 /* processes alive at once per picoprocess */
+#define MOAT_CHANNEL_SNDBUF (32 * 1024) /* the monitor's end (the kernel doubles it) */
+
+/* Set up the monitor's end of a new channel. */
+void moat_channel_setup(int chan);
 
 /* Serve one readable channel (index ci); returns 0, or -1 when the
  * channel closed or the picoprocess was killed. */
