@@ -132,6 +132,15 @@ void moat_monitor_free(struct moat_monitor *mon)
 	free(mon);
 }
 
+/* What the monitor may hold for one picoprocess at once, of each kind: a
+ * quarter of its memory limit, 1 to 64 MiB.  That memory is the
+ * monitor's, outside the picoprocess's cgroup. */
+static uint64_t held_budget(const struct pico *pp)
+{
+	uint64_t b = (pp->memory_max ? pp->memory_max : moat_default_memory()) / 4;
+	return b < (1u << 20) ? 1u << 20 : b > MOAT_LISTING_BYTES_MAX ? MOAT_LISTING_BYTES_MAX : b;
+}
+
 static const char *default_pico_path(char *buf, size_t len)
 {
 	char self[PATH_MAX];
@@ -209,6 +218,13 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	err[0] = 0;
 	pp->limits = m->limits;
 	moat_cgroup_create(pp, &m->limits);
+	pp->held_budget = held_budget(pp);
+	if (moat_policy_listing_budget(pp->policy, pp->held_budget, MOAT_LISTINGS_MAX) < 0) {
+		snprintf(err, errlen, "out of memory");
+		moat_cgroup_remove(pp);
+		moat_policy_free(pp->policy);
+		return -1;
+	}
 	if (moat_scratch_create(pp, &m->limits, err, errlen) < 0 ||
 	    (moat_policy_has_layers(pp->policy) &&
 	     moat_scratch_upper(pp, m->overlay, err, errlen) < 0)) {

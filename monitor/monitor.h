@@ -37,6 +37,9 @@ struct pico {
 	char cg_cpu[600];
 	unsigned cg_enforced; /* MOAT_CG_* the cgroups enforce */
 	uint64_t tasks_max, memory_max; /* the caps in force (for messages) */
+	uint64_t held_budget; /* what the monitor may hold for it at once, of
+				 each kind: directory listings, datagrams
+				 waiting in relays (0: MOAT_LISTING_BYTES_MAX) */
 	struct moat_limits limits; /* as given by the manifest (0: default) */
 	struct relay **relays;       /* sockets.c: UDP endpoints it relays */
 	int nrelays;
@@ -56,6 +59,7 @@ struct pico {
 /* sockets.c: UDP relays and unix socket names (see there). */
 struct pollfd;
 int moat_relay_new(struct pico *pp, int host, int server, int *app_end);
+int moat_relays_max(const struct pico *pp);
 int moat_relay_pollfds(struct pico *pp, struct pollfd *out);
 void moat_relay_serve(struct pico *pp, const struct pollfd *pfd, int n);
 int moat_unix_open(struct pico *pp, const char *uri, int *fd);
