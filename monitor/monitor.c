@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,7 +105,12 @@ static void stop_overdue(struct moat_monitor *mon)
 		return;
 	for (int i = 0; i < mon->n; i++) {
 		struct pico *pp = &mon->picos[i];
+		siginfo_t si = { 0 };
 		if (pp->done || pp->stopped_by)
+			continue;
+		/* it ended in time, only not reaped yet: not killed by us */
+		if (waitid(P_PID, (id_t)pp->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pp->pid)
 			continue;
 		pp->stopped_by = mon->stop_sig;
 		kill(pp->pid, SIGKILL);
@@ -115,7 +121,26 @@ struct moat_monitor *moat_monitor_new(void)
 {
 	if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return NULL;
+	/* The monitor keeps a descriptor per channel, relay and listing of
+	 * its picoprocesses (see listings_max): take what the host allows.
+	 * Each picoprocess gets its own RLIMIT_NOFILE (sandbox.c). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	return calloc(1, sizeof(struct moat_monitor));
+}
+
+/* Listings a picoprocess may hold at once (each is a descriptor of the
+ * monitor's): MOAT_LISTINGS_MAX, or a quarter of the monitor's
+ * descriptors where it has fewer than four times that. */
+static int listings_max(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur / 4 >= MOAT_LISTINGS_MAX)
+		return MOAT_LISTINGS_MAX;
+	return rl.rlim_cur / 4 < 16 ? 16 : (int)(rl.rlim_cur / 4);
 }
 
 void moat_monitor_free(struct moat_monitor *mon)
@@ -219,7 +244,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	pp->limits = m->limits;
 	moat_cgroup_create(pp, &m->limits);
 	pp->held_budget = held_budget(pp);
-	if (moat_policy_listing_budget(pp->policy, pp->held_budget, MOAT_LISTINGS_MAX) < 0) {
+	if (moat_policy_listing_budget(pp->policy, pp->held_budget, listings_max()) < 0) {
 		snprintf(err, errlen, "out of memory");
 		moat_cgroup_remove(pp);
 		moat_policy_free(pp->policy);
