@@ -23,6 +23,7 @@ struct moat_monitor {
 	int n;
 	int stop_sig;       /* SIGTERM, SIGINT or SIGHUP moat was told, or 0 */
 	struct timespec stop_by; /* when the grace period for it ends */
+	int stop_done;      /* and then everything left was killed */
 };
 
 /* Signals moat itself received, to pass on (see moat_monitor_signal),
@@ -84,7 +85,7 @@ static void forward_signals(struct moat_monitor *mon)
 		forward_one(mon, sig);
 		if (!is_stop_signal(sig))
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &mon->stop_by);
+		clock_gettime(CLOCK_MONOTONIC, &mon->stop_by); /* a second one: now */
 		if (!mon->stop_sig) {
 			mon->stop_sig = sig;
 			mon->stop_by.tv_sec += MOAT_STOP_GRACE_MS / 1000;
@@ -101,8 +102,9 @@ static void forward_signals(struct moat_monitor *mon)
  * and the loop reaps it as usual). */
 static void stop_overdue(struct moat_monitor *mon)
 {
-	if (!mon->stop_sig || ms_until(&mon->stop_by) > 0)
+	if (!mon->stop_sig || mon->stop_done || ms_until(&mon->stop_by) > 0)
 		return;
+	mon->stop_done = 1;
 	for (int i = 0; i < mon->n; i++) {
 		struct pico *pp = &mon->picos[i];
 		siginfo_t si = { 0 };
@@ -424,7 +426,7 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, struct polle
 		for (int j = 0; j < nrelayfds[i]; j++)
 			who[k++] = (struct polled){ i, -1 };
 	}
-	int timeout = mon->stop_sig ? (int)ms_until(&mon->stop_by) : -1;
+	int timeout = mon->stop_sig && !mon->stop_done ? (int)ms_until(&mon->stop_by) : -1;
 	int ready = poll(pfd, (nfds_t)k, timeout);
 	if (ready < 0 && errno != EINTR)
 		return -1;
