@@ -421,6 +421,14 @@ static int cmd_run(int argc, char **argv)
 	}
 	lo.learn = learn != NULL;
 	struct moat_monitor *mon = moat_monitor_new();
+	if (!mon) {
+		rc = fail("cannot start the monitor: %s%s", strerror(errno), "");
+		if (learned) {
+			fclose(learned);
+			unlink(learn);
+		}
+		goto out;
+	}
 	int id = moat_monitor_launch(mon, &m, &lo, err, sizeof(err));
 	if (id < 0) {
 		fprintf(stderr, "moat: %s\n", err);
