@@ -21,7 +21,7 @@
 struct moat_monitor {
 	struct pico *picos;
 	int n;
-	int stop_sig;       /* SIGTERM, SIGINT or SIGHUP moat was told, or 0 */
+	int stop_sig;       /* SIGTERM or SIGINT moat was told, or 0 */
 	struct timespec stop_by; /* when the grace period for it ends */
 	int stop_done;      /* and then everything left was killed */
 };
@@ -43,9 +43,11 @@ void moat_monitor_signal(int sig)
 	errno = saved;
 }
 
+/* SIGHUP is passed on only: servers reload on it (nginx, sshd), and a
+ * program that ignores it keeps running, as natively under nohup. */
 static int is_stop_signal(int sig)
 {
-	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+	return sig == SIGTERM || sig == SIGINT;
 }
 
 static long ms_until(const struct timespec *t)
@@ -70,7 +72,7 @@ static void forward_one(struct moat_monitor *mon, int sig)
 	}
 }
 
-/* SIGTERM, SIGINT and SIGHUP mean "end": the picoprocess gets the signal
+/* SIGTERM and SIGINT mean "end": the picoprocess gets the signal
  * and MOAT_STOP_GRACE_MS to end; a second one of them, or the end of the
  * grace period, kills it (see stop_overdue). */
 static void forward_signals(struct moat_monitor *mon)

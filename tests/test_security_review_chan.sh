@@ -8,7 +8,7 @@
 #      relays it can make the monitor keep.
 #   8. fork keeps working after thousands of forks in one life.
 #  12. a program that writes requests without reading the replies does
-#      not hang the monitor; SIGTERM, SIGINT and SIGHUP to moat end it,
+#      not hang the monitor; SIGTERM and SIGINT to moat end it (SIGHUP is passed on),
 #      even when the program ignores them.
 . "$(dirname "$0")/lib.sh"
 
@@ -155,7 +155,7 @@ check_eq "flood: 100000 requests and no reads end the picoprocess with the monit
 [ $t -lt 10000 ] && pass "flood: moat ended by itself ($t ms)" ||
 	fail "flood: moat ended by itself" "$t ms, status $rc"
 
-# --- 12. SIGTERM, SIGINT, SIGHUP to moat end it -------------------------
+# --- 12. SIGTERM and SIGINT end moat, SIGHUP is passed on -------------------------
 
 # stop_run SIG ID CMD...: moat runs CMD; after 1 s it gets SIG.  Writes
 # "STATUS MS" (MS from the signal to moat's end) to $WORK/s.ID.res and
@@ -186,11 +186,26 @@ check_eq "SIGTERM to moat: busybox sleep ends with 143 and says so" \
 
 # Programs that ignore them: killed after the grace period (3 s), status
 # 128 + the signal, one line.  (The three at once, to save time.)
-for sig in TERM INT HUP; do
+for sig in TERM INT; do
 	stop_run "$sig" "$sig" "$BB" sh -c "trap '' $sig; busybox sleep 30" &
 done
+# SIGHUP is passed on, never lost: a program that ends on it ends (129);
+# one that handles it (a server's reload) keeps running and gets it.
+stop_run HUP HUP "$BB" sleep 30 &
+"$MOAT" run -- "$BB" sh -c "trap 'echo reloaded' HUP; i=0; while [ \$i -lt 40 ]; do busybox sleep 0.1; i=\$((i+1)); done; echo done" \
+	>"$WORK/hup.out" 2>&1 &
+hupmon=$!
+sleep 1
+kill -HUP $hupmon
+wait $hupmon
+hrc=$?
 wait
-for s in TERM:15 INT:2 HUP:1; do
+check_eq "SIGHUP to moat: a program that handles it keeps running and gets it (a reload)" \
+	"reloaded|done|0" "$(tr '\n' '|' <"$WORK/hup.out")$hrc"
+read -r rc t <"$WORK/s.HUP.res"
+check_eq "SIGHUP to moat: busybox sleep ends with 129 and says so" \
+	"129|moat: busybox killed by signal 1 (Hangup)" "$rc|$(cat "$WORK/s.HUP.err")"
+for s in TERM:15 INT:2; do
 	sig=${s%%:*} n=${s##*:}
 	read -r rc t <"$WORK/s.$sig.res"
 	check_eq "SIG$sig to moat when the program ignores it: status $((128 + n)) and one line" \
