@@ -20,7 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -92,8 +92,24 @@ static void queue_elf(struct pack *pk, const char *path)
 	pk->queue[pk->nqueue++] = strdup(path);
 }
 
+/* The text of the symlink 'name' in 'dirfd' (or at 'path' if dirfd < 0). */
+static int read_link(struct pack *pk, const char *path, int dirfd, const char *name,
+		     char *target, size_t size)
+{
+	ssize_t n = dirfd >= 0 ? readlinkat(dirfd, name, target, size - 1)
+			       : readlink(path, target, size - 1);
+	if (n <= 0) {
+		snprintf(pk->err, sizeof(pk->err), "%s: cannot read link: %s", path,
+			 n < 0 ? strerror(errno) : "empty");
+		return -1;
+	}
+	target[n] = 0;
+	return 0;
+}
+
 /* Add one host object at the same path inside, as it is (no following). */
-static int add_object(struct pack *pk, const char *path, const struct stat *st)
+static int add_object(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+		      const char *name)
 {
 	if (find_source(pk, path) || excluded(pk, path))
 		return 0;
@@ -101,18 +117,14 @@ static int add_object(struct pack *pk, const char *path, const struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		s = add_source(pk, path);
 		s->host = strdup(path);
+		s->dev = st->st_dev, s->ino = st->st_ino;
 		queue_elf(pk, path);
 	} else if (S_ISDIR(st->st_mode)) {
 		s = add_source(pk, path);
 	} else if (S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n <= 0) {
-			snprintf(pk->err, sizeof(pk->err), "%s: cannot read link: %s", path,
-				 strerror(errno));
+		if (read_link(pk, path, dirfd, name, target, sizeof(target)) < 0)
 			return -1;
-		}
-		target[n] = 0;
 		s = add_source(pk, path);
 		s->link = strdup(target);
 	} else {
@@ -125,15 +137,110 @@ static int add_object(struct pack *pk, const char *path, const struct stat *st)
 	return 0;
 }
 
-static int add_host_path(struct pack *pk, const char *path, int depth);
+/* ---- walking a host tree ---- */
 
-static struct pack *walking;
-static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Called for every object under a walked directory: 'path' is its host
+ * path, 'st' its lstat, and 'name' its name in the open directory
+ * 'dirfd'. */
+typedef int (*visit_fn)(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+			const char *name);
+
+#define WALK_DEPTH 256
+
+/* Visit everything beneath the open directory 'dfd' (host path 'path',
+ * 'len' bytes, in a PATH_MAX buffer).  Each name is looked at and opened
+ * relative to its parent's descriptor, never followed (O_NOFOLLOW), and
+ * a subdirectory must be the one just looked at (same device and inode):
+ * a tree that its owner changes while it is walked cannot lead the walk
+ * outside it.  nftw(3) walks by path, and would follow a directory
+ * swapped for a symlink. */
+static int walk_tree(struct pack *pk, int dfd, char *path, size_t len, visit_fn fn, int depth)
 {
-	(void)type, (void)ftw;
-	if (add_object(walking, path, st) < 0)
-		return 1;
-	return 0;
+	if (depth > WALK_DEPTH) {
+		snprintf(pk->err, sizeof(pk->err), "%s: nested more than %d directories deep", path,
+			 WALK_DEPTH);
+		return -1;
+	}
+	int copy = dup(dfd);
+	DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
+	if (!d) {
+		if (copy >= 0)
+			close(copy);
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = 0;
+	errno = 0;
+	for (struct dirent *e; r == 0 && (e = readdir(d)); errno = 0) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		size_t n = strlen(e->d_name);
+		if (len + 1 + n >= PATH_MAX) {
+			snprintf(pk->err, sizeof(pk->err), "%.200s/...: path too long", path);
+			r = -1;
+			break;
+		}
+		size_t sep = len == 1 ? 0 : 1; /* under "/" itself */
+		path[len] = '/';
+		memcpy(path + len + sep, e->d_name, n + 1);
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			snprintf(pk->err, sizeof(pk->err), "%s: %s", path, strerror(errno));
+			r = -1;
+		} else if ((r = fn(pk, path, &st, dfd, e->d_name)) == 0 && S_ISDIR(st.st_mode)) {
+			int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			struct stat now;
+			if (sub < 0 || fstat(sub, &now) < 0 || now.st_dev != st.st_dev ||
+			    now.st_ino != st.st_ino) {
+				snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
+					 sub < 0 && errno != ELOOP && errno != ENOTDIR
+						 ? strerror(errno)
+						 : "changed while packing (now a symlink or another directory); refused");
+				r = -1;
+			} else {
+				r = walk_tree(pk, sub, path, len + sep + n, fn, depth + 1);
+			}
+			if (sub >= 0)
+				close(sub);
+		}
+		path[len] = 0;
+	}
+	if (r == 0 && errno) {
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, strerror(errno));
+		r = -1;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Open the directory at host path 'root' (no symlink on the way), check
+ * it is the one 'st' describes, visit it and everything beneath it. */
+static int walk_root(struct pack *pk, const char *root, const struct stat *st, visit_fn fn)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", root);
+	int fd = moat_open_nofollow(path, O_RDONLY | O_DIRECTORY);
+	struct stat now;
+	if (fd < 0 || fstat(fd, &now) < 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", root,
+			 fd < 0 && errno != ELOOP && errno != ENOTDIR
+				 ? strerror(errno)
+				 : "changed while packing (now a symlink or another directory); refused");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int r = fn(pk, path, &now, -1, NULL);
+	if (r == 0)
+		r = walk_tree(pk, fd, path, strlen(path), fn, 0);
+	close(fd);
+	return r;
+}
+
+static int walk_one(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+		    const char *name)
+{
+	return add_object(pk, path, st, dirfd, name);
 }
 
 /* Add a host path: every symlink on the way as a symlink (and what it
@@ -159,11 +266,11 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 			return -1;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			if (add_object(pk, norm, &st) < 0)
+			if (add_object(pk, norm, &st, -1, NULL) < 0)
 				return -1;
 			char target[PATH_MAX], next[2 * PATH_MAX + 2], dir[PATH_MAX];
-			ssize_t n = readlink(norm, target, sizeof(target) - 1);
-			target[n > 0 ? n : 0] = 0;
+			if (read_link(pk, norm, -1, NULL, target, sizeof(target)) < 0)
+				return -1;
 			snprintf(dir, sizeof(dir), "%s", norm);
 			*strrchr(dir, '/') = 0;
 			if (target[0] == '/')
@@ -180,11 +287,9 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 			return add_host_path(pk, resolved, depth + 1);
 		}
 		if (!slash) {
-			if (S_ISDIR(st.st_mode)) {
-				walking = pk;
-				return nftw(norm, walk_one, 32, FTW_PHYS) ? -1 : 0;
-			}
-			return add_object(pk, norm, &st);
+			if (S_ISDIR(st.st_mode))
+				return walk_root(pk, norm, &st, walk_one);
+			return add_object(pk, norm, &st, -1, NULL);
 		}
 		*slash = '/';
 		c = slash;
@@ -238,9 +343,10 @@ static long va_to_off(const Elf64_Phdr *ph, int n, uint64_t va)
 
 static int add_elf_needs(struct pack *pk, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = moat_open_nofollow(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
 		if (fd >= 0)
 			close(fd);
 		return 0;
@@ -319,45 +425,71 @@ static int add_queued_needs(struct pack *pk)
 
 /* ---- packing a directory ---- */
 
-static const char *pack_root;
 static size_t pack_root_len;
+static uid_t pack_root_uid;
 
-static int dir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Packing another user's directory (as root, say): a hard link there to
+ * a file of someone else's is refused.  Its owner may have linked a file
+ * they cannot read, which the packer can (with fs.protected_hardlinks
+ * off), and the package would hold its contents. */
+static int foreign_hard_link(const struct stat *st)
 {
-	(void)type, (void)ftw;
+	return S_ISREG(st->st_mode) && st->st_nlink > 1 && geteuid() != pack_root_uid &&
+	       st->st_uid != pack_root_uid;
+}
+
+static int dir_one(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+		   const char *name)
+{
 	char vpath[PATH_MAX];
 	snprintf(vpath, sizeof(vpath), "%s", path[pack_root_len] ? path + pack_root_len : "/");
+	if (strlen(vpath) >= MOAT_PKG_ALIGN) {
+		snprintf(pk->err, sizeof(pk->err), "%.200s...: path too long for a package (%d bytes at most)",
+			 path, MOAT_PKG_ALIGN - 1);
+		return -1;
+	}
 	const char *base = strrchr(vpath, '/') + 1;
 	struct moat_pkg_source *s;
 	if (!strcmp(base, ".wh..wh..opq")) { /* the parent hides lower layers */
 		vpath[base - vpath - (base - vpath > 1)] = 0;
-		s = find_source(walking, vpath[0] ? vpath : "/");
+		s = find_source(pk, vpath[0] ? vpath : "/");
 		if (s)
 			s->flags |= MOAT_PKG_OPAQUE;
 		return 0;
 	}
 	if (!strncmp(base, ".wh.", 4)) { /* a whiteout of NAME */
+		if (!base[4] || !strcmp(base + 4, ".") || !strcmp(base + 4, "..")) {
+			snprintf(pk->err, sizeof(pk->err), "%s: cannot pack: a whiteout of no name", path);
+			return -1;
+		}
 		char target[PATH_MAX];
 		snprintf(target, sizeof(target), "%.*s%s", (int)(base - vpath), vpath, base + 4);
-		s = add_source(walking, target);
+		s = add_source(pk, target);
 		s->mode = 0;
 		return 0;
 	}
+	if (foreign_hard_link(st)) {
+		snprintf(pk->err, sizeof(pk->err),
+			 "%s: cannot pack: a hard link to a file of uid %u in a directory of uid %u; copy it instead",
+			 path, (unsigned)st->st_uid, (unsigned)pack_root_uid);
+		return -1;
+	}
 	if (S_ISREG(st->st_mode)) {
-		s = add_source(walking, vpath);
+		s = add_source(pk, vpath);
 		s->host = strdup(path);
+		s->dev = st->st_dev, s->ino = st->st_ino;
 	} else if (S_ISDIR(st->st_mode)) {
-		s = add_source(walking, vpath);
+		s = add_source(pk, vpath);
 	} else if (S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = 0;
-		s = add_source(walking, vpath);
+		if (read_link(pk, path, dirfd, name, target, sizeof(target)) < 0)
+			return -1;
+		s = add_source(pk, vpath);
 		s->link = strdup(target);
 	} else {
-		snprintf(walking->err, sizeof(walking->err),
+		snprintf(pk->err, sizeof(pk->err),
 			 "%s: cannot pack: not a regular file, directory or symlink", path);
-		return 1;
+		return -1;
 	}
 	s->mode = st->st_mode & (S_IFMT | 07777);
 	s->mtime_ns = mtime_ns(st);
@@ -366,21 +498,36 @@ static int dir_one(const char *path, const struct stat *st, int type, struct FTW
 
 /* ---- the command ---- */
 
-static int read_file(const char *path, char **text, size_t *len)
+/* The manifest given to pack: a regular file (a FIFO must not block the
+ * open, nor a device be read), up to 1 MiB as in a package. */
+static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
 	*text = NULL;
 	*len = 0;
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		*text = realloc(*text, *len + n + 1);
-		memcpy(*text + *len, buf, n);
-		*len += n;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, errno == ENXIO ? "not a regular file" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	fclose(f);
+	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		snprintf(err, errlen, "%s: %s", path,
+			 S_ISREG(st.st_mode) ? "a manifest of over 1 MiB" : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	*text = malloc((size_t)st.st_size + 1);
+	ssize_t n = 0;
+	while (*len < (size_t)st.st_size &&
+	       (n = pread(fd, *text + *len, (size_t)st.st_size - *len, (off_t)*len)) > 0)
+		*len += (size_t)n;
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -499,8 +646,8 @@ int moat_cmd_pack(int argc, char **argv)
 			fprintf(stderr, "moat pack: give either -m MANIFEST or --name/--version/--depends\n");
 			goto done;
 		}
-		if (read_file(manifest, &text, &tlen) < 0) {
-			fprintf(stderr, "moat pack: %s: %s\n", manifest, strerror(errno));
+		if (read_file(manifest, &text, &tlen, pk.err, sizeof(pk.err)) < 0) {
+			fprintf(stderr, "moat pack: %s\n", pk.err);
 			goto done;
 		}
 	} else {
@@ -550,14 +697,13 @@ int moat_cmd_pack(int argc, char **argv)
 	} else {
 		char root[PATH_MAX];
 		struct stat st;
-		if (!realpath(argv[optind], root) || stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (!realpath(argv[optind], root) || lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			snprintf(pk.err, sizeof(pk.err), "%s: not a directory", argv[optind]);
 			goto fail;
 		}
-		pack_root = root;
 		pack_root_len = strcmp(root, "/") ? strlen(root) : 0;
-		walking = &pk;
-		if (nftw(root, dir_one, 32, FTW_PHYS))
+		pack_root_uid = st.st_uid;
+		if (walk_root(&pk, root, &st, dir_one) < 0)
 			goto fail;
 		/* The directory's own entry is the package's root. */
 		for (size_t i = 0; i < pk.n; i++)
@@ -582,6 +728,54 @@ done:
 	free(depends);
 	pack_free(&pk);
 	return rc;
+}
+
+/* A path or other text from a package or manifest, printed so that no
+ * byte of it can start a line or a terminal escape: \n, \\ and \ooo. */
+void moat_put_escaped(FILE *f, const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '\\')
+			fputs("\\\\", f);
+		else if (*c == '\n')
+			fputs("\\n", f);
+		else if (*c < 0x20 || *c == 0x7f)
+			fprintf(f, "\\%03o", *c);
+		else
+			fputc(*c, f);
+	}
+}
+
+/* A network grant as the manifest spells it, "tcp.server://A:P = ...". */
+static void put_endpoint(FILE *f, const struct moat_net_mapping *n, uint32_t addr,
+			 uint16_t port)
+{
+	const unsigned char *a = (const unsigned char *)&addr;
+	fprintf(f, "%s.%s://", n->udp ? "udp" : "tcp", n->server ? "server" : "client");
+	if (addr)
+		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	else
+		fputc('*', f);
+	if (port)
+		fprintf(f, ":%u", port);
+	else
+		fputs(":*", f);
+}
+
+void moat_put_grant(FILE *f, const struct moat_manifest *m, int i)
+{
+	if (i < m->nmaps) {
+		fprintf(f, "%s ", m->maps[i].writable ? "rw" : "ro");
+		moat_put_escaped(f, m->maps[i].vpath);
+		fputs(" = ", f);
+		moat_put_escaped(f, m->maps[i].hpath);
+		return;
+	}
+	const struct moat_net_mapping *n = &m->nets[i - m->nmaps];
+	fputs("net ", f);
+	put_endpoint(f, n, n->vaddr, n->vport);
+	fputs(" = ", f);
+	put_endpoint(f, n, n->haddr, n->hport);
 }
 
 static const char *type_name(uint32_t mode)
@@ -619,8 +813,8 @@ int moat_cmd_inspect(int argc, char **argv)
 	size_t files = 0;
 	for (size_t i = 0; i < moat_package_count(p); i++) {
 		const struct moat_pkg_entry *e = moat_package_entry(p, i);
-		if ((e->mode & S_IFMT) == S_IFREG)
-			bytes += e->size, files++;
+		if ((e->mode & S_IFMT) == S_IFREG && (files++, __builtin_add_overflow(bytes, e->size, &bytes)))
+			bytes = UINT64_MAX; /* entries may share contents: only a display */
 	}
 	printf("package:  %s %s (%s)\n", m.name, m.version, m.arch ? m.arch : "any");
 	printf("file:     %s, %llu bytes, %zu entries, %zu files, %llu bytes of contents\n",
@@ -630,28 +824,35 @@ int moat_cmd_inspect(int argc, char **argv)
 	for (int i = 0; i < m.ndeps; i++)
 		printf("  %s %s\n", m.deps[i].name, m.deps[i].range ? m.deps[i].range : "(any version)");
 	printf("entry:    %s\n", m.entry ? m.entry : "(none: a library or base package)");
-	printf("policy:\n");
-	for (int i = 0; i < m.nmaps; i++)
-		printf("  %s %s = %s\n", m.maps[i].writable ? "rw" : "ro", m.maps[i].vpath,
-		       m.maps[i].hpath);
-	for (int i = 0; i < m.nnets; i++)
-		printf("  net %s port %u\n", m.nets[i].server ? "tcp.server" : "tcp.client",
-		       m.nets[i].vport);
-	if (!m.nmaps && !m.nnets)
-		printf("  (no host paths, no network)\n");
+	/* What the package asks for; only the person running it grants it
+	 * (moat run --ro/--rw/--net, or --accept-grants). */
+	printf("requests: %s\n", m.nmaps || m.nnets
+					  ? "(granted only if the runner gives them: --ro/--rw/--net, or --accept-grants)"
+					  : "(no host paths, no network)");
+	for (int i = 0; i < m.nmaps + m.nnets; i++) {
+		fputs("  ", stdout);
+		moat_put_grant(stdout, &m, i);
+		fputc('\n', stdout);
+	}
 	printf("files:\n");
 	for (size_t i = 0; i < moat_package_count(p); i++) {
 		const struct moat_pkg_entry *e = moat_package_entry(p, i);
 		const char *path = moat_package_path(p, e);
 		if ((e->mode & S_IFMT) == S_IFLNK)
-			printf("  %-8s %04o %10s  %s -> %s\n", type_name(e->mode), e->mode & 07777, "",
-			       path, moat_package_link(p, e));
+			printf("  %-8s %04o %10s  ", type_name(e->mode), e->mode & 07777, "");
 		else if ((e->mode & S_IFMT) == S_IFREG)
-			printf("  %-8s %04o %10llu  %s\n", type_name(e->mode), e->mode & 07777,
-			       (unsigned long long)e->size, path);
+			printf("  %-8s %04o %10llu  ", type_name(e->mode), e->mode & 07777,
+			       (unsigned long long)e->size);
 		else
-			printf("  %-8s %04o %10s  %s%s\n", type_name(e->mode), e->mode & 07777, "", path,
-			       e->flags & MOAT_PKG_OPAQUE ? " (opaque)" : "");
+			printf("  %-8s %04o %10s  ", type_name(e->mode), e->mode & 07777, "");
+		moat_put_escaped(stdout, path);
+		if ((e->mode & S_IFMT) == S_IFLNK) {
+			fputs(" -> ", stdout);
+			moat_put_escaped(stdout, moat_package_link(p, e));
+		}
+		if ((e->mode & S_IFMT) == S_IFDIR && (e->flags & MOAT_PKG_OPAQUE))
+			fputs(" (opaque)", stdout);
+		fputc('\n', stdout);
 	}
 	moat_manifest_free(&m);
 	moat_package_close(p);
