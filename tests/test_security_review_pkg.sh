@@ -79,20 +79,26 @@ for c in "file size 0xfffffffffffff001" "file size 0xffffffffffffffff" "file siz
 done
 
 # ---- 13: a FIFO, a socket or a directory given as a package ----
-mkfifo "$WORK/fifo.mpk" "$WORK/fifo.ini"
-mkdir -p "$WORK/dir.mpk"
-python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$WORK/sock.mpk"
+F=$WORK/fifos
+mkdir -p "$F/dir.mpk"
+mkfifo "$F/fifo.mpk" "$F/fifo.ini"
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$F/sock.mpk"
 for f in fifo.mpk sock.mpk dir.mpk; do
 	for cmd in verify inspect run; do
-		out=$(timeout 5 "$MOAT" $cmd "$WORK/$f" 2>&1 </dev/null)
+		out=$(timeout 5 "$MOAT" $cmd "$F/$f" 2>&1 </dev/null)
 		rc=$?
-		one_line_refusal "13: moat $cmd $f: one line, no hang" "$WORK/$f" "$out" $rc
+		one_line_refusal "13: moat $cmd $f: one line, no hang" "$F/$f" "$out" $rc
 	done
 done
-out=$(timeout 5 "$MOAT" pack "$WORK/small" -m "$WORK/fifo.ini" -o "$WORK/never.mpk" 2>&1 </dev/null)
+out=$(timeout 5 "$MOAT" pack "$WORK/small" -m "$F/fifo.ini" -o "$WORK/never.mpk" 2>&1 </dev/null)
 rc=$?
-check_eq "13: moat pack -m FIFO: one line, no hang" "rc=2 moat pack: $WORK/fifo.ini: not a regular file" \
+check_eq "13: moat pack -m FIFO: one line, no hang" "rc=2 moat pack: $F/fifo.ini: not a regular file" \
 	"rc=$rc $out"
+# The search path is scanned for packages: a FIFO named *.mpk beside an
+# app must not hang its run.
+cp "$WORK/small.mpk" "$F/"
+out=$(timeout 10 "$MOAT" run "$F/small.mpk" 2>&1 </dev/null)
+check_eq "13: moat run APP.mpk beside a FIFO named *.mpk runs" "rc=0 contents" "rc=$? $out"
 
 # ---- also noticed: an empty program name ----
 out=$("$MOAT" run -- '' 2>&1)
@@ -257,12 +263,12 @@ for top, dirs, files in os.walk(sys.argv[1]):
 print(n + 1, f)' "$N")
 out=$("$MOAT" verify "$WORK/names.mpk" 2>&1)
 check_eq "round trip: and verifies" "rc=0 $WORK/names.mpk: ok (small 1, $nall entries, checksums match)" "rc=$? $out"
-inside=$("$MOAT" run "$WORK/names.mpk" -- find /d -print0 2>&1 | python3 -c '
+inside=$(timeout 20 "$MOAT" run "$WORK/names.mpk" -- find /d -print0 2>&1 </dev/null | python3 -c '
 import sys; print(sorted(x for x in sys.stdin.buffer.read().split(b"\0") if x))' 2>&1)
 host=$(cd "$N" && find d -print0 | python3 -c '
 import sys; print(sorted(b"/" + x for x in sys.stdin.buffer.read().split(b"\0") if x))')
 check_eq "round trip: run lists exactly the names packed" "$host" "$inside"
-out=$("$MOAT" run "$WORK/names.mpk" -- sh -c 'for f in /d/* /d/.[!.]* /d/..?*; do [ "$(busybox cat "$f")" = "${f#/d/}" ] || echo "$f differs"; done; echo done' 2>&1)
+out=$(timeout 20 "$MOAT" run "$WORK/names.mpk" -- sh -c 'for f in /d/* /d/.[!.]* /d/..?*; do [ "$(busybox cat "$f")" = "${f#/d/}" ] || echo "$f differs"; done; echo done' 2>&1)
 check_eq "round trip: every file holds what was packed under its name" "done" "$out"
 out=$("$MOAT" inspect "$WORK/names.mpk")
 lines=$(printf '%s\n' "$out" | grep -c '^  file ')

@@ -92,12 +92,20 @@ static void queue_elf(struct pack *pk, const char *path)
 	pk->queue[pk->nqueue++] = strdup(path);
 }
 
+/* What moat pack says when the owner of what it packs changed it under
+ * it; monitor/package.c says the same of a file's contents. */
+#define CHANGED "changed while packing (now a symlink or another file); refused"
+
 /* The text of the symlink 'name' in 'dirfd' (or at 'path' if dirfd < 0). */
 static int read_link(struct pack *pk, const char *path, int dirfd, const char *name,
 		     char *target, size_t size)
 {
 	ssize_t n = dirfd >= 0 ? readlinkat(dirfd, name, target, size - 1)
 			       : readlink(path, target, size - 1);
+	if (n < 0 && errno == EINVAL) { /* no longer a symlink */
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, CHANGED);
+		return -1;
+	}
 	if (n <= 0) {
 		snprintf(pk->err, sizeof(pk->err), "%s: cannot read link: %s", path,
 			 n < 0 ? strerror(errno) : "empty");
@@ -195,7 +203,7 @@ static int walk_tree(struct pack *pk, int dfd, char *path, size_t len, visit_fn 
 				snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
 					 sub < 0 && errno != ELOOP && errno != ENOTDIR
 						 ? strerror(errno)
-						 : "changed while packing (now a symlink or another directory); refused");
+						 : CHANGED);
 				r = -1;
 			} else {
 				r = walk_tree(pk, sub, path, len + sep + n, fn, depth + 1);
@@ -225,7 +233,7 @@ static int walk_root(struct pack *pk, const char *root, const struct stat *st, v
 		snprintf(pk->err, sizeof(pk->err), "%s: %s", root,
 			 fd < 0 && errno != ELOOP && errno != ENOTDIR
 				 ? strerror(errno)
-				 : "changed while packing (now a symlink or another directory); refused");
+				 : CHANGED);
 		if (fd >= 0)
 			close(fd);
 		return -1;
