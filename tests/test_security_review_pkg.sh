@@ -105,6 +105,10 @@ out=$("$MOAT" run -- '' 2>&1)
 check_eq "moat run -- '' says the program name is empty" "rc=2 moat: run: the PROGRAM name is empty" \
 	"rc=$? $out"
 
+out=$(cd "$WORK" && PATH="$WORK/small/bin:$PATH" "$MOAT" pack --from-host '' --name e --version 1 -o "$WORK/e.mpk" 2>&1)
+check_eq "moat pack --from-host '' packs no \$PATH directory" "rc=2 moat pack: : program not found|no package" \
+	"rc=$? $out|$([ -e "$WORK/e.mpk" ] && echo package || echo no package)"
+
 # ---- 9: a package requests grants; only the runner gives them ----
 mkdir -p "$WORK/host" "$WORK/gsrc/bin"
 cp $BB "$WORK/gsrc/bin/busybox"

@@ -77,6 +77,10 @@ static int fail(const char *fmt, const char *a, const char *b)
 /* Find PROGRAM on the host PATH when it has no slash. */
 int moat_find_program(const char *prog, char *out, size_t len)
 {
+	if (!prog[0]) { /* "" would name each $PATH directory itself */
+		errno = ENOENT;
+		return -1;
+	}
 	if (strchr(prog, '/')) {
 		char abs[PATH_MAX];
 		if (prog[0] == '/')
@@ -90,8 +94,9 @@ int moat_find_program(const char *prog, char *out, size_t len)
 	char *copy = strdup(path), *save = NULL;
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		char cand[PATH_MAX];
+		struct stat st;
 		snprintf(cand, sizeof(cand), "%s/%s", dir, prog);
-		if (access(cand, X_OK) == 0) {
+		if (access(cand, X_OK) == 0 && stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
 			snprintf(out, len, "%s", cand);
 			free(copy);
 			return 0;
