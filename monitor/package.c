@@ -426,14 +426,14 @@ static int copy_contents(int out, uint64_t at, const struct moat_pkg_source *s, 
 	}
 	/* Read, not mapped: the owner may truncate the file meanwhile, and
 	 * a mapping would then fault.  What was read is what is hashed. */
+	enum { CHUNK = 1 << 16 };
 	XXH3_state_t *h = XXH3_createState();
 	XXH3_128bits_reset(h);
-	static char buf[1 << 16];
+	char *buf = malloc(CHUNK);
 	uint64_t done = 0;
-	int r = 0;
+	int r = buf ? 0 : fail(err, errlen, s->host, "out of memory");
 	while (done < (uint64_t)st.st_size && r == 0) {
-		size_t want = (uint64_t)st.st_size - done < sizeof(buf) ? (size_t)(st.st_size - done)
-									: sizeof(buf);
+		size_t want = (uint64_t)st.st_size - done < CHUNK ? (size_t)(st.st_size - done) : CHUNK;
 		ssize_t n = pread(in, buf, want, (off_t)done);
 		if (n < 0)
 			r = fail(err, errlen, s->host, strerror(errno));
@@ -445,6 +445,7 @@ static int copy_contents(int out, uint64_t at, const struct moat_pkg_source *s, 
 			XXH3_128bits_update(h, buf, (size_t)n), done += (uint64_t)n;
 	}
 	close(in);
+	free(buf);
 	XXH128_canonical_t c;
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
 	memcpy(hash, c.digest, 16);
