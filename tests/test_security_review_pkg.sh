@@ -149,6 +149,16 @@ out=$(timeout 20 "$MOAT" run --ro "$WORK/host:/host" "$G" 2>"$WORK/err" </dev/nu
 check_eq "9: the runner's own --ro at the path wins: readable, not writable" \
 	"host file|no pwned|moat: $G: requests rw /host = $WORK/host: not granted; your own --ro/--rw maps that path" \
 	"$out|$([ -e "$WORK/host/pwned" ] && echo pwned || echo no pwned)|$(grep '^moat: .*/host' "$WORK/err")"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then # the same for a user
+	rm -f "$WORK/host/pwned"
+	NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all)
+	out=$(timeout 20 "${NOBODY[@]}" "$MOAT" run "$G" 2>&1 </dev/null)
+	a=$([ -e "$WORK/host/pwned" ] && echo pwned || echo untouched)
+	out2=$(timeout 20 "${NOBODY[@]}" "$MOAT" run --accept-grants "$G" 2>&1 </dev/null)
+	check_eq "9: as an unprivileged user: no grant without consent, the requested one with it" \
+		"untouched 2|owned" "$a $(printf '%s\n' "$out" | grep -c ': not granted; ')|$(cat "$WORK/host/pwned" 2>/dev/null)"
+	rm -f "$WORK/host/pwned"
+fi
 out=$("$MOAT" inspect "$G")
 case $out in
 *"requests: (granted only if the runner gives them: --ro/--rw/--net, or --accept-grants)
