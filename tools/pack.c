@@ -824,14 +824,18 @@ int moat_cmd_inspect(int argc, char **argv)
 		if ((e->mode & S_IFMT) == S_IFREG && (files++, __builtin_add_overflow(bytes, e->size, &bytes)))
 			bytes = UINT64_MAX; /* entries may share contents: only a display */
 	}
-	printf("package:  %s %s (%s)\n", m.name, m.version, m.arch ? m.arch : "any");
+	printf("package:  %s %s (", m.name, m.version); /* both checked: no control bytes */
+	moat_put_escaped(stdout, m.arch ? m.arch : "any");
+	printf(")\n");
 	printf("file:     %s, %llu bytes, %zu entries, %zu files, %llu bytes of contents\n",
 	       argv[1], (unsigned long long)moat_package_size(p), moat_package_count(p), files,
 	       (unsigned long long)bytes);
 	printf("depends:  %s\n", m.ndeps ? "" : "(nothing)");
 	for (int i = 0; i < m.ndeps; i++)
 		printf("  %s %s\n", m.deps[i].name, m.deps[i].range ? m.deps[i].range : "(any version)");
-	printf("entry:    %s\n", m.entry ? m.entry : "(none: a library or base package)");
+	printf("entry:    ");
+	moat_put_escaped(stdout, m.entry ? m.entry : "(none: a library or base package)");
+	printf("\n");
 	/* What the package asks for; only the person running it grants it
 	 * (moat run --ro/--rw/--net, or --accept-grants). */
 	printf("requests: %s\n", m.nmaps || m.nnets
