@@ -200,8 +200,9 @@ while time.time() < end:
     with open(reg, "w") as f:
         f.write("harmless\n")
     os.rename(reg, f"{d}/victim")
+print(i)
 EOF
-"${AS[@]}" /usr/bin/python3 "$R/swap.py" "$R/d" "$R/stage" "$SECRET" 8 &
+"${AS[@]}" /usr/bin/python3 "$R/swap.py" "$R/d" "$R/stage" "$SECRET" 6 >"$WORK/swaps" &
 swapper=$!
 printf '[Identity]\nname = race\nversion = 1\n' >"$WORK/race.ini"
 runs=0 leaked=0 ok=0 refused=0 other=""
@@ -218,10 +219,12 @@ while [ $SECONDS -lt $end ] && [ $runs -lt 200 ]; do
 		other=$out
 	fi
 done
-kill $swapper 2>/dev/null
-wait $swapper 2>/dev/null
-if [ $leaked = 0 ] && [ -z "$other" ] && [ $ok -gt 0 -o $refused -gt 0 ]; then
-	pass "5: $runs packs racing a symlink swap: none holds the secret ($ok packed, $refused refused in one line)"
+wait $swapper
+swaps=$(cat "$WORK/swaps")
+if [ "${swaps:-0}" -lt 100 ]; then
+	fail "5: packs racing a symlink swap" "the swapper did not run (${swaps:-no} swaps)"
+elif [ $leaked = 0 ] && [ -z "$other" ] && [ $ok -gt 0 -o $refused -gt 0 ]; then
+	pass "5: $runs packs racing $swaps symlink swaps: none holds the secret ($ok packed, $refused refused in one line)"
 else
 	fail "5: packs racing a symlink swap" "$leaked of $runs packages hold the secret; other error: ${other:0:200}"
 fi
