@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,50 +338,75 @@ static int find_library(const char *name, const char *runpath, const char *origi
 	return -1;
 }
 
-/* The file offset of virtual address 'va', through the PT_LOAD headers. */
-static long va_to_off(const Elf64_Phdr *ph, int n, uint64_t va)
+/* The file offset of virtual address 'va', through the PT_LOAD headers
+ * (each sum checked: the file is input, not trusted). */
+static uint64_t va_to_off(const Elf64_Phdr *ph, int n, uint64_t va)
 {
+	uint64_t off;
 	for (int i = 0; i < n; i++)
 		if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr &&
-		    va < ph[i].p_vaddr + ph[i].p_filesz)
-			return (long)(va - ph[i].p_vaddr + ph[i].p_offset);
-	return -1;
+		    va - ph[i].p_vaddr < ph[i].p_filesz &&
+		    !__builtin_add_overflow(va - ph[i].p_vaddr, ph[i].p_offset, &off))
+			return off;
+	return UINT64_MAX;
+}
+
+/* The NUL-terminated string at 'base' + 'off' inside f[0, size), or NULL. */
+static const char *elf_string(const unsigned char *f, size_t size, uint64_t base, uint64_t off)
+{
+	uint64_t at;
+	if (__builtin_add_overflow(base, off, &at) || at >= size ||
+	    !memchr(f + at, 0, size - (size_t)at))
+		return NULL;
+	return (const char *)f + at;
+}
+
+/* The whole file, read (not mapped: its owner may truncate it meanwhile,
+ * and a mapping would then fault).  NULL if it is not a regular file. */
+static unsigned char *read_whole(const char *path, size_t *size)
+{
+	int fd = moat_open_nofollow(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	unsigned char *f = NULL;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= (off_t)sizeof(Elf64_Ehdr) && (f = malloc((size_t)st.st_size))) {
+		ssize_t n = 0;
+		*size = 0;
+		while (*size < (size_t)st.st_size &&
+		       (n = pread(fd, f + *size, (size_t)st.st_size - *size, (off_t)*size)) > 0)
+			*size += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	return f;
 }
 
 static int add_elf_needs(struct pack *pk, const char *path)
 {
-	int fd = moat_open_nofollow(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-		if (fd >= 0)
-			close(fd);
+	size_t size = 0;
+	unsigned char *f = read_whole(path, &size);
+	if (!f)
 		return 0;
-	}
-	const unsigned char *f = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (f == MAP_FAILED)
-		return 0;
-	size_t size = (size_t)st.st_size;
 	const Elf64_Ehdr *eh = (const void *)f;
 	int r = 0;
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_phoff > size || eh->e_phnum > 256 ||
-	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phoff > size || eh->e_phnum > 256 ||
+	    (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size - eh->e_phoff ||
+	    eh->e_phoff % _Alignof(Elf64_Phdr))
 		goto out;
 	const Elf64_Phdr *ph = (const void *)(f + eh->e_phoff);
 	const Elf64_Dyn *dyn = NULL;
 	size_t ndyn = 0;
 	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type == PT_INTERP && ph[i].p_offset < size && ph[i].p_filesz < PATH_MAX &&
-		    ph[i].p_offset + ph[i].p_filesz <= size) {
+		int inside = ph[i].p_offset <= size && ph[i].p_filesz <= size - ph[i].p_offset;
+		if (ph[i].p_type == PT_INTERP && inside && ph[i].p_filesz < PATH_MAX) {
 			char interp[PATH_MAX];
 			memcpy(interp, f + ph[i].p_offset, ph[i].p_filesz);
 			interp[ph[i].p_filesz] = 0;
 			if ((r = add_host_path(pk, interp, 0)) < 0)
 				goto out;
 		}
-		if (ph[i].p_type == PT_DYNAMIC && ph[i].p_offset + ph[i].p_filesz <= size) {
+		if (ph[i].p_type == PT_DYNAMIC && inside && ph[i].p_offset % _Alignof(Elf64_Dyn) == 0) {
 			dyn = (const void *)(f + ph[i].p_offset);
 			ndyn = ph[i].p_filesz / sizeof(*dyn);
 		}
@@ -392,22 +416,21 @@ static int add_elf_needs(struct pack *pk, const char *path)
 	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
 		if (dyn[i].d_tag == DT_STRTAB)
 			strtab = dyn[i].d_un.d_ptr;
-	long stroff = strtab ? va_to_off(ph, eh->e_phnum, strtab) : -1;
-	if (stroff < 0)
+	uint64_t stroff = strtab ? va_to_off(ph, eh->e_phnum, strtab) : UINT64_MAX;
+	if (stroff >= size)
 		goto out;
 	char origin[PATH_MAX];
 	snprintf(origin, sizeof(origin), "%s", path);
 	*strrchr(origin, '/') = 0;
 	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
-		if ((dyn[i].d_tag == DT_RUNPATH || dyn[i].d_tag == DT_RPATH) &&
-		    (size_t)stroff + dyn[i].d_un.d_val < size)
-			runpath = (const char *)f + stroff + dyn[i].d_un.d_val;
+		if (dyn[i].d_tag == DT_RUNPATH || dyn[i].d_tag == DT_RPATH)
+			runpath = elf_string(f, size, stroff, dyn[i].d_un.d_val);
 	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
-		if (dyn[i].d_tag != DT_NEEDED || (size_t)stroff + dyn[i].d_un.d_val >= size)
-			continue;
-		const char *name = (const char *)f + stroff + dyn[i].d_un.d_val;
+		const char *name = dyn[i].d_tag == DT_NEEDED
+					   ? elf_string(f, size, stroff, dyn[i].d_un.d_val)
+					   : NULL;
 		char lib[PATH_MAX];
-		if (!memchr(name, 0, size - ((size_t)stroff + dyn[i].d_un.d_val)))
+		if (!name)
 			continue;
 		if (find_library(name, runpath, origin, lib, sizeof(lib)) < 0) {
 			snprintf(pk->err, sizeof(pk->err), "%s: needs %s, which is not on this host",
@@ -419,7 +442,7 @@ static int add_elf_needs(struct pack *pk, const char *path)
 			goto out;
 	}
 out:
-	munmap((void *)f, size);
+	free(f);
 	return r;
 }
 
