@@ -417,7 +417,9 @@ static int copy_contents(int out, uint64_t at, const struct moat_pkg_source *s, 
 		int e = errno;
 		if (in >= 0)
 			close(in);
-		return fail(err, errlen, s->host, e == ELOOP || e == ENOTDIR ? changed : strerror(e));
+		/* ENOENT too: the walk saw it a moment ago */
+		return fail(err, errlen, s->host,
+			    e == ELOOP || e == ENOTDIR || e == ENOENT ? changed : strerror(e));
 	}
 	if (!S_ISREG(st.st_mode) ||
 	    (s->ino && (st.st_dev != (dev_t)s->dev || st.st_ino != (ino_t)s->ino))) {

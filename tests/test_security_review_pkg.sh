@@ -7,6 +7,7 @@
 # -- ''`, and the round trip of hostile file names through pack, verify,
 # inspect and run.
 . "$(dirname "$0")/lib.sh"
+shopt -s extglob
 
 BB=/bin/busybox
 PY=$WORK/mpk.py
@@ -173,8 +174,9 @@ check_eq "9: --accept-grants without a package is refused" \
 
 # ---- 5: moat pack races with the directory's owner ----
 # The owner swaps DIR/victim between a file and a symlink to a secret
-# only the packer may read, in a tight loop, while the packer packs DIR
-# again and again.  No package may ever hold the secret.
+# only the packer may read, and DIR/vdir between a directory and a
+# symlink to the secret's directory, in a tight loop, while the packer
+# packs DIR again and again.  No package may ever hold the secret.
 SECRET=$WORK/secret
 printf 'CANARY-%s-SECRET\n' "$RANDOM$RANDOM" >"$SECRET"
 chmod 600 "$SECRET"
@@ -182,6 +184,10 @@ R=$WORK/race
 mkdir -p "$R/d" "$R/stage" "$R/out"
 for i in $(seq 1 150); do echo "filler $i" >"$R/d/f$i"; done
 echo harmless >"$R/d/victim"
+mkdir -p "$R/d/vdir" "$WORK/sdir"
+echo harmless >"$R/d/vdir/secret"
+cp "$SECRET" "$WORK/sdir/secret"
+chmod 700 "$WORK/sdir"
 AS=()
 if [ "$(id -u)" = 0 ]; then # the owner is another user, as in the attack
 	chown -R 65534:65534 "$R/d" "$R/stage"
@@ -189,20 +195,27 @@ if [ "$(id -u)" = 0 ]; then # the owner is another user, as in the attack
 fi
 cat >"$R/swap.py" <<'EOF'
 import os, sys, time
-d, stage, secret, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+d, stage, secret, sdir, seconds = sys.argv[1:5] + [float(sys.argv[5])]
 end = time.time() + seconds
 i = 0
 while time.time() < end:
     i += 1
+    # a file swapped for a symlink to the secret, and back
     link, reg = f"{stage}/l{i}", f"{stage}/r{i}"
     os.symlink(secret, link)
     os.rename(link, f"{d}/victim")
     with open(reg, "w") as f:
         f.write("harmless\n")
     os.rename(reg, f"{d}/victim")
+    # a directory swapped for a symlink to the secret's directory, and back
+    os.symlink(sdir, link)
+    os.rename(f"{d}/vdir", f"{stage}/vdir")
+    os.rename(link, f"{d}/vdir")
+    os.unlink(f"{d}/vdir")
+    os.rename(f"{stage}/vdir", f"{d}/vdir")
 print(i)
 EOF
-"${AS[@]}" /usr/bin/python3 "$R/swap.py" "$R/d" "$R/stage" "$SECRET" 6 >"$WORK/swaps" &
+"${AS[@]}" /usr/bin/python3 "$R/swap.py" "$R/d" "$R/stage" "$SECRET" "$WORK/sdir" 6 >"$WORK/swaps" &
 swapper=$!
 printf '[Identity]\nname = race\nversion = 1\n' >"$WORK/race.ini"
 runs=0 leaked=0 ok=0 refused=0 other=""
@@ -213,7 +226,7 @@ while [ $SECONDS -lt $end ] && [ $runs -lt 200 ]; do
 	if [ $? = 0 ]; then
 		ok=$((ok + 1))
 		grep -qa CANARY "$R/out/p.mpk" && leaked=$((leaked + 1))
-	elif [ "$out" = "moat pack: $R/d/victim: changed while packing (now a symlink or another file); refused" ]; then
+	elif [[ $out == "moat pack: $R/d/"@(victim|vdir|vdir/secret)": changed while packing (now a symlink or another file); refused" ]]; then
 		refused=$((refused + 1))
 	else
 		other=$out

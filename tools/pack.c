@@ -101,7 +101,7 @@ static int read_link(struct pack *pk, const char *path, int dirfd, const char *n
 {
 	ssize_t n = dirfd >= 0 ? readlinkat(dirfd, name, target, size - 1)
 			       : readlink(path, target, size - 1);
-	if (n < 0 && errno == EINVAL) { /* no longer a symlink */
+	if (n < 0 && (errno == EINVAL || errno == ENOENT)) { /* no longer a symlink, or gone */
 		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, CHANGED);
 		return -1;
 	}
@@ -154,6 +154,24 @@ typedef int (*visit_fn)(struct pack *pk, const char *path, const struct stat *st
 
 #define WALK_DEPTH 256
 
+/* Open directory 'name' in 'dfd' (host path 'path'), not following a
+ * symlink, and only if it is still the directory 'st' describes. */
+static int open_subdir(struct pack *pk, int dfd, const char *name, const char *path,
+		       const struct stat *st)
+{
+	int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat now;
+	if (sub >= 0 && fstat(sub, &now) == 0 && now.st_dev == st->st_dev &&
+	    now.st_ino == st->st_ino)
+		return sub;
+	snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
+		 sub < 0 && errno != ELOOP && errno != ENOTDIR && errno != ENOENT ? strerror(errno)
+										: CHANGED);
+	if (sub >= 0)
+		close(sub);
+	return -1;
+}
+
 /* Visit everything beneath the open directory 'dfd' (host path 'path',
  * 'len' bytes, in a PATH_MAX buffer).  Each name is looked at and opened
  * relative to its parent's descriptor, never followed (O_NOFOLLOW), and
@@ -192,21 +210,13 @@ static int walk_tree(struct pack *pk, int dfd, char *path, size_t len, visit_fn 
 		memcpy(path + len + sep, e->d_name, n + 1);
 		struct stat st;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			snprintf(pk->err, sizeof(pk->err), "%s: %s", path, strerror(errno));
+			/* ENOENT: listed a moment ago, gone now */
+			snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
+				 errno == ENOENT ? CHANGED : strerror(errno));
 			r = -1;
 		} else if ((r = fn(pk, path, &st, dfd, e->d_name)) == 0 && S_ISDIR(st.st_mode)) {
-			int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			struct stat now;
-			if (sub < 0 || fstat(sub, &now) < 0 || now.st_dev != st.st_dev ||
-			    now.st_ino != st.st_ino) {
-				snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
-					 sub < 0 && errno != ELOOP && errno != ENOTDIR
-						 ? strerror(errno)
-						 : CHANGED);
-				r = -1;
-			} else {
-				r = walk_tree(pk, sub, path, len + sep + n, fn, depth + 1);
-			}
+			int sub = open_subdir(pk, dfd, e->d_name, path, &st);
+			r = sub < 0 ? -1 : walk_tree(pk, sub, path, len + sep + n, fn, depth + 1);
 			if (sub >= 0)
 				close(sub);
 		}
