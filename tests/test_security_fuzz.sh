@@ -10,13 +10,14 @@ SECONDS_EACH=${FUZZ_SECONDS:-10}
 # does, cleanup included, may change them (finding 12).
 modes() { stat -c '%a %u %g' / /etc /etc/passwd /tmp | tr '\n' ' '; }
 before=$(modes)
+mkdir -p "$WORK/tmp"
 for t in channel manifest elf package; do
 	if [ ! -x "$BUILD/fuzz/fuzz_$t" ]; then
 		fail "fuzz $t" "$BUILD/fuzz/fuzz_$t is not built (make $BUILD/fuzz/fuzz_$t; needs clang-14 and libclang-rt-14-dev)"
 		continue
 	fi
 	n=$(ls "$ROOT/tests/fuzz/corpus/$t" | wc -l)
-	out=$(cd "$ROOT" && BUILD=$BUILD FUZZ_OUT=$WORK/out tests/fuzz/run.sh "$SECONDS_EACH" "$t" 2>&1)
+	out=$(cd "$ROOT" && TMPDIR=$WORK/tmp BUILD=$BUILD FUZZ_OUT=$WORK/out tests/fuzz/run.sh "$SECONDS_EACH" "$t" 2>&1)
 	if [ $? -eq 0 ]; then
 		pass "fuzz $t: $n corpus inputs replayed, then ${out#fuzz $t: }"
 	else
@@ -25,5 +26,5 @@ for t in channel manifest elf package; do
 	fi
 done
 check_eq "the fuzz targets left /, /etc, /etc/passwd and /tmp as they were" "$before" "$(modes)"
-left=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'moat-fuzz.*' -newer "$WORK" 2>/dev/null | wc -l)
+left=$(find "$WORK/tmp" -maxdepth 1 -name 'moat-fuzz.*' 2>/dev/null | wc -l)
 check_eq "the channel target removed its fixture" "0" "$left"

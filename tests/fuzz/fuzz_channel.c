@@ -47,7 +47,7 @@
 
 #include "monitor.h"
 
-static char base[64], ro[128], rw[128], outside[128], canary[160], nest[160];
+static char base[256], ro[300], rw[300], outside[300], canary[320], nest[320];
 static struct stat canary_st, ro_file_st, nest_file_st;
 static int outside_names, ro_names, nest_names;
 static struct pico pp;
@@ -167,7 +167,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	char err[512];
-	snprintf(base, sizeof(base), "/tmp/moat-fuzz.XXXXXX");
+	/* $TMPDIR lets a test give each run a folder of its own, to check
+	 * that this run, not another one beside it, cleaned up. */
+	const char *tmp = getenv("TMPDIR");
+	snprintf(base, sizeof(base), "%s/moat-fuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(base))
 		die("mkdtemp");
 	atexit(cleanup);
