@@ -169,3 +169,15 @@ if [ $rc == 2 ] && grep -q "file: cannot open /nowhere/t.log: ENOENT (it must be
 else
 	fail "trace:file outside" "rc $rc: $(cat "$WORK/r.err")"
 fi
+
+# --- the build's check: an extension reaches the PAL only through its table ---
+printf 'long pal_thread_yield(void);\nlong cheat(void) { return pal_thread_yield(); }\n' >"$WORK/cheat.c"
+printf 'void *memcpy(void *, const void *, unsigned long);\nvoid *fine(void *a) { return memcpy(a, a, 1); }\n' >"$WORK/fine.c"
+for f in cheat fine; do gcc -O2 -ffreestanding -fvisibility=hidden -c -o "$WORK/$f.o" "$WORK/$f.c"; done
+make -s -C "$ROOT" B="$WORK/b" EXT_OBJ="$WORK/cheat.o" "$WORK/b/extensions.checked" >/dev/null 2>"$WORK/mk.err"; crc=$?
+make -s -C "$ROOT" B="$WORK/b" EXT_OBJ="$WORK/fine.o" "$WORK/b/extensions.checked" >/dev/null 2>&1; frc=$?
+if [ $crc != 0 ] && grep -q "outside extensions/ and rt/: pal_thread_yield" "$WORK/mk.err" && [ $frc == 0 ]; then
+	pass "build: an extension object calling a PAL function is refused, the runtime allowed"
+else
+	fail "build check" "cheat $crc, fine $frc: $(cat "$WORK/mk.err")"
+fi
