@@ -5,7 +5,8 @@
 #include "ext.h"
 
 const struct moat_extension *const moat_extensions[] = {
-	&moat_ext_trace, &moat_ext_faults, &moat_ext_passthrough, NULL,
+	&moat_ext_trace, &moat_ext_faults, &moat_ext_passthrough,
+	&moat_ext_record, &moat_ext_replay, NULL,
 };
 
 const char *const ext_call_names[MOAT_ABI_NCALLS] = {
@@ -256,7 +257,7 @@ int moat_extension_check(const char *name, const char *options, char *err,
 	const struct moat_extension *x = moat_extension_find(name);
 	if (!x)
 		return ext_msg(err, errlen, name,
-			       ": unknown extension; expected trace, faults or passthrough",
+			       ": unknown extension; expected trace, faults, passthrough, record or replay",
 			       NULL, NULL);
 	if (strlen(options) >= MOAT_EXT_OPTIONS_MAX)
 		return ext_msg(err, errlen, name, ": options too long", NULL, NULL);

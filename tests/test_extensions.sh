@@ -139,7 +139,7 @@ refused() { # NAME WANT ARGS...: exit 2 and exactly the one line WANT on stderr
 	check_eq "$name" "2|$want" "$rc|$(cat "$WORK/r.err")"
 }
 refused "--ext unknown: one line, exit 2" \
-	"moat: --ext nosuch: unknown extension; expected trace, faults or passthrough" \
+	"moat: --ext nosuch: unknown extension; expected trace, faults, passthrough, record or replay" \
 	--ext nosuch -- $BB true
 refused "--ext trace bad option: names extension and key" \
 	"moat: --ext trace: format: expected text or json, got 'xml'" \
