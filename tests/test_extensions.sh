@@ -170,6 +170,52 @@ else
 	fail "trace:file outside" "rc $rc: $(cat "$WORK/r.err")"
 fi
 
+# --- record and replay (one process, one thread) ---
+RRP=$BUILD/tests/rr_probe
+[ -x "$RRP" ] || make -s -C "$ROOT" "build/tests/rr_probe" >/dev/null
+R=$WORK/rr
+mkdir -p "$R/in" "$R/log"
+chmod 777 "$R/log"
+echo "recorded input" >"$R/in/x.txt"
+"$MOAT" run --ro "$R/in" --rw "$R/log" --ext record:file="$R/log/p.rr" -- "$RRP" "$R/in/x.txt" \
+	>"$R/rec.out" 2>"$R/rec.err"
+rm -rf "$R/in"
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/p.rr" -- "$RRP" "$R/in/x.txt" \
+	>"$R/rep.out" 2>"$R/rep.err"; rc=$?
+"$MOAT" run --ro "$R/log" -- "$RRP" "$R/in/x.txt" >"$R/plain.out" 2>&1
+if [ $rc == 0 ] && cmp -s "$R/rec.out" "$R/rep.out" && grep -q "x.txt: recorded input" "$R/rep.out" &&
+   ! cmp -s "$R/rec.out" "$R/plain.out"; then
+	pass "record, then replay with the input gone: time, random bits and the file, byte for byte"
+else
+	fail "record/replay" "rc $rc: $(cat "$R/rep.err") | $(cat "$R/rec.out") | $(cat "$R/rep.out")"
+fi
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/p.rr" -- "$RRP" "$R/in/other.txt" \
+	>/dev/null 2>"$R/div.err"; rc=$?
+check_eq "replay: a program that leaves the log stops with one line, status 125" \
+	"125|moat: --ext replay: diverged at logged downcall N: the app made stream_open(\"file:$R/in/other.txt\") where the log holds stream_open with other arguments" \
+	"$rc|$(sed -E 's/downcall [0-9]+:/downcall N:/' "$R/div.err")"
+if [ -x /usr/bin/python3 ]; then
+	mkdir -p "$R/in"
+	echo "python input" >"$R/in/x.txt"
+	printf 'import time, random, os\nprint(time.time(), random.random(), os.urandom(4).hex(), hash("a"))\nprint(open("%s").read())\n' \
+		"$R/in/x.txt" >"$R/t.py"
+	PYG="--ro /usr --ro /lib --ro /lib64 --ro /etc --ro $R/t.py"
+	"$MOAT" run $PYG --ro "$R/in" --rw "$R/log" --ext record:file="$R/log/py.rr" -- /usr/bin/python3 "$R/t.py" >"$R/py1.out" 2>&1
+	rm -rf "$R/in"
+	"$MOAT" run $PYG --ro "$R/log" --ext replay:file="$R/log/py.rr" -- /usr/bin/python3 "$R/t.py" >"$R/py2.out" 2>&1; rc=$?
+	if [ $rc == 0 ] && cmp -s "$R/py1.out" "$R/py2.out" && grep -q "python input" "$R/py2.out"; then
+		pass "record/replay: python3 using time, random and a file, byte for byte"
+	else
+		fail "record/replay python3" "rc $rc: $(head -c 300 "$R/py2.out")"
+	fi
+fi
+"$MOAT" run --rw "$R/log" --ext record:file="$R/log/sh.rr" -- $BB sh -c "$BB true; echo after" >"$R/sh.out" 2>"$R/sh.err"
+if grep -q "refusing process_fork and thread_create" "$R/sh.err" && grep -q "can't fork" "$R/sh.err"; then
+	pass "record: a second process is refused with one line (EAGAIN to the app)"
+else
+	fail "record: fork" "$(cat "$R/sh.err")"
+fi
+
 # --- the build's check: an extension reaches the PAL only through its table ---
 printf 'long pal_thread_yield(void);\nlong cheat(void) { return pal_thread_yield(); }\n' >"$WORK/cheat.c"
 printf 'void *memcpy(void *, const void *, unsigned long);\nvoid *fine(void *a) { return memcpy(a, a, 1); }\n' >"$WORK/fine.c"
