@@ -57,7 +57,7 @@ static void usage(FILE *out)
 		"                    system call traps; also MOAT_NO_REWRITE=1)\n"
 		"  --ext NAME[:OPTS] stack an extension on the ABI (repeatable, after the\n"
 		"                    manifest's [Extensions], top first): trace, faults,\n"
-		"                    passthrough (docs/extensions.md)\n"
+		"                    record, replay, passthrough (docs/extensions.md)\n"
 		"  -h, --help        this text\n"
 		"\n"
 		"       moat pack DIR -m MANIFEST -o APP.mpk\n"

@@ -68,7 +68,7 @@
  *
  * SEE ALSO
  *   include/moat/abi.h (the table), docs/extensions.md (how to write
- *   one; trace, faults, passthrough; costs).
+ *   one; trace, faults, record, replay, passthrough; costs).
  */
 #ifndef MOAT_EXTENSION_H
 #define MOAT_EXTENSION_H
