@@ -123,6 +123,18 @@ else
 	fail "faults short" "$(cat "$WORK/m.out") $(grep -m2 'stream_read([0-9]*, 0' "$WORK/out/short.log")"
 fi
 
+if [ -x /usr/bin/sqlite3 ]; then
+	Q=$WORK/db; mkdir -p "$Q"; chmod 777 "$Q"
+	/usr/bin/sqlite3 "$Q/t.db" "create table t(x); insert into t values (1),(2),(3);"
+	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --rw "$Q" \
+		--ext "faults:call=stream_write,uri=file://$Q/t.db,error=ENOSPC,nth=1" -- \
+		/usr/bin/sqlite3 "$Q/t.db" "begin; delete from t; insert into t values (4); commit;" \
+		>/dev/null 2>"$Q/err"; rc=$?
+	check_eq "faults: sqlite3 under ENOSPC fails the statement and keeps its database" \
+		"13|Error: stepping, database or disk is full (13)|ok 1 2 3" \
+		"$rc|$(cat "$Q/err")|$(/usr/bin/sqlite3 "$Q/t.db" "pragma integrity_check; select * from t;" | tr '\n' ' ' | sed 's/ $//')"
+fi
+
 # --- a stack of two, in both orders ---
 rule="faults:call=stream_open,uri=file://$D/*,error=ENOSPC,nth=2"
 run --ext trace:file="$WORK/out/above.log" --ext "$rule" -- $BB cat "$D/a" "$D/b" >/dev/null 2>&1
