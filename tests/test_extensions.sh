@@ -123,6 +123,10 @@ else
 	fail "faults short" "$(cat "$WORK/m.out") $(grep -m2 'stream_read([0-9]*, 0' "$WORK/out/short.log")"
 fi
 
+"$MOAT" run --ext faults:call=stream_write,uri=console:1,error=EIO,nth=2 -- \
+	$BB sh -c 'echo one; echo two; echo three' >"$WORK/m.out" 2>"$WORK/m.err"
+check_eq "faults uri=console:1: the 2nd write to stdout fails with EIO" \
+	"one three |sh: write error: Input/output error" "$(tr '\n' ' ' <"$WORK/m.out")|$(cat "$WORK/m.err")"
 if [ -x /usr/bin/sqlite3 ]; then
 	Q=$WORK/db; mkdir -p "$Q"; chmod 777 "$Q"
 	/usr/bin/sqlite3 "$Q/t.db" "create table t(x); insert into t values (1),(2),(3);"

@@ -60,7 +60,7 @@ static const struct fault_rule *decide(int call, const char *uri, moat_handle h)
 
 static void note_handle(long h, const char *uri)
 {
-	if (h <= 0 || h >= HANDLES)
+	if (h < 0 || h >= HANDLES)
 		return;
 	uint16_t bits = 0;
 	for (int i = 0; i < nrules; i++)
@@ -79,7 +79,8 @@ static long f_stream_open(const char *uri, uint32_t a, uint32_t o, uint32_t m)
 {
 	FAIL(stream_open, uri, -1);
 	long h = below->stream_open(uri, a, o, m);
-	note_handle(h, uri);
+	if (h > 0) /* 0: a directory made, no handle */
+		note_handle(h, uri);
 	return h;
 }
 
@@ -201,6 +202,10 @@ const struct moat_abi *faults_init(struct moat_ext_args *a)
 	if (faults_parse(a->options, rules, &nrules, err, sizeof(err)) < 0)
 		return NULL;
 	seed();
+	/* The standard streams the monitor handed over are handles 0-2. */
+	note_handle(0, "console:0");
+	note_handle(1, "console:1");
+	note_handle(2, "console:2");
 	above = *below;
 #define E(name) above.name = f_##name
 	E(stream_open); E(stream_read); E(stream_write); E(stream_map);
