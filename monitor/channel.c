@@ -85,6 +85,11 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 	return 0;
 }
 
+/* Replies never wait: a PAL sends one request and reads its reply before
+ * the next (under its channel lock), so one reply always fits.  A full
+ * socket means the picoprocess forged requests without reading replies;
+ * the caller ends it (see moat_channel_serve) rather than block the
+ * monitor on it.  Returns 0, -EAGAIN for a full socket, -1 otherwise. */
 static int send_reply(int chan, uint32_t op, int32_t result,
 		      const void *data, size_t len, int fd)
 {
@@ -104,10 +109,22 @@ static int send_reply(int chan, uint32_t op, int32_t result,
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	ssize_t n = sendmsg(chan, &m, MSG_NOSIGNAL);
+	ssize_t n = sendmsg(chan, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	int e = n < 0 ? errno : 0;
 	if (fd >= 0)
 		close(fd);
-	return n < 0 ? -1 : 0;
+	if (e == ETOOMANYREFS && fd >= 0) /* the descriptor could not travel: say so */
+		return send_reply(chan, op, -EMFILE, NULL, 0, -1);
+	return e == EAGAIN ? -EAGAIN : n < 0 ? -1 : 0;
+}
+
+/* The monitor's end of a channel: small send buffer (one reply at a time
+ * is all a PAL ever has outstanding), so a flood shows early and what it
+ * can make the kernel hold for the monitor stays small. */
+void moat_channel_setup(int chan)
+{
+	int sndbuf = MOAT_CHANNEL_SNDBUF;
+	setsockopt(chan, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 }
 
 /* The filter must be in place before the picoprocess gets anything. */
@@ -135,22 +152,42 @@ static void kill_pico(struct pico *pp, const char *why)
 		 "picoprocess killed by the monitor: %s", why);
 }
 
-/* A process is about to fork: give it a channel of its own. */
+/* A slot for one more channel: a closed one (its process ended) or a new
+ * one at the end; -1 when MOAT_MAX_CHANNELS are open. */
+static int channel_slot(struct pico *pp)
+{
+	int open = 0, slot = -1;
+	for (int c = 1; c < pp->nchans; c++) {
+		if (pp->chans[c] >= 0)
+			open++;
+		else if (slot < 0)
+			slot = c;
+	}
+	if (open + 1 >= MOAT_MAX_CHANNELS)
+		return -1;
+	if (slot >= 0)
+		return slot;
+	int *chans = realloc(pp->chans, (size_t)(pp->nchans + 1) * sizeof(int));
+	if (!chans)
+		return -1;
+	pp->chans = chans;
+	chans[pp->nchans] = -1;
+	return pp->nchans++;
+}
+
+/* A process is about to fork: give it a channel of its own.  Slots of
+ * processes that ended are reused, so only the processes alive at once
+ * count against MOAT_MAX_CHANNELS, not every fork of a long life. */
 static int new_channel(struct pico *pp, int chan)
 {
 	int sv[2];
-	if (pp->nchans >= MOAT_MAX_CHANNELS)
+	int slot = channel_slot(pp);
+	if (slot < 0)
 		return send_reply(chan, MOAT_OP_CHANNEL, -EAGAIN, NULL, 0, -1);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return send_reply(chan, MOAT_OP_CHANNEL, -errno, NULL, 0, -1);
-	int *chans = realloc(pp->chans, (size_t)(pp->nchans + 1) * sizeof(int));
-	if (!chans) {
-		close(sv[0]);
-		close(sv[1]);
-		return send_reply(chan, MOAT_OP_CHANNEL, -ENOMEM, NULL, 0, -1);
-	}
-	pp->chans = chans;
-	chans[pp->nchans++] = sv[0];
+	moat_channel_setup(sv[0]);
+	pp->chans[slot] = sv[0];
 	return send_reply(chan, MOAT_OP_CHANNEL, 0, NULL, 0, sv[1]);
 }
 
@@ -253,7 +290,11 @@ int moat_channel_serve(struct pico *pp, int ci)
 {
 	static char buf[MOAT_MSG_MAX + 1];
 	struct moat_request rq;
-	ssize_t n = recv(pp->chans[ci], buf, sizeof(buf), MSG_TRUNC);
+	/* never wait here either: poll said readable, but a slot may have
+	 * been reused since */
+	ssize_t n = recv(pp->chans[ci], buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
 	if (n <= 0)
 		return -1;
 	if ((size_t)n > MOAT_MSG_MAX) {
@@ -270,6 +311,12 @@ int moat_channel_serve(struct pico *pp, int ci)
 		return -1;
 	}
 	if (r == -EINVAL)
-		return send_reply(pp->chans[ci], rq.hdr.op, -EINVAL, NULL, 0, -1);
-	return handle(pp, ci, &rq) < 0 && pp->exit.by_monitor ? -1 : 0;
+		r = send_reply(pp->chans[ci], rq.hdr.op, -EINVAL, NULL, 0, -1);
+	else
+		r = handle(pp, ci, &rq);
+	if (r == -EAGAIN) {
+		kill_pico(pp, "it sent requests without reading the replies");
+		return -1;
+	}
+	return r < 0 && pp->exit.by_monitor ? -1 : 0;
 }

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "monitor.h"
@@ -18,24 +21,49 @@
 struct moat_monitor {
 	struct pico *picos;
 	int n;
+	int stop_sig;       /* SIGTERM or SIGINT moat was told, or 0 */
+	struct timespec stop_by; /* when the grace period for it ends */
+	int stop_done;      /* and then everything left was killed */
 };
 
-/* A signal moat itself received, to pass on (see moat_monitor_signal). */
-static volatile sig_atomic_t forwarded_signal;
+/* Signals moat itself received, to pass on (see moat_monitor_signal),
+ * and a pipe that wakes the event loop for them: a flag alone is missed
+ * when the signal lands between two polls. */
+static volatile sig_atomic_t pending_signal[NSIG];
+static int wake_pipe[2] = { -1, -1 };
 
 void moat_monitor_signal(int sig)
 {
-	forwarded_signal = sig;
+	int saved = errno;
+	if (sig > 0 && sig < NSIG)
+		pending_signal[sig] = 1;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
+		/* full: a wake-up is pending anyway */
+	}
+	errno = saved;
+}
+
+/* SIGHUP is passed on only: servers reload on it (nginx, sshd), and a
+ * program that ignores it keeps running, as natively under nohup. */
+static int is_stop_signal(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT;
+}
+
+static long ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms;
 }
 
 /* The terminal's signals (SIGINT, SIGQUIT) go to the picoprocess's
  * first process group, as the terminal would send them to a foreground
  * job; the others, like kill(1) of a process, to its first process. */
-static void forward_signal(struct moat_monitor *mon)
+static void forward_one(struct moat_monitor *mon, int sig)
 {
-	int sig = forwarded_signal;
-	forwarded_signal = 0;
-	for (int i = 0; sig && i < mon->n; i++) {
+	for (int i = 0; i < mon->n; i++) {
 		if (mon->picos[i].done)
 			continue;
 		pid_t pid = mon->picos[i].pid;
@@ -44,9 +72,79 @@ static void forward_signal(struct moat_monitor *mon)
 	}
 }
 
+/* SIGTERM and SIGINT mean "end": the picoprocess gets the signal
+ * and MOAT_STOP_GRACE_MS to end; a second one of them, or the end of the
+ * grace period, kills it (see stop_overdue). */
+static void forward_signals(struct moat_monitor *mon)
+{
+	char drain[64];
+	while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+		;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (!pending_signal[sig])
+			continue;
+		pending_signal[sig] = 0;
+		forward_one(mon, sig);
+		if (!is_stop_signal(sig))
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &mon->stop_by); /* a second one: now */
+		if (!mon->stop_sig) {
+			mon->stop_sig = sig;
+			mon->stop_by.tv_sec += MOAT_STOP_GRACE_MS / 1000;
+			mon->stop_by.tv_nsec += (MOAT_STOP_GRACE_MS % 1000) * 1000000L;
+			if (mon->stop_by.tv_nsec >= 1000000000L) {
+				mon->stop_by.tv_sec++;
+				mon->stop_by.tv_nsec -= 1000000000L;
+			}
+		}
+	}
+}
+
+/* The grace period is over: kill what is left (its channels then close
+ * and the loop reaps it as usual). */
+static void stop_overdue(struct moat_monitor *mon)
+{
+	if (!mon->stop_sig || mon->stop_done || ms_until(&mon->stop_by) > 0)
+		return;
+	mon->stop_done = 1;
+	for (int i = 0; i < mon->n; i++) {
+		struct pico *pp = &mon->picos[i];
+		siginfo_t si = { 0 };
+		if (pp->done || pp->stopped_by)
+			continue;
+		/* it ended in time, only not reaped yet: not killed by us */
+		if (waitid(P_PID, (id_t)pp->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pp->pid)
+			continue;
+		pp->stopped_by = mon->stop_sig;
+		kill(pp->pid, SIGKILL);
+	}
+}
+
 struct moat_monitor *moat_monitor_new(void)
 {
+	if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return NULL;
+	/* The monitor keeps a descriptor per channel, relay and listing of
+	 * its picoprocesses (see listings_max): take what the host allows.
+	 * Each picoprocess gets its own RLIMIT_NOFILE (sandbox.c). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	return calloc(1, sizeof(struct moat_monitor));
+}
+
+/* Listings a picoprocess may hold at once (each is a descriptor of the
+ * monitor's): MOAT_LISTINGS_MAX, or a quarter of the monitor's
+ * descriptors where it has fewer than four times that. */
+static int listings_max(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur / 4 >= MOAT_LISTINGS_MAX)
+		return MOAT_LISTINGS_MAX;
+	return rl.rlim_cur / 4 < 16 ? 16 : (int)(rl.rlim_cur / 4);
 }
 
 void moat_monitor_free(struct moat_monitor *mon)
@@ -61,6 +159,15 @@ void moat_monitor_free(struct moat_monitor *mon)
 	}
 	free(mon->picos);
 	free(mon);
+}
+
+/* What the monitor may hold for one picoprocess at once, of each kind: a
+ * quarter of its memory limit, 1 to 64 MiB.  That memory is the
+ * monitor's, outside the picoprocess's cgroup. */
+static uint64_t held_budget(const struct pico *pp)
+{
+	uint64_t b = (pp->memory_max ? pp->memory_max : moat_default_memory()) / 4;
+	return b < (1u << 20) ? 1u << 20 : b > MOAT_LISTING_BYTES_MAX ? MOAT_LISTING_BYTES_MAX : b;
 }
 
 static const char *default_pico_path(char *buf, size_t len)
@@ -140,6 +247,13 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	err[0] = 0;
 	pp->limits = m->limits;
 	moat_cgroup_create(pp, &m->limits);
+	pp->held_budget = held_budget(pp);
+	if (moat_policy_listing_budget(pp->policy, pp->held_budget, listings_max()) < 0) {
+		snprintf(err, errlen, "out of memory");
+		moat_cgroup_remove(pp);
+		moat_policy_free(pp->policy);
+		return -1;
+	}
 	if (moat_scratch_create(pp, &m->limits, err, errlen) < 0 ||
 	    (moat_policy_has_layers(pp->policy) &&
 	     moat_scratch_upper(pp, m->overlay, err, errlen) < 0)) {
@@ -157,6 +271,17 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 		return -1;
 	}
 	pp->chans = malloc(sizeof(int));
+	if (!pp->chans) {
+		kill(pp->pid, SIGKILL);
+		waitpid(pp->pid, NULL, 0);
+		close(chan);
+		moat_cgroup_remove(pp);
+		moat_scratch_remove(pp);
+		moat_policy_free(pp->policy);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	moat_channel_setup(chan);
 	pp->chans[0] = chan;
 	pp->nchans = 1;
 	return mon->n++;
@@ -165,6 +290,13 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 static void describe_end(struct pico *pp, int status)
 {
 	struct moat_exit *e = &pp->exit;
+	if (pp->stopped_by) {
+		e->signal = pp->stopped_by; /* moat ends as told: 128 + that signal */
+		snprintf(e->reason, sizeof(e->reason),
+			 "%s did not end within %d s of SIG%s: killed", pp->name,
+			 MOAT_STOP_GRACE_MS / 1000, sigabbrev_np(pp->stopped_by));
+		return;
+	}
 	if (e->by_monitor) {
 		e->signal = SIGKILL;
 		return;
@@ -270,49 +402,61 @@ static int count_relay_fds(const struct moat_monitor *mon)
 	return n;
 }
 
-/* One poll over every open channel and relay; serve what is ready.  In
- * pfd, picoprocess i's polled channels come first, then its relays. */
-static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, int *counts)
+/* What pfd[k] is: channel ci of picoprocess pi, or (ci < 0) the first of
+ * its relays' descriptors. */
+struct polled {
+	int pi, ci;
+};
+
+/* One poll over the wake-up pipe and every open channel and relay; serve
+ * what is ready.  A channel is served only if its slot still holds the
+ * descriptor that was polled (slots are reused). */
+static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, struct polled *who,
+		      int *nrelayfds)
 {
 	int k = 0;
+	pfd[k] = (struct pollfd){ wake_pipe[0], POLLIN, 0 };
+	who[k++] = (struct polled){ -1, -1 };
 	for (int i = 0; i < mon->n; i++) {
 		struct pico *pp = &mon->picos[i];
-		int k0 = k;
 		for (int c = 0; !pp->done && c < pp->nchans; c++)
-			if (pp->chans[c] >= 0)
-				pfd[k++] = (struct pollfd){ pp->chans[c], POLLIN, 0 };
-		counts[2 * i] = k - k0;
-		counts[2 * i + 1] = pp->done ? 0 : moat_relay_pollfds(pp, pfd + k);
-		k += counts[2 * i + 1];
-	}
-	if (poll(pfd, (nfds_t)k, -1) < 0) {
-		if (errno != EINTR)
-			return -1;
-		forward_signal(mon);
-		return 0;
-	}
-	k = 0;
-	for (int i = 0; i < mon->n; i++) {
-		struct pico *pp = &mon->picos[i];
-		int n = pp->nchans; /* channels added while serving wait a turn */
-		struct pollfd *ch = pfd + k;
-		k += counts[2 * i];
-		for (int c = 0, j = 0; !pp->done && c < n; c++) {
-			if (pp->chans[c] < 0 || !ch[j++].revents)
-				continue;
-			if (moat_channel_serve(pp, c) == 0)
-				continue;
-			if (c == 0 || pp->exit.by_monitor) {
-				reap(pp);
-			} else {
-				close(pp->chans[c]);
-				pp->chans[c] = -1;
+			if (pp->chans[c] >= 0) {
+				pfd[k] = (struct pollfd){ pp->chans[c], POLLIN, 0 };
+				who[k++] = (struct polled){ i, c };
 			}
+		nrelayfds[i] = pp->done ? 0 : moat_relay_pollfds(pp, pfd + k);
+		for (int j = 0; j < nrelayfds[i]; j++)
+			who[k++] = (struct polled){ i, -1 };
+	}
+	int timeout = mon->stop_sig && !mon->stop_done ? (int)ms_until(&mon->stop_by) : -1;
+	int ready = poll(pfd, (nfds_t)k, timeout);
+	if (ready < 0 && errno != EINTR)
+		return -1;
+	if (ready < 0 || pfd[0].revents)
+		forward_signals(mon);
+	stop_overdue(mon);
+	if (ready <= 0)
+		return 0;
+	for (int j = 1; j < k; j++) {
+		struct pico *pp = &mon->picos[who[j].pi];
+		int c = who[j].ci;
+		if (pp->done)
+			continue;
+		if (c < 0) { /* relays made while serving were not polled: only the first ones */
+			moat_relay_serve(pp, pfd + j, nrelayfds[who[j].pi]);
+			j += nrelayfds[who[j].pi] - 1;
+			continue;
 		}
-		/* relays made while serving were not polled: only the first ones */
-		if (!pp->done)
-			moat_relay_serve(pp, pfd + k, counts[2 * i + 1]);
-		k += counts[2 * i + 1];
+		if (!pfd[j].revents || pp->chans[c] != pfd[j].fd)
+			continue;
+		if (moat_channel_serve(pp, c) == 0)
+			continue;
+		if (c == 0 || pp->exit.by_monitor) {
+			reap(pp);
+		} else { /* that process ended: its slot is free again */
+			close(pp->chans[c]);
+			pp->chans[c] = -1;
+		}
 	}
 	return 0;
 }
@@ -324,11 +468,14 @@ int moat_monitor_run(struct moat_monitor *mon)
 	 * its own monitor. */
 	malloc_trim(0);
 	for (int open; (open = count_open(mon)) > 0;) {
-		struct pollfd *pfd = calloc((size_t)(open + count_relay_fds(mon)), sizeof(*pfd));
-		int *counts = calloc((size_t)mon->n * 2, sizeof(int));
-		int r = pfd && counts ? serve_once(mon, pfd, counts) : -1;
+		size_t n = (size_t)(1 + open + count_relay_fds(mon));
+		struct pollfd *pfd = calloc(n, sizeof(*pfd));
+		struct polled *who = calloc(n, sizeof(*who));
+		int *nrelayfds = calloc((size_t)mon->n, sizeof(int));
+		int r = pfd && who && nrelayfds ? serve_once(mon, pfd, who, nrelayfds) : -1;
 		free(pfd);
-		free(counts);
+		free(who);
+		free(nrelayfds);
 		if (r < 0)
 			break;
 	}

@@ -25,6 +25,8 @@ struct pico {
 	int debug;
 	int reported_exit;  /* the PAL sent MOAT_OP_EXIT */
 	int done;
+	int stopped_by;     /* killed when the grace period after this signal
+			       to moat (SIGTERM, SIGINT, SIGHUP) ran out */
 	struct moat_policy *policy;
 	struct moat_exit exit;
 	char name[64];      /* program name for messages */
@@ -35,6 +37,9 @@ struct pico {
 	char cg_cpu[600];
 	unsigned cg_enforced; /* MOAT_CG_* the cgroups enforce */
 	uint64_t tasks_max, memory_max; /* the caps in force (for messages) */
+	uint64_t held_budget; /* what the monitor may hold for it at once, of
+				 each kind: directory listings, datagrams
+				 waiting in relays (0: MOAT_LISTING_BYTES_MAX) */
 	struct moat_limits limits; /* as given by the manifest (0: default) */
 	struct relay **relays;       /* sockets.c: UDP endpoints it relays */
 	int nrelays;
@@ -44,6 +49,9 @@ struct pico {
 	char sockdir[4096];          /* host directory of their listeners, or "" */
 };
 
+/* How long a picoprocess has to end after moat is told to end. */
+#define MOAT_STOP_GRACE_MS 3000
+
 #define MOAT_CG_PIDS   1u
 #define MOAT_CG_MEMORY 2u
 #define MOAT_CG_CPU    4u
@@ -51,6 +59,7 @@ struct pico {
 /* sockets.c: UDP relays and unix socket names (see there). */
 struct pollfd;
 int moat_relay_new(struct pico *pp, int host, int server, int *app_end);
+int moat_relays_max(const struct pico *pp);
 int moat_relay_pollfds(struct pico *pp, struct pollfd *out);
 void moat_relay_serve(struct pico *pp, const struct pollfd *pfd, int n);
 int moat_unix_open(struct pico *pp, const char *uri, int *fd);
@@ -100,7 +109,11 @@ struct moat_request {
  * errors (the picoprocess is killed), -EINVAL for a bad path. */
 int moat_request_parse(const void *buf, size_t len, struct moat_request *req);
 
-#define MOAT_MAX_CHANNELS 1024 /* processes per picoprocess */
+#define MOAT_MAX_CHANNELS 1024 /* processes alive at once per picoprocess */
+#define MOAT_CHANNEL_SNDBUF (32 * 1024) /* the monitor's end (the kernel doubles it) */
+
+/* Set up the monitor's end of a new channel. */
+void moat_channel_setup(int chan);
 
 /* Serve one readable channel (index ci); returns 0, or -1 when the
  * channel closed or the picoprocess was killed. */

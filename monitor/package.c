@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,17 +100,37 @@ static int check_layout(struct moat_package *p, char *err, size_t errlen)
 			 (unsigned long long)p->size, (unsigned long long)h->file_size);
 		return fail(err, errlen, p->file, what);
 	}
-	uint64_t idx_len = (uint64_t)h->nentries * sizeof(struct moat_pkg_entry);
-	/* The metadata is one run: manifest, index, strings, back to back. */
+	/* Bound every field before any arithmetic on it, and check each sum
+	 * that could still wrap: the header is untrusted until its checksum
+	 * matches, and that is computed over the ranges checked here. */
 	if (h->manifest_off != sizeof(*h) || h->nentries == 0 || h->nentries > (1u << 24) ||
-	    h->index_off != ((h->manifest_off + h->manifest_len + 7) & ~7ull) ||
-	    h->strings_off != h->index_off + idx_len || h->strings_len == 0 ||
-	    h->manifest_len > (1u << 20) || h->strings_len > (1u << 28) ||
-	    !within(h->strings_off, h->strings_len, 0, h->data_off) ||
-	    h->data_off % MOAT_PKG_ALIGN || !within(h->data_off, h->data_len, 0, p->size) ||
-	    h->data_off + h->data_len != p->size)
+	    h->manifest_len > (1u << 20) || h->strings_len == 0 || h->strings_len > (1u << 28))
+		return fail(err, errlen, p->file, "corrupt header (sections out of range)");
+	uint64_t idx_len = (uint64_t)h->nentries * sizeof(struct moat_pkg_entry);
+	uint64_t index_off = (sizeof(*h) + h->manifest_len + 7) & ~7ull;
+	uint64_t strings_end, data_end;
+	/* The metadata is one run: manifest, index, strings, back to back. */
+	if (h->index_off != index_off || h->strings_off != index_off + idx_len ||
+	    __builtin_add_overflow(h->strings_off, h->strings_len, &strings_end) ||
+	    strings_end > h->data_off || h->data_off % MOAT_PKG_ALIGN ||
+	    __builtin_add_overflow(h->data_off, h->data_len, &data_end) || data_end != p->size)
 		return fail(err, errlen, p->file, "corrupt header (sections out of range)");
 	return 0;
+}
+
+/* A file's contents, zero-padded to the next page, lie inside the data
+ * section.  The padding is added with an overflow check: a size of
+ * 2^64-4095 or more would otherwise round up to 0 and pass, and hashing
+ * would then read far past the mapping. */
+static int contents_in_range(const struct moat_pkg_header *h, const struct moat_pkg_entry *e)
+{
+	uint64_t padded;
+	if (e->offset % MOAT_PKG_ALIGN ||
+	    __builtin_add_overflow(e->size, (uint64_t)MOAT_PKG_ALIGN - 1, &padded))
+		return 0;
+	padded &= ~(uint64_t)(MOAT_PKG_ALIGN - 1);
+	/* data_off + data_len is the file size: check_layout bounded it. */
+	return within(e->offset, padded, h->data_off, h->data_off + h->data_len);
 }
 
 static int check_entries(struct moat_package *p, char *err, size_t errlen)
@@ -139,8 +160,9 @@ static int check_entries(struct moat_package *p, char *err, size_t errlen)
 			ok = string_at(p, e->link) && e->size == strlen(string_at(p, e->link)) &&
 			     e->size > 0;
 		if (ok && type == S_IFREG)
-			ok = e->offset % MOAT_PKG_ALIGN == 0 &&
-			     within(e->offset, align_up(e->size), h->data_off, h->data_off + h->data_len);
+			ok = contents_in_range(h, e);
+		if (ok && (e->mode == 0 || type == S_IFDIR)) /* no contents: the writer's zeros */
+			ok = e->size == 0 && e->offset == 0;
 		if (!ok) {
 			snprintf(what, sizeof(what), "index entry %.100s: bad type or contents range", path);
 			return fail(err, errlen, p->file, what);
@@ -185,15 +207,25 @@ struct moat_package *moat_package_open(const char *path, int contents,
 	struct moat_package *p = calloc(1, sizeof(*p));
 	struct stat st;
 	p->file = strdup(path);
-	p->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a package must not block the open
+	 * until a writer comes; O_NOCTTY: a terminal must not become ours.
+	 * The type is checked through the descriptor before any read. */
+	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (p->fd < 0 && errno == ENXIO) { /* a socket, or a FIFO's other end */
+		fail(err, errlen, path, "not a regular file");
+		goto bad;
+	}
 	if (p->fd < 0 || fstat(p->fd, &st) < 0) {
 		fail(err, errlen, path, strerror(errno));
 		goto bad;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		fail(err, errlen, path, "not a regular file");
+		fail(err, errlen, path, S_ISDIR(st.st_mode) ? "a directory, not a package file"
+							    : "not a regular file");
 		goto bad;
 	}
+	/* The descriptor is handed to picoprocesses: leave it a plain one. */
+	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) & ~O_NONBLOCK);
 	p->size = (uint64_t)st.st_size;
 	ssize_t got = pread(p->fd, &p->hdr, sizeof(p->hdr), 0);
 	if (got < 8 || memcmp(p->hdr.magic, MOAT_PKG_MAGIC, 8)) {
@@ -342,29 +374,86 @@ static struct moat_pkg_source *add_parents(struct moat_pkg_source *src, size_t *
 	return all;
 }
 
-static int copy_contents(int out, uint64_t at, const char *host, uint64_t *size,
+int moat_open_nofollow(const char *abs, int flags)
+{
+	char buf[PATH_MAX];
+	if (abs[0] != '/' || snprintf(buf, sizeof(buf), "%s", abs) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char *name = buf + 1;
+	for (char *slash; dir >= 0 && (slash = strchr(name, '/'));) {
+		*slash = 0;
+		int next = *name ? openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				 : dup(dir); /* "//" */
+		int saved = errno;
+		close(dir);
+		errno = saved;
+		dir = next;
+		name = slash + 1;
+	}
+	if (dir < 0)
+		return -1;
+	int fd = openat(dir, *name ? name : ".", flags | O_NOFOLLOW | O_CLOEXEC);
+	int saved = errno;
+	close(dir);
+	errno = saved;
+	return fd;
+}
+
+/* Copy one source's contents.  The file is opened without following any
+ * symlink on its path, and must be the very file the packer checked
+ * (same device, inode and type): the owner of a packed directory could
+ * otherwise swap a checked file for a link to one only the packer (root,
+ * say) may read, and the package would hold it with matching hashes. */
+static int copy_contents(int out, uint64_t at, const struct moat_pkg_source *s, uint64_t *size,
 			 uint8_t hash[16], char *err, size_t errlen)
 {
-	int in = open(host, O_RDONLY | O_CLOEXEC);
+	static const char changed[] = "changed while packing (now a symlink or another file); refused";
+	int in = moat_open_nofollow(s->host, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	if (in < 0 || fstat(in, &st) < 0) {
+		int e = errno;
 		if (in >= 0)
 			close(in);
-		return fail(err, errlen, host, strerror(errno));
+		/* ENOENT too: the walk saw it a moment ago */
+		return fail(err, errlen, s->host,
+			    e == ELOOP || e == ENOTDIR || e == ENOENT ? changed : strerror(e));
 	}
-	*size = (uint64_t)st.st_size;
-	void *data = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in, 0)
-				: NULL;
+	if (!S_ISREG(st.st_mode) ||
+	    (s->ino && (st.st_dev != (dev_t)s->dev || st.st_ino != (ino_t)s->ino))) {
+		close(in);
+		return fail(err, errlen, s->host, changed);
+	}
+	/* Read, not mapped: the owner may truncate the file meanwhile, and
+	 * a mapping would then fault.  What was read is what is hashed. */
+	enum { CHUNK = 1 << 16 };
+	XXH3_state_t *h = XXH3_createState();
+	XXH3_128bits_reset(h);
+	char *buf = malloc(CHUNK);
+	uint64_t done = 0;
+	int r = buf ? 0 : fail(err, errlen, s->host, "out of memory");
+	while (done < (uint64_t)st.st_size && r == 0) {
+		size_t want = (uint64_t)st.st_size - done < CHUNK ? (size_t)(st.st_size - done) : CHUNK;
+		ssize_t n = pread(in, buf, want, (off_t)done);
+		if (n < 0)
+			r = fail(err, errlen, s->host, strerror(errno));
+		else if (n == 0)
+			break; /* shrunk meanwhile: pack what there is */
+		else if (pwrite(out, buf, (size_t)n, (off_t)(at + done)) != n)
+			r = fail(err, errlen, "package", "write failed");
+		else
+			XXH3_128bits_update(h, buf, (size_t)n), done += (uint64_t)n;
+	}
 	close(in);
-	if (data == MAP_FAILED)
-		return fail(err, errlen, host, strerror(errno));
-	content_hash(data, *size, hash);
-	ssize_t w = *size ? pwrite(out, data, *size, (off_t)at) : 0;
-	if (data)
-		munmap(data, *size);
-	if (w != (ssize_t)*size)
-		return fail(err, errlen, "package", "write failed");
-	return 0;
+	free(buf);
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
+	memcpy(hash, c.digest, 16);
+	XXH3_freeState(h);
+	*size = done;
+	return r;
 }
 
 int moat_package_write(const char *out, const char *manifest, size_t mlen,
@@ -411,7 +500,7 @@ int moat_package_write(const char *out, const char *manifest, size_t mlen,
 		if ((all[i].mode & S_IFMT) != S_IFREG)
 			continue;
 		ents[i].offset = at;
-		r = copy_contents(fd, at, all[i].host, &ents[i].size, ents[i].hash, err, errlen);
+		r = copy_contents(fd, at, &all[i], &ents[i].size, ents[i].hash, err, errlen);
 		at = align_up(at + ents[i].size);
 	}
 	if (r == 0) {

@@ -226,6 +226,7 @@ void moat_policy_free(struct moat_policy *p)
 	free(p->nets);
 	union_free(p->u);
 	learn_free(p->learn);
+	ledger_free(p->listings);
 	if (p->upper.dirfd >= 0)
 		close(p->upper.dirfd);
 	free(p);
@@ -550,6 +551,8 @@ int listing_add(struct listing *l, uint64_t ino, uint8_t type,
 {
 	size_t nlen = strlen(name);
 	size_t reclen = (19 + nlen + 1 + 7) & ~(size_t)7;
+	if (l->max && l->len + reclen > l->max)
+		return -ENOMEM; /* more than all the listings may hold at once */
 	if (l->len + reclen > l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 4096;
 		while (cap < l->len + reclen)
@@ -630,31 +633,65 @@ static int listing_read_dir(struct listing *l, int dirfd)
 	}
 }
 
-/* Seal the listing into a read-only memfd: the only thing a picoprocess
- * ever gets for a directory. */
-static int listing_fd(struct listing *l)
+int moat_policy_listing_budget(struct moat_policy *p, uint64_t bytes, int count)
 {
+	ledger_free(p->listings);
+	p->listings = ledger_new(bytes, count);
+	return p->listings ? 0 : -ENOMEM;
+}
+
+static struct listing_ledger *listings_of(struct moat_policy *p)
+{
+	if (!p->listings)
+		p->listings = ledger_new(MOAT_LISTING_BYTES_MAX, MOAT_LISTINGS_MAX);
+	return p->listings;
+}
+
+static int reopen(int fd, int flags)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int r = open(proc, flags | O_CLOEXEC);
+	return r < 0 ? -errno : r;
+}
+
+/* Seal the listing into a memfd and hand out a read-only descriptor: the
+ * only thing a picoprocess ever gets for a directory.  Sealed against
+ * writing and growing, not shrinking: the ledger keeps a writable
+ * descriptor, so that the monitor alone can take the pages back. */
+static int listing_fd(struct moat_policy *p, struct listing *l)
+{
+	struct listing_ledger *lg = listings_of(p);
+	size_t pages = (l->len + 4095) & ~(size_t)4095;
+	int r = lg ? ledger_make_room(lg, pages) : -ENOMEM;
+	if (r < 0)
+		return r;
 	int fd = memfd_create("moat-dir", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	if ((l->len && write(fd, l->buf, l->len) != (ssize_t)l->len) ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
-					   F_SEAL_SEAL) < 0) {
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	/* Reopen read-only: the descriptor passed on must not be writable. */
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	int ro = open(proc, O_RDONLY | O_CLOEXEC);
+	/* Reopened, as memfd_create's own file does not count as a writer
+	 * for the ledger's lease test. */
+	int rw = reopen(fd, O_RDWR), ro = reopen(fd, O_RDONLY);
 	close(fd);
-	return ro < 0 ? -errno : ro;
+	if (rw >= 0 && ro >= 0 && (r = ledger_add(lg, rw, pages)) == 0)
+		return ro;
+	if (rw >= 0)
+		close(rw);
+	if (ro >= 0)
+		close(ro);
+	return rw < 0 ? rw : ro < 0 ? ro : r;
 }
 
 static int open_listing(struct moat_policy *p, struct target *t, int hostdir)
 {
-	struct listing l = { 0 };
+	struct listing_ledger *lg = listings_of(p);
+	struct listing l = { .max = lg ? ledger_max_bytes(lg) : 1 };
 	int r = 0;
 	if (in_union(p, t))
 		r = union_list(p, t, &l);
@@ -665,7 +702,7 @@ static int open_listing(struct moat_policy *p, struct target *t, int hostdir)
 	if (r == 0)
 		r = listing_add_mounts(p, &l, t->vpath);
 	if (r == 0)
-		r = listing_fd(&l);
+		r = listing_fd(p, &l);
 	free(l.buf);
 	return r;
 }

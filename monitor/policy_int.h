@@ -36,6 +36,7 @@ struct moat_policy {
 	struct mapping upper;  /* where writes to package paths go */
 	struct moat_learn *learn;
 	int guards_ready;      /* guard.c: each mapping's inner list is made */
+	struct listing_ledger *listings; /* listing.c; made at the first listing */
 };
 
 struct lower_node;   /* one visible path of the merged package layers */
@@ -57,9 +58,22 @@ struct target {
 struct listing {
 	char *buf;
 	size_t len, cap;
+	size_t max;  /* refuse to grow past this (ENOMEM); 0: no limit */
 };
 int listing_add(struct listing *l, uint64_t ino, uint8_t type, const char *name);
 int listing_has(const struct listing *l, const char *name, size_t n);
+
+/* listing.c: the listings a picoprocess holds, within a budget of bytes
+ * and a count (see there).  make_room frees room for a listing of BYTES
+ * (-ENOMEM if it exceeds the whole budget); add then enters the
+ * monitor's writable descriptor of it, which the ledger owns. */
+struct listing_ledger;
+struct listing_ledger *ledger_new(size_t max_bytes, int max_count);
+void ledger_free(struct listing_ledger *lg);
+int ledger_make_room(struct listing_ledger *lg, size_t bytes);
+int ledger_add(struct listing_ledger *lg, int fd, size_t bytes);
+size_t ledger_max_bytes(const struct listing_ledger *lg);
+size_t ledger_bytes(const struct listing_ledger *lg);
 
 /* Rewrite 'path' as symlink 'target' met at virtual directory 'vdir',
  * followed by 'tail' ('..' handled lexically). */

@@ -42,7 +42,7 @@
 #include "monitor.h"
 
 #define RELAY_PEERS 64
-#define RELAYS_MAX 256
+#define RELAY_SNDBUF (64 * 1024) /* datagrams waiting for the app (doubled by the kernel) */
 #define UNIX_NAMES_MAX 256
 #define BURST 64   /* datagrams moved per wake-up, per direction */
 
@@ -74,7 +74,7 @@ int moat_relay_new(struct pico *pp, int host, int server, int *app_end)
 	int sv[2];
 	struct relay *r = NULL, **list;
 	*app_end = -1;
-	if (pp->nrelays >= RELAYS_MAX) {
+	if (pp->nrelays >= moat_relays_max(pp)) {
 		close(host);
 		return -EMFILE;
 	}
@@ -92,12 +92,25 @@ int moat_relay_new(struct pico *pp, int host, int server, int *app_end)
 		close(sv[1]);
 		return -ENOMEM;
 	}
+	/* What waits for the app to read is held for the monitor: bounded
+	 * per relay here, and in number by moat_relays_max. */
+	int sndbuf = RELAY_SNDBUF;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	r->app = sv[0];
 	r->host = host;
 	r->server = server;
 	pp->relays[pp->nrelays++] = r;
 	*app_end = sv[1]; /* blocking or not is the PAL's business: it polls */
 	return 0;
+}
+
+/* Relays at once: as many as the picoprocess's budget for what the
+ * monitor holds for it (pp->held_budget) has room for, 16 to 256. */
+int moat_relays_max(const struct pico *pp)
+{
+	uint64_t b = pp->held_budget ? pp->held_budget : MOAT_LISTING_BYTES_MAX;
+	uint64_t n = b / (2 * RELAY_SNDBUF);
+	return n < 16 ? 16 : n > 256 ? 256 : (int)n;
 }
 
 static void relay_free(struct relay *r)

@@ -45,6 +45,8 @@ static void usage(FILE *out)
 		"  --cwd DIR         initial working directory inside (default /)\n"
 		"  --user UID[:GID]  the identity the program sees (default 0:0, root);\n"
 		"                    it grants nothing on the host\n"
+		"  --accept-grants   give a package the host paths and network it requests\n"
+		"                    (listed by 'moat inspect'; each is printed as granted)\n"
 		"  --pkg-path DIRS   where to find a package's dependencies (colon-separated;\n"
 		"                    default $MOAT_PKG_PATH, then the package's own folder)\n"
 		"  --learn FILE      learn mode: the program may read anything it asks for;\n"
@@ -78,6 +80,10 @@ static int fail(const char *fmt, const char *a, const char *b)
 /* Find PROGRAM on the host PATH when it has no slash. */
 int moat_find_program(const char *prog, char *out, size_t len)
 {
+	if (!prog[0]) { /* "" would name each $PATH directory itself */
+		errno = ENOENT;
+		return -1;
+	}
 	if (strchr(prog, '/')) {
 		char abs[PATH_MAX];
 		if (prog[0] == '/')
@@ -91,8 +97,9 @@ int moat_find_program(const char *prog, char *out, size_t len)
 	char *copy = strdup(path), *save = NULL;
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		char cand[PATH_MAX];
+		struct stat st;
 		snprintf(cand, sizeof(cand), "%s/%s", dir, prog);
-		if (access(cand, X_OK) == 0) {
+		if (access(cand, X_OK) == 0 && stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
 			snprintf(out, len, "%s", cand);
 			free(copy);
 			return 0;
@@ -143,6 +150,8 @@ static int quick_manifest(struct moat_manifest *m, char **args, int nargs)
 	char prog[PATH_MAX], err[ERR_LEN];
 	if (nargs < 1)
 		return fail("run: no PROGRAM after --%s%s", "", "");
+	if (!args[0][0])
+		return fail("run: the PROGRAM name is empty%s%s", "", "");
 	if (args[0][0] == '/' && covered(m, args[0])) {
 		snprintf(prog, sizeof(prog), "%s", args[0]);
 	} else {
@@ -161,6 +170,89 @@ static int quick_manifest(struct moat_manifest *m, char **args, int nargs)
 		moat_manifest_add_env(m, "HOME=/");
 	}
 	return 0;
+}
+
+static int same_map(const struct moat_mapping *a, const struct moat_mapping *b)
+{
+	return a->writable == b->writable && !strcmp(a->vpath, b->vpath) &&
+	       !strcmp(a->hpath, b->hpath);
+}
+
+static int same_net(const struct moat_net_mapping *a, const struct moat_net_mapping *b)
+{
+	return a->server == b->server && a->udp == b->udp && a->vaddr == b->vaddr &&
+	       a->vport == b->vport && a->haddr == b->haddr && a->hport == b->hport;
+}
+
+/* Is grant i of 'req' (maps, then nets) also among the runner's own?
+ * 1 if the same; 2 if the runner maps its virtual path differently. */
+static int given_too(const struct moat_manifest *req, int i, const struct moat_manifest *given)
+{
+	for (int k = 0; i < req->nmaps && k < given->nmaps; k++)
+		if (same_map(&req->maps[i], &given->maps[k]))
+			return 1;
+	for (int k = 0; i < req->nmaps && k < given->nmaps; k++)
+		if (!strcmp(req->maps[i].vpath, given->maps[k].vpath))
+			return 2;
+	for (int k = 0; i >= req->nmaps && k < given->nnets; k++)
+		if (same_net(&req->nets[i - req->nmaps], &given->nets[k]))
+			return 1;
+	return 0;
+}
+
+/* One line for request i: granted (accept), or not, and how to give it;
+ * 'mine' when the runner maps the same virtual path another way. */
+static void tell_request(const struct moat_manifest *pm, int i, const char *file, int accept,
+			 int mine)
+{
+	fputs("moat: ", stderr);
+	moat_put_escaped(stderr, file);
+	fputs(accept && !mine ? ": granted at its request (--accept-grants): " : ": requests ",
+	      stderr);
+	moat_put_grant(stderr, pm, i);
+	fputs(mine ? ": not granted; your own --ro/--rw maps that path\n"
+	      : accept ? "\n"
+		       : ": not granted; give it with --ro/--rw/--net, or accept the package's"
+			 " requests with --accept-grants\n",
+	      stderr);
+}
+
+/* A package's [Namespace] grants are requests: a downloaded package must
+ * not give itself the host.  Only the person running it grants: with
+ * --ro/--rw/--net ('given'), or all the package asks for at once with
+ * --accept-grants, each printed as it is granted.  Otherwise the package
+ * gets none of them, and each one not given is named on its own line. */
+static void settle_requests(struct moat_manifest *pm, struct moat_manifest *given,
+			    const char *file, int accept)
+{
+	int nmaps = 0, nnets = 0;
+	for (int i = 0; i < pm->nmaps + pm->nnets; i++) {
+		int g = given_too(pm, i, given);
+		if (g != 1)
+			tell_request(pm, i, file, accept, g == 2);
+		/* Kept if accepted, unless the runner gave it (or another
+		 * mapping of its path) themselves. */
+		int keep = accept && !g;
+		if (i < pm->nmaps && keep)
+			pm->maps[nmaps++] = pm->maps[i];
+		else if (i < pm->nmaps)
+			free(pm->maps[i].vpath), free(pm->maps[i].hpath);
+		else if (keep)
+			pm->nets[nnets++] = pm->nets[i - pm->nmaps];
+	}
+	pm->nmaps = nmaps;
+	pm->nnets = nnets;
+	/* The runner's own grants, on top (ownership moves to pm). */
+	pm->maps = realloc(pm->maps, (size_t)(pm->nmaps + given->nmaps + 1) * sizeof(*pm->maps));
+	if (given->nmaps)
+		memcpy(pm->maps + pm->nmaps, given->maps, (size_t)given->nmaps * sizeof(*pm->maps));
+	pm->nmaps += given->nmaps;
+	given->nmaps = 0;
+	pm->nets = realloc(pm->nets, (size_t)(pm->nnets + given->nnets + 1) * sizeof(*pm->nets));
+	if (given->nnets)
+		memcpy(pm->nets + pm->nnets, given->nets, (size_t)given->nnets * sizeof(*pm->nets));
+	pm->nnets += given->nnets;
+	given->nnets = 0;
 }
 
 /* One argument in the manifest's shell-like quoting.  ';' is escaped
@@ -311,6 +403,7 @@ static int cmd_run(int argc, char **argv)
 		{ "debug", no_argument, 0, 'd' },
 		{ "trace", no_argument, 0, 't' },
 		{ "no-rewrite", no_argument, 0, 'R' },
+		{ "accept-grants", no_argument, 0, 'A' },
 		{ "ext", required_argument, 0, 'x' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -323,7 +416,7 @@ static int cmd_run(int argc, char **argv)
 	char **envs = calloc((size_t)argc, sizeof(char *));
 	char **exts = calloc((size_t)argc, sizeof(char *));
 	int nexts = 0;
-	int nenv = 0, quick = 0, rc = 2;
+	int nenv = 0, quick = 0, rc = 2, accept = 0;
 	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
 		   *learn = NULL;
 
@@ -363,13 +456,48 @@ static int cmd_run(int argc, char **argv)
 		case 'd': lo.debug = 1; break;
 		case 't': lo.trace = 1; break;
 		case 'R': lo.no_rewrite = 1; break;
+		case 'A': accept = 1; break;
 		case 'x': exts[nexts++] = optarg; break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); goto out;
 		}
 	}
 	int dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
-	if (quick || dashdash) {
+	size_t alen = optind < argc ? strlen(argv[optind]) : 0;
+	/* APP.mpk, with or without the runner's own --ro/--rw/--net */
+	int is_pkg = !dashdash && alen > 4 && !strcmp(argv[optind] + alen - 4, ".mpk");
+	if (accept && !is_pkg) {
+		rc = fail("--accept-grants: accepts what a package requests; give APP.mpk%s%s", "", "");
+		goto out;
+	}
+	if (is_pkg) {
+		struct moat_manifest given = m;
+		int r = moat_packages_resolve(argv[optind], pkg_path, &m, err, sizeof(err));
+		if (r < 0) {
+			moat_manifest_init(&m, "command line"); /* the failed one is freed */
+			moat_manifest_free(&given);
+			fprintf(stderr, "moat: %s\n", err);
+			goto out;
+		}
+		if (learn) {
+			moat_manifest_free(&given);
+			rc = fail("--learn: works with a manifest or the command-line form, not with a package such as %s%s",
+				  argv[optind], "");
+			goto out;
+		}
+		if (!m.entry) {
+			moat_manifest_free(&given);
+			rc = fail("%s: the package has no [Application] entry to run%s", argv[optind], "");
+			goto out;
+		}
+		settle_requests(&m, &given, argv[optind], accept);
+		moat_manifest_free(&given);
+		optind++;
+		if (optind < argc && !strcmp(argv[optind], "--"))
+			optind++;
+		if (optind < argc)
+			moat_manifest_set_args(&m, argv + optind, argc - optind);
+	} else if (quick || dashdash) {
 		if (!dashdash && optind < argc && !quick) {
 			usage(stderr);
 			goto out;
@@ -382,20 +510,8 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 		}
 		moat_manifest_free(&m);
-		size_t alen = strlen(argv[optind]);
-		int is_pkg = alen > 4 && !strcmp(argv[optind] + alen - 4, ".mpk");
-		if (is_pkg ? moat_packages_resolve(argv[optind], pkg_path, &m, err, sizeof(err)) < 0
-			   : moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
+		if (moat_manifest_load(argv[optind], &m, err, sizeof(err)) < 0) {
 			fprintf(stderr, "moat: %s\n", err);
-			goto out;
-		}
-		if (is_pkg && learn) {
-			rc = fail("--learn: works with a manifest or the command-line form, not with a package such as %s%s",
-				  argv[optind], "");
-			goto out;
-		}
-		if (is_pkg && !m.entry) {
-			rc = fail("%s: the package has no [Application] entry to run%s", argv[optind], "");
 			goto out;
 		}
 		optind++;
@@ -444,6 +560,14 @@ static int cmd_run(int argc, char **argv)
 	}
 	lo.learn = learn != NULL;
 	struct moat_monitor *mon = moat_monitor_new();
+	if (!mon) {
+		rc = fail("cannot start the monitor: %s%s", strerror(errno), "");
+		if (learned) {
+			fclose(learned);
+			unlink(learn);
+		}
+		goto out;
+	}
 	int id = moat_monitor_launch(mon, &m, &lo, err, sizeof(err));
 	if (id < 0) {
 		fprintf(stderr, "moat: %s\n", err);

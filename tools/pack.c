@@ -20,13 +20,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,8 +91,32 @@ static void queue_elf(struct pack *pk, const char *path)
 	pk->queue[pk->nqueue++] = strdup(path);
 }
 
+/* What moat pack says when the owner of what it packs changed it under
+ * it; monitor/package.c says the same of a file's contents. */
+#define CHANGED "changed while packing (now a symlink or another file); refused"
+
+/* The text of the symlink 'name' in 'dirfd' (or at 'path' if dirfd < 0). */
+static int read_link(struct pack *pk, const char *path, int dirfd, const char *name,
+		     char *target, size_t size)
+{
+	ssize_t n = dirfd >= 0 ? readlinkat(dirfd, name, target, size - 1)
+			       : readlink(path, target, size - 1);
+	if (n < 0 && (errno == EINVAL || errno == ENOENT)) { /* no longer a symlink, or gone */
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, CHANGED);
+		return -1;
+	}
+	if (n <= 0) {
+		snprintf(pk->err, sizeof(pk->err), "%s: cannot read link: %s", path,
+			 n < 0 ? strerror(errno) : "empty");
+		return -1;
+	}
+	target[n] = 0;
+	return 0;
+}
+
 /* Add one host object at the same path inside, as it is (no following). */
-static int add_object(struct pack *pk, const char *path, const struct stat *st)
+static int add_object(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+		      const char *name)
 {
 	if (find_source(pk, path) || excluded(pk, path))
 		return 0;
@@ -101,18 +124,14 @@ static int add_object(struct pack *pk, const char *path, const struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		s = add_source(pk, path);
 		s->host = strdup(path);
+		s->dev = st->st_dev, s->ino = st->st_ino;
 		queue_elf(pk, path);
 	} else if (S_ISDIR(st->st_mode)) {
 		s = add_source(pk, path);
 	} else if (S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n <= 0) {
-			snprintf(pk->err, sizeof(pk->err), "%s: cannot read link: %s", path,
-				 strerror(errno));
+		if (read_link(pk, path, dirfd, name, target, sizeof(target)) < 0)
 			return -1;
-		}
-		target[n] = 0;
 		s = add_source(pk, path);
 		s->link = strdup(target);
 	} else {
@@ -125,15 +144,120 @@ static int add_object(struct pack *pk, const char *path, const struct stat *st)
 	return 0;
 }
 
-static int add_host_path(struct pack *pk, const char *path, int depth);
+/* ---- walking a host tree ---- */
 
-static struct pack *walking;
-static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Called for every object under a walked directory: 'path' is its host
+ * path, 'st' its lstat, and 'name' its name in the open directory
+ * 'dirfd'. */
+typedef int (*visit_fn)(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+			const char *name);
+
+#define WALK_DEPTH 256
+
+/* Open directory 'name' in 'dfd' (host path 'path'), not following a
+ * symlink, and only if it is still the directory 'st' describes. */
+static int open_subdir(struct pack *pk, int dfd, const char *name, const char *path,
+		       const struct stat *st)
 {
-	(void)type, (void)ftw;
-	if (add_object(walking, path, st) < 0)
-		return 1;
-	return 0;
+	int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat now;
+	if (sub >= 0 && fstat(sub, &now) == 0 && now.st_dev == st->st_dev &&
+	    now.st_ino == st->st_ino)
+		return sub;
+	snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
+		 sub < 0 && errno != ELOOP && errno != ENOTDIR && errno != ENOENT ? strerror(errno)
+										: CHANGED);
+	if (sub >= 0)
+		close(sub);
+	return -1;
+}
+
+/* Visit everything beneath the open directory 'dfd' (host path 'path',
+ * 'len' bytes, in a PATH_MAX buffer).  Each name is looked at and opened
+ * relative to its parent's descriptor, never followed (O_NOFOLLOW), and
+ * a subdirectory must be the one just looked at (same device and inode):
+ * a tree that its owner changes while it is walked cannot lead the walk
+ * outside it.  nftw(3) walks by path, and would follow a directory
+ * swapped for a symlink. */
+static int walk_tree(struct pack *pk, int dfd, char *path, size_t len, visit_fn fn, int depth)
+{
+	if (depth > WALK_DEPTH) {
+		snprintf(pk->err, sizeof(pk->err), "%s: nested more than %d directories deep", path,
+			 WALK_DEPTH);
+		return -1;
+	}
+	int copy = dup(dfd);
+	DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
+	if (!d) {
+		if (copy >= 0)
+			close(copy);
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = 0;
+	errno = 0;
+	for (struct dirent *e; r == 0 && (e = readdir(d)); errno = 0) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		size_t n = strlen(e->d_name);
+		if (len + 1 + n >= PATH_MAX) {
+			snprintf(pk->err, sizeof(pk->err), "%.200s/...: path too long", path);
+			r = -1;
+			break;
+		}
+		size_t sep = len == 1 ? 0 : 1; /* under "/" itself */
+		path[len] = '/';
+		memcpy(path + len + sep, e->d_name, n + 1);
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			/* ENOENT: listed a moment ago, gone now */
+			snprintf(pk->err, sizeof(pk->err), "%s: %s", path,
+				 errno == ENOENT ? CHANGED : strerror(errno));
+			r = -1;
+		} else if ((r = fn(pk, path, &st, dfd, e->d_name)) == 0 && S_ISDIR(st.st_mode)) {
+			int sub = open_subdir(pk, dfd, e->d_name, path, &st);
+			r = sub < 0 ? -1 : walk_tree(pk, sub, path, len + sep + n, fn, depth + 1);
+			if (sub >= 0)
+				close(sub);
+		}
+		path[len] = 0;
+	}
+	if (r == 0 && errno) {
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", path, strerror(errno));
+		r = -1;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Open the directory at host path 'root' (no symlink on the way), check
+ * it is the one 'st' describes, visit it and everything beneath it. */
+static int walk_root(struct pack *pk, const char *root, const struct stat *st, visit_fn fn)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", root);
+	int fd = moat_open_nofollow(path, O_RDONLY | O_DIRECTORY);
+	struct stat now;
+	if (fd < 0 || fstat(fd, &now) < 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		snprintf(pk->err, sizeof(pk->err), "%s: %s", root,
+			 fd < 0 && errno != ELOOP && errno != ENOTDIR
+				 ? strerror(errno)
+				 : CHANGED);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int r = fn(pk, path, &now, -1, NULL);
+	if (r == 0)
+		r = walk_tree(pk, fd, path, strlen(path), fn, 0);
+	close(fd);
+	return r;
+}
+
+static int walk_one(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+		    const char *name)
+{
+	return add_object(pk, path, st, dirfd, name);
 }
 
 /* Add a host path: every symlink on the way as a symlink (and what it
@@ -159,11 +283,11 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 			return -1;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			if (add_object(pk, norm, &st) < 0)
+			if (add_object(pk, norm, &st, -1, NULL) < 0)
 				return -1;
 			char target[PATH_MAX], next[2 * PATH_MAX + 2], dir[PATH_MAX];
-			ssize_t n = readlink(norm, target, sizeof(target) - 1);
-			target[n > 0 ? n : 0] = 0;
+			if (read_link(pk, norm, -1, NULL, target, sizeof(target)) < 0)
+				return -1;
 			snprintf(dir, sizeof(dir), "%s", norm);
 			*strrchr(dir, '/') = 0;
 			if (target[0] == '/')
@@ -180,11 +304,9 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 			return add_host_path(pk, resolved, depth + 1);
 		}
 		if (!slash) {
-			if (S_ISDIR(st.st_mode)) {
-				walking = pk;
-				return nftw(norm, walk_one, 32, FTW_PHYS) ? -1 : 0;
-			}
-			return add_object(pk, norm, &st);
+			if (S_ISDIR(st.st_mode))
+				return walk_root(pk, norm, &st, walk_one);
+			return add_object(pk, norm, &st, -1, NULL);
 		}
 		*slash = '/';
 		c = slash;
@@ -226,49 +348,75 @@ static int find_library(const char *name, const char *runpath, const char *origi
 	return -1;
 }
 
-/* The file offset of virtual address 'va', through the PT_LOAD headers. */
-static long va_to_off(const Elf64_Phdr *ph, int n, uint64_t va)
+/* The file offset of virtual address 'va', through the PT_LOAD headers
+ * (each sum checked: the file is input, not trusted). */
+static uint64_t va_to_off(const Elf64_Phdr *ph, int n, uint64_t va)
 {
+	uint64_t off;
 	for (int i = 0; i < n; i++)
 		if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr &&
-		    va < ph[i].p_vaddr + ph[i].p_filesz)
-			return (long)(va - ph[i].p_vaddr + ph[i].p_offset);
-	return -1;
+		    va - ph[i].p_vaddr < ph[i].p_filesz &&
+		    !__builtin_add_overflow(va - ph[i].p_vaddr, ph[i].p_offset, &off))
+			return off;
+	return UINT64_MAX;
+}
+
+/* The NUL-terminated string at 'base' + 'off' inside f[0, size), or NULL. */
+static const char *elf_string(const unsigned char *f, size_t size, uint64_t base, uint64_t off)
+{
+	uint64_t at;
+	if (__builtin_add_overflow(base, off, &at) || at >= size ||
+	    !memchr(f + at, 0, size - (size_t)at))
+		return NULL;
+	return (const char *)f + at;
+}
+
+/* The whole file, read (not mapped: its owner may truncate it meanwhile,
+ * and a mapping would then fault).  NULL if it is not a regular file. */
+static unsigned char *read_whole(const char *path, size_t *size)
+{
+	int fd = moat_open_nofollow(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	unsigned char *f = NULL;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= (off_t)sizeof(Elf64_Ehdr) && (f = malloc((size_t)st.st_size))) {
+		ssize_t n = 0;
+		*size = 0;
+		while (*size < (size_t)st.st_size &&
+		       (n = pread(fd, f + *size, (size_t)st.st_size - *size, (off_t)*size)) > 0)
+			*size += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	return f;
 }
 
 static int add_elf_needs(struct pack *pk, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-		if (fd >= 0)
-			close(fd);
+	size_t size = 0;
+	unsigned char *f = read_whole(path, &size);
+	if (!f)
 		return 0;
-	}
-	const unsigned char *f = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (f == MAP_FAILED)
-		return 0;
-	size_t size = (size_t)st.st_size;
 	const Elf64_Ehdr *eh = (const void *)f;
 	int r = 0;
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_phoff > size || eh->e_phnum > 256 ||
-	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phoff > size || eh->e_phnum > 256 ||
+	    (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size - eh->e_phoff ||
+	    eh->e_phoff % _Alignof(Elf64_Phdr))
 		goto out;
 	const Elf64_Phdr *ph = (const void *)(f + eh->e_phoff);
 	const Elf64_Dyn *dyn = NULL;
 	size_t ndyn = 0;
 	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type == PT_INTERP && ph[i].p_offset < size && ph[i].p_filesz < PATH_MAX &&
-		    ph[i].p_offset + ph[i].p_filesz <= size) {
+		int inside = ph[i].p_offset <= size && ph[i].p_filesz <= size - ph[i].p_offset;
+		if (ph[i].p_type == PT_INTERP && inside && ph[i].p_filesz < PATH_MAX) {
 			char interp[PATH_MAX];
 			memcpy(interp, f + ph[i].p_offset, ph[i].p_filesz);
 			interp[ph[i].p_filesz] = 0;
 			if ((r = add_host_path(pk, interp, 0)) < 0)
 				goto out;
 		}
-		if (ph[i].p_type == PT_DYNAMIC && ph[i].p_offset + ph[i].p_filesz <= size) {
+		if (ph[i].p_type == PT_DYNAMIC && inside && ph[i].p_offset % _Alignof(Elf64_Dyn) == 0) {
 			dyn = (const void *)(f + ph[i].p_offset);
 			ndyn = ph[i].p_filesz / sizeof(*dyn);
 		}
@@ -278,22 +426,21 @@ static int add_elf_needs(struct pack *pk, const char *path)
 	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
 		if (dyn[i].d_tag == DT_STRTAB)
 			strtab = dyn[i].d_un.d_ptr;
-	long stroff = strtab ? va_to_off(ph, eh->e_phnum, strtab) : -1;
-	if (stroff < 0)
+	uint64_t stroff = strtab ? va_to_off(ph, eh->e_phnum, strtab) : UINT64_MAX;
+	if (stroff >= size)
 		goto out;
 	char origin[PATH_MAX];
 	snprintf(origin, sizeof(origin), "%s", path);
 	*strrchr(origin, '/') = 0;
 	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
-		if ((dyn[i].d_tag == DT_RUNPATH || dyn[i].d_tag == DT_RPATH) &&
-		    (size_t)stroff + dyn[i].d_un.d_val < size)
-			runpath = (const char *)f + stroff + dyn[i].d_un.d_val;
+		if (dyn[i].d_tag == DT_RUNPATH || dyn[i].d_tag == DT_RPATH)
+			runpath = elf_string(f, size, stroff, dyn[i].d_un.d_val);
 	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
-		if (dyn[i].d_tag != DT_NEEDED || (size_t)stroff + dyn[i].d_un.d_val >= size)
-			continue;
-		const char *name = (const char *)f + stroff + dyn[i].d_un.d_val;
+		const char *name = dyn[i].d_tag == DT_NEEDED
+					   ? elf_string(f, size, stroff, dyn[i].d_un.d_val)
+					   : NULL;
 		char lib[PATH_MAX];
-		if (!memchr(name, 0, size - ((size_t)stroff + dyn[i].d_un.d_val)))
+		if (!name)
 			continue;
 		if (find_library(name, runpath, origin, lib, sizeof(lib)) < 0) {
 			snprintf(pk->err, sizeof(pk->err), "%s: needs %s, which is not on this host",
@@ -305,7 +452,7 @@ static int add_elf_needs(struct pack *pk, const char *path)
 			goto out;
 	}
 out:
-	munmap((void *)f, size);
+	free(f);
 	return r;
 }
 
@@ -319,45 +466,71 @@ static int add_queued_needs(struct pack *pk)
 
 /* ---- packing a directory ---- */
 
-static const char *pack_root;
 static size_t pack_root_len;
+static uid_t pack_root_uid;
 
-static int dir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Packing another user's directory (as root, say): a hard link there to
+ * a file of someone else's is refused.  Its owner may have linked a file
+ * they cannot read, which the packer can (with fs.protected_hardlinks
+ * off), and the package would hold its contents. */
+static int foreign_hard_link(const struct stat *st)
 {
-	(void)type, (void)ftw;
+	return S_ISREG(st->st_mode) && st->st_nlink > 1 && geteuid() != pack_root_uid &&
+	       st->st_uid != pack_root_uid;
+}
+
+static int dir_one(struct pack *pk, const char *path, const struct stat *st, int dirfd,
+		   const char *name)
+{
 	char vpath[PATH_MAX];
 	snprintf(vpath, sizeof(vpath), "%s", path[pack_root_len] ? path + pack_root_len : "/");
+	if (strlen(vpath) >= MOAT_PKG_ALIGN) {
+		snprintf(pk->err, sizeof(pk->err), "%.200s...: path too long for a package (%d bytes at most)",
+			 path, MOAT_PKG_ALIGN - 1);
+		return -1;
+	}
 	const char *base = strrchr(vpath, '/') + 1;
 	struct moat_pkg_source *s;
 	if (!strcmp(base, ".wh..wh..opq")) { /* the parent hides lower layers */
 		vpath[base - vpath - (base - vpath > 1)] = 0;
-		s = find_source(walking, vpath[0] ? vpath : "/");
+		s = find_source(pk, vpath[0] ? vpath : "/");
 		if (s)
 			s->flags |= MOAT_PKG_OPAQUE;
 		return 0;
 	}
 	if (!strncmp(base, ".wh.", 4)) { /* a whiteout of NAME */
+		if (!base[4] || !strcmp(base + 4, ".") || !strcmp(base + 4, "..")) {
+			snprintf(pk->err, sizeof(pk->err), "%s: cannot pack: a whiteout of no name", path);
+			return -1;
+		}
 		char target[PATH_MAX];
 		snprintf(target, sizeof(target), "%.*s%s", (int)(base - vpath), vpath, base + 4);
-		s = add_source(walking, target);
+		s = add_source(pk, target);
 		s->mode = 0;
 		return 0;
 	}
+	if (foreign_hard_link(st)) {
+		snprintf(pk->err, sizeof(pk->err),
+			 "%s: cannot pack: a hard link to a file of uid %u in a directory of uid %u; copy it instead",
+			 path, (unsigned)st->st_uid, (unsigned)pack_root_uid);
+		return -1;
+	}
 	if (S_ISREG(st->st_mode)) {
-		s = add_source(walking, vpath);
+		s = add_source(pk, vpath);
 		s->host = strdup(path);
+		s->dev = st->st_dev, s->ino = st->st_ino;
 	} else if (S_ISDIR(st->st_mode)) {
-		s = add_source(walking, vpath);
+		s = add_source(pk, vpath);
 	} else if (S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = 0;
-		s = add_source(walking, vpath);
+		if (read_link(pk, path, dirfd, name, target, sizeof(target)) < 0)
+			return -1;
+		s = add_source(pk, vpath);
 		s->link = strdup(target);
 	} else {
-		snprintf(walking->err, sizeof(walking->err),
+		snprintf(pk->err, sizeof(pk->err),
 			 "%s: cannot pack: not a regular file, directory or symlink", path);
-		return 1;
+		return -1;
 	}
 	s->mode = st->st_mode & (S_IFMT | 07777);
 	s->mtime_ns = mtime_ns(st);
@@ -366,21 +539,36 @@ static int dir_one(const char *path, const struct stat *st, int type, struct FTW
 
 /* ---- the command ---- */
 
-static int read_file(const char *path, char **text, size_t *len)
+/* The manifest given to pack: a regular file (a FIFO must not block the
+ * open, nor a device be read), up to 1 MiB as in a package. */
+static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
 	*text = NULL;
 	*len = 0;
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		*text = realloc(*text, *len + n + 1);
-		memcpy(*text + *len, buf, n);
-		*len += n;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, errno == ENXIO ? "not a regular file" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	fclose(f);
+	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		snprintf(err, errlen, "%s: %s", path,
+			 S_ISREG(st.st_mode) ? "a manifest of over 1 MiB" : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	*text = malloc((size_t)st.st_size + 1);
+	ssize_t n = 0;
+	while (*len < (size_t)st.st_size &&
+	       (n = pread(fd, *text + *len, (size_t)st.st_size - *len, (off_t)*len)) > 0)
+		*len += (size_t)n;
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -449,10 +637,27 @@ static char *generated_manifest(const char *name, const char *version, char **de
 		if (sp && *sp)
 			fprintf(f, "version = %s\n", sp);
 	}
-	if (entry)
-		fprintf(f, "\n[Application]\nentry = file://%s\n", entry);
+	if (entry) {
+		/* Encoded, as every file URI: the path may hold '%' or a newline. */
+		fputs("\n[Application]\nentry = ", f);
+		moat_manifest_put_uri(f, entry);
+		fputc('\n', f);
+	}
 	fclose(f);
 	return text;
+}
+
+/* A value that becomes one line of the generated manifest: a control
+ * byte (a newline) would start a line of its own, e.g. a section. */
+static int one_line(const char *value, const char *option)
+{
+	for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f) {
+			fprintf(stderr, "moat pack: %s: holds a control character; refused\n", option);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 int moat_cmd_pack(int argc, char **argv)
@@ -499,8 +704,8 @@ int moat_cmd_pack(int argc, char **argv)
 			fprintf(stderr, "moat pack: give either -m MANIFEST or --name/--version/--depends\n");
 			goto done;
 		}
-		if (read_file(manifest, &text, &tlen) < 0) {
-			fprintf(stderr, "moat pack: %s: %s\n", manifest, strerror(errno));
+		if (read_file(manifest, &text, &tlen, pk.err, sizeof(pk.err)) < 0) {
+			fprintf(stderr, "moat pack: %s\n", pk.err);
 			goto done;
 		}
 	} else {
@@ -508,6 +713,11 @@ int moat_cmd_pack(int argc, char **argv)
 			fprintf(stderr, "moat pack: --from-host without -m needs --name and --version\n");
 			goto done;
 		}
+		if (!one_line(name, "--name") || !one_line(version, "--version"))
+			goto done;
+		for (int i = 0; i < ndep; i++)
+			if (!one_line(depends[i], "--depends"))
+				goto done;
 		char prog[PATH_MAX];
 		if (moat_find_program(argv[optind], prog, sizeof(prog)) < 0) {
 			fprintf(stderr, "moat pack: %s: program not found\n", argv[optind]);
@@ -550,14 +760,13 @@ int moat_cmd_pack(int argc, char **argv)
 	} else {
 		char root[PATH_MAX];
 		struct stat st;
-		if (!realpath(argv[optind], root) || stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (!realpath(argv[optind], root) || lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			snprintf(pk.err, sizeof(pk.err), "%s: not a directory", argv[optind]);
 			goto fail;
 		}
-		pack_root = root;
 		pack_root_len = strcmp(root, "/") ? strlen(root) : 0;
-		walking = &pk;
-		if (nftw(root, dir_one, 32, FTW_PHYS))
+		pack_root_uid = st.st_uid;
+		if (walk_root(&pk, root, &st, dir_one) < 0)
 			goto fail;
 		/* The directory's own entry is the package's root. */
 		for (size_t i = 0; i < pk.n; i++)
@@ -582,6 +791,54 @@ done:
 	free(depends);
 	pack_free(&pk);
 	return rc;
+}
+
+/* A path or other text from a package or manifest, printed so that no
+ * byte of it can start a line or a terminal escape: \n, \\ and \ooo. */
+void moat_put_escaped(FILE *f, const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '\\')
+			fputs("\\\\", f);
+		else if (*c == '\n')
+			fputs("\\n", f);
+		else if (*c < 0x20 || *c == 0x7f)
+			fprintf(f, "\\%03o", *c);
+		else
+			fputc(*c, f);
+	}
+}
+
+/* A network grant as the manifest spells it, "tcp.server://A:P = ...". */
+static void put_endpoint(FILE *f, const struct moat_net_mapping *n, uint32_t addr,
+			 uint16_t port)
+{
+	const unsigned char *a = (const unsigned char *)&addr;
+	fprintf(f, "%s.%s://", n->udp ? "udp" : "tcp", n->server ? "server" : "client");
+	if (addr)
+		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	else
+		fputc('*', f);
+	if (port)
+		fprintf(f, ":%u", port);
+	else
+		fputs(":*", f);
+}
+
+void moat_put_grant(FILE *f, const struct moat_manifest *m, int i)
+{
+	if (i < m->nmaps) {
+		fprintf(f, "%s ", m->maps[i].writable ? "rw" : "ro");
+		moat_put_escaped(f, m->maps[i].vpath);
+		fputs(" = ", f);
+		moat_put_escaped(f, m->maps[i].hpath);
+		return;
+	}
+	const struct moat_net_mapping *n = &m->nets[i - m->nmaps];
+	fputs("net ", f);
+	put_endpoint(f, n, n->vaddr, n->vport);
+	fputs(" = ", f);
+	put_endpoint(f, n, n->haddr, n->hport);
 }
 
 static const char *type_name(uint32_t mode)
@@ -619,39 +876,50 @@ int moat_cmd_inspect(int argc, char **argv)
 	size_t files = 0;
 	for (size_t i = 0; i < moat_package_count(p); i++) {
 		const struct moat_pkg_entry *e = moat_package_entry(p, i);
-		if ((e->mode & S_IFMT) == S_IFREG)
-			bytes += e->size, files++;
+		if ((e->mode & S_IFMT) == S_IFREG && (files++, __builtin_add_overflow(bytes, e->size, &bytes)))
+			bytes = UINT64_MAX; /* entries may share contents: only a display */
 	}
-	printf("package:  %s %s (%s)\n", m.name, m.version, m.arch ? m.arch : "any");
+	printf("package:  %s %s (", m.name, m.version); /* both checked: no control bytes */
+	moat_put_escaped(stdout, m.arch ? m.arch : "any");
+	printf(")\n");
 	printf("file:     %s, %llu bytes, %zu entries, %zu files, %llu bytes of contents\n",
 	       argv[1], (unsigned long long)moat_package_size(p), moat_package_count(p), files,
 	       (unsigned long long)bytes);
 	printf("depends:  %s\n", m.ndeps ? "" : "(nothing)");
 	for (int i = 0; i < m.ndeps; i++)
 		printf("  %s %s\n", m.deps[i].name, m.deps[i].range ? m.deps[i].range : "(any version)");
-	printf("entry:    %s\n", m.entry ? m.entry : "(none: a library or base package)");
-	printf("policy:\n");
-	for (int i = 0; i < m.nmaps; i++)
-		printf("  %s %s = %s\n", m.maps[i].writable ? "rw" : "ro", m.maps[i].vpath,
-		       m.maps[i].hpath);
-	for (int i = 0; i < m.nnets; i++)
-		printf("  net %s port %u\n", m.nets[i].server ? "tcp.server" : "tcp.client",
-		       m.nets[i].vport);
-	if (!m.nmaps && !m.nnets)
-		printf("  (no host paths, no network)\n");
+	printf("entry:    ");
+	moat_put_escaped(stdout, m.entry ? m.entry : "(none: a library or base package)");
+	printf("\n");
+	/* What the package asks for; only the person running it grants it
+	 * (moat run --ro/--rw/--net, or --accept-grants). */
+	printf("requests: %s\n", m.nmaps || m.nnets
+					  ? "(granted only if the runner gives them: --ro/--rw/--net, or --accept-grants)"
+					  : "(no host paths, no network)");
+	for (int i = 0; i < m.nmaps + m.nnets; i++) {
+		fputs("  ", stdout);
+		moat_put_grant(stdout, &m, i);
+		fputc('\n', stdout);
+	}
 	printf("files:\n");
 	for (size_t i = 0; i < moat_package_count(p); i++) {
 		const struct moat_pkg_entry *e = moat_package_entry(p, i);
 		const char *path = moat_package_path(p, e);
 		if ((e->mode & S_IFMT) == S_IFLNK)
-			printf("  %-8s %04o %10s  %s -> %s\n", type_name(e->mode), e->mode & 07777, "",
-			       path, moat_package_link(p, e));
+			printf("  %-8s %04o %10s  ", type_name(e->mode), e->mode & 07777, "");
 		else if ((e->mode & S_IFMT) == S_IFREG)
-			printf("  %-8s %04o %10llu  %s\n", type_name(e->mode), e->mode & 07777,
-			       (unsigned long long)e->size, path);
+			printf("  %-8s %04o %10llu  ", type_name(e->mode), e->mode & 07777,
+			       (unsigned long long)e->size);
 		else
-			printf("  %-8s %04o %10s  %s%s\n", type_name(e->mode), e->mode & 07777, "", path,
-			       e->flags & MOAT_PKG_OPAQUE ? " (opaque)" : "");
+			printf("  %-8s %04o %10s  ", type_name(e->mode), e->mode & 07777, "");
+		moat_put_escaped(stdout, path);
+		if ((e->mode & S_IFMT) == S_IFLNK) {
+			fputs(" -> ", stdout);
+			moat_put_escaped(stdout, moat_package_link(p, e));
+		}
+		if ((e->mode & S_IFMT) == S_IFDIR && (e->flags & MOAT_PKG_OPAQUE))
+			fputs(" (opaque)", stdout);
+		fputc('\n', stdout);
 	}
 	moat_manifest_free(&m);
 	moat_package_close(p);

@@ -5,6 +5,9 @@
 #define MOAT_TOOLS_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+struct moat_manifest;
 
 /* moat pack, moat inspect, moat verify (tools/pack.c): argv[0] is the
  * subcommand; the result is the exit status. */
@@ -15,5 +18,12 @@ int moat_cmd_verify(int argc, char **argv);
 /* PROGRAM as a host path: itself if it has a slash (made absolute), or
  * the first executable of that name on $PATH.  -1 if none. */
 int moat_find_program(const char *prog, char *out, size_t len);
+
+/* Print text from a package or manifest with \n, \\ and control bytes
+ * escaped, so that it cannot fake a line or a terminal sequence. */
+void moat_put_escaped(FILE *f, const char *s);
+/* Print grant i of m: maps first ("rw /v = /h"), then network grants
+ * ("net tcp.server://0.0.0.0:80 = tcp.server://127.0.0.1:8080"). */
+void moat_put_grant(FILE *f, const struct moat_manifest *m, int i);
 
 #endif /* MOAT_TOOLS_H */

@@ -105,9 +105,18 @@ struct moat_pkg_source {
 	uint32_t mode;           /* as in moat_pkg_entry */
 	uint32_t flags;
 	char *link;              /* symlink target */
-	char *host;              /* contents, for regular files */
+	char *host;              /* contents, for regular files: an absolute
+				  * host path with no symlink on it */
 	int64_t mtime_ns;
+	uint64_t dev, ino;       /* the host file as checked (ino 0: unchecked);
+				  * another file found there at copy time is an error */
 };
+
+/* Open absolute host path 'abs' without following a symlink anywhere on
+ * it (each component is opened beneath the last with O_NOFOLLOW); 'flags'
+ * are open(2) flags for the last component.  -1 with errno (ELOOP or
+ * ENOTDIR where a symlink stands). */
+int moat_open_nofollow(const char *abs, int flags);
 
 int moat_package_write(const char *out, const char *manifest, size_t manifest_len,
 		       struct moat_pkg_source *src, size_t n, char *err,

@@ -50,6 +50,15 @@ int moat_policy_check_path(const char *path);
 int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 		     unsigned mode, struct moat_open_reply *reply, int *fd);
 
+/* Directory listings are memory the monitor makes for the picoprocess:
+ * those it holds at once may take at most 'bytes' and 'count' (beyond,
+ * the oldest it still holds are emptied; see monitor/listing.c).  Call
+ * before the first open; without it, MOAT_LISTING_BYTES_MAX and
+ * MOAT_LISTINGS_MAX. */
+#define MOAT_LISTING_BYTES_MAX (64u << 20)
+#define MOAT_LISTINGS_MAX 1024
+int moat_policy_listing_budget(struct moat_policy *p, uint64_t bytes, int count);
+
 /* Package layers: moat_policy_new opens the manifest's layers (checking
  * every file's hash) and presents their union beneath the mappings.
  * Writes to package paths go to the host directory 'upper' (which must

@@ -12,12 +12,20 @@
  * picoprocess, so HELLO passes and a kill for a protocol violation lands
  * on it without effect.
  *
+ * With bit 0x40 of the header's last byte set, the packet is a flood: it
+ * is sent FLOOD_MAX times (as many as the socket takes) and served after
+ * each, with no reply read, as a hijacked PAL could; the monitor must
+ * neither block (libFuzzer's timeout would catch it) nor keep serving a
+ * channel whose replies pile up.
+ *
  * Beyond the sanitizers, it traps when:
  *  - a request that changes something succeeds in the read-only mapping;
  *  - anything outside the writable fixture changes: the canary file's
  *    mode, size or link count, or the set of names beside it;
  *  - the read-only mapping nested in the writable fixture (rw/nest, also
  *    mapped at /nest) changes or moves, whatever path reaches it.
+ *  - a flood of requests that are each answered did not end the
+ *    picoprocess for not reading its replies.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -290,6 +298,44 @@ static int32_t drain(uint32_t op)
 	}
 }
 
+#define FLOOD_MAX 400
+
+/* Would a well-formed request with this header get a reply? */
+static int always_answered(const struct moat_msg_hdr *h)
+{
+	switch (h->op) {
+	case MOAT_OP_OPEN: case MOAT_OP_STAT: case MOAT_OP_READLINK:
+	case MOAT_OP_DELETE: case MOAT_OP_RENAME: case MOAT_OP_SETATTR:
+	case MOAT_OP_SYMLINK: case MOAT_OP_LINK: case MOAT_OP_CHANNEL:
+		return 1;
+	}
+	return 0;
+}
+
+/* The flood: send and serve until the monitor gives up on the channel. */
+static void flood(const uint8_t *data, size_t size)
+{
+	struct moat_request rq;
+	struct moat_msg_hdr h;
+	int sent = 0, served = 0;
+	memcpy(&h, data, sizeof(h));
+	while (sent < FLOOD_MAX && send(peer, data, size, MSG_DONTWAIT) == (ssize_t)size) {
+		sent++;
+		if (moat_channel_serve(&pp, 0) < 0)
+			return;
+		served++;
+	}
+	for (; served < sent; served++) /* queued, not yet served */
+		if (moat_channel_serve(&pp, 0) < 0)
+			return;
+	if (pp.hello && served >= FLOOD_MAX && always_answered(&h) &&
+	    moat_request_parse(data, size, &rq) == 0 && !pp.exit.by_monitor) {
+		fprintf(stderr, "fuzz_channel: %d unread replies and the channel still served\n",
+			served);
+		__builtin_trap();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int sv[2];
@@ -308,7 +354,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&pp.exit, 0, sizeof(pp.exit));
 	pp.reported_exit = 0;
 
-	if (size == 0 || send(peer, data, size, MSG_DONTWAIT) == (ssize_t)size) {
+	if (size >= 16 && (data[15] & 0x40)) {
+		flood(data, size);
+	} else if (size == 0 || send(peer, data, size, MSG_DONTWAIT) == (ssize_t)size) {
 		if (size == 0)
 			shutdown(peer, SHUT_WR);
 		moat_channel_serve(&pp, 0);

@@ -35,7 +35,9 @@ static void check_entries(struct moat_package *p)
 			__builtin_trap();
 		if ((e->mode & S_IFMT) == S_IFLNK && strlen(moat_package_link(p, e)) != e->size)
 			__builtin_trap();
-		if ((e->mode & S_IFMT) == S_IFREG && e->offset + e->size > moat_package_size(p))
+		uint64_t end;
+		if ((e->mode & S_IFMT) == S_IFREG &&
+		    (__builtin_add_overflow(e->offset, e->size, &end) || end > moat_package_size(p)))
 			__builtin_trap();
 	}
 }
@@ -74,7 +76,10 @@ static void hash128(const void *d, size_t n, uint8_t out[16])
 /* Most mutations would only break a checksum.  So that the fuzzer reaches
  * the index checks and the union, half the inputs get their content
  * hashes and header checksum recomputed first, wherever the layout lets
- * them be found. */
+ * them be found.  An entry whose size or offset lies outside the file
+ * (2^64-4095, say) keeps its hash, but the header checksum is still
+ * fixed: the range checks on entries, not the checksum, must refuse it
+ * (the corpus has such seeds: seed-size-*.mpk). */
 static void fix_checksums(uint8_t *d, size_t size)
 {
 	struct moat_pkg_header h;
