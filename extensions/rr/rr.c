@@ -10,8 +10,10 @@
  * that writes to the consoles still go out: they are the output), and a
  * call that does not match the log's next entry stops the program with
  * one line saying where.  Calls on memory and on the process's own
- * synchronisation objects run for real in both.  One process, one
- * thread: record and replay refuse process_fork and thread_create.
+ * synchronisation objects run for real in both.  Each process has a log
+ * of its own (FILE for the first, FILE.PID for the others): forks and
+ * waits run for real on replay too, so that the processes end in the
+ * recorded order.  One thread per process: thread_create is refused.
  */
 #include "rr.h"
 
@@ -24,6 +26,7 @@ static struct moat_abi above;
 static struct rr_opts opts;
 static const char *who = "record";
 static uint64_t seq; /* logged downcalls so far */
+static int32_t my_pid = 1;
 
 /* ---------------------------------------------------------------- */
 /* Shared: the argument check and messages.                           */
@@ -53,20 +56,14 @@ static void say(const char *a, const char *b, const char *c)
 	below->stream_write(2, MOAT_OFFSET_STREAM, line, strlen(line));
 }
 
-static long refuse_more(void)
-{
-	static int said;
-	if (!said++)
-		say("only one process and one thread can be recorded or replayed;",
-		    " refusing process_fork and thread_create (EAGAIN)", "");
-	return -MOAT_EAGAIN;
-}
-
-static long no_fork(int32_t *self) { (void)self; return refuse_more(); }
 static long no_thread(void *a, void *s, size_t n, uint32_t f)
 {
+	static int said;
 	(void)a, (void)s, (void)n, (void)f;
-	return refuse_more();
+	if (!said++)
+		say("only single-threaded programs can be recorded or replayed;",
+		    " refusing thread_create (EAGAIN)", "");
+	return -MOAT_EAGAIN;
 }
 
 /* ---------------------------------------------------------------- */
@@ -194,13 +191,17 @@ static int from_log(moat_handle h) { return synth(h) || (h >= 0 && h <= 2); }
 /* ---------------------------------------------------------------- */
 /* Set-up.                                                           */
 
+/* This process's log: FILE for pid 1, FILE.PID for the others. */
 static long open_log(uint32_t access, uint32_t options)
 {
-	char uri[8 + sizeof(opts.file)];
-	rt_snprintf(uri, sizeof(uri), "file:%s", opts.file);
+	char uri[32 + sizeof(opts.file)];
+	if (my_pid == 1)
+		rt_snprintf(uri, sizeof(uri), "file:%s", opts.file);
+	else
+		rt_snprintf(uri, sizeof(uri), "file:%s.%d", opts.file, my_pid);
 	long h = below->stream_open(uri, access, options, 0644);
 	if (h < 0)
-		say("file: cannot open ", opts.file, access == MOAT_ACCESS_READ ? " (granted?)"
+		say("file: cannot open ", uri + 5, access == MOAT_ACCESS_READ ? " (granted?)"
 		    : " (it must be inside a writable mapping)");
 	return h;
 }
