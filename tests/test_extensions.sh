@@ -225,6 +225,21 @@ if [ -x /usr/bin/python3 ]; then
 		fail "record/replay python3" "rc $rc: $(head -c 300 "$R/py2.out")"
 	fi
 fi
+if [ -x /usr/bin/sqlite3 ]; then
+	mkdir -p "$R/db"; chmod 777 "$R/db"
+	/usr/bin/sqlite3 "$R/db/t.db" "create table t(x); insert into t values (1),(2);"
+	SQ="insert into t values (random()); select count(*), sum(x) from t; select datetime('now');"
+	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --rw "$R/db" --rw "$R/log" --ext record:file="$R/log/q.rr" -- \
+		/usr/bin/sqlite3 "$R/db/t.db" "$SQ" >"$R/q1.out" 2>&1
+	rm -rf "$R/db"
+	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --ro "$R/log" --ext replay:file="$R/log/q.rr" -- \
+		/usr/bin/sqlite3 "$R/db/t.db" "$SQ" >"$R/q2.out" 2>&1; rc=$?
+	if [ $rc == 0 ] && cmp -s "$R/q1.out" "$R/q2.out" && grep -q '^3|' "$R/q2.out"; then
+		pass "record/replay: sqlite3 (random(), now, a write), the database gone, byte for byte"
+	else
+		fail "record/replay sqlite3" "rc $rc: $(head -c 200 "$R/q2.out") vs $(head -c 200 "$R/q1.out")"
+	fi
+fi
 mkdir -p "$R/in"
 printf 'hello pipe\nsecond\n' >"$R/in/x"
 CMD="busybox cat $R/in/x | busybox tr a-z A-Z; echo \$(busybox date +%s) \$(busybox od -An -N4 -tx1 /dev/urandom); busybox cat $R/in/x | busybox wc -l"
