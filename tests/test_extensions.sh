@@ -139,6 +139,36 @@ if [ -x /usr/bin/sqlite3 ]; then
 		"$rc|$(cat "$Q/err")|$(/usr/bin/sqlite3 "$Q/t.db" "pragma integrity_check; select * from t;" | tr '\n' ' ' | sed 's/ $//')"
 fi
 
+if [ -x /usr/bin/python3 ]; then
+	W=$WORK/web; mkdir -p "$W"; echo page >"$W/index.html"
+	(cd "$W" && exec python3 -c 'import http.server, sys
+s = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+open(sys.argv[1], "w").write(str(s.server_address[1])); s.serve_forever()' "$W/port" >/dev/null 2>&1) &
+	WEB=$!
+	for _ in $(seq 50); do [ -s "$W/port" ] && break; sleep 0.1; done
+	P=$(cat "$W/port")
+	cat >"$W/client.py" <<'PY'
+import http.client, sys
+for attempt in range(1, 4):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+        c.request("GET", "/index.html")
+        r = c.getresponse()
+        print("attempt", attempt, r.status, r.read().decode().strip())
+        break
+    except ConnectionResetError as e:
+        print("attempt", attempt, "ConnectionResetError:", e)
+PY
+	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --ro /etc --ro "$W/client.py" \
+		--net "tcp.client://127.0.0.1:$P=tcp.client://127.0.0.1:$P" \
+		--ext "faults:call=stream_read,uri=tcp.client://*:$P,error=ECONNRESET,nth=1" -- \
+		/usr/bin/python3 "$W/client.py" "$P" >"$W/out" 2>&1
+	kill $WEB 2>/dev/null; wait $WEB 2>/dev/null
+	check_eq "faults: a python3 HTTP client sees ECONNRESET on its 1st read and retries" \
+		"attempt 1 ConnectionResetError: [Errno 104] Connection reset by peer|attempt 2 200 page|" \
+		"$(tr '\n' '|' <"$W/out")"
+fi
+
 # --- a stack of two, in both orders ---
 rule="faults:call=stream_open,uri=file://$D/*,error=ENOSPC,nth=2"
 run --ext trace:file="$WORK/out/above.log" --ext "$rule" -- $BB cat "$D/a" "$D/b" >/dev/null 2>&1
