@@ -31,10 +31,20 @@ static struct enosys_row enosys[ENOSYS_ROWS];
 
 #define THREADS 256
 static uint64_t gs_bases[THREADS];
+static int have_rdgsbase; /* CPUID.7.0:EBX bit 0; the kernel enables it since 5.9 */
+
+static void probe_rdgsbase(void)
+{
+	uint32_t a = 7, b, c = 0, d;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	have_rdgsbase = b & 1;
+}
 
 static int thread_no(void)
 {
 	uint64_t b;
+	if (!have_rdgsbase)
+		return 0; /* no way to tell threads apart: all t0 */
 	__asm__ volatile("rdgsbase %0" : "=r"(b));
 	if (!b)
 		return 0;
@@ -310,6 +320,7 @@ const struct moat_abi *trace_init(struct moat_ext_args *a)
 	if (trace_parse(a->options, &opts, err, sizeof(err)) < 0 || open_output() < 0)
 		return NULL;
 	a->wants |= MOAT_EXT_WANT_NOTES;
+	probe_rdgsbase();
 	above = *below;
 	trace_install(&above);
 	return &above;
