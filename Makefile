@@ -30,14 +30,21 @@ RT_SRC := $(wildcard rt/*.c)
 PAL_SRC := $(wildcard pal/linux/*.c)
 PAL_ASM := $(wildcard pal/linux/*.S)
 LIBOS_SRC := $(wildcard libos/*.c)
+# Extensions (extensions/NAME/): linked into moat-pico; their option
+# parsers and the registry are compiled into moat too, which validates a
+# choice before start with the same code.
+EXT_SRC := $(wildcard extensions/*.c extensions/*/*.c)
+EXT_HOST_SRC := extensions/common.c $(wildcard extensions/*/options.c)
+EXT_HDRS := $(wildcard extensions/*.h extensions/*/*.h extensions/*/*.inc)
 
-HOST_HDRS := $(wildcard include/moat/*.h monitor/*.h tools/*.h)
-PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h)
+HOST_HDRS := $(wildcard include/moat/*.h monitor/*.h tools/*.h) $(EXT_HDRS)
+PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h) $(EXT_HDRS)
 
 RT_OBJ := $(RT_SRC:%.c=$(B)/%.o)
 PAL_OBJ := $(PAL_SRC:%.c=$(B)/%.o) $(PAL_ASM:%.S=$(B)/%.o)
 LIBOS_ASM := $(wildcard libos/*.S)
 LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscall_names.o
+EXT_OBJ := $(EXT_SRC:%.c=$(B)/%.o)
 # Static test programs run inside picoprocesses (tests/*.c).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
 
@@ -49,21 +56,21 @@ FUZZ_PKGS := clang-14 libclang-rt-14-dev
 
 .PHONY: all run test test-security fuzz fuzz-deps bench bench-smoke deps test-deps bench-deps install clean
 
-all: $(B)/moat $(B)/moat-pico $(B)/libos.checked
+all: $(B)/moat $(B)/moat-pico $(B)/libos.checked $(B)/extensions.checked
 
 $(B)/gen/filter_allowlist.inc: monitor/filter_rules.c include/moat/channel.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -Wall -Wextra -Iinclude $(HARDEN_FLAGS) -o $(B)/gen/filter_rules $< -lseccomp
 	$(B)/gen/filter_rules > $@.tmp && mv $@.tmp $@
 
-$(B)/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
+$(B)/moat: $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(FORTIFY_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(FORTIFY_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_LIBS)
 
 # The same tool built with AddressSanitizer and UBSan; the tests use it.
-$(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
+$(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_HDRS) $(B)/gen/filter_allowlist.inc
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_LIBS)
 
 $(B)/rt/%.o $(B)/pal/linux/%.o $(B)/libos/%.o: CFLAGS_EXTRA :=
 $(B)/%.o: %.c $(PICO_HDRS)
@@ -85,17 +92,28 @@ $(B)/gen/syscall_names.c: /usr/include/x86_64-linux-gnu/asm/unistd_64.h
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(PICO_CFLAGS) -c -o $@ $<
 
-$(B)/moat-pico: $(RT_OBJ) $(PAL_OBJ) $(LIBOS_OBJ) pal/linux/pico.ld
+$(B)/moat-pico: $(RT_OBJ) $(PAL_OBJ) $(LIBOS_OBJ) $(EXT_OBJ) pal/linux/pico.ld
 	$(CC) -nostdlib -static -no-pie -Wl,-T,pal/linux/pico.ld -Wl,--build-id=none \
-		-Wl,--no-warn-rwx-segments -o $@ $(PAL_OBJ) $(LIBOS_OBJ) $(RT_OBJ) -lgcc
+		-Wl,--no-warn-rwx-segments -o $@ $(PAL_OBJ) $(LIBOS_OBJ) $(EXT_OBJ) $(RT_OBJ) -lgcc
 	@addr=$$(nm $@ | awk '$$3 == "moat_gate" { print $$1 }'); \
 	if [ "$$addr" != "00006f0000000000" ]; then \
 		echo "moat-pico: gate at $$addr, expected MOAT_GATE_ADDR 0x6f0000000000" >&2; rm -f $@; exit 1; fi
 
-# Rule 1 of DESIGN.md: the LibOS never talks to the host.
-$(B)/libos.checked: $(LIBOS_OBJ) $(RT_OBJ)
+# Rule 1 of DESIGN.md: the LibOS and the extensions never talk to the host.
+$(B)/libos.checked: $(LIBOS_OBJ) $(RT_OBJ) $(EXT_OBJ)
 	@if objdump -d $^ | grep -E '\s(syscall|sysenter|int +\$$0x80)\b'; then \
-		echo "LibOS/runtime objects contain a system-call instruction" >&2; exit 1; fi
+		echo "LibOS/runtime/extension objects contain a system-call instruction" >&2; exit 1; fi
+	@touch $@
+
+# An extension reaches the host only through the table it was given: its
+# objects may use the runtime (rt/) and each other, and no other symbol
+# (no pal_*, no LibOS function, no pal_abi).
+$(B)/extensions.checked: $(EXT_OBJ) $(RT_OBJ)
+	@nm --defined-only $^ | awk 'NF == 3 { print $$3 }' | sort -u > $@.ok
+	@bad=$$(nm -u $(EXT_OBJ) | awk 'NF == 2 { print $$2 }' | sort -u | comm -23 - $@.ok); \
+	rm -f $@.ok; \
+	if [ -n "$$bad" ]; then \
+		echo "extension objects reference symbols outside extensions/ and rt/: $$bad" >&2; exit 1; fi
 	@touch $@
 
 deps:
@@ -137,7 +155,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/listing.c monitor/manifest.c monitor/union.c \
 	monitor/learn.c monitor/package.c monitor/depends.c monitor/sockets.c monitor/scratch.c \
-	monitor/guard.c
+	monitor/guard.c $(EXT_HOST_SRC)
 
 $(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)

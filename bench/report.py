@@ -1045,6 +1045,8 @@ def cmd_render(a):
         w(note.rstrip())
         w("")
 
+    render_extensions(w, res, moat_ops)
+
     w("## Yardsticks (from DESIGN.md, other machines)")
     w("")
     w("Start: gVisor ~120 ms, bubblewrap ~2.3 ms, fork+exec ~0.3 ms, Graphene "
@@ -1056,6 +1058,42 @@ def cmd_render(a):
 
     with open(a.out, "w") as f:
         f.write("\n".join(L))
+
+
+def render_extensions(w, res, moat_ops):
+    """Section 9: what a pass-through extension layer costs (issue 13)."""
+    ext = load_ops(res, "native", "ext")
+    pt_ops = load_ops(res, "moatpt")
+    if not ext and not pt_ops:
+        return
+    w("## 9. Extensions: what a pass-through layer costs")
+    w("")
+    if ext:
+        w("`bench/ext_bench.c` calls through a table of stubs standing for the PAL, "
+          "directly (the LibOS with no extension) and through "
+          "`extensions/passthrough/passthrough.c` stacked on it, as moat-pico "
+          "stacks it; the difference is the layer's cost per downcall (target: "
+          "<= 5 ns).")
+        w("")
+        w("| call | direct | through passthrough | added by the layer |")
+        w("|---|---|---|---|")
+        for d, p, label in (("direct_call", "passthrough_call", "system_time (1 argument)"),
+                            ("direct_read", "passthrough_read", "stream_read (4 arguments)")):
+            if d in ext and p in ext:
+                dm, pm = ext[d]["median"], ext[p]["median"]
+                w(f"| {label} | {dm:.2f} ns | {pm:.2f} ns | {pm - dm:+.2f} ns |")
+        w("")
+    if pt_ops:
+        w("`syscall_bench` inside moat without and with `--ext passthrough` "
+          "(each op makes zero to a few downcalls; differences within the noise "
+          "are noise):")
+        w("")
+        w("| operation | moat | moat --ext passthrough |")
+        w("|---|---|---|")
+        for op, r in pt_ops.items():
+            m = moat_ops.get(op)
+            w(f"| {op} | {fmt_ns(m['median']) if m else '–'} | {fmt_ns(r['median'])} |")
+        w("")
 
 
 def main():

@@ -23,6 +23,9 @@
 #      bench/syscall_bench.c, natively and inside moat; and, taken apart in
 #      a plain process by bench/trap_bench.c, what a seccomp-trapped call
 #      costs against a user-space stub (for the call-site rewriting note);
+#   2b. what an extension layer adds to a downcall: bench/ext_bench.c (the
+#      passthrough layer over stub calls, in a plain process) and
+#      syscall_bench inside `moat run --ext passthrough`;
 #   3. memory: summed Pss of each sandbox's processes while N = 1, 10 and
 #      100 copies (1 and 2 in smoke runs) idle in `busybox sh` reading stdin
 #      (bench/pss.py);
@@ -248,6 +251,23 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	timeout $TMO "$TB" "${smoke_flag[@]}" >"$RES/trap-native-r$round.txt" ||
 		die "trap_bench failed"
 	sed 's/^/   /' "$RES/trap-native-r$round.txt" >&2
+done
+
+# What one extension layer adds to a downcall (issue 13): ext_bench in a
+# plain process, and syscall_bench inside moat with --ext passthrough.
+EB=$BUILD/bench/ext_bench
+say "building $EB"
+gcc -O2 -Wall -Wextra -I"$ROOT/include" -o "$EB" "$ROOT/bench/ext_bench.c" \
+	"$ROOT/extensions/passthrough/passthrough.c"
+for ((round = 1; round <= ROUNDS; round++)); do
+	say "ext_bench, round $round/$ROUNDS"
+	timeout $TMO "$EB" "${smoke_flag[@]}" >"$RES/ext-native-r$round.txt" || die "ext_bench failed"
+	sed 's/^/   /' "$RES/ext-native-r$round.txt" >&2
+	say "syscall_bench, round $round/$ROUNDS: moat run --ext passthrough"
+	timeout $TMO "$MOAT" run --ext passthrough --rw "$SCRATCH/moat" -- "$SB" "$SCRATCH/moat" \
+		"${smoke_flag[@]}" >"$RES/ops-moatpt-r$round.txt" 2>"$RES/ops-moatpt-r$round.err" ||
+		die "syscall_bench failed in moat --ext passthrough: $(head -c 600 "$RES/ops-moatpt-r$round.err")"
+	sed 's/^/   /' "$RES/ops-moatpt-r$round.txt" >&2
 done
 
 # --- 4. process and thread creation ---

@@ -9,6 +9,7 @@
 #include <asm/unistd.h>
 
 #include "libos.h"
+#include "moat/extension.h"
 
 typedef long (*sys_fn)(long, long, long, long, long, long);
 
@@ -125,6 +126,14 @@ static uint8_t reported[(sizeof(table) / sizeof(table[0]) + 7) / 8 + 64];
 
 static void report_unimplemented(uint64_t nr)
 {
+	if (boot->flags & MOAT_BOOT_NOTES) {
+		/* Every time, for the extension below that counts them. */
+		char note[96];
+		int n = rt_snprintf(note, sizeof(note), MOAT_NOTE_PREFIX "enosys %lu %s",
+				    (unsigned long)nr, nr < syscall_names_len && syscall_names[nr]
+				    ? syscall_names[nr] : "unknown");
+		abi->debug_log(note, (size_t)n);
+	}
 	uint64_t bit = nr < sizeof(reported) * 8 ? nr : sizeof(reported) * 8 - 1;
 	if (reported[bit / 8] & (1 << (bit % 8)))
 		return;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "moat/extension.h"
 #include "moat/manifest.h"
 #include "moat/package.h"
 
@@ -585,6 +586,49 @@ static void on_tuning(struct parse_state *s, const char *key, const char *value)
 		fail(s, "Tuning", key, "expected yes or no, got '%s'", value);
 }
 
+int moat_manifest_add_ext(struct moat_manifest *m, const char *name,
+			  const char *options, char *err, size_t errlen)
+{
+	for (int i = 0; i < m->nexts; i++) {
+		if (strcmp(m->exts[i].name, name))
+			continue;
+		char *joined;
+		if (asprintf(&joined, "%s%c%s", m->exts[i].options,
+			     moat_extension_joiner(name), options) < 0)
+			return -1;
+		if (moat_extension_check(name, joined, err, errlen) < 0) {
+			free(joined);
+			return -1;
+		}
+		free(m->exts[i].options);
+		m->exts[i].options = joined;
+		return 0;
+	}
+	if (moat_extension_check(name, options, err, errlen) < 0)
+		return -1;
+	if (m->nexts == MOAT_EXT_MAX) {
+		snprintf(err, errlen, "%s: more than %d extensions", name, MOAT_EXT_MAX);
+		return -1;
+	}
+	struct moat_ext_choice *e = realloc(m->exts, (size_t)(m->nexts + 1) * sizeof(*e));
+	if (!e)
+		return -1;
+	m->exts = e;
+	e[m->nexts].name = strdup(name);
+	e[m->nexts++].options = strdup(options);
+	return 0;
+}
+
+/* [Extensions]: NAME = OPTIONS, one line each, top of the stack first. */
+static void on_extensions(struct parse_state *s, const char *key, const char *value)
+{
+	char why[512];
+	if (moat_manifest_add_ext(s->m, key, value, why, sizeof(why)) < 0) {
+		const char *colon = strchr(why, ':');
+		fail(s, "Extensions", key, "%s", colon ? colon + 2 : why);
+	}
+}
+
 static int valid_name(const char *v)
 {
 	if (!*v || strlen(v) > 64)
@@ -703,6 +747,8 @@ static void on_entry(struct parse_state *s, const char *section, char *line)
 		on_limits(s, name, value);
 	else if (!strcmp(section, "Tuning"))
 		on_tuning(s, name, value);
+	else if (!strcmp(section, "Extensions"))
+		on_extensions(s, name, value);
 	else if (!strcmp(section, "Package"))
 		on_package(s, name, value);
 	else if (!strcmp(section, "Identity"))
@@ -712,7 +758,7 @@ static void on_entry(struct parse_state *s, const char *section, char *line)
 	else
 		fail(s, section, name,
 		     "unknown section%s; expected Application, Namespace, "
-		     "Namespace.Writable, Limits, Tuning, Package, Identity or Dependency.NAME",
+		     "Namespace.Writable, Limits, Tuning, Extensions, Package, Identity or Dependency.NAME",
 		     "");
 }
 
@@ -922,6 +968,11 @@ void moat_manifest_free(struct moat_manifest *m)
 		free(m->deps[i].range);
 	}
 	free(m->deps);
+	for (int i = 0; i < m->nexts; i++) {
+		free(m->exts[i].name);
+		free(m->exts[i].options);
+	}
+	free(m->exts);
 	for (int i = 0; i < m->nlayers; i++)
 		free(m->layers[i]);
 	free(m->layers);

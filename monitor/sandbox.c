@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "monitor.h"
+#include "moat/extension.h"
 
 #define INSIDE_ID 1000      /* host identity seen from inside the userns */
 #define NOBODY 65534
@@ -262,6 +263,16 @@ static int boot_block(const struct moat_manifest *m,
 		slen += strlen(m->argv[i]) + 1;
 	for (int i = 0; i < m->envc; i++)
 		slen += strlen(m->env[i]) + 1;
+	for (int i = 0; i < m->nexts; i++) {
+		/* Chosen through moat_manifest_add_ext, which checked them;
+		 * once more, as the manifest struct is public. */
+		if (moat_extension_check(m->exts[i].name, m->exts[i].options, err, errlen) < 0) {
+			free(filter);
+			return -1;
+		}
+		slen += strlen(m->exts[i].name) + 1 + strlen(m->exts[i].options) + 1;
+	}
+	bb.nexts = (uint32_t)m->nexts;
 	bb.strings_len = (uint32_t)slen;
 
 	int fd = memfd_create("moat-boot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -281,6 +292,10 @@ static int boot_block(const struct moat_manifest *m,
 		fwrite(m->argv[i], strlen(m->argv[i]) + 1, 1, f);
 	for (int i = 0; i < m->envc; i++)
 		fwrite(m->env[i], strlen(m->env[i]) + 1, 1, f);
+	for (int i = 0; i < m->nexts; i++) {
+		fwrite(m->exts[i].name, strlen(m->exts[i].name) + 1, 1, f);
+		fwrite(m->exts[i].options, strlen(m->exts[i].options) + 1, 1, f);
+	}
 	int bad = ferror(f);
 	fclose(f);
 	free(filter);

@@ -149,7 +149,7 @@ int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		fmt++;
 		if (*fmt == '0')
 			pad = '0', fmt++;
-		while (*fmt >= '1' && *fmt <= '9')
+		while (*fmt >= (width ? '0' : '1') && *fmt <= '9') /* "%10u": 0 inside */
 			width = width * 10 + (*fmt++ - '0');
 		while (*fmt == 'l' || *fmt == 'z')
 			lng = 1, fmt++;

@@ -73,6 +73,7 @@ SECTIONS = [
     ("## 6. Applications: python3 and sqlite3", r"^\| \*\*moat\*\* \| `moat run .*sqlite3"),
     ("## 7. Density", r"^\| \*\*moat\*\* \| 10 of 10 \|"),
     ("## 8. The getpid-class cost", r"^\| moat's getpid"),
+    ("## 9. Extensions: what a pass-through layer costs", r"^\| system_time \(1 argument\)"),
 ]
 SECTIONS = [(h, p, "moat") for h, p in SECTIONS]
 if runsc_ok:

@@ -57,6 +57,9 @@ static void usage(FILE *out)
 		"                    and which syscall sites are rewritten\n"
 		"  --no-rewrite      leave the program's syscall sites alone (every\n"
 		"                    system call traps; also MOAT_NO_REWRITE=1)\n"
+		"  --ext NAME[:OPTS] stack an extension on the ABI (repeatable, after the\n"
+		"                    manifest's [Extensions], top first): trace, faults,\n"
+		"                    record, replay, passthrough (docs/extensions.md)\n"
 		"  -h, --help        this text\n"
 		"\n"
 		"       moat pack DIR -m MANIFEST -o APP.mpk\n"
@@ -371,6 +374,20 @@ static const char *learn_in_reach(const struct moat_manifest *m, const char *lea
 	return NULL;
 }
 
+/* --ext NAME[:OPTIONS], after the manifest's [Extensions]. */
+static int add_exts(struct moat_manifest *m, char **exts, int n)
+{
+	char err[ERR_LEN], name[64];
+	for (int i = 0; i < n; i++) {
+		const char *colon = strchr(exts[i], ':');
+		size_t len = colon ? (size_t)(colon - exts[i]) : strlen(exts[i]);
+		snprintf(name, sizeof(name), "%.*s", (int)len, exts[i]);
+		if (moat_manifest_add_ext(m, name, colon ? colon + 1 : "", err, sizeof(err)) < 0)
+			return fail("--ext %s%s", err, "");
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -387,6 +404,7 @@ static int cmd_run(int argc, char **argv)
 		{ "trace", no_argument, 0, 't' },
 		{ "no-rewrite", no_argument, 0, 'R' },
 		{ "accept-grants", no_argument, 0, 'A' },
+		{ "ext", required_argument, 0, 'x' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -396,6 +414,8 @@ static int cmd_run(int argc, char **argv)
 	lo.no_rewrite = nr_env && *nr_env && strcmp(nr_env, "0") != 0;
 	char err[ERR_LEN];
 	char **envs = calloc((size_t)argc, sizeof(char *));
+	char **exts = calloc((size_t)argc, sizeof(char *));
+	int nexts = 0;
 	int nenv = 0, quick = 0, rc = 2, accept = 0;
 	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
 		   *learn = NULL;
@@ -437,6 +457,7 @@ static int cmd_run(int argc, char **argv)
 		case 't': lo.trace = 1; break;
 		case 'R': lo.no_rewrite = 1; break;
 		case 'A': accept = 1; break;
+		case 'x': exts[nexts++] = optarg; break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); goto out;
 		}
@@ -501,6 +522,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	for (int i = 0; i < nenv; i++)
 		moat_manifest_add_env(&m, envs[i]);
+	if (add_exts(&m, exts, nexts))
+		goto out;
 	if (overlay) {
 		char abs[PATH_MAX];
 		if (!realpath(overlay, abs)) {
@@ -580,6 +603,7 @@ static int cmd_run(int argc, char **argv)
 	moat_monitor_free(mon);
 out:
 	free(envs);
+	free(exts);
 	moat_manifest_free(&m);
 	return rc;
 }

@@ -268,6 +268,8 @@ struct moat_boot_info {
 #define MOAT_BOOT_TRACE 2          /* the LibOS logs every system call */
 #define MOAT_BOOT_NO_REWRITE 4     /* the LibOS leaves the app's code alone
 				      (no syscall-site rewriting) */
+#define MOAT_BOOT_NOTES 8          /* an extension below listens: make the
+				      debug_log notes of moat/extension.h */
 
 /* ---------------------------------------------------------------- */
 /* Downcalls.                                                        */

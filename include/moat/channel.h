@@ -94,7 +94,8 @@ struct moat_boot_block {
 	uint64_t mem_bytes;
 	struct moat_stdio_info stdio[3];
 	uint32_t max_files;      /* [Limits] files, 0 = the LibOS's default */
-	uint32_t reserved;
+	uint32_t nexts;          /* extensions: "NAME\0OPTIONS\0" pairs after
+				    the environment, top of the stack first */
 };
 
 #endif /* MOAT_CHANNEL_H */

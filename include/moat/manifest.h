@@ -24,6 +24,8 @@
  *   [Limits]
  *   memory = 512M  files = 256  file_size = 1G  cpu_seconds = 60
  *   processes = 64  cpus = 0.5  cpu_share = 50  disk = 1G
+ *   [Extensions]                       layers on the ABI, top first
+ *   trace = summary,file=/out/t.log    (moat/extension.h)
  *
  * Everything not mapped is denied.  docs/manifest.md is the reference.
  */
@@ -66,6 +68,12 @@ struct moat_limits {
 	uint64_t disk;        /* bytes of the private /tmp and /dev/shm (tmpfs) */
 };
 
+/* [Extensions] NAME = OPTIONS, or moat run --ext NAME[:OPTIONS]. */
+struct moat_ext_choice {
+	char *name;
+	char *options;        /* "" if none */
+};
+
 /* [Dependency.KEY]: another package, by name and version range. */
 struct moat_dependency {
 	char *key;            /* the section's suffix */
@@ -99,6 +107,8 @@ struct moat_manifest {
 	int nnets;
 	struct moat_limits limits;
 	int no_rewrite;       /* [Tuning] rewrite = no */
+	struct moat_ext_choice *exts; /* top of the stack first */
+	int nexts;
 };
 
 /* Parse 'path' into 'm'.  On failure returns -1 and writes one line
@@ -147,6 +157,13 @@ int moat_manifest_set_user(struct moat_manifest *m, const char *spec);
 /* Replace argv with entry + args[0..n). */
 int moat_manifest_set_args(struct moat_manifest *m, char *const *args, int n);
 int moat_manifest_add_env(struct moat_manifest *m, const char *kv);
+
+/* Add extension NAME with OPTIONS below those already chosen (a name
+ * already there gets OPTIONS appended to its own).  Returns -1 with
+ * "NAME: KEY: what was expected" in err if the name is unknown or the
+ * options are bad (the extensions' own checks). */
+int moat_manifest_add_ext(struct moat_manifest *m, const char *name,
+			  const char *options, char *err, size_t errlen);
 
 void moat_manifest_free(struct moat_manifest *m);
 

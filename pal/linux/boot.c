@@ -13,6 +13,7 @@
 #include <linux/seccomp.h>
 
 #include "pal.h"
+#include "moat/extension.h"
 
 #define H_SIGILL 4
 #define H_SIGTRAP 5
@@ -256,6 +257,23 @@ static void unpack_strings(const struct moat_boot_block *bb,
 	bi->envp = vec + bb->argc + 1;
 }
 
+/* The table the LibOS gets: the PAL's own, or, with extensions chosen,
+ * the top of their stack over it (moat/extension.h). */
+static const struct moat_abi *abi_for_libos(const struct moat_boot_block *bb,
+					    struct moat_boot_info *bi)
+{
+	if (!bb->nexts)
+		return &pal_abi;
+	const char *s = (const char *)((const struct sock_filter *)(bb + 1) +
+				       bb->filter_len);
+	const char *end = s + bb->strings_len;
+	for (uint32_t i = 0; i < 2 + bb->argc + bb->envc && s < end; i++)
+		s += strnlen(s, (size_t)(end - s)) + 1;
+	if (s > end)
+		s = end;
+	return moat_extension_stack(&pal_abi, s, (size_t)(end - s), bb->nexts, &bi->flags);
+}
+
 void pal_main(void *initial_sp)
 {
 	(void)initial_sp;
@@ -293,6 +311,6 @@ void pal_main(void *initial_sp)
 
 	pal_altstack_install();
 	install_handlers();
-	moat_libos_upcalls.init(&pal_abi, &bi);
+	moat_libos_upcalls.init(abi_for_libos(bb, &bi), &bi);
 	pal_fatal("the LibOS returned from init");
 }
