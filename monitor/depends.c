@@ -134,7 +134,7 @@ static int load_candidate(struct resolver *r, const char *path, struct candidate
 		return -1;
 	size_t len;
 	const char *text = moat_package_manifest(p, &len);
-	int rc = moat_manifest_parse(text, len, path, &c->m, err, sizeof(err));
+	int rc = moat_manifest_parse_package(text, len, path, &c->m, err, sizeof(err));
 	moat_package_close(p);
 	if (rc < 0) {
 		snprintf(r->err, r->errlen, "%s", err);

@@ -34,6 +34,7 @@ struct parse_state {
 	int failed;
 	char *arguments;
 	int arguments_line;
+	int requests;   /* a package's manifest: host paths are requests */
 };
 
 int moat_path_normalise(const char *in, char *out, size_t size)
@@ -196,20 +197,22 @@ void moat_manifest_put_map(FILE *f, const char *vpath, const char *hpath)
 	fputc('\n', f);
 }
 
-int moat_manifest_map(struct moat_manifest *m, const char *host,
-		      const char *virt, int writable, int line, char *err,
-		      size_t errlen)
+/* The host side of a mapping: normalised, and unless it is only a
+ * package's request, resolved and checked to be a file or a directory. */
+static int map_host(const char *host, int resolve, char *real, char *err, size_t errlen)
 {
-	char hnorm[PATH_MAX], vnorm[PATH_MAX], real[PATH_MAX];
+	char hnorm[PATH_MAX];
 	struct stat st;
 	if (moat_path_normalise(host, hnorm, sizeof(hnorm)) < 0) {
 		snprintf(err, errlen, "host path '%s' must be absolute, without '..'", host);
 		return -1;
 	}
-	if (moat_path_normalise(virt ? virt : host, vnorm, sizeof(vnorm)) < 0) {
-		snprintf(err, errlen, "virtual path '%s' must be absolute, without '..'",
-			 virt);
-		return -1;
+	if (!resolve) {
+		/* A request names a host path of the package's choosing: it is
+		 * not looked at unless the runner grants it (then the policy
+		 * opens it and says if it is missing). */
+		snprintf(real, PATH_MAX, "%s", hnorm);
+		return 0;
 	}
 	if (!realpath(hnorm, real) || stat(real, &st) < 0) {
 		snprintf(err, errlen, "host path '%s': %s", host, strerror(errno));
@@ -220,6 +223,34 @@ int moat_manifest_map(struct moat_manifest *m, const char *host,
 			 host);
 		return -1;
 	}
+	return 0;
+}
+
+static int map_add(struct moat_manifest *m, const char *host, const char *virt,
+		   int writable, int line, int resolve, char *err, size_t errlen);
+
+int moat_manifest_map(struct moat_manifest *m, const char *host,
+		      const char *virt, int writable, int line, char *err,
+		      size_t errlen)
+{
+	return map_add(m, host, virt, writable, line, 1, err, errlen);
+}
+
+static int map_add(struct moat_manifest *m, const char *host, const char *virt,
+		   int writable, int line, int resolve, char *err, size_t errlen)
+{
+	char vnorm[PATH_MAX], real[PATH_MAX];
+	if (moat_path_normalise(host, real, sizeof(real)) < 0) {
+		snprintf(err, errlen, "host path '%s' must be absolute, without '..'", host);
+		return -1;
+	}
+	if (moat_path_normalise(virt ? virt : host, vnorm, sizeof(vnorm)) < 0) {
+		snprintf(err, errlen, "virtual path '%s' must be absolute, without '..'",
+			 virt);
+		return -1;
+	}
+	if (map_host(host, resolve, real, err, errlen) < 0)
+		return -1;
 	for (int i = 0; i < m->nmaps; i++) {
 		if (!strcmp(m->maps[i].vpath, vnorm)) {
 			snprintf(err, errlen, "virtual path '%s' is mapped twice", vnorm);
@@ -520,7 +551,7 @@ static void on_namespace(struct parse_state *s, const char *section, char *line,
 		return fail(s, section, line,
 			    "expected file:///path (or file:relative/path on the host side), got '%s'",
 			    host);
-	if (moat_manifest_map(s->m, hp, vp, writable, s->line, msg, sizeof(msg)) < 0)
+	if (map_add(s->m, hp, vp, writable, s->line, !s->requests, msg, sizeof(msg)) < 0)
 		fail(s, section, line, "%s", msg);
 }
 
@@ -816,10 +847,25 @@ static void parse_lines(struct parse_state *s, char *text, char *end)
 	}
 }
 
+static int parse(const char *text, size_t len, const char *source,
+		 struct moat_manifest *m, int requests, char *err, size_t errlen);
+
 int moat_manifest_parse(const char *text, size_t len, const char *source,
 			struct moat_manifest *m, char *err, size_t errlen)
 {
-	struct parse_state s = { .m = m, .err = err, .errlen = errlen };
+	return parse(text, len, source, m, 0, err, errlen);
+}
+
+int moat_manifest_parse_package(const char *text, size_t len, const char *source,
+				struct moat_manifest *m, char *err, size_t errlen)
+{
+	return parse(text, len, source, m, 1, err, errlen);
+}
+
+static int parse(const char *text, size_t len, const char *source,
+		 struct moat_manifest *m, int requests, char *err, size_t errlen)
+{
+	struct parse_state s = { .m = m, .err = err, .errlen = errlen, .requests = requests };
 	const char *path = source;
 	moat_manifest_init(m, source);
 	char *copy = malloc(len + 1);

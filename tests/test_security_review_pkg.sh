@@ -343,3 +343,30 @@ cp /bin/busybox "$WORK/pct dir%41/bb"
 "$MOAT" pack --from-host "$WORK/pct dir%41/bb" --name pct --version 1 -o "$WORK/pct.mpk" >/dev/null 2>&1
 check_eq "generated manifest: an entry path with '%' and a blank reads back as itself" \
 	"entry:    $WORK/pct dir%41/bb" "$("$MOAT" inspect "$WORK/pct.mpk" 2>&1 | grep '^entry:')"
+
+# A package's host paths are requests: moat does not look at them unless
+# they are granted, so one this host lacks does not stop the package.
+mkdir -p "$WORK/asrc/bin"
+cp $BB "$WORK/asrc/bin/busybox"
+cat >"$WORK/absent.ini" <<EOF2
+[Identity]
+name = absent
+version = 1.0
+[Application]
+entry = file:///bin/busybox
+arguments = echo ran
+[Namespace]
+file:///data = file://$WORK/no-such-dir
+EOF2
+"$MOAT" pack "$WORK/asrc" -m "$WORK/absent.ini" -o "$WORK/absent.mpk" >/dev/null 2>&1
+out=$("$MOAT" run "$WORK/absent.mpk" 2>"$WORK/err" </dev/null)
+check_eq "9: a request for a path this host lacks, not granted: the package runs" \
+	"ran|0|moat: $WORK/absent.mpk: requests ro /data = $WORK/no-such-dir: not granted; give it with --ro/--rw/--net, or accept the package's requests with --accept-grants" \
+	"$out|$?|$(cat "$WORK/err")"
+"$MOAT" run --accept-grants "$WORK/absent.mpk" >/dev/null 2>"$WORK/err" </dev/null
+rc=$?
+if [ $rc -ne 0 ] && grep -q "no-such-dir.*No such file or directory" "$WORK/err" && [ "$(grep -vc 'granted at its request' "$WORK/err")" = 1 ]; then
+	pass "9: the same request accepted: one line naming the missing path"
+else
+	fail "9: the same request accepted: one line naming the missing path" "rc=$rc $(tr '\n' '|' <"$WORK/err")"
+fi

@@ -726,7 +726,7 @@ int moat_cmd_pack(int argc, char **argv)
 		text = generated_manifest(name, version, depends, ndep, prog, &tlen);
 	}
 	struct moat_manifest m;
-	if (moat_manifest_parse(text, tlen, manifest ? manifest : "generated manifest", &m,
+	if (moat_manifest_parse_package(text, tlen, manifest ? manifest : "generated manifest", &m,
 				    pk.err, sizeof(pk.err)) < 0) {
 		fprintf(stderr, "moat pack: %s\n", pk.err);
 		moat_manifest_free(&m);
@@ -866,7 +866,7 @@ int moat_cmd_inspect(int argc, char **argv)
 	size_t mlen;
 	const char *text = moat_package_manifest(p, &mlen);
 	struct moat_manifest m;
-	if (moat_manifest_parse(text, mlen, argv[1], &m, err, sizeof(err)) < 0) {
+	if (moat_manifest_parse_package(text, mlen, argv[1], &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "moat inspect: %s\n", err);
 		moat_manifest_free(&m);
 		moat_package_close(p);
@@ -941,7 +941,7 @@ int moat_cmd_verify(int argc, char **argv)
 	size_t mlen;
 	const char *text = moat_package_manifest(p, &mlen);
 	struct moat_manifest m;
-	int r = moat_manifest_parse(text, mlen, argv[1], &m, err, sizeof(err));
+	int r = moat_manifest_parse_package(text, mlen, argv[1], &m, err, sizeof(err));
 	if (r < 0 || !m.name || !m.version) {
 		fprintf(stderr, "moat verify: %s\n", r < 0 ? err : "manifest has no [Identity] name and version");
 		moat_manifest_free(&m);

@@ -122,6 +122,14 @@ int moat_manifest_load(const char *path, struct moat_manifest *m,
 int moat_manifest_parse(const char *text, size_t len, const char *source,
 			struct moat_manifest *m, char *err, size_t errlen);
 
+/* The same for the manifest inside a package.  Its [Namespace] host paths
+ * are requests (see docs/package-format.md): they are normalised but not
+ * looked at on the host, so a package cannot make moat probe the host,
+ * and one that asks for a path this host lacks still runs when the
+ * request is not granted. */
+int moat_manifest_parse_package(const char *text, size_t len, const char *source,
+				struct moat_manifest *m, char *err, size_t errlen);
+
 /* Write 'path' as a file URI, "file:///a/b%0Ac": every byte but letters,
  * digits and "/._-~+,@" percent-encoded, so that any file name reads back
  * as itself and cannot end a line, start a comment or split a mapping. */
