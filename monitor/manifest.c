@@ -189,6 +189,28 @@ void moat_manifest_put_uri(FILE *f, const char *path)
 	}
 }
 
+static void put_endpoint(FILE *f, const struct moat_net_mapping *n, uint32_t addr,
+			 uint16_t port)
+{
+	const unsigned char *a = (const unsigned char *)&addr;
+	fprintf(f, "%s.%s://", n->udp ? "udp" : "tcp", n->server ? "server" : "client");
+	if (addr)
+		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	else
+		fputc('*', f);
+	if (port)
+		fprintf(f, ":%u", port);
+	else
+		fputs(":*", f);
+}
+
+void moat_manifest_put_net(FILE *f, const struct moat_net_mapping *n)
+{
+	put_endpoint(f, n, n->vaddr, n->vport);
+	fputs(" = ", f);
+	put_endpoint(f, n, n->haddr, n->hport);
+}
+
 void moat_manifest_put_map(FILE *f, const char *vpath, const char *hpath)
 {
 	moat_manifest_put_uri(f, vpath);

@@ -297,20 +297,6 @@ static void put_arguments(FILE *f, const char *learn, const struct moat_manifest
 	free(line);
 }
 
-static void put_endpoint(FILE *f, int udp, int server, uint32_t addr, uint16_t port)
-{
-	unsigned char *a = (unsigned char *)&addr;
-	fprintf(f, "%s.%s://", udp ? "udp" : "tcp", server ? "server" : "client");
-	if (addr)
-		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	else
-		fputc('*', f);
-	if (port)
-		fprintf(f, ":%u", port);
-	else
-		fputs(":*", f);
-}
-
 /* The manifest learn mode writes: what was given, plus what was reached.
  * Paths are percent-encoded file URIs, so every name reads back as itself. */
 static void write_learned(FILE *f, const char *learn, const struct moat_manifest *m,
@@ -338,9 +324,7 @@ static void write_learned(FILE *f, const char *learn, const struct moat_manifest
 			moat_manifest_put_map(f, m->maps[i].vpath, m->maps[i].hpath);
 	for (int i = 0; i < m->nnets; i++) {
 		const struct moat_net_mapping *n = &m->nets[i];
-		put_endpoint(f, n->udp, n->server, n->vaddr, n->vport);
-		fputs(" = ", f);
-		put_endpoint(f, n->udp, n->server, n->haddr, n->hport);
+		moat_manifest_put_net(f, n);
 		fputc('\n', f);
 	}
 }

@@ -809,22 +809,6 @@ void moat_put_escaped(FILE *f, const char *s)
 	}
 }
 
-/* A network grant as the manifest spells it, "tcp.server://A:P = ...". */
-static void put_endpoint(FILE *f, const struct moat_net_mapping *n, uint32_t addr,
-			 uint16_t port)
-{
-	const unsigned char *a = (const unsigned char *)&addr;
-	fprintf(f, "%s.%s://", n->udp ? "udp" : "tcp", n->server ? "server" : "client");
-	if (addr)
-		fprintf(f, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	else
-		fputc('*', f);
-	if (port)
-		fprintf(f, ":%u", port);
-	else
-		fputs(":*", f);
-}
-
 void moat_put_grant(FILE *f, const struct moat_manifest *m, int i)
 {
 	if (i < m->nmaps) {
@@ -836,9 +820,7 @@ void moat_put_grant(FILE *f, const struct moat_manifest *m, int i)
 	}
 	const struct moat_net_mapping *n = &m->nets[i - m->nmaps];
 	fputs("net ", f);
-	put_endpoint(f, n, n->vaddr, n->vport);
-	fputs(" = ", f);
-	put_endpoint(f, n, n->haddr, n->hport);
+	moat_manifest_put_net(f, n);
 }
 
 static const char *type_name(uint32_t mode)

@@ -134,6 +134,10 @@ int moat_manifest_parse_package(const char *text, size_t len, const char *source
  * digits and "/._-~+,@" percent-encoded, so that any file name reads back
  * as itself and cannot end a line, start a comment or split a mapping. */
 void moat_manifest_put_uri(FILE *f, const char *path);
+
+/* Write a network grant as the manifest spells it, "tcp.server://A:P =
+ * tcp.server://A:P" ('*' for any address or port), without a newline. */
+void moat_manifest_put_net(FILE *f, const struct moat_net_mapping *n);
 /* "file:///V = file:///H\n", both encoded as above. */
 void moat_manifest_put_map(FILE *f, const char *vpath, const char *hpath);
 /* 1 if "key = VALUE" reads back with exactly this value (no newline, no
