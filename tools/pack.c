@@ -794,7 +794,12 @@ done:
 }
 
 /* A path or other text from a package or manifest, printed so that no
- * byte of it can start a line or a terminal escape: \n, \\ and \ooo. */
+ * byte of it can start a line or a terminal escape: \n, \\ and \ooo.
+ * Every byte outside printable ASCII is escaped, not only C0: a UTF-8
+ * terminal takes U+009B (C2 9B) for CSI, so a requested path could move
+ * the cursor and print a harmless grant over the real one, and U+202E
+ * turns the rest of a line around.  What a package asks for must be
+ * shown as it is. */
 void moat_put_escaped(FILE *f, const char *s)
 {
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
@@ -802,7 +807,7 @@ void moat_put_escaped(FILE *f, const char *s)
 			fputs("\\\\", f);
 		else if (*c == '\n')
 			fputs("\\n", f);
-		else if (*c < 0x20 || *c == 0x7f)
+		else if (*c < 0x20 || *c >= 0x7f)
 			fprintf(f, "\\%03o", *c);
 		else
 			fputc(*c, f);

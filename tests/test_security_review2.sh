@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# test_security_review2.sh -- a second outside review (after issue 12's
+# fixes), tried as an attacker would: defects found, and attempts that
+# were contained, kept so that the next change is checked against them.
+#
+# Defects (each check fails on the build before its fix):
+#  A  a FIFO (or a symlink to one, or to a device) named *.mpk in the
+#     folder of an app run as `moat run APP.mpk` was opened by the
+#     dependency scan: a host writer blocked on the FIFO was released and
+#     its message lost; `moat verify` and `moat inspect` did the same.
+#  B  `moat inspect` and `moat run` printed a package's requested grants
+#     with bytes >= 0x80 as they are: U+009B (CSI in a UTF-8 terminal)
+#     and U+202E let a package show a harmless grant over the real one.
+# Contained (guards for the next change):
+#  C  writes, moves, links, chmod, utimes, truncate, mkdir, symlinks and
+#     rm -rf at and around a read-only mapping nested in a writable one;
+#     a rename between two writable mappings; a socket node in it.
+#  D  other spellings of the monitor's own /proc: host symlinks in a
+#     granted folder (absolute, relative, thread-self), magic links of
+#     other processes (root, cwd), /proc/net.
+. "$(dirname "$0")/lib.sh"
+
+ESC=${ESC:-$BUILD/tests/escape}
+BB=/bin/busybox
+[ -x "$ESC" ] || { fail "setup" "build $ESC first (make build/tests/escape)"; exit 0; }
+TESTS=$(dirname "$ESC")
+OUT=$WORK/out ERR=$WORK/err
+ROOTUSER=$([ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && echo 1 || echo 0)
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all)
+
+# ---- a small package to run ----
+mkdir -p "$WORK/small/bin" "$WORK/app"
+cp $BB "$WORK/small/bin/busybox"
+printf 'contents\n' >"$WORK/small/f"
+printf '[Identity]\nname = small\nversion = 1\n[Application]\nentry = file:///bin/busybox\narguments = cat /f\n' \
+	>"$WORK/small.ini"
+"$MOAT" pack "$WORK/small" -m "$WORK/small.ini" -o "$WORK/app/small.mpk" 2>&1
+chmod -R a+rX "$WORK/app"
+
+# ---- A: FIFOs named *.mpk are never opened ----
+# writer_blocked NAME FIFO PID: the writer is still blocked in open(), and
+# its message reaches a real reader afterwards.
+writer_blocked() {
+	sleep 0.2
+	if kill -0 "$3" 2>/dev/null; then
+		check_eq "$1: the writer's message reaches its real reader" "message $2" \
+			"$(timeout 3 cat "$2")"
+	else
+		fail "$1: the host writer is still blocked" "it was released (its message lost)"
+	fi
+	kill "$3" 2>/dev/null
+	wait "$3" 2>/dev/null
+}
+mkfifo "$WORK/app/zz.mpk"
+chmod 666 "$WORK/app/zz.mpk"
+( echo "message $WORK/app/zz.mpk" >"$WORK/app/zz.mpk" ) 2>/dev/null &
+w=$!
+sleep 0.2
+out=$(timeout 20 "$MOAT" run "$WORK/app/small.mpk" 2>&1 </dev/null)
+check_eq "A: moat run APP.mpk beside a FIFO named *.mpk runs" "rc=0 contents" "rc=$? $out"
+writer_blocked "A: moat run APP.mpk beside a FIFO named *.mpk" "$WORK/app/zz.mpk" $w
+
+for cmd in verify inspect; do
+	( echo "message $WORK/app/zz.mpk" >"$WORK/app/zz.mpk" ) 2>/dev/null &
+	w=$!
+	sleep 0.2
+	out=$(timeout 5 "$MOAT" $cmd "$WORK/app/zz.mpk" 2>&1 </dev/null)
+	check_eq "A: moat $cmd FIFO: one line" "rc=1 moat $cmd: $WORK/app/zz.mpk: not a regular file" "rc=$? $out"
+	writer_blocked "A: moat $cmd FIFO" "$WORK/app/zz.mpk" $w
+done
+
+# A symlink to a FIFO elsewhere, as another user could plant it in a
+# shared folder; the run as nobody too.
+rm -f "$WORK/app/zz.mpk"
+mkfifo "$WORK/fifo"
+chmod 666 "$WORK/fifo"
+ln -s "$WORK/fifo" "$WORK/app/link.mpk"
+( echo "message $WORK/fifo" >"$WORK/fifo" ) 2>/dev/null &
+w=$!
+sleep 0.2
+out=$(timeout 20 "$MOAT" run "$WORK/app/small.mpk" 2>&1 </dev/null)
+check_eq "A: moat run APP.mpk beside a symlink to a FIFO runs" "rc=0 contents" "rc=$? $out"
+if [ "$ROOTUSER" = 1 ]; then
+	out=$(timeout 20 "${NOBODY[@]}" "$MOAT" run "$WORK/app/small.mpk" 2>&1 </dev/null)
+	check_eq "A (nobody): moat run APP.mpk beside a symlink to a FIFO runs" "rc=0 contents" "rc=$? $out"
+fi
+writer_blocked "A: moat run APP.mpk beside a symlink to a FIFO" "$WORK/fifo" $w
+rm -f "$WORK/app/link.mpk"
+
+# ---- B: what a package requests is shown as it is ----
+mkdir -p "$WORK/bsrc/bin"
+cp $BB "$WORK/bsrc/bin/busybox"
+# The virtual path holds CSI 2K, CSI 1G (erase the line, back to its
+# start) and a right-to-left override, then harmless-looking text.
+cat >"$WORK/b.ini" <<EOF
+[Identity]
+name = spoof
+version = 1
+[Application]
+entry = file:///bin/busybox
+arguments = true
+[Namespace.Writable]
+file:///x%C2%9B2K%C2%9B1G%20%20ro%20/tmp%E2%80%AE = file:///
+EOF
+out=$("$MOAT" pack "$WORK/bsrc" -m "$WORK/b.ini" -o "$WORK/b.mpk" 2>&1)
+check_eq "B: a package requesting a grant with escapes in its path packs" "rc=0 " "rc=$? $out"
+out=$("$MOAT" inspect "$WORK/b.mpk" 2>&1)
+req=$(printf '%s\n' "$out" | sed -n '/^requests:/,/^files:/p')
+if printf '%s' "$req" | LC_ALL=C grep -q '[^[:print:][:space:]]'; then
+	fail "B: moat inspect shows requests in printable ASCII only" "$(printf '%s' "$req" | od -c | head -3 | tr '\n' '|')"
+else
+	pass "B: moat inspect shows requests in printable ASCII only"
+fi
+check_eq "B: moat inspect shows the real grant, escaped" \
+	'  rw /x\302\2332K\302\2331G  ro /tmp\342\200\256 = /' "$(printf '%s\n' "$req" | grep '^  rw')"
+out=$(timeout 20 "$MOAT" run "$WORK/b.mpk" 2>&1 </dev/null)
+if printf '%s' "$out" | LC_ALL=C grep -q '[^[:print:][:space:]]'; then
+	fail "B: moat run names the request in printable ASCII only" "$(printf '%s' "$out" | head -c 200)"
+else
+	pass "B: moat run names the request in printable ASCII only"
+fi
+
+# ---- C: a read-only mapping nested in a writable one ----
+S=$WORK/srv
+mkdir -p "$S/b/c" "$S/x" "$WORK/other"
+echo secret >"$S/b/c/f"
+echo ro >"$S/rofile"
+chmod -R a+rwX "$S" "$WORK/other"
+before=$(cd "$S" && find . -mindepth 1 -printf '%p %m %s %T@\n' | sort)
+attack='cd /w
+echo 1 > b/c/f; echo "write $?"
+ln -s b/c lnk; echo hi > lnk/f; echo "via-symlink $?"
+mv b b2; echo "mv-parent $?"
+ln b/c/f hard; echo "hardlink $?"
+mkdir b/c/new; echo "mkdir $?"
+chmod 777 b/c/f; echo "chmod $?"
+chmod 777 b/c; echo "chmod-root $?"
+touch -d 2000-01-01 b/c/f; echo "utimes $?"
+echo x > rofile; echo "file-mapping $?"
+mv rofile r2; echo "mv-file-mapping $?"
+mv x b/c/x; echo "mv-into $?"
+mv lnk b/c/l2; echo "mv-link-into $?"
+rm -rf b 2>/dev/null; echo "rm-rf $?"
+ln -s /etc/passwd b/c/sl; echo "symlink-in $?"
+mv b/c/f f2; echo "mv-out $?"
+truncate -s 0 b/c/f; echo "truncate $?"
+mv b/c/f /o/f 2>/dev/null; echo "across-mappings $?"
+rm -f lnk'
+want='write 1
+via-symlink 1
+mv-parent 1
+hardlink 1
+mkdir 1
+chmod 1
+chmod-root 1
+utimes 1
+file-mapping 1
+mv-file-mapping 1
+mv-into 1
+mv-link-into 1
+rm-rf 1
+symlink-in 1
+mv-out 1
+truncate 1
+across-mappings 1'
+for who in root nobody; do
+	[ $who = nobody ] && [ "$ROOTUSER" = 0 ] && continue
+	as=()
+	[ $who = nobody ] && as=("${NOBODY[@]}")
+	timeout 30 "${as[@]}" "$MOAT" run --rw "$S:/w" --ro "$S/b/c:/ro" --ro "$S/rofile:/rof" \
+		--rw "$WORK/other:/o" -- $BB sh -c "$attack" </dev/null >"$OUT" 2>"$ERR"
+	check_eq "C ($who): every change at or in the nested read-only mapping refused" "$want" "$(cat "$OUT")"
+	check_eq "C ($who): the host tree is unchanged" "$before" \
+		"$(cd "$S" && find . -mindepth 1 -printf '%p %m %s %T@\n' | sort)"
+done
+# Forged: a socket node inside the read-only tree, and truncate+create.
+timeout 20 "$MOAT" run --rw "$S:/w" --ro "$S/b/c:/ro" --ro "$TESTS:/t" -- \
+	/t/escape gate chanread /w/b/c/f 0x52 </dev/null >"$OUT" 2>&1 # rdwr|create|truncate
+check_eq "C: forged open of /w/b/c/f with O_CREAT|O_TRUNC refused" "gate chanread: -30 (EROFS)" \
+	"$(grep -v calling "$OUT")"
+check_eq "C: and the file keeps its contents" "secret" "$(cat "$S/b/c/f")"
+
+# ---- D: the monitor's own /proc by other spellings ----
+G=$WORK/g
+mkdir -p "$G"
+ln -s /proc/self/environ "$G/abs"
+ln -s ../../proc/self/environ "$G/rel"
+ln -s /proc/thread-self/environ "$G/ts"
+ln -s ../../../../../../proc/./self/environ "$G/dots"
+got=""
+for p in /g/abs /g/rel /g/ts /g/dots /proc/self/environ /proc/1/root/proc/self/environ \
+	/proc/net/../self/environ /proc/self/cwd/proc/self/environ; do
+	MOAT_RED_SECRET=red-canary-$$ timeout 20 "$MOAT" run --ro /proc:/proc --ro "$G:/g" --ro "$TESTS:/t" -- \
+		/t/escape gate chanread "$p" </dev/null >"$OUT" 2>&1
+	grep -q "red-canary-$$" "$OUT" && got+=" $p"
+	grep -q 'received descriptor' "$OUT" && got+=" $p(fd)"
+done
+check_eq "D: no spelling of /proc/self reaches the monitor's environment" "" "$got"
