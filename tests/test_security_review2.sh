@@ -11,6 +11,11 @@
 #  B  `moat inspect` and `moat run` printed a package's requested grants
 #     with bytes >= 0x80 as they are: U+009B (CSI in a UTF-8 terminal)
 #     and U+202E let a package show a harmless grant over the real one.
+#  E  `moat pack --from-host PROGRAM` packed whatever the program's own
+#     bytes named as its interpreter or libraries: PT_INTERP /etc/shadow,
+#     a RUNPATH folder holding a symlink to it, or a directory (packed
+#     whole).  Root packing a user's program put root's secrets into the
+#     package the program then runs in.
 # Contained (guards for the next change):
 #  C  writes, moves, links, chmod, utimes, truncate, mkdir, symlinks and
 #     rm -rf at and around a read-only mapping nested in a writable one;
@@ -196,3 +201,34 @@ for p in /g/abs /g/rel /g/ts /g/dots /proc/self/environ /proc/1/root/proc/self/e
 	grep -q 'received descriptor' "$OUT" && got+=" $p(fd)"
 done
 check_eq "D: no spelling of /proc/self reaches the monitor's environment" "" "$got"
+
+# ---- E: pack --from-host takes only ELF files as interpreter and libraries ----
+E=$WORK/elf
+mkdir -p "$E/evil" "$E/secretdir"
+echo "root's secret" >"$E/secret"
+echo "root's secret" >"$E/secretdir/s"
+chmod 600 "$E/secret" "$E/secretdir/s"
+echo 'int main(void) { return 0; }' >"$E/p.c"
+echo 'int f(void) { return 1; }' >"$E/l.c"
+if command -v cc >/dev/null && cc -shared -fPIC -o "$E/libx.so" "$E/l.c" 2>/dev/null; then
+	cc -o "$E/interp" "$E/p.c" -Wl,--dynamic-linker="$E/secret"
+	cc -o "$E/interpdir" "$E/p.c" -Wl,--dynamic-linker="$E/secretdir"
+	cc -o "$E/needs" "$E/p.c" -Wl,--no-as-needed -L"$E" -l:libx.so -Wl,-rpath,"$E/evil"
+	ln -s "$E/secret" "$E/evil/libx.so"
+	for prog in interp interpdir needs; do
+		rm -f "$E/out.mpk"
+		out=$("$MOAT" pack --from-host "$E/$prog" --name e --version 1 -o "$E/out.mpk" 2>&1)
+		rc=$?
+		what=$E/secret
+		[ $prog = interpdir ] && what=$E/secretdir
+		check_eq "E: pack --from-host, $prog names a host secret: refused in one line" \
+			"rc=1 moat pack: $what: named as an interpreter or library, but not an ELF file; refused|no package" \
+			"rc=$rc $out|$([ -e "$E/out.mpk" ] && echo package || echo no package)"
+	done
+	out=$("$MOAT" pack --from-host /bin/true --name t --version 1 -o "$E/true.mpk" 2>&1)
+	check_eq "E: pack --from-host of an ordinary program still packs" "rc=0 " "rc=$? $out"
+	out=$(timeout 20 "$MOAT" run "$E/true.mpk" 2>&1 </dev/null)
+	check_eq "E: and it runs" "rc=0 " "rc=$? $out"
+else
+	fail "E: setup" "no C compiler to make the hostile programs"
+fi
