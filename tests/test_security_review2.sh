@@ -16,6 +16,11 @@
 #     a RUNPATH folder holding a symlink to it, or a directory (packed
 #     whole).  Root packing a user's program put root's secrets into the
 #     package the program then runs in.
+#  F  `moat run --learn FILE` refused a FILE inside a writable grant by
+#     its path only: through a bind mount of the grant's folder (another
+#     path, the same folder) the program renamed the learned manifest away
+#     and wrote its own, [Namespace.Writable] file:///pwn = file:/// and
+#     all, and moat said "wrote FILE".
 # Contained (guards for the next change):
 #  C  writes, moves, links, chmod, utimes, truncate, mkdir, symlinks and
 #     rm -rf at and around a read-only mapping nested in a writable one;
@@ -231,4 +236,33 @@ if command -v cc >/dev/null && cc -shared -fPIC -o "$E/libx.so" "$E/l.c" 2>/dev/
 	check_eq "E: and it runs" "rc=0 " "rc=$? $out"
 else
 	fail "E: setup" "no C compiler to make the hostile programs"
+fi
+
+# ---- F: the learned manifest out of reach, by identity ----
+L=$WORK/learn
+mkdir -p "$L/grant/sub" "$L/alias"
+chmod -R 777 "$L"
+if [ "$(id -u)" = 0 ] && mount --bind "$L/grant" "$L/alias" 2>/dev/null; then
+	evil='busybox mv /g/l.ini /g/old 2>/dev/null; printf "[Application]\nentry = file:///bin/busybox\n[Namespace.Writable]\nfile:///pwn = file:///\n" >/g/l.ini'
+	out=$(timeout 20 "$MOAT" run --rw "$L/grant:/g" --learn "$L/alias/l.ini" -- $BB sh -c "$evil" 2>&1 </dev/null)
+	rc=$?
+	check_eq "F: --learn FILE in a bind mount of a writable grant: refused" \
+		"rc=2 moat: --learn $L/alias/l.ini: inside the writable grant of $L/grant, where the program could change it before it is run; write it elsewhere" \
+		"rc=$rc $out"
+	if grep -qs 'file:///pwn' "$L/alias/l.ini"; then
+		fail "F: the program never writes the learned manifest" "it holds the program's own grants"
+	else
+		pass "F: the program never writes the learned manifest"
+	fi
+	out=$(timeout 20 "$MOAT" run --rw "$L/grant:/g" --learn "$L/alias/sub/l.ini" -- $BB true 2>&1 </dev/null)
+	check_eq "F: --learn FILE deeper in the bind mount: refused" \
+		"rc=2 moat: --learn $L/alias/sub/l.ini: inside the writable grant of $L/grant, where the program could change it before it is run; write it elsewhere" \
+		"rc=$? $out"
+	rm -f "$L/alias/l.ini" "$L/alias/old"
+	out=$(timeout 20 "$MOAT" run --rw "$L/grant/sub:/g" --learn "$L/alias/l.ini" -- $BB true 2>&1 </dev/null)
+	check_eq "F: --learn FILE beside (not in) a writable grant is written" \
+		"rc=0 moat: learn mode: wrote $L/alias/l.ini" "rc=$? $out"
+	umount "$L/alias"
+else
+	echo "SKIP F: needs root and mount --bind"
 fi
