@@ -266,3 +266,17 @@ if [ "$(id -u)" = 0 ] && mount --bind "$L/grant" "$L/alias" 2>/dev/null; then
 else
 	echo "SKIP F: needs root and mount --bind"
 fi
+
+# ---- G: dependency cycles and a package depending on itself ----
+C=$WORK/cyc
+mkdir -p "$C/pk" "$C/empty"
+printf '[Identity]\nname = a\nversion = 1\n[Dependency.b]\nversion = >=1\n[Application]\nentry = file:///bin/busybox\narguments = true\n' >"$C/a.ini"
+printf '[Identity]\nname = b\nversion = 1\n[Dependency.a]\nversion = >=1\n' >"$C/b.ini"
+printf '[Identity]\nname = c\nversion = 1\n[Dependency.c]\nversion = >=1\n[Application]\nentry = file:///bin/busybox\n' >"$C/c.ini"
+"$MOAT" pack "$WORK/small" -m "$C/a.ini" -o "$C/pk/a.mpk" >/dev/null 2>&1
+"$MOAT" pack "$C/empty" -m "$C/b.ini" -o "$C/pk/b.mpk" >/dev/null 2>&1
+"$MOAT" pack "$WORK/small" -m "$C/c.ini" -o "$C/pk/c.mpk" >/dev/null 2>&1
+out=$(timeout 10 "$MOAT" run "$C/pk/a.mpk" 2>&1 </dev/null)
+check_eq "G: a dependency cycle is refused in one line" "rc=2 moat: dependency cycle: a -> b -> a" "rc=$? $out"
+out=$(timeout 10 "$MOAT" run "$C/pk/c.mpk" 2>&1 </dev/null)
+check_eq "G: a package depending on itself is refused in one line" "rc=2 moat: dependency cycle: c -> c" "rc=$? $out"
