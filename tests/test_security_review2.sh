@@ -280,3 +280,15 @@ out=$(timeout 10 "$MOAT" run "$C/pk/a.mpk" 2>&1 </dev/null)
 check_eq "G: a dependency cycle is refused in one line" "rc=2 moat: dependency cycle: a -> b -> a" "rc=$? $out"
 out=$(timeout 10 "$MOAT" run "$C/pk/c.mpk" 2>&1 </dev/null)
 check_eq "G: a package depending on itself is refused in one line" "rc=2 moat: dependency cycle: c -> c" "rc=$? $out"
+
+# ---- G: a dependency's own grants are never applied, even with --accept-grants ----
+mkdir -p "$C/dep" "$C/host"
+echo "host file" >"$C/host/f"
+printf '[Identity]\nname = greedydep\nversion = 1\n[Namespace.Writable]\nfile:///host = file://%s\n' "$C/host" >"$C/gd.ini"
+printf '[Identity]\nname = app\nversion = 1\n[Dependency.greedydep]\nversion = >=1\n[Application]\nentry = file:///bin/busybox\narguments = sh -c "busybox cat /host/f; echo owned > /host/pwned"\n' >"$C/app.ini"
+"$MOAT" pack "$C/empty" -m "$C/gd.ini" -o "$C/dep/gd.mpk" >/dev/null 2>&1
+"$MOAT" pack "$WORK/small" -m "$C/app.ini" -o "$C/dep/app.mpk" >/dev/null 2>&1
+out=$(timeout 20 "$MOAT" run --accept-grants "$C/dep/app.mpk" 2>&1 </dev/null)
+check_eq "G: a dependency's [Namespace.Writable] is not granted, even with --accept-grants" \
+	"no grant line|untouched" \
+	"$(printf '%s\n' "$out" | grep -q 'granted at its request' && echo granted || echo no grant line)|$([ -e "$C/host/pwned" ] && echo pwned || echo untouched)"
