@@ -261,8 +261,6 @@ static int walk_one(struct pack *pk, const char *path, const struct stat *st, in
 	return add_object(pk, path, st, dirfd, name);
 }
 
-/* Add a host path: every symlink on the way as a symlink (and what it
- * points to), then the object; a directory with everything beneath. */
 /* An interpreter or a library an ELF file names must itself be an ELF
  * file, as ld.so would load: the names come from the program's own bytes,
  * and a hostile program (PT_INTERP "/etc/shadow", a RUNPATH of /etc, a
@@ -290,6 +288,8 @@ static int elf_object(struct pack *pk, const char *path, const struct stat *st)
 	return -1;
 }
 
+/* Add a host path: every symlink on the way as a symlink (and what it
+ * points to), then the object; a directory with everything beneath. */
 static int add_host_path(struct pack *pk, const char *path, int depth)
 {
 	char norm[PATH_MAX];
