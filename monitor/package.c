@@ -207,25 +207,35 @@ struct moat_package *moat_package_open(const char *path, int contents,
 	struct moat_package *p = calloc(1, sizeof(*p));
 	struct stat st;
 	p->file = strdup(path);
-	/* O_NONBLOCK: a FIFO named as a package must not block the open
-	 * until a writer comes; O_NOCTTY: a terminal must not become ours.
-	 * The type is checked through the descriptor before any read. */
-	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (p->fd < 0 && errno == ENXIO) { /* a socket, or a FIFO's other end */
-		fail(err, errlen, path, "not a regular file");
-		goto bad;
-	}
-	if (p->fd < 0 || fstat(p->fd, &st) < 0) {
+	/* The type is checked before anything is opened: opening a FIFO,
+	 * even with O_NONBLOCK, releases a writer blocked on it (its message
+	 * then lost), and opening a device can have effects (a watchdog
+	 * armed, a pty made).  The run scans the app's folder for *.mpk, and
+	 * any user who can write there can put a FIFO or a symlink to a
+	 * device under that name.  So: an O_PATH pin, its type, then the
+	 * pinned object itself reopened through /proc/self/fd. */
+	int pin = open(path, O_PATH | O_CLOEXEC);
+	p->fd = -1;
+	if (pin < 0 || fstat(pin, &st) < 0) {
 		fail(err, errlen, path, strerror(errno));
+		if (pin >= 0)
+			close(pin);
 		goto bad;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		fail(err, errlen, path, S_ISDIR(st.st_mode) ? "a directory, not a package file"
 							    : "not a regular file");
+		close(pin);
 		goto bad;
 	}
-	/* The descriptor is handed to picoprocesses: leave it a plain one. */
-	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) & ~O_NONBLOCK);
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pin);
+	p->fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	close(pin);
+	if (p->fd < 0 || fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fail(err, errlen, path, p->fd < 0 ? strerror(errno) : "not a regular file");
+		goto bad;
+	}
 	p->size = (uint64_t)st.st_size;
 	ssize_t got = pread(p->fd, &p->hdr, sizeof(p->hdr), 0);
 	if (got < 8 || memcmp(p->hdr.magic, MOAT_PKG_MAGIC, 8)) {

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
@@ -335,6 +336,44 @@ static int beneath_host(const char *path, const char *h)
 	return !strcmp(h, "/") || (!strncmp(path, h, l) && (path[l] == '/' || !path[l]));
 }
 
+/* The writable grant whose host object is 'st', or NULL. */
+static const char *grant_of(const struct moat_manifest *m, const struct stat *st)
+{
+	struct stat g;
+	for (int i = 0; i < m->nmaps; i++)
+		if (m->maps[i].writable && stat(m->maps[i].hpath, &g) == 0 &&
+		    g.st_dev == st->st_dev && g.st_ino == st->st_ino)
+			return m->maps[i].hpath;
+	return NULL;
+}
+
+/* learn_in_reach by identity, not by name: a bind mount shows a grant's
+ * folder under another path (same device and inode), where the program
+ * could rename the learned manifest away and write its own in its place.
+ * From the folder 'dir' up through "..", and the file itself. */
+static const char *grant_by_identity(const struct moat_manifest *m, const char *dir,
+				     const char *file)
+{
+	struct stat st, up;
+	const char *g = NULL;
+	if (file && stat(file, &st) == 0 && (g = grant_of(m, &st)))
+		return g;
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (int depth = 0; fd >= 0 && depth < PATH_MAX / 2 && !g; depth++) {
+		if (fstat(fd, &st) < 0)
+			break;
+		g = grant_of(m, &st);
+		int next = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		if (fd >= 0 && fstat(fd, &up) == 0 && up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+			break; /* "/" */
+	}
+	if (fd >= 0)
+		close(fd);
+	return g;
+}
+
 /* The learned manifest must be out of the program's reach until it is
  * run: inside a writable grant the program could write the rest of it
  * (a [Namespace.Writable] of its own after what moat writes), or put
@@ -355,7 +394,7 @@ static const char *learn_in_reach(const struct moat_manifest *m, const char *lea
 		if (m->maps[i].writable && (beneath_host(file, m->maps[i].hpath) ||
 					   (exists && beneath_host(real, m->maps[i].hpath))))
 			return m->maps[i].hpath;
-	return NULL;
+	return grant_by_identity(m, dir, exists ? real : NULL);
 }
 
 /* --ext NAME[:OPTIONS], after the manifest's [Extensions]. */

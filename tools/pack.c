@@ -44,6 +44,7 @@ struct pack {
 	int nexclude;
 	struct moat_package **deps; /* resolved dependencies: skip their files */
 	int ndeps;
+	int need_elf;            /* adding what an ELF file names: only ELF files */
 	char err[ERR_LEN];
 };
 
@@ -260,11 +261,39 @@ static int walk_one(struct pack *pk, const char *path, const struct stat *st, in
 	return add_object(pk, path, st, dirfd, name);
 }
 
+/* An interpreter or a library an ELF file names must itself be an ELF
+ * file, as ld.so would load: the names come from the program's own bytes,
+ * and a hostile program (PT_INTERP "/etc/shadow", a RUNPATH of /etc, a
+ * directory) would otherwise have root's `moat pack --from-host` put any
+ * host file, or a whole tree, into the package it then runs in.  The
+ * object is the one lstat() saw ('st'): opened without following and
+ * compared, and moat_package_write packs only that same inode. */
+static int elf_object(struct pack *pk, const char *path, const struct stat *st)
+{
+	unsigned char magic[SELFMAG];
+	int ok = 0;
+	if (S_ISREG(st->st_mode)) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		struct stat now;
+		ok = fd >= 0 && fstat(fd, &now) == 0 && now.st_dev == st->st_dev &&
+		     now.st_ino == st->st_ino && S_ISREG(now.st_mode) &&
+		     pread(fd, magic, SELFMAG, 0) == SELFMAG && !memcmp(magic, ELFMAG, SELFMAG);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (ok)
+		return 0;
+	snprintf(pk->err, sizeof(pk->err),
+		 "%s: named as an interpreter or library, but not an ELF file; refused", path);
+	return -1;
+}
+
 /* Add a host path: every symlink on the way as a symlink (and what it
  * points to), then the object; a directory with everything beneath. */
 static int add_host_path(struct pack *pk, const char *path, int depth)
 {
 	char norm[PATH_MAX];
+	int r;
 	if (depth > 40) {
 		snprintf(pk->err, sizeof(pk->err), "%s: too many levels of symbolic links", path);
 		return -1;
@@ -304,6 +333,8 @@ static int add_host_path(struct pack *pk, const char *path, int depth)
 			return add_host_path(pk, resolved, depth + 1);
 		}
 		if (!slash) {
+			if (pk->need_elf && (r = elf_object(pk, norm, &st)) < 0)
+				return r;
 			if (S_ISDIR(st.st_mode))
 				return walk_root(pk, norm, &st, walk_one);
 			return add_object(pk, norm, &st, -1, NULL);
@@ -413,7 +444,10 @@ static int add_elf_needs(struct pack *pk, const char *path)
 			char interp[PATH_MAX];
 			memcpy(interp, f + ph[i].p_offset, ph[i].p_filesz);
 			interp[ph[i].p_filesz] = 0;
-			if ((r = add_host_path(pk, interp, 0)) < 0)
+			pk->need_elf = 1;
+			r = add_host_path(pk, interp, 0);
+			pk->need_elf = 0;
+			if (r < 0)
 				goto out;
 		}
 		if (ph[i].p_type == PT_DYNAMIC && inside && ph[i].p_offset % _Alignof(Elf64_Dyn) == 0) {
@@ -448,7 +482,10 @@ static int add_elf_needs(struct pack *pk, const char *path)
 			r = -1;
 			goto out;
 		}
-		if ((r = add_host_path(pk, lib, 0)) < 0)
+		pk->need_elf = 1;
+		r = add_host_path(pk, lib, 0);
+		pk->need_elf = 0;
+		if (r < 0)
 			goto out;
 	}
 out:
@@ -794,7 +831,12 @@ done:
 }
 
 /* A path or other text from a package or manifest, printed so that no
- * byte of it can start a line or a terminal escape: \n, \\ and \ooo. */
+ * byte of it can start a line or a terminal escape: \n, \\ and \ooo.
+ * Every byte outside printable ASCII is escaped, not only C0: a UTF-8
+ * terminal takes U+009B (C2 9B) for CSI, so a requested path could move
+ * the cursor and print a harmless grant over the real one, and U+202E
+ * turns the rest of a line around.  What a package asks for must be
+ * shown as it is. */
 void moat_put_escaped(FILE *f, const char *s)
 {
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
@@ -802,7 +844,7 @@ void moat_put_escaped(FILE *f, const char *s)
 			fputs("\\\\", f);
 		else if (*c == '\n')
 			fputs("\\n", f);
-		else if (*c < 0x20 || *c == 0x7f)
+		else if (*c < 0x20 || *c >= 0x7f)
 			fprintf(f, "\\%03o", *c);
 		else
 			fputc(*c, f);
