@@ -67,10 +67,14 @@ listings_run() {
 	shmem0=$(awk '/^Shmem:/ { print $2 }' /proc/meminfo)
 	"$@" "$MOAT" run "$WORK/listings.ini" >"$WORK/l.out" 2>"$WORK/l.err" &
 	local mon=$! pico= held
-	for _ in $(seq 600); do grep -q '^held' "$WORK/l.out" && break; sleep 0.05; done
+	# Generous: on a loaded 2-core machine the 1000 opens can take a while.
+	for _ in $(seq 2400); do grep -q '^held' "$WORK/l.out" && break; sleep 0.05; done
 	# the monitor, or setpriv's exec of it, is $mon; the picoprocess its child
-	pico=$(pgrep -P "$mon" | head -1)
-	held=$(held_listings "$pico")
+	for _ in $(seq 100); do
+		pico=$(pgrep -P "$mon" | head -1)
+		[ -n "$pico" ] && held=$(held_listings "$pico") && [ "${held%% *}" != 0 ] && break
+		sleep 0.1
+	done
 	local shmem1
 	shmem1=$(awk '/^Shmem:/ { print $2 }' /proc/meminfo)
 	touch "$A/go"
