@@ -114,9 +114,10 @@ static void fail(struct parse_state *s, const char *section, const char *key,
 			 s->line, section, key);
 	if (n > 0 && (size_t)n < s->errlen)
 		snprintf(s->err + n, s->errlen - (size_t)n, fmt, arg);
-	/* A decoded path may hold a newline: the message stays one line. */
+	/* A decoded path may hold a newline, or a terminal control in UTF-8
+	 * (U+009B is CSI): the message stays one plain line. */
 	for (char *c = s->err; *c; c++)
-		if ((unsigned char)*c < ' ' || *c == 0x7f)
+		if ((unsigned char)*c < ' ' || (unsigned char)*c >= 0x7f)
 			*c = '?';
 }
 
@@ -936,6 +937,15 @@ static const char *file_kind(mode_t mode)
  * not.  The type is checked through an O_PATH descriptor first: opening
  * a FIFO to read, even with O_NONBLOCK, would release a writer waiting
  * on it (its message then lost), and opening a device can have effects. */
+/* Open for reading the very file an O_PATH descriptor pins, so that
+ * what was type-checked is what is opened (a path could be swapped). */
+static int reopen_pinned(int pfd)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	return open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 static int open_regular(const char *path, char *err, size_t errlen)
 {
 	struct stat st, again;
@@ -945,8 +955,7 @@ static int open_regular(const char *path, char *err, size_t errlen)
 	} else if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: cannot open manifest: it is %s, not a regular file",
 			 path, file_kind(st.st_mode));
-	} else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0 ||
-		   fstat(fd, &again) < 0) {
+	} else if ((fd = reopen_pinned(pfd)) < 0 || fstat(fd, &again) < 0) {
 		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
 	} else if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
 		snprintf(err, errlen, "%s: cannot open manifest: it changed while being opened", path);

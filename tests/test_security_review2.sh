@@ -292,3 +292,20 @@ out=$(timeout 20 "$MOAT" run --accept-grants "$C/dep/app.mpk" 2>&1 </dev/null)
 check_eq "G: a dependency's [Namespace.Writable] is not granted, even with --accept-grants" \
 	"no grant line|untouched" \
 	"$(printf '%s\n' "$out" | grep -q 'granted at its request' && echo granted || echo no grant line)|$([ -e "$C/host/pwned" ] && echo pwned || echo untouched)"
+
+# A manifest's error line shows no terminal control either: U+009B (CSI in
+# UTF-8) decoded from a path is replaced, like C0 bytes.
+cat >"$WORK/csi.ini" <<EOF2
+[Application]
+entry = file:///bin/busybox
+[Namespace]
+file:///a%C2%9B2Kb = file:///bin
+file:///a%C2%9B2Kb = file:///usr
+EOF2
+out=$("$MOAT" run "$WORK/csi.ini" 2>&1 </dev/null)
+rc=$?
+if [ $rc -ne 0 ] && [ "$(printf '%s' "$out" | wc -l)" = 0 ] && ! printf '%s' "$out" | LC_ALL=C grep -q '[^ -~]'; then
+	pass "a manifest error line is printable ASCII only (a decoded U+009B replaced)"
+else
+	fail "a manifest error line is printable ASCII only" "rc=$rc $(printf '%s' "$out" | od -c | head -3 | tr '\n' '|')"
+fi
