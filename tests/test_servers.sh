@@ -382,4 +382,5 @@ print("fast" if ms < 400 else "held back: %.0f ms" % ms)
 PY
 )
 check_eq "20 replies written in two parts are not held back by Nagle (TCP_NODELAY on the host socket)" "fast" "$out"
-kill $SRV 2>/dev/null; wait $SRV 2>/dev/null
+# The server may end first (the client closed) or on the signal (143): either is fine.
+kill $SRV 2>/dev/null; wait $SRV 2>/dev/null || true
