@@ -281,6 +281,56 @@ if [ $rc == 0 ] && cmp -s "$R/sh1.out" "$R/sh2.out" && grep -q "HELLO PIPE" "$R/
 else
 	fail "record/replay pipeline" "rc $rc: $(head -c 300 "$R/sh2.out") vs $(head -c 300 "$R/sh1.out")"
 fi
+# stdin is an input like any other: its bytes are in the log.
+printf 'from stdin\nline two\n' | "$MOAT" run --rw "$R/log" --ext record:file="$R/log/in.rr" -- \
+	$BB sh -c "busybox tr a-z A-Z | busybox cat -n; echo \$(busybox od -An -N2 -tx1 /dev/urandom)" >"$R/in1.out" 2>&1
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/in.rr" -- \
+	$BB sh -c "busybox tr a-z A-Z | busybox cat -n; echo \$(busybox od -An -N2 -tx1 /dev/urandom)" </dev/null >"$R/in2.out" 2>&1; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/in1.out" "$R/in2.out" && grep -q "FROM STDIN" "$R/in2.out"; then
+	pass "record/replay: a pipeline reading stdin, replayed with stdin empty, byte for byte"
+else
+	fail "record/replay stdin" "rc $rc: $(head -c 300 "$R/in2.out") vs $(head -c 300 "$R/in1.out")"
+fi
+# The network: a python3 HTTP client through a tcp.client grant; the
+# server answers with the time and random bytes, and is gone at replay.
+if [ -x /usr/bin/python3 ]; then
+	N=$WORK/net; mkdir -p "$N"
+	python3 -c 'import http.server, os, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("%s %f %s\n" % (self.path, time.time(), os.urandom(8).hex())).encode() * 3000
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1])); s.serve_forever()' "$N/port" >/dev/null 2>&1 &
+	SRV=$!
+	for _ in $(seq 50); do [ -s "$N/port" ] && break; sleep 0.1; done
+	P=$(cat "$N/port")
+	cat >"$N/get.py" <<'PY'
+import hashlib, http.client, sys
+for path in ("/a", "/b"):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    print(r.status, r.getheader("Date"), len(body), hashlib.sha256(body).hexdigest(), body[:60].decode())
+PY
+	NG="--ro /usr --ro /lib --ro /lib64 --ro /etc --ro $N/get.py"
+	"$MOAT" run $NG --rw "$R/log" --net "tcp.client://127.0.0.1:$P=tcp.client://127.0.0.1:$P" \
+		--ext record:file="$R/log/net.rr" -- /usr/bin/python3 "$N/get.py" "$P" >"$N/rec.out" 2>&1
+	kill $SRV 2>/dev/null; wait $SRV 2>/dev/null
+	"$MOAT" run $NG --ro "$R/log" --ext replay:file="$R/log/net.rr" -- \
+		/usr/bin/python3 "$N/get.py" "$P" >"$N/rep.out" 2>&1; rc=$?
+	"$MOAT" run $NG --net "tcp.client://127.0.0.1:$P=tcp.client://127.0.0.1:$P" -- \
+		/usr/bin/python3 "$N/get.py" "$P" >"$N/plain.out" 2>&1
+	if [ $rc == 0 ] && cmp -s "$N/rec.out" "$N/rep.out" && [ "$(grep -c '^200 ' "$N/rep.out")" == 2 ] &&
+	   grep -q ConnectionRefused "$N/plain.out"; then
+		pass "record/replay: a python3 HTTP client over tcp.client, the server gone, byte for byte"
+	else
+		fail "record/replay network" "rc $rc: $(head -c 300 "$N/rep.out") vs $(head -c 300 "$N/rec.out")"
+	fi
+fi
 if [ -x /usr/bin/python3 ]; then
 	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --ro /etc --rw "$R/log" --ext record:file="$R/log/th.rr" -- \
 		/usr/bin/python3 -c 'import threading; threading.Thread(target=print).start()' >/dev/null 2>"$R/th.err"
