@@ -331,6 +331,27 @@ PY
 		fail "record/replay network" "rc $rc: $(head -c 300 "$N/rep.out") vs $(head -c 300 "$N/rec.out")"
 	fi
 fi
+# Signals: where they arrive is logged, counted in downcalls, and replay
+# hands them on at the same count (real ones are dropped, no timer armed).
+RSIG=$BUILD/tests/rr_signal
+[ -x "$RSIG" ] || make -s -C "$ROOT" "build/tests/rr_signal" >/dev/null
+"$MOAT" run --rw "$R/log" --ext record:file="$R/log/sig.rr" -- "$RSIG" >"$R/sig1.out" 2>&1
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/sig.rr" -- "$RSIG" >"$R/sig2.out" 2>&1; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/sig1.out" "$R/sig2.out" && grep -q "^tick 5 after" "$R/sig2.out" &&
+   grep -q "^pause ended by tick 6" "$R/sig2.out" && grep -q "^nanosleep: -1 Interrupted" "$R/sig2.out"; then
+	pass "record/replay: setitimer ticks during a loop, alarm ending pause() and nanosleep(), byte for byte"
+else
+	fail "record/replay signals" "rc $rc: $(head -c 300 "$R/sig2.out") vs $(head -c 300 "$R/sig1.out")"
+fi
+TRAP='got=0; trap "got=1; echo USR1 after \$i checks" USR1; (busybox sleep 0.05; kill -USR1 $$) & i=0
+while [ $got = 0 ]; do i=$((i+1)); [ -e /nonexistent ]; done; wait; echo done $i'
+"$MOAT" run --rw "$R/log" --ext record:file="$R/log/trap.rr" -- $BB sh -c "$TRAP" >"$R/trap1.out" 2>&1
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/trap.rr" -- $BB sh -c "$TRAP" >"$R/trap2.out" 2>&1; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/trap1.out" "$R/trap2.out" && grep -q "^USR1 after [0-9]* checks" "$R/trap2.out"; then
+	pass "record/replay: a shell trap on a signal from a child process, at the same loop count"
+else
+	fail "record/replay trap" "rc $rc: $(head -c 300 "$R/trap2.out") vs $(head -c 300 "$R/trap1.out")"
+fi
 if [ -x /usr/bin/python3 ]; then
 	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --ro /etc --rw "$R/log" --ext record:file="$R/log/th.rr" -- \
 		/usr/bin/python3 -c 'import threading; threading.Thread(target=print).start()' >/dev/null 2>"$R/th.err"
