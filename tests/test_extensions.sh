@@ -70,6 +70,31 @@ PY
 then pass "trace:format=json: JSON Lines with pid, tid, call, args, result, errno, ns"
 else fail "trace:format=json" "$(head -c 300 "$WORK/out/j.log")"; fi
 
+# --- moat trace summary FILE: the table again, from the JSON trace ---
+run --ext trace:format=json,summary,file="$WORK/out/js.log" -- "$PROBE" >/dev/null 2>&1
+"$MOAT" trace summary "$WORK/out/js.log" >"$WORK/js.sum" 2>"$WORK/js.err"; rc=$?
+if [ $rc == 0 ] && [ -s "$WORK/js.sum" ] && grep -v '^{' "$WORK/out/js.log" | cmp -s - "$WORK/js.sum" &&
+   grep -q '^ *2 bpf (321)$' "$WORK/js.sum"; then
+	pass "moat trace summary FILE: the same table and ENOSYS list as --ext trace:summary printed"
+else
+	fail "moat trace summary" "rc $rc: $(diff <(grep -v '^{' "$WORK/out/js.log") "$WORK/js.sum" | head -5 | tr '\n' '|') $(cat "$WORK/js.err")"
+fi
+# Across processes: per pid, calls and errors of each downcall.
+counts() { awk '/^downcalls of pid/ { pid = $4 } /^-----/ { part = !part; next }
+	part && NF == 6 { print pid, $6, $4, $5 }' "$@" | sort; }
+run --ext trace:format=json,summary,file="$WORK/out/jm.log" -- $BB sh -c "$BB cat $D/a; $BB cat $D/nosuch; :" >/dev/null 2>&1
+"$MOAT" trace summary "$WORK/out/jm.log" >"$WORK/jm.sum" 2>&1
+want=$(grep -v '^{' "$WORK/out/jm.log" | counts) got=$(counts "$WORK/jm.sum")
+if [ -n "$want" ] && [ "$want" == "$got" ] && [ "$(echo "$got" | cut -d' ' -f1 | sort -u | wc -l)" -ge 3 ]; then
+	pass "moat trace summary FILE: three processes, calls and errors per pid as trace:summary counted"
+else
+	fail "moat trace summary, processes" "$(diff <(echo "$want") <(echo "$got") | head -6 | tr '\n' '|')"
+fi
+"$MOAT" trace summary "$WORK/out/t.log" >/dev/null 2>"$WORK/ts.err"; rc=$?
+check_eq "moat trace summary of a text trace: one line, status 1" \
+	"1|moat trace summary: $WORK/out/t.log: no JSON trace lines (write it with --ext trace:format=json,file=$WORK/out/t.log)" \
+	"$rc|$(cat "$WORK/ts.err")"
+
 # --- trace: processes ---
 run --ext trace:file="$WORK/out/f.log" -- $BB sh -c "$BB true; $BB true; :" >/dev/null 2>&1
 if grep -q '^\[pid 2 t1\] process_fork(' "$WORK/out/f.log" && grep -q '^\[pid 3 ' "$WORK/out/f.log"; then

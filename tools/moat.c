@@ -620,6 +620,8 @@ int main(int argc, char **argv)
 		return moat_cmd_pack(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "inspect"))
 		return moat_cmd_inspect(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "trace"))
+		return moat_cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "verify"))
 		return moat_cmd_verify(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "filter")) {
