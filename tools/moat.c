@@ -4,6 +4,7 @@
  *   moat run [OPTIONS] MANIFEST [-- ARGS...]
  *   moat run [OPTIONS] APP.mpk [-- ARGS...]
  *   moat pack | inspect | verify ...   (tools/pack.c)
+ *   moat trace summary FILE            (tools/trace_summary.c)
  *   moat run [OPTIONS] [--ro HOST[:VIRT]]... [--rw HOST[:VIRT]]... -- PROGRAM [ARGS...]
  *
  * The exit status is the program's, or 128+N if signal N ended it.
@@ -66,6 +67,7 @@ static void usage(FILE *out)
 		"       moat pack --from-host PROGRAM... [--add PATH]... -o APP.mpk ...\n"
 		"       moat inspect APP.mpk   identity, dependencies, policy and files\n"
 		"       moat verify APP.mpk    check every checksum\n"
+		"       moat trace summary FILE  the strace -c table of a JSON trace\n"
 		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
