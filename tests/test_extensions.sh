@@ -368,6 +368,16 @@ if [ $rc == 0 ] && cmp -s "$R/sig1.out" "$R/sig2.out" && grep -q "^tick 5 after"
 else
 	fail "record/replay signals" "rc $rc: $(head -c 300 "$R/sig2.out") vs $(head -c 300 "$R/sig1.out")"
 fi
+SPIN=$BUILD/tests/rr_spin
+[ -x "$SPIN" ] || make -s -C "$ROOT" "build/tests/rr_spin" >/dev/null
+timeout 60 "$MOAT" run --rw "$R/log" --ext record:file="$R/log/spin.rr" -- "$SPIN" >"$R/spin1.out" 2>&1
+timeout 60 "$MOAT" run --ro "$R/log" --ext replay:file="$R/log/spin.rr" -- "$SPIN" >"$R/spin2.out" 2>"$R/spin2.err"; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/spin1.out" "$R/spin2.out" && grep -q "^ticks 3$" "$R/spin2.out" &&
+   grep -q "^moat: --ext replay: a signal reached the program between downcalls when recorded; " "$R/spin2.err"; then
+	pass "record/replay: signals awaited in a loop without system calls, replayed at ticks, said on stderr"
+else
+	fail "record/replay spin" "rc $rc: $(cat "$R/spin2.out" "$R/spin2.err" | head -c 300)"
+fi
 TRAP='got=0; trap "got=1; echo USR1 after \$i checks" USR1; (busybox sleep 0.05; kill -USR1 $$) & i=0
 while [ $got = 0 ]; do i=$((i+1)); [ -e /nonexistent ]; done; wait; echo done $i'
 "$MOAT" run --rw "$R/log" --ext record:file="$R/log/trap.rr" -- $BB sh -c "$TRAP" >"$R/trap1.out" 2>&1

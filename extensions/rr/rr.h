@@ -28,7 +28,9 @@ struct rr_entry {
 struct rr_signal {
 	uint32_t sig, pid;     /* as in struct moat_exception */
 	int32_t code, status;  /* its signal_code, signal_status */
-	uint32_t inexact;      /* 1: it reached the program between downcalls */
+	uint32_t inexact;      /* 0, or the number of the group of signals
+				  record handed on at once in the program's
+				  code, between downcalls (signals.inc) */
 	uint32_t pad;
 };
 
