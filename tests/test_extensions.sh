@@ -378,6 +378,29 @@ if [ $rc == 0 ] && cmp -s "$R/spin1.out" "$R/spin2.out" && grep -q "^ticks 3$" "
 else
 	fail "record/replay spin" "rc $rc: $(cat "$R/spin2.out" "$R/spin2.err" | head -c 300)"
 fi
+if [ -x /usr/bin/python3 ]; then
+	cat >"$R/sig.py" <<'PY'
+import signal, time
+n = [0]
+def tick(sig, frame): n[0] += 1
+signal.signal(signal.SIGALRM, tick)
+signal.setitimer(signal.ITIMER_REAL, 0.003, 0.003)
+i = 0
+while n[0] < 5:
+    time.monotonic(); i += 1
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("ticks", n[0], "after", i, "clock reads")
+signal.alarm(1); signal.pause(); print("pause ended by tick", n[0])
+PY
+	PSG="--ro /usr --ro /lib --ro /lib64 --ro /etc --ro $R/sig.py"
+	"$MOAT" run $PSG --rw "$R/log" --ext record:file="$R/log/psig.rr" -- /usr/bin/python3 "$R/sig.py" >"$R/psig1.out" 2>&1
+	"$MOAT" run $PSG --ro "$R/log" --ext replay:file="$R/log/psig.rr" -- /usr/bin/python3 "$R/sig.py" >"$R/psig2.out" 2>&1; rc=$?
+	if [ $rc == 0 ] && cmp -s "$R/psig1.out" "$R/psig2.out" && grep -q "^pause ended by tick 6$" "$R/psig2.out"; then
+		pass "record/replay: python3 signal.setitimer ticks and signal.pause(), byte for byte"
+	else
+		fail "record/replay python3 signals" "rc $rc: $(head -c 300 "$R/psig2.out") vs $(head -c 300 "$R/psig1.out")"
+	fi
+fi
 TRAP='got=0; trap "got=1; echo USR1 after \$i checks" USR1; (busybox sleep 0.05; kill -USR1 $$) & i=0
 while [ $got = 0 ]; do i=$((i+1)); [ -e /nonexistent ]; done; wait; echo done $i'
 "$MOAT" run --rw "$R/log" --ext record:file="$R/log/trap.rr" -- $BB sh -c "$TRAP" >"$R/trap1.out" 2>&1
