@@ -62,8 +62,11 @@
  *   of kind MOAT_EXC_INTERRUPT back (or drop it) and pass it on later,
  *   from one of its downcall functions, with MOAT_EXC_IN_PLATFORM set
  *   (the thread is then in platform code: the LibOS posts the signal and
- *   delivers it when the current system call ends) and a context the
- *   LibOS must not change.  Its init entry is never called (the PAL calls
+ *   delivers it when the current system call ends) and a context of its
+ *   own, all zero (rip 0 is no LibOS code), which the LibOS must not
+ *   change; or pass a later INTERRUPT on with another signal's details
+ *   (number, pid, codes) in place of the real one's.  Its init entry is
+ *   never called (the PAL calls
  *   the LibOS's init itself, with the top downcall table).  A layer that
  *   leaves a->upcalls NULL is not on the way up at all: no cost.
  *
