@@ -33,11 +33,26 @@ static void split(const struct moat_abi *pal, const char *list, size_t len,
 	}
 }
 
+/* The way up, top first: each interposing layer learns the table above
+ * it, and *up ends as the lowest one's, which the PAL calls. */
+static void link_upcalls(const struct moat_ext_args *args, uint32_t count,
+			 const struct moat_upcalls **up)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		if (!args[i].upcalls || !args[i].above)
+			continue;
+		*args[i].above = *up;
+		*up = args[i].upcalls;
+	}
+}
+
 const struct moat_abi *moat_extension_stack(const struct moat_abi *pal,
 					    const char *list, size_t len,
-					    uint32_t count, uint32_t *boot_flags)
+					    uint32_t count, uint32_t *boot_flags,
+					    const struct moat_upcalls **up)
 {
 	const char *names[MOAT_EXT_MAX], *opts[MOAT_EXT_MAX];
+	struct moat_ext_args args[MOAT_EXT_MAX];
 	char err[300];
 	if (count > MOAT_EXT_MAX)
 		refuse(pal, "list", ": too many extensions");
@@ -51,12 +66,14 @@ const struct moat_abi *moat_extension_stack(const struct moat_abi *pal,
 	}
 	const struct moat_abi *below = pal;
 	for (uint32_t i = count; i-- > 0;) {
-		struct moat_ext_args a = { .below = below, .options = opts[i] };
-		below = moat_extension_find(names[i])->init(&a);
+		struct moat_ext_args *a = &args[i];
+		*a = (struct moat_ext_args){ .below = below, .options = opts[i] };
+		below = moat_extension_find(names[i])->init(a);
 		if (!below)
 			refuse(pal, names[i], ": cannot start");
-		if (a.wants & MOAT_EXT_WANT_NOTES)
+		if (a->wants & MOAT_EXT_WANT_NOTES)
 			*boot_flags |= MOAT_BOOT_NOTES;
 	}
+	link_upcalls(args, count, up);
 	return below;
 }

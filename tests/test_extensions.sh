@@ -70,6 +70,31 @@ PY
 then pass "trace:format=json: JSON Lines with pid, tid, call, args, result, errno, ns"
 else fail "trace:format=json" "$(head -c 300 "$WORK/out/j.log")"; fi
 
+# --- moat trace summary FILE: the table again, from the JSON trace ---
+run --ext trace:format=json,summary,file="$WORK/out/js.log" -- "$PROBE" >/dev/null 2>&1
+"$MOAT" trace summary "$WORK/out/js.log" >"$WORK/js.sum" 2>"$WORK/js.err"; rc=$?
+if [ $rc == 0 ] && [ -s "$WORK/js.sum" ] && grep -v '^{' "$WORK/out/js.log" | cmp -s - "$WORK/js.sum" &&
+   grep -q '^ *2 bpf (321)$' "$WORK/js.sum"; then
+	pass "moat trace summary FILE: the same table and ENOSYS list as --ext trace:summary printed"
+else
+	fail "moat trace summary" "rc $rc: $(diff <(grep -v '^{' "$WORK/out/js.log") "$WORK/js.sum" | head -5 | tr '\n' '|') $(cat "$WORK/js.err")"
+fi
+# Across processes: per pid, calls and errors of each downcall.
+counts() { awk '/^downcalls of pid/ { pid = $4 } /^-----/ { part = !part; next }
+	part && NF == 6 { print pid, $6, $4, $5 }' "$@" | sort; }
+run --ext trace:format=json,summary,file="$WORK/out/jm.log" -- $BB sh -c "$BB cat $D/a; $BB cat $D/nosuch; :" >/dev/null 2>&1
+"$MOAT" trace summary "$WORK/out/jm.log" >"$WORK/jm.sum" 2>&1
+want=$(grep -v '^{' "$WORK/out/jm.log" | counts) got=$(counts "$WORK/jm.sum")
+if [ -n "$want" ] && [ "$want" == "$got" ] && [ "$(echo "$got" | cut -d' ' -f1 | sort -u | wc -l)" -ge 3 ]; then
+	pass "moat trace summary FILE: three processes, calls and errors per pid as trace:summary counted"
+else
+	fail "moat trace summary, processes" "$(diff <(echo "$want") <(echo "$got") | head -6 | tr '\n' '|')"
+fi
+"$MOAT" trace summary "$WORK/out/t.log" >/dev/null 2>"$WORK/ts.err"; rc=$?
+check_eq "moat trace summary of a text trace: one line, status 1" \
+	"1|moat trace summary: $WORK/out/t.log: no JSON trace lines (write it with --ext trace:format=json,file=$WORK/out/t.log)" \
+	"$rc|$(cat "$WORK/ts.err")"
+
 # --- trace: processes ---
 run --ext trace:file="$WORK/out/f.log" -- $BB sh -c "$BB true; $BB true; :" >/dev/null 2>&1
 if grep -q '^\[pid 2 t1\] process_fork(' "$WORK/out/f.log" && grep -q '^\[pid 3 ' "$WORK/out/f.log"; then
@@ -280,6 +305,110 @@ if [ $rc == 0 ] && cmp -s "$R/sh1.out" "$R/sh2.out" && grep -q "HELLO PIPE" "$R/
 	pass "record/replay: a shell pipeline across processes (a log per process), byte for byte"
 else
 	fail "record/replay pipeline" "rc $rc: $(head -c 300 "$R/sh2.out") vs $(head -c 300 "$R/sh1.out")"
+fi
+# stdin is an input like any other: its bytes are in the log.
+printf 'from stdin\nline two\n' | "$MOAT" run --rw "$R/log" --ext record:file="$R/log/in.rr" -- \
+	$BB sh -c "busybox tr a-z A-Z | busybox cat -n; echo \$(busybox od -An -N2 -tx1 /dev/urandom)" >"$R/in1.out" 2>&1
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/in.rr" -- \
+	$BB sh -c "busybox tr a-z A-Z | busybox cat -n; echo \$(busybox od -An -N2 -tx1 /dev/urandom)" </dev/null >"$R/in2.out" 2>&1; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/in1.out" "$R/in2.out" && grep -q "FROM STDIN" "$R/in2.out"; then
+	pass "record/replay: a pipeline reading stdin, replayed with stdin empty, byte for byte"
+else
+	fail "record/replay stdin" "rc $rc: $(head -c 300 "$R/in2.out") vs $(head -c 300 "$R/in1.out")"
+fi
+# The network: a python3 HTTP client through a tcp.client grant; the
+# server answers with the time and random bytes, and is gone at replay.
+if [ -x /usr/bin/python3 ]; then
+	N=$WORK/net; mkdir -p "$N"
+	python3 -c 'import http.server, os, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("%s %f %s\n" % (self.path, time.time(), os.urandom(8).hex())).encode() * 3000
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1])); s.serve_forever()' "$N/port" >/dev/null 2>&1 &
+	SRV=$!
+	for _ in $(seq 50); do [ -s "$N/port" ] && break; sleep 0.1; done
+	P=$(cat "$N/port")
+	cat >"$N/get.py" <<'PY'
+import hashlib, http.client, sys
+for path in ("/a", "/b"):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    print(r.status, r.getheader("Date"), len(body), hashlib.sha256(body).hexdigest(), body[:60].decode())
+PY
+	NG="--ro /usr --ro /lib --ro /lib64 --ro /etc --ro $N/get.py"
+	"$MOAT" run $NG --rw "$R/log" --net "tcp.client://127.0.0.1:$P=tcp.client://127.0.0.1:$P" \
+		--ext record:file="$R/log/net.rr" -- /usr/bin/python3 "$N/get.py" "$P" >"$N/rec.out" 2>&1
+	kill $SRV 2>/dev/null; wait $SRV 2>/dev/null
+	"$MOAT" run $NG --ro "$R/log" --ext replay:file="$R/log/net.rr" -- \
+		/usr/bin/python3 "$N/get.py" "$P" >"$N/rep.out" 2>&1; rc=$?
+	"$MOAT" run $NG --net "tcp.client://127.0.0.1:$P=tcp.client://127.0.0.1:$P" -- \
+		/usr/bin/python3 "$N/get.py" "$P" >"$N/plain.out" 2>&1
+	if [ $rc == 0 ] && cmp -s "$N/rec.out" "$N/rep.out" && [ "$(grep -c '^200 ' "$N/rep.out")" == 2 ] &&
+	   grep -q ConnectionRefused "$N/plain.out"; then
+		pass "record/replay: a python3 HTTP client over tcp.client, the server gone, byte for byte"
+	else
+		fail "record/replay network" "rc $rc: $(head -c 300 "$N/rep.out") vs $(head -c 300 "$N/rec.out")"
+	fi
+fi
+# Signals: where they arrive is logged, counted in downcalls, and replay
+# hands them on at the same count (real ones are dropped, no timer armed).
+RSIG=$BUILD/tests/rr_signal
+[ -x "$RSIG" ] || make -s -C "$ROOT" "build/tests/rr_signal" >/dev/null
+"$MOAT" run --rw "$R/log" --ext record:file="$R/log/sig.rr" -- "$RSIG" >"$R/sig1.out" 2>&1
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/sig.rr" -- "$RSIG" >"$R/sig2.out" 2>&1; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/sig1.out" "$R/sig2.out" && grep -q "^tick 5 after" "$R/sig2.out" &&
+   grep -q "^pause ended by tick 6" "$R/sig2.out" && grep -q "^nanosleep: -1 Interrupted" "$R/sig2.out"; then
+	pass "record/replay: setitimer ticks during a loop, alarm ending pause() and nanosleep(), byte for byte"
+else
+	fail "record/replay signals" "rc $rc: $(head -c 300 "$R/sig2.out") vs $(head -c 300 "$R/sig1.out")"
+fi
+SPIN=$BUILD/tests/rr_spin
+[ -x "$SPIN" ] || make -s -C "$ROOT" "build/tests/rr_spin" >/dev/null
+timeout 60 "$MOAT" run --rw "$R/log" --ext record:file="$R/log/spin.rr" -- "$SPIN" >"$R/spin1.out" 2>&1
+timeout 60 "$MOAT" run --ro "$R/log" --ext replay:file="$R/log/spin.rr" -- "$SPIN" >"$R/spin2.out" 2>"$R/spin2.err"; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/spin1.out" "$R/spin2.out" && grep -q "^ticks 3$" "$R/spin2.out" &&
+   grep -q "^moat: --ext replay: a signal reached the program between downcalls when recorded; " "$R/spin2.err"; then
+	pass "record/replay: signals awaited in a loop without system calls, replayed at ticks, said on stderr"
+else
+	fail "record/replay spin" "rc $rc: $(cat "$R/spin2.out" "$R/spin2.err" | head -c 300)"
+fi
+if [ -x /usr/bin/python3 ]; then
+	cat >"$R/sig.py" <<'PY'
+import signal, time
+n = [0]
+def tick(sig, frame): n[0] += 1
+signal.signal(signal.SIGALRM, tick)
+signal.setitimer(signal.ITIMER_REAL, 0.003, 0.003)
+i = 0
+while n[0] < 5:
+    time.monotonic(); i += 1
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("ticks", n[0], "after", i, "clock reads")
+signal.alarm(1); signal.pause(); print("pause ended by tick", n[0])
+PY
+	PSG="--ro /usr --ro /lib --ro /lib64 --ro /etc --ro $R/sig.py"
+	"$MOAT" run $PSG --rw "$R/log" --ext record:file="$R/log/psig.rr" -- /usr/bin/python3 "$R/sig.py" >"$R/psig1.out" 2>&1
+	"$MOAT" run $PSG --ro "$R/log" --ext replay:file="$R/log/psig.rr" -- /usr/bin/python3 "$R/sig.py" >"$R/psig2.out" 2>&1; rc=$?
+	if [ $rc == 0 ] && cmp -s "$R/psig1.out" "$R/psig2.out" && grep -q "^pause ended by tick 6$" "$R/psig2.out"; then
+		pass "record/replay: python3 signal.setitimer ticks and signal.pause(), byte for byte"
+	else
+		fail "record/replay python3 signals" "rc $rc: $(head -c 300 "$R/psig2.out") vs $(head -c 300 "$R/psig1.out")"
+	fi
+fi
+TRAP='got=0; trap "got=1; echo USR1 after \$i checks" USR1; (busybox sleep 0.05; kill -USR1 $$) & i=0
+while [ $got = 0 ]; do i=$((i+1)); [ -e /nonexistent ]; done; wait; echo done $i'
+"$MOAT" run --rw "$R/log" --ext record:file="$R/log/trap.rr" -- $BB sh -c "$TRAP" >"$R/trap1.out" 2>&1
+"$MOAT" run --ro "$R/log" --ext replay:file="$R/log/trap.rr" -- $BB sh -c "$TRAP" >"$R/trap2.out" 2>&1; rc=$?
+if [ $rc == 0 ] && cmp -s "$R/trap1.out" "$R/trap2.out" && grep -q "^USR1 after [0-9]* checks" "$R/trap2.out"; then
+	pass "record/replay: a shell trap on a signal from a child process, at the same loop count"
+else
+	fail "record/replay trap" "rc $rc: $(head -c 300 "$R/trap2.out") vs $(head -c 300 "$R/trap1.out")"
 fi
 if [ -x /usr/bin/python3 ]; then
 	"$MOAT" run --ro /usr --ro /lib --ro /lib64 --ro /etc --rw "$R/log" --ext record:file="$R/log/th.rr" -- \

@@ -4,6 +4,7 @@
  *   moat run [OPTIONS] MANIFEST [-- ARGS...]
  *   moat run [OPTIONS] APP.mpk [-- ARGS...]
  *   moat pack | inspect | verify ...   (tools/pack.c)
+ *   moat trace summary FILE            (tools/trace_summary.c)
  *   moat run [OPTIONS] [--ro HOST[:VIRT]]... [--rw HOST[:VIRT]]... -- PROGRAM [ARGS...]
  *
  * The exit status is the program's, or 128+N if signal N ended it.
@@ -67,6 +68,7 @@ static void usage(FILE *out)
 		"       moat pack --from-host PROGRAM... [--add PATH]... -o APP.mpk ...\n"
 		"       moat inspect APP.mpk   identity, dependencies, policy and files\n"
 		"       moat verify APP.mpk    check every checksum\n"
+		"       moat trace summary FILE  the strace -c table of a JSON trace\n"
 		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
@@ -643,6 +645,8 @@ int main(int argc, char **argv)
 		return moat_cmd_pack(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "inspect"))
 		return moat_cmd_inspect(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "trace"))
+		return moat_cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "verify"))
 		return moat_cmd_verify(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "filter")) {

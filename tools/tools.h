@@ -14,6 +14,8 @@ struct moat_manifest;
 int moat_cmd_pack(int argc, char **argv);
 int moat_cmd_inspect(int argc, char **argv);
 int moat_cmd_verify(int argc, char **argv);
+/* moat trace summary FILE (tools/trace_summary.c). */
+int moat_cmd_trace(int argc, char **argv);
 
 /* PROGRAM as a host path: itself if it has a slash (made absolute), or
  * the first executable of that name on $PATH.  -1 if none. */

@@ -155,6 +155,10 @@ static const struct rr_entry *expect(int call, uint32_t check, const char *detai
 	if (cur + sizeof(struct rr_entry) > log_size)
 		diverged(call, detail, " after the end of the log");
 	const struct rr_entry *e = (const void *)(log_mem + cur);
+	if (e->call == RR_SIGNAL)
+		diverged(call, detail, " where the log holds a signal that reached the"
+			 " program after an earlier downcall (the app made other downcalls"
+			 " before it than when recorded)");
 	if (e->call >= MOAT_ABI_NCALLS || e->len > log_size - cur - sizeof(*e))
 		diverged(call, detail, " where the log is damaged");
 	if ((int)e->call != call || e->check != check) {
@@ -186,6 +190,7 @@ static long to_synth(long r) { return r > 0 ? r + RR_SYNTH : r; }
  * opened, or a console. */
 static int from_log(moat_handle h) { return synth(h) || (h >= 0 && h <= 2); }
 
+#include "signals.inc"
 #include "calls.inc"
 
 /* ---------------------------------------------------------------- */
@@ -220,6 +225,8 @@ const struct moat_abi *record_init(struct moat_ext_args *a)
 		set_logged(h, 1);
 	above = *below;
 	record_install(&above);
+	a->upcalls = &r_upcalls;
+	a->above = &up;
 	return &above;
 }
 
@@ -260,5 +267,8 @@ const struct moat_abi *replay_init(struct moat_ext_args *a)
 	}
 	above = *below;
 	replay_install(&above);
+	replaying = 1;
+	a->upcalls = &p_upcalls;
+	a->above = &up;
 	return &above;
 }

@@ -21,6 +21,19 @@ struct rr_entry {
 	uint64_t len;     /* bytes of data after the entry, padded to 8 */
 };
 
+/* An entry whose call is RR_SIGNAL is not a downcall: an asynchronous
+ * signal reached the LibOS there, after the first 'result' counted
+ * downcalls of the process had returned (rr.c, "Signals"). */
+#define RR_SIGNAL 0xffffu
+struct rr_signal {
+	uint32_t sig, pid;     /* as in struct moat_exception */
+	int32_t code, status;  /* its signal_code, signal_status */
+	uint32_t inexact;      /* 0, or the number of the group of signals
+				  record handed on at once in the program's
+				  code, between downcalls (signals.inc) */
+	uint32_t pad;
+};
+
 /* Replay's handles for streams the log holds: the recorded number plus
  * this, far above any PAL handle, so they never meet a real one. */
 #define RR_SYNTH (1 << 20)

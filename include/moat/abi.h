@@ -609,7 +609,9 @@ struct moat_upcalls {
 	void (*exception)(struct moat_exception *exc);
 };
 
-/* The LibOS defines this symbol; the PAL calls through it. */
+/* The LibOS defines this symbol; the PAL calls through it, or through
+ * the table of an extension that stands on the way up (moat/extension.h,
+ * UPCALLS), which calls it in turn. */
 extern const struct moat_upcalls moat_libos_upcalls;
 
 #endif /* MOAT_ABI_H */

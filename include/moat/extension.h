@@ -47,8 +47,28 @@
  *   monitor: it can never grant more than the manifest.  It must be
  *   reentrant (a signal's exception upcall can call down again while one
  *   of its functions is running on the same thread), thread-safe, and
- *   fork-safe (a forked child carries a copy of its memory).  It owns no
- *   upcall.
+ *   fork-safe (a forked child carries a copy of its memory).
+ *
+ * UPCALLS
+ *   A layer may also stand between the PAL and the LibOS on the way up
+ *   (record/replay must see, hold back and re-create asynchronous
+ *   signals).  It sets a->upcalls to its own struct moat_upcalls and
+ *   a->above to the address of a pointer of its own; after every layer's
+ *   init, and before the LibOS's init upcall, the stack stores in it the
+ *   table of the layer above (the next interposing layer's, or the
+ *   LibOS's own), and the PAL calls the lowest interposing layer's table
+ *   instead of the LibOS's.  Its entries must end by calling the same
+ *   entry above, except that its exception entry may hold an exception
+ *   of kind MOAT_EXC_INTERRUPT back (or drop it) and pass it on later,
+ *   from one of its downcall functions, with MOAT_EXC_IN_PLATFORM set
+ *   (the thread is then in platform code: the LibOS posts the signal and
+ *   delivers it when the current system call ends) and a context of its
+ *   own, all zero (rip 0 is no LibOS code), which the LibOS must not
+ *   change; or pass a later INTERRUPT on with another signal's details
+ *   (number, pid, codes) in place of the real one's.  Its init entry is
+ *   never called (the PAL calls
+ *   the LibOS's init itself, with the top downcall table).  A layer that
+ *   leaves a->upcalls NULL is not on the way up at all: no cost.
  *
  * NOTES: WHAT THE LIBOS TELLS THE LAYERS BELOW
  *   Some events happen above the ABI and make no downcall (a system call
@@ -91,6 +111,10 @@ struct moat_ext_args {
 	const struct moat_abi *below; /* the table to call down through */
 	const char *options;          /* its option string, "" if none */
 	uint32_t wants;               /* out: MOAT_EXT_WANT_* */
+	/* out, optional (UPCALLS above): the table the layer below calls
+	 * up through, and where the stack puts the table above it. */
+	const struct moat_upcalls *upcalls;
+	const struct moat_upcalls **above;
 };
 
 struct moat_extension {
@@ -119,9 +143,12 @@ char moat_extension_joiner(const char *name);
 /* The PAL-to-LibOS hand-off (extensions/stack.c): build the stack from
  * 'count' "NAME\0OPTIONS\0" pairs at 'list', on top of 'pal'.  Returns
  * the table for the LibOS and ORs MOAT_BOOT_NOTES into *boot_flags if a
- * layer wants notes.  A bad list is one line on stderr and exit status 2. */
+ * layer wants notes.  *up holds the LibOS's upcalls on entry and, on
+ * return, the table the PAL is to call up through (the LibOS's own if no
+ * layer interposes).  A bad list is one line on stderr and exit status 2. */
 const struct moat_abi *moat_extension_stack(const struct moat_abi *pal,
 					    const char *list, size_t len,
-					    uint32_t count, uint32_t *boot_flags);
+					    uint32_t count, uint32_t *boot_flags,
+					    const struct moat_upcalls **up);
 
 #endif /* MOAT_EXTENSION_H */

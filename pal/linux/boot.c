@@ -104,6 +104,10 @@ _Static_assert(sizeof(struct moat_abi) ==
 		       8 + MOAT_ABI_NCALLS * sizeof(void *),
 	       "MOAT_ABI_NCALLS out of date");
 
+/* What the PAL calls up through: the LibOS's table, or the lowest
+ * extension that interposes on the way up (moat/extension.h, UPCALLS). */
+const struct moat_upcalls *pal_upcalls = &moat_libos_upcalls;
+
 _Noreturn void pal_fatal(const char *msg)
 {
 	pal_debug_log(msg, strlen(msg));
@@ -178,7 +182,7 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 	} else if (sig != H_SIGSYS) {
 		exc.fault_addr = (uint64_t)si->addr;
 	}
-	moat_libos_upcalls.exception(&exc);
+	pal_upcalls->exception(&exc);
 	if (exc.flags & MOAT_EXC_IN_PLATFORM)
 		return; /* back into the PAL, whose context is untouched */
 	context_to_host(&uc->mc, &ctx);
@@ -271,7 +275,8 @@ static const struct moat_abi *abi_for_libos(const struct moat_boot_block *bb,
 		s += strnlen(s, (size_t)(end - s)) + 1;
 	if (s > end)
 		s = end;
-	return moat_extension_stack(&pal_abi, s, (size_t)(end - s), bb->nexts, &bi->flags);
+	return moat_extension_stack(&pal_abi, s, (size_t)(end - s), bb->nexts, &bi->flags,
+				    &pal_upcalls);
 }
 
 void pal_main(void *initial_sp)

@@ -106,6 +106,7 @@ void pal_wake_after_fork(void);
  * open only during such waits while the PAL runs inside a trap. */
 extern volatile uint32_t pal_signal_seq;
 void pal_signal_arrived(void);
+extern const struct moat_upcalls *pal_upcalls; /* boot.c */
 uint64_t pal_signals_open(void);
 void pal_signals_restore(uint64_t old);
 

@@ -252,7 +252,7 @@ void pal_thread_main(struct pal_thread *t)
 	pal_altstack_install();
 	while (!__atomic_load_n(&t->resumed, __ATOMIC_ACQUIRE))
 		futex(&t->resumed, FUTEX_WAIT_PRIVATE, 0, -1);
-	moat_libos_upcalls.thread_start(t->arg);
+	pal_upcalls->thread_start(t->arg);
 	pal_thread_exit(0);
 }
 
