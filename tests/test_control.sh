@@ -147,6 +147,16 @@ P=$!; PIDS+=($P)
 wait_named "$N.d"; "$MOAT" kill "$N.d"; wait $P
 check_eq "kill NAME: SIGTERM by default" 143 $?
 
+# --- stopping: the app ignores SIGTERM, moat waits out its grace period --
+"$MOAT" run --name "$N.g" -- $BB sh -c 'trap "" TERM; while :; do $0 sleep 1; done' $BB 2>/dev/null &
+G=$!; PIDS+=($G)
+wait_named "$N.g"; sleep 0.3
+"$MOAT" kill "$N.g" TERM; sleep 0.3
+st=$(ps_row "$N.g" | awk '{print $4}')
+check_eq "ps: stopping during the grace period" stopping "$st"
+wait $G
+check_eq "then killed at the end of the grace period: exit 143" 143 $?
+
 # --- a stale entry: the monitor killed outright ----------------------------
 "$MOAT" run --name "$N.k" -- $BB sleep 30 2>/dev/null &
 K=$!; PIDS+=($K)
@@ -207,7 +217,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	for _ in $(seq 60); do [ -n "$(ps_row "$N.n" "${AS[@]}")" ] && break; sleep 0.05; done
 	[ -n "$(ps_row "$N.n" "${AS[@]}")" ] && [ -S "$X/moat/$N.n.sock" ] &&
 		[ "$(stat -c '%u %a' "$X/moat")" = "65534 700" ] &&
-		pass "nobody: own runtime directory, own entries" ||
+		[[ $(ps_row "$N.n" "${AS[@]}" | awk '{print $7}') =~ ^(cgroup|rss)$ ]] &&
+		pass "nobody: own runtime directory, own entries, memory measured" ||
 		fail "nobody: own runtime directory" "$(cat "$WORK/n.err"; ls -la "$X/moat" 2>&1)"
 	[ -z "$(ps_row "$N.r" "${AS[@]}")" ] && [ -z "$(ps_row "$N.n")" ] &&
 		pass "ps: neither sees the other's picoprocesses" ||

@@ -93,7 +93,9 @@ int moat_cmd_ps(int argc, char **argv)
 	closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), name_cmp);
-	int header = 0, rss = 0;
+	int rss = 0;
+	printf("%-20s %8s %-16s %-9s %10s %8s %s\n", "NAME", "PID", "APP", "STATE", "UPTIME",
+	       "MEMORY", "MEASURED");
 	for (size_t i = 0; i < n; i++) {
 		struct moat_ctl_reply rep;
 		struct moat_ctl_status st;
@@ -120,9 +122,6 @@ int moat_cmd_ps(int argc, char **argv)
 			memcpy(&st, rep.payload, sizeof(st));
 		if (fd >= 0)
 			close(fd);
-		if (!header++)
-			printf("%-20s %8s %-16s %-9s %10s %8s %s\n", "NAME", "PID", "APP", "STATE",
-			       "UPTIME", "MEMORY", "MEASURED");
 		if (state) {
 			printf("%-20s %8s %-16s %-9s %10s %8s %s\n", names[i], "-", "-", state, "-",
 			       "-", "-");
@@ -147,7 +146,7 @@ int moat_cmd_ps(int argc, char **argv)
 	free(names);
 	if (rss)
 		printf("# rss: the sum of VmRSS of its processes (no memory cgroup); "
-		       "shared pages count once per process\n");
+		       "pages they share are counted in each\n");
 	return 0;
 }
 
