@@ -122,10 +122,51 @@ out=$(ctl_raw "$S" "$(req 1 2 9999 0)" 2>&1)
 	pass "the app keeps running after bad requests" ||
 	fail "the app keeps running after bad requests" "gone"
 
+# fuzz-style: random packets of random sizes, and valid headers with
+# random commands, arguments and lengths (never KILL), many connections
+out=$(python3 - "$S" <<'EOF'
+import os, random, socket, struct, sys
+random.seed(int(os.environ.get("SEED", "14")))
+bad = 0
+s = None
+for i in range(400):
+    if s is None or random.random() < 0.2:
+        if s: s.close()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(2)
+        s.connect(sys.argv[1])
+    if random.random() < 0.5:
+        pkt = os.urandom(random.choice([1, 15, 16, 255, 257, 512, random.randrange(1, 70000)]))
+    else:
+        cmd = random.choice([0, 1, 3, 4, 0xffff, random.randrange(5, 0x10000)])
+        pkt = struct.pack("<IHHII", 0x4c54434d, 1, cmd, random.getrandbits(32),
+                          random.choice([0, 240, 241, random.getrandbits(32)])) + os.urandom(240)
+    try:
+        s.send(pkt)
+        r = s.recv(4096)
+    except OSError:
+        s = None; continue
+    if len(r) == 0:
+        s = None; continue
+    if len(r) != 256 or struct.unpack("<I", r[:4])[0] != 0x4c54434d:
+        bad += 1
+    elif struct.unpack("<i", r[8:12])[0] == -71:
+        s = None  # the monitor closes after a framing error
+print("bad", bad)
+EOF
+)
+check_eq "fuzz: 400 random requests get well-formed replies" "bad 0" "$out"
+[ "$(ps_row "$N.a" | awk '{print $4}')" = running ] && kill -0 $A 2>/dev/null &&
+	pass "fuzz: the app keeps running, ps still answers" ||
+	fail "fuzz: the app keeps running" "$("$MOAT" ps 2>&1)"
+
 # --- kill NAME INT: moat ends with 130 ----------------------------------------
 "$MOAT" kill "$N.a" INT
 wait $A
 check_eq "kill NAME INT: moat exits 130" 130 $?
+grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' "$WORK/a.err" &&
+	fail "the monitor is sanitizer-clean after the bad requests" "$(grep -m3 -E 'Sanitizer|runtime error' "$WORK/a.err")" ||
+	pass "the monitor is sanitizer-clean after the bad requests"
 [ ! -e "$S" ] && pass "the entry goes when moat ends" || fail "the entry goes when moat ends" "$S left"
 "$MOAT" kill "$N.a" 2>"$WORK/gone.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'no picoprocess named' "$WORK/gone.err" &&
