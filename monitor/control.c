@@ -387,21 +387,84 @@ static uint64_t read_u64_file(const char *dir, const char *file, int *ok)
 	return v;
 }
 
-/* The sum of VmRSS over pid 'root' and its descendants, from /proc. */
-static uint64_t rss_tree(pid_t root)
+enum { TREE_MAX = 65536 }; /* processes counted at most */
+
+static uint64_t vmrss(pid_t pid)
 {
-	enum { MAXP = 65536 };
-	pid_t *pid = malloc(MAXP * sizeof(pid_t)), *ppid = malloc(MAXP * sizeof(pid_t));
-	char *in = calloc(MAXP, 1);
-	uint64_t total = 0;
-	int n = 0;
-	DIR *d = opendir("/proc");
-	if (!pid || !ppid || !in || !d)
-		goto out;
+	char path[64], line[128];
+	unsigned long long kb;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	uint64_t b = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %llu kB", &kb) == 1) {
+			b = kb * 1024;
+			break;
+		}
+	fclose(f);
+	return b;
+}
+
+/* Append the children of every thread of 'pid' to q (n of cap); -1 if
+ * the kernel has no children files (CONFIG_PROC_CHILDREN). */
+static int children(pid_t pid, pid_t *q, int *n, int cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0; /* gone meanwhile */
 	struct dirent *de;
-	while (n < MAXP && (de = readdir(d))) {
+	int found = 0;
+	while ((de = readdir(d))) {
+		char cpath[96];
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%.20s/children", (int)pid, de->d_name);
+		FILE *f = fopen(cpath, "re");
+		if (!f)
+			continue;
+		found = 1;
+		int c;
+		while (*n < cap && fscanf(f, "%d", &c) == 1)
+			if (c > 0)
+				q[(*n)++] = c;
+		fclose(f);
+	}
+	closedir(d);
+	return found ? 0 : -1;
+}
+
+struct pp_pair {
+	pid_t ppid, pid;
+};
+
+static int by_ppid(const void *a, const void *b)
+{
+	const struct pp_pair *x = a, *y = b;
+	return x->ppid < y->ppid ? -1 : x->ppid > y->ppid;
+}
+
+/* Without children files: every (ppid, pid) of /proc, sorted by ppid,
+ * then the same breadth-first walk. */
+static int scan_tree(pid_t root, pid_t *q, int cap)
+{
+	struct pp_pair *pr = malloc(TREE_MAX * sizeof(*pr));
+	DIR *d = opendir("/proc");
+	int np = 0, n = 1;
+	q[0] = root;
+	if (!pr || !d) {
+		free(pr);
+		if (d)
+			closedir(d);
+		return n;
+	}
+	struct dirent *de;
+	while (np < TREE_MAX && (de = readdir(d))) {
 		char path[64], buf[512];
-		if (!isdigit((unsigned char)de->d_name[0]))
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -414,47 +477,44 @@ static uint64_t rss_tree(pid_t root)
 		buf[r] = 0;
 		char *rp = strrchr(buf, ')');
 		int pp;
-		if (!rp || sscanf(rp + 1, " %*c %d", &pp) != 1)
-			continue;
-		pid[n] = atoi(de->d_name);
-		ppid[n] = pp;
-		in[n] = pid[n] == root;
-		n++;
+		if (rp && sscanf(rp + 1, " %*c %d", &pp) == 1)
+			pr[np++] = (struct pp_pair){ pp, atoi(de->d_name) };
 	}
-	for (int changed = 1; changed;) {
-		changed = 0;
-		for (int i = 0; i < n; i++) {
-			if (in[i])
-				continue;
-			for (int j = 0; j < n; j++)
-				if (in[j] && pid[j] == ppid[i]) {
-					in[i] = changed = 1;
-					break;
-				}
-		}
-	}
+	closedir(d);
+	qsort(pr, (size_t)np, sizeof(*pr), by_ppid);
 	for (int i = 0; i < n; i++) {
-		char path[64], line[128];
-		if (!in[i])
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid[i]);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		unsigned long long kb;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "VmRSS: %llu kB", &kb) == 1) {
-				total += kb * 1024;
-				break;
-			}
-		fclose(f);
+		int lo = 0, hi = np; /* the first pair with ppid >= q[i] */
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+			if (pr[mid].ppid < q[i])
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (int j = lo; j < np && pr[j].ppid == q[i] && n < cap; j++)
+			q[n++] = pr[j].pid;
 	}
-out:
-	if (d)
-		closedir(d);
-	free(pid);
-	free(ppid);
-	free(in);
+	free(pr);
+	return n;
+}
+
+/* The sum of VmRSS over pid 'root' and its descendants. */
+static uint64_t rss_tree(pid_t root)
+{
+	pid_t *q = malloc(TREE_MAX * sizeof(pid_t));
+	uint64_t total = 0;
+	int n = 1;
+	if (!q)
+		return 0;
+	q[0] = root;
+	for (int i = 0; i < n; i++)
+		if (children(q[i], q, &n, TREE_MAX) < 0) {
+			n = scan_tree(root, q, TREE_MAX);
+			break;
+		}
+	for (int i = 0; i < n; i++)
+		total += vmrss(q[i]);
+	free(q);
 	return total;
 }
 
