@@ -198,6 +198,34 @@ check_eq "ps: stopping during the grace period" stopping "$st"
 wait $G
 check_eq "then killed at the end of the grace period: exit 143" 143 $?
 
+# --- the entry goes at every end: the program's own, a signal to moat --
+"$MOAT" run --name "$N.e" -- $BB sh -c 'exit 3' 2>/dev/null
+rc=$?
+[ $rc -eq 3 ] && [ ! -e "$RUNDIR/$N.e.sock" ] && pass "normal end: status kept, entry removed" ||
+	fail "normal end: entry removed" "rc $rc, $(ls "$RUNDIR")"
+"$MOAT" run --name "$N.e" -- $BB sleep 30 2>/dev/null &
+E=$!; PIDS+=($E)
+wait_named "$N.e"
+kill -TERM $E; wait $E
+rc=$?
+[ $rc -eq 143 ] && [ ! -e "$RUNDIR/$N.e.sock" ] && pass "SIGTERM to moat: entry removed" ||
+	fail "SIGTERM to moat: entry removed" "rc $rc, $(ls "$RUNDIR")"
+MOAT_PICO=/nonexistent "$MOAT" run --name "$N.e" -- $BB true 2>/dev/null
+rc=$?
+[ $rc -eq 125 ] && [ ! -e "$RUNDIR/$N.e.sock" ] && pass "launch error: entry removed" ||
+	fail "launch error: entry removed" "rc $rc, $(ls "$RUNDIR")"
+
+# --- a stopped monitor: moat ps says so and does not hang --------------------
+"$MOAT" run --name "$N.p" -- $BB sleep 30 2>/dev/null &
+Z=$!; PIDS+=($Z)
+wait_named "$N.p"
+kill -STOP $Z
+st=$(timeout 10 "$MOAT" ps | awk -v n="$N.p" '$1 == n {print $4}')
+check_eq "ps: a stopped monitor shows as no-answer" no-answer "$st"
+kill -CONT $Z
+"$MOAT" kill "$N.p"; wait $Z
+check_eq "and is killable once it runs again" 143 $?
+
 # --- a stale entry: the monitor killed outright ----------------------------
 "$MOAT" run --name "$N.k" -- $BB sleep 30 2>/dev/null &
 K=$!; PIDS+=($K)
