@@ -265,15 +265,22 @@ struct moat_control *moat_control_open(const char *name, char *err, size_t errle
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		goto fail;
 	}
-	int r = bind(c->lfd, (struct sockaddr *)&c->sa, sizeof(c->sa));
-	if (r < 0 && errno == EADDRINUSE && reap_locked(&c->sa) == 1)
+	/* An existing entry: in use (stale 0), stale and removed (1), or
+	 * unknown (-1). */
+	int r = bind(c->lfd, (struct sockaddr *)&c->sa, sizeof(c->sa)), stale = 1;
+	int e = errno;
+	if (r < 0 && e == EADDRINUSE && (stale = reap_locked(&c->sa)) == 1) {
 		r = bind(c->lfd, (struct sockaddr *)&c->sa, sizeof(c->sa));
+		e = errno;
+	}
+	errno = e;
 	if (r < 0) {
-		if (errno == EADDRINUSE)
+		if (stale == 0)
 			snprintf(err, errlen, "--name %s: a running picoprocess already has that name "
 				 "(see 'moat ps')", name);
 		else
-			snprintf(err, errlen, "control socket %s: %s", c->sa.sun_path, strerror(errno));
+			snprintf(err, errlen, "control socket %s: %s", c->sa.sun_path,
+				 stale < 0 ? "cannot tell whether it is in use" : strerror(errno));
 		unlock_dir(lk);
 		goto fail;
 	}
