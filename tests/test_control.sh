@@ -271,6 +271,25 @@ after=$(wc -l < "$WORK/ticks")
 	pass "silent clients: moat ps still answered" ||
 	fail "silent clients: moat ps still answered" "$("$MOAT" ps 2>&1)"
 kill $Q 2>/dev/null; wait $Q 2>/dev/null
+# a client that sends and never reads its replies: the monitor drops it
+out=$(python3 - "$RUNDIR/$N.t.sock" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1]); s.setblocking(False)
+req = struct.pack("<IHHII", 0x4c54434d, 1, 1, 0, 0) + bytes(240)
+sent = 0
+for i in range(5000):
+    try: s.send(req); sent += 1
+    except BlockingIOError: pass
+    except OSError: break
+print("sent", sent > 0)
+EOF
+)
+before=$(wc -l < "$WORK/ticks"); sleep 0.5; after=$(wc -l < "$WORK/ticks")
+[ "$out" = "sent True" ] && [ "$after" -gt "$before" ] &&
+	[ "$(ps_row "$N.t" | awk '{print $4}')" = running ] &&
+	pass "a client that never reads its replies: the app and ps go on" ||
+	fail "a client that never reads its replies" "$out, $before then $after lines"
 "$MOAT" kill "$N.t" KILL; wait $T
 check_eq "kill NAME KILL: exit 137" 137 $?
 
