@@ -218,6 +218,37 @@ int moat_ctl_reap(const char *dir, const char *name)
 	return r;
 }
 
+int moat_ctl_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int removed = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char name[256], err[8];
+		size_t l = strlen(de->d_name);
+		if (l <= 5 || l - 5 >= sizeof(name) || strcmp(de->d_name + l - 5, ".sock"))
+			continue;
+		memcpy(name, de->d_name, l - 5);
+		name[l - 5] = 0;
+		if (moat_ctl_name_check(name, err, sizeof(err)) < 0)
+			continue; /* not one of ours: left alone */
+		struct sockaddr_un sa;
+		if (sock_path(&sa, dir, name) < 0)
+			continue;
+		int fd = connect_path(&sa);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno == ECONNREFUSED && moat_ctl_reap(dir, name) == 1)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 /* ---- the monitor's side ---- */
 
 struct ctl_client {
@@ -244,6 +275,7 @@ struct moat_control *moat_control_open(const char *name, char *err, size_t errle
 		return NULL;
 	if (moat_ctl_dir(dir, sizeof(dir), err, errlen) < 0)
 		return NULL;
+	moat_ctl_sweep(dir); /* the stale entries of others too */
 	struct moat_control *c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");

@@ -246,6 +246,21 @@ wait_named "$N.k" && pass "the name of a stale entry can be reused" ||
 kill -9 $K; wait $K 2>/dev/null
 "$MOAT" run --name "$N.k" -- $BB true 2>"$WORK/k.err"
 check_eq "run --name over a stale entry" 0 $?
+# any later command removes every stale entry, not only its own name's
+"$MOAT" run --name "$N.k2" -- $BB sleep 30 2>/dev/null &
+K=$!; PIDS+=($K)
+wait_named "$N.k2"
+kill -9 $K; wait $K 2>/dev/null
+"$MOAT" kill "$N.nosuch" 2>/dev/null
+[ ! -e "$RUNDIR/$N.k2.sock" ] && pass "moat kill of another name sweeps stale entries" ||
+	fail "moat kill sweeps stale entries" "$N.k2.sock left"
+"$MOAT" run --name "$N.k2" -- $BB sleep 30 2>/dev/null &
+K=$!; PIDS+=($K)
+wait_named "$N.k2"
+kill -9 $K; wait $K 2>/dev/null
+"$MOAT" run --name "$N.k3" -- $BB true 2>/dev/null
+[ ! -e "$RUNDIR/$N.k2.sock" ] && pass "moat run --name sweeps stale entries" ||
+	fail "moat run --name sweeps stale entries" "$N.k2.sock left"
 
 # --- a silent client does not stall the app or the monitor -----------------
 "$MOAT" run --name "$N.t" -- $BB sh -c 'while :; do echo tick; sleep 0.05; done' >"$WORK/ticks" 2>/dev/null &

@@ -194,6 +194,7 @@ int moat_cmd_kill(int argc, char **argv)
 		fprintf(stderr, "moat: %s\n", err);
 		return 1;
 	}
+	moat_ctl_sweep(dir);
 	int fd = moat_ctl_connect(dir, name);
 	if (fd < 0 && errno == ECONNREFUSED)
 		moat_ctl_reap(dir, name);

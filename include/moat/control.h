@@ -110,6 +110,11 @@ int moat_ctl_call(int fd, uint16_t cmd, uint32_t arg, const void *payload, uint3
  * directory's lock).  1 removed, 0 alive or gone, -1 error. */
 int moat_ctl_reap(const char *dir, const char *name);
 
+/* Remove every stale entry in DIR (names that are not valid are left
+ * alone).  The number removed, or -1 if DIR cannot be read.  moat run
+ * --name, moat ps and moat kill all call it. */
+int moat_ctl_sweep(const char *dir);
+
 /* Monitor side (monitor.c): register monitor MON's picoprocess under
  * NAME before launching it; the entry goes with moat_monitor_free.  0,
  * or -1 with a one-line message in err (invalid name, name in use,
