@@ -56,10 +56,13 @@ static void clean_app(char *app, size_t len)
 int moat_cmd_ps(int argc, char **argv)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], err[512];
-	(void)argv;
 	if (argc > 1) {
-		fprintf(stderr, "usage: moat ps\n");
-		return 2;
+		int help = !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help");
+		fprintf(help ? stdout : stderr,
+			"usage: moat ps\n"
+			"List your named picoprocesses (moat run --name): name, pid of moat,\n"
+			"program, state, uptime, memory and how it was measured.\n");
+		return help ? 0 : 2;
 	}
 	if (moat_ctl_dir(dir, sizeof(dir), err, sizeof(err)) < 0) {
 		fprintf(stderr, "moat: %s\n", err);
@@ -175,9 +178,13 @@ static int parse_signal(const char *s)
 int moat_cmd_kill(int argc, char **argv)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], err[512];
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: moat kill NAME [SIGNAL]   (default TERM)\n");
-		return 2;
+	if (argc < 2 || argc > 3 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		int help = argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+		fprintf(help ? stdout : stderr,
+			"usage: moat kill NAME [SIGNAL]\n"
+			"Send SIGNAL (default TERM; a name like TERM, SIGTERM or term, or a\n"
+			"number) to the picoprocess registered as NAME, as if to its moat.\n");
+		return help ? 0 : 2;
 	}
 	const char *name = argv[1];
 	if (moat_ctl_name_check(name, err, sizeof(err)) < 0) {
