@@ -149,7 +149,7 @@ test-security: test-deps
 # `make test` runs each briefly (tests/test_security_fuzz.sh).
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := channel manifest elf package
+FUZZ_TARGETS := channel manifest elf package control
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -167,6 +167,11 @@ HOST_TESTS := $(patsubst tests/host/%.c,$(B)/host/%,$(wildcard tests/host/*.c))
 $(HOST_TESTS): $(B)/host/%: tests/host/%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(FUZZ_MONITOR) $(HOST_LIBS)
+
+# The control socket (monitor/control.c), with moat_monitor_signal stubbed.
+$(B)/fuzz/fuzz_control: tests/fuzz/fuzz_control.c monitor/control.c $(HOST_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< monitor/control.c
 
 $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c libos/elf_check.c libos/elf_check.h
 	@mkdir -p $(@D)

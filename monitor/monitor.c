@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control_int.h"
 #include "monitor.h"
 
 struct moat_monitor {
@@ -24,6 +25,7 @@ struct moat_monitor {
 	int stop_sig;       /* SIGTERM or SIGINT moat was told, or 0 */
 	struct timespec stop_by; /* when the grace period for it ends */
 	int stop_done;      /* and then everything left was killed */
+	struct moat_control *ctl; /* control socket (--name), or NULL */
 };
 
 /* Signals moat itself received, to pass on (see moat_monitor_signal),
@@ -147,8 +149,16 @@ static int listings_max(void)
 	return rl.rlim_cur / 4 < 16 ? 16 : (int)(rl.rlim_cur / 4);
 }
 
+/* Register under NAME with a control socket (control.c). */
+int moat_monitor_name(struct moat_monitor *mon, const char *name, char *err, size_t errlen)
+{
+	mon->ctl = moat_control_open(name, err, errlen);
+	return mon->ctl ? 0 : -1;
+}
+
 void moat_monitor_free(struct moat_monitor *mon)
 {
+	moat_control_close(mon->ctl);
 	for (int i = 0; i < mon->n; i++) {
 		for (int c = 0; c < mon->picos[i].nchans; c++)
 			if (mon->picos[i].chans[c] >= 0)
@@ -428,6 +438,8 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, struct polle
 		for (int j = 0; j < nrelayfds[i]; j++)
 			who[k++] = (struct polled){ i, -1 };
 	}
+	int kc = k; /* then the control socket's */
+	k += moat_control_pollfds(mon->ctl, pfd + k);
 	int timeout = mon->stop_sig && !mon->stop_done ? (int)ms_until(&mon->stop_by) : -1;
 	int ready = poll(pfd, (nfds_t)k, timeout);
 	if (ready < 0 && errno != EINTR)
@@ -437,7 +449,9 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, struct polle
 	stop_overdue(mon);
 	if (ready <= 0)
 		return 0;
-	for (int j = 1; j < k; j++) {
+	moat_control_serve(mon->ctl, pfd + kc, k - kc, mon->n ? &mon->picos[0] : NULL,
+			   mon->stop_sig != 0);
+	for (int j = 1; j < kc; j++) {
 		struct pico *pp = &mon->picos[who[j].pi];
 		int c = who[j].ci;
 		if (pp->done)
@@ -468,7 +482,8 @@ int moat_monitor_run(struct moat_monitor *mon)
 	 * its own monitor. */
 	malloc_trim(0);
 	for (int open; (open = count_open(mon)) > 0;) {
-		size_t n = (size_t)(1 + open + count_relay_fds(mon));
+		size_t n = (size_t)(1 + open + count_relay_fds(mon) +
+				    moat_control_npollfds(mon->ctl));
 		struct pollfd *pfd = calloc(n, sizeof(*pfd));
 		struct polled *who = calloc(n, sizeof(*who));
 		int *nrelayfds = calloc((size_t)mon->n, sizeof(int));

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "moat/control.h"
 #include "moat/manifest.h"
 #include "moat/monitor.h"
 #include "moat/package.h"
@@ -54,6 +55,8 @@ static void usage(FILE *out)
 		"  --learn FILE      learn mode: the program may read anything it asks for;\n"
 		"                    write a manifest granting exactly what it reached\n"
 		"  --overlay DIR     keep writes to package paths in DIR (default: discarded)\n"
+		"  --name NAME       register under NAME for 'moat ps' and 'moat kill'\n"
+		"                    (unique per user; letters, digits, . _ -)\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
 		"  --trace           also log every system call the program makes,\n"
 		"                    and which syscall sites are rewritten\n"
@@ -69,6 +72,8 @@ static void usage(FILE *out)
 		"       moat inspect APP.mpk   identity, dependencies, policy and files\n"
 		"       moat verify APP.mpk    check every checksum\n"
 		"       moat trace summary FILE  the strace -c table of a JSON trace\n"
+		"       moat ps                list your named picoprocesses\n"
+		"       moat kill NAME [SIGNAL]  signal one (default TERM)\n"
 		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
@@ -430,6 +435,7 @@ static int cmd_run(int argc, char **argv)
 		{ "no-rewrite", no_argument, 0, 'R' },
 		{ "accept-grants", no_argument, 0, 'A' },
 		{ "ext", required_argument, 0, 'x' },
+		{ "name", required_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -443,7 +449,7 @@ static int cmd_run(int argc, char **argv)
 	int nexts = 0;
 	int nenv = 0, quick = 0, rc = 2, accept = 0;
 	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
-		   *learn = NULL;
+		   *learn = NULL, *name = NULL;
 
 	moat_manifest_init(&m, "command line");
 	optind = 1;
@@ -483,6 +489,13 @@ static int cmd_run(int argc, char **argv)
 		case 'R': lo.no_rewrite = 1; break;
 		case 'A': accept = 1; break;
 		case 'x': exts[nexts++] = optarg; break;
+		case 'N':
+			name = optarg;
+			if (moat_ctl_name_check(name, err, sizeof(err)) < 0) {
+				rc = fail("--name: %s%s", err, "");
+				goto out;
+			}
+			break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); goto out;
 		}
@@ -593,6 +606,15 @@ static int cmd_run(int argc, char **argv)
 		}
 		goto out;
 	}
+	if (name && moat_monitor_name(mon, name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "moat: %s\n", err);
+		moat_monitor_free(mon);
+		if (learned) {
+			fclose(learned);
+			unlink(learn);
+		}
+		goto out; /* rc 2 */
+	}
 	int id = moat_monitor_launch(mon, &m, &lo, err, sizeof(err));
 	if (id < 0) {
 		fprintf(stderr, "moat: %s\n", err);
@@ -649,6 +671,10 @@ int main(int argc, char **argv)
 		return moat_cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "verify"))
 		return moat_cmd_verify(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ps"))
+		return moat_cmd_ps(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "kill"))
+		return moat_cmd_kill(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "filter")) {
 		printf("# every host call must also come from the PAL gate at 0x6f0000000000;\n"
 		       "# any other 'syscall' traps to the LibOS (SECCOMP_RET_TRAP)\n");
