@@ -166,39 +166,6 @@ static void report(const char *mode, const char *attempt, long r)
 	fflush(stdout);
 }
 
-/* Forge one open request on the monitor channel and read the answer.
- * Returns the monitor's result; a descriptor passed back is noted. */
-static long channel_open(const char *path, int *got_fd)
-{
-	static char req[MOAT_MSG_MAX];
-	size_t plen = strnlen(path, MOAT_PATH_MAX - 1) + 1;
-	struct moat_msg_hdr hdr = { MOAT_OP_OPEN, (uint32_t)plen,
-				    1 /* MOAT_ACCESS_READ */, 0 };
-	memcpy(req, &hdr, sizeof(hdr));
-	memcpy(req + sizeof(hdr), path, plen);
-	/* One write is one packet on the SOCK_SEQPACKET channel. */
-	long r = SYS(SYS_write, MOAT_CHANNEL_FD, req, sizeof(hdr) + plen, 0);
-	if (r < 0)
-		return r;
-	struct moat_msg_hdr rh;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec riov = { &rh, sizeof(rh) };
-	struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
-	r = SYS(SYS_recvmsg, MOAT_CHANNEL_FD, &rm, 0, 0);
-	if (r < 0)
-		return r;
-	if (r < (long)sizeof(rh))
-		return -EPROTO;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&rm);
-	*got_fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
-	return rh.a;
-}
-
 /* Forge any request on the monitor channel: header (op, a, b) and
  * payload; the reply's data goes to 'out' (up to 'outlen' bytes, the
  * count to *got), a passed descriptor to *fd.  Returns the result. */
@@ -231,6 +198,18 @@ static long channel_req(uint32_t op, int32_t a, uint32_t b, const void *payload,
 	*fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
 	return rh.a;
 }
+
+/* Forge one open request on the monitor channel and read the answer.
+ * Returns the monitor's result; a descriptor passed back is noted. */
+static long channel_open(const char *path, int *got_fd)
+{
+	char ignored[1];
+	long got;
+	size_t plen = strnlen(path, MOAT_PATH_MAX - 1) + 1;
+	return channel_req(MOAT_OP_OPEN, 1 /* MOAT_ACCESS_READ */, 0, path, plen,
+			   ignored, 0, &got, got_fd);
+}
+
 
 /* chanread/chanstat/chanreadlink: one forged request for PATH; a file
  * passed back is read (up to 4 KiB, control bytes shown as '.'). */
