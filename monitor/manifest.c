@@ -25,6 +25,7 @@
 #include "moat/extension.h"
 #include "moat/manifest.h"
 #include "moat/package.h"
+#include "moat/policy.h"
 
 struct parse_state {
 	struct moat_manifest *m;
@@ -936,16 +937,8 @@ static const char *file_kind(mode_t mode)
 /* Open 'path' for reading if it is a regular file; -1 with a message if
  * not.  The type is checked through an O_PATH descriptor first: opening
  * a FIFO to read, even with O_NONBLOCK, would release a writer waiting
- * on it (its message then lost), and opening a device can have effects. */
-/* Open for reading the very file an O_PATH descriptor pins, so that
- * what was type-checked is what is opened (a path could be swapped). */
-static int reopen_pinned(int pfd)
-{
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	return open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-}
-
+ * on it (its message then lost), and opening a device can have effects.
+ * The pin itself is then reopened, so a path swapped meanwhile is not. */
 static int open_regular(const char *path, char *err, size_t errlen)
 {
 	struct stat st, again;
@@ -955,8 +948,10 @@ static int open_regular(const char *path, char *err, size_t errlen)
 	} else if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: cannot open manifest: it is %s, not a regular file",
 			 path, file_kind(st.st_mode));
-	} else if ((fd = reopen_pinned(pfd)) < 0 || fstat(fd, &again) < 0) {
-		snprintf(err, errlen, "%s: cannot open manifest: %s", path, strerror(errno));
+	} else if ((fd = moat_reopen(pfd, O_RDONLY | O_NONBLOCK | O_NOCTTY)) < 0 ||
+		   fstat(fd, &again) < 0) {
+		snprintf(err, errlen, "%s: cannot open manifest: %s", path,
+			 strerror(fd < 0 ? -fd : errno));
 	} else if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
 		snprintf(err, errlen, "%s: cannot open manifest: it changed while being opened", path);
 	} else {

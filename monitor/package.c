@@ -23,6 +23,7 @@
 
 #include "moat/manifest.h"
 #include "moat/package.h"
+#include "moat/policy.h"
 
 struct moat_package {
 	char *file;
@@ -228,12 +229,15 @@ struct moat_package *moat_package_open(const char *path, int contents,
 		close(pin);
 		goto bad;
 	}
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pin);
-	p->fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = moat_reopen(pin, O_RDONLY | O_NOCTTY);
 	close(pin);
-	if (p->fd < 0 || fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fail(err, errlen, path, p->fd < 0 ? strerror(errno) : "not a regular file");
+	if (fd < 0) {
+		fail(err, errlen, path, strerror(-fd));
+		goto bad;
+	}
+	p->fd = fd;
+	if (fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fail(err, errlen, path, "not a regular file");
 		goto bad;
 	}
 	p->size = (uint64_t)st.st_size;

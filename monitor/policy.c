@@ -55,6 +55,14 @@ int moat_policy_check_path(const char *path)
 	}
 }
 
+int moat_reopen(int fd, int flags)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int r = open(proc, flags | O_CLOEXEC);
+	return r < 0 ? -errno : r;
+}
+
 static const char *beneath(const struct mapping *m, const char *path);
 
 /* --- the monitor's own /proc ---
@@ -647,13 +655,6 @@ static struct listing_ledger *listings_of(struct moat_policy *p)
 	return p->listings;
 }
 
-static int reopen(int fd, int flags)
-{
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	int r = open(proc, flags | O_CLOEXEC);
-	return r < 0 ? -errno : r;
-}
 
 /* Seal the listing into a memfd and hand out a read-only descriptor: the
  * only thing a picoprocess ever gets for a directory.  Sealed against
@@ -677,7 +678,7 @@ static int listing_fd(struct moat_policy *p, struct listing *l)
 	}
 	/* Reopened, as memfd_create's own file does not count as a writer
 	 * for the ledger's lease test. */
-	int rw = reopen(fd, O_RDWR), ro = reopen(fd, O_RDONLY);
+	int rw = moat_reopen(fd, O_RDWR), ro = moat_reopen(fd, O_RDONLY);
 	close(fd);
 	if (rw >= 0 && ro >= 0 && (r = ledger_add(lg, rw, pages)) == 0)
 		return ro;
@@ -786,12 +787,10 @@ static int open_host(int dirfd, const char *name, unsigned how, unsigned mode,
 		close(pin);
 		return r;
 	}
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pin);
-	int flags = S_ISDIR(st->st_mode) ? O_RDONLY | O_DIRECTORY | O_CLOEXEC
+	int flags = S_ISDIR(st->st_mode) ? O_RDONLY | O_DIRECTORY
 		    : host_open_flags(how) & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NONBLOCK);
-	int fd = open(proc, flags);
-	r = fd < 0 ? -errno : 0;
+	int fd = moat_reopen(pin, flags);
+	r = fd < 0 ? fd : 0;
 	close(pin);
 	if (r == 0 && fstat(fd, st) < 0)
 		r = -errno;

@@ -32,6 +32,12 @@ struct moat_policy *moat_policy_new(const struct moat_manifest *m, char *err,
 				    size_t errlen);
 void moat_policy_free(struct moat_policy *p);
 
+/* Open, with 'flags' (O_CLOEXEC added), the very object the descriptor
+ * 'fd' (typically an O_PATH pin whose type was checked) refers to,
+ * through /proc/self/fd: what was checked is what is opened, whatever
+ * has happened to its path since.  The descriptor, or -errno. */
+int moat_reopen(int fd, int flags);
+
 /* Add a mapping of host path 'hpath' at 'vpath'.  -1 with a message. */
 int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
 		    int writable, char *err, size_t errlen);
