@@ -97,6 +97,14 @@ fi
 writer_blocked "A: moat run APP.mpk beside a symlink to a FIFO" "$WORK/fifo" $w
 rm -f "$WORK/app/link.mpk"
 
+# The manifest given to `moat pack -m` is checked the same way.
+( echo "message $WORK/fifo" >"$WORK/fifo" ) 2>/dev/null &
+w=$!
+sleep 0.2
+out=$(timeout 5 "$MOAT" pack "$WORK/app" -m "$WORK/fifo" -o "$WORK/never.mpk" 2>&1 </dev/null)
+check_eq "A: moat pack -m FIFO: one line" "rc=2 moat pack: $WORK/fifo: not a regular file" "rc=$? $out"
+writer_blocked "A: moat pack -m FIFO" "$WORK/fifo" $w
+
 # ---- B: what a package requests is shown as it is ----
 mkdir -p "$WORK/bsrc/bin"
 cp $BB "$WORK/bsrc/bin/busybox"

@@ -31,6 +31,7 @@
 
 #include "moat/manifest.h"
 #include "moat/package.h"
+#include "moat/policy.h"
 #include "tools.h"
 
 #define ERR_LEN (PATH_MAX + 256)
@@ -576,26 +577,28 @@ static int dir_one(struct pack *pk, const char *path, const struct stat *st, int
 
 /* ---- the command ---- */
 
-/* The manifest given to pack: a regular file (a FIFO must not block the
- * open, nor a device be read), up to 1 MiB as in a package. */
+/* The manifest given to pack: a regular file, up to 1 MiB as in a
+ * package.  Its type is checked through an O_PATH pin before it is
+ * opened (opening a FIFO, even non-blocking, releases a writer waiting
+ * on it; a device open can have effects), and the pin is what is read. */
 static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int pin = open(path, O_PATH | O_CLOEXEC), fd = -1;
 	struct stat st;
 	*text = NULL;
 	*len = 0;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, errno == ENXIO ? "not a regular file" : strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+	if (pin < 0 || fstat(pin, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
 		snprintf(err, errlen, "%s: %s", path,
 			 S_ISREG(st.st_mode) ? "a manifest of over 1 MiB" : "not a regular file");
-		close(fd);
-		return -1;
+	} else if ((fd = moat_reopen(pin, O_RDONLY | O_NOCTTY)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-fd));
 	}
+	if (pin >= 0)
+		close(pin);
+	if (fd < 0)
+		return -1;
 	*text = malloc((size_t)st.st_size + 1);
 	ssize_t n = 0;
 	while (*len < (size_t)st.st_size &&
