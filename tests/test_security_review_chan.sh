@@ -161,6 +161,18 @@ check_eq "flood: 100000 requests and no reads end the picoprocess with the monit
 
 # --- 12. SIGTERM and SIGINT end moat, SIGHUP is passed on -------------------------
 
+# wait_watched PID: wait for moat (a child of this shell, so not in a
+# subshell) and leave its status in $rc, with a watchdog that sends
+# SIGKILL after 10 s (the symptom was a moat that never ended).
+wait_watched() {
+	(sleep 10; kill -KILL "$1" 2>/dev/null) &
+	local dog=$!
+	wait "$1" 2>/dev/null
+	rc=$?
+	kill $dog 2>/dev/null
+	wait $dog 2>/dev/null
+}
+
 # stop_run SIG ID CMD...: moat runs CMD; after 1 s it gets SIG.  Writes
 # "STATUS MS" (MS from the signal to moat's end) to $WORK/s.ID.res and
 # moat's stderr to $WORK/s.ID.err.
@@ -172,14 +184,9 @@ stop_run() {
 	local t0
 	t0=$(now_ms)
 	kill -"$sig" $mon
-	# a watchdog: SIGKILL after 10 s (the symptom was a moat that never ended)
-	(sleep 10; kill -KILL $mon 2>/dev/null) &
-	local dog=$!
-	wait $mon 2>/dev/null
-	local rc=$?
+	local rc
+	wait_watched $mon
 	echo "$rc $(($(now_ms) - t0))" >"$WORK/s.$id.res"
-	kill $dog 2>/dev/null
-	wait $dog 2>/dev/null
 }
 
 # A program that ends on the signal: its status, at once.
@@ -230,13 +237,8 @@ t0=$(now_ms)
 kill -INT $mon
 sleep 0.3
 kill -INT $mon
-(sleep 10; kill -KILL $mon 2>/dev/null) &
-dog=$!
-wait $mon
-rc=$?
+wait_watched $mon
 t=$(($(now_ms) - t0))
-kill $dog 2>/dev/null
-wait $dog 2>/dev/null
 if [ $rc -eq 130 ] && [ $t -lt 2000 ]; then
 	pass "a second SIGINT ends moat at once (status 130 after $t ms)"
 else
@@ -252,13 +254,8 @@ mon=$!
 sleep 1
 t0=$(now_ms)
 kill -TERM $mon
-(sleep 10; kill -KILL $mon 2>/dev/null) &
-dog=$!
-wait $mon
-rc=$?
+wait_watched $mon
 t=$(($(now_ms) - t0))
-kill $dog 2>/dev/null
-wait $dog 2>/dev/null
 check_eq "SIGTERM to moat while the monitor is busy serving reaches the program: status 143 and its line" \
 	"143|moat: busybox killed by signal 15 (Terminated)" "$rc|$(cat "$WORK/s.err")"
 [ $t -lt 2000 ] && pass "SIGTERM to a busy moat: ended at once ($t ms)" ||
