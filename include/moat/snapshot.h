@@ -1,0 +1,187 @@
+/*
+ * moat/snapshot.h -- the checkpoint image: what the checkpointer
+ * extension (extensions/ckpt) writes about a stopped picoprocess, and
+ * reads back to resume it.
+ *
+ * NAME
+ *   struct moat_snap_* -- records of a raw checkpoint image.
+ *
+ * DESCRIPTION
+ *   A checkpoint travels in three layers:
+ *
+ *   1. The raw image, this header's format.  The checkpointer, inside the
+ *      picoprocess, writes it through the ABI to the stream
+ *      "snapshot:out", which the monitor hands out only while a
+ *      `moat checkpoint` asked for one (a connected stream socket whose
+ *      other end goes to the `moat checkpoint` client).  After the END
+ *      record the checkpointer shuts its side down for writing and reads
+ *      one verdict byte (MOAT_SNAP_VERDICT_*): the client answers only
+ *      once the package is safely written (or the migration target runs),
+ *      so nothing is lost when writing fails.
+ *   2. The snapshot package: an ordinary .mpk (docs/package-format.md)
+ *      whose manifest has a [Snapshot] section and whose one file,
+ *      MOAT_SNAP_PATH, is the raw image compressed with zstd.  The
+ *      package's own XXH3-128 checks cover it; the manifest also carries
+ *      the XXH3-64 and the length of the raw image, checked after
+ *      decompression.
+ *   3. On resume (`moat run SNAP.mpk`) the monitor decompresses the
+ *      image into an anonymous memory file and hands it out, read-only,
+ *      as the stream "snapshot:in"; the checkpointer reads it before the
+ *      LibOS runs again.
+ *
+ *   The image is untrusted input everywhere: the host side checks its
+ *   record structure (moat_snap_check) and the checkpointer checks every
+ *   record it uses.  It carries no authority: every stream it names is
+ *   opened again through the monitor, under the grants given at resume.
+ *
+ * LAYOUT
+ *   All integers are little-endian (x86-64 only).  The image is a
+ *   struct moat_snap_header, then records: a struct moat_snap_rec and
+ *   'len' bytes of body, padded with zeros to a multiple of 8.  The last
+ *   record is MOAT_SNAP_END (len 0).  Records come in the order of the
+ *   enum: INFO, then STREAM and SYNC records in ascending handle order,
+ *   TIMER, REGION records in ascending address order, THREAD records
+ *   (the first is the thread that resumes first), END.
+ */
+#ifndef MOAT_SNAPSHOT_H
+#define MOAT_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOAT_SNAP_MAGIC   "MOATSNP\x1a"
+#define MOAT_SNAP_VERSION 1
+#define MOAT_SNAP_PATH    "/.moat/snapshot.zst" /* the image in the package */
+#define MOAT_SNAP_MAX_IMAGE (64ULL << 30)       /* a raw image's largest size */
+#define MOAT_SNAP_PAGE    4096
+
+/* The verdict byte the client sends after the END record. */
+#define MOAT_SNAP_VERDICT_END      'E' /* written: the picoprocess ends */
+#define MOAT_SNAP_VERDICT_CONTINUE 'C' /* --leave-running, or a failure */
+
+struct moat_snap_header {
+	char magic[8];        /* MOAT_SNAP_MAGIC */
+	uint32_t version;     /* MOAT_SNAP_VERSION */
+	uint32_t flags;       /* 0 */
+};
+
+enum moat_snap_type {
+	MOAT_SNAP_END = 0,
+	MOAT_SNAP_INFO = 1,   /* struct moat_snap_info */
+	MOAT_SNAP_STREAM = 2, /* struct moat_snap_stream, uri, then buffered bytes */
+	MOAT_SNAP_SYNC = 3,   /* struct moat_snap_sync */
+	MOAT_SNAP_TIMER = 4,  /* struct moat_snap_timer */
+	MOAT_SNAP_REGION = 5, /* struct moat_snap_region, then page runs */
+	MOAT_SNAP_THREAD = 6, /* struct moat_snap_thread, then fpstate */
+	MOAT_SNAP_ERROR = 7,  /* text: why the checkpoint cannot be taken */
+	MOAT_SNAP_NTYPES
+};
+
+struct moat_snap_rec {
+	uint32_t type;        /* enum moat_snap_type */
+	uint32_t zero;
+	uint64_t len;         /* body bytes, without the padding */
+};
+
+/* INFO: the picoprocess as a whole. */
+struct moat_snap_info {
+	int64_t taken_ns;     /* MOAT_CLOCK_REALTIME at the stop */
+	int64_t monotonic_ns; /* MOAT_CLOCK_MONOTONIC at the stop */
+	uint32_t nthreads;    /* THREAD records that follow */
+	uint32_t nregions;    /* REGION records that follow */
+	uint32_t nstreams;    /* STREAM records that follow */
+	uint32_t generation;  /* resumes so far (0: never resumed) */
+	uint64_t memory;      /* bytes of page contents in the image */
+};
+
+/* STREAM: one open stream handle, re-made on resume at the same handle. */
+enum moat_snap_origin {
+	MOAT_SNAP_OPENED = 1,   /* stream_open(uri, access, options) */
+	MOAT_SNAP_PIPE_READ = 2,/* stream_pipe: the read end (peer: write end) */
+	MOAT_SNAP_PIPE_WRITE = 3,
+	MOAT_SNAP_DUPLEX = 4,   /* stream_pipe(DUPLEX): either end (peer: other) */
+	MOAT_SNAP_CLOSED = 5,   /* a connection to the outside: arrives closed */
+};
+
+struct moat_snap_stream {
+	int32_t handle;
+	uint32_t origin;      /* enum moat_snap_origin */
+	uint32_t kind;        /* enum moat_kind at the stop */
+	uint32_t access;      /* MOAT_ACCESS_* */
+	uint32_t options;     /* MOAT_OPEN_* to reopen with (never CREATE,
+				 EXCL or TRUNCATE) */
+	int32_t peer;         /* the other end's handle, or -1 */
+	uint32_t uri_len;     /* bytes of the URI that follow (no NUL) */
+	uint32_t zero;
+	uint64_t buffered;    /* bytes read out of the stream at the stop,
+				 after the URI; re-written on resume */
+	uint64_t size;        /* a file's length at the stop */
+	int64_t mtime_ns;     /* a file's modification time at the stop */
+};
+
+/* SYNC: a semaphore or event handle and its state. */
+enum moat_snap_sync_kind { MOAT_SNAP_SEMAPHORE = 1, MOAT_SNAP_EVENT = 2 };
+
+struct moat_snap_sync {
+	int32_t handle;
+	uint32_t kind;        /* enum moat_snap_sync_kind */
+	uint32_t a;           /* semaphore: count; event: MOAT_EVENT_* kind */
+	uint32_t b;           /* semaphore: max;   event: 1 if set */
+};
+
+/* TIMER: an armed timer_set timer and what was left of it. */
+struct moat_snap_timer {
+	uint32_t which;
+	uint32_t zero;
+	uint64_t value_ns, interval_ns;
+};
+
+/* REGION: a range of the address space as the ABI made it.  Contents
+ * follow as page runs (struct moat_snap_run and run.npages * 4096
+ * bytes), 'nruns' of them, ascending; pages in no run are zero, or, for
+ * a REF region, the file's own. */
+enum moat_snap_region_kind {
+	MOAT_SNAP_ANON = 1,   /* vm_alloc: private, or MAP_SHARED if flags say */
+	MOAT_SNAP_FILE = 2,   /* stream_map of uri at offset: copy-on-write;
+				 runs hold the pages that may differ */
+	MOAT_SNAP_IMAGE = 3,  /* the LibOS's data in the moat-pico image */
+};
+#define MOAT_SNAP_REGION_SHARED 1 /* MOAT_MAP_SHARED */
+
+struct moat_snap_region {
+	uint64_t addr, size;  /* page-aligned */
+	uint32_t prot;        /* MOAT_PROT_* now */
+	uint32_t kind;        /* enum moat_snap_region_kind */
+	uint32_t flags;       /* MOAT_SNAP_REGION_* */
+	uint32_t nruns;
+	uint64_t offset;      /* FILE: offset in the file of addr */
+	uint64_t file_size;   /* FILE: the file's length at the stop */
+	int64_t file_mtime_ns;/* FILE: its modification time at the stop */
+	uint32_t uri_len;     /* FILE: bytes of the URI that follow the
+				 struct, before the runs */
+	uint32_t zero;
+};
+
+struct moat_snap_run {
+	uint64_t first;       /* page index within the region */
+	uint64_t npages;
+};
+
+/* THREAD: one app thread, stopped in app code at a point where the
+ * system call it was in, if any, runs again. */
+struct moat_snap_thread {
+	uint64_t regs[18];    /* rax rbx rcx rdx rsi rdi rbp rsp r8-r15 rip
+				 rflags, as in struct moat_context */
+	uint64_t fsbase, gsbase;
+	uint32_t fpsize;      /* bytes of XSAVE (or FXSAVE) state that follow */
+	uint32_t zero;
+};
+
+/* Host side: check the record structure of a raw image of 'len' bytes
+ * (header, known types, lengths inside the image and consistent with
+ * their fixed parts, the END record last, the counts in INFO).  0, or -1
+ * with one line in err naming the record (its index and offset) and the
+ * fault. */
+int moat_snap_check(const void *image, size_t len, char *err, size_t errlen);
+
+#endif /* MOAT_SNAPSHOT_H */
