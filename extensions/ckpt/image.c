@@ -208,6 +208,15 @@ static void restart_timers(const struct moat_snap_timer *t, uint32_t n)
 
 /* --- memory --- */
 
+
+/* The page runs of a region, found once and kept for the writing: every
+ * non-zero page of memory the picoprocess made; of a file map that was
+ * ever writable (rewritten code, relocated data), each page that differs
+ * from the file's, which a resume maps again.  Unchanged pages of a file
+ * or package are recorded by reference, not copied. */
+struct runs { struct moat_snap_run *v; uint32_t n, cap; uint64_t bytes; };
+static struct runs region_runs[CK_MAX_REGIONS];
+
 static int page_zero(const uint64_t *p)
 {
 	uint64_t acc = 0;
@@ -216,59 +225,93 @@ static int page_zero(const uint64_t *p)
 	return acc == 0;
 }
 
-/* The page runs of a region: every non-zero page of a region whose pages
- * may differ from their source; for a file map only written ones count,
- * but since writes are not seen page by page, a map that was ever
- * writable gives all its pages (zero ones too: the file's are not zero). */
-static uint64_t walk_runs(const struct ck_region *r, struct out *o, uint64_t *bytes)
+static int page_as_file(moat_handle f, uint64_t off, const void *page)
 {
+	static char buf[4096];
+	long n = ck_below->stream_read(f, off, buf, sizeof(buf));
+	if (n < 0)
+		return 0;
+	memset(buf + n, 0, sizeof(buf) - (size_t)n);
+	return memcmp(buf, page, sizeof(buf)) == 0;
+}
+
+static int run_push(struct runs *rs, uint64_t first, uint64_t n)
+{
+	if (rs->n && rs->v[rs->n - 1].first + rs->v[rs->n - 1].npages == first) {
+		rs->v[rs->n - 1].npages += n;
+	} else {
+		if (rs->n == rs->cap) {
+			uint32_t cap = rs->cap ? rs->cap * 2 : 256;
+			struct moat_snap_run *v = ck_pages(cap * sizeof(*v));
+			if (!v)
+				return -1;
+			if (rs->v)
+				memcpy(v, rs->v, rs->n * sizeof(*v)),
+					ck_pages_free(rs->v, rs->cap * sizeof(*v));
+			rs->v = v, rs->cap = cap;
+		}
+		rs->v[rs->n++] = (struct moat_snap_run){ first, n };
+	}
+	rs->bytes += n * 4096;
+	return 0;
+}
+
+static int find_runs(const struct ck_region *r, struct runs *rs)
+{
+	rs->n = 0, rs->bytes = 0;
 	if (!r->dirty || (r->flags & MOAT_SNAP_REGION_SHARED && r->kind == MOAT_SNAP_FILE))
 		return 0;
+	moat_handle f = MOAT_NO_HANDLE;
+	if (r->kind == MOAT_SNAP_FILE) {
+		long h = ck_below->stream_open(r->uri, MOAT_ACCESS_READ, 0, 0);
+		f = h < 0 ? MOAT_NO_HANDLE : (moat_handle)h;
+	}
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
-	uint64_t npages = r->size / 4096, runs = 0;
-	int keep_zero = r->kind == MOAT_SNAP_FILE;
-	for (uint64_t p = 0; p < npages;) {
-		if (!keep_zero && page_zero((const uint64_t *)(r->addr + p * 4096))) {
-			p++;
-			continue;
-		}
-		uint64_t q = p + 1;
-		while (q < npages && (keep_zero || !page_zero((const uint64_t *)(r->addr + q * 4096))))
-			q++;
-		if (o) {
-			struct moat_snap_run run = { .first = p, .npages = q - p };
-			put(o, &run, sizeof(run));
-			put(o, (const void *)(r->addr + p * 4096), (q - p) * 4096);
-		}
-		*bytes += (q - p) * 4096;
-		runs++;
-		p = q;
+	int bad = 0;
+	for (uint64_t p = 0; p < r->size / 4096 && !bad; p++) {
+		const void *page = (const void *)(r->addr + p * 4096);
+		int same = r->kind != MOAT_SNAP_FILE ? page_zero(page)
+			   : f != MOAT_NO_HANDLE && page_as_file(f, r->offset + p * 4096, page);
+		if (!same)
+			bad = run_push(rs, p, 1);
 	}
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
-	return runs;
+	if (f != MOAT_NO_HANDLE)
+		ck_below->object_close(f);
+	return bad;
 }
 
-static void put_region(struct out *o, struct ck_region *r, uint64_t *bytes)
+static void put_runs(struct out *o, const struct ck_region *r, const struct runs *rs)
 {
-	uint64_t mem = 0;
-	uint32_t nruns = (uint32_t)walk_runs(r, NULL, &mem);
+	if (!(r->prot & MOAT_PROT_READ))
+		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
+	for (uint32_t k = 0; k < rs->n; k++) {
+		put(o, &rs->v[k], sizeof(rs->v[k]));
+		put(o, (const void *)(r->addr + rs->v[k].first * 4096), rs->v[k].npages * 4096);
+	}
+	if (!(r->prot & MOAT_PROT_READ))
+		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
+}
+
+static void put_region(struct out *o, struct ck_region *r, const struct runs *rs)
+{
 	uint32_t ulen = r->uri ? (uint32_t)strlen(r->uri) : 0;
 	struct moat_snap_region s = {
 		.addr = r->addr, .size = r->size, .prot = r->prot, .kind = r->kind,
-		.flags = r->flags, .nruns = nruns, .offset = r->offset, .uri_len = ulen,
+		.flags = r->flags, .nruns = rs->n, .offset = r->offset, .uri_len = ulen,
 	};
 	if (r->kind == MOAT_SNAP_FILE) {
 		struct moat_attr at = { 0 };
 		if (ck_below->stream_attr_query(r->uri, 0, &at) == 0)
 			s.file_size = at.size, s.file_mtime_ns = at.mtime_ns;
 	}
-	uint64_t len = sizeof(s) + ulen + nruns * sizeof(struct moat_snap_run) + mem;
+	uint64_t len = sizeof(s) + ulen + rs->n * sizeof(struct moat_snap_run) + rs->bytes;
 	put_rec(o, MOAT_SNAP_REGION, len);
 	put(o, &s, sizeof(s));
 	put(o, r->uri, ulen);
-	walk_runs(r, o, bytes);
+	put_runs(o, r, rs);
 	put_pad(o, len);
 }
 
@@ -356,8 +399,16 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	stop_timers(timers, &ntimers);
 
 	uint64_t bytes = 0;
-	for (uint32_t i = 0; i < ck_nregions; i++)
-		walk_runs(&ck_regions[i], NULL, &bytes);
+	for (uint32_t i = 0; i < ck_nregions; i++) {
+		if (find_runs(&ck_regions[i], &region_runs[i]) < 0) {
+			put_error(&o, "no memory to list the pages to save");
+			restart_timers(timers, ntimers);
+			verdict(&o);
+			ck_below->object_close(o.h);
+			return MOAT_SNAP_VERDICT_CONTINUE;
+		}
+		bytes += region_runs[i].bytes;
+	}
 	struct moat_snap_info info = {
 		.taken_ns = ck_below->system_time(MOAT_CLOCK_REALTIME),
 		.monotonic_ns = ck_below->system_time(MOAT_CLOCK_MONOTONIC),
@@ -371,9 +422,8 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		put_rec(&o, MOAT_SNAP_TIMER, sizeof(timers[k]));
 		put(&o, &timers[k], sizeof(timers[k]));
 	}
-	bytes = 0;
 	for (uint32_t i = 0; i < ck_nregions; i++)
-		put_region(&o, &ck_regions[i], &bytes);
+		put_region(&o, &ck_regions[i], &region_runs[i]);
 	for (uint32_t t = 0; t < nthreads; t++)
 		put_thread(&o, &ck_threads[t]);
 	put_rec(&o, MOAT_SNAP_END, 0);
