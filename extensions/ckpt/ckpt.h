@@ -105,6 +105,7 @@ void ck_stop_init(void);
 /* End the LibOS's pause (abi.h: PAUSE code 0). */
 void ck_pause_end(void);
 _Noreturn void ck_jump(const struct ck_thread *t);
+extern volatile int32_t ck_threads_ready; /* resumed threads at their last step */
 
 /* --- image.c --- */
 /* Write the image of the stopped picoprocess; nthreads slots of

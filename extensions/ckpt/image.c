@@ -149,6 +149,29 @@ static void put_streams(struct out *o)
 	}
 }
 
+/* The state of each semaphore and event, read now that every thread is
+ * stopped: a wait with no time takes a unit or a synchronisation
+ * event's signal, which is then given back. */
+static void read_sync_states(void)
+{
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		struct ck_handle *c = &ck_handles[h];
+		moat_handle mh = (moat_handle)h;
+		if (c->type == CK_H_EVENT) {
+			c->b = ck_below->objects_wait_any(1, &mh, 0) == 0;
+			if (c->b && c->a == MOAT_EVENT_SYNCHRONIZATION)
+				ck_below->event_set(mh);
+		} else if (c->type == CK_H_SEM) {
+			uint32_t n = 0;
+			while (n < c->b && ck_below->objects_wait_any(1, &mh, 0) == 0)
+				n++;
+			if (n)
+				ck_below->semaphore_release(mh, n);
+			c->a = n;
+		}
+	}
+}
+
 /* What cannot be captured, named; NULL if everything can. */
 static const char *uncapturable(char *why, size_t len)
 {
@@ -383,6 +406,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		ck_below->object_close(o.h);
 		return MOAT_SNAP_VERDICT_CONTINUE;
 	}
+	read_sync_states();
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
 		drained[h].len = 0;

@@ -405,12 +405,6 @@ void ck_resume(void)
 	ck_below->object_close((moat_handle)h);
 	restore_handles();
 	ck_unlock();
-	for (uint32_t k = 0; k < ntimers; k++) {
-		ck_below->timer_set(timers[k].which, timers[k].value_ns, timers[k].interval_ns,
-				    NULL, NULL);
-		ck_timers[timers[k].which] = (struct ck_timer){ 1, timers[k].value_ns,
-								timers[k].interval_ns };
-	}
 	ck_generation = info.generation + 1;
 	ck_live_threads = (int32_t)nthreads;
 	ck_pause_end();
@@ -420,6 +414,16 @@ void ck_resume(void)
 		if (th < 0)
 			fail("a thread", ": cannot be made again: ", err_name(th));
 		ck_below->object_close((moat_handle)th);
+	}
+	/* Timers last, once every other thread has its own bases again: a
+	 * signal's upcall finds the LibOS's thread through GS. */
+	while (__atomic_load_n(&ck_threads_ready, __ATOMIC_SEQ_CST) < (int32_t)nthreads - 1)
+		ck_below->thread_yield();
+	for (uint32_t k = 0; k < ntimers; k++) {
+		ck_below->timer_set(timers[k].which, timers[k].value_ns, timers[k].interval_ns,
+				    NULL, NULL);
+		ck_timers[timers[k].which] = (struct ck_timer){ 1, timers[k].value_ns,
+								timers[k].interval_ns };
 	}
 	ck_jump(&ck_threads[0]);
 }

@@ -218,10 +218,13 @@ _Static_assert(__builtin_offsetof(struct ck_thread, fp) == 160, "ck_thread layou
 _Static_assert(__builtin_offsetof(struct ck_thread, fpsize) == 168, "ck_thread layout");
 _Static_assert(__builtin_offsetof(struct ck_thread, xsave) == 172, "ck_thread layout");
 
+volatile int32_t ck_threads_ready;
+
 _Noreturn void ck_jump(const struct ck_thread *t)
 {
 	ck_below->segment_base_set(MOAT_SEGMENT_FS, t->fsbase);
 	ck_below->segment_base_set(MOAT_SEGMENT_GS, t->gsbase);
+	__atomic_add_fetch(&ck_threads_ready, 1, __ATOMIC_SEQ_CST);
 	ck_jump_regs(t);
 	__builtin_unreachable();
 }

@@ -285,14 +285,9 @@ static void w_thread_exit(int32_t *clear_word)
 	__builtin_unreachable();
 }
 
-/* Semaphore counts and event states are kept with atomics, not the
- * lock: the LibOS sets events from inside signal upcalls.  At a stop
- * every thread is in app code, so no set or wait is half done. */
-static struct ck_handle *sync_of(moat_handle h, uint32_t type)
-{
-	return h >= 0 && h < CK_MAX_HANDLES && ck_handles[h].type == type ? &ck_handles[h] : NULL;
-}
-
+/* Semaphores and events: only their kind is recorded here.  Their state
+ * is read at the stop (image.c), when no thread is in a set or a wait:
+ * tracking it call by call would race a waker against a waiter. */
 static long w_semaphore_create(uint32_t initial, uint32_t max)
 {
 	long r = ck_below->semaphore_create(initial, max);
@@ -303,46 +298,12 @@ static long w_semaphore_create(uint32_t initial, uint32_t max)
 	return r;
 }
 
-static long w_semaphore_release(moat_handle h, uint32_t count)
-{
-	long r = ck_below->semaphore_release(h, count);
-	struct ck_handle *c = sync_of(h, CK_H_SEM);
-	if (r >= 0 && c)
-		__atomic_add_fetch(&c->a, count, __ATOMIC_SEQ_CST);
-	return r;
-}
-
 static long w_event_create(uint32_t kind, uint32_t set)
 {
 	long r = ck_below->event_create(kind, set);
 	if (r >= 0 && ck_lock() == 0) {
 		ck_handle_set(r, CK_H_EVENT, kind, set != 0);
 		ck_unlock();
-	}
-	return r;
-}
-
-static long event_change(moat_handle h, uint32_t set)
-{
-	long r = set ? ck_below->event_set(h) : ck_below->event_clear(h);
-	struct ck_handle *c = sync_of(h, CK_H_EVENT);
-	if (r >= 0 && c)
-		__atomic_store_n(&c->b, set, __ATOMIC_SEQ_CST);
-	return r;
-}
-
-static long w_event_set(moat_handle h) { return event_change(h, 1); }
-static long w_event_clear(moat_handle h) { return event_change(h, 0); }
-
-static long w_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
-{
-	long r = ck_below->objects_wait_any(n, hs, timeout);
-	if (r >= 0 && (uint32_t)r < n) {
-		struct ck_handle *c;
-		if ((c = sync_of(hs[r], CK_H_SEM)) && __atomic_load_n(&c->a, __ATOMIC_SEQ_CST))
-			__atomic_sub_fetch(&c->a, 1, __ATOMIC_SEQ_CST);
-		else if ((c = sync_of(hs[r], CK_H_EVENT)) && c->a == MOAT_EVENT_SYNCHRONIZATION)
-			__atomic_store_n(&c->b, 0, __ATOMIC_SEQ_CST);
 	}
 	return r;
 }
@@ -503,11 +464,7 @@ const struct moat_abi *ck_track_table(const struct moat_abi *below)
 	table.thread_create = w_thread_create;
 	table.thread_exit = w_thread_exit;
 	table.semaphore_create = w_semaphore_create;
-	table.semaphore_release = w_semaphore_release;
 	table.event_create = w_event_create;
-	table.event_set = w_event_set;
-	table.event_clear = w_event_clear;
-	table.objects_wait_any = w_objects_wait_any;
 	table.vm_alloc = w_vm_alloc;
 	table.vm_free = w_vm_free;
 	table.vm_protect = w_vm_protect;
