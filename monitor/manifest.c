@@ -38,7 +38,7 @@ struct spelled {
  * (-1: not given), and the line of the last one. */
 struct dbversion {
 	long part[3];
-	int line;
+	int line, key;         /* key: which of the three that line gave */
 };
 
 /* A [Dependency.KEY] as read, beside s->m->deps[i]. */
@@ -205,6 +205,7 @@ static int on_dbversion(struct parse_state *s, const char *section, const char *
 			     "expected a non-negative integer (at most 9 digits), got '%s'", value);
 		v->part[i] = n;
 		v->line = s->line;
+		v->key = i;
 		return 1;
 	}
 	return 0;
@@ -214,9 +215,9 @@ static int on_dbversion(struct parse_state *s, const char *section, const char *
 static const char *dbversion_str(const struct dbversion *v, char *out, size_t size)
 {
 	if (v->part[0] < 0)
-		return "MinorVersion or BuildNumber without MajorVersion";
+		return "given without MajorVersion";
 	if (v->part[2] >= 0 && v->part[1] < 0)
-		return "BuildNumber without MinorVersion";
+		return "BuildNumber given without MinorVersion";
 	size_t n = (size_t)snprintf(out, size, "%ld", v->part[0]);
 	for (int i = 1; i < 3 && v->part[i] >= 0 && n < size; i++)
 		n += (size_t)snprintf(out + n, size - n, ".%ld", v->part[i]);
@@ -225,7 +226,7 @@ static const char *dbversion_str(const struct dbversion *v, char *out, size_t si
 
 static void dbversion_init(struct dbversion *v)
 {
-	*v = (struct dbversion){ { -1, -1, -1 }, 0 };
+	*v = (struct dbversion){ { -1, -1, -1 }, 0, 0 };
 }
 
 /* Equal but for blanks ("'>=1.0, <2'" and "'>=1.0,<2'"). */
@@ -973,13 +974,13 @@ static void finish_drawbridge(struct parse_state *s)
 	if (s->id.line) {
 		s->line = s->id.line;
 		if ((missing = dbversion_str(&s->id, v, sizeof(v))))
-			return fail(s, "Identity", "MajorVersion", "%s", missing);
+			return fail(s, "Identity", dbversion_keys[s->id.key], "%s", missing);
 		if (m->version && moat_version_match(m->version, v) != 1) {
 			snprintf(why, sizeof(why),
 				 "%s (MajorVersion.MinorVersion.BuildNumber) disagrees with version = "
 				 "'%s' on line %d; the two spellings name one setting and must agree",
 				 v, m->version, s->version_line);
-			return fail(s, "Identity", "MajorVersion", "%s", why);
+			return fail(s, "Identity", dbversion_keys[s->id.key], "%s", why);
 		}
 		free(m->version);
 		m->version = strdup(v);
@@ -992,9 +993,9 @@ static void finish_drawbridge(struct parse_state *s)
 		s->line = ds->v.line;
 		snprintf(section, sizeof(section), "Dependency.%s", d->key);
 		if ((missing = dbversion_str(&ds->v, v, sizeof(v))))
-			return fail(s, section, "MajorVersion", "%s", missing);
+			return fail(s, section, dbversion_keys[ds->v.key], "%s", missing);
 		if (ds->v.part[0] >= 999999999)
-			return fail(s, section, "MajorVersion",
+			return fail(s, section, dbversion_keys[ds->v.key],
 				    "%s is too large: MajorVersion+1 must have at most 9 digits", v);
 		char range[160];
 		snprintf(range, sizeof(range), ">=%s, <%ld", v, ds->v.part[0] + 1);
@@ -1003,7 +1004,7 @@ static void finish_drawbridge(struct parse_state *s)
 				 "'%s' (MajorVersion, MinorVersion) disagrees with version = '%s' on "
 				 "line %d; the two spellings name one setting and must agree",
 				 range, d->range, ds->range_line);
-			return fail(s, section, "MajorVersion", "%s", why);
+			return fail(s, section, dbversion_keys[ds->v.key], "%s", why);
 		}
 		free(d->range);
 		d->range = strdup(range);
