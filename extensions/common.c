@@ -6,7 +6,7 @@
 
 const struct moat_extension *const moat_extensions[] = {
 	&moat_ext_trace, &moat_ext_faults, &moat_ext_passthrough,
-	&moat_ext_record, &moat_ext_replay, NULL,
+	&moat_ext_record, &moat_ext_replay, &moat_ext_ckpt, NULL,
 };
 
 const char *const ext_call_names[MOAT_ABI_NCALLS] = {

@@ -46,6 +46,6 @@ int ext_parse_u64(const char *s, uint64_t *out);
 
 /* Built-in extension descriptors (each extension's options.c). */
 extern const struct moat_extension moat_ext_trace, moat_ext_faults,
-	moat_ext_passthrough, moat_ext_record, moat_ext_replay;
+	moat_ext_passthrough, moat_ext_record, moat_ext_replay, moat_ext_ckpt;
 
 #endif /* MOAT_EXT_H */

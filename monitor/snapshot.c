@@ -410,13 +410,8 @@ static int write_all(int fd, const void *b, size_t n)
 	return 0;
 }
 
-int moat_snap_compress(const void *image, size_t len, const char *out, char *err, size_t errlen)
+int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t errlen)
 {
-	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", out, strerror(errno));
-		return -1;
-	}
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	size_t cap = ZSTD_CStreamOutSize();
 	char *buf = malloc(cap);
@@ -433,19 +428,12 @@ int moat_snap_compress(const void *image, size_t len, const char *out, char *err
 			snprintf(err, errlen, "compressing: %s", ZSTD_getErrorName(left));
 			r = -1;
 		} else if (write_all(fd, buf, o.pos) < 0) {
-			snprintf(err, errlen, "%s: %s", out, strerror(errno));
+			snprintf(err, errlen, "writing: %s", strerror(errno));
 			r = -1;
 		}
 	}
-	if (r == 0 && fsync(fd) < 0) {
-		snprintf(err, errlen, "%s: %s", out, strerror(errno));
-		r = -1;
-	}
-	close(fd);
 	free(buf);
 	ZSTD_freeCCtx(cc);
-	if (r < 0)
-		unlink(out);
 	return r;
 }
 

@@ -208,9 +208,9 @@ int moat_snap_file_hash(const char *path, char hex[33]);
 /* XXH3-64 of a buffer as 16 hex digits. */
 void moat_snap_hash64(const void *buf, size_t len, char hex[17]);
 
-/* Compress 'len' bytes of image with zstd into the file 'out' (created
- * 0600, not there before).  0, or -1 with one line in err. */
-int moat_snap_compress(const void *image, size_t len, const char *out, char *err, size_t errlen);
+/* Compress 'len' bytes of image with zstd, written to fd.  0, or -1
+ * with one line in err. */
+int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t errlen);
 
 /* A snapshot package opened for resume or inspection. */
 struct moat_snap_loaded {
