@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "moat/control.h"
+#include "moat/manifest.h"
 #include "moat/package.h"
 #include "moat/snapshot.h"
 #include "tools.h"
@@ -339,4 +340,72 @@ out:
 		close(c.sock);
 	free(c.manifest);
 	return rc;
+}
+
+/* ---- moat inspect SNAP.mpk: what a snapshot holds ---- */
+
+static const char *origin_name(uint32_t o)
+{
+	static const char *const names[] = { "?", "opened", "pipe-read", "pipe-write", "duplex",
+					     "closed" };
+	return o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+/* Print at most 'n' bytes of untrusted text, escaped. */
+static void put_bytes(const unsigned char *b, size_t n)
+{
+	char s[512];
+	size_t k = n < sizeof(s) - 1 ? n : sizeof(s) - 1;
+	memcpy(s, b, k);
+	s[k] = 0;
+	moat_put_escaped(stdout, s);
+	if (k < n)
+		fputs("...", stdout);
+}
+
+int moat_inspect_snapshot(const char *file, const struct moat_manifest *m)
+{
+	struct moat_snap_loaded s;
+	char err[1024];
+	printf("snapshot:\n  taken:      ");
+	moat_put_escaped(stdout, m->snap.taken ? m->snap.taken : "?");
+	printf("\n  app:        ");
+	moat_put_escaped(stdout, m->snap.app ? m->snap.app : "?");
+	printf("\n  extensions: ");
+	moat_put_escaped(stdout, m->snap.extensions ? m->snap.extensions : "?");
+	printf("\n  moat-pico:  ");
+	moat_put_escaped(stdout, m->snap.pico ? m->snap.pico : "?");
+	printf("\n");
+	fflush(stdout);
+	if (moat_snap_load(file, m, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "moat inspect: %s\n", err);
+		return -1;
+	}
+	size_t off = sizeof(struct moat_snap_header);
+	const struct moat_snap_rec *r;
+	struct moat_snap_info info = { 0 };
+	char text[1024];
+	if (moat_snap_error_text(s.image, s.len, text, sizeof(text)))
+		printf("  error:      %s\n", text); /* escaped already */
+	while ((r = moat_snap_next(s.image, s.len, &off)))
+		if (r->type == MOAT_SNAP_INFO)
+			memcpy(&info, r + 1, sizeof(info));
+	printf("  image:      %zu bytes, %llu compressed\n", s.len, (unsigned long long)s.zlen);
+	printf("  threads:    %u\n  regions:    %u\n  memory:     %llu bytes\n  generation: %u\n",
+	       info.nthreads, info.nregions, (unsigned long long)info.memory, info.generation);
+	printf("  streams:    %u\n", info.nstreams);
+	off = sizeof(struct moat_snap_header);
+	while ((r = moat_snap_next(s.image, s.len, &off))) {
+		if (r->type != MOAT_SNAP_STREAM)
+			continue;
+		struct moat_snap_stream st;
+		memcpy(&st, r + 1, sizeof(st));
+		printf("    %5d %-10s ", st.handle, origin_name(st.origin));
+		put_bytes((const unsigned char *)(r + 1) + sizeof(st), st.uri_len);
+		if (st.buffered)
+			printf(" (%llu bytes buffered)", (unsigned long long)st.buffered);
+		printf("\n");
+	}
+	moat_snap_unload(&s);
+	return 0;
 }

@@ -481,6 +481,8 @@ static int prepare_resume(struct moat_manifest *m, const char *file, int nexts, 
 		return fail("%s: [Snapshot] extensions: missing%s", file, "");
 	if (moat_snap_load(file, m, snap, err, sizeof(err)) < 0)
 		return fail("%s%s", err, "");
+	if (moat_snap_error_text(snap->image, snap->len, err, sizeof(err)))
+		return fail("%s: holds no state to resume: its checkpoint failed: %s", file, err);
 	if (m->nlayers > 0) { /* the snapshot itself, on top of its dependencies */
 		free(m->layers[--m->nlayers]);
 		m->layers[m->nlayers] = NULL;
