@@ -46,8 +46,11 @@ PAL_OBJ := $(PAL_SRC:%.c=$(B)/%.o) $(PAL_ASM:%.S=$(B)/%.o)
 LIBOS_ASM := $(wildcard libos/*.S)
 LIBOS_OBJ := $(LIBOS_SRC:%.c=$(B)/%.o) $(LIBOS_ASM:%.S=$(B)/%.o) $(B)/gen/syscall_names.o
 EXT_OBJ := $(EXT_SRC:%.c=$(B)/%.o)
-# Static test programs run inside picoprocesses (tests/*.c).
-TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c))
+# Static test programs run inside picoprocesses (tests/*.c), and a
+# picoprocess image with no LibOS: the PAL, the extensions and
+# tests/abi/counter.c in the LibOS's place (the checkpointer's proof that
+# it needs nothing of the LibOS).
+TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c)) $(B)/tests/abi-pico
 
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev libzstd-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
@@ -99,6 +102,10 @@ $(B)/moat-pico: $(RT_OBJ) $(PAL_OBJ) $(LIBOS_OBJ) $(EXT_OBJ) pal/linux/pico.ld
 	@addr=$$(nm $@ | awk '$$3 == "moat_gate" { print $$1 }'); \
 	if [ "$$addr" != "00006f0000000000" ]; then \
 		echo "moat-pico: gate at $$addr, expected MOAT_GATE_ADDR 0x6f0000000000" >&2; rm -f $@; exit 1; fi
+
+$(B)/tests/abi-pico: $(RT_OBJ) $(PAL_OBJ) $(EXT_OBJ) $(B)/tests/abi/counter.o pal/linux/pico.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,pal/linux/pico.ld -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments -o $@ $(PAL_OBJ) $(B)/tests/abi/counter.o $(EXT_OBJ) $(RT_OBJ) -lgcc
 
 # Rule 1 of DESIGN.md: the LibOS and the extensions never talk to the host.
 $(B)/libos.checked: $(LIBOS_OBJ) $(RT_OBJ) $(EXT_OBJ)

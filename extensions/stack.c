@@ -49,7 +49,8 @@ static void link_upcalls(const struct moat_ext_args *args, uint32_t count,
 const struct moat_abi *moat_extension_stack(const struct moat_abi *pal,
 					    const char *list, size_t len,
 					    uint32_t count, uint32_t *boot_flags,
-					    const struct moat_upcalls **up)
+					    const struct moat_upcalls **up,
+					    const struct moat_ext_image *img)
 {
 	const char *names[MOAT_EXT_MAX], *opts[MOAT_EXT_MAX];
 	struct moat_ext_args args[MOAT_EXT_MAX];
@@ -67,13 +68,20 @@ const struct moat_abi *moat_extension_stack(const struct moat_abi *pal,
 	const struct moat_abi *below = pal;
 	for (uint32_t i = count; i-- > 0;) {
 		struct moat_ext_args *a = &args[i];
-		*a = (struct moat_ext_args){ .below = below, .options = opts[i] };
+		*a = (struct moat_ext_args){ .below = below, .options = opts[i],
+					     .state_start = img->state_start,
+					     .state_end = img->state_end };
 		below = moat_extension_find(names[i])->init(a);
 		if (!below)
 			refuse(pal, names[i], ": cannot start");
 		if (a->wants & MOAT_EXT_WANT_NOTES)
 			*boot_flags |= MOAT_BOOT_NOTES;
+		if (a->wants & MOAT_EXT_WANT_PAUSE)
+			*boot_flags |= MOAT_BOOT_PAUSE;
 	}
 	link_upcalls(args, count, up);
+	for (uint32_t i = 0; i < count; i++)
+		if (args[i].start)
+			args[i].start();
 	return below;
 }

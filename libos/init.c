@@ -70,6 +70,8 @@ static void libos_exception(struct moat_exception *e)
 		e->ctx->rax = (uint64_t)syscall_dispatch(e->ctx);
 		signal_deliver(e->ctx, 1);
 		rewrite_site(site, nr);
+	} else if (e->kind == MOAT_EXC_PAUSE) {
+		libos_pause(e);
 	} else if (e->kind == MOAT_EXC_INTERRUPT) {
 		if ((e->flags & MOAT_EXC_IN_PLATFORM) && rewrite_enabled()) {
 			/* Perhaps in the fast path (rewrite.c), which may need

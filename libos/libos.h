@@ -133,6 +133,11 @@ void signal_interrupt_post(const struct moat_exception *e);
 void signal_deliver(struct moat_context *ctx, int in_syscall);
 void signal_post(int sig);
 int signal_deliverable(void);
+/* PAUSE (abi.h): set while a checkpointer stops the threads; the resume
+ * generation it last told. */
+extern volatile int libos_paused;
+extern volatile uint32_t libos_generation;
+void libos_pause(struct moat_exception *e);
 void signal_settle(struct moat_context *ctx);
 long signal_raise(int sig);
 /* kill/tgkill of the process itself: si_code 'code', si_pid our pid. */

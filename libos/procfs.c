@@ -152,6 +152,7 @@ static void gen_maps(struct buf *b) { vma_print(put_line, b); }
 static void gen_cmdline(struct buf *b) { gen_vector(b, proc.argv); }
 static void gen_environ(struct buf *b) { gen_vector(b, proc.envp); }
 static void gen_online(struct buf *b) { put(b, boot->ncpus > 1 ? "0-%u\n" : "0\n", boot->ncpus - 1); }
+static void gen_generation(struct buf *b) { put(b, "%u\n", libos_generation); }
 static void gen_uptime(struct buf *b)
 {
 	long ns = abi->system_time(MOAT_CLOCK_MONOTONIC);
@@ -174,6 +175,8 @@ static const struct entry entries[] = {
 	{ "/proc/stat", MOAT_KIND_FILE, gen_stat, 0 },
 	{ "/proc/uptime", MOAT_KIND_FILE, gen_uptime, 0 },
 	{ "/proc/loadavg", MOAT_KIND_FILE, 0, "0.00 0.00 0.00 1/1 1\n" },
+	{ "/proc/moat", MOAT_KIND_DIR, 0, 0 },
+	{ "/proc/moat/generation", MOAT_KIND_FILE, gen_generation, 0 },
 	{ "/proc/sys", MOAT_KIND_DIR, 0, 0 },
 	{ "/proc/sys/kernel", MOAT_KIND_DIR, 0, 0 },
 	{ "/proc/sys/kernel/ostype", MOAT_KIND_FILE, 0, "Linux\n" },

@@ -301,10 +301,35 @@ void signal_deliver(struct moat_context *ctx, int in_syscall)
 	}
 }
 
+volatile int libos_paused;
+volatile uint32_t libos_generation;
+
+/* PAUSE (abi.h): code 1 begins one, code 0 ends it.  A thread in app
+ * code needs nothing: the layer below sees its context on the way back.
+ * One in the fast path must leave it through a trap.  A sleeper wakes
+ * by itself: the PAUSE came to every thread, so its downcall returns
+ * -EINTR, and the LibOS's waits look at libos_paused. */
+void libos_pause(struct moat_exception *e)
+{
+	if (!(boot->flags & MOAT_BOOT_PAUSE))
+		return;
+	if (!e->code) {
+		libos_generation = e->pid;
+		__atomic_store_n(&libos_paused, 0, __ATOMIC_SEQ_CST);
+		return;
+	}
+	__atomic_store_n(&libos_paused, 1, __ATOMIC_SEQ_CST);
+	if ((e->flags & MOAT_EXC_IN_PLATFORM) && rewrite_enabled())
+		rewrite_interrupt(e);
+}
+
 /* For the fast path (rewrite.c): is a signal pending that this thread
- * does not block?  (Then it is delivered from a host trap.) */
+ * does not block?  (Then it is delivered from a host trap.)  While
+ * paused, every thread leaves through a trap (abi.h, PAUSE). */
 int signal_deliverable(void)
 {
+	if (__atomic_load_n(&libos_paused, __ATOMIC_SEQ_CST))
+		return 1;
 	return (__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~thread_sig()->blocked) != 0;
 }
 
@@ -432,7 +457,8 @@ long sys_rt_sigpending(uint64_t *set, size_t setsize)
 static long wait_for_signal(void)
 {
 	struct thread_sig *ts = thread_sig();
-	while (!(__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~ts->blocked))
+	while (!(__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~ts->blocked) &&
+	       !__atomic_load_n(&libos_paused, __ATOMIC_SEQ_CST))
 		thread_block_until_signal();
 	return -ERESTARTNOHAND;
 }
@@ -477,6 +503,8 @@ long sys_rt_sigtimedwait(const uint64_t *set, struct ksiginfo *info,
 		}
 		if (__atomic_load_n(&pending, __ATOMIC_SEQ_CST) & ~*set & ~thread_sig()->blocked)
 			return -EINTR; /* another signal, with a handler to run */
+		if (__atomic_load_n(&libos_paused, __ATOMIC_SEQ_CST))
+			return -ERESTARTNOHAND; /* runs again after the pause */
 	}
 }
 

@@ -219,6 +219,9 @@ enum moat_exception_kind {
 	MOAT_EXC_BUSERR = 6,    /* access beyond the end of a mapped stream */
 	MOAT_EXC_INTERRUPT = 7, /* a signal from process_control (or the host:
 				   SIGINT at the terminal); code = signal */
+	MOAT_EXC_PAUSE = 8,     /* a layer below asks the threads to come back
+				   to app code (code 1), or ends that (code 0);
+				   see PAUSE below */
 };
 
 struct moat_exception {
@@ -241,6 +244,32 @@ struct moat_exception {
  * code that it knows how to resume elsewhere (its syscall fast path);
  * the PAL then resumes the thread at the changed ctx, as for app code. */
 #define MOAT_EXC_IN_PLATFORM 1
+
+/* PAUSE: the LibOS's one cooperation with a checkpointer.
+ *
+ * The monitor asks for a checkpoint by raising a PAUSE exception (code 1)
+ * on every thread of the process.  A layer below the LibOS (extensions/
+ * ckpt) sees it first, passes it up, and then waits for each thread to
+ * come back to app code through the exception upcall, where it sees the
+ * thread's whole app context: the state of a stopped thread is that
+ * context plus memory.  The LibOS's part, only when its boot flags have
+ * MOAT_BOOT_PAUSE (else it ignores PAUSE):
+ *   - while paused, a blocking system call interrupted by the PAUSE (its
+ *     downcall returned -EINTR) is ended as Linux ends one interrupted by
+ *     a signal with no handler to run: the 'syscall' instruction runs
+ *     again when the thread goes on (a sleep restarts with its whole
+ *     time; a wait re-checks its condition);
+ *   - while paused, a thread returns to app code only through the
+ *     exception upcall, never the fast path, and never waits inside the
+ *     LibOS for anything but a downcall that a signal interrupts;
+ *   - PAUSE may arrive with MOAT_EXC_IN_PLATFORM (the thread was in the
+ *     LibOS or the PAL) or without (app code: ctx is the app's, and the
+ *     LibOS leaves it as it is).
+ * The layer ends the pause by calling the exception upcall itself with
+ * code 0, MOAT_EXC_IN_PLATFORM and a zeroed context; 'pid' then holds
+ * the picoprocess's resume generation (0 until the first resume, n after
+ * the n-th), which the LibOS shows the app (/proc/moat/generation) so
+ * that an app can notice it was resumed from a snapshot. */
 
 /* Standard stream facts the monitor learned at launch (no ioctl exists
  * in the ABI, so terminal state is described, not queried). */
@@ -270,6 +299,7 @@ struct moat_boot_info {
 				      (no syscall-site rewriting) */
 #define MOAT_BOOT_NOTES 8          /* an extension below listens: make the
 				      debug_log notes of moat/extension.h */
+#define MOAT_BOOT_PAUSE 16         /* a checkpointer below: honour PAUSE */
 
 /* ---------------------------------------------------------------- */
 /* Downcalls.                                                        */

@@ -104,6 +104,7 @@
 
 /* a->wants bits. */
 #define MOAT_EXT_WANT_NOTES 1
+#define MOAT_EXT_WANT_PAUSE 2 /* the LibOS is to honour PAUSE (abi.h) */
 
 #define MOAT_NOTE_PREFIX "moat-note: "
 
@@ -115,6 +116,13 @@ struct moat_ext_args {
 	 * up through, and where the stack puts the table above it. */
 	const struct moat_upcalls *upcalls;
 	const struct moat_upcalls **above;
+	/* in: the LibOS's static data in the image, page-aligned: state
+	 * above the ABI that no downcall made (a checkpointer saves it). */
+	void *state_start, *state_end;
+	/* out, optional: called once the whole stack is linked (upcalls
+	 * included), top layer's first, before the LibOS's init upcall; it
+	 * may not return (a resume: the app goes on where it stopped). */
+	void (*start)(void);
 };
 
 struct moat_extension {
@@ -143,12 +151,14 @@ char moat_extension_joiner(const char *name);
 /* The PAL-to-LibOS hand-off (extensions/stack.c): build the stack from
  * 'count' "NAME\0OPTIONS\0" pairs at 'list', on top of 'pal'.  Returns
  * the table for the LibOS and ORs MOAT_BOOT_NOTES into *boot_flags if a
- * layer wants notes.  *up holds the LibOS's upcalls on entry and, on
+ * layer wants notes (MOAT_BOOT_PAUSE if one wants PAUSE).  *up holds the LibOS's upcalls on entry and, on
  * return, the table the PAL is to call up through (the LibOS's own if no
  * layer interposes).  A bad list is one line on stderr and exit status 2. */
+struct moat_ext_image { void *state_start, *state_end; };
 const struct moat_abi *moat_extension_stack(const struct moat_abi *pal,
 					    const char *list, size_t len,
 					    uint32_t count, uint32_t *boot_flags,
-					    const struct moat_upcalls **up);
+					    const struct moat_upcalls **up,
+					    const struct moat_ext_image *img);
 
 #endif /* MOAT_EXTENSION_H */

@@ -21,6 +21,7 @@
 #define H_SIGFPE 8
 #define H_SIGSEGV 11
 #define H_SIGSYS 31
+#define H_SIGPAUSE 33 /* MOAT_SIG_CHECKPOINT: the monitor asks for a PAUSE */
 #define H_SA_SIGINFO 0x4
 #define H_SA_ONSTACK 0x08000000
 #define H_SA_RESTORER 0x04000000
@@ -148,11 +149,12 @@ static uint32_t exception_kind(int sig)
 	case H_SIGFPE: return MOAT_EXC_ARITH;
 	case H_SIGTRAP: return MOAT_EXC_BREAKPOINT;
 	case H_SIGILL: return MOAT_EXC_ILLEGAL;
+	case H_SIGPAUSE: return MOAT_EXC_PAUSE;
 	default: return MOAT_EXC_INTERRUPT;
 	}
 }
 
-extern char pico_end[];
+extern char pico_end[], pico_state_start[], pico_state_end[];
 
 static int in_pico(uint64_t rip)
 {
@@ -169,7 +171,12 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 		.ctx = &ctx,
 	};
 	context_from_host(&ctx, &uc->mc);
-	if (exc.kind == MOAT_EXC_INTERRUPT) {
+	if (exc.kind == MOAT_EXC_PAUSE) {
+		exc.code = 1;
+		if (in_pico(ctx.rip))
+			exc.flags = MOAT_EXC_IN_PLATFORM;
+		pal_signal_arrived(); /* a blocking downcall returns -EINTR */
+	} else if (exc.kind == MOAT_EXC_INTERRUPT) {
 		exc.code = (uint32_t)sig;
 		exc.pid = (uint32_t)((int *)si)[4]; /* si_pid */
 		exc.signal_code = ((int *)si)[2];
@@ -213,6 +220,9 @@ static void install_handlers(void)
 			continue; /* KILL, STOP, job control, libc-internal, traps */
 		HOST4(__NR_rt_sigaction, sig, &sa, 0, 8);
 	}
+	/* The monitor's checkpoint request (signal 33, which no app sees:
+	 * glibc keeps it for itself). */
+	HOST4(__NR_rt_sigaction, H_SIGPAUSE, &sa, 0, 8);
 	/* A write to a closed pipe returns EPIPE; the LibOS raises SIGPIPE. */
 	struct host_sigaction ign = { .handler = (void *)1, .restorer = 0 };
 	HOST4(__NR_rt_sigaction, 13, &ign, 0, 8);
@@ -275,8 +285,9 @@ static const struct moat_abi *abi_for_libos(const struct moat_boot_block *bb,
 		s += strnlen(s, (size_t)(end - s)) + 1;
 	if (s > end)
 		s = end;
+	static const struct moat_ext_image img = { pico_state_start, pico_state_end };
 	return moat_extension_stack(&pal_abi, s, (size_t)(end - s), bb->nexts, &bi->flags,
-				    &pal_upcalls);
+				    &pal_upcalls, &img);
 }
 
 void pal_main(void *initial_sp)

@@ -1,0 +1,466 @@
+/*
+ * ckpt/image.c -- writing the image of a stopped picoprocess (format:
+ * moat/snapshot.h) and hearing the verdict.
+ *
+ * Every thread is parked, so memory and the tables hold still.  What
+ * host state the ABI does not show is read out here and put back if the
+ * picoprocess goes on: bytes waiting in a pipe, the time left on a timer.
+ */
+#include "ckpt.h"
+
+struct out {
+	moat_handle h;
+	uint64_t off;       /* for a file; a socket has no offsets */
+	int is_file;
+	int failed;
+};
+
+static void put(struct out *o, const void *p, uint64_t n)
+{
+	const char *s = p;
+	while (n && !o->failed) {
+		size_t chunk = n > (1u << 20) ? (1u << 20) : (size_t)n;
+		long r = ck_below->stream_write(o->h, o->is_file ? o->off : MOAT_OFFSET_STREAM,
+						s, chunk);
+		if (r == -MOAT_EINTR)
+			continue;
+		if (r <= 0) {
+			o->failed = 1;
+			return;
+		}
+		s += r, n -= (uint64_t)r, o->off += (uint64_t)r;
+	}
+}
+
+static void put_rec(struct out *o, uint32_t type, uint64_t len)
+{
+	struct moat_snap_rec rec = { .type = type, .len = len };
+	put(o, &rec, sizeof(rec));
+}
+
+static void put_pad(struct out *o, uint64_t len)
+{
+	static const char zeros[8];
+	if (len % 8)
+		put(o, zeros, 8 - len % 8);
+}
+
+/* --- streams --- */
+
+struct drained { char *buf; uint64_t len, cap; };
+static struct drained drained[CK_MAX_HANDLES];
+
+/* Read what waits in stream h (a pipe's read end, a socketpair end). */
+static void drain(moat_handle h)
+{
+	struct drained *d = &drained[h];
+	d->len = 0;
+	for (;;) {
+		if (ck_below->objects_wait_any(1, &h, 0) != 0)
+			return;
+		if (d->len + 65536 > d->cap) {
+			uint64_t cap = d->cap ? d->cap * 2 : 65536 * 2;
+			char *nb = ck_pages(cap);
+			if (!nb)
+				return;
+			if (d->buf)
+				memcpy(nb, d->buf, d->len), ck_pages_free(d->buf, d->cap);
+			d->buf = nb, d->cap = cap;
+		}
+		long r = ck_below->stream_read(h, MOAT_OFFSET_STREAM, d->buf + d->len, 65536);
+		if (r <= 0)
+			return;
+		d->len += (uint64_t)r;
+	}
+}
+
+/* Put the bytes back where they were (the picoprocess goes on). */
+static void undrain(moat_handle h, moat_handle writer)
+{
+	struct drained *d = &drained[h];
+	for (uint64_t off = 0; off < d->len && writer >= 0;) {
+		long r = ck_below->stream_write(writer, MOAT_OFFSET_STREAM, d->buf + off, d->len - off);
+		if (r <= 0)
+			break;
+		off += (uint64_t)r;
+	}
+	d->len = 0;
+}
+
+static int drains(const struct ck_handle *c)
+{
+	return c->origin == MOAT_SNAP_PIPE_READ || c->origin == MOAT_SNAP_DUPLEX;
+}
+
+/* The memory file's whole contents travel as its buffered bytes. */
+static void read_memfd(moat_handle h, uint64_t size)
+{
+	struct drained *d = &drained[h];
+	d->len = 0;
+	uint64_t cap = (size + 4095) & ~4095ULL;
+	if (cap > d->cap) {
+		ck_pages_free(d->buf, d->cap);
+		d->buf = ck_pages(cap ? cap : 4096);
+		d->cap = d->buf ? cap : 0;
+	}
+	while (d->buf && d->len < size) {
+		long r = ck_below->stream_read(h, d->len, d->buf + d->len, size - d->len);
+		if (r <= 0)
+			break;
+		d->len += (uint64_t)r;
+	}
+}
+
+static uint32_t count_streams(void)
+{
+	uint32_t n = 0;
+	for (int h = 3; h < CK_MAX_HANDLES; h++)
+		n += ck_handles[h].type != CK_H_FREE;
+	return n;
+}
+
+static void put_streams(struct out *o)
+{
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		struct ck_handle *c = &ck_handles[h];
+		if (c->type == CK_H_SEM || c->type == CK_H_EVENT) {
+			struct moat_snap_sync s = {
+				.handle = h, .kind = c->type == CK_H_SEM ? MOAT_SNAP_SEMAPHORE : MOAT_SNAP_EVENT,
+				.a = c->a, .b = c->b };
+			put_rec(o, MOAT_SNAP_SYNC, sizeof(s));
+			put(o, &s, sizeof(s));
+			continue;
+		}
+		if (c->type != CK_H_STREAM)
+			continue;
+		struct moat_attr at = { 0 };
+		ck_below->stream_attr_query_by_handle(h, &at);
+		uint32_t ulen = (uint32_t)strlen(c->uri);
+		struct moat_snap_stream s = {
+			.handle = h, .origin = c->origin, .kind = at.kind, .access = c->access,
+			.options = c->options, .peer = c->peer, .uri_len = ulen,
+			.buffered = drained[h].len, .size = at.size, .mtime_ns = at.mtime_ns,
+		};
+		put_rec(o, MOAT_SNAP_STREAM, sizeof(s) + ulen + s.buffered);
+		put(o, &s, sizeof(s));
+		put(o, c->uri, ulen);
+		put(o, drained[h].buf, s.buffered);
+		put_pad(o, sizeof(s) + ulen + s.buffered);
+	}
+}
+
+/* The state of each semaphore and event, read now that every thread is
+ * stopped: a wait with no time takes a unit or a synchronisation
+ * event's signal, which is then given back. */
+static void read_sync_states(void)
+{
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		struct ck_handle *c = &ck_handles[h];
+		moat_handle mh = (moat_handle)h;
+		if (c->type == CK_H_EVENT) {
+			c->b = ck_below->objects_wait_any(1, &mh, 0) == 0;
+			if (c->b && c->a == MOAT_EVENT_SYNCHRONIZATION)
+				ck_below->event_set(mh);
+		} else if (c->type == CK_H_SEM) {
+			uint32_t n = 0;
+			while (n < c->b && ck_below->objects_wait_any(1, &mh, 0) == 0)
+				n++;
+			if (n)
+				ck_below->semaphore_release(mh, n);
+			c->a = n;
+		}
+	}
+}
+
+/* What cannot be captured, named; NULL if everything can. */
+static const char *uncapturable(char *why, size_t len)
+{
+	const char *lost = ck_tracking_lost();
+	if (lost)
+		return ext_msg(why, len, "the checkpointer lost track of the picoprocess: ", lost,
+			       NULL, NULL), why;
+	if (ck_children > 0) {
+		char n[16];
+		rt_snprintf(n, sizeof(n), "%d", ck_children);
+		ext_msg(why, len, "process 1 has ", n,
+			" child process(es): a process tree cannot be checkpointed yet", NULL);
+		return why;
+	}
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		struct ck_handle *c = &ck_handles[h];
+		char hn[16];
+		rt_snprintf(hn, sizeof(hn), "%d", h);
+		if (c->type == CK_H_THREAD)
+			return ext_msg(why, len, "process 1: handle ", hn,
+				       ": a thread handle held open is not captured", NULL), why;
+		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_PIPE_READ && c->peer < 0 &&
+		    ck_below->objects_wait_any(1, (moat_handle *)&h, 0) == 0)
+			return ext_msg(why, len, "process 1: pipe (handle ", hn,
+				       ") holds unread bytes whose writer is gone", NULL), why;
+		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_OPENED &&
+		    !strncmp(c->uri, "unix.client:", 12))
+			c->origin = MOAT_SNAP_CLOSED;
+		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_OPENED &&
+		    !strncmp(c->uri, "tcp.client:", 11))
+			c->origin = MOAT_SNAP_CLOSED;
+	}
+	return NULL;
+}
+
+/* --- timers --- */
+
+static void stop_timers(struct moat_snap_timer *t, uint32_t *n)
+{
+	*n = 0;
+	for (uint32_t w = 0; w < 3; w++) {
+		if (!ck_timers[w].armed)
+			continue;
+		uint64_t v = 0, i = 0;
+		ck_below->timer_set(w, 0, 0, &v, &i);
+		if (!v)
+			v = 1; /* due: fires at once on resume */
+		t[(*n)++] = (struct moat_snap_timer){ .which = w, .value_ns = v, .interval_ns = i };
+	}
+}
+
+static void restart_timers(const struct moat_snap_timer *t, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++)
+		ck_below->timer_set(t[k].which, t[k].value_ns, t[k].interval_ns, NULL, NULL);
+}
+
+/* --- memory --- */
+
+
+/* The page runs of a region, found once and kept for the writing: every
+ * non-zero page of memory the picoprocess made; of a file map that was
+ * ever writable (rewritten code, relocated data), each page that differs
+ * from the file's, which a resume maps again.  Unchanged pages of a file
+ * or package are recorded by reference, not copied. */
+struct runs { struct moat_snap_run *v; uint32_t n, cap; uint64_t bytes; };
+static struct runs region_runs[CK_MAX_REGIONS];
+
+static int page_zero(const uint64_t *p)
+{
+	uint64_t acc = 0;
+	for (int i = 0; i < 512; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+static int page_as_file(moat_handle f, uint64_t off, const void *page)
+{
+	static char buf[4096];
+	long n = ck_below->stream_read(f, off, buf, sizeof(buf));
+	if (n < 0)
+		return 0;
+	memset(buf + n, 0, sizeof(buf) - (size_t)n);
+	return memcmp(buf, page, sizeof(buf)) == 0;
+}
+
+static int run_push(struct runs *rs, uint64_t first, uint64_t n)
+{
+	if (rs->n && rs->v[rs->n - 1].first + rs->v[rs->n - 1].npages == first) {
+		rs->v[rs->n - 1].npages += n;
+	} else {
+		if (rs->n == rs->cap) {
+			uint32_t cap = rs->cap ? rs->cap * 2 : 256;
+			struct moat_snap_run *v = ck_pages(cap * sizeof(*v));
+			if (!v)
+				return -1;
+			if (rs->v)
+				memcpy(v, rs->v, rs->n * sizeof(*v)),
+					ck_pages_free(rs->v, rs->cap * sizeof(*v));
+			rs->v = v, rs->cap = cap;
+		}
+		rs->v[rs->n++] = (struct moat_snap_run){ first, n };
+	}
+	rs->bytes += n * 4096;
+	return 0;
+}
+
+static int find_runs(const struct ck_region *r, struct runs *rs)
+{
+	rs->n = 0, rs->bytes = 0;
+	if (!r->dirty || (r->flags & MOAT_SNAP_REGION_SHARED && r->kind == MOAT_SNAP_FILE))
+		return 0;
+	moat_handle f = MOAT_NO_HANDLE;
+	if (r->kind == MOAT_SNAP_FILE) {
+		long h = ck_below->stream_open(r->uri, MOAT_ACCESS_READ, 0, 0);
+		f = h < 0 ? MOAT_NO_HANDLE : (moat_handle)h;
+	}
+	if (!(r->prot & MOAT_PROT_READ))
+		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
+	int bad = 0;
+	for (uint64_t p = 0; p < r->size / 4096 && !bad; p++) {
+		const void *page = (const void *)(r->addr + p * 4096);
+		int same = r->kind != MOAT_SNAP_FILE ? page_zero(page)
+			   : f != MOAT_NO_HANDLE && page_as_file(f, r->offset + p * 4096, page);
+		if (!same)
+			bad = run_push(rs, p, 1);
+	}
+	if (!(r->prot & MOAT_PROT_READ))
+		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
+	if (f != MOAT_NO_HANDLE)
+		ck_below->object_close(f);
+	return bad;
+}
+
+static void put_runs(struct out *o, const struct ck_region *r, const struct runs *rs)
+{
+	if (!(r->prot & MOAT_PROT_READ))
+		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
+	for (uint32_t k = 0; k < rs->n; k++) {
+		put(o, &rs->v[k], sizeof(rs->v[k]));
+		put(o, (const void *)(r->addr + rs->v[k].first * 4096), rs->v[k].npages * 4096);
+	}
+	if (!(r->prot & MOAT_PROT_READ))
+		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
+}
+
+static void put_region(struct out *o, struct ck_region *r, const struct runs *rs)
+{
+	uint32_t ulen = r->uri ? (uint32_t)strlen(r->uri) : 0;
+	struct moat_snap_region s = {
+		.addr = r->addr, .size = r->size, .prot = r->prot, .kind = r->kind,
+		.flags = r->flags, .nruns = rs->n, .offset = r->offset, .uri_len = ulen,
+	};
+	if (r->kind == MOAT_SNAP_FILE) {
+		struct moat_attr at = { 0 };
+		if (ck_below->stream_attr_query(r->uri, 0, &at) == 0)
+			s.file_size = at.size, s.file_mtime_ns = at.mtime_ns;
+	}
+	uint64_t len = sizeof(s) + ulen + rs->n * sizeof(struct moat_snap_run) + rs->bytes;
+	put_rec(o, MOAT_SNAP_REGION, len);
+	put(o, &s, sizeof(s));
+	put(o, r->uri, ulen);
+	put_runs(o, r, rs);
+	put_pad(o, len);
+}
+
+/* --- the image --- */
+
+static void put_thread(struct out *o, const struct ck_thread *t)
+{
+	struct moat_snap_thread s = { .fsbase = t->fsbase, .gsbase = t->gsbase,
+				      .fpsize = t->fpsize };
+	memcpy(s.regs, t->regs, sizeof(s.regs));
+	put_rec(o, MOAT_SNAP_THREAD, sizeof(s) + t->fpsize);
+	put(o, &s, sizeof(s));
+	put(o, t->fp, t->fpsize);
+	put_pad(o, sizeof(s) + t->fpsize);
+}
+
+static void put_error(struct out *o, const char *why)
+{
+	size_t n = strlen(why);
+	put_rec(o, MOAT_SNAP_ERROR, n);
+	put(o, why, n);
+	put_pad(o, n);
+	put_rec(o, MOAT_SNAP_END, 0);
+}
+
+static int open_out(struct out *o)
+{
+	int file = strncmp(ck_opt.out, "file:", 5) == 0;
+	long h = ck_below->stream_open(ck_opt.out, file ? MOAT_ACCESS_WRITE : MOAT_ACCESS_RDWR,
+				       file ? MOAT_OPEN_CREATE | MOAT_OPEN_TRUNCATE : 0, 0600);
+	if (h < 0) {
+		ck_say(ck_opt.out, ": cannot open: ", ext_errno_name(h) ? ext_errno_name(h) : "error");
+		return -1;
+	}
+	*o = (struct out){ .h = (moat_handle)h, .is_file = file };
+	return 0;
+}
+
+/* The verdict: one byte after the image ('E' for a file: it was the
+ * point of asking). */
+static int verdict(struct out *o)
+{
+	if (o->is_file)
+		return o->failed ? MOAT_SNAP_VERDICT_CONTINUE : MOAT_SNAP_VERDICT_CONTINUE;
+	ck_below->stream_shutdown(o->h, MOAT_SHUT_WRITE);
+	char v = 0;
+	long r;
+	do
+		r = ck_below->stream_read(o->h, MOAT_OFFSET_STREAM, &v, 1);
+	while (r == -MOAT_EINTR);
+	return r == 1 && v == MOAT_SNAP_VERDICT_END ? MOAT_SNAP_VERDICT_END
+						    : MOAT_SNAP_VERDICT_CONTINUE;
+}
+
+int ck_checkpoint(uint32_t nthreads, const char *error)
+{
+	struct out o;
+	char why[300];
+	if (open_out(&o) < 0)
+		return MOAT_SNAP_VERDICT_CONTINUE;
+	struct moat_snap_header hdr = { .version = MOAT_SNAP_VERSION };
+	memcpy(hdr.magic, MOAT_SNAP_MAGIC, 8);
+	put(&o, &hdr, sizeof(hdr));
+	if (!error)
+		error = uncapturable(why, sizeof(why));
+	if (error) {
+		put_error(&o, error);
+		verdict(&o);
+		ck_below->object_close(o.h);
+		return MOAT_SNAP_VERDICT_CONTINUE;
+	}
+	read_sync_states();
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		struct ck_handle *c = &ck_handles[h];
+		drained[h].len = 0;
+		if (c->type == CK_H_STREAM && drains(c))
+			drain(h);
+		else if (c->type == CK_H_STREAM && !strncmp(c->uri, "memfd:", 6)) {
+			struct moat_attr at = { 0 };
+			if (ck_below->stream_attr_query_by_handle(h, &at) == 0)
+				read_memfd(h, at.size);
+		}
+	}
+	struct moat_snap_timer timers[3];
+	uint32_t ntimers;
+	stop_timers(timers, &ntimers);
+
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < ck_nregions; i++) {
+		if (find_runs(&ck_regions[i], &region_runs[i]) < 0) {
+			put_error(&o, "no memory to list the pages to save");
+			restart_timers(timers, ntimers);
+			verdict(&o);
+			ck_below->object_close(o.h);
+			return MOAT_SNAP_VERDICT_CONTINUE;
+		}
+		bytes += region_runs[i].bytes;
+	}
+	struct moat_snap_info info = {
+		.taken_ns = ck_below->system_time(MOAT_CLOCK_REALTIME),
+		.monotonic_ns = ck_below->system_time(MOAT_CLOCK_MONOTONIC),
+		.nthreads = nthreads, .nregions = ck_nregions, .nstreams = count_streams(),
+		.generation = ck_generation, .memory = bytes,
+	};
+	put_rec(&o, MOAT_SNAP_INFO, sizeof(info));
+	put(&o, &info, sizeof(info));
+	put_streams(&o);
+	for (uint32_t k = 0; k < ntimers; k++) {
+		put_rec(&o, MOAT_SNAP_TIMER, sizeof(timers[k]));
+		put(&o, &timers[k], sizeof(timers[k]));
+	}
+	for (uint32_t i = 0; i < ck_nregions; i++)
+		put_region(&o, &ck_regions[i], &region_runs[i]);
+	for (uint32_t t = 0; t < nthreads; t++)
+		put_thread(&o, &ck_threads[t]);
+	put_rec(&o, MOAT_SNAP_END, 0);
+
+	int v = o.failed ? MOAT_SNAP_VERDICT_CONTINUE : verdict(&o);
+	if (o.failed)
+		ck_say(ck_opt.out, ": writing the image failed; the picoprocess goes on", "");
+	ck_below->object_close(o.h);
+	if (v == MOAT_SNAP_VERDICT_END)
+		return v;
+	for (int h = 3; h < CK_MAX_HANDLES; h++)
+		if (drained[h].len && drains(&ck_handles[h]))
+			undrain(h, ck_handles[h].peer);
+	restart_timers(timers, ntimers);
+	return v;
+}

@@ -1,0 +1,429 @@
+/*
+ * ckpt/restore.c -- resuming an image before the LibOS runs again.
+ *
+ * The order matters: memory first (the image's own stream holds a handle
+ * number the picoprocess may need), then every handle at its number
+ * (gaps held by placeholders while the numbers fill up, since the PAL
+ * gives the lowest free one), timers, the end of the LibOS's pause, and
+ * last the threads.  The image is untrusted: every record is checked
+ * before use, and anything it names is opened through the monitor under
+ * today's grants.  A failure before the threads start is one line and
+ * exit status 2: nothing of the app has run.
+ */
+#include "ckpt.h"
+
+struct in {
+	moat_handle h;
+	uint64_t off, size;
+};
+
+static _Noreturn void fail(const char *a, const char *b, const char *c)
+{
+	char line[600];
+	ext_msg(line, sizeof(line), "moat: resume: ", a, b, c);
+	size_t n = strlen(line);
+	if (n < sizeof(line) - 1)
+		line[n++] = '\n';
+	ck_below->stream_write(2, MOAT_OFFSET_STREAM, line, n);
+	ck_below->process_exit(2, 0);
+	__builtin_unreachable();
+}
+
+static const char *err_name(long r)
+{
+	const char *n = ext_errno_name(r < 0 ? -r : r);
+	return n ? n : "error";
+}
+
+static void get(struct in *in, void *p, uint64_t n)
+{
+	char *d = p;
+	if (n > in->size - in->off || in->off > in->size)
+		fail("the image", " is truncated", "");
+	while (n) {
+		size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
+		long r = ck_below->stream_read(in->h, in->off, d, chunk);
+		if (r == -MOAT_EINTR)
+			continue;
+		if (r <= 0)
+			fail("the image", ": read failed: ", err_name(r));
+		d += r, n -= (uint64_t)r, in->off += (uint64_t)r;
+	}
+}
+
+static void skip_pad(struct in *in, uint64_t len)
+{
+	in->off += (8 - len % 8) % 8;
+}
+
+static void get_rec(struct in *in, struct moat_snap_rec *rec, uint32_t want, uint64_t min)
+{
+	get(in, rec, sizeof(*rec));
+	if (rec->type != want || rec->len < min || rec->len > in->size - in->off)
+		fail("the image", " is malformed (a record out of order or of a wrong length)", "");
+}
+
+/* --- memory --- */
+
+static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t *left)
+{
+	uint64_t npages = r->size / 4096, next = 0;
+	for (uint32_t k = 0; k < r->nruns; k++) {
+		struct moat_snap_run run;
+		if (*left < sizeof(run))
+			fail("the image", ": a region's pages overrun its record", "");
+		get(in, &run, sizeof(run));
+		*left -= sizeof(run);
+		if (run.first < next || run.npages == 0 || run.npages > npages - run.first ||
+		    run.first > npages || run.npages * 4096 > *left)
+			fail("the image", ": a region's page runs are out of range", "");
+		get(in, (void *)(r->addr + run.first * 4096), run.npages * 4096);
+		*left -= run.npages * 4096;
+		next = run.first + run.npages;
+	}
+}
+
+static void map_file(const struct moat_snap_region *r, const char *uri, uint32_t prot)
+{
+	uint32_t shared = r->flags & MOAT_SNAP_REGION_SHARED;
+	long h = ck_below->stream_open(uri, shared && (r->prot & MOAT_PROT_WRITE) ?
+				       MOAT_ACCESS_RDWR : MOAT_ACCESS_READ, 0, 0);
+	if (h < 0)
+		fail(uri, ": cannot be opened again: ", err_name(h));
+	struct moat_attr at;
+	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) == 0 &&
+	    (at.size != r->file_size || at.mtime_ns != r->file_mtime_ns) && !shared)
+		fail(uri, ": changed since the checkpoint (its pages are mapped from it)", "");
+	long m = ck_below->stream_map((moat_handle)h, (void *)r->addr, r->offset, r->size, prot,
+				      MOAT_MAP_NOREPLACE | (shared ? MOAT_MAP_SHARED : 0));
+	if (m < 0)
+		fail(uri, ": cannot be mapped at its address again: ", err_name(m));
+	ck_below->object_close((moat_handle)h);
+}
+
+static void restore_region(struct in *in, const struct ck_options *opt, void *state_start,
+			   void *state_end, uint64_t len)
+{
+	struct moat_snap_region r;
+	char uri[MOAT_URI_MAX];
+	if (len < sizeof(r))
+		fail("the image", ": a region record is too short", "");
+	get(in, &r, sizeof(r));
+	uint64_t left = len - sizeof(r);
+	if (r.addr % 4096 || r.size % 4096 || !r.size || r.addr + r.size < r.addr ||
+	    r.uri_len >= sizeof(uri) || r.uri_len > left || r.prot > 7)
+		fail("the image", ": a region is malformed", "");
+	get(in, uri, r.uri_len);
+	uri[r.uri_len] = 0;
+	left -= r.uri_len;
+	(void)opt;
+	uint32_t prot = r.prot | (r.nruns ? MOAT_PROT_READ | MOAT_PROT_WRITE : 0);
+	if (r.kind == MOAT_SNAP_IMAGE) {
+		if (r.addr != (uint64_t)state_start ||
+		    r.addr + r.size != (uint64_t)state_end)
+			fail("the image", ": taken by another build of moat-pico", "");
+		memset(state_start, 0, r.size);
+	} else if (r.kind == MOAT_SNAP_ANON) {
+		long a = ck_below->vm_alloc((void *)r.addr, r.size, prot,
+					    MOAT_MAP_NOREPLACE |
+					    (r.flags & MOAT_SNAP_REGION_SHARED ? MOAT_MAP_SHARED : 0));
+		if (a < 0)
+			fail("memory", ": cannot be made again at its address: ", err_name(a));
+	} else if (r.kind == MOAT_SNAP_FILE) {
+		map_file(&r, uri, prot);
+	} else {
+		fail("the image", ": a region of an unknown kind", "");
+	}
+	read_runs(in, &r, &left);
+	if (prot != r.prot && r.kind != MOAT_SNAP_IMAGE)
+		ck_below->vm_protect((void *)r.addr, r.size, r.prot);
+	if (r.kind != MOAT_SNAP_IMAGE)
+		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags, r.uri_len ? uri : NULL,
+			      r.offset);
+	for (uint32_t i = 0; i < ck_nregions; i++)
+		if (ck_regions[i].addr == r.addr)
+			ck_regions[i].dirty = r.kind != MOAT_SNAP_FILE || r.nruns > 0 ||
+					      (r.prot & MOAT_PROT_WRITE);
+	in->off += left; /* nothing should be left; the host checked */
+	skip_pad(in, len);
+}
+
+/* --- handles --- */
+
+struct pending_stream {
+	struct moat_snap_stream s;
+	char *uri;
+	char *data;
+};
+
+static struct pending_stream *streams; /* by handle, from ck_pages */
+static struct moat_snap_sync syncs[CK_MAX_HANDLES];
+static uint8_t want[CK_MAX_HANDLES];   /* 1 stream, 2 sync */
+
+static void read_stream(struct in *in, uint64_t len)
+{
+	struct moat_snap_stream s;
+	if (len < sizeof(s))
+		fail("the image", ": a stream record is too short", "");
+	get(in, &s, sizeof(s));
+	if (s.handle < 3 || s.handle >= CK_MAX_HANDLES || want[s.handle] ||
+	    s.uri_len >= MOAT_URI_MAX || (uint64_t)s.uri_len + s.buffered != len - sizeof(s))
+		fail("the image", ": a stream record is malformed", "");
+	struct pending_stream *p = &streams[s.handle];
+	p->s = s;
+	p->uri = ck_pages(s.uri_len + 1);
+	p->data = s.buffered ? ck_pages(s.buffered) : NULL;
+	if (!p->uri || (s.buffered && !p->data))
+		fail("the image", ": no memory for a stream's bytes", "");
+	get(in, p->uri, s.uri_len);
+	p->uri[s.uri_len] = 0;
+	get(in, p->data, s.buffered);
+	skip_pad(in, len);
+	want[s.handle] = 1;
+}
+
+static long make_stream(int h)
+{
+	struct pending_stream *p = &streams[h];
+	struct moat_snap_stream *s = &p->s;
+	moat_handle rd, wr;
+	long r;
+	switch (s->origin) {
+	case MOAT_SNAP_OPENED:
+		r = ck_below->stream_open(p->uri, s->access, s->options, 0);
+		if (r < 0)
+			fail(p->uri, ": not reachable now: ", err_name(r));
+		if (!strncmp(p->uri, "memfd:", 6) && s->buffered)
+			ck_below->stream_write((moat_handle)r, 0, p->data, s->buffered);
+		ck_handle_stream(r, s->origin, p->uri, s->access, s->options, -1);
+		return r;
+	case MOAT_SNAP_PIPE_READ:
+	case MOAT_SNAP_DUPLEX:
+	case MOAT_SNAP_PIPE_WRITE:
+		/* The pair is made when its lower handle comes up; the
+		 * higher is then already in place (see restore_handles). */
+		r = ck_below->stream_pipe(&rd, &wr, s->origin == MOAT_SNAP_DUPLEX ? MOAT_PIPE_DUPLEX : 0);
+		if (r < 0)
+			fail("a pipe", ": cannot be made again: ", err_name(r));
+		return ((long)wr << 32) | (uint32_t)rd;
+	case MOAT_SNAP_CLOSED:
+	default:
+		/* A connection to the outside arrives closed: a pipe whose
+		 * other end is gone reads end-of-file and writes EPIPE. */
+		r = ck_below->stream_pipe(&rd, &wr, MOAT_PIPE_DUPLEX);
+		if (r < 0)
+			fail("a connection", ": cannot be stood in for: ", err_name(r));
+		ck_below->object_close(wr);
+		ck_handle_stream(rd, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
+		return rd;
+	}
+}
+
+/* Make every handle at its number, lowest first.  A pipe's two ends are
+ * made together; where they come out at other numbers than recorded,
+ * the placeholder trick cannot help, so the pair is made when its lower
+ * end's number is the lowest free one and its higher end's is the next:
+ * the PAL gives handles in that order. */
+static void restore_handles(void)
+{
+	long holders[CK_MAX_HANDLES];
+	int nholders = 0;
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		if (!want[h])
+			continue;
+		/* Fill the numbers below h that are still free. */
+		for (;;) {
+			long e = ck_below->event_create(MOAT_EVENT_NOTIFICATION, 0);
+			if (e < 0)
+				fail("handles", ": cannot be made again: ", err_name(e));
+			if (e >= h) {
+				ck_below->object_close((moat_handle)e);
+				break;
+			}
+			if (want[e] == 3) { /* made already, as a pipe's other end */
+				ck_below->object_close((moat_handle)e);
+				break;
+			}
+			holders[nholders++] = e;
+		}
+		if (want[h] == 3)
+			continue;
+		if (want[h] == 2) {
+			struct moat_snap_sync *s = &syncs[h];
+			long r = s->kind == MOAT_SNAP_SEMAPHORE ? ck_below->semaphore_create(s->a, s->b)
+								 : ck_below->event_create(s->a, s->b);
+			if (r != h)
+				fail("a synchronisation object", ": cannot be made at its handle", "");
+			ck_handle_set(r, s->kind == MOAT_SNAP_SEMAPHORE ? CK_H_SEM : CK_H_EVENT, s->a, s->b);
+			continue;
+		}
+		struct moat_snap_stream *s = &streams[h].s;
+		int pair = s->origin == MOAT_SNAP_PIPE_READ || s->origin == MOAT_SNAP_PIPE_WRITE ||
+			   s->origin == MOAT_SNAP_DUPLEX;
+		long r = make_stream(h);
+		if (pair) {
+			int rd = (int)(r & 0xffffffff), wr = (int)(r >> 32);
+			int self = s->origin == MOAT_SNAP_PIPE_WRITE ? wr : rd;
+			int other = self == rd ? wr : rd;
+			if (self != h)
+				fail("a pipe", ": cannot be made at its handle", "");
+			int peer = s->peer;
+			if (peer >= 0 && peer < CK_MAX_HANDLES && want[peer] == 1 && other == peer) {
+				want[peer] = 3;
+				ck_handle_stream(peer, streams[peer].s.origin, "", streams[peer].s.access,
+						 0, h);
+			} else {
+				ck_below->object_close((moat_handle)other);
+				peer = -1;
+			}
+			ck_handle_stream(h, s->origin, "", s->access, 0, peer);
+			continue;
+		}
+		if (r != h)
+			fail(streams[h].uri, ": cannot be made at its handle", "");
+	}
+	for (int i = 0; i < nholders; i++)
+		ck_below->object_close((moat_handle)holders[i]);
+	/* Bytes that waited in pipes go back in, through the writing end. */
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		if (!want[h] || !streams[h].s.buffered || !strncmp(streams[h].uri, "memfd:", 6))
+			continue;
+		int w = ck_handles[h].peer;
+		for (uint64_t off = 0; w >= 0 && off < streams[h].s.buffered;) {
+			long n = ck_below->stream_write(w, MOAT_OFFSET_STREAM, streams[h].data + off,
+							streams[h].s.buffered - off);
+			if (n <= 0)
+				break;
+			off += (uint64_t)n;
+		}
+	}
+}
+
+/* --- the whole --- */
+
+static void *state_lo, *state_hi;
+
+void ck_resume_set_state(void *lo, void *hi)
+{
+	state_lo = lo, state_hi = hi;
+}
+
+void ck_resume(void)
+{
+	struct in in = { 0 };
+	long h = ck_below->stream_open(ck_opt.in, MOAT_ACCESS_READ, 0, 0);
+	if (h < 0)
+		fail(ck_opt.in, ": cannot open the image: ", err_name(h));
+	struct moat_attr at;
+	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
+		fail(ck_opt.in, ": cannot see its size", "");
+	in = (struct in){ .h = (moat_handle)h, .size = at.size };
+	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
+	if (!streams)
+		fail("the image", ": no memory", "");
+
+	struct moat_snap_header hdr;
+	get(&in, &hdr, sizeof(hdr));
+	if (memcmp(hdr.magic, MOAT_SNAP_MAGIC, 8) || hdr.version != MOAT_SNAP_VERSION)
+		fail(ck_opt.in, ": not a checkpoint image of this version", "");
+	struct moat_snap_rec rec;
+	struct moat_snap_info info;
+	get_rec(&in, &rec, MOAT_SNAP_INFO, sizeof(info));
+	get(&in, &info, sizeof(info));
+	in.off += rec.len - sizeof(info);
+	skip_pad(&in, rec.len);
+	if (info.nthreads == 0 || info.nthreads > CK_MAX_THREADS)
+		fail("the image", ": holds no thread, or too many", "");
+
+	struct moat_snap_timer timers[3];
+	uint32_t ntimers = 0, nthreads = 0;
+	ck_lock();
+	ck_nregions = 0;
+	ck_region_add((uint64_t)state_lo, (uint64_t)((char *)state_hi - (char *)state_lo),
+		      MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_SNAP_IMAGE, 0, NULL, 0);
+	for (;;) {
+		get(&in, &rec, sizeof(rec));
+		if (rec.len > in.size - in.off)
+			fail("the image", " is truncated", "");
+		if (rec.type == MOAT_SNAP_END)
+			break;
+		switch (rec.type) {
+		case MOAT_SNAP_STREAM:
+			read_stream(&in, rec.len);
+			break;
+		case MOAT_SNAP_SYNC: {
+			struct moat_snap_sync s;
+			if (rec.len != sizeof(s))
+				fail("the image", ": a sync record is malformed", "");
+			get(&in, &s, sizeof(s));
+			if (s.handle < 3 || s.handle >= CK_MAX_HANDLES || want[s.handle] ||
+			    (s.kind != MOAT_SNAP_SEMAPHORE && s.kind != MOAT_SNAP_EVENT))
+				fail("the image", ": a sync record is malformed", "");
+			syncs[s.handle] = s;
+			want[s.handle] = 2;
+			break;
+		}
+		case MOAT_SNAP_TIMER:
+			if (rec.len != sizeof(timers[0]) || ntimers == 3)
+				fail("the image", ": a timer record is malformed", "");
+			get(&in, &timers[ntimers], sizeof(timers[0]));
+			if (timers[ntimers].which > 2)
+				fail("the image", ": a timer record is malformed", "");
+			ntimers++;
+			break;
+		case MOAT_SNAP_REGION:
+			restore_region(&in, &ck_opt, state_lo, state_hi, rec.len);
+			break;
+		case MOAT_SNAP_THREAD: {
+			struct moat_snap_thread s;
+			if (rec.len < sizeof(s) || nthreads == info.nthreads)
+				fail("the image", ": a thread record is malformed", "");
+			get(&in, &s, sizeof(s));
+			struct ck_thread *t = &ck_threads[nthreads++];
+			if (s.fpsize > CK_FP_MAX || rec.len != sizeof(s) + s.fpsize ||
+			    (s.fpsize && s.fpsize < 512))
+				fail("the image", ": a thread record is malformed", "");
+			memcpy(t->regs, s.regs, sizeof(t->regs));
+			t->fsbase = s.fsbase, t->gsbase = s.gsbase, t->fpsize = s.fpsize;
+			get(&in, t->fp, s.fpsize);
+			uint32_t magic1;
+			memcpy(&magic1, t->fp + 464, 4);
+			t->xsave = s.fpsize > 512 && magic1 == 0x46505853u;
+			skip_pad(&in, rec.len);
+			break;
+		}
+		default:
+			fail("the image", " holds a record this moat does not know", "");
+		}
+		if (rec.type == MOAT_SNAP_STREAM || rec.type == MOAT_SNAP_REGION)
+			continue; /* they skipped their own padding */
+		if (rec.type != MOAT_SNAP_THREAD)
+			skip_pad(&in, rec.len);
+	}
+	if (nthreads != info.nthreads)
+		fail("the image", ": its threads are missing", "");
+	ck_below->object_close((moat_handle)h);
+	restore_handles();
+	ck_unlock();
+	ck_generation = info.generation + 1;
+	ck_live_threads = (int32_t)nthreads;
+	ck_pause_end();
+	for (uint32_t t = 1; t < nthreads; t++) {
+		void *stack = ck_pages(65536);
+		long th = stack ? ck_below->thread_create(&ck_threads[t], stack, 65536, 0) : -MOAT_ENOMEM;
+		if (th < 0)
+			fail("a thread", ": cannot be made again: ", err_name(th));
+		ck_below->object_close((moat_handle)th);
+	}
+	/* Timers last, once every other thread has its own bases again: a
+	 * signal's upcall finds the LibOS's thread through GS. */
+	while (__atomic_load_n(&ck_threads_ready, __ATOMIC_SEQ_CST) < (int32_t)nthreads - 1)
+		ck_below->thread_yield();
+	for (uint32_t k = 0; k < ntimers; k++) {
+		ck_below->timer_set(timers[k].which, timers[k].value_ns, timers[k].interval_ns,
+				    NULL, NULL);
+		ck_timers[timers[k].which] = (struct ck_timer){ 1, timers[k].value_ns,
+								timers[k].interval_ns };
+	}
+	ck_jump(&ck_threads[0]);
+}
