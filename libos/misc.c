@@ -133,7 +133,10 @@ static long sleep_until(uint32_t clock, int64_t end, struct __kernel_timespec *r
 		int64_t left = end - abi->system_time(clock);
 		if (left <= 0)
 			return 0;
-		if (abi->thread_delay((uint64_t)left) != -EINTR || !signal_interrupts_now())
+		long r = abi->thread_delay((uint64_t)left);
+		if (r == -EINTR && __atomic_load_n(&libos_paused, __ATOMIC_SEQ_CST))
+			return -ERESTARTSYS; /* a checkpoint's stop (abi.h, PAUSE) */
+		if (r != -EINTR || !signal_interrupts_now())
 			continue;
 		left = end - abi->system_time(clock);
 		if (rem) {

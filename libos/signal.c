@@ -311,8 +311,8 @@ volatile uint32_t libos_generation;
  * -EINTR, and the LibOS's waits look at libos_paused. */
 void libos_pause(struct moat_exception *e)
 {
-	if (!(boot->flags & MOAT_BOOT_PAUSE))
-		return;
+	if (!boot || !(boot->flags & MOAT_BOOT_PAUSE))
+		return; /* before init: the thread comes to app code later */
 	if (!e->code) {
 		libos_generation = e->pid;
 		__atomic_store_n(&libos_paused, 0, __ATOMIC_SEQ_CST);

@@ -49,6 +49,20 @@ static void put_pad(struct out *o, uint64_t len)
 
 struct drained { char *buf; uint64_t len, cap; };
 static struct drained drained[CK_MAX_HANDLES];
+static uint8_t deleted[CK_MAX_HANDLES];
+
+/* Is the open file h gone from its name (deleted, or replaced)? */
+static int file_deleted(moat_handle h, const char *uri)
+{
+	struct moat_attr by_handle, by_name;
+	if (strncmp(uri, "file:", 5) ||
+	    ck_below->stream_attr_query_by_handle(h, &by_handle) < 0 ||
+	    by_handle.kind != MOAT_KIND_FILE)
+		return 0;
+	if (ck_below->stream_attr_query(uri, 0, &by_name) < 0)
+		return 1;
+	return by_name.ino != by_handle.ino || by_name.dev != by_handle.dev;
+}
 
 /* Read what waits in stream h (a pipe's read end, a socketpair end). */
 static void drain(moat_handle h)
@@ -135,15 +149,19 @@ static void put_streams(struct out *o)
 			continue;
 		struct moat_attr at = { 0 };
 		ck_below->stream_attr_query_by_handle(h, &at);
-		uint32_t ulen = (uint32_t)strlen(c->uri);
+		/* A file deleted while open travels whole, and comes back as a
+		 * memory file: it has no name to be opened by any more. */
+		const char *uri = deleted[h] ? "memfd:deleted" : c->uri;
+		uint32_t ulen = (uint32_t)strlen(uri);
 		struct moat_snap_stream s = {
-			.handle = h, .origin = c->origin, .kind = at.kind, .access = c->access,
-			.options = c->options, .peer = c->peer, .uri_len = ulen,
+			.handle = h, .origin = c->origin, .kind = at.kind,
+			.access = deleted[h] ? MOAT_ACCESS_RDWR : c->access,
+			.options = deleted[h] ? 0 : c->options, .peer = c->peer, .uri_len = ulen,
 			.buffered = drained[h].len, .size = at.size, .mtime_ns = at.mtime_ns,
 		};
 		put_rec(o, MOAT_SNAP_STREAM, sizeof(s) + ulen + s.buffered);
 		put(o, &s, sizeof(s));
-		put(o, c->uri, ulen);
+		put(o, uri, ulen);
 		put(o, drained[h].buf, s.buffered);
 		put_pad(o, sizeof(s) + ulen + s.buffered);
 	}
@@ -410,9 +428,12 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
 		drained[h].len = 0;
+		deleted[h] = 0;
 		if (c->type == CK_H_STREAM && drains(c))
 			drain(h);
-		else if (c->type == CK_H_STREAM && !strncmp(c->uri, "memfd:", 6)) {
+		else if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_OPENED &&
+			 (!strncmp(c->uri, "memfd:", 6) ||
+			  (deleted[h] = (uint8_t)file_deleted((moat_handle)h, c->uri)))) {
 			struct moat_attr at = { 0 };
 			if (ck_below->stream_attr_query_by_handle(h, &at) == 0)
 				read_memfd(h, at.size);
