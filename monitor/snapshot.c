@@ -310,7 +310,8 @@ int moat_snap_check(const void *image, size_t len, char *err, size_t errlen)
 				   "THREAD, END)");
 		if (r.type != MOAT_SNAP_ERROR)
 			w.last_phase = phase(r.type);
-		if (r.type != MOAT_SNAP_INFO && r.type != MOAT_SNAP_ERROR && !w.have_info)
+		if (r.type != MOAT_SNAP_INFO && r.type != MOAT_SNAP_ERROR && !w.have_info &&
+		    !(r.type == MOAT_SNAP_END && w.have_error))
 			return bad(&w, "INFO must be the first record");
 		if (check_body(&w, p + off + sizeof(r), r.len) < 0)
 			return -1;
