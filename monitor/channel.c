@@ -208,6 +208,11 @@ static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, 
 	if (slot == &pp->snap_out) {
 		*fd = *slot; /* send_reply closes it: the monitor forgets it */
 		*slot = -1;
+		/* but keeps a duplicate, to refuse another checkpoint while
+		 * this one's client is there (control.c) */
+		if (pp->snap_busy >= 0)
+			close(pp->snap_busy);
+		pp->snap_busy = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
 		return MOAT_KIND_SOCKET;
 	}
 	*fd = moat_reopen(*slot, O_RDONLY); /* a read-only descriptor of its own */

@@ -677,6 +677,20 @@ static int signal_tasks(pid_t pid)
 	return n;
 }
 
+/* Is the checkpoint whose stream end is *fd still under way: its client
+ * has not closed its end?  A finished one's end is closed here. */
+static int under_way(int *fd)
+{
+	if (*fd < 0)
+		return 0;
+	struct pollfd p = { *fd, POLLRDHUP, 0 };
+	if (poll(&p, 1, 0) == 0)
+		return 1;
+	close(*fd);
+	*fd = -1;
+	return 0;
+}
+
 /* CHECKPOINT: a stream for the checkpointer ("snapshot:out", kept until
  * the picoprocess opens it), the signal that starts it, and to the
  * client the other end of that stream and the snapshot's manifest.  The
@@ -693,13 +707,8 @@ static int checkpoint(struct pico *pp, int stopping, struct moat_ctl_reply *rep,
 		return reason(rep, -EIO, pp->snap_why);
 	if (stopping)
 		return reason(rep, -EAGAIN, "it is stopping");
-	if (pp->snap_out >= 0) { /* pending: unless its client went away */
-		struct pollfd p = { pp->snap_out, POLLIN, 0 };
-		if (poll(&p, 1, 0) == 0)
-			return reason(rep, -EBUSY, "a checkpoint of it is already under way");
-		close(pp->snap_out);
-		pp->snap_out = -1;
-	}
+	if (under_way(&pp->snap_out) || under_way(&pp->snap_busy))
+		return reason(rep, -EBUSY, "a checkpoint of it is already under way");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return reason(rep, -errno, strerror(errno));
 	fds[1] = manifest_memfd(pp);

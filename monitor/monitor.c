@@ -169,6 +169,8 @@ void moat_monitor_free(struct moat_monitor *mon)
 			close(mon->picos[i].snap_out);
 		if (mon->picos[i].snap_in >= 0)
 			close(mon->picos[i].snap_in);
+		if (mon->picos[i].snap_busy >= 0)
+			close(mon->picos[i].snap_busy);
 		free(mon->picos[i].snap_manifest);
 		moat_sockets_close(&mon->picos[i]);
 		moat_policy_free(mon->picos[i].policy);
@@ -287,7 +289,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	mon->picos = picos;
 	struct pico *pp = &picos[mon->n];
 	memset(pp, 0, sizeof(*pp));
-	pp->snap_out = pp->snap_in = -1;
+	pp->snap_out = pp->snap_in = pp->snap_busy = -1;
 	pp->id = mon->n;
 	pp->debug = opt.debug || opt.trace;
 	const char *base = strrchr(m->entry, '/');

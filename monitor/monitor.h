@@ -53,6 +53,8 @@ struct pico {
 	char snap_why[256]; /* why there is none, with ckpt */
 	int snap_out;       /* a pending checkpoint's stream for
 			       "snapshot:out", or -1 */
+	int snap_busy;      /* a duplicate of it once handed out, to see
+			       when its client is gone, or -1 */
 	int snap_in;        /* a resumed run's image for "snapshot:in"
 			       (handed out once), or -1 */
 };
