@@ -6,7 +6,8 @@ B := build
 CC ?= gcc
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor -I$(B)/gen
-HOST_LIBS :=
+# zstd compresses checkpoint images (monitor/snapshot.c).
+HOST_LIBS := -lzstd
 # The monitor is the privileged part: stack protector, position-
 # independent with full RELRO.  FORTIFY only without ASan (they clash).
 HARDEN_FLAGS := -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now
@@ -51,7 +52,7 @@ EXT_OBJ := $(EXT_SRC:%.c=$(B)/%.o)
 # it needs nothing of the LibOS).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c)) $(B)/tests/abi-pico
 
-DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev busybox-static
+DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev libzstd-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
 BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3 procps curl redis-server redis-tools nginx-light wrk
 # libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
@@ -156,17 +157,17 @@ test-security: test-deps
 # `make test` runs each briefly (tests/test_security_fuzz.sh).
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := channel manifest elf package control
+FUZZ_TARGETS := channel manifest elf package control snapshot
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/listing.c monitor/manifest.c monitor/union.c \
 	monitor/learn.c monitor/package.c monitor/depends.c monitor/sockets.c monitor/scratch.c \
-	monitor/guard.c $(EXT_HOST_SRC)
+	monitor/guard.c monitor/snapshot.c $(EXT_HOST_SRC)
 
-$(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
+$(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package $(B)/fuzz/fuzz_snapshot: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -lxxhash
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -lxxhash -lzstd
 
 # Host-side test programs (tests/host/): the monitor's code driven
 # directly, built with the sanitizers; run by tests/test_*.sh.

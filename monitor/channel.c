@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,35 @@ static int new_channel(struct pico *pp, int chan)
 	return send_reply(chan, MOAT_OP_CHANNEL, 0, NULL, 0, sv[1]);
 }
 
+/* "snapshot:out": the stream of a checkpoint `moat checkpoint` asked
+ * for (control.c), to the first process only, once; "snapshot:in": a
+ * resumed run's image, read-only, once.  Otherwise, and for any other
+ * name, EACCES: the picoprocess reaches neither unasked. */
+static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, int *fd)
+{
+	int *slot = !strcmp(uri, "snapshot:out") ? &pp->snap_out
+		    : !strcmp(uri, "snapshot:in") ? &pp->snap_in : NULL;
+	*fd = -1;
+	if (!slot || *slot < 0 || ci != 0)
+		return -EACCES;
+	if (probe)
+		return 0;
+	if (slot == &pp->snap_out) {
+		*fd = *slot; /* send_reply closes it: the monitor forgets it */
+		*slot = -1;
+		/* but keeps a duplicate, to refuse another checkpoint while
+		 * this one's client is there (control.c) */
+		if (pp->snap_busy >= 0)
+			close(pp->snap_busy);
+		pp->snap_busy = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+		return MOAT_KIND_SOCKET;
+	}
+	*fd = moat_reopen(*slot, O_RDONLY); /* a read-only descriptor of its own */
+	close(*slot);
+	*slot = -1;
+	return *fd < 0 ? *fd : MOAT_KIND_FILE;
+}
+
 static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 {
 	int chan = pp->chans[ci];
@@ -243,6 +273,10 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		r = moat_policy_link(pol, rq->path, rq->path2);
 		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_NET:
+		if (!strncmp(rq->data, "snapshot:", 9)) {
+			r = snapshot_stream(pp, ci, rq->data, h->a == 1, &fd);
+			return send_reply(chan, h->op, r, NULL, 0, fd);
+		}
 		if (!strncmp(rq->data, "memfd:", 6)) {
 			/* anonymous memory with a name: reaches nothing outside */
 			fd = memfd_create(rq->data + 6, MFD_CLOEXEC);

@@ -16,13 +16,16 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "control_int.h"
 #include "monitor.h"
+#include "moat/snapshot.h"
 
 _Static_assert(sizeof(struct moat_ctl_req) == 256, "request size");
 _Static_assert(sizeof(struct moat_ctl_reply) == 256, "reply size");
@@ -163,6 +166,35 @@ int moat_ctl_connect(const char *dir, const char *name)
 int moat_ctl_call(int fd, uint16_t cmd, uint32_t arg, const void *payload, uint32_t len,
 		  struct moat_ctl_reply *rep)
 {
+	return moat_ctl_call_fds(fd, cmd, arg, payload, len, rep, NULL, 0);
+}
+
+/* Descriptors that came with a reply: up to 'max' into fds[], the rest
+ * (and all of them when the reply is malformed) closed.  How many kept. */
+static int take_fds(struct msghdr *m, int *fds, int max)
+{
+	int n = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (n < max)
+				fds[n++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+int moat_ctl_call_fds(int fd, uint16_t cmd, uint32_t arg, const void *payload, uint32_t len,
+		      struct moat_ctl_reply *rep, int *fds, int nfds)
+{
+	for (int i = 0; i < nfds; i++)
+		fds[i] = -1;
 	struct moat_ctl_req req;
 	if (len > MOAT_CTL_PAYLOAD) {
 		errno = EINVAL;
@@ -179,12 +211,24 @@ int moat_ctl_call(int fd, uint16_t cmd, uint32_t arg, const void *payload, uint3
 	if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
 		return -1;
 	ssize_t n;
-	while ((n = recv(fd, rep, sizeof(*rep), MSG_TRUNC)) < 0 && errno == EINTR)
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { rep, sizeof(*rep) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf) };
+	while ((n = recvmsg(fd, &m, MSG_TRUNC | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
 	if (n < 0)
 		return -1;
+	int got = take_fds(&m, fds, nfds);
 	if (n != (ssize_t)sizeof(*rep) || rep->magic != MOAT_CTL_MAGIC ||
 	    rep->version != MOAT_CTL_VERSION || rep->len > MOAT_CTL_PAYLOAD) {
+		for (int i = 0; i < got; i++) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
 		errno = EPROTO;
 		return -1;
 	}
@@ -586,11 +630,141 @@ static void status_of(const struct moat_control *c, const struct pico *pp, int s
 	}
 }
 
+/* A failed command's reason, for the client to print: the payload as
+ * NUL-terminated text. */
+static int reason(struct moat_ctl_reply *rep, int status, const char *text)
+{
+	rep->len = (uint32_t)snprintf((char *)rep->payload, MOAT_CTL_PAYLOAD, "%s", text) + 1;
+	if (rep->len > MOAT_CTL_PAYLOAD)
+		rep->len = MOAT_CTL_PAYLOAD;
+	return status;
+}
+
+/* The manifest of the snapshot being taken: the run's, and the time. */
+static int manifest_memfd(const struct pico *pp)
+{
+	char taken[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(taken, sizeof(taken), "taken = %Y-%m-%dT%H:%M:%SZ\n", &tm);
+	int fd = memfd_create("moat-snapshot-manifest", MFD_CLOEXEC);
+	size_t l = strlen(pp->snap_manifest);
+	if (fd >= 0 && (write(fd, pp->snap_manifest, l) != (ssize_t)l ||
+			write(fd, taken, strlen(taken)) != (ssize_t)strlen(taken) ||
+			lseek(fd, 0, SEEK_SET) != 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* MOAT_SIG_CHECKPOINT to every task of the first process.  How many. */
+static int signal_tasks(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	int n = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		int tid = atoi(de->d_name);
+		if (tid > 0 && syscall(SYS_tgkill, (int)pid, tid, MOAT_SIG_CHECKPOINT) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Is the checkpoint whose stream end is *fd still under way: its client
+ * has not closed its end?  A finished one's end is closed here. */
+static int under_way(int *fd)
+{
+	if (*fd < 0)
+		return 0;
+	struct pollfd p = { *fd, POLLRDHUP, 0 };
+	if (poll(&p, 1, 0) == 0)
+		return 1;
+	close(*fd);
+	*fd = -1;
+	return 0;
+}
+
+/* CHECKPOINT: a stream for the checkpointer ("snapshot:out", kept until
+ * the picoprocess opens it), the signal that starts it, and to the
+ * client the other end of that stream and the snapshot's manifest.  The
+ * status, with a reason in rep for a refusal. */
+static int checkpoint(struct pico *pp, int stopping, struct moat_ctl_reply *rep, int fds[2])
+{
+	int sv[2];
+	if (!pp || pp->done)
+		return reason(rep, -ESRCH, "it has ended");
+	if (!pp->ckpt)
+		return reason(rep, -ENOSYS, "it was started without the checkpointer "
+			      "(moat run --no-checkpoint, or without --name)");
+	if (!pp->snap_manifest)
+		return reason(rep, -EIO, pp->snap_why);
+	if (stopping)
+		return reason(rep, -EAGAIN, "it is stopping");
+	if (under_way(&pp->snap_out) || under_way(&pp->snap_busy))
+		return reason(rep, -EBUSY, "a checkpoint of it is already under way");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return reason(rep, -errno, strerror(errno));
+	fds[1] = manifest_memfd(pp);
+	if (fds[1] < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return reason(rep, -EIO, "cannot write the snapshot's manifest");
+	}
+	pp->snap_out = sv[0];
+	fds[0] = sv[1];
+	if (signal_tasks(pp->pid) == 0) {
+		close(pp->snap_out);
+		pp->snap_out = -1;
+		close(fds[0]);
+		close(fds[1]);
+		fds[0] = fds[1] = -1;
+		return reason(rep, -ESRCH, "it has ended");
+	}
+	return 0;
+}
+
+/* Send a reply, with descriptors (closed here) if any. */
+static int send_reply(int fd, const struct moat_ctl_reply *rep, int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { (void *)rep, sizeof(*rep) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int k = 0, list[2];
+	for (int i = 0; i < nfds && i < 2; i++)
+		if (fds[i] >= 0)
+			list[k++] = fds[i];
+	if (k) {
+		memset(&cm, 0, sizeof(cm));
+		m.msg_control = cm.buf;
+		m.msg_controllen = CMSG_SPACE((size_t)k * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN((size_t)k * sizeof(int));
+		memcpy(CMSG_DATA(c), list, (size_t)k * sizeof(int));
+	}
+	ssize_t n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	for (int i = 0; i < k; i++)
+		close(list[i]);
+	return n == (ssize_t)sizeof(*rep) ? 0 : -1;
+}
+
 /* Read one request from a client and answer it; 0 to keep the client,
  * -1 to close it. */
-static int serve_client(struct moat_control *c, struct ctl_client *cl, const struct pico *pp,
+static int serve_client(struct moat_control *c, struct ctl_client *cl, struct pico *pp,
 			int stopping)
 {
+	int fds[2] = { -1, -1 };
 	struct moat_ctl_req req;
 	struct moat_ctl_reply rep;
 	/* MSG_TRUNC: the packet's real size, however large (the rest is
@@ -624,17 +798,20 @@ static int serve_client(struct moat_control *c, struct ctl_client *cl, const str
 			else
 				moat_monitor_signal((int)req.arg); /* as if moat got it */
 			break;
+		case MOAT_CTL_CHECKPOINT:
+			rep.status = checkpoint(pp, stopping, &rep, fds);
+			break;
 		default:
 			rep.status = -EOPNOTSUPP;
 		}
 	}
-	if (send(cl->fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(rep))
+	if (send_reply(cl->fd, &rep, fds, 2) < 0)
 		return -1;
 	return keep ? 0 : -1;
 }
 
 void moat_control_serve(struct moat_control *c, const struct pollfd *pfd, int n,
-			const struct pico *pp, int stopping)
+			struct pico *pp, int stopping)
 {
 	if (!c)
 		return;

@@ -25,7 +25,7 @@ int moat_control_pollfds(struct moat_control *c, struct pollfd *out);
  * picoprocess pp (NULL: none yet); 'stopping': moat was told to end.
  * Never blocks. */
 void moat_control_serve(struct moat_control *c, const struct pollfd *pfd, int n,
-			const struct pico *pp, int stopping);
+			struct pico *pp, int stopping);
 /* Close every connection and remove the entry (if it is still ours). */
 void moat_control_close(struct moat_control *c);
 

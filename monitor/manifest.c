@@ -1011,6 +1011,29 @@ static void finish_drawbridge(struct parse_state *s)
 	}
 }
 
+/* [Snapshot] (a snapshot package's, include/moat/snapshot.h): the keys
+ * are kept as text; monitor/snapshot.c checks them where it uses them.
+ * Only a package's manifest may have one: a plain manifest is not a
+ * checkpoint. */
+static void on_snapshot(struct parse_state *s, const char *key, const char *value)
+{
+	struct moat_snap_meta *sm = &s->m->snap;
+	char **slot = !strcmp(key, "pico") ? &sm->pico : !strcmp(key, "taken") ? &sm->taken
+		      : !strcmp(key, "app") ? &sm->app : !strcmp(key, "extensions") ? &sm->extensions
+		      : !strcmp(key, "cwd") ? &sm->cwd : !strcmp(key, "image_len") ? &sm->image_len
+		      : !strcmp(key, "image_hash") ? &sm->image_hash : NULL;
+	if (!s->requests)
+		return fail(s, "Snapshot", key,
+			    "only a snapshot package has this section%s; run the .mpk itself", "");
+	if (!slot)
+		return fail(s, "Snapshot", key,
+			    "unknown key%s; expected pico, taken, app, extensions, cwd, image_len or "
+			    "image_hash", "");
+	s->m->is_snapshot = 1;
+	free(*slot);
+	*slot = strdup(value);
+}
+
 static int blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
@@ -1067,10 +1090,13 @@ static void on_entry(struct parse_state *s, const char *section, char *line)
 		on_identity(s, name, value);
 	else if (!strncmp(section, "Dependency.", 11))
 		on_dependency(s, section, name, value);
+	else if (!strcmp(section, "Snapshot"))
+		on_snapshot(s, name, value);
 	else
 		fail(s, section, name,
 		     "unknown section%s; expected Application, Namespace, "
-		     "Namespace.Writable, Limits, Tuning, Extensions, Package, Identity or Dependency.NAME "
+		     "Namespace.Writable, Limits, Tuning, Extensions, Package, Identity, "
+		     "Dependency.NAME or Snapshot "
 		     "(or Drawbridge's Windows.Application, Linux.Application, Windows.*)",
 		     "");
 }
@@ -1326,6 +1352,13 @@ void moat_manifest_free(struct moat_manifest *m)
 	free(m->arch);
 	free(m->revision);
 	free(m->ignored);
+	free(m->snap.pico);
+	free(m->snap.taken);
+	free(m->snap.app);
+	free(m->snap.extensions);
+	free(m->snap.cwd);
+	free(m->snap.image_len);
+	free(m->snap.image_hash);
 	free(m->entry);
 	free(m->cwd);
 	free(m->source);

@@ -18,6 +18,7 @@
 
 #include "control_int.h"
 #include "monitor.h"
+#include "moat/snapshot.h"
 
 struct moat_monitor {
 	struct pico *picos;
@@ -164,6 +165,13 @@ void moat_monitor_free(struct moat_monitor *mon)
 			if (mon->picos[i].chans[c] >= 0)
 				close(mon->picos[i].chans[c]);
 		free(mon->picos[i].chans);
+		if (mon->picos[i].snap_out >= 0)
+			close(mon->picos[i].snap_out);
+		if (mon->picos[i].snap_in >= 0)
+			close(mon->picos[i].snap_in);
+		if (mon->picos[i].snap_busy >= 0)
+			close(mon->picos[i].snap_busy);
+		free(mon->picos[i].snap_manifest);
 		moat_sockets_close(&mon->picos[i]);
 		moat_policy_free(mon->picos[i].policy);
 	}
@@ -178,6 +186,17 @@ static uint64_t held_budget(const struct pico *pp)
 {
 	uint64_t b = (pp->memory_max ? pp->memory_max : moat_default_memory()) / 4;
 	return b < (1u << 20) ? 1u << 20 : b > MOAT_LISTING_BYTES_MAX ? MOAT_LISTING_BYTES_MAX : b;
+}
+
+static const char *default_pico_path(char *buf, size_t len);
+
+const char *moat_pico_default(char *buf, size_t len)
+{
+	if (getenv("MOAT_PICO")) {
+		snprintf(buf, len, "%s", getenv("MOAT_PICO"));
+		return buf;
+	}
+	return default_pico_path(buf, len);
 }
 
 static const char *default_pico_path(char *buf, size_t len)
@@ -226,6 +245,33 @@ static void warn_unenforced(struct pico *pp, const struct moat_limits *l)
 			pp->scratch_quota ? "a tmpfs of its own" : "a plain directory, no quota");
 }
 
+/* With the checkpointer in its stack, the run's snapshot manifest is
+ * written now, from the manifest it was launched with (moat checkpoint
+ * later adds the time); a resumed run's image waits for "snapshot:in". */
+static void snapshot_setup(struct pico *pp, const struct moat_manifest *m,
+			   const struct moat_launch_options *opt)
+{
+	if (opt->has_resume)
+		pp->snap_in = fcntl(opt->resume_fd, F_DUPFD_CLOEXEC, 3);
+	for (int i = 0; i < m->nexts; i++)
+		pp->ckpt |= !strcmp(m->exts[i].name, "ckpt");
+	if (!pp->ckpt)
+		return;
+	pp->snap_manifest = moat_snap_manifest(m, opt->pico_path, pp->snap_why,
+					       sizeof(pp->snap_why));
+	if (!pp->snap_manifest && pp->debug)
+		fprintf(stderr, "moat[%s]: no checkpoints: %s\n", pp->name, pp->snap_why);
+}
+
+static void snapshot_drop(struct pico *pp)
+{
+	if (pp->snap_in >= 0)
+		close(pp->snap_in);
+	free(pp->snap_manifest);
+	pp->snap_in = -1;
+	pp->snap_manifest = NULL;
+}
+
 int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 			const struct moat_launch_options *opt_in, char *err,
 			size_t errlen)
@@ -243,6 +289,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	mon->picos = picos;
 	struct pico *pp = &picos[mon->n];
 	memset(pp, 0, sizeof(*pp));
+	pp->snap_out = pp->snap_in = pp->snap_busy = -1;
 	pp->id = mon->n;
 	pp->debug = opt.debug || opt.trace;
 	const char *base = strrchr(m->entry, '/');
@@ -273,8 +320,10 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 		return -1;
 	}
 	warn_unenforced(pp, &m->limits);
+	snapshot_setup(pp, m, &opt);
 	int chan;
 	if (moat_sandbox_spawn(pp, m, &opt, &chan, err, errlen) < 0) {
+		snapshot_drop(pp);
 		moat_cgroup_remove(pp);
 		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);
@@ -285,6 +334,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 		kill(pp->pid, SIGKILL);
 		waitpid(pp->pid, NULL, 0);
 		close(chan);
+		snapshot_drop(pp);
 		moat_cgroup_remove(pp);
 		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);

@@ -47,6 +47,16 @@ struct pico {
 	int nunames;
 	unsigned unix_seq;
 	char sockdir[4096];          /* host directory of their listeners, or "" */
+	/* Checkpoints (snapshot.c, control.c; docs/checkpoint.md). */
+	int ckpt;           /* "ckpt" is in its extension stack */
+	char *snap_manifest;/* the snapshot manifest of this run, or NULL */
+	char snap_why[256]; /* why there is none, with ckpt */
+	int snap_out;       /* a pending checkpoint's stream for
+			       "snapshot:out", or -1 */
+	int snap_busy;      /* a duplicate of it once handed out, to see
+			       when its client is gone, or -1 */
+	int snap_in;        /* a resumed run's image for "snapshot:in"
+			       (handed out once), or -1 */
 };
 
 /* How long a picoprocess has to end after moat is told to end. */

@@ -11,7 +11,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-10}
 modes() { stat -c '%a %u %g' / /etc /etc/passwd /tmp | tr '\n' ' '; }
 before=$(modes)
 mkdir -p "$WORK/tmp"
-for t in channel manifest elf package control; do
+for t in channel manifest elf package control snapshot; do
 	if [ ! -x "$BUILD/fuzz/fuzz_$t" ]; then
 		fail "fuzz $t" "$BUILD/fuzz/fuzz_$t is not built (make $BUILD/fuzz/fuzz_$t; needs clang-14 and libclang-rt-14-dev)"
 		continue

@@ -25,6 +25,7 @@
 #include "moat/manifest.h"
 #include "moat/monitor.h"
 #include "moat/package.h"
+#include "moat/snapshot.h"
 #include "tools.h"
 
 #define ERR_LEN 512
@@ -55,8 +56,9 @@ static void usage(FILE *out)
 		"  --learn FILE      learn mode: the program may read anything it asks for;\n"
 		"                    write a manifest granting exactly what it reached\n"
 		"  --overlay DIR     keep writes to package paths in DIR (default: discarded)\n"
-		"  --name NAME       register under NAME for 'moat ps' and 'moat kill'\n"
-		"                    (unique per user; letters, digits, . _ -)\n"
+		"  --name NAME       register under NAME for 'moat ps', 'moat kill' and\n"
+		"                    'moat checkpoint' (unique per user; letters, digits, . _ -)\n"
+		"  --no-checkpoint   with --name: no checkpointer in the stack\n"
 		"  --debug           show the picoprocess's debug log on stderr\n"
 		"  --trace           also log every system call the program makes,\n"
 		"                    and which syscall sites are rewritten\n"
@@ -74,6 +76,8 @@ static void usage(FILE *out)
 		"       moat trace summary FILE  the strace -c table of a JSON trace\n"
 		"       moat ps                list your named picoprocesses\n"
 		"       moat kill NAME [SIGNAL]  signal one (default TERM)\n"
+		"       moat checkpoint NAME -o SNAP.mpk [--leave-running]\n"
+		"                              write its state; 'moat run SNAP.mpk' resumes it\n"
 		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
@@ -418,6 +422,81 @@ static int add_exts(struct moat_manifest *m, char **exts, int n)
 	return 0;
 }
 
+static int has_ext(const struct moat_manifest *m, const char *name)
+{
+	for (int i = 0; i < m->nexts; i++)
+		if (!strcmp(m->exts[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* The checkpointer on top of the stack (nearest the LibOS): it must see
+ * every downcall the LibOS makes, above any other layer. */
+static int add_checkpointer(struct moat_manifest *m, const char *options)
+{
+	char err[ERR_LEN];
+	if (has_ext(m, "ckpt"))
+		return 0;
+	if (moat_manifest_add_ext(m, "ckpt", options, err, sizeof(err)) < 0)
+		return fail("checkpointer: %s%s", err, "");
+	struct moat_ext_choice top = m->exts[m->nexts - 1];
+	memmove(m->exts + 1, m->exts, (size_t)(m->nexts - 1) * sizeof(*m->exts));
+	m->exts[0] = top;
+	return 0;
+}
+
+static int add_recorded(void *ctx, const char *name, const char *options)
+{
+	char err[ERR_LEN];
+	struct moat_manifest *m = ctx;
+	if (moat_manifest_add_ext(m, name, strcmp(name, "ckpt") ? options : "resume", err,
+				  sizeof(err)) < 0) {
+		fprintf(stderr, "moat: %s: [Snapshot] extensions: %s\n", m->source, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A snapshot package (its manifest has [Snapshot]): check that this
+ * moat-pico took it and that its image is whole, drop its own layer (the
+ * image is no file of the app's), and rebuild the extension stack it
+ * was taken with, the checkpointer resuming.  0, or the exit status. */
+static int prepare_resume(struct moat_manifest *m, const char *file, int nexts, int nargs,
+			  struct moat_snap_loaded *snap)
+{
+	char pico[PATH_MAX + 32], hash[33], err[ERR_LEN];
+	if (nexts)
+		return fail("%s: --ext: a snapshot resumes with the extensions it was taken with; "
+			    "leave --ext out%s", file, "");
+	if (nargs)
+		return fail("%s: a snapshot resumes where it stopped; it takes no arguments%s", file,
+			    "");
+	moat_pico_default(pico, sizeof(pico));
+	if (moat_snap_file_hash(pico, hash) < 0)
+		return fail("%s: %s", pico, strerror(errno));
+	if (!m->snap.pico || strcmp(m->snap.pico, hash))
+		return fail("%s: taken by another build of moat-pico; resume it with that build%s",
+			    file, "");
+	if (!m->snap.extensions)
+		return fail("%s: [Snapshot] extensions: missing%s", file, "");
+	if (moat_snap_load(file, m, snap, err, sizeof(err)) < 0)
+		return fail("%s%s", err, "");
+	if (moat_snap_error_text(snap->image, snap->len, err, sizeof(err)))
+		return fail("%s: holds no state to resume: its checkpoint failed: %s", file, err);
+	if (m->nlayers > 0) { /* the snapshot itself, on top of its dependencies */
+		free(m->layers[--m->nlayers]);
+		m->layers[m->nlayers] = NULL;
+	}
+	for (int i = 0; i < m->nexts; i++) {
+		free(m->exts[i].name);
+		free(m->exts[i].options);
+	}
+	m->nexts = 0;
+	if (moat_snap_ext_decode(m->snap.extensions, add_recorded, m) < 0)
+		return fail("%s: [Snapshot] extensions: malformed%s", file, "");
+	return add_checkpointer(m, "resume");
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -436,6 +515,7 @@ static int cmd_run(int argc, char **argv)
 		{ "accept-grants", no_argument, 0, 'A' },
 		{ "ext", required_argument, 0, 'x' },
 		{ "name", required_argument, 0, 'N' },
+		{ "no-checkpoint", no_argument, 0, 'K' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -447,7 +527,8 @@ static int cmd_run(int argc, char **argv)
 	char **envs = calloc((size_t)argc, sizeof(char *));
 	char **exts = calloc((size_t)argc, sizeof(char *));
 	int nexts = 0;
-	int nenv = 0, quick = 0, rc = 2, accept = 0;
+	int nenv = 0, quick = 0, rc = 2, accept = 0, no_ckpt = 0;
+	struct moat_snap_loaded snap = { .memfd = -1 };
 	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
 		   *learn = NULL, *name = NULL;
 
@@ -489,6 +570,7 @@ static int cmd_run(int argc, char **argv)
 		case 'R': lo.no_rewrite = 1; break;
 		case 'A': accept = 1; break;
 		case 'x': exts[nexts++] = optarg; break;
+		case 'K': no_ckpt = 1; break;
 		case 'N':
 			name = optarg;
 			if (moat_ctl_name_check(name, err, sizeof(err)) < 0) {
@@ -528,11 +610,16 @@ static int cmd_run(int argc, char **argv)
 			rc = fail("%s: the package has no [Application] entry to run%s", argv[optind], "");
 			goto out;
 		}
-		settle_requests(&m, &given, argv[optind], accept);
-		moat_manifest_free(&given);
-		optind++;
+		const char *file = argv[optind++];
 		if (optind < argc && !strcmp(argv[optind], "--"))
 			optind++;
+		if (m.is_snapshot && (rc = prepare_resume(&m, file, nexts, argc - optind, &snap))) {
+			moat_manifest_free(&given);
+			goto out;
+		}
+		rc = 2;
+		settle_requests(&m, &given, file, accept);
+		moat_manifest_free(&given);
 		if (optind < argc)
 			moat_manifest_set_args(&m, argv + optind, argc - optind);
 	} else if (quick || dashdash) {
@@ -564,6 +651,17 @@ static int cmd_run(int argc, char **argv)
 		moat_manifest_add_env(&m, envs[i]);
 	if (add_exts(&m, exts, nexts))
 		goto out;
+	if (name && !no_ckpt && add_checkpointer(&m, ""))
+		goto out;
+	if (no_ckpt && !name) {
+		rc = fail("--no-checkpoint: goes with --name (only a named picoprocess can be "
+			  "checkpointed)%s%s", "", "");
+		goto out;
+	}
+	if (snap.memfd >= 0) {
+		lo.has_resume = 1;
+		lo.resume_fd = snap.memfd;
+	}
 	if (overlay) {
 		char abs[PATH_MAX];
 		if (!realpath(overlay, abs)) {
@@ -651,6 +749,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	moat_monitor_free(mon);
 out:
+	moat_snap_unload(&snap);
 	free(envs);
 	free(exts);
 	moat_manifest_free(&m);
@@ -677,6 +776,8 @@ int main(int argc, char **argv)
 		return moat_cmd_ps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "kill"))
 		return moat_cmd_kill(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "checkpoint"))
+		return moat_cmd_checkpoint(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "filter")) {
 		printf("# every host call must also come from the PAL gate at 0x6f0000000000;\n"
 		       "# any other 'syscall' traps to the LibOS (SECCOMP_RET_TRAP)\n");

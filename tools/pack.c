@@ -937,6 +937,11 @@ int moat_cmd_inspect(int argc, char **argv)
 		moat_put_grant(stdout, &m, i);
 		fputc('\n', stdout);
 	}
+	if (m.is_snapshot && moat_inspect_snapshot(argv[1], &m) < 0) {
+		moat_manifest_free(&m);
+		moat_package_close(p);
+		return 1;
+	}
 	printf("files:\n");
 	for (size_t i = 0; i < moat_package_count(p); i++) {
 		const struct moat_pkg_entry *e = moat_package_entry(p, i);

@@ -19,6 +19,11 @@ int moat_cmd_trace(int argc, char **argv);
 /* moat ps, moat kill (tools/control.c): named picoprocesses. */
 int moat_cmd_ps(int argc, char **argv);
 int moat_cmd_kill(int argc, char **argv);
+/* moat checkpoint NAME -o SNAP.mpk (tools/checkpoint.c). */
+int moat_cmd_checkpoint(int argc, char **argv);
+/* moat inspect's part for a snapshot package: its [Snapshot] and what
+ * its image holds.  0, or -1 (said on stderr) if the image is bad. */
+int moat_inspect_snapshot(const char *file, const struct moat_manifest *m);
 
 /* PROGRAM as a host path: itself if it has a slash (made absolute), or
  * the first executable of that name on $PATH.  -1 if none. */

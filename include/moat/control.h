@@ -45,7 +45,14 @@
 enum moat_ctl_cmd {
 	MOAT_CTL_STATUS = 1,     /* reply payload: struct moat_ctl_status */
 	MOAT_CTL_KILL = 2,       /* arg: signal number, 1..64; empty reply */
-	MOAT_CTL_CHECKPOINT = 3, /* reserved (issue 14); -EOPNOTSUPP today */
+	MOAT_CTL_CHECKPOINT = 3, /* start a checkpoint (docs/checkpoint.md): the
+				    reply carries, by SCM_RIGHTS, the client's
+				    end of the image stream and a memfd of the
+				    snapshot's manifest; a refusal's reason is
+				    the payload, NUL-terminated text:
+				    -ENOSYS started without the checkpointer,
+				    -EBUSY one is under way, -ESRCH ended,
+				    -EAGAIN stopping, -EIO no manifest */
 };
 
 /* A request: exactly sizeof(struct moat_ctl_req) bytes, one packet. */
@@ -105,6 +112,11 @@ int moat_ctl_connect(const char *dir, const char *name);
  * reply, EAGAIN: no answer in time). */
 int moat_ctl_call(int fd, uint16_t cmd, uint32_t arg, const void *payload, uint32_t len,
 		  struct moat_ctl_reply *rep);
+
+/* The same, receiving up to nfds descriptors that come with the reply
+ * into fds[] (-1 where none came; more are closed). */
+int moat_ctl_call_fds(int fd, uint16_t cmd, uint32_t arg, const void *payload, uint32_t len,
+		      struct moat_ctl_reply *rep, int *fds, int nfds);
 
 /* Remove NAME's entry in DIR if it is stale (checked again under the
  * directory's lock).  1 removed, 0 alive or gone, -1 error. */

@@ -120,6 +120,13 @@ struct moat_manifest {
 	int no_rewrite;       /* [Tuning] rewrite = no */
 	struct moat_ext_choice *exts; /* top of the stack first */
 	int nexts;
+	/* [Snapshot]: only in a snapshot package's manifest (a checkpoint,
+	 * include/moat/snapshot.h); the values as written, NULL if absent.
+	 * Checked where they are used (monitor/snapshot.c). */
+	int is_snapshot;
+	struct moat_snap_meta {
+		char *pico, *taken, *app, *extensions, *cwd, *image_len, *image_hash;
+	} snap;
 };
 
 /* Parse 'path' into 'm'.  On failure returns -1 and writes one line

@@ -21,7 +21,15 @@ struct moat_launch_options {
 	int trace;             /* and log every system call the app makes */
 	int learn;             /* learn mode (see moat_policy_learn) */
 	int no_rewrite;        /* no syscall-site rewriting in the LibOS */
+	int has_resume;        /* resume a checkpoint: */
+	int resume_fd;         /* the raw image (a memfd), handed to the
+				  picoprocess once as "snapshot:in" (the
+				  monitor keeps a duplicate of its own) */
 };
+
+/* The moat-pico a launch with no pico_path runs ($MOAT_PICO, else next
+ * to moat, else ../lib/moat/moat-pico), in buf. */
+const char *moat_pico_default(char *buf, size_t len);
 
 /* How a picoprocess ended. */
 struct moat_exit {

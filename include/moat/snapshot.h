@@ -54,6 +54,12 @@
 #define MOAT_SNAP_PATH    "/.moat/snapshot.zst" /* the image in the package */
 #define MOAT_SNAP_MAX_IMAGE (64ULL << 30)       /* a raw image's largest size */
 #define MOAT_SNAP_PAGE    4096
+#define MOAT_SNAP_FPSTATE_MAX (64u << 10)       /* a THREAD's fpsize at most */
+
+/* The host signal `moat checkpoint` sends to every task of the
+ * picoprocess's first process; the PAL turns it into a pause of the
+ * checkpointer (only with "ckpt" in the extension stack). */
+#define MOAT_SIG_CHECKPOINT 33
 
 /* The verdict byte the client sends after the END record. */
 #define MOAT_SNAP_VERDICT_END      'E' /* written: the picoprocess ends */
@@ -183,5 +189,62 @@ struct moat_snap_thread {
  * with one line in err naming the record (its index and offset) and the
  * fault. */
 int moat_snap_check(const void *image, size_t len, char *err, size_t errlen);
+
+/* ---- Host side (monitor/snapshot.c), for the monitor and the tools ---- */
+
+/* The record at *off of an image moat_snap_check accepted (start with
+ * *off = sizeof(struct moat_snap_header)); its body follows it.  *off
+ * moves to the next record.  NULL after END. */
+const struct moat_snap_rec *moat_snap_next(const void *image, size_t len, size_t *off);
+
+/* The text of an image's ERROR record (escaped: printable ASCII only) in
+ * out: 1 if it has one, else 0.  The image must have passed the check. */
+int moat_snap_error_text(const void *image, size_t len, char *out, size_t outlen);
+
+/* XXH3-128 of a file as 32 hex digits (and the NUL).  0, or -1 with
+ * errno. */
+int moat_snap_file_hash(const char *path, char hex[33]);
+
+/* XXH3-64 of a buffer as 16 hex digits. */
+void moat_snap_hash64(const void *buf, size_t len, char hex[17]);
+
+/* Compress 'len' bytes of image with zstd, written to fd.  0, or -1
+ * with one line in err. */
+int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t errlen);
+
+/* A snapshot package opened for resume or inspection. */
+struct moat_snap_loaded {
+	int memfd;            /* the raw image, read-only sealed memfd */
+	const void *image;    /* mapped read-only, len bytes */
+	size_t len;
+	uint64_t zlen;        /* compressed bytes in the package */
+};
+
+/* Open snapshot package 'path' (moat_package_open with every hash
+ * checked), decompress its image into a memfd, bounded by
+ * MOAT_SNAP_MAX_IMAGE and [Snapshot] image_len, check image_hash and
+ * moat_snap_check.  'm' is the package's manifest as parsed.  0, or -1
+ * with one line "PATH: what is wrong" in err. */
+struct moat_manifest;
+int moat_snap_load(const char *path, const struct moat_manifest *m,
+		   struct moat_snap_loaded *out, char *err, size_t errlen);
+void moat_snap_unload(struct moat_snap_loaded *s);
+
+/* The snapshot manifest of a run of 'm' (the manifest as launched, with
+ * its layers and the runner's grants) by moat-pico 'pico_path': [Package],
+ * [Identity], [Application], [Dependency.*] (exact versions), the grants
+ * as requests, [Limits], and [Snapshot] last, without 'taken' (added at
+ * the checkpoint) nor image_len/image_hash (added by the client).  A
+ * malloc'd NUL-terminated text, or NULL with one line in err. */
+char *moat_snap_manifest(const struct moat_manifest *m, const char *pico_path, char *err,
+			 size_t errlen);
+
+/* The extension stack as [Snapshot] extensions records it: items
+ * "NAME" or "NAME:OPTIONS" separated by blanks, OPTIONS percent-encoded.
+ * moat_snap_ext_decode calls add(name, options) for each item: 0, or
+ * -1 (a malformed value, or the first failure of add). */
+char *moat_snap_ext_encode(const struct moat_manifest *m);
+int moat_snap_ext_decode(const char *value,
+			 int (*add)(void *ctx, const char *name, const char *options), void *ctx);
 
 #endif /* MOAT_SNAPSHOT_H */

@@ -174,6 +174,14 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	if (strncmp(uri, "tcp.", 4) == 0 || strncmp(uri, "udp.", 4) == 0 ||
 	    strncmp(uri, "unix.", 5) == 0 || strncmp(uri, "memfd:", 6) == 0)
 		return net_open(uri);
+	/* A checkpoint's stream, or a resumed run's image (read-only: the
+	 * monitor hands a read-only descriptor of it). */
+	if (strncmp(uri, "snapshot:", 9) == 0) {
+		long h = net_open(uri);
+		if (h >= 0 && pal_handles[h].kind == MOAT_KIND_FILE)
+			pal_handles[h].access = MOAT_ACCESS_READ;
+		return h;
+	}
 	const char *path = file_path(uri);
 	if (!path)
 		return -MOAT_EINVAL;

@@ -1,0 +1,787 @@
+/*
+ * snapshot.c -- the host side of checkpoints (include/moat/snapshot.h,
+ * docs/checkpoint.md): the record check of a raw image, its zstd
+ * compression into a snapshot package and back into a memfd for resume,
+ * and the snapshot manifest the monitor writes for a run.
+ *
+ * The raw image comes from inside a picoprocess: untrusted.  Every length
+ * is checked against what is left of the image before it is added to
+ * anything, so that a length near 2^64 cannot wrap a bound.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+/* xxHash in its header-only mode, as package.c */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "moat/manifest.h"
+#include "moat/package.h"
+#include "moat/snapshot.h"
+
+_Static_assert(sizeof(struct moat_snap_header) == 16, "header layout");
+_Static_assert(sizeof(struct moat_snap_rec) == 16, "record layout");
+_Static_assert(sizeof(struct moat_snap_info) == 40, "info layout");
+_Static_assert(sizeof(struct moat_snap_stream) == 56, "stream layout");
+_Static_assert(sizeof(struct moat_snap_sync) == 16, "sync layout");
+_Static_assert(sizeof(struct moat_snap_timer) == 24, "timer layout");
+_Static_assert(sizeof(struct moat_snap_region) == 64, "region layout");
+_Static_assert(sizeof(struct moat_snap_run) == 16, "run layout");
+_Static_assert(sizeof(struct moat_snap_thread) == 168, "thread layout");
+
+#define ERROR_TEXT_MAX 4096 /* an ERROR record's text at most */
+
+static const char *const type_names[MOAT_SNAP_NTYPES] = {
+	"END", "INFO", "STREAM", "SYNC", "TIMER", "REGION", "THREAD", "ERROR",
+};
+
+/* The phase of each type: records come in this order (snapshot.h). */
+static int phase(uint32_t type)
+{
+	switch (type) {
+	case MOAT_SNAP_INFO: return 1;
+	case MOAT_SNAP_STREAM: case MOAT_SNAP_SYNC: return 2;
+	case MOAT_SNAP_TIMER: return 3;
+	case MOAT_SNAP_REGION: return 4;
+	case MOAT_SNAP_THREAD: return 5;
+	default: return 6; /* ERROR, END */
+	}
+}
+
+struct walk {
+	char *err;
+	size_t errlen;
+	size_t index, off;     /* the record being checked */
+	uint32_t type;
+	int last_phase;
+	int64_t last_handle;   /* STREAM and SYNC: ascending */
+	uint64_t region_end;   /* REGION: ascending, not overlapping */
+	int have_region;
+	int have_info, have_error;
+	struct moat_snap_info info;
+	uint64_t nthreads, nregions, nstreams, memory;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int bad(struct walk *w, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(w->err, w->errlen, "record %zu at offset %zu (%s): %s", w->index, w->off,
+		 w->type < MOAT_SNAP_NTYPES ? type_names[w->type] : "unknown type", why);
+	return -1;
+}
+
+static int check_handle(struct walk *w, int32_t handle)
+{
+	if (handle < 0)
+		return bad(w, "negative handle %d", handle);
+	if (handle <= w->last_handle)
+		return bad(w, "handle %d after handle %" PRId64 ": not ascending", handle,
+			   w->last_handle);
+	w->last_handle = handle;
+	return 0;
+}
+
+static int check_stream(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	struct moat_snap_stream s;
+	if (len < sizeof(s))
+		return bad(w, "%" PRIu64 " bytes, shorter than its fixed part (%zu)", len, sizeof(s));
+	memcpy(&s, b, sizeof(s));
+	uint64_t rest = len - sizeof(s);
+	if (s.uri_len > rest || s.buffered != rest - s.uri_len)
+		return bad(w, "length %" PRIu64 " is not %zu + uri_len %u + buffered %" PRIu64, len,
+			   sizeof(s), s.uri_len, s.buffered);
+	if (s.origin < MOAT_SNAP_OPENED || s.origin > MOAT_SNAP_CLOSED)
+		return bad(w, "unknown origin %u", s.origin);
+	if (s.zero)
+		return bad(w, "reserved field is not zero");
+	if (s.peer < -1)
+		return bad(w, "peer handle %d", s.peer);
+	if (memchr(b + sizeof(s), 0, s.uri_len))
+		return bad(w, "the URI holds a NUL byte");
+	w->nstreams++;
+	return check_handle(w, s.handle);
+}
+
+static int check_sync(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	struct moat_snap_sync s;
+	if (len != sizeof(s))
+		return bad(w, "%" PRIu64 " bytes, expected %zu", len, sizeof(s));
+	memcpy(&s, b, sizeof(s));
+	if (s.kind != MOAT_SNAP_SEMAPHORE && s.kind != MOAT_SNAP_EVENT)
+		return bad(w, "unknown kind %u", s.kind);
+	return check_handle(w, s.handle);
+}
+
+static int check_timer(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	struct moat_snap_timer t;
+	if (len != sizeof(t))
+		return bad(w, "%" PRIu64 " bytes, expected %zu", len, sizeof(t));
+	memcpy(&t, b, sizeof(t));
+	return t.zero ? bad(w, "reserved field is not zero") : 0;
+}
+
+/* The runs of a region: ascending, inside it, each with its pages. */
+static int check_runs(struct walk *w, const struct moat_snap_region *r, const unsigned char *b,
+		      uint64_t len)
+{
+	uint64_t at = 0, next_page = 0, pages = r->size / MOAT_SNAP_PAGE;
+	for (uint32_t i = 0; i < r->nruns; i++) {
+		struct moat_snap_run run;
+		if (len - at < sizeof(run))
+			return bad(w, "run %u: past the end of the record", i);
+		memcpy(&run, b + at, sizeof(run));
+		at += sizeof(run);
+		if (run.npages == 0)
+			return bad(w, "run %u: no pages", i);
+		if (run.first < next_page)
+			return bad(w, "run %u: page %" PRIu64 " is not after the previous run", i,
+				   run.first);
+		if (run.first > pages || run.npages > pages - run.first)
+			return bad(w, "run %u: pages %" PRIu64 "+%" PRIu64 " outside the region's %" PRIu64,
+				   i, run.first, run.npages, pages);
+		if (run.npages > (len - at) / MOAT_SNAP_PAGE)
+			return bad(w, "run %u: %" PRIu64 " pages past the end of the record", i,
+				   run.npages);
+		at += run.npages * MOAT_SNAP_PAGE;
+		next_page = run.first + run.npages;
+		w->memory += run.npages * MOAT_SNAP_PAGE; /* <= the image's length */
+	}
+	if (at != len)
+		return bad(w, "%" PRIu64 " bytes after its last run", len - at);
+	return 0;
+}
+
+static int check_region(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	struct moat_snap_region r;
+	if (len < sizeof(r))
+		return bad(w, "%" PRIu64 " bytes, shorter than its fixed part (%zu)", len, sizeof(r));
+	memcpy(&r, b, sizeof(r));
+	if (r.kind < MOAT_SNAP_ANON || r.kind > MOAT_SNAP_IMAGE)
+		return bad(w, "unknown kind %u", r.kind);
+	if (r.zero || (r.flags & ~(uint32_t)MOAT_SNAP_REGION_SHARED))
+		return bad(w, "reserved bits set");
+	if (r.addr % MOAT_SNAP_PAGE || r.size % MOAT_SNAP_PAGE || r.size == 0)
+		return bad(w, "address %#" PRIx64 " size %#" PRIx64 ": not whole pages", r.addr,
+			   r.size);
+	if (r.addr + r.size < r.addr || r.addr + r.size > (1ull << 47))
+		return bad(w, "address %#" PRIx64 " size %#" PRIx64 ": outside the address space",
+			   r.addr, r.size);
+	if (w->have_region && r.addr < w->region_end)
+		return bad(w, "address %#" PRIx64 " overlaps or precedes the previous region", r.addr);
+	if ((r.kind == MOAT_SNAP_FILE) != (r.uri_len > 0))
+		return bad(w, "a URI of %u bytes for a region of kind %u", r.uri_len, r.kind);
+	if (r.uri_len > len - sizeof(r))
+		return bad(w, "uri_len %u past the end of the record", r.uri_len);
+	if (memchr(b + sizeof(r), 0, r.uri_len))
+		return bad(w, "the URI holds a NUL byte");
+	w->have_region = 1;
+	w->region_end = r.addr + r.size;
+	w->nregions++;
+	return check_runs(w, &r, b + sizeof(r) + r.uri_len, len - sizeof(r) - r.uri_len);
+}
+
+static int check_thread(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	struct moat_snap_thread t;
+	if (len < sizeof(t))
+		return bad(w, "%" PRIu64 " bytes, shorter than its fixed part (%zu)", len, sizeof(t));
+	memcpy(&t, b, sizeof(t));
+	if (t.fpsize > MOAT_SNAP_FPSTATE_MAX)
+		return bad(w, "fpsize %u is over %u", t.fpsize, MOAT_SNAP_FPSTATE_MAX);
+	if (len != sizeof(t) + t.fpsize)
+		return bad(w, "length %" PRIu64 " is not %zu + fpsize %u", len, sizeof(t), t.fpsize);
+	if (t.zero)
+		return bad(w, "reserved field is not zero");
+	w->nthreads++;
+	return 0;
+}
+
+static int check_body(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	switch (w->type) {
+	case MOAT_SNAP_INFO:
+		if (w->have_info || w->index != 0)
+			return bad(w, "INFO must be the first record, once");
+		if (len != sizeof(w->info))
+			return bad(w, "%" PRIu64 " bytes, expected %zu", len, sizeof(w->info));
+		memcpy(&w->info, b, sizeof(w->info));
+		w->have_info = 1;
+		return 0;
+	case MOAT_SNAP_STREAM: return check_stream(w, b, len);
+	case MOAT_SNAP_SYNC: return check_sync(w, b, len);
+	case MOAT_SNAP_TIMER: return check_timer(w, b, len);
+	case MOAT_SNAP_REGION: return check_region(w, b, len);
+	case MOAT_SNAP_THREAD: return check_thread(w, b, len);
+	case MOAT_SNAP_ERROR:
+		if (len == 0 || len > ERROR_TEXT_MAX)
+			return bad(w, "%" PRIu64 " bytes of text (1 to %d)", len, ERROR_TEXT_MAX);
+		w->have_error = 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* At END: the counts INFO announced. */
+static int check_counts(struct walk *w)
+{
+	if (w->have_error)
+		return 0; /* a failed checkpoint: only its reason counts */
+	if (!w->have_info)
+		return bad(w, "no INFO record");
+	if (w->nthreads == 0)
+		return bad(w, "no THREAD record");
+	if (w->info.nthreads != w->nthreads || w->info.nregions != w->nregions ||
+	    w->info.nstreams != w->nstreams)
+		return bad(w, "INFO says %u threads, %u regions, %u streams; the image has %" PRIu64
+			   ", %" PRIu64 ", %" PRIu64, w->info.nthreads, w->info.nregions,
+			   w->info.nstreams, w->nthreads, w->nregions, w->nstreams);
+	if (w->info.memory != w->memory)
+		return bad(w, "INFO says %" PRIu64 " bytes of memory; the runs hold %" PRIu64,
+			   w->info.memory, w->memory);
+	return 0;
+}
+
+int moat_snap_check(const void *image, size_t len, char *err, size_t errlen)
+{
+	const unsigned char *p = image;
+	struct walk w = { .err = err, .errlen = errlen, .last_handle = -1 };
+	struct moat_snap_header h;
+	if (len < sizeof(h)) {
+		snprintf(err, errlen, "%zu bytes: too short for an image", len);
+		return -1;
+	}
+	memcpy(&h, p, sizeof(h));
+	if (memcmp(h.magic, MOAT_SNAP_MAGIC, 8)) {
+		snprintf(err, errlen, "not a checkpoint image (bad magic)");
+		return -1;
+	}
+	if (h.version != MOAT_SNAP_VERSION || h.flags) {
+		snprintf(err, errlen, "image version %u flags %#x; this moat reads version %d",
+			 h.version, h.flags, MOAT_SNAP_VERSION);
+		return -1;
+	}
+	size_t off = sizeof(h);
+	for (;; w.index++) {
+		struct moat_snap_rec r;
+		w.off = off;
+		w.type = MOAT_SNAP_NTYPES;
+		if (len - off < sizeof(r))
+			return bad(&w, "the image ends without an END record");
+		memcpy(&r, p + off, sizeof(r));
+		w.type = r.type;
+		if (r.type >= MOAT_SNAP_NTYPES)
+			return bad(&w, "unknown record type %u", r.type);
+		if (r.zero)
+			return bad(&w, "reserved field is not zero");
+		size_t room = len - off - sizeof(r);
+		if (r.len > room)
+			return bad(&w, "length %" PRIu64 " past the end of the image (%zu left)", r.len,
+				   room);
+		size_t pad = (8 - r.len % 8) % 8;
+		if (pad > room - r.len)
+			return bad(&w, "its padding runs past the end of the image");
+		for (size_t i = 0; i < pad; i++)
+			if (p[off + sizeof(r) + r.len + i])
+				return bad(&w, "padding is not zero");
+		if (w.have_error && r.type != MOAT_SNAP_END)
+			return bad(&w, "a record after ERROR");
+		if (r.type != MOAT_SNAP_ERROR && phase(r.type) < w.last_phase)
+			return bad(&w, "out of order (records go INFO, STREAM/SYNC, TIMER, REGION, "
+				   "THREAD, END)");
+		if (r.type != MOAT_SNAP_ERROR)
+			w.last_phase = phase(r.type);
+		if (r.type != MOAT_SNAP_INFO && r.type != MOAT_SNAP_ERROR && !w.have_info &&
+		    !(r.type == MOAT_SNAP_END && w.have_error))
+			return bad(&w, "INFO must be the first record");
+		if (check_body(&w, p + off + sizeof(r), r.len) < 0)
+			return -1;
+		off += sizeof(r) + r.len + pad;
+		if (r.type != MOAT_SNAP_END)
+			continue;
+		if (r.len)
+			return bad(&w, "END has a body of %" PRIu64 " bytes", r.len);
+		if (off != len)
+			return bad(&w, "%zu bytes after the END record", len - off);
+		return check_counts(&w);
+	}
+}
+
+const struct moat_snap_rec *moat_snap_next(const void *image, size_t len, size_t *off)
+{
+	if (*off > len || len - *off < sizeof(struct moat_snap_rec))
+		return NULL;
+	const struct moat_snap_rec *r = (const void *)((const char *)image + *off);
+	if (r->type == MOAT_SNAP_END)
+		return NULL;
+	*off += sizeof(*r) + ((r->len + 7) & ~7ull);
+	return r;
+}
+
+int moat_snap_error_text(const void *image, size_t len, char *out, size_t outlen)
+{
+	size_t off = sizeof(struct moat_snap_header);
+	const struct moat_snap_rec *r;
+	while ((r = moat_snap_next(image, len, &off))) {
+		if (r->type != MOAT_SNAP_ERROR)
+			continue;
+		const unsigned char *t = (const void *)(r + 1);
+		size_t n = 0;
+		for (uint64_t i = 0; i < r->len && n + 5 < outlen; i++) {
+			if (t[i] >= ' ' && t[i] < 0x7f)
+				out[n++] = (char)t[i];
+			else if (t[i] != '\n' || i + 1 < r->len)
+				n += (size_t)snprintf(out + n, outlen - n, "\\x%02x", t[i]);
+		}
+		if (outlen)
+			out[n < outlen ? n : outlen - 1] = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+int moat_snap_file_hash(const char *path, char out[33])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	XXH3_state_t *st = XXH3_createState();
+	static unsigned char buf[1 << 16];
+	ssize_t n;
+	XXH3_128bits_reset(st);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		XXH3_128bits_update(st, buf, (size_t)n);
+	int e = errno;
+	close(fd);
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	XXH3_freeState(st);
+	if (n < 0) {
+		errno = e;
+		return -1;
+	}
+	hex(c.digest, 16, out);
+	return 0;
+}
+
+void moat_snap_hash64(const void *buf, size_t len, char out[17])
+{
+	XXH64_canonical_t c;
+	XXH64_canonicalFromHash(&c, XXH3_64bits(buf, len));
+	hex(c.digest, 8, out);
+}
+
+static int write_all(int fd, const void *b, size_t n)
+{
+	const char *p = b;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t errlen)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	size_t cap = ZSTD_CStreamOutSize();
+	char *buf = malloc(cap);
+	int r = cc && buf ? 0 : -1;
+	if (r < 0)
+		snprintf(err, errlen, "out of memory");
+	if (r == 0)
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+	ZSTD_inBuffer in = { image, len, 0 };
+	for (size_t left = 1; r == 0 && left;) {
+		ZSTD_outBuffer o = { buf, cap, 0 };
+		left = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_end);
+		if (ZSTD_isError(left)) {
+			snprintf(err, errlen, "compressing: %s", ZSTD_getErrorName(left));
+			r = -1;
+		} else if (write_all(fd, buf, o.pos) < 0) {
+			snprintf(err, errlen, "writing: %s", strerror(errno));
+			r = -1;
+		}
+	}
+	free(buf);
+	ZSTD_freeCCtx(cc);
+	return r;
+}
+
+/* "[Snapshot] KEY: ..." errors for a snapshot package. */
+static int unsigned_value(const char *v, uint64_t *out)
+{
+	char *end;
+	if (!v || *v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (*end || errno)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/* Decompress zlen bytes at 'z' into memfd fd: exactly image_len bytes,
+ * one frame, nothing after it; hash them on the way. */
+static int inflate(const void *z, uint64_t zlen, int fd, uint64_t image_len, char hexout[17],
+		   char *err, size_t errlen)
+{
+	ZSTD_DCtx *dc = ZSTD_createDCtx();
+	size_t cap = ZSTD_DStreamOutSize();
+	char *buf = malloc(cap);
+	XXH3_state_t *st = XXH3_createState();
+	int r = dc && buf && st ? 0 : -1;
+	if (r < 0)
+		snprintf(err, errlen, "out of memory");
+	else
+		XXH3_64bits_reset(st);
+	ZSTD_inBuffer in = { z, zlen, 0 };
+	uint64_t total = 0;
+	size_t more = 1;
+	while (r == 0 && (in.pos < in.size || more)) {
+		ZSTD_outBuffer o = { buf, cap, 0 };
+		more = ZSTD_decompressStream(dc, &o, &in);
+		if (ZSTD_isError(more)) {
+			snprintf(err, errlen, "the image does not decompress: %s",
+				 ZSTD_getErrorName(more));
+			r = -1;
+		} else if (o.pos > image_len - total) {
+			snprintf(err, errlen, "the image is longer than its image_len (%" PRIu64 ")",
+				 image_len);
+			r = -1;
+		} else if (more && in.pos == in.size && o.pos == 0) {
+			snprintf(err, errlen, "the compressed image is truncated");
+			r = -1;
+		} else if (more == 0 && in.pos < in.size) {
+			snprintf(err, errlen, "data after the compressed image");
+			r = -1;
+		} else if (write_all(fd, buf, o.pos) < 0) {
+			snprintf(err, errlen, "writing the image to memory: %s", strerror(errno));
+			r = -1;
+		} else {
+			XXH3_64bits_update(st, buf, o.pos);
+			total += o.pos;
+		}
+		if (r == 0 && more == 0 && in.pos == in.size)
+			break;
+	}
+	if (r == 0 && total != image_len) {
+		snprintf(err, errlen, "the image is %" PRIu64 " bytes, its image_len says %" PRIu64,
+			 total, image_len);
+		r = -1;
+	}
+	if (r == 0) {
+		XXH64_canonical_t c;
+		XXH64_canonicalFromHash(&c, XXH3_64bits_digest(st));
+		hex(c.digest, 8, hexout);
+	}
+	free(buf);
+	ZSTD_freeDCtx(dc);
+	if (st)
+		XXH3_freeState(st);
+	return r;
+}
+
+int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_snap_loaded *out,
+		   char *err, size_t errlen)
+{
+	char why[512], got[17];
+	uint64_t image_len;
+	memset(out, 0, sizeof(*out));
+	out->memfd = -1;
+	if (!m->is_snapshot) {
+		snprintf(err, errlen, "%s: not a snapshot (no [Snapshot] section)", path);
+		return -1;
+	}
+	if (unsigned_value(m->snap.image_len, &image_len) < 0 || image_len > MOAT_SNAP_MAX_IMAGE) {
+		snprintf(err, errlen, "%s: [Snapshot] image_len: expected a number of bytes up to "
+			 "%llu", path, (unsigned long long)MOAT_SNAP_MAX_IMAGE);
+		return -1;
+	}
+	if (!m->snap.image_hash || strlen(m->snap.image_hash) != 16 ||
+	    strspn(m->snap.image_hash, "0123456789abcdef") != 16) {
+		snprintf(err, errlen, "%s: [Snapshot] image_hash: expected 16 hex digits", path);
+		return -1;
+	}
+	struct moat_package *pkg = moat_package_open(path, 1, err, errlen);
+	if (!pkg)
+		return -1;
+	const struct moat_pkg_entry *e = moat_package_lookup(pkg, MOAT_SNAP_PATH);
+	if (!e || (e->mode & S_IFMT) != S_IFREG) {
+		snprintf(err, errlen, "%s: no %s in the package", path, MOAT_SNAP_PATH);
+		moat_package_close(pkg);
+		return -1;
+	}
+	/* The entry is inside the file: moat_package_open checked it. */
+	void *z = e->size ? mmap(NULL, e->size, PROT_READ, MAP_PRIVATE, moat_package_fd(pkg),
+				 (off_t)e->offset) : NULL;
+	int fd = memfd_create("moat-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int r = z != MAP_FAILED && e->size && fd >= 0 ? 0 : -1;
+	if (r < 0)
+		snprintf(why, sizeof(why), "%s", !e->size ? "the compressed image is empty"
+			 : strerror(errno));
+	else
+		r = inflate(z, e->size, fd, image_len, got, why, sizeof(why));
+	if (r == 0 && strcmp(got, m->snap.image_hash)) {
+		snprintf(why, sizeof(why), "the image's hash is %s, [Snapshot] image_hash says %s "
+			 "(damaged or altered)", got, m->snap.image_hash);
+		r = -1;
+	}
+	out->zlen = e->size;
+	if (z && z != MAP_FAILED)
+		munmap(z, e->size);
+	moat_package_close(pkg);
+	if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
+			    F_SEAL_SEAL) < 0) {
+		snprintf(why, sizeof(why), "sealing the image: %s", strerror(errno));
+		r = -1;
+	}
+	void *img = MAP_FAILED;
+	if (r == 0) {
+		img = mmap(NULL, image_len ? image_len : 1, PROT_READ, MAP_SHARED, fd, 0);
+		if (img == MAP_FAILED) {
+			snprintf(why, sizeof(why), "mapping the image: %s", strerror(errno));
+			r = -1;
+		}
+	}
+	char detail[400];
+	if (r == 0 && moat_snap_check(img, image_len, detail, sizeof(detail)) < 0) {
+		snprintf(why, sizeof(why), "the image is malformed: %s", detail);
+		r = -1;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		if (img != MAP_FAILED)
+			munmap(img, image_len ? image_len : 1);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	out->memfd = fd;
+	out->image = img;
+	out->len = image_len;
+	return 0;
+}
+
+void moat_snap_unload(struct moat_snap_loaded *s)
+{
+	if (s->image)
+		munmap((void *)s->image, s->len ? s->len : 1);
+	if (s->memfd >= 0)
+		close(s->memfd);
+	memset(s, 0, sizeof(*s));
+	s->memfd = -1;
+}
+
+/* ---- the snapshot manifest ---- */
+
+static int keep_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("._-=,/+@", c);
+}
+
+char *moat_snap_ext_encode(const struct moat_manifest *m)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	for (int i = 0; i < m->nexts; i++) {
+		fprintf(f, "%s%s", i ? " " : "", m->exts[i].name);
+		/* a resumed run records the checkpointer as a fresh one */
+		const char *o = strcmp(m->exts[i].name, "ckpt") ? m->exts[i].options : "";
+		if (*o)
+			fputc(':', f);
+		for (; *o; o++)
+			if (keep_byte((unsigned char)*o))
+				fputc(*o, f);
+			else
+				fprintf(f, "%%%02X", (unsigned char)*o);
+	}
+	fclose(f);
+	return out;
+}
+
+static int unhex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int moat_snap_ext_decode(const char *v, int (*add)(void *, const char *, const char *),
+			 void *ctx)
+{
+	char name[64], opts[4096];
+	while (*v) {
+		while (*v == ' ')
+			v++;
+		if (!*v)
+			break;
+		size_t n = strcspn(v, ": ");
+		if (n == 0 || n >= sizeof(name))
+			return -1;
+		memcpy(name, v, n);
+		name[n] = 0;
+		v += n;
+		size_t k = 0;
+		if (*v == ':')
+			for (v++; *v && *v != ' '; v++) {
+				int c = *v;
+				if (c == '%') {
+					int a = unhex(v[1]), b = a < 0 ? -1 : unhex(v[2]);
+					if (b < 0)
+						return -1;
+					c = a * 16 + b;
+					v += 2;
+				}
+				if (c == 0 || k + 1 >= sizeof(opts))
+					return -1;
+				opts[k++] = (char)c;
+			}
+		opts[k] = 0;
+		if (add(ctx, name, opts) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void put_limits(FILE *f, const struct moat_limits *l)
+{
+	static const struct { const char *key; size_t off; } keys[] = {
+		{ "memory", offsetof(struct moat_limits, memory) },
+		{ "files", offsetof(struct moat_limits, files) },
+		{ "file_size", offsetof(struct moat_limits, file_size) },
+		{ "cpu_seconds", offsetof(struct moat_limits, cpu_seconds) },
+		{ "processes", offsetof(struct moat_limits, processes) },
+		{ "cpu_share", offsetof(struct moat_limits, cpu_share) },
+		{ "disk", offsetof(struct moat_limits, disk) },
+	};
+	int any = 0;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		uint64_t v = *(const uint64_t *)((const char *)l + keys[i].off);
+		if (!v)
+			continue;
+		fprintf(f, "%s%s = %" PRIu64 "\n", any++ ? "" : "\n[Limits]\n", keys[i].key, v);
+	}
+	if (l->cpus)
+		fprintf(f, "%scpus = %" PRIu64 ".%03" PRIu64 "\n", any++ ? "" : "\n[Limits]\n",
+			l->cpus / 1000, l->cpus % 1000);
+}
+
+/* Each layer's identity: [Dependency.NAME] with its exact version,
+ * bottom first, so that resolving them again stacks them the same. */
+static int put_dependencies(FILE *f, const struct moat_manifest *m, char *err, size_t errlen)
+{
+	for (int i = 0; i < m->nlayers; i++) {
+		struct moat_package *pkg = moat_package_open(m->layers[i], 0, err, errlen);
+		if (!pkg)
+			return -1;
+		size_t len;
+		const char *text = moat_package_manifest(pkg, &len);
+		struct moat_manifest pm;
+		int r = moat_manifest_parse_package(text, len, m->layers[i], &pm, err, errlen);
+		moat_package_close(pkg);
+		if (r < 0)
+			return -1;
+		if (pm.name && pm.version)
+			fprintf(f, "\n[Dependency.%s]\nversion = =%s\n", pm.name, pm.version);
+		moat_manifest_free(&pm);
+	}
+	return 0;
+}
+
+char *moat_snap_manifest(const struct moat_manifest *m, const char *pico_path, char *err,
+			 size_t errlen)
+{
+	char pico[33], *out = NULL;
+	size_t len = 0;
+	if (moat_snap_file_hash(pico_path, pico) < 0) {
+		snprintf(err, errlen, "%s: %s", pico_path, strerror(errno));
+		return NULL;
+	}
+	FILE *f = open_memstream(&out, &len);
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	const char *base = m->entry ? strrchr(m->entry, '/') : NULL;
+	const char *app = base ? base + 1 : m->entry ? m->entry : "app";
+	char name[65];
+	int n = 0;
+	for (const char *c = app; *c && n < 48; c++) /* [Identity] name: letters, digits, ._+- */
+		name[n++] = keep_byte((unsigned char)*c) && !strchr("=,/@", *c) ? *c : '_';
+	name[n] = 0;
+	fprintf(f, "# A checkpoint written by moat checkpoint (docs/checkpoint.md).\n"
+		"[Package]\nmanifest_version = 1\n\n[Identity]\nname = %s-snapshot\nversion = 1\n",
+		n ? name : "app");
+	fputs("\n[Application]\nentry = ", f);
+	moat_manifest_put_uri(f, m->entry ? m->entry : "/");
+	fputc('\n', f);
+	if (m->uid || m->gid)
+		fprintf(f, "user = %d:%d\n", m->uid, m->gid);
+	if (put_dependencies(f, m, err, errlen) < 0) {
+		fclose(f);
+		free(out);
+		return NULL;
+	}
+	/* The run's own grants, as requests: they grant nothing by
+	 * themselves at resume (docs/package-format.md, Policy). */
+	fputs("\n[Namespace]\n", f);
+	for (int i = 0; i < m->nmaps; i++)
+		if (!m->maps[i].writable)
+			moat_manifest_put_map(f, m->maps[i].vpath, m->maps[i].hpath);
+	fputs("\n[Namespace.Writable]\n", f);
+	for (int i = 0; i < m->nmaps; i++)
+		if (m->maps[i].writable)
+			moat_manifest_put_map(f, m->maps[i].vpath, m->maps[i].hpath);
+	for (int i = 0; i < m->nnets; i++) {
+		moat_manifest_put_net(f, &m->nets[i]);
+		fputc('\n', f);
+	}
+	put_limits(f, &m->limits);
+	char *exts = moat_snap_ext_encode(m);
+	fprintf(f, "\n[Snapshot]\npico = %s\napp = %s\nextensions = %s\ncwd = ", pico,
+		n ? name : "app", exts ? exts : "");
+	free(exts);
+	moat_manifest_put_uri(f, m->cwd ? m->cwd : "/");
+	fputc('\n', f);
+	if (fclose(f) != 0) {
+		free(out);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return out;
+}

@@ -1,0 +1,411 @@
+/*
+ * checkpoint.c -- moat checkpoint NAME -o SNAP.mpk [--leave-running]:
+ * ask a named picoprocess's monitor for a checkpoint (MOAT_CTL_CHECKPOINT,
+ * docs/control.md), read the raw image its checkpointer writes, check it,
+ * write the snapshot package, then tell the checkpointer whether to end
+ * ('E') or to go on ('C').  Until the package is safely renamed into
+ * place the verdict is 'C': a failure anywhere loses nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "moat/control.h"
+#include "moat/manifest.h"
+#include "moat/package.h"
+#include "moat/snapshot.h"
+#include "tools.h"
+
+#define IMAGE_IDLE_MS 10000   /* no byte of image for this long: give up */
+#define MANIFEST_MAX (1 << 20)
+
+struct ckpt {
+	const char *name, *out;
+	int sock;            /* our end of the image stream */
+	int raw;             /* the raw image, a temporary file */
+	int zfd;             /* the compressed image, a temporary file */
+	char zpath[PATH_MAX];
+	char *manifest;
+	size_t mlen;
+	void *image;
+	size_t len;
+	char err[PATH_MAX + 1024];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: moat checkpoint NAME -o SNAP.mpk [--leave-running]\n"
+		"Write the state of the picoprocess registered as NAME (moat run --name)\n"
+		"into the snapshot package SNAP.mpk; it then ends, or with --leave-running\n"
+		"goes on.  'moat run SNAP.mpk' resumes it (docs/checkpoint.md).\n");
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Read the manifest the monitor wrote for this snapshot. */
+static int read_manifest(struct ckpt *c, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > MANIFEST_MAX) {
+		snprintf(c->err, sizeof(c->err), "the monitor sent no usable manifest");
+		return -1;
+	}
+	c->mlen = (size_t)st.st_size;
+	c->manifest = malloc(c->mlen + 256);
+	if (!c->manifest || pread(fd, c->manifest, c->mlen, 0) != (ssize_t)c->mlen) {
+		snprintf(c->err, sizeof(c->err), "cannot read the manifest the monitor sent");
+		return -1;
+	}
+	return 0;
+}
+
+/* A temporary file beside the output (its directory, resolved: the
+ * package writer wants a path with no symlink on it). */
+static int temp_beside(struct ckpt *c, const char *what, char *path, size_t len)
+{
+	char copy[PATH_MAX], dir[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", c->out);
+	char *slash = strrchr(copy, '/');
+	const char *d = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
+	if (!realpath(d, dir)) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", d, strerror(errno));
+		return -1;
+	}
+	const char *base = strrchr(c->out, '/') ? strrchr(c->out, '/') + 1 : c->out;
+	if (snprintf(path, len, "%s/.%s.%s-XXXXXX", strcmp(dir, "/") ? dir : "", base, what) >=
+	    (int)len) {
+		snprintf(c->err, sizeof(c->err), "%s: path too long", c->out);
+		return -1;
+	}
+	int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		snprintf(c->err, sizeof(c->err), "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* The raw image from the stream, until the checkpointer shuts its side
+ * down: into a temporary file, bounded, with an idle timeout. */
+static int read_image(struct ckpt *c)
+{
+	char tmp[PATH_MAX];
+	c->raw = temp_beside(c, "image", tmp, sizeof(tmp));
+	if (c->raw < 0)
+		return -1;
+	unlink(tmp);
+	static char buf[1 << 16];
+	uint64_t total = 0;
+	for (;;) {
+		struct pollfd p = { c->sock, POLLIN, 0 };
+		int r = poll(&p, 1, IMAGE_IDLE_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			snprintf(c->err, sizeof(c->err), "no image after %d s (%" PRIu64 " bytes so far)"
+				 "; is its checkpointer stuck?", IMAGE_IDLE_MS / 1000, total);
+			return -1;
+		}
+		ssize_t n = r < 0 ? -1 : read(c->sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(c->err, sizeof(c->err), "reading the image: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if ((uint64_t)n > MOAT_SNAP_MAX_IMAGE - total) {
+			snprintf(c->err, sizeof(c->err), "the image is larger than %llu bytes",
+				 (unsigned long long)MOAT_SNAP_MAX_IMAGE);
+			return -1;
+		}
+		if (write(c->raw, buf, (size_t)n) != n) {
+			snprintf(c->err, sizeof(c->err), "writing the image to %s: %s", tmp,
+				 strerror(errno ? errno : ENOSPC));
+			return -1;
+		}
+		total += (uint64_t)n;
+	}
+	if (total == 0) {
+		snprintf(c->err, sizeof(c->err), "its checkpointer sent no image");
+		return -1;
+	}
+	c->len = (size_t)total;
+	c->image = mmap(NULL, c->len, PROT_READ, MAP_PRIVATE, c->raw, 0);
+	if (c->image == MAP_FAILED) {
+		c->image = NULL;
+		snprintf(c->err, sizeof(c->err), "mapping the image: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The snapshot package: the manifest with the image's length and hash
+ * added to its [Snapshot] section (the last), and the compressed image. */
+static int write_package(struct ckpt *c)
+{
+	char hash[17], why[512];
+	moat_snap_hash64(c->image, c->len, hash);
+	c->mlen += (size_t)snprintf(c->manifest + c->mlen, 256, "image_len = %zu\nimage_hash = %s\n",
+				    c->len, hash);
+	c->zfd = temp_beside(c, "zst", c->zpath, sizeof(c->zpath));
+	if (c->zfd < 0)
+		return -1;
+	if (moat_snap_compress(c->image, c->len, c->zfd, why, sizeof(why)) < 0) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", c->zpath, why);
+		return -1;
+	}
+	struct stat st;
+	fstat(c->zfd, &st);
+	struct moat_pkg_source src = {
+		.path = (char *)MOAT_SNAP_PATH, .mode = S_IFREG | 0600, .host = c->zpath,
+		.mtime_ns = (int64_t)time(NULL) * 1000000000, .dev = st.st_dev, .ino = st.st_ino,
+	};
+	if (moat_package_write(c->out, c->manifest, c->mlen, &src, 1, why, sizeof(why)) < 0) {
+		snprintf(c->err, sizeof(c->err), "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_verdict(int sock, char v)
+{
+	return send(sock, &v, 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int connect_name(const char *name)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], err[512];
+	if (moat_ctl_dir(dir, sizeof(dir), err, sizeof(err)) < 0) {
+		fprintf(stderr, "moat: %s\n", err);
+		return -1;
+	}
+	moat_ctl_sweep(dir);
+	int fd = moat_ctl_connect(dir, name);
+	if (fd < 0 && errno == ECONNREFUSED)
+		moat_ctl_reap(dir, name);
+	if (fd < 0 && (errno == ECONNREFUSED || errno == ENOENT))
+		fprintf(stderr, "moat: checkpoint: no picoprocess named %s\n", name);
+	else if (fd < 0)
+		fprintf(stderr, "moat: checkpoint: %s: %s\n", name, strerror(errno));
+	return fd;
+}
+
+/* Ask for the checkpoint: our end of the stream and the manifest. */
+static int request(struct ckpt *c)
+{
+	int fd = connect_name(c->name), fds[2];
+	if (fd < 0)
+		return -1;
+	struct moat_ctl_reply rep;
+	int r = moat_ctl_call_fds(fd, MOAT_CTL_CHECKPOINT, 0, NULL, 0, &rep, fds, 2);
+	int e = errno;
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "moat: checkpoint: %s: %s\n", c->name,
+			e == EAGAIN ? "its monitor did not answer" : strerror(e));
+		return -1;
+	}
+	if (rep.status || fds[0] < 0 || fds[1] < 0) {
+		char why[MOAT_CTL_PAYLOAD + 1] = "";
+		if (rep.status && rep.len) {
+			memcpy(why, rep.payload, rep.len);
+			why[rep.len] = 0;
+			for (char *p = why; *p; p++)
+				if (*p < ' ' || *p > '~')
+					*p = '?';
+		}
+		fprintf(stderr, "moat: checkpoint: %s: %s\n", c->name,
+			why[0] ? why : rep.status == -EOPNOTSUPP ? "its moat cannot take checkpoints"
+			: rep.status ? strerror(-rep.status) : "the monitor sent no image stream");
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return -1;
+	}
+	c->sock = fds[0];
+	r = read_manifest(c, fds[1]);
+	close(fds[1]);
+	return r;
+}
+
+static int parse_args(struct ckpt *c, int argc, char **argv, int *leave)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--leave-running")) {
+			*leave = 1;
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			c->out = argv[++i];
+		} else if (argv[i][0] != '-' && !c->name) {
+			c->name = argv[i];
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	char err[256];
+	size_t l = c->out ? strlen(c->out) : 0;
+	if (!c->name || !c->out) {
+		usage(stderr);
+		return 2;
+	}
+	if (moat_ctl_name_check(c->name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "moat: checkpoint: invalid name: %s\n", err);
+		return 2;
+	}
+	if (l <= 4 || strcmp(c->out + l - 4, ".mpk")) {
+		fprintf(stderr, "moat: checkpoint: -o %s: a snapshot is a package; name it *.mpk\n",
+			c->out);
+		return 2;
+	}
+	return -1;
+}
+
+int moat_cmd_checkpoint(int argc, char **argv)
+{
+	struct ckpt c = { .sock = -1, .raw = -1, .zfd = -1 };
+	int leave = 0, rc = parse_args(&c, argc, argv, &leave);
+	if (rc >= 0)
+		return rc;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = 1;
+	if (request(&c) < 0) {
+		if (c.sock >= 0) {
+			fprintf(stderr, "moat: checkpoint: %s: %s\n", c.name, c.err);
+			send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
+		}
+		goto out;
+	}
+	char why[512];
+	int ok = read_image(&c) == 0;
+	if (ok && moat_snap_check(c.image, c.len, why, sizeof(why)) < 0) {
+		snprintf(c.err, sizeof(c.err), "its checkpointer wrote a malformed image: %s", why);
+		ok = 0;
+	}
+	if (ok && moat_snap_error_text(c.image, c.len, why, sizeof(why))) {
+		snprintf(c.err, sizeof(c.err), "%s", why); /* it cannot be checkpointed */
+		ok = 0;
+	}
+	ok = ok && write_package(&c) == 0;
+	if (!ok) {
+		fprintf(stderr, "moat: checkpoint: %s: %s\n", c.name, c.err);
+		send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
+		goto out;
+	}
+	/* Written and renamed into place: now it may end. */
+	if (send_verdict(c.sock, leave ? MOAT_SNAP_VERDICT_CONTINUE : MOAT_SNAP_VERDICT_END) < 0)
+		fprintf(stderr, "moat: checkpoint: %s: the snapshot is written, but the picoprocess "
+			"did not wait for its verdict (%s)\n", c.name, strerror(errno));
+	struct moat_snap_info info = { 0 };
+	const struct moat_snap_rec *r = (const void *)((const char *)c.image +
+						       sizeof(struct moat_snap_header));
+	if (r->type == MOAT_SNAP_INFO)
+		memcpy(&info, r + 1, sizeof(info));
+	struct stat st;
+	if (stat(c.out, &st) < 0)
+		st.st_size = 0;
+	printf("moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes on disk, %ld ms)\n",
+	       c.name, c.out, info.memory, (long long)st.st_size, ms_since(&t0));
+	rc = 0;
+out:
+	if (c.zfd >= 0) {
+		close(c.zfd);
+		unlink(c.zpath);
+	}
+	if (c.image)
+		munmap(c.image, c.len);
+	if (c.raw >= 0)
+		close(c.raw);
+	if (c.sock >= 0)
+		close(c.sock);
+	free(c.manifest);
+	return rc;
+}
+
+/* ---- moat inspect SNAP.mpk: what a snapshot holds ---- */
+
+static const char *origin_name(uint32_t o)
+{
+	static const char *const names[] = { "?", "opened", "pipe-read", "pipe-write", "duplex",
+					     "closed" };
+	return o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+/* Print at most 'n' bytes of untrusted text, escaped. */
+static void put_bytes(const unsigned char *b, size_t n)
+{
+	char s[512];
+	size_t k = n < sizeof(s) - 1 ? n : sizeof(s) - 1;
+	memcpy(s, b, k);
+	s[k] = 0;
+	moat_put_escaped(stdout, s);
+	if (k < n)
+		fputs("...", stdout);
+}
+
+int moat_inspect_snapshot(const char *file, const struct moat_manifest *m)
+{
+	struct moat_snap_loaded s;
+	char err[1024];
+	printf("snapshot:\n  taken:      ");
+	moat_put_escaped(stdout, m->snap.taken ? m->snap.taken : "?");
+	printf("\n  app:        ");
+	moat_put_escaped(stdout, m->snap.app ? m->snap.app : "?");
+	printf("\n  extensions: ");
+	moat_put_escaped(stdout, m->snap.extensions ? m->snap.extensions : "?");
+	printf("\n  moat-pico:  ");
+	moat_put_escaped(stdout, m->snap.pico ? m->snap.pico : "?");
+	printf("\n");
+	fflush(stdout);
+	if (moat_snap_load(file, m, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "moat inspect: %s\n", err);
+		return -1;
+	}
+	size_t off = sizeof(struct moat_snap_header);
+	const struct moat_snap_rec *r;
+	struct moat_snap_info info = { 0 };
+	char text[1024];
+	if (moat_snap_error_text(s.image, s.len, text, sizeof(text)))
+		printf("  error:      %s\n", text); /* escaped already */
+	while ((r = moat_snap_next(s.image, s.len, &off)))
+		if (r->type == MOAT_SNAP_INFO)
+			memcpy(&info, r + 1, sizeof(info));
+	printf("  image:      %zu bytes, %llu compressed\n", s.len, (unsigned long long)s.zlen);
+	printf("  threads:    %u\n  regions:    %u\n  memory:     %llu bytes\n  generation: %u\n",
+	       info.nthreads, info.nregions, (unsigned long long)info.memory, info.generation);
+	printf("  streams:    %u\n", info.nstreams);
+	off = sizeof(struct moat_snap_header);
+	while ((r = moat_snap_next(s.image, s.len, &off))) {
+		if (r->type != MOAT_SNAP_STREAM)
+			continue;
+		struct moat_snap_stream st;
+		memcpy(&st, r + 1, sizeof(st));
+		printf("    %5d %-10s ", st.handle, origin_name(st.origin));
+		put_bytes((const unsigned char *)(r + 1) + sizeof(st), st.uri_len);
+		if (st.buffered)
+			printf(" (%llu bytes buffered)", (unsigned long long)st.buffered);
+		printf("\n");
+	}
+	moat_snap_unload(&s);
+	return 0;
+}
