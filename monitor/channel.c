@@ -195,9 +195,23 @@ static int new_channel(struct pico *pp, int chan)
 /* "snapshot:out": the stream of a checkpoint `moat checkpoint` asked
  * for (control.c), to the first process only, once; "snapshot:in": a
  * resumed run's image, read-only, once.  Otherwise, and for any other
- * name, EACCES: the picoprocess reaches neither unasked. */
+ * name, EACCES: the picoprocess reaches neither unasked.  A resumed
+ * checkpointer that restored everything opens "snapshot:running": no
+ * stream (ENOENT), but a resumed run that was asked to (moat receive)
+ * tells its waiter with one byte, once. */
 static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, int *fd)
 {
+	if (!strcmp(uri, "snapshot:running")) {
+		*fd = -1;
+		if (ci == 0 && !probe && pp->snap_running >= 0) {
+			if (write(pp->snap_running, "R", 1) != 1 && pp->debug)
+				fprintf(stderr, "moat[%s]: nobody waits to hear the resume ran\n",
+					pp->name);
+			close(pp->snap_running);
+			pp->snap_running = -1;
+		}
+		return -ENOENT;
+	}
 	int *slot = !strcmp(uri, "snapshot:out") ? &pp->snap_out
 		    : !strcmp(uri, "snapshot:in") ? &pp->snap_in : NULL;
 	*fd = -1;

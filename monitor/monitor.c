@@ -253,6 +253,8 @@ static void snapshot_setup(struct pico *pp, const struct moat_manifest *m,
 {
 	if (opt->has_resume)
 		pp->snap_in = fcntl(opt->resume_fd, F_DUPFD_CLOEXEC, 3);
+	if (opt->has_resume && opt->has_running)
+		pp->snap_running = fcntl(opt->running_fd, F_DUPFD_CLOEXEC, 3);
 	for (int i = 0; i < m->nexts; i++)
 		pp->ckpt |= !strcmp(m->exts[i].name, "ckpt");
 	if (!pp->ckpt)
@@ -267,8 +269,10 @@ static void snapshot_drop(struct pico *pp)
 {
 	if (pp->snap_in >= 0)
 		close(pp->snap_in);
+	if (pp->snap_running >= 0)
+		close(pp->snap_running);
 	free(pp->snap_manifest);
-	pp->snap_in = -1;
+	pp->snap_in = pp->snap_running = -1;
 	pp->snap_manifest = NULL;
 }
 
@@ -289,7 +293,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	mon->picos = picos;
 	struct pico *pp = &picos[mon->n];
 	memset(pp, 0, sizeof(*pp));
-	pp->snap_out = pp->snap_in = pp->snap_busy = -1;
+	pp->snap_out = pp->snap_in = pp->snap_busy = pp->snap_running = -1;
 	pp->id = mon->n;
 	pp->debug = opt.debug || opt.trace;
 	const char *base = strrchr(m->entry, '/');

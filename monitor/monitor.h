@@ -57,6 +57,7 @@ struct pico {
 			       when its client is gone, or -1 */
 	int snap_in;        /* a resumed run's image for "snapshot:in"
 			       (handed out once), or -1 */
+	int snap_running;   /* where to say the resume is done, or -1 */
 };
 
 /* How long a picoprocess has to end after moat is told to end. */

@@ -286,9 +286,16 @@ int moat_cmd_checkpoint(int argc, char **argv)
 	int leave = 0, rc = parse_args(&c, argc, argv, &leave);
 	if (rc >= 0)
 		return rc;
+	return moat_checkpoint_take(c.name, c.out, leave, NULL, NULL);
+}
+
+int moat_checkpoint_take(const char *name, const char *out, int leave,
+			 int (*before_verdict)(const char *pkg, void *arg), void *arg)
+{
+	struct ckpt c = { .name = name, .out = out, .sock = -1, .raw = -1, .zfd = -1 };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = 1;
+	int rc = 1;
 	if (request(&c) < 0) {
 		if (c.sock >= 0) {
 			fprintf(stderr, "moat: checkpoint: %s: %s\n", c.name, c.err);
@@ -312,6 +319,11 @@ int moat_cmd_checkpoint(int argc, char **argv)
 		send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
 		goto out;
 	}
+	/* A migration's source waits for its target to run. */
+	if (before_verdict && before_verdict(c.out, arg) < 0) {
+		send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
+		goto out;
+	}
 	/* Written and renamed into place: now it may end. */
 	if (send_verdict(c.sock, leave ? MOAT_SNAP_VERDICT_CONTINUE : MOAT_SNAP_VERDICT_END) < 0)
 		fprintf(stderr, "moat: checkpoint: %s: the snapshot is written, but the picoprocess "
@@ -324,8 +336,9 @@ int moat_cmd_checkpoint(int argc, char **argv)
 	struct stat st;
 	if (stat(c.out, &st) < 0)
 		st.st_size = 0;
-	printf("moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes on disk, %ld ms)\n",
-	       c.name, c.out, info.memory, (long long)st.st_size, ms_since(&t0));
+	if (!before_verdict)
+		printf("moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes on disk, "
+		       "%ld ms)\n", c.name, c.out, info.memory, (long long)st.st_size, ms_since(&t0));
 	rc = 0;
 out:
 	if (c.zfd >= 0) {

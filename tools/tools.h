@@ -21,6 +21,13 @@ int moat_cmd_ps(int argc, char **argv);
 int moat_cmd_kill(int argc, char **argv);
 /* moat checkpoint NAME -o SNAP.mpk (tools/checkpoint.c). */
 int moat_cmd_checkpoint(int argc, char **argv);
+/* Its work: take NAME's checkpoint into the package OUT; before the
+ * verdict, before_verdict(OUT, arg) (if not NULL) may refuse (-1: the
+ * picoprocess goes on) or accept (0: it ends, unless leave).  The exit
+ * status: 0 once written (and accepted). */
+int moat_checkpoint_take(const char *name, const char *out, int leave,
+			 int (*before_verdict)(const char *pkg, void *arg), void *arg);
+
 /* moat inspect's part for a snapshot package: its [Snapshot] and what
  * its image holds.  0, or -1 (said on stderr) if the image is bad. */
 int moat_inspect_snapshot(const char *file, const struct moat_manifest *m);

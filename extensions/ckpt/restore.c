@@ -425,5 +425,7 @@ void ck_resume(void)
 		ck_timers[timers[k].which] = (struct ck_timer){ 1, timers[k].value_ns,
 								timers[k].interval_ns };
 	}
+	/* Everything is in place: say so (a migration's source ends now). */
+	ck_below->stream_open("snapshot:running", MOAT_ACCESS_READ, 0, 0);
 	ck_jump(&ck_threads[0]);
 }

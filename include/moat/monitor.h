@@ -25,6 +25,11 @@ struct moat_launch_options {
 	int resume_fd;         /* the raw image (a memfd), handed to the
 				  picoprocess once as "snapshot:in" (the
 				  monitor keeps a duplicate of its own) */
+	int has_running;       /* and tell when it runs again: */
+	int running_fd;        /* one byte 'R' is written here when the
+				  resumed picoprocess's checkpointer says
+				  it restored everything ("snapshot:running";
+				  moat receive's acknowledgement) */
 };
 
 /* The moat-pico a launch with no pico_path runs ($MOAT_PICO, else next
