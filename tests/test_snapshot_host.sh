@@ -115,22 +115,20 @@ rep = struct.pack("<IHHiI", 0x4c54434d, 1, cmd, 0, 0) + bytes(240)
 socket.send_fds(c, [rep], [b.fileno(), mfd])
 b.close(); os.close(mfd)
 verdict = "none"
-if image != "-":
-    a.sendall(open(image, "rb").read())
-    a.shutdown(socket.SHUT_WR)
-    a.settimeout(20)
-    try:
-        v = a.recv(1)
-        verdict = v.decode() if v else "eof"
-    except socket.timeout:
-        verdict = "timeout"
-else:
-    a.settimeout(20)
-    try:
-        v = a.recv(1)
-        verdict = v.decode() if v else "eof"
-    except socket.timeout:
-        verdict = "timeout"
+try:  # the client may give up (and answer) before it has read it all
+    if image != "-":
+        a.sendall(open(image, "rb").read())
+        a.shutdown(socket.SHUT_WR)
+except OSError:
+    pass
+a.settimeout(20)
+try:
+    v = a.recv(1)
+    verdict = v.decode() if v else "eof"
+except socket.timeout:
+    verdict = "timeout"
+except OSError as e:
+    verdict = "error " + str(e)
 open(out, "w").write(verdict + "\n")
 os.unlink(path)
 EOF
