@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -26,6 +27,26 @@
 #include "moat/manifest.h"
 #include "moat/package.h"
 #include "moat/policy.h"
+
+/* Where each spelling of one setting was last given: [0] moat's own
+ * (name, entry, ...), [1] Drawbridge's (Name, Exe, ...); 0 if not. */
+struct spelled {
+	int line[2];
+};
+
+/* Drawbridge's version keys, MajorVersion, MinorVersion and BuildNumber
+ * (-1: not given), and the line of the last one. */
+struct dbversion {
+	long part[3];
+	int line, key;         /* key: which of the three that line gave */
+};
+
+/* A [Dependency.KEY] as read, beside s->m->deps[i]. */
+struct dep_state {
+	struct spelled name;
+	int range_line;        /* moat's version = RANGE */
+	struct dbversion v;
+};
 
 struct parse_state {
 	struct moat_manifest *m;
@@ -36,6 +57,13 @@ struct parse_state {
 	char *arguments;
 	int arguments_line;
 	int requests;   /* a package's manifest: host paths are requests */
+	/* Both spellings of one manifest must agree (docs/manifest.md,
+	 * "Drawbridge spelling"). */
+	struct spelled name, arch, entry;
+	int version_line;      /* moat's [Identity] version */
+	struct dbversion id;   /* Drawbridge's [Identity] version keys */
+	struct dep_state *deps; /* beside m->deps */
+	int nignored;          /* [Windows.*] sections ignored */
 };
 
 int moat_path_normalise(const char *in, char *out, size_t size)
@@ -118,6 +146,119 @@ static void fail(struct parse_state *s, const char *section, const char *key,
 	/* A decoded path may hold a newline, or a terminal control in UTF-8
 	 * (U+009B is CSI): the message stays one plain line. */
 	for (char *c = s->err; *c; c++)
+		if ((unsigned char)*c < ' ' || (unsigned char)*c >= 0x7f)
+			*c = '?';
+}
+
+/* ---- Drawbridge's spelling (docs/manifest.md, "Drawbridge spelling") ---- */
+
+/* x86-64 as Drawbridge (x64), Windows (amd64) and Linux (x86_64) name it:
+ * the one architecture moat runs. */
+static int is_x86_64(const char *a)
+{
+	return !strcasecmp(a, "x64") || !strcasecmp(a, "amd64") || !strcasecmp(a, "x86_64");
+}
+
+/* One setting given in one spelling ('db': 1 Drawbridge's, 0 moat's) on
+ * this line.  'same' says whether 'value' equals what the setting holds
+ * ('have'); if the other spelling gave it already and it differs, that is
+ * an error: -1, failed. */
+static int agree(struct parse_state *s, const char *section, const char *key,
+		 struct spelled *sp, int db, const char *have, const char *value,
+		 const char *other_key, int same)
+{
+	int other = sp->line[!db];
+	if (other && !same) {
+		char why[2 * PATH_MAX + 256];
+		snprintf(why, sizeof(why),
+			 "'%s' disagrees with %s = '%s' on line %d; the two spellings name one "
+			 "setting and must agree", value, other_key, have ? have : "", other);
+		fail(s, section, key, "%s", why);
+		return -1;
+	}
+	sp->line[db] = s->line;
+	return 0;
+}
+
+/* A version part: a non-negative integer of at most 9 digits, or -1. */
+static long parse_count(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+	if (!n || v[n] || n > 9)
+		return -1;
+	return strtol(v, NULL, 10);
+}
+
+static const char *const dbversion_keys[3] = { "MajorVersion", "MinorVersion", "BuildNumber" };
+
+/* MajorVersion, MinorVersion or BuildNumber into v: 1 if 'key' is one
+ * of them (taken, or failed), 0 if not. */
+static int on_dbversion(struct parse_state *s, const char *section, const char *key,
+			const char *value, struct dbversion *v)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(key, dbversion_keys[i]))
+			continue;
+		long n = parse_count(value);
+		if (n < 0)
+			fail(s, section, key,
+			     "expected a non-negative integer (at most 9 digits), got '%s'", value);
+		v->part[i] = n;
+		v->line = s->line;
+		v->key = i;
+		return 1;
+	}
+	return 0;
+}
+
+/* "MAJOR[.MINOR[.BUILD]]" into out; NULL, or what is missing. */
+static const char *dbversion_str(const struct dbversion *v, char *out, size_t size)
+{
+	if (v->part[0] < 0)
+		return "given without MajorVersion";
+	if (v->part[2] >= 0 && v->part[1] < 0)
+		return "BuildNumber given without MinorVersion";
+	size_t n = (size_t)snprintf(out, size, "%ld", v->part[0]);
+	for (int i = 1; i < 3 && v->part[i] >= 0 && n < size; i++)
+		n += (size_t)snprintf(out + n, size - n, ".%ld", v->part[i]);
+	return NULL;
+}
+
+static void dbversion_init(struct dbversion *v)
+{
+	*v = (struct dbversion){ { -1, -1, -1 }, 0, 0 };
+}
+
+/* Equal but for blanks ("'>=1.0, <2'" and "'>=1.0,<2'"). */
+static int same_but_blanks(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == ' ' || *a == '\t')
+			a++;
+		while (*b == ' ' || *b == '\t')
+			b++;
+		if (*a != *b)
+			return 0;
+		if (!*a)
+			return 1;
+		a++, b++;
+	}
+}
+
+/* A Windows section other than [Windows.Application] ([Windows.Registry]
+ * and the like): accepted and ignored, and noted for the caller to show. */
+static void note_ignored(struct parse_state *s, const char *section)
+{
+	struct moat_manifest *m = s->m;
+	if (s->nignored++ || m->ignored)
+		return;
+	if (asprintf(&m->ignored,
+		     "%s:%d: [%s] ignored: a Windows feature of Drawbridge manifests, with no "
+		     "meaning on Linux", m->source, s->line, section) < 0) {
+		m->ignored = NULL;
+		return;
+	}
+	for (char *c = m->ignored; *c; c++)
 		if ((unsigned char)*c < ' ' || (unsigned char)*c >= 0x7f)
 			*c = '?';
 }
@@ -475,21 +616,27 @@ static uint64_t parse_size(const char *v, int *ok)
 	return (uint64_t)n * mul;
 }
 
-static void on_application(struct parse_state *s, const char *key,
+/* [Application], or Drawbridge's [Windows.Application] or
+ * [Linux.Application] ('section'), where Exe is entry. */
+static void on_application(struct parse_state *s, const char *section, const char *key,
 			   const char *value)
 {
 	struct moat_manifest *m = s->m;
 	char norm[PATH_MAX], dec[PATH_MAX];
-	if (!strcmp(key, "entry")) {
+	if (!strcmp(key, "entry") || !strcmp(key, "Exe")) {
+		int db = key[0] == 'E';
 		const char *why, *p = file_uri_path(value, dec, sizeof(dec), &why);
 		if (!p && !why && !strncmp(value, "package://", 10)) /* Drawbridge's spelling */
 			p = value + 10;
 		if (why)
-			return fail(s, "Application", key, "%s", why);
+			return fail(s, section, key, "%s", why);
 		if (!p || moat_path_normalise(p, norm, sizeof(norm)) < 0)
-			return fail(s, "Application", key,
+			return fail(s, section, key,
 				    "expected a file URI such as file:///bin/prog, got '%s'",
 				    value);
+		if (agree(s, section, key, &s->entry, db, m->entry, norm, db ? "entry" : "Exe",
+			  m->entry && !strcmp(m->entry, norm)) < 0)
+			return;
 		free(m->entry);
 		m->entry = strdup(norm);
 	} else if (!strcmp(key, "arguments")) {
@@ -498,22 +645,22 @@ static void on_application(struct parse_state *s, const char *key,
 		s->arguments_line = s->line;
 	} else if (!strcmp(key, "environment")) {
 		if (!strchr(value, '='))
-			return fail(s, "Application", key,
+			return fail(s, section, key,
 				    "expected NAME=VALUE, got '%s'", value);
 		moat_manifest_add_env(m, value);
 	} else if (!strcmp(key, "cwd")) {
 		if (moat_path_normalise(value, norm, sizeof(norm)) < 0)
-			return fail(s, "Application", key,
+			return fail(s, section, key,
 				    "expected an absolute path, got '%s'", value);
 		free(m->cwd);
 		m->cwd = strdup(norm);
 	} else if (!strcmp(key, "user")) {
 		if (moat_manifest_set_user(m, value) < 0)
-			return fail(s, "Application", key,
+			return fail(s, section, key,
 				    "expected UID or UID:GID (numbers up to 65535), got '%s'", value);
 	} else {
-		fail(s, "Application", key,
-		     "unknown key%s; expected entry, arguments, environment, cwd or user", "");
+		fail(s, section, key,
+		     "unknown key%s; expected entry (or Exe), arguments, environment, cwd or user", "");
 	}
 }
 
@@ -698,28 +845,67 @@ static int valid_name(const char *v)
 static void on_identity(struct parse_state *s, const char *key, const char *value)
 {
 	struct moat_manifest *m = s->m;
-	char **slot = !strcmp(key, "name") ? &m->name
+	if (on_dbversion(s, "Identity", key, value, &s->id))
+		return;
+	if (!strcmp(key, "Architecture")) {
+		if (!is_x86_64(value))
+			return fail(s, "Identity", key,
+				    "'%s' cannot run here: this host runs x86_64 (Architecture=x64)",
+				    value);
+		if (agree(s, "Identity", key, &s->arch, 1, m->arch, value, "architecture",
+			  m->arch && is_x86_64(m->arch)) < 0)
+			return;
+		free(m->arch);
+		m->arch = strdup("x86_64");
+		return;
+	}
+	int db = !strcmp(key, "Name");
+	char **slot = !strcmp(key, "name") || db ? &m->name
 		      : !strcmp(key, "version") ? &m->version
 		      : !strcmp(key, "architecture") ? &m->arch : NULL;
 	if (!slot)
 		return fail(s, "Identity", key,
-			    "unknown key%s; expected name, version or architecture", "");
+			    "unknown key%s; expected name, version or architecture (or Drawbridge's "
+			    "Name, MajorVersion, MinorVersion, BuildNumber, Architecture)", "");
 	if (slot == &m->version ? moat_version_check(value) < 0 : !valid_name(value))
 		return fail(s, "Identity", key,
 			    slot == &m->version
 				    ? "expected a version such as 3.11.2, got '%s'"
 				    : "expected a name of letters, digits and ._+-, got '%s'",
 			    value);
+	if (slot == &m->name &&
+	    agree(s, "Identity", key, &s->name, db, m->name, value, db ? "name" : "Name",
+		  m->name && !strcmp(m->name, value)) < 0)
+		return;
+	if (slot == &m->arch &&
+	    agree(s, "Identity", key, &s->arch, 0, m->arch, value, "Architecture",
+		  is_x86_64(value)) < 0)
+		return;
+	if (slot == &m->version)
+		s->version_line = s->line;
 	free(*slot);
 	*slot = strdup(value);
 }
 
 static void on_package(struct parse_state *s, const char *key, const char *value)
 {
-	if (strcmp(key, "manifest_version"))
-		return fail(s, "Package", key, "unknown key%s; expected manifest_version", "");
+	if (!strcmp(key, "PackageRevision")) {
+		long n = parse_count(value);
+		if (n < 0)
+			return fail(s, "Package", key,
+				    "expected a non-negative integer (at most 9 digits), got '%s'", value);
+		free(s->m->revision);
+		if (asprintf(&s->m->revision, "%ld", n) < 0)
+			s->m->revision = NULL;
+		return;
+	}
+	if (strcmp(key, "manifest_version") && strcmp(key, "ManifestVersion"))
+		return fail(s, "Package", key,
+			    "unknown key%s; expected manifest_version (or ManifestVersion) or "
+			    "PackageRevision", "");
 	if (strcmp(value, "1"))
-		return fail(s, "Package", key, "expected 1, got '%s'", value);
+		return fail(s, "Package", key,
+			    "manifest version '%s' is not one moat reads; expected 1", value);
 }
 
 static void on_dependency(struct parse_state *s, const char *section,
@@ -734,16 +920,33 @@ static void on_dependency(struct parse_state *s, const char *section,
 	if (!valid_name(dkey))
 		return fail(s, section, key, "expected a dependency name after 'Dependency.'%s", "");
 	if (!d) {
-		m->deps = realloc(m->deps, (size_t)(m->ndeps + 1) * sizeof(*m->deps));
+		struct moat_dependency *deps =
+			realloc(m->deps, (size_t)(m->ndeps + 1) * sizeof(*m->deps));
+		struct dep_state *ds = deps ? realloc(s->deps, (size_t)(m->ndeps + 1) * sizeof(*ds))
+					    : NULL;
+		if (deps)
+			m->deps = deps;
+		if (!ds)
+			return fail(s, section, key, "out of memory%s", "");
+		s->deps = ds;
+		ds[m->ndeps] = (struct dep_state){ .range_line = 0 };
+		dbversion_init(&ds[m->ndeps].v);
 		d = &m->deps[m->ndeps++];
 		*d = (struct moat_dependency){ .key = strdup(dkey), .name = strdup(dkey),
 					      .line = s->line };
 	}
-	if (!strcmp(key, "name")) {
+	struct dep_state *ds = &s->deps[d - m->deps];
+	if (on_dbversion(s, section, key, value, &ds->v))
+		return;
+	if (!strcmp(key, "name") || !strcmp(key, "Name")) {
+		int db = key[0] == 'N';
 		if (!valid_name(value))
 			return fail(s, section, key,
 				    "expected a package name of letters, digits and ._+-, got '%s'",
 				    value);
+		if (agree(s, section, key, &ds->name, db, d->name, value, db ? "name" : "Name",
+			  !strcmp(d->name, value)) < 0)
+			return;
 		free(d->name);
 		d->name = strdup(value);
 	} else if (!strcmp(key, "version")) {
@@ -752,8 +955,59 @@ static void on_dependency(struct parse_state *s, const char *section,
 				    "expected a version range such as '>=3.11, <4', got '%s'", value);
 		free(d->range);
 		d->range = strdup(value);
+		ds->range_line = s->line;
 	} else {
-		fail(s, section, key, "unknown key%s; expected name or version", "");
+		fail(s, section, key,
+		     "unknown key%s; expected name or version (or Drawbridge's Name, "
+		     "MajorVersion, MinorVersion, BuildNumber)", "");
+	}
+}
+
+/* After the last line: Drawbridge's version keys become moat's version
+ * (MAJOR.MINOR.BUILD) and ranges (">=MAJOR.MINOR, <MAJOR+1"), and must
+ * agree with moat's own spelling if that is given too. */
+static void finish_drawbridge(struct parse_state *s)
+{
+	struct moat_manifest *m = s->m;
+	char v[64], why[512], section[96];
+	const char *missing;
+	if (s->id.line) {
+		s->line = s->id.line;
+		if ((missing = dbversion_str(&s->id, v, sizeof(v))))
+			return fail(s, "Identity", dbversion_keys[s->id.key], "%s", missing);
+		if (m->version && moat_version_match(m->version, v) != 1) {
+			snprintf(why, sizeof(why),
+				 "%s (MajorVersion.MinorVersion.BuildNumber) disagrees with version = "
+				 "'%s' on line %d; the two spellings name one setting and must agree",
+				 v, m->version, s->version_line);
+			return fail(s, "Identity", dbversion_keys[s->id.key], "%s", why);
+		}
+		free(m->version);
+		m->version = strdup(v);
+	}
+	for (int i = 0; i < m->ndeps && !s->failed; i++) {
+		struct dep_state *ds = &s->deps[i];
+		struct moat_dependency *d = &m->deps[i];
+		if (!ds->v.line)
+			continue;
+		s->line = ds->v.line;
+		snprintf(section, sizeof(section), "Dependency.%s", d->key);
+		if ((missing = dbversion_str(&ds->v, v, sizeof(v))))
+			return fail(s, section, dbversion_keys[ds->v.key], "%s", missing);
+		if (ds->v.part[0] >= 999999999)
+			return fail(s, section, dbversion_keys[ds->v.key],
+				    "%s is too large: MajorVersion+1 must have at most 9 digits", v);
+		char range[160];
+		snprintf(range, sizeof(range), ">=%s, <%ld", v, ds->v.part[0] + 1);
+		if (d->range && !same_but_blanks(d->range, range)) {
+			snprintf(why, sizeof(why),
+				 "'%s' (MajorVersion, MinorVersion) disagrees with version = '%s' on "
+				 "line %d; the two spellings name one setting and must agree",
+				 range, d->range, ds->range_line);
+			return fail(s, section, dbversion_keys[ds->v.key], "%s", why);
+		}
+		free(d->range);
+		d->range = strdup(range);
 	}
 }
 
@@ -819,8 +1073,11 @@ static void on_entry(struct parse_state *s, const char *section, char *line)
 	char *delim = line + strcspn(line, "=:");
 	*delim = 0;
 	const char *name = strip(line), *value = strip(delim + 1);
-	if (!strcmp(section, "Application"))
-		on_application(s, name, value);
+	if (!strcmp(section, "Application") || !strcmp(section, "Linux.Application") ||
+	    !strcmp(section, "Windows.Application"))
+		on_application(s, section, name, value);
+	else if (!strncmp(section, "Windows.", 8))
+		; /* ignored, and noted (note_ignored) */
 	else if (!strcmp(section, "Limits"))
 		on_limits(s, name, value);
 	else if (!strcmp(section, "Tuning"))
@@ -839,7 +1096,8 @@ static void on_entry(struct parse_state *s, const char *section, char *line)
 		fail(s, section, name,
 		     "unknown section%s; expected Application, Namespace, "
 		     "Namespace.Writable, Limits, Tuning, Extensions, Package, Identity, "
-		     "Dependency.NAME or Snapshot",
+		     "Dependency.NAME or Snapshot "
+		     "(or Drawbridge's Windows.Application, Linux.Application, Windows.*)",
 		     "");
 }
 
@@ -889,6 +1147,8 @@ static void parse_lines(struct parse_state *s, char *text, char *end)
 				return syntax_error(s, "expected [Section]");
 			l[n - 1] = 0;
 			section = l + 1;
+			if (!strncmp(section, "Windows.", 8) && strcmp(section, "Windows.Application"))
+				note_ignored(s, section);
 		} else if (!strpbrk(l, "=:")) {
 			return syntax_error(s, "expected [Section] or key = value");
 		} else {
@@ -916,6 +1176,7 @@ static int parse(const char *text, size_t len, const char *source,
 		 struct moat_manifest *m, int requests, char *err, size_t errlen)
 {
 	struct parse_state s = { .m = m, .err = err, .errlen = errlen, .requests = requests };
+	dbversion_init(&s.id);
 	const char *path = source;
 	moat_manifest_init(m, source);
 	char *copy = malloc(len + 1);
@@ -927,6 +1188,17 @@ static int parse(const char *text, size_t len, const char *source,
 	copy[len] = 0;
 	parse_lines(&s, copy, copy + len);
 	free(copy);
+	if (!s.failed)
+		finish_drawbridge(&s);
+	free(s.deps);
+	if (s.nignored > 1 && m->ignored) {
+		char *more;
+		if (asprintf(&more, "%s (and %d more Windows sections)", m->ignored,
+			     s.nignored - 1) >= 0) {
+			free(m->ignored);
+			m->ignored = more;
+		}
+	}
 	if (!s.failed && !m->entry && !m->name) {
 		snprintf(err, errlen, "%s: [Application] entry: missing; expected the program to run, e.g. entry = file:///bin/prog",
 			 path);
@@ -1078,6 +1350,8 @@ void moat_manifest_free(struct moat_manifest *m)
 	free(m->name);
 	free(m->version);
 	free(m->arch);
+	free(m->revision);
+	free(m->ignored);
 	free(m->snap.pico);
 	free(m->snap.taken);
 	free(m->snap.app);

@@ -639,6 +639,8 @@ static int cmd_run(int argc, char **argv)
 			fprintf(stderr, "moat: %s\n", err);
 			goto out;
 		}
+		if (m.ignored) /* [Windows.Registry] and the like */
+			fprintf(stderr, "moat: note: %s\n", m.ignored);
 		optind++;
 		if (optind < argc && !strcmp(argv[optind], "--"))
 			optind++;

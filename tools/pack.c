@@ -773,6 +773,8 @@ int moat_cmd_pack(int argc, char **argv)
 		goto done;
 	}
 	int named = m.name && m.version;
+	if (m.ignored) /* [Windows.Registry] and the like: packed as written */
+		fprintf(stderr, "moat pack: note: %s\n", m.ignored);
 	moat_manifest_free(&m);
 	if (!named) {
 		fprintf(stderr, "moat pack: %s: [Identity] name and version: missing; every package needs both\n",
@@ -909,6 +911,13 @@ int moat_cmd_inspect(int argc, char **argv)
 	printf("package:  %s %s (", m.name, m.version); /* both checked: no control bytes */
 	moat_put_escaped(stdout, m.arch ? m.arch : "any");
 	printf(")\n");
+	if (m.revision) /* [Package] PackageRevision, digits only */
+		printf("revision: %s\n", m.revision);
+	if (m.ignored) {
+		printf("ignored:  ");
+		moat_put_escaped(stdout, m.ignored);
+		printf("\n");
+	}
 	printf("file:     %s, %llu bytes, %zu entries, %zu files, %llu bytes of contents\n",
 	       argv[1], (unsigned long long)moat_package_size(p), moat_package_count(p), files,
 	       (unsigned long long)bytes);

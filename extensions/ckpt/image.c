@@ -129,7 +129,7 @@ static uint32_t count_streams(void)
 {
 	uint32_t n = 0;
 	for (int h = 3; h < CK_MAX_HANDLES; h++)
-		n += ck_handles[h].type != CK_H_FREE;
+		n += ck_handles[h].type == CK_H_STREAM;
 	return n;
 }
 

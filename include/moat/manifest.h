@@ -21,6 +21,10 @@
  *   name = python3  version = 3.11.2  architecture = x86_64
  *   [Dependency.base]
  *   version = >=1.0, <2
+ *   (Drawbridge's spelling -- ManifestVersion, PackageRevision, Name,
+ *   MajorVersion, MinorVersion, BuildNumber, Architecture, Exe, the
+ *   [Windows.Application] section -- is read too: docs/manifest.md,
+ *   "Drawbridge spelling".)
  *   [Limits]
  *   memory = 512M  files = 256  file_size = 1G  cpu_seconds = 60
  *   processes = 64  cpus = 0.5  cpu_share = 50  disk = 1G
@@ -84,8 +88,15 @@ struct moat_dependency {
 
 struct moat_manifest {
 	char *source;         /* file name for messages, or "command line" */
-	/* [Identity]: set in packages; NULL in a plain manifest. */
+	/* [Identity]: set in packages; NULL in a plain manifest.  Drawbridge's
+	 * Name, MajorVersion.MinorVersion.BuildNumber and Architecture land
+	 * here too (arch "x86_64"). */
 	char *name, *version, *arch;
+	char *revision;       /* [Package] PackageRevision, decimal; NULL if not given */
+	/* "FILE:LINE: [Windows.Registry] ignored: ..." for the first Windows
+	 * section other than [Windows.Application] (accepted, meaningless
+	 * here), with how many more; NULL if none.  Callers show it. */
+	char *ignored;
 	struct moat_dependency *deps;
 	int ndeps;
 	/* Package layers the picoprocess sees beneath its mappings, bottom
