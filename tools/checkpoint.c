@@ -324,8 +324,9 @@ int moat_cmd_checkpoint(int argc, char **argv)
 	struct stat st;
 	if (stat(c.out, &st) < 0)
 		st.st_size = 0;
-	printf("moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes on disk, %ld ms)\n",
-	       c.name, c.out, info.memory, (long long)st.st_size, ms_since(&t0));
+	/* on stderr, as every "moat:" line: stdout stays the app's and the tools' data */
+	fprintf(stderr, "moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes on disk, "
+		"%ld ms)\n", c.name, c.out, info.memory, (long long)st.st_size, ms_since(&t0));
 	rc = 0;
 out:
 	if (c.zfd >= 0) {
