@@ -745,7 +745,7 @@ char *moat_snap_manifest(const struct moat_manifest *m, const char *pico_path, c
 		name[n++] = keep_byte((unsigned char)*c) && !strchr("=,/@", *c) ? *c : '_';
 	name[n] = 0;
 	fprintf(f, "# A checkpoint written by moat checkpoint (docs/checkpoint.md).\n"
-		"[Package]\nmanifest_version = 1\n\n[Identity]\nname = %s-snapshot\nversion = 1\n",
+		"[Package]\nManifestVersion = 1\n\n[Identity]\nName = %s-snapshot\nversion = 1\n",
 		n ? name : "app");
 	fputs("\n[Application]\nentry = ", f);
 	moat_manifest_put_uri(f, m->entry ? m->entry : "/");

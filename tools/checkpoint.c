@@ -336,9 +336,11 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 	struct stat st;
 	if (stat(c.out, &st) < 0)
 		st.st_size = 0;
+	/* on stderr, as every "moat:" line: stdout stays the app's and the tools' data */
 	if (!before_verdict)
-		printf("moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes on disk, "
-		       "%ld ms)\n", c.name, c.out, info.memory, (long long)st.st_size, ms_since(&t0));
+		fprintf(stderr, "moat: checkpoint: %s: %s (%" PRIu64 " bytes of memory, %lld bytes "
+			"on disk, %ld ms)\n", c.name, c.out, info.memory, (long long)st.st_size,
+			ms_since(&t0));
 	rc = 0;
 out:
 	if (c.zfd >= 0) {
