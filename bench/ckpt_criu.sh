@@ -80,12 +80,16 @@ die() { printf 'bench/ckpt_criu.sh: %s\n' "$*" >&$ERR; exit 1; }
 abs() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
 MOAT=$(abs "$MOAT") CRIU=$(abs "$CRIU") BUSYBOX=$(abs "$BUSYBOX")
 
-# Microseconds since the epoch, without a fork ($EPOCHREALTIME, bash 5;
-# its decimal separator follows the locale).
-now_us() { local t=$EPOCHREALTIME; printf '%s' "${t//[.,]/}"; }
-ms_since() { # START_US: milliseconds from START_US to now, 2 decimals
-	local d=$(($(now_us) - $1))
-	printf '%d.%02d' $((d / 1000)) $((d % 1000 / 10))
+# Clock readings in microseconds from $EPOCHREALTIME (bash 5; its decimal
+# separator follows the locale), read without a fork: a $(...) around
+# the clock would add a fork and a wait to every interval.
+# stamp VAR: VAR = now.  ms_since VAR START_US: VAR = ms from START_US to
+# now, 2 decimals.
+stamp() { local t=$EPOCHREALTIME; printf -v "$1" '%s' "${t//[.,]/}"; }
+ms_since() {
+	local t=$EPOCHREALTIME
+	local d=$((${t//[.,]/} - $2))
+	printf -v "$1" '%d.%02d' $((d / 1000)) $((d % 1000 / 10))
 }
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
@@ -169,14 +173,14 @@ first_line() {
 	local t0 pid fd st=0
 	rm -f "$W/first.out"
 	mkfifo "$W/first.out"
-	t0=$(now_us)
+	stamp t0
 	printf 'go\n' | timeout $TMO "$@" >"$W/first.out" 2>"$W/first.err" {ERR}>&- &
 	pid=$!
 	LIVE[$pid]=1
 	exec {fd}<"$W/first.out"
 	_line=
 	IFS= read -r -t $TMO -u $fd _line || true
-	_ms=$(ms_since "$t0")
+	ms_since _ms "$t0"
 	cat <&$fd >/dev/null
 	exec {fd}<&-
 	wait "$pid" || st=$?
@@ -215,10 +219,11 @@ criu_wl() { # WORKLOAD
 		ready "$W/criu-$wl-$i.out" "$pid"
 		st=0
 		{
-			t0=$(now_us)
+			stamp t0
 			timeout $TMO "$CRIU" dump -t "$pid" -D "$dir" --shell-job -o "$W/logs/dump-$wl-$i.log" ||
 				die "criu dump $wl failed: $(grep -m3 Error "$W/logs/dump-$wl-$i.log")"
-			dump+=("$(ms_since "$t0")")
+			ms_since ms "$t0"
+			dump+=("$ms")
 			wait "$pid" || st=$?
 		} 2>/dev/null
 		unset "LIVE[$pid]"
@@ -232,11 +237,12 @@ criu_wl() { # WORKLOAD
 	for ((i = 1; i <= RUNS; i++)); do
 		dir=$W/criu-$wl-$i
 		pid=${pids[$((i - 1))]}
-		t0=$(now_us)
+		stamp t0
 		timeout $TMO "$CRIU" restore -D "$dir" --shell-job -d --restore-sibling \
 			-o "$W/logs/restore-$wl-$i.log" ||
 			die "criu restore $wl failed: $(grep -m3 Error "$W/logs/restore-$wl-$i.log")"
-		restore+=("$(ms_since "$t0")")
+		ms_since ms "$t0"
+		restore+=("$ms")
 		LIVE[$pid]=1
 		if [ ! -e "/proc/$pid" ] || [ "$(awk '{ print $3 }' "/proc/$pid/stat")" = Z ]; then
 			die "criu restore $wl: no process $pid after the restore"
@@ -333,10 +339,11 @@ moat_wl() { # WORKLOAD
 		pid=$!
 		LIVE[$pid]=1
 		ready "$W/moat-$wl-$i.out" "$pid"
-		t0=$(now_us)
+		stamp t0
 		timeout $TMO "$MOAT" checkpoint "$name" -o "$snap" >"$W/logs/ckpt-$wl-$i.log" 2>&1 ||
 			die "moat checkpoint $wl failed: $(tail -c 400 "$W/logs/ckpt-$wl-$i.log")"
-		ck+=("$(ms_since "$t0")")
+		ms_since ms "$t0"
+		ck+=("$ms")
 		# Without --leave-running the picoprocess ends once the snapshot is written.
 		st=0
 		wait "$pid" || st=$?

@@ -383,6 +383,7 @@ def cmd_render(a):
     w("```sh")
     w("make bench          # installs hyperfine, bubblewrap, runsc, redis, nginx, wrk; builds moat; runs bench/run.sh")
     w("make bench-smoke    # the same harness, 1-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
+    w("CRIU=PATH make bench  # section 10's CRIU baseline: a CRIU v4.2 built from source (default /work/criu/criu/criu)")
     w("```")
     w("")
     w(f"Raw results (hyperfine JSON, `*_bench` output, Pss JSON) are left in "
