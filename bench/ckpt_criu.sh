@@ -25,7 +25,8 @@
 # The workloads, each idle in a read of its stdin after printing "ready":
 #   heap10m, heap256m  bench/ckpt_heap.c: 10 or 256 MiB malloc'ed and written
 #   busybox            `busybox sh -c 'echo ready; read x; echo "got $x"'`
-#   python10m          python3 with a 10 MiB bytearray (the issue's program
+#   python10m,         python3 with a 10 or 256 MiB bytearray (the issue's
+#   python256m         program
 #                      with a read of stdin for its sleep, so that a resumed
 #                      copy can be timed to its first output)
 # Under CRIU the stdin is a FIFO the process holds open read-write (CRIU
@@ -141,17 +142,20 @@ ready() {
 HEAP=$W/ckpt_heap
 gcc -static -O2 -Wall -Wextra -o "$HEAP" "$ROOT/bench/ckpt_heap.c" || die "cannot build bench/ckpt_heap.c"
 chmod 755 "$HEAP"
-PY_PROG='import sys; b = bytearray(10 << 20); print("ready", flush=True); sys.stdin.readline(); print("resumed", len(b), flush=True)'
+py_prog() { # MIB
+	printf 'import sys; b = bytearray(%d << 20); print("ready", flush=True); sys.stdin.readline(); print("resumed", len(b), flush=True)' "$1"
+}
 # shellcheck disable=SC2016 # $x is the busybox shell's
 SH_PROG='echo ready; read x; echo "got $x"'
-read -ra WORKLOADS <<<"${CKPT_WORKLOADS:-heap10m heap256m busybox python10m}"
+read -ra WORKLOADS <<<"${CKPT_WORKLOADS:-heap10m heap256m busybox python10m python256m}"
 # wl_cmd WORKLOAD: the workload's command line in WL (host paths).
 wl_cmd() {
 	case $1 in
 	heap10m) WL=("$HEAP" 10) ;;
 	heap256m) WL=("$HEAP" 256) ;;
 	busybox) WL=("$BUSYBOX" sh -c "$SH_PROG") ;;
-	python10m) WL=("$PY" -c "$PY_PROG") ;;
+	python10m) WL=("$PY" -c "$(py_prog 10)") ;;
+	python256m) WL=("$PY" -c "$(py_prog 256)") ;;
 	esac
 }
 # What a resumed copy answers to "go" (a cold start answers "ready").
@@ -160,6 +164,7 @@ resumed_re() {
 	heap*) printf '%s' '^pong [0-9]+$' ;;
 	busybox) printf '%s' '^got go$' ;;
 	python10m) printf '%s' '^resumed 10485760$' ;;
+	python256m) printf '%s' '^resumed 268435456$' ;;
 	esac
 }
 
@@ -269,7 +274,8 @@ if [ ! -x "$MOAT" ]; then
 	exit 0
 fi
 # python3 under moat runs from packages, as in bench/run.sh (3b):
-# base.mpk (libc, ld.so) <- python3.mpk <- py10m.mpk (the workload).
+# base.mpk (libc, ld.so) <- python3.mpk <- py10m.mpk, py256m.mpk (the
+# workloads).
 PKG=$W/pkgs
 mkdir -p "$PKG/empty"
 PY_STDLIB=$("$PY" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')
@@ -278,15 +284,19 @@ PY_VER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 	-o "$PKG/base.mpk" >"$W/logs/pack.log" 2>&1 &&
 "$MOAT" pack --from-host "$PY" --add "$PY_STDLIB" --name python3 --version "$PY_VER" \
 	--depends 'base >=1' --pkg-path "$PKG" -o "$PKG/python3.mpk" >>"$W/logs/pack.log" 2>&1 &&
-printf '[Identity]\nname = py10m\nversion = 1.0\n[Dependency.python3]\nversion = >=3\n[Application]\nentry = file://%s\narguments = -c %s\n' \
-	"$PY" "'$PY_PROG'" >"$PKG/py10m.ini" &&
-"$MOAT" pack "$PKG/empty" -m "$PKG/py10m.ini" -o "$PKG/py10m.mpk" >>"$W/logs/pack.log" 2>&1 ||
+for mib in 10 256; do
+	printf '[Identity]\nname = py%dm\nversion = 1.0\n[Dependency.python3]\nversion = >=3\n[Application]\nentry = file://%s\narguments = -c %s\n' \
+		"$mib" "$PY" "'$(py_prog $mib)'" >"$PKG/py${mib}m.ini" &&
+	"$MOAT" pack "$PKG/empty" -m "$PKG/py${mib}m.ini" -o "$PKG/py${mib}m.mpk" >>"$W/logs/pack.log" 2>&1 || break
+done &&
+[ -f "$PKG/py256m.mpk" ] ||
 	die "packing python3 for moat failed: $(tail -c 400 "$W/logs/pack.log")"
 chmod -R a+rX "$PKG"
 # moat_cmd WORKLOAD: `moat run` of the workload in WL, without --name.
 moat_cmd() {
 	case $1 in
 	python10m) WL=("$MOAT" run --pkg-path "$PKG" "$PKG/py10m.mpk") ;;
+	python256m) WL=("$MOAT" run --pkg-path "$PKG" "$PKG/py256m.mpk") ;;
 	*) wl_cmd "$1"; WL=("$MOAT" run -- "${WL[@]}") ;;
 	esac
 }
@@ -294,7 +304,7 @@ moat_cmd() {
 # given again at resume: the packages' folder for python3).
 moat_resume_cmd() {
 	case $1 in
-	python10m) WL=("$MOAT" run --pkg-path "$PKG" "$2") ;;
+	python*) WL=("$MOAT" run --pkg-path "$PKG" "$2") ;;
 	*) WL=("$MOAT" run "$2") ;;
 	esac
 }

@@ -1104,9 +1104,16 @@ CKPT_WORKLOADS = [
     ("heap256m", "256 MiB heap (`ckpt_heap 256`)"),
     ("busybox", "idle `busybox sh`"),
     ("python10m", "python3, 10 MiB bytearray"),
+    ("python256m", "python3, 256 MiB bytearray"),
 ]
 # The issue's anchors: CRIU on a 10 MiB heap, measured elsewhere.
 CKPT_ANCHORS = "dump 28 ms, restore 38 ms, image 10.2 MB"
+# Issue 14's targets.
+TARGET_CKPT_SMALL_MS = 10          # checkpoint and resume of an idle small app
+TARGET_SNAP_BUSYBOX = 256 * 1024   # idle busybox sh snapshot, bytes
+TARGET_SNAP_PYTHON = 2 * 1000000   # idle python3, beyond its package (2 MB)
+TARGET_VS_CRIU = 0.5               # 10 MiB heap dump and restore vs CRIU's
+TARGET_SNAP_START = 0.2            # python3 from a snapshot vs its cold start
 
 
 def load_ckpt(res):
@@ -1143,17 +1150,18 @@ def render_checkpoint(w, res):
         return
     w("## 10. Checkpoint and restore")
     w("")
-    w("`bench/ckpt_criu.sh` checkpoints four idle processes (each has printed "
+    w("`bench/ckpt_criu.sh` checkpoints five idle processes (each has printed "
       "`ready` and blocks in a read of its stdin): `bench/ckpt_heap.c` with 10 "
-      "and 256 MiB malloc'ed and written, `busybox sh` and python3 holding a "
-      "10 MiB bytearray. CRIU (built from source; `CRIU=PATH`): wall time of "
+      "and 256 MiB malloc'ed and written, `busybox sh`, and python3 holding a "
+      "10 or 256 MiB bytearray (zeros, as `bytearray(N)` makes them). CRIU (built from source; `CRIU=PATH`): wall time of "
       "`criu dump -t PID -D DIR --shell-job` (the process ends), of `criu "
       "restore -D DIR --shell-job -d --restore-sibling` (it returns with the "
       "process running again) and `du -sb DIR`. moat: wall time of `moat "
       "checkpoint NAME -o S.mpk` on a `moat run --name NAME`, then `moat run "
       "S.mpk` given `go` on its stdin, timed to the resumed program's first "
       "line of output (its answer to `go`), and the size of `S.mpk`. Medians "
-      "(min–max) of the runs; sizes in MB = 10^6 bytes, kB = 10^3.")
+      "(min–max) of the runs; sizes in MB = 10^6 bytes, kB = 10^3. "
+      "The workloads are the same programs under CRIU and moat.")
     w("")
     for n in notes:
         w(f"- {n}")
@@ -1191,10 +1199,11 @@ def render_checkpoint(w, res):
     w("")
     w(f"Issue 14's anchors (CRIU, 10 MiB heap, another machine): {CKPT_ANCHORS}.")
     w("")
+    render_ckpt_targets(w, rows)
     w("Starting to the first line of output, in the same run (`printf 'go\\n' | "
       "CMD`, timed from before bash's fork to the line; native and cold moat "
       "print `ready` first, a resumed snapshot its answer to `go`; moat runs "
-      "python3 from packages: base.mpk <- python3.mpk <- py10m.mpk, as in "
+      "python3 from packages: base.mpk <- python3.mpk <- py10m.mpk or py256m.mpk, as in "
       "section 3b). CRIU's restore returns once the process runs again, "
       "before it has printed anything, so it is a lower bound on its start:")
     w("")
@@ -1214,6 +1223,49 @@ def render_checkpoint(w, res):
     if runs:
         w(f"({runs} run{'s' if runs > 1 else ''} of each.)")
         w("")
+
+
+def render_ckpt_targets(w, rows):
+    """Issue 14's targets for checkpoint and resume, with their verdicts."""
+    def med(tool, metric, wl):
+        r = rows.get((tool, metric, wl))
+        return r["median"] if r else None
+
+    w("| target (issue 14) | measured | verdict |")
+    w("|---|---|---|")
+    pending = "_`moat checkpoint` not yet measured_"
+    checks = []
+    for wl, label in (("busybox", "idle busybox sh"), ("python10m", "idle python3 (10 MiB)")):
+        for metric, what in (("checkpoint_ms", "checkpoint"), ("resume_ms", "resume to first output")):
+            m = med("moat", metric, wl)
+            checks.append((f"{what} ≤ {TARGET_CKPT_SMALL_MS} ms, {label}",
+                           None if m is None else (f"{m:.1f} ms", m <= TARGET_CKPT_SMALL_MS)))
+    m = med("moat", "snapshot_bytes", "busybox")
+    checks.append((f"idle busybox sh snapshot ≤ {TARGET_SNAP_BUSYBOX // 1024} KiB",
+                   None if m is None else (f"{m / 1024:.0f} KiB", m <= TARGET_SNAP_BUSYBOX)))
+    m = med("moat", "snapshot_bytes", "python10m")
+    checks.append(("idle python3 (10 MiB) snapshot ≤ 2 MB beyond its package "
+                   "(the snapshot .mpk; its 10 MiB bytearray is zeros)",
+                   None if m is None else (f"{m / 1e6:.2f} MB", m <= TARGET_SNAP_PYTHON)))
+    for moat_m, criu_m, what in (("checkpoint_ms", "dump_ms", "checkpoint ≤ half of CRIU's dump"),
+                                 ("resume_ms", "restore_ms", "resume ≤ half of CRIU's restore")):
+        m, c = med("moat", moat_m, "heap10m"), med("criu", criu_m, "heap10m")
+        res = None
+        if m is not None and c:
+            res = (f"{m:.1f} ms vs {c:.1f} ms = {m / c:.2f}x", m / c <= TARGET_VS_CRIU)
+        elif m is not None:
+            res = (f"{m:.1f} ms (no CRIU figure in this run)", None)
+        checks.append((f"10 MiB heap: {what} (same run)", res))
+    s, c = med("moat", "resume_ms", "python10m"), med("moat", "start_ms", "python10m")
+    checks.append(("python3 from a snapshot ≤ 1/5 of its cold start (both in moat, to first output)",
+                   None if s is None or not c else
+                   (f"{s:.1f} ms vs {c:.1f} ms = {s / c:.2f}x", s / c <= TARGET_SNAP_START)))
+    for label, res in checks:
+        if res is None:
+            w(f"| {label} | {pending} | – |")
+        else:
+            w(f"| {label} | {res[0]} | {'–' if res[1] is None else verdict(res[1])} |")
+    w("")
 
 
 def main():

@@ -53,7 +53,7 @@
 #      under bwrap and under moat.
 #  10. checkpoint and restore (bench/ckpt_criu.sh): CRIU's dump, restore
 #      and image size for a 10 and a 256 MiB heap, an idle busybox sh and
-#      python3 with 10 MiB (CRIU=PATH, a CRIU v4.2 built from source; left
+#      python3 with 10 and 256 MiB (CRIU=PATH, a CRIU v4.2 built from source; left
 #      out, said in the report, when there is none), moat's checkpoint,
 #      resume and snapshot size once `moat checkpoint` exists, and cold
 #      starts to the first output natively and under moat.
