@@ -112,12 +112,14 @@ mkdir -p "$W/logs"
 declare -A LIVE=()
 cleanup() {
 	local p
+	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"
 	for p in "${!LIVE[@]}"; do
 		if [ -e "/proc/$p" ]; then kill -KILL "$p" 2>/dev/null || true; fi
 	done
 	rm -rf "$W"
 }
 trap cleanup EXIT
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the start, $(nproc) CPUs"
 
 # gone PID SECONDS: wait until PID no longer exists (reaped, not a zombie).
 # A restored tree is our child (--restore-sibling); bash reaps it while
