@@ -213,7 +213,7 @@ fi
 
 criu_wl() { # WORKLOAD
 	local wl=$1 i pid dir t0 st
-	local dump=() restore=() size=() pids=()
+	local dump=() restore=() size=()
 	wl_cmd "$wl"
 	rm -f "$W/criu-in"
 	mkfifo "$W/criu-in"
@@ -236,14 +236,11 @@ criu_wl() { # WORKLOAD
 		unset "LIVE[$pid]"
 		[ $st -eq 137 ] || die "criu dump $wl: the dumped process ended with status $st, not by SIGKILL"
 		size+=("$(du -sb "$dir" | cut -f1)")
-		pids+=("$pid")
-	done
-	# Each image is restored once (its process had its own pid).  The
-	# restored process is our child (--restore-sibling) and is killed and
-	# reaped before the next restore.
-	for ((i = 1; i <= RUNS; i++)); do
-		dir=$W/criu-$wl-$i
-		pid=${pids[$((i - 1))]}
+		# The image is restored once, at once; the restored process is our
+		# child (--restore-sibling), killed and reaped before the image is
+		# removed.  Removing it before the next dump keeps its dirty pages
+		# from piling up: five 256 MiB images waiting for writeback made
+		# the later dumps 3-4 times slower than the first.
 		stamp t0
 		timeout $TMO "$CRIU" restore -D "$dir" --shell-job -d --restore-sibling \
 			-o "$W/logs/restore-$wl-$i.log" ||
@@ -257,11 +254,12 @@ criu_wl() { # WORKLOAD
 		kill -KILL "$pid"
 		gone "$pid" 10 || die "criu restore $wl: the restored process $pid does not go away"
 		unset "LIVE[$pid]"
+		rm -rf "$dir"
 	done
 	emit criu dump_ms "$wl" "${dump[@]}"
 	emit criu restore_ms "$wl" "${restore[@]}"
 	emit criu image_bytes "$wl" "${size[@]}"
-	rm -rf "$W"/criu-"$wl"-*
+	rm -f "$W"/criu-"$wl"-*.out "$W"/criu-"$wl"-*.err
 }
 if [ -z "$criu_reason" ]; then
 	for wl in "${WORKLOADS[@]}"; do
