@@ -55,10 +55,16 @@ TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c)) $(B)/test
 DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev libzstd-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
 BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3 procps curl redis-server redis-tools nginx-light wrk
+# What building CRIU v4.2 from source needs (bench/ckpt_criu.sh's baseline;
+# Debian's criu 3.17 fails on recent kernels).  `make bench` installs them
+# (bench-criu-deps) but builds no CRIU: point CRIU=PATH at your build.
+CRIU_BUILD_PKGS := gcc make pkg-config libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler \
+	protobuf-compiler python3-protobuf libcap-dev libnl-3-dev libnet1-dev libbsd-dev \
+	libaio-dev libgnutls28-dev libdrm-dev
 # libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
 FUZZ_PKGS := clang-14 libclang-rt-14-dev
 
-.PHONY: all run test test-security fuzz fuzz-deps bench bench-smoke deps test-deps bench-deps install clean
+.PHONY: all run test test-security fuzz fuzz-deps bench bench-smoke deps test-deps bench-deps bench-criu-deps install clean
 
 all: $(B)/moat $(B)/moat-pico $(B)/libos.checked $(B)/extensions.checked
 
@@ -140,6 +146,11 @@ bench-deps: deps
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
+bench-criu-deps:
+	@missing=$$(for p in $(CRIU_BUILD_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
 run: deps
 	$(MAKE) all
 	./examples/demo.sh
@@ -198,7 +209,7 @@ $(B)/tests/%: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) -static -O1 -Wall -Wextra -Iinclude -o $@ $<
 
-bench: bench-deps
+bench: bench-deps bench-criu-deps
 	$(MAKE) all
 	bench/run.sh
 

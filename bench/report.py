@@ -383,6 +383,7 @@ def cmd_render(a):
     w("```sh")
     w("make bench          # installs hyperfine, bubblewrap, runsc, redis, nginx, wrk; builds moat; runs bench/run.sh")
     w("make bench-smoke    # the same harness, 1-3 runs each and small N (~1 min); writes build/bench/benchmarks-smoke.md")
+    w("CRIU=PATH make bench  # section 10's CRIU baseline: a CRIU v4.2 built from source (default /work/criu/criu/criu)")
     w("```")
     w("")
     w(f"Raw results (hyperfine JSON, `*_bench` output, Pss JSON) are left in "
@@ -1046,6 +1047,7 @@ def cmd_render(a):
         w("")
 
     render_extensions(w, res, moat_ops)
+    render_checkpoint(w, res)
 
     w("## Yardsticks (from DESIGN.md, other machines)")
     w("")
@@ -1094,6 +1096,176 @@ def render_extensions(w, res, moat_ops):
             m = moat_ops.get(op)
             w(f"| {op} | {fmt_ns(m['median']) if m else '–'} | {fmt_ns(r['median'])} |")
         w("")
+
+
+# Checkpoint and restore (issue 14): bench/ckpt_criu.sh's RESULTS/ckpt.txt.
+CKPT_WORKLOADS = [
+    ("heap10m", "10 MiB heap (`ckpt_heap 10`)"),
+    ("heap256m", "256 MiB heap (`ckpt_heap 256`)"),
+    ("busybox", "idle `busybox sh`"),
+    ("python10m", "python3, 10 MiB bytearray"),
+    ("python256m", "python3, 256 MiB bytearray"),
+]
+# The issue's anchors: CRIU on a 10 MiB heap, measured elsewhere.
+CKPT_ANCHORS = "dump 28 ms, restore 38 ms, image 10.2 MB"
+# Issue 14's targets.
+TARGET_CKPT_SMALL_MS = 10          # checkpoint and resume of an idle small app
+TARGET_SNAP_BUSYBOX = 256 * 1024   # idle busybox sh snapshot, bytes
+TARGET_SNAP_PYTHON = 2 * 1000000   # idle python3, beyond its package (2 MB)
+TARGET_VS_CRIU = 0.5               # 10 MiB heap dump and restore vs CRIU's
+TARGET_SNAP_START = 0.2            # python3 from a snapshot vs its cold start
+
+
+def load_ckpt(res):
+    """ckpt.txt: result lines 'TOOL METRIC WORKLOAD MEDIAN RUN...' and
+    notes 'TOOL: TEXT'.  Returns ({(tool, metric, workload): summary}, notes,
+    stderr text when the script failed)."""
+    text = read(os.path.join(res, "ckpt.txt"), None)
+    if text is None:
+        return None, [], ""
+    rows, notes = {}, []
+    for line in text.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0].endswith(":"):
+            notes.append(line.strip())
+            continue
+        if len(f) < 4:
+            continue
+        try:
+            runs = [float(x) for x in f[4:]] or [float(f[3])]
+            rows[(f[0], f[1], f[2])] = {"median": float(f[3]), "min": min(runs),
+                                        "max": max(runs), "n": len(runs)}
+        except ValueError:
+            continue
+    failed = read(os.path.join(res, "ckpt-failed.txt")).strip()
+    return rows, notes, failed
+
+
+def render_checkpoint(w, res):
+    """Section 10: checkpoint and restore, CRIU's baseline and moat's."""
+    rows, notes, failed = load_ckpt(res)
+    if rows is None:
+        return
+    w("## 10. Checkpoint and restore")
+    w("")
+    w("`bench/ckpt_criu.sh` checkpoints five idle processes (each has printed "
+      "`ready` and blocks in a read of its stdin): `bench/ckpt_heap.c` with 10 "
+      "and 256 MiB malloc'ed and written, `busybox sh`, and python3 holding a "
+      "10 or 256 MiB bytearray (zeros, as `bytearray(N)` makes them). CRIU (built from source; `CRIU=PATH`): wall time of "
+      "`criu dump -t PID -D DIR --shell-job` (the process ends), of `criu "
+      "restore -D DIR --shell-job -d --restore-sibling` (it returns with the "
+      "process running again) and `du -sb DIR`. moat: wall time of `moat "
+      "checkpoint NAME -o S.mpk` on a `moat run --name NAME`, then `moat run "
+      "S.mpk` given `go` on its stdin, timed to the resumed program's first "
+      "line of output (its answer to `go`), and the size of `S.mpk`. Medians "
+      "(min–max) of the runs; sizes in MB = 10^6 bytes, kB = 10^3. "
+      "The workloads are the same programs under CRIU and moat.")
+    w("")
+    for n in notes:
+        w(f"- {n}")
+    if failed:
+        w(f"- **bench/ckpt_criu.sh failed:** `{failed[:400]}`")
+    w("")
+    runs = max((r["n"] for r in rows.values()), default=0)
+
+    def cell(key, kind):
+        r = rows.get(key)
+        if not r:
+            return "–"
+        if kind == "bytes":
+            v = r["median"]
+            return f"{v / 1e6:.2f} MB" if v >= 1e6 else f"{v / 1e3:.0f} kB"
+        span = f" ({r['min']:.1f}–{r['max']:.1f})" if r["n"] > 1 else ""
+        return f"{r['median']:.1f} ms{span}"
+
+    moat_done = any(k[0] == "moat" and k[1] == "checkpoint_ms" for k in rows)
+    todo = "_not yet measured: `moat checkpoint`_"
+    w("| | " + " | ".join(label for _, label in CKPT_WORKLOADS) + " |")
+    w("|---|" + "---|" * len(CKPT_WORKLOADS))
+    for tool, metric, kind, label in (
+            ("criu", "dump_ms", "ms", "CRIU dump"),
+            ("criu", "restore_ms", "ms", "CRIU restore"),
+            ("criu", "image_bytes", "bytes", "CRIU image"),
+            ("moat", "checkpoint_ms", "ms", "**moat checkpoint**"),
+            ("moat", "resume_ms", "ms", "**moat resume, to first output**"),
+            ("moat", "snapshot_bytes", "bytes", "**moat snapshot (.mpk)**")):
+        if tool == "moat" and not moat_done:
+            w(f"| {label} | " + " | ".join(todo for _ in CKPT_WORKLOADS) + " |")
+        else:
+            w(f"| {label} | " + " | ".join(cell((tool, metric, wl), kind)
+                                          for wl, _ in CKPT_WORKLOADS) + " |")
+    w("")
+    w(f"Issue 14's anchors (CRIU, 10 MiB heap, another machine): {CKPT_ANCHORS}.")
+    w("")
+    render_ckpt_targets(w, rows)
+    w("Starting to the first line of output, in the same run (`printf 'go\\n' | "
+      "CMD`, timed from before bash's fork to the line; native and cold moat "
+      "print `ready` first, a resumed snapshot its answer to `go`; moat runs "
+      "python3 from packages: base.mpk <- python3.mpk <- py10m.mpk or py256m.mpk, as in "
+      "section 3b). CRIU's restore returns once the process runs again, "
+      "before it has printed anything, so it is a lower bound on its start:")
+    w("")
+    w("| | " + " | ".join(label for _, label in CKPT_WORKLOADS) + " |")
+    w("|---|" + "---|" * len(CKPT_WORKLOADS))
+    for tool, metric, label in (
+            ("native", "start_ms", "native, cold start"),
+            ("moat", "start_ms", "`moat run`, cold start"),
+            ("moat", "resume_ms", "**`moat run S.mpk`, from its snapshot**"),
+            ("criu", "restore_ms", "`criu restore` (returns, process running)")):
+        if tool == "moat" and metric == "resume_ms" and not moat_done:
+            w(f"| {label} | " + " | ".join(todo for _ in CKPT_WORKLOADS) + " |")
+        else:
+            w(f"| {label} | " + " | ".join(cell((tool, metric, wl), "ms")
+                                          for wl, _ in CKPT_WORKLOADS) + " |")
+    w("")
+    if runs:
+        w(f"({runs} run{'s' if runs > 1 else ''} of each.)")
+        w("")
+
+
+def render_ckpt_targets(w, rows):
+    """Issue 14's targets for checkpoint and resume, with their verdicts."""
+    def med(tool, metric, wl):
+        r = rows.get((tool, metric, wl))
+        return r["median"] if r else None
+
+    w("| target (issue 14) | measured | verdict |")
+    w("|---|---|---|")
+    pending = "_`moat checkpoint` not yet measured_"
+    checks = []
+    for wl, label in (("busybox", "idle busybox sh"), ("python10m", "idle python3 (10 MiB)")):
+        for metric, what in (("checkpoint_ms", "checkpoint"), ("resume_ms", "resume to first output")):
+            m = med("moat", metric, wl)
+            checks.append((f"{what} ≤ {TARGET_CKPT_SMALL_MS} ms, {label}",
+                           None if m is None else (f"{m:.1f} ms", m <= TARGET_CKPT_SMALL_MS)))
+    m = med("moat", "snapshot_bytes", "busybox")
+    checks.append((f"idle busybox sh snapshot ≤ {TARGET_SNAP_BUSYBOX // 1024} KiB",
+                   None if m is None else (f"{m / 1024:.0f} KiB", m <= TARGET_SNAP_BUSYBOX)))
+    m = med("moat", "snapshot_bytes", "python10m")
+    checks.append(("idle python3 (10 MiB) snapshot ≤ 2 MB beyond its package "
+                   "(the snapshot .mpk; its 10 MiB bytearray is zeros)",
+                   None if m is None else (f"{m / 1e6:.2f} MB", m <= TARGET_SNAP_PYTHON)))
+    for moat_m, criu_m, what in (("checkpoint_ms", "dump_ms", "checkpoint ≤ half of CRIU's dump"),
+                                 ("resume_ms", "restore_ms", "resume ≤ half of CRIU's restore")):
+        m, c = med("moat", moat_m, "heap10m"), med("criu", criu_m, "heap10m")
+        res = None
+        if m is not None and c:
+            res = (f"{m:.1f} ms vs {c:.1f} ms = {m / c:.2f}x", m / c <= TARGET_VS_CRIU)
+        elif m is not None:
+            res = (f"{m:.1f} ms (no CRIU figure in this run)", None)
+        checks.append((f"10 MiB heap: {what} (same run)", res))
+    s, c = med("moat", "resume_ms", "python10m"), med("moat", "start_ms", "python10m")
+    checks.append(("python3 from a snapshot ≤ 1/5 of its cold start (both in moat, to first output)",
+                   None if s is None or not c else
+                   (f"{s:.1f} ms vs {c:.1f} ms = {s / c:.2f}x", s / c <= TARGET_SNAP_START)))
+    for label, res in checks:
+        if res is None:
+            w(f"| {label} | {pending} | – |")
+        else:
+            w(f"| {label} | {res[0]} | {'–' if res[1] is None else verdict(res[1])} |")
+    w("")
 
 
 def main():

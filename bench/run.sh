@@ -51,6 +51,12 @@
 #      failure or 1000 (10 in smoke runs), the start rate, whether each
 #      still answers, and a clean teardown (bench/density.py), natively,
 #      under bwrap and under moat.
+#  10. checkpoint and restore (bench/ckpt_criu.sh): CRIU's dump, restore
+#      and image size for a 10 and a 256 MiB heap, an idle busybox sh and
+#      python3 with 10 and 256 MiB (CRIU=PATH, a CRIU v4.2 built from source; left
+#      out, said in the report, when there is none), moat's checkpoint,
+#      resume and snapshot size once `moat checkpoint` exists, and cold
+#      starts to the first output natively and under moat.
 #
 # The moat and moat-pico binaries are copied at the start and the copies
 # measured, so that a rebuild in the tree during the run changes nothing.
@@ -708,6 +714,19 @@ dens() { # NAME CMD...
 dens native
 dens bwrap "${BWRAP[@]}"
 dens moat "$MOAT" run --
+
+# --- 10. checkpoint and restore ---
+# bench/ckpt_criu.sh measures CRIU (when CRIU=PATH or the default build is
+# there; it says so and goes on when it is not) and moat's checkpoint and
+# resume (when this moat has them).  A failure is reported, not fatal.
+if [ $mode = full ]; then CK_RUNS=5; else CK_RUNS=1; fi
+say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
+if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \
+	>"$RES/ckpt.txt" 2>"$RES/ckpt.err"; then
+	tail -1 "$RES/ckpt.err" >"$RES/ckpt-failed.txt"
+	say "warning: bench/ckpt_criu.sh failed (in the report): $(cat "$RES/ckpt-failed.txt")"
+fi
+sed 's/^/   /' "$RES/ckpt.txt" >&2
 
 t_end=$(date +%s)
 # CPU seconds of everything this script waited for (user + system of the
