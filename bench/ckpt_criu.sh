@@ -300,12 +300,13 @@ moat_cmd() {
 	*) wl_cmd "$1"; WL=("$MOAT" run -- "${WL[@]}") ;;
 	esac
 }
-# moat_resume_cmd WORKLOAD SNAP: what resumes a snapshot (the grants are
-# given again at resume: the packages' folder for python3).
+# moat_resume_cmd WORKLOAD SNAP: what resumes a snapshot (the grants it
+# requests -- the program's own path for `moat run -- PROG` -- are
+# accepted again at resume; the packages' folder for python3).
 moat_resume_cmd() {
 	case $1 in
-	python*) WL=("$MOAT" run --pkg-path "$PKG" "$2") ;;
-	*) WL=("$MOAT" run "$2") ;;
+	python*) WL=("$MOAT" run --accept-grants --pkg-path "$PKG" "$2") ;;
+	*) WL=("$MOAT" run --accept-grants "$2") ;;
 	esac
 }
 
