@@ -738,17 +738,20 @@ static uint64_t parse_cpus(const char *v)
 	return (uint64_t)(d * 1000 + 0.5);
 }
 
+const struct moat_limit_key moat_limit_keys[] = {
+	{ "memory", offsetof(struct moat_limits, memory) },
+	{ "files", offsetof(struct moat_limits, files) },
+	{ "file_size", offsetof(struct moat_limits, file_size) },
+	{ "cpu_seconds", offsetof(struct moat_limits, cpu_seconds) },
+	{ "processes", offsetof(struct moat_limits, processes) },
+	{ "cpu_share", offsetof(struct moat_limits, cpu_share) },
+	{ "disk", offsetof(struct moat_limits, disk) },
+	{ NULL, 0 },
+};
+
 static void on_limits(struct parse_state *s, const char *key, const char *value)
 {
-	static const struct { const char *key; size_t off; } keys[] = {
-		{ "memory", offsetof(struct moat_limits, memory) },
-		{ "files", offsetof(struct moat_limits, files) },
-		{ "file_size", offsetof(struct moat_limits, file_size) },
-		{ "cpu_seconds", offsetof(struct moat_limits, cpu_seconds) },
-		{ "processes", offsetof(struct moat_limits, processes) },
-		{ "cpu_share", offsetof(struct moat_limits, cpu_share) },
-		{ "disk", offsetof(struct moat_limits, disk) },
-	};
+	const struct moat_limit_key *keys = moat_limit_keys;
 	if (!strcmp(key, "cpus")) {
 		s->m->limits.cpus = parse_cpus(value);
 		if (!s->m->limits.cpus)
@@ -756,7 +759,7 @@ static void on_limits(struct parse_state *s, const char *key, const char *value)
 			     "expected a number of CPUs from 0.01 to 4096, e.g. 0.5, got '%s'", value);
 		return;
 	}
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; keys[i].key; i++) {
 		if (strcmp(key, keys[i].key))
 			continue;
 		int ok;

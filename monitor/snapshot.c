@@ -680,17 +680,9 @@ int moat_snap_ext_decode(const char *v, int (*add)(void *, const char *, const c
 
 static void put_limits(FILE *f, const struct moat_limits *l)
 {
-	static const struct { const char *key; size_t off; } keys[] = {
-		{ "memory", offsetof(struct moat_limits, memory) },
-		{ "files", offsetof(struct moat_limits, files) },
-		{ "file_size", offsetof(struct moat_limits, file_size) },
-		{ "cpu_seconds", offsetof(struct moat_limits, cpu_seconds) },
-		{ "processes", offsetof(struct moat_limits, processes) },
-		{ "cpu_share", offsetof(struct moat_limits, cpu_share) },
-		{ "disk", offsetof(struct moat_limits, disk) },
-	};
+	const struct moat_limit_key *keys = moat_limit_keys;
 	int any = 0;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; keys[i].key; i++) {
 		uint64_t v = *(const uint64_t *)((const char *)l + keys[i].off);
 		if (!v)
 			continue;

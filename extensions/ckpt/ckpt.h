@@ -117,7 +117,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error);
 void ck_resume(void);   /* start hook with 'resume': does not return */
 void ck_resume_set_state(void *lo, void *hi);
 
-/* A one-line message on the console's standard error. */
-void ck_say(const char *a, const char *b, const char *c);
+/* A one-line message on the console's standard error: prefix, a, b, c. */
+void ck_say(const char *prefix, const char *a, const char *b, const char *c);
 
 #endif /* MOAT_CKPT_H */

@@ -384,7 +384,8 @@ static int open_out(struct out *o)
 	long h = ck_below->stream_open(ck_opt.out, file ? MOAT_ACCESS_WRITE : MOAT_ACCESS_RDWR,
 				       file ? MOAT_OPEN_CREATE | MOAT_OPEN_TRUNCATE : 0, 0600);
 	if (h < 0) {
-		ck_say(ck_opt.out, ": cannot open: ", ext_errno_name(h) ? ext_errno_name(h) : "error");
+		const char *e = ext_errno_name(-h);
+		ck_say("moat: checkpoint: ", ck_opt.out, ": cannot open: ", e ? e : "error");
 		return -1;
 	}
 	*o = (struct out){ .h = (moat_handle)h, .is_file = file };
@@ -396,7 +397,7 @@ static int open_out(struct out *o)
 static int verdict(struct out *o)
 {
 	if (o->is_file)
-		return o->failed ? MOAT_SNAP_VERDICT_CONTINUE : MOAT_SNAP_VERDICT_CONTINUE;
+		return MOAT_SNAP_VERDICT_CONTINUE;
 	ck_below->stream_shutdown(o->h, MOAT_SHUT_WRITE);
 	char v = 0;
 	long r;
@@ -475,7 +476,8 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 
 	int v = o.failed ? MOAT_SNAP_VERDICT_CONTINUE : verdict(&o);
 	if (o.failed)
-		ck_say(ck_opt.out, ": writing the image failed; the picoprocess goes on", "");
+		ck_say("moat: checkpoint: ", ck_opt.out,
+		       ": writing the image failed; the picoprocess goes on", "");
 	ck_below->object_close(o.h);
 	if (v == MOAT_SNAP_VERDICT_END)
 		return v;

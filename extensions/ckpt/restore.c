@@ -19,12 +19,7 @@ struct in {
 
 static _Noreturn void fail(const char *a, const char *b, const char *c)
 {
-	char line[600];
-	ext_msg(line, sizeof(line), "moat: resume: ", a, b, c);
-	size_t n = strlen(line);
-	if (n < sizeof(line) - 1)
-		line[n++] = '\n';
-	ck_below->stream_write(2, MOAT_OFFSET_STREAM, line, n);
+	ck_say("moat: resume: ", a, b, c);
 	ck_below->process_exit(2, 0);
 	__builtin_unreachable();
 }
@@ -101,8 +96,7 @@ static void map_file(const struct moat_snap_region *r, const char *uri, uint32_t
 	ck_below->object_close((moat_handle)h);
 }
 
-static void restore_region(struct in *in, const struct ck_options *opt, void *state_start,
-			   void *state_end, uint64_t len)
+static void restore_region(struct in *in, void *state_start, void *state_end, uint64_t len)
 {
 	struct moat_snap_region r;
 	char uri[MOAT_URI_MAX];
@@ -116,7 +110,6 @@ static void restore_region(struct in *in, const struct ck_options *opt, void *st
 	get(in, uri, r.uri_len);
 	uri[r.uri_len] = 0;
 	left -= r.uri_len;
-	(void)opt;
 	uint32_t prot = r.prot | (r.nruns ? MOAT_PROT_READ | MOAT_PROT_WRITE : 0);
 	if (r.kind == MOAT_SNAP_IMAGE) {
 		if (r.addr != (uint64_t)state_start ||
@@ -237,10 +230,6 @@ static void restore_handles(void)
 			if (e < 0)
 				fail("handles", ": cannot be made again: ", err_name(e));
 			if (e >= h) {
-				ck_below->object_close((moat_handle)e);
-				break;
-			}
-			if (want[e] == 3) { /* made already, as a pipe's other end */
 				ck_below->object_close((moat_handle)e);
 				break;
 			}
@@ -372,7 +361,7 @@ void ck_resume(void)
 			ntimers++;
 			break;
 		case MOAT_SNAP_REGION:
-			restore_region(&in, &ck_opt, state_lo, state_hi, rec.len);
+			restore_region(&in, state_lo, state_hi, rec.len);
 			break;
 		case MOAT_SNAP_THREAD: {
 			struct moat_snap_thread s;

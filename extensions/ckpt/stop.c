@@ -22,10 +22,10 @@ static volatile int phase;      /* 0 running, 1 pausing */
 static volatile int32_t parked;
 static moat_handle ev_all, ev_release;
 
-void ck_say(const char *a, const char *b, const char *c)
+void ck_say(const char *prefix, const char *a, const char *b, const char *c)
 {
 	char line[600];
-	ext_msg(line, sizeof(line), "moat: checkpoint: ", a, b, c);
+	ext_msg(line, sizeof(line), prefix, a, b, c);
 	size_t n = strlen(line);
 	if (n < sizeof(line) - 1)
 		line[n++] = '\n';
@@ -229,8 +229,6 @@ _Noreturn void ck_jump(const struct ck_thread *t)
 	__builtin_unreachable();
 }
 
-static const struct moat_abi *top;
-
 static void ck_start(void)
 {
 	if (ck_opt.resume)
@@ -244,7 +242,7 @@ const struct moat_abi *ckpt_init(struct moat_ext_args *a)
 	if (ck_parse_options(a->options, &ck_opt, err, sizeof(err)) < 0)
 		return NULL;
 	ck_stop_init();
-	top = ck_track_table(a->below);
+	const struct moat_abi *top = ck_track_table(a->below);
 	ck_lock();
 	ck_region_add((uint64_t)a->state_start,
 		      (uint64_t)((char *)a->state_end - (char *)a->state_start),

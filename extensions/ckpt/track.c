@@ -321,16 +321,19 @@ static long w_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags)
 	return r;
 }
 
-static long w_vm_free(void *addr, size_t size)
+/* After a successful vm_free or stream_unmap (the same to the host). */
+static long untracked(long r, void *addr, size_t size)
 {
-	long r = ck_below->vm_free(addr, size);
-	if (r >= 0) {
-		if (ck_lock() < 0)
-			return r;
+	if (r >= 0 && ck_lock() == 0) {
 		ck_region_remove((uint64_t)addr, size);
 		ck_unlock();
 	}
 	return r;
+}
+
+static long w_vm_free(void *addr, size_t size)
+{
+	return untracked(ck_below->vm_free(addr, size), addr, size);
 }
 
 static long w_vm_protect(void *addr, size_t size, uint32_t prot)
@@ -363,14 +366,7 @@ static long w_stream_map(moat_handle h, void *addr, uint64_t off, size_t size,
 
 static long w_stream_unmap(void *addr, size_t size)
 {
-	long r = ck_below->stream_unmap(addr, size);
-	if (r >= 0) {
-		if (ck_lock() < 0)
-			return r;
-		ck_region_remove((uint64_t)addr, size);
-		ck_unlock();
-	}
-	return r;
+	return untracked(ck_below->stream_unmap(addr, size), addr, size);
 }
 
 static long w_stream_open(const char *uri, uint32_t access, uint32_t options, uint32_t mode)

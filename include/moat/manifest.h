@@ -72,6 +72,12 @@ struct moat_limits {
 	uint64_t disk;        /* bytes of the private /tmp and /dev/shm (tmpfs) */
 };
 
+/* The [Limits] keys that hold a plain count, and where in struct
+ * moat_limits (cpus, in thousandths, is written apart); NULL-ended.
+ * The reader and the snapshot manifest's writer share it. */
+struct moat_limit_key { const char *key; size_t off; };
+extern const struct moat_limit_key moat_limit_keys[];
+
 /* [Extensions] NAME = OPTIONS, or moat run --ext NAME[:OPTIONS]. */
 struct moat_ext_choice {
 	char *name;
