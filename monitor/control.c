@@ -695,9 +695,12 @@ static int under_way(int *fd)
  * the picoprocess opens it), the signal that starts it, and to the
  * client the other end of that stream and the snapshot's manifest.  The
  * status, with a reason in rep for a refusal. */
-static int checkpoint(struct pico *pp, int stopping, struct moat_ctl_reply *rep, int fds[2])
+static int checkpoint(struct pico *pp, int stopping, uint64_t arg, struct moat_ctl_reply *rep,
+		      int fds[2])
 {
 	int sv[2];
+	if (arg > 1)
+		return reason(rep, -EINVAL, "unknown kind of checkpoint");
 	if (!pp || pp->done)
 		return reason(rep, -ESRCH, "it has ended");
 	if (!pp->ckpt)
@@ -711,6 +714,14 @@ static int checkpoint(struct pico *pp, int stopping, struct moat_ctl_reply *rep,
 		return reason(rep, -EBUSY, "a checkpoint of it is already under way");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return reason(rep, -errno, strerror(errno));
+	/* The request byte, the first thing the checkpointer reads. */
+	char req = arg ? MOAT_SNAP_REQ_MIGRATE : MOAT_SNAP_REQ_SNAPSHOT;
+	if (write(sv[1], &req, 1) != 1) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return reason(rep, -e, strerror(e));
+	}
 	fds[1] = manifest_memfd(pp);
 	if (fds[1] < 0) {
 		close(sv[0]);
@@ -727,6 +738,19 @@ static int checkpoint(struct pico *pp, int stopping, struct moat_ctl_reply *rep,
 		fds[0] = fds[1] = -1;
 		return reason(rep, -ESRCH, "it has ended");
 	}
+	return 0;
+}
+
+/* PAUSE: a migration's final stop, asked for by its client once the
+ * checkpointer has finished pre-copying. */
+static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
+{
+	if (!pp || pp->done)
+		return reason(rep, -ESRCH, "it has ended");
+	if (!under_way(&pp->snap_out) && !under_way(&pp->snap_busy))
+		return reason(rep, -EINVAL, "no checkpoint of it is under way");
+	if (signal_tasks(pp->pid) == 0)
+		return reason(rep, -ESRCH, "it has ended");
 	return 0;
 }
 
@@ -799,7 +823,10 @@ static int serve_client(struct moat_control *c, struct ctl_client *cl, struct pi
 				moat_monitor_signal((int)req.arg); /* as if moat got it */
 			break;
 		case MOAT_CTL_CHECKPOINT:
-			rep.status = checkpoint(pp, stopping, &rep, fds);
+			rep.status = checkpoint(pp, stopping, req.arg, &rep, fds);
+			break;
+		case MOAT_CTL_PAUSE:
+			rep.status = pause_again(pp, &rep);
 			break;
 		default:
 			rep.status = -EOPNOTSUPP;

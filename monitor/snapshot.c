@@ -43,7 +43,7 @@ _Static_assert(sizeof(struct moat_snap_thread) == 168, "thread layout");
 #define ERROR_TEXT_MAX 4096 /* an ERROR record's text at most */
 
 static const char *const type_names[MOAT_SNAP_NTYPES] = {
-	"END", "INFO", "STREAM", "SYNC", "TIMER", "REGION", "THREAD", "ERROR",
+	"END", "INFO", "STREAM", "SYNC", "TIMER", "REGION", "THREAD", "ERROR", "PAGES", "ROUND",
 };
 
 /* The phase of each type: records come in this order (snapshot.h). */
@@ -237,6 +237,9 @@ static int check_body(struct walk *w, const unsigned char *b, uint64_t len)
 			return bad(w, "%" PRIu64 " bytes of text (1 to %d)", len, ERROR_TEXT_MAX);
 		w->have_error = 1;
 		return 0;
+	case MOAT_SNAP_PAGES: case MOAT_SNAP_ROUND:
+		return bad(w, "a migration record in an image (moat_snap_merge makes an image of a "
+			   "migration stream)");
 	}
 	return 0;
 }

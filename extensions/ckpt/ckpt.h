@@ -108,10 +108,39 @@ _Noreturn void ck_jump(const struct ck_thread *t);
 extern volatile int32_t ck_threads_ready; /* resumed threads at their last step */
 
 /* --- image.c --- */
+/* The stream the image goes to. */
+struct ck_out {
+	moat_handle h;
+	uint64_t off;       /* for a file; a socket has no offsets */
+	int is_file;
+	int failed;
+};
+void ck_put(struct ck_out *o, const void *p, uint64_t n);
+void ck_put_rec(struct ck_out *o, uint32_t type, uint64_t len);
+void ck_put_pad(struct ck_out *o, uint64_t len);
+
 /* Write the image of the stopped picoprocess; nthreads slots of
  * ck_threads are filled.  Returns the verdict byte (or 'C' on failure,
  * with *why set). */
 int ck_checkpoint(uint32_t nthreads, const char *error);
+
+/* --- precopy.c: a migration's rounds while the app runs --- */
+enum ck_mig_state { CK_MIG_NONE, CK_MIG_PRECOPY, CK_MIG_FINAL };
+/* Start the pre-copy thread on stream o (its header written); the stream
+ * is the thread's until it sets CK_MIG_FINAL or ends.  0, or -1. */
+int ck_precopy_start(const struct ck_out *o);
+enum ck_mig_state ck_mig_state(void);
+/* At a pause: wait (up to seconds) for the client's FINAL; 1 with *o the
+ * migration's stream, or 0 (no migration to finish). */
+int ck_mig_final(struct ck_out *o);
+/* In FINAL: is the page at addr (readable) the base's? */
+int ck_mig_same(uint64_t addr);
+/* The migration is over (written, failed or refused): forget it. */
+void ck_mig_end(void);
+/* Did exception e happen on the pre-copy thread?  Then it was handled. */
+int ck_precopy_exception(struct moat_exception *e);
+/* A page's digest: 0 for a page of zeros, else an XXH3 hash | 1. */
+uint64_t ck_page_digest(const void *page);
 
 /* --- restore.c --- */
 void ck_resume(void);   /* start hook with 'resume': does not return */

@@ -8,14 +8,7 @@
  */
 #include "ckpt.h"
 
-struct out {
-	moat_handle h;
-	uint64_t off;       /* for a file; a socket has no offsets */
-	int is_file;
-	int failed;
-};
-
-static void put(struct out *o, const void *p, uint64_t n)
+void ck_put(struct ck_out *o, const void *p, uint64_t n)
 {
 	const char *s = p;
 	while (n && !o->failed) {
@@ -32,17 +25,17 @@ static void put(struct out *o, const void *p, uint64_t n)
 	}
 }
 
-static void put_rec(struct out *o, uint32_t type, uint64_t len)
+void ck_put_rec(struct ck_out *o, uint32_t type, uint64_t len)
 {
 	struct moat_snap_rec rec = { .type = type, .len = len };
-	put(o, &rec, sizeof(rec));
+	ck_put(o, &rec, sizeof(rec));
 }
 
-static void put_pad(struct out *o, uint64_t len)
+void ck_put_pad(struct ck_out *o, uint64_t len)
 {
 	static const char zeros[8];
 	if (len % 8)
-		put(o, zeros, 8 - len % 8);
+		ck_put(o, zeros, 8 - len % 8);
 }
 
 /* --- streams --- */
@@ -133,7 +126,7 @@ static uint32_t count_streams(void)
 	return n;
 }
 
-static void put_streams(struct out *o)
+static void put_streams(struct ck_out *o)
 {
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
@@ -141,8 +134,8 @@ static void put_streams(struct out *o)
 			struct moat_snap_sync s = {
 				.handle = h, .kind = c->type == CK_H_SEM ? MOAT_SNAP_SEMAPHORE : MOAT_SNAP_EVENT,
 				.a = c->a, .b = c->b };
-			put_rec(o, MOAT_SNAP_SYNC, sizeof(s));
-			put(o, &s, sizeof(s));
+			ck_put_rec(o, MOAT_SNAP_SYNC, sizeof(s));
+			ck_put(o, &s, sizeof(s));
 			continue;
 		}
 		if (c->type != CK_H_STREAM)
@@ -159,11 +152,11 @@ static void put_streams(struct out *o)
 			.options = deleted[h] ? 0 : c->options, .peer = c->peer, .uri_len = ulen,
 			.buffered = drained[h].len, .size = at.size, .mtime_ns = at.mtime_ns,
 		};
-		put_rec(o, MOAT_SNAP_STREAM, sizeof(s) + ulen + s.buffered);
-		put(o, &s, sizeof(s));
-		put(o, uri, ulen);
-		put(o, drained[h].buf, s.buffered);
-		put_pad(o, sizeof(s) + ulen + s.buffered);
+		ck_put_rec(o, MOAT_SNAP_STREAM, sizeof(s) + ulen + s.buffered);
+		ck_put(o, &s, sizeof(s));
+		ck_put(o, uri, ulen);
+		ck_put(o, drained[h].buf, s.buffered);
+		ck_put_pad(o, sizeof(s) + ulen + s.buffered);
 	}
 }
 
@@ -324,19 +317,19 @@ static int find_runs(const struct ck_region *r, struct runs *rs)
 	return bad;
 }
 
-static void put_runs(struct out *o, const struct ck_region *r, const struct runs *rs)
+static void put_runs(struct ck_out *o, const struct ck_region *r, const struct runs *rs)
 {
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
 	for (uint32_t k = 0; k < rs->n; k++) {
-		put(o, &rs->v[k], sizeof(rs->v[k]));
-		put(o, (const void *)(r->addr + rs->v[k].first * 4096), rs->v[k].npages * 4096);
+		ck_put(o, &rs->v[k], sizeof(rs->v[k]));
+		ck_put(o, (const void *)(r->addr + rs->v[k].first * 4096), rs->v[k].npages * 4096);
 	}
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
 }
 
-static void put_region(struct out *o, struct ck_region *r, const struct runs *rs)
+static void put_region(struct ck_out *o, struct ck_region *r, const struct runs *rs)
 {
 	uint32_t ulen = r->uri ? (uint32_t)strlen(r->uri) : 0;
 	struct moat_snap_region s = {
@@ -349,36 +342,38 @@ static void put_region(struct out *o, struct ck_region *r, const struct runs *rs
 			s.file_size = at.size, s.file_mtime_ns = at.mtime_ns;
 	}
 	uint64_t len = sizeof(s) + ulen + rs->n * sizeof(struct moat_snap_run) + rs->bytes;
-	put_rec(o, MOAT_SNAP_REGION, len);
-	put(o, &s, sizeof(s));
-	put(o, r->uri, ulen);
+	ck_put_rec(o, MOAT_SNAP_REGION, len);
+	ck_put(o, &s, sizeof(s));
+	ck_put(o, r->uri, ulen);
 	put_runs(o, r, rs);
-	put_pad(o, len);
+	ck_put_pad(o, len);
 }
 
 /* --- the image --- */
 
-static void put_thread(struct out *o, const struct ck_thread *t)
+static void put_thread(struct ck_out *o, const struct ck_thread *t)
 {
 	struct moat_snap_thread s = { .fsbase = t->fsbase, .gsbase = t->gsbase,
 				      .fpsize = t->fpsize };
 	memcpy(s.regs, t->regs, sizeof(s.regs));
-	put_rec(o, MOAT_SNAP_THREAD, sizeof(s) + t->fpsize);
-	put(o, &s, sizeof(s));
-	put(o, t->fp, t->fpsize);
-	put_pad(o, sizeof(s) + t->fpsize);
+	ck_put_rec(o, MOAT_SNAP_THREAD, sizeof(s) + t->fpsize);
+	ck_put(o, &s, sizeof(s));
+	ck_put(o, t->fp, t->fpsize);
+	ck_put_pad(o, sizeof(s) + t->fpsize);
 }
 
-static void put_error(struct out *o, const char *why)
+static void put_error(struct ck_out *o, const char *why)
 {
 	size_t n = strlen(why);
-	put_rec(o, MOAT_SNAP_ERROR, n);
-	put(o, why, n);
-	put_pad(o, n);
-	put_rec(o, MOAT_SNAP_END, 0);
+	ck_put_rec(o, MOAT_SNAP_ERROR, n);
+	ck_put(o, why, n);
+	ck_put_pad(o, n);
+	ck_put_rec(o, MOAT_SNAP_END, 0);
 }
 
-static int open_out(struct out *o)
+/* Open the stream and read the request byte the monitor put first in
+ * it (moat/snapshot.h); a file is always a snapshot. */
+static int open_out(struct ck_out *o, int *request)
 {
 	int file = strncmp(ck_opt.out, "file:", 5) == 0;
 	long h = ck_below->stream_open(ck_opt.out, file ? MOAT_ACCESS_WRITE : MOAT_ACCESS_RDWR,
@@ -388,13 +383,26 @@ static int open_out(struct out *o)
 		ck_say("moat: checkpoint: ", ck_opt.out, ": cannot open: ", e ? e : "error");
 		return -1;
 	}
-	*o = (struct out){ .h = (moat_handle)h, .is_file = file };
+	*o = (struct ck_out){ .h = (moat_handle)h, .is_file = file };
+	*request = MOAT_SNAP_REQ_SNAPSHOT;
+	if (file)
+		return 0;
+	char c = 0;
+	long r;
+	do
+		r = ck_below->stream_read(o->h, MOAT_OFFSET_STREAM, &c, 1);
+	while (r == -MOAT_EINTR);
+	if (r != 1 || (c != MOAT_SNAP_REQ_SNAPSHOT && c != MOAT_SNAP_REQ_MIGRATE)) {
+		ck_below->object_close(o->h);
+		return -1; /* the client is gone, or this is no request */
+	}
+	*request = c;
 	return 0;
 }
 
 /* The verdict: one byte after the image ('E' for a file: it was the
  * point of asking). */
-static int verdict(struct out *o)
+static int verdict(struct ck_out *o)
 {
 	if (o->is_file)
 		return MOAT_SNAP_VERDICT_CONTINUE;
@@ -410,13 +418,14 @@ static int verdict(struct out *o)
 
 int ck_checkpoint(uint32_t nthreads, const char *error)
 {
-	struct out o;
+	struct ck_out o;
 	char why[300];
-	if (open_out(&o) < 0)
+	int request;
+	if (open_out(&o, &request) < 0)
 		return MOAT_SNAP_VERDICT_CONTINUE;
 	struct moat_snap_header hdr = { .version = MOAT_SNAP_VERSION };
 	memcpy(hdr.magic, MOAT_SNAP_MAGIC, 8);
-	put(&o, &hdr, sizeof(hdr));
+	ck_put(&o, &hdr, sizeof(hdr));
 	if (!error)
 		error = uncapturable(why, sizeof(why));
 	if (error) {
@@ -461,18 +470,18 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		.nthreads = nthreads, .nregions = ck_nregions, .nstreams = count_streams(),
 		.generation = ck_generation, .memory = bytes,
 	};
-	put_rec(&o, MOAT_SNAP_INFO, sizeof(info));
-	put(&o, &info, sizeof(info));
+	ck_put_rec(&o, MOAT_SNAP_INFO, sizeof(info));
+	ck_put(&o, &info, sizeof(info));
 	put_streams(&o);
 	for (uint32_t k = 0; k < ntimers; k++) {
-		put_rec(&o, MOAT_SNAP_TIMER, sizeof(timers[k]));
-		put(&o, &timers[k], sizeof(timers[k]));
+		ck_put_rec(&o, MOAT_SNAP_TIMER, sizeof(timers[k]));
+		ck_put(&o, &timers[k], sizeof(timers[k]));
 	}
 	for (uint32_t i = 0; i < ck_nregions; i++)
 		put_region(&o, &ck_regions[i], &region_runs[i]);
 	for (uint32_t t = 0; t < nthreads; t++)
 		put_thread(&o, &ck_threads[t]);
-	put_rec(&o, MOAT_SNAP_END, 0);
+	ck_put_rec(&o, MOAT_SNAP_END, 0);
 
 	int v = o.failed ? MOAT_SNAP_VERDICT_CONTINUE : verdict(&o);
 	if (o.failed)

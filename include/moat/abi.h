@@ -194,6 +194,7 @@ struct moat_dirent {
 
 /* Flags for thread_create(). */
 #define MOAT_THREAD_SUSPENDED 1
+#define MOAT_THREAD_QUIET     2 /* a layer's own worker: see thread_create */
 
 /* ---------------------------------------------------------------- */
 /* Upcall arguments.                                                 */
@@ -314,8 +315,12 @@ struct moat_abi {
 	 * thread begins in the thread_start upcall with 'arg', on the stack
 	 * [stack, stack+stack_size), which the caller owns and must keep
 	 * mapped until the thread has exited.  With MOAT_THREAD_SUSPENDED
-	 * it waits for thread_resume() first.  Result: a thread handle, or
-	 * -EAGAIN (host limit), -EINVAL (stack too small: < 16 KiB). */
+	 * it waits for thread_resume() first.  With MOAT_THREAD_QUIET the
+	 * thread gets no exception but its own faults: no interrupt, no
+	 * PAUSE (they go to the other threads), for a layer's worker that
+	 * the layers above do not know (the checkpointer's pre-copy).
+	 * Result: a thread handle, or -EAGAIN (host limit), -EINVAL (stack
+	 * too small: < 16 KiB, or an unknown flag). */
 	long (*thread_create)(void *arg, void *stack, size_t stack_size,
 			      uint32_t flags);
 

@@ -52,7 +52,14 @@ enum moat_ctl_cmd {
 				    the payload, NUL-terminated text:
 				    -ENOSYS started without the checkpointer,
 				    -EBUSY one is under way, -ESRCH ended,
-				    -EAGAIN stopping, -EIO no manifest */
+				    -EAGAIN stopping, -EIO no manifest.
+				    arg: 0 a snapshot, 1 a migration (the
+				    request byte MOAT_SNAP_REQ_SNAPSHOT or
+				    _MIGRATE the checkpointer reads first,
+				    moat/snapshot.h); else -EINVAL */
+	MOAT_CTL_PAUSE = 4,      /* a migration's final pause: the checkpoint
+				    signal to every task again; -EINVAL when
+				    no checkpoint is under way, -ESRCH ended */
 };
 
 /* A request: exactly sizeof(struct moat_ctl_req) bytes, one packet. */

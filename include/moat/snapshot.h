@@ -80,6 +80,8 @@ enum moat_snap_type {
 	MOAT_SNAP_REGION = 5, /* struct moat_snap_region, then page runs */
 	MOAT_SNAP_THREAD = 6, /* struct moat_snap_thread, then fpstate */
 	MOAT_SNAP_ERROR = 7,  /* text: why the checkpoint cannot be taken */
+	MOAT_SNAP_PAGES = 8,  /* migration stream only (below): pre-copied pages */
+	MOAT_SNAP_ROUND = 9,  /* migration stream only: the end of a round */
 	MOAT_SNAP_NTYPES
 };
 
@@ -153,6 +155,7 @@ enum moat_snap_region_kind {
 	MOAT_SNAP_IMAGE = 3,  /* the LibOS's data in the moat-pico image */
 };
 #define MOAT_SNAP_REGION_SHARED 1 /* MOAT_MAP_SHARED */
+#define MOAT_SNAP_REGION_BASE   2 /* migration stream only: see below */
 
 struct moat_snap_region {
 	uint64_t addr, size;  /* page-aligned */
@@ -181,6 +184,69 @@ struct moat_snap_thread {
 	uint64_t fsbase, gsbase;
 	uint32_t fpsize;      /* bytes of XSAVE (or FXSAVE) state that follow */
 	uint32_t zero;
+};
+
+/* ---- The request, and the migration stream ----
+ *
+ * The first byte the checkpointer reads from "snapshot:out" is the
+ * request, which the monitor puts there when it hands the stream out
+ * (MOAT_CTL_CHECKPOINT's argument, moat/control.h):
+ *
+ *   MOAT_SNAP_REQ_SNAPSHOT  the stopped picoprocess's raw image, as above.
+ *   MOAT_SNAP_REQ_MIGRATE   the migration stream: the header, then rounds
+ *                           of pre-copy while the app runs on, then the
+ *                           final image once the client has paused it.
+ *
+ * Migration stream := header ROUND-BLOCK* FINAL
+ *   ROUND-BLOCK := PAGES* ROUND
+ *   FINAL       := INFO STREAM/SYNC* TIMER* REGION* THREAD+ END
+ *                | ERROR END
+ *
+ * In a round the checkpointer's own thread (the app's threads run on)
+ * sends each page of the app's private anonymous memory and of the
+ * LibOS's data (REGION kinds ANON and IMAGE) that is not zero and has
+ * changed since it last sent it, or that it sent before and is zero now;
+ * then a ROUND record.  It then reads one byte from the client:
+ *   MOAT_SNAP_ROUND_AGAIN  another round;
+ *   MOAT_SNAP_ROUND_FINAL  no more rounds: the client asks the monitor
+ *                          for a pause (MOAT_CTL_PAUSE); once every
+ *                          thread has stopped, FINAL follows;
+ *   MOAT_SNAP_ROUND_ABORT  (or the stream closing) the migration is
+ *                          off: nothing more is written, the app goes on.
+ * An ERROR END in place of the first round means the picoprocess cannot
+ * be captured; it goes on untouched.
+ *
+ * "The base" is, for every page address, the bytes of the last PAGES
+ * record that held it.  In FINAL, a REGION with MOAT_SNAP_REGION_BASE
+ * (never with SHARED, never FILE) holds in its runs only the pages that
+ * differ from the base; each of its other pages is the base's page at
+ * that address if the base has one, else zero.  INFO's memory counts
+ * the runs of FINAL only.  After END the verdict is read as for any
+ * checkpoint: the source ends on MOAT_SNAP_VERDICT_END, which the client
+ * sends only once the target runs.
+ *
+ * moat_snap_check refuses PAGES, ROUND and the BASE flag: a migration
+ * stream becomes a raw image only through moat_snap_merge. */
+#define MOAT_SNAP_REQ_SNAPSHOT 'S'
+#define MOAT_SNAP_REQ_MIGRATE  'M'
+#define MOAT_SNAP_ROUND_AGAIN  'R'
+#define MOAT_SNAP_ROUND_FINAL  'F'
+#define MOAT_SNAP_ROUND_ABORT  'A'
+
+/* PAGES: npages pages from addr (page-aligned, npages >= 1), their bytes
+ * follow. */
+struct moat_snap_pages {
+	uint64_t addr;
+	uint64_t npages;
+};
+
+/* ROUND: the end of pre-copy round 'round' (0, 1, ...). */
+struct moat_snap_round {
+	uint32_t round;
+	uint32_t zero;
+	uint64_t pages;       /* pages this round's PAGES records held */
+	uint64_t scanned;     /* pages it looked at */
+	uint64_t ns;          /* how long the round took */
 };
 
 /* Host side: check the record structure of a raw image of 'len' bytes

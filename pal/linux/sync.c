@@ -28,6 +28,7 @@ struct pal_event { volatile int set; uint32_t kind; };
 struct pal_thread {
 	volatile int tid;      /* cleared by the kernel when the thread ends */
 	volatile int resumed;
+	uint32_t flags;        /* MOAT_THREAD_* */
 	void *arg;
 };
 
@@ -248,7 +249,12 @@ void pal_thread_main(struct pal_thread *t)
 	 * and clone copied that mask; a blocked SIGSYS would make the kernel
 	 * reset the trap handler for the whole process. */
 	uint64_t none = 0;
-	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &none, 0, 8);
+	/* A quiet thread blocks all but its own faults: SIGILL, SIGTRAP,
+	 * SIGBUS, SIGFPE, SIGSEGV, SIGSYS (bit n-1 for signal n). */
+	uint64_t quiet = ~((1ull << 3) | (1ull << 4) | (1ull << 6) | (1ull << 7) |
+			   (1ull << 10) | (1ull << 30));
+	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */,
+	      t->flags & MOAT_THREAD_QUIET ? &quiet : &none, 0, 8);
 	pal_altstack_install();
 	while (!__atomic_load_n(&t->resumed, __ATOMIC_ACQUIRE))
 		futex(&t->resumed, FUTEX_WAIT_PRIVATE, 0, -1);
@@ -258,10 +264,11 @@ void pal_thread_main(struct pal_thread *t)
 
 long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags)
 {
-	if (size < 16384)
+	if (size < 16384 || (flags & ~(uint32_t)(MOAT_THREAD_SUSPENDED | MOAT_THREAD_QUIET)))
 		return -MOAT_EINVAL;
 	struct pal_thread *t = pal_pages(sizeof(*t));
 	t->arg = arg;
+	t->flags = flags;
 	t->resumed = !(flags & MOAT_THREAD_SUSPENDED);
 	long h = pal_handle_alloc(PAL_H_THREAD, -1, t);
 	if (h < 0)
