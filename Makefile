@@ -82,6 +82,10 @@ $(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_HDRS) $(B)/gen/
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(HARDEN_FLAGS) $(SAN_FLAGS) -o $@ $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_LIBS)
 
+# The checkpointer's page digests use vector registers (ckpt/digest.inc
+# says why that is safe there); nothing else inside the picoprocess may.
+$(B)/extensions/ckpt/digest_sse2.o: PICO_CFLAGS := $(filter-out -mgeneral-regs-only,$(PICO_CFLAGS)) -msse2
+$(B)/extensions/ckpt/digest_avx2.o: PICO_CFLAGS := $(filter-out -mgeneral-regs-only,$(PICO_CFLAGS)) -mavx2
 $(B)/rt/%.o $(B)/pal/linux/%.o $(B)/libos/%.o: CFLAGS_EXTRA :=
 $(B)/%.o: %.c $(PICO_HDRS)
 	@mkdir -p $(@D)

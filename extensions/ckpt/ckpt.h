@@ -137,6 +137,8 @@ int ck_mig_final(struct ck_out *o);
 int ck_mig_same(uint64_t addr);
 /* The migration is over (written, failed or refused): forget it. */
 void ck_mig_end(void);
+/* thread_start: run the pre-copy thread if arg is its (no return), else 0. */
+int ck_precopy_thread(void *arg);
 /* Did exception e happen on the pre-copy thread?  Then it was handled. */
 int ck_precopy_exception(struct moat_exception *e);
 /* A page's digest: 0 for a page of zeros, else an XXH3 hash | 1. */

@@ -248,7 +248,12 @@ static void restart_timers(const struct moat_snap_timer *t, uint32_t n)
  * ever writable (rewritten code, relocated data), each page that differs
  * from the file's, which a resume maps again.  Unchanged pages of a file
  * or package are recorded by reference, not copied. */
-struct runs { struct moat_snap_run *v; uint32_t n, cap; uint64_t bytes; };
+struct runs {
+	struct moat_snap_run *v;
+	uint32_t n, cap;
+	uint64_t bytes;
+	int base;           /* MOAT_SNAP_REGION_BASE: runs hold what the base lacks */
+};
 static struct runs region_runs[CK_MAX_REGIONS];
 
 static int page_zero(const uint64_t *p)
@@ -290,11 +295,15 @@ static int run_push(struct runs *rs, uint64_t first, uint64_t n)
 	return 0;
 }
 
-static int find_runs(const struct ck_region *r, struct runs *rs)
+/* Which pages of region r to save.  In a migration's final image
+ * ('final'), private anonymous memory and the LibOS's data leave out
+ * what the pre-copy sent and the page still holds. */
+static int find_runs(const struct ck_region *r, struct runs *rs, int final)
 {
-	rs->n = 0, rs->bytes = 0;
+	rs->n = 0, rs->bytes = 0, rs->base = 0;
 	if (!r->dirty || (r->flags & MOAT_SNAP_REGION_SHARED && r->kind == MOAT_SNAP_FILE))
 		return 0;
+	rs->base = final && r->kind != MOAT_SNAP_FILE && !(r->flags & MOAT_SNAP_REGION_SHARED);
 	moat_handle f = MOAT_NO_HANDLE;
 	if (r->kind == MOAT_SNAP_FILE) {
 		long h = ck_below->stream_open(r->uri, MOAT_ACCESS_READ, 0, 0);
@@ -305,7 +314,8 @@ static int find_runs(const struct ck_region *r, struct runs *rs)
 	int bad = 0;
 	for (uint64_t p = 0; p < r->size / 4096 && !bad; p++) {
 		const void *page = (const void *)(r->addr + p * 4096);
-		int same = r->kind != MOAT_SNAP_FILE ? page_zero(page)
+		int same = rs->base ? ck_mig_same((uint64_t)page)
+			   : r->kind != MOAT_SNAP_FILE ? page_zero(page)
 			   : f != MOAT_NO_HANDLE && page_as_file(f, r->offset + p * 4096, page);
 		if (!same)
 			bad = run_push(rs, p, 1);
@@ -334,7 +344,8 @@ static void put_region(struct ck_out *o, struct ck_region *r, const struct runs 
 	uint32_t ulen = r->uri ? (uint32_t)strlen(r->uri) : 0;
 	struct moat_snap_region s = {
 		.addr = r->addr, .size = r->size, .prot = r->prot, .kind = r->kind,
-		.flags = r->flags, .nruns = rs->n, .offset = r->offset, .uri_len = ulen,
+		.flags = r->flags | (rs->base ? MOAT_SNAP_REGION_BASE : 0), .nruns = rs->n,
+		.offset = r->offset, .uri_len = ulen,
 	};
 	if (r->kind == MOAT_SNAP_FILE) {
 		struct moat_attr at = { 0 };
@@ -416,22 +427,48 @@ static int verdict(struct ck_out *o)
 						    : MOAT_SNAP_VERDICT_CONTINUE;
 }
 
+/* The stream to write to: a new one, with its header, or in a
+ * migration's final pause the migration's.  0, or -1 (no checkpoint). */
+static int begin_image(struct ck_out *o, int *request, int *final)
+{
+	*final = ck_mig_state() != CK_MIG_NONE;
+	if (*final) {
+		*request = MOAT_SNAP_REQ_MIGRATE;
+		return ck_mig_final(o) ? 0 : -1; /* not the client's pause: go on */
+	}
+	if (open_out(o, request) < 0)
+		return -1;
+	struct moat_snap_header hdr = { .version = MOAT_SNAP_VERSION };
+	memcpy(hdr.magic, MOAT_SNAP_MAGIC, 8);
+	ck_put(o, &hdr, sizeof(hdr));
+	return 0;
+}
+
+/* No image after all: the reason, the END, the verdict (ignored). */
+static int refuse(struct ck_out *o, const char *why)
+{
+	put_error(o, why);
+	verdict(o);
+	ck_below->object_close(o->h);
+	ck_mig_end();
+	return MOAT_SNAP_VERDICT_CONTINUE;
+}
+
 int ck_checkpoint(uint32_t nthreads, const char *error)
 {
 	struct ck_out o;
 	char why[300];
-	int request;
-	if (open_out(&o, &request) < 0)
+	int request, final;
+	if (begin_image(&o, &request, &final) < 0)
 		return MOAT_SNAP_VERDICT_CONTINUE;
-	struct moat_snap_header hdr = { .version = MOAT_SNAP_VERSION };
-	memcpy(hdr.magic, MOAT_SNAP_MAGIC, 8);
-	ck_put(&o, &hdr, sizeof(hdr));
 	if (!error)
 		error = uncapturable(why, sizeof(why));
-	if (error) {
-		put_error(&o, error);
-		verdict(&o);
-		ck_below->object_close(o.h);
+	if (error)
+		return refuse(&o, error);
+	if (request == MOAT_SNAP_REQ_MIGRATE && !final) {
+		/* Pre-copy first, while the app runs; the image at the next pause. */
+		if (ck_precopy_start(&o) < 0)
+			return refuse(&o, "the pre-copy thread cannot start");
 		return MOAT_SNAP_VERDICT_CONTINUE;
 	}
 	read_sync_states();
@@ -455,12 +492,9 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 
 	uint64_t bytes = 0;
 	for (uint32_t i = 0; i < ck_nregions; i++) {
-		if (find_runs(&ck_regions[i], &region_runs[i]) < 0) {
-			put_error(&o, "no memory to list the pages to save");
+		if (find_runs(&ck_regions[i], &region_runs[i], final) < 0) {
 			restart_timers(timers, ntimers);
-			verdict(&o);
-			ck_below->object_close(o.h);
-			return MOAT_SNAP_VERDICT_CONTINUE;
+			return refuse(&o, "no memory to list the pages to save");
 		}
 		bytes += region_runs[i].bytes;
 	}
@@ -488,6 +522,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		ck_say("moat: checkpoint: ", ck_opt.out,
 		       ": writing the image failed; the picoprocess goes on", "");
 	ck_below->object_close(o.h);
+	ck_mig_end();
 	if (v == MOAT_SNAP_VERDICT_END)
 		return v;
 	for (int h = 3; h < CK_MAX_HANDLES; h++)

@@ -139,6 +139,8 @@ static void begin(void)
 
 static void ck_exception(struct moat_exception *e)
 {
+	if (ck_precopy_exception(e))
+		return; /* the checkpointer's own thread: nothing for the LibOS */
 	if (e->kind == MOAT_EXC_PAUSE) {
 		if (!e->code || ck_is_forked_child)
 			return; /* only the first process is checkpointed */
@@ -151,6 +153,7 @@ static void ck_exception(struct moat_exception *e)
 
 static void ck_thread_start(void *arg)
 {
+	ck_precopy_thread(arg);
 	if ((char *)arg >= (char *)ck_threads &&
 	    (char *)arg < (char *)(ck_threads + CK_MAX_THREADS))
 		ck_jump(arg); /* a thread of a resumed image */
