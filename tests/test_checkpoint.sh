@@ -299,3 +299,41 @@ MOAT_PICO=$BUILD/tests/abi-pico timeout 30 "$MOAT" run --ro $BB:$BB --rw "$A:/ou
 check_eq "the resumed ABI-only counter ends with status 0" 0 $?
 check_eq "the ABI-only counter's file holds 0..1999 once each, in order" \
 	"$(seq 0 1999 | md5sum)" "$(md5sum <"$A/count.txt")"
+
+# ------------------- 7. a connection to the outside arrives reset (ECONNRESET)
+T=$WORK/tcp
+mkdir -p "$T"
+TPORT=$(free_port)
+"$PY" -c '
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(); print("up", flush=True)
+held = []
+while True:
+    c, _ = l.accept(); c.recv(100); c.sendall(b"hi\n"); held.append(c)' "$TPORT" >"$T/server.out" 2>&1 &
+PIDS+=($!)
+wait_file "$T/server.out" 1
+cat >"$T/client.py" <<'EOF'
+import errno, socket, sys
+s = socket.create_connection(("10.0.0.5", 7000))
+s.sendall(b"hello\n")
+print("connected:", s.recv(100).decode().strip(), flush=True)
+sys.stdin.readline()
+try:
+    print("recv returned", s.recv(100), flush=True)
+except OSError as e:
+    print("recv:", errno.errorcode[e.errno], flush=True)
+EOF
+mkfifo "$T/in"
+exec {TIN}<>"$T/in"
+"$MOAT" run --name "$N-tcp" $SYS --ro "$T:/t" --net "tcp.client://10.0.0.5:7000=tcp.client://127.0.0.1:$TPORT" \
+	-- $PY /t/client.py <"$T/in" >"$T/out" 2>&1 &
+SRC=$!
+PIDS+=($SRC)
+wait_named "$N-tcp" && wait_file "$T/out" 1
+"$MOAT" checkpoint "$N-tcp" -o "$WORK/tcp.mpk" 2>"$WORK/ck.err"
+check_eq "checkpoint of python3 with a TCP connection to the host: status 0" 0 $?
+exec {TIN}>&-
+echo go | timeout 20 "$MOAT" run --accept-grants "$WORK/tcp.mpk" >"$T/resumed" 2>"$T/resumed.err"
+check_eq "after resume its connection to the outside reads ECONNRESET" \
+	"connected: hi|recv: ECONNRESET" "$(cat "$T/out" "$T/resumed" | paste -sd'|')"

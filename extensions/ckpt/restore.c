@@ -201,11 +201,13 @@ static long make_stream(int h)
 		return ((long)wr << 32) | (uint32_t)rd;
 	case MOAT_SNAP_CLOSED:
 	default:
-		/* A connection to the outside arrives closed: a pipe whose
-		 * other end is gone reads end-of-file and writes EPIPE. */
+		/* A connection to the outside arrives reset, as in gVisor: a
+		 * duplex pipe whose other end went away with a byte unread
+		 * fails its next read with ECONNRESET and writes with EPIPE. */
 		r = ck_below->stream_pipe(&rd, &wr, MOAT_PIPE_DUPLEX);
 		if (r < 0)
 			fail("a connection", ": cannot be stood in for: ", err_name(r));
+		ck_below->stream_write(rd, MOAT_OFFSET_STREAM, "", 1);
 		ck_below->object_close(wr);
 		ck_handle_stream(rd, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
 		return rd;
