@@ -8,9 +8,6 @@
 
 #define PAGE 4096UL
 
-long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
-		   const char **path);
-long sys_munmap(uint64_t addr, size_t len);
 
 static uint32_t prot_bits(int prot)
 {
