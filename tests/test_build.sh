@@ -54,6 +54,12 @@ nload=$(readelf -lW "$PICO" | grep -c '^ *LOAD')
 if [ "$nload" -ge 1 ] && [ -z "$wx" ]; then pass "no writable+executable segment in moat-pico"
 else fail "no writable+executable segment in moat-pico" "$nload LOAD segments; W+E: $wx"; fi
 
+# A fatal PAL error names moat-pico on stderr and exits 127: started by
+# hand, with no boot block on its descriptor, it stops at the first check.
+err=$("$PICO" 4<&- 2>&1 >/dev/null); rc=$?
+check_eq "a fatal PAL error prints its prefix and exits 127" \
+	"moat-pico: no boot block: moat-pico is started by 'moat run'|127" "$err|$rc"
+
 # docs/security.md lists exactly the host calls the filter allows, and no
 # more than 40 of them.
 filter_calls=$("$MOAT" filter | grep -o 'syscall "[a-z_0-9]*"' | sed 's/syscall "\(.*\)"/\1/' | sort -u)
@@ -89,11 +95,11 @@ check_eq "libos/syscalls.def names each call once" "" "$(echo "$table_calls" | u
 # with its entry, and on a handler (or any function) with no prototype.
 cc_libos=$(cd "$ROOT" && make -s -n -B build/libos/mm.o 2>/dev/null | grep -- ' -c -o build/libos/mm.o libos/mm.c$' |
 	sed 's| -c -o build/libos/mm.o libos/mm.c$||')
-probe() { # probe NAME SOURCE: the LibOS's compiler must reject SOURCE
+probe() { # probe NAME SOURCE [HEADER]: the LibOS's compiler must reject SOURCE
 	local out
 	if [ -z "$cc_libos" ]; then fail "$1" "no compile command from make -n"; return; fi
-	printf '#include "libos.h"\n%s\n' "$2" > "$WORK/probe.c"
-	if out=$(cd "$ROOT" && $cc_libos -Ilibos -c -o "$WORK/probe.o" "$WORK/probe.c" 2>&1); then
+	printf '#include "%s"\n%s\n' "${3:-libos.h}" "$2" > "$WORK/probe.c"
+	if out=$(cd "$ROOT" && $cc_libos -Ilibos -Ipal/linux -c -o "$WORK/probe.o" "$WORK/probe.c" 2>&1); then
 		fail "$1" "compiled"
 	else pass "$1 ($(echo "$out" | sed -n 's/.*error: //p' | head -1))"; fi
 }
@@ -101,6 +107,10 @@ probe "a handler whose parameters disagree with syscalls.def does not compile" \
 	'long sys_read(int fd, void *buf) { (void)fd; (void)buf; return 0; }'
 probe "a LibOS function with no prototype does not compile" \
 	'long sys_not_listed(int fd) { return fd; }'
+# The PAL's host calls are typed too: the fatal-error write that once lost
+# its length (so the prefix above was never printed) is now an error.
+probe "a host call with an argument missing does not compile" \
+	'void probe(void); void probe(void) { host_write(2, "moat-pico: "); }' pal.h
 if (cd "$ROOT" && $cc_libos -Ilibos -c -o "$WORK/probe.o" -x c - <<<'#include "libos.h"
 long sys_read(int fd, void *buf, size_t len) { (void)buf; return fd + (long)len; }' 2>/dev/null); then
 	pass "the same compile accepts a handler that agrees"
