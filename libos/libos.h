@@ -234,8 +234,4 @@ void path_to_uri(const char *path, char *uri);
 /* Copy a pathname from the app; -EFAULT/-ENAMETOOLONG on failure. */
 long copy_path(char *dst, const char *src);
 
-/* Linux struct stat from a moat_attr. */
-struct stat;
-void attr_to_stat(const struct moat_attr *a, struct stat *st);
-
 #endif /* MOAT_LIBOS_H */

@@ -56,16 +56,6 @@ typedef long (*sys_fn)(struct moat_context *c);
 #define RETURN(name, value) \
 	static long ret_##name(struct moat_context *c) { (void)c; return value; }
 #include "syscalls.def"
-#undef SYSCALL0
-#undef SYSCALL1
-#undef SYSCALL2
-#undef SYSCALL3
-#undef SYSCALL4
-#undef SYSCALL5
-#undef SYSCALL6
-#undef ALIAS
-#undef CONTEXT
-#undef RETURN
 
 /* The table, indexed by Linux number; sized by its highest entry. */
 #define SYSCALL0(name) [__NR_##name] = do_##name,
@@ -81,16 +71,6 @@ typedef long (*sys_fn)(struct moat_context *c);
 static const sys_fn table[] = {
 #include "syscalls.def"
 };
-#undef SYSCALL0
-#undef SYSCALL1
-#undef SYSCALL2
-#undef SYSCALL3
-#undef SYSCALL4
-#undef SYSCALL5
-#undef SYSCALL6
-#undef ALIAS
-#undef CONTEXT
-#undef RETURN
 
 /* Numbers already named on the log; those past the end share the last bit. */
 static uint8_t reported[128];

@@ -52,15 +52,5 @@ struct statx;
 #define CONTEXT(name) long sys_##name(struct moat_context *ctx);
 #define RETURN(name, value)
 #include "syscalls.def"
-#undef SYSCALL0
-#undef SYSCALL1
-#undef SYSCALL2
-#undef SYSCALL3
-#undef SYSCALL4
-#undef SYSCALL5
-#undef SYSCALL6
-#undef ALIAS
-#undef CONTEXT
-#undef RETURN
 
 #endif /* MOAT_LIBOS_SYSCALLS_H */
