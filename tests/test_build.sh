@@ -93,7 +93,7 @@ check_eq "libos/syscalls.def names each call once" "" "$(echo "$table_calls" | u
 # The list is checked against the handlers: a LibOS file compiled the way
 # the Makefile compiles them fails on a handler whose parameters disagree
 # with its entry, and on a handler (or any function) with no prototype.
-cc_libos=$(cd "$ROOT" && make -s -n -B build/libos/mm.o 2>/dev/null | grep -- ' -c -o build/libos/mm.o libos/mm.c$' |
+cc_libos=$(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -s -n -B build/libos/mm.o 2>/dev/null | grep -- ' -c -o build/libos/mm.o libos/mm.c$' |
 	sed 's| -c -o build/libos/mm.o libos/mm.c$||')
 probe() { # probe NAME SOURCE [HEADER]: the LibOS's compiler must reject SOURCE
 	local out
