@@ -8,7 +8,6 @@
 
 #define PAGE 4096UL
 
-
 static uint32_t prot_bits(int prot)
 {
 	return (uint32_t)prot & (MOAT_PROT_READ | MOAT_PROT_WRITE | MOAT_PROT_EXEC);
