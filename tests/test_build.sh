@@ -93,8 +93,8 @@ check_eq "libos/syscalls.def names each call once" "" "$(echo "$table_calls" | u
 # The list is checked against the handlers: a LibOS file compiled the way
 # the Makefile compiles them fails on a handler whose parameters disagree
 # with its entry, and on a handler (or any function) with no prototype.
-cc_libos=$(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -s -n -B build/libos/mm.o 2>/dev/null | grep -- ' -c -o build/libos/mm.o libos/mm.c$' |
-	sed 's| -c -o build/libos/mm.o libos/mm.c$||')
+cc_libos=$(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -s -n -B build/libos/mm.o 2>/dev/null |
+	grep -- ' -c -o build/libos/mm.o libos/mm.c$' | sed 's| -c -o build/libos/mm.o libos/mm.c$||')
 probe() { # probe NAME SOURCE [HEADER]: the LibOS's compiler must reject SOURCE
 	local out
 	if [ -z "$cc_libos" ]; then fail "$1" "no compile command from make -n"; return; fi
@@ -107,11 +107,11 @@ probe "a handler whose parameters disagree with syscalls.def does not compile" \
 	'long sys_read(int fd, void *buf) { (void)fd; (void)buf; return 0; }'
 probe "a LibOS function with no prototype does not compile" \
 	'long sys_not_listed(int fd) { return fd; }'
-# The PAL's host calls are typed too: the fatal-error write that once lost
-# its length (so the prefix above was never printed) is now an error.
-probe "a host call with an argument missing does not compile" \
-	'void probe(void); void probe(void) { host_write(2, "moat-pico: "); }' pal.h
 if (cd "$ROOT" && $cc_libos -Ilibos -c -o "$WORK/probe.o" -x c - <<<'#include "libos.h"
 long sys_read(int fd, void *buf, size_t len) { (void)buf; return fd + (long)len; }' 2>/dev/null); then
 	pass "the same compile accepts a handler that agrees"
 else fail "the same compile accepts a handler that agrees" "rejected"; fi
+# The PAL's host calls are typed too: the fatal-error write that once lost
+# its length (so the prefix above was never printed) is now an error.
+probe "a host call with an argument missing does not compile" \
+	'void probe(void); void probe(void) { host_write(2, "moat-pico: "); }' pal.h
