@@ -39,7 +39,7 @@ EXT_HOST_SRC := extensions/common.c $(wildcard extensions/*/options.c)
 EXT_HDRS := $(wildcard extensions/*.h extensions/*/*.h extensions/*/*.inc)
 
 HOST_HDRS := $(wildcard include/moat/*.h monitor/*.h tools/*.h) $(EXT_HDRS)
-PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h) $(EXT_HDRS)
+PICO_HDRS := $(wildcard include/moat/*.h rt/*.h pal/linux/*.h libos/*.h libos/*.def) $(EXT_HDRS)
 
 RT_OBJ := $(RT_SRC:%.c=$(B)/%.o)
 PAL_OBJ := $(PAL_SRC:%.c=$(B)/%.o) $(PAL_ASM:%.S=$(B)/%.o)
@@ -86,10 +86,14 @@ $(B)/san/moat: $(MONITOR_SRC) $(TOOL_SRC) $(EXT_HOST_SRC) $(HOST_HDRS) $(B)/gen/
 # says why that is safe there); nothing else inside the picoprocess may.
 $(B)/extensions/ckpt/digest_sse2.o: PICO_CFLAGS := $(filter-out -mgeneral-regs-only,$(PICO_CFLAGS)) -msse2
 $(B)/extensions/ckpt/digest_avx2.o: PICO_CFLAGS := $(filter-out -mgeneral-regs-only,$(PICO_CFLAGS)) -mavx2
-$(B)/rt/%.o $(B)/pal/linux/%.o $(B)/libos/%.o: CFLAGS_EXTRA :=
+# The LibOS: every function another file calls has its prototype in a
+# header (the system-call handlers theirs in libos/syscalls.h, made from
+# libos/syscalls.def), so a definition that disagrees does not compile;
+# a call listed twice in syscalls.def is an error too (override-init).
+$(B)/libos/%.o: PICO_WARN := -Werror=missing-prototypes -Werror=strict-prototypes -Werror=override-init
 $(B)/%.o: %.c $(PICO_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(PICO_CFLAGS) -c -o $@ $<
+	$(CC) $(PICO_CFLAGS) $(PICO_WARN) -c -o $@ $<
 
 $(B)/%.o: %.S
 	@mkdir -p $(@D)

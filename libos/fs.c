@@ -269,7 +269,8 @@ static uint32_t kind_to_ifmt(uint32_t kind)
 	}
 }
 
-void attr_to_stat(const struct moat_attr *a, struct stat *st)
+/* Linux struct stat from a moat_attr. */
+static void attr_to_stat(const struct moat_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_dev = a->dev;

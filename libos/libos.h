@@ -13,6 +13,7 @@
 
 #include "moat/abi.h"
 #include "rt.h"
+#include "syscalls.h"
 
 extern const struct moat_abi *abi;
 extern const struct moat_boot_info *boot;
@@ -55,11 +56,6 @@ int thread_tid(void);
 int thread_exists(int tid);
 void thread_set_fsbase(uint64_t base);
 uint64_t thread_get_fsbase(void);
-struct clone_args_k;
-long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
-		  int *ptid, int *ctid, uint64_t tls);
-long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
-		   size_t size);
 
 /* rewrite.c: hot 'syscall' sites become jumps into the LibOS */
 #define FAST_STACK_SIZE (64 * 1024)
@@ -70,6 +66,8 @@ void rewrite_fork_begin(void);
 void rewrite_fork_end(void);
 void rewrite_note_eh_frame(uint64_t lo, uint64_t hi, uint64_t eh_frame, uint64_t size);
 int rewrite_fault(struct moat_exception *e);
+/* The fast path's C half, called from context.S. */
+int libos_fast_syscall(struct moat_context *ctx);
 int rewrite_interrupt(struct moat_exception *e);
 void thread_note_signal(void);
 void thread_clear_signal_note(void);
@@ -94,14 +92,14 @@ void vma_print(void (*put)(void *ctx, const char *line), void *ctx);
 /* process.c */
 long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		   int *ctid);
-long process_execve(struct moat_context *ctx, int dirfd, const char *path,
-		    char *const *argv, char *const *envp);
 long process_kill(int pid, int sig);
 void thread_after_fork(int pid, int *clear_tid);
 void signal_reset_on_exec(void);
 void fs_close_on_exec(void);
 int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec);
-long sys_close(int fd);
+/* The host handle behind a descriptor that mmap maps (mm.c). */
+long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
+		   const char **path);
 
 /* procfs.c: /proc and /sys made by the LibOS */
 int procfs_owns(const char *path);
@@ -239,9 +237,5 @@ void path_to_uri(const char *path, char *uri);
 
 /* Copy a pathname from the app; -EFAULT/-ENAMETOOLONG on failure. */
 long copy_path(char *dst, const char *src);
-
-/* Linux struct stat from a moat_attr. */
-struct stat;
-void attr_to_stat(const struct moat_attr *a, struct stat *st);
 
 #endif /* MOAT_LIBOS_H */

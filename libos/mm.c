@@ -8,10 +8,6 @@
 
 #define PAGE 4096UL
 
-long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
-		   const char **path);
-long sys_munmap(uint64_t addr, size_t len);
-
 static uint32_t prot_bits(int prot)
 {
 	return (uint32_t)prot & (MOAT_PROT_READ | MOAT_PROT_WRITE | MOAT_PROT_EXEC);

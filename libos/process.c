@@ -345,8 +345,8 @@ static long exec_prepare(int dirfd, const char *upath, struct exec_args *a)
 	return r;
 }
 
-long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
-		    char *const *argv, char *const *envp)
+static long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
+			   char *const *argv, char *const *envp)
 {
 	struct exec_args a = { 0 };
 	size_t bytes = 0;
@@ -379,6 +379,19 @@ long process_execve(struct moat_context *ctx, int dirfd, const char *upath,
 	ctx->rsp = sp;
 	ctx->rflags = 0x202;
 	return 0;
+}
+
+/* execve replaces the caller's context with the new program's entry. */
+long sys_execve(struct moat_context *c)
+{
+	return process_execve(c, AT_FDCWD, (const char *)c->rdi, (char *const *)c->rsi,
+			      (char *const *)c->rdx);
+}
+
+long sys_execveat(struct moat_context *c)
+{
+	return process_execve(c, (int)c->rdi, (const char *)c->rsi, (char *const *)c->rdx,
+			      (char *const *)c->r10);
 }
 
 /* The program the manifest names, started by init: scripts too. */

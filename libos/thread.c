@@ -63,7 +63,7 @@ static int next_tid = FIRST_EXTRA_TID;
 
 void libos_context_jump(const struct moat_context *ctx);
 
-struct lthread *thread_current(void)
+static struct lthread *thread_current(void)
 {
 	struct lthread *t;
 	__asm__ volatile("mov %%gs:0, %0" : "=r"(t));
@@ -378,8 +378,8 @@ long sys_futex(uint32_t *addr, int op, uint32_t val,
 #define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | \
 		      CLONE_THREAD | CLONE_SYSVSEM)
 
-long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
-		  int *ptid, int *ctid, uint64_t tls)
+static long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
+			 int *ptid, int *ctid, uint64_t tls)
 {
 	if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD))
 		return process_clone(ctx, flags, newsp, ctid);
@@ -518,13 +518,25 @@ struct clone_args_k {
 		stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
-		   size_t size)
+static long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
+			  size_t size)
 {
 	if (size < 64)
 		return -EINVAL;
 	return thread_clone(ctx, a->flags, a->stack + a->stack_size,
 			    (int *)a->parent_tid, (int *)a->child_tid, a->tls);
+}
+
+/* clone and clone3 take the caller's whole context: the child resumes
+ * from a copy of it. */
+long sys_clone(struct moat_context *c)
+{
+	return thread_clone(c, c->rdi, c->rsi, (int *)c->rdx, (int *)c->r10, c->r8);
+}
+
+long sys_clone3(struct moat_context *c)
+{
+	return thread_clone3(c, (const struct clone_args_k *)c->rdi, c->rsi);
 }
 
 /* In a forked child only the forking thread exists. */

@@ -54,6 +54,12 @@ nload=$(readelf -lW "$PICO" | grep -c '^ *LOAD')
 if [ "$nload" -ge 1 ] && [ -z "$wx" ]; then pass "no writable+executable segment in moat-pico"
 else fail "no writable+executable segment in moat-pico" "$nload LOAD segments; W+E: $wx"; fi
 
+# A fatal PAL error names moat-pico on stderr and exits 127: started by
+# hand, with no boot block on its descriptor, it stops at the first check.
+err=$("$PICO" 4<&- 2>&1 >/dev/null); rc=$?
+check_eq "a fatal PAL error prints its prefix and exits 127" \
+	"moat-pico: no boot block: moat-pico is started by 'moat run'|127" "$err|$rc"
+
 # docs/security.md lists exactly the host calls the filter allows, and no
 # more than 40 of them.
 filter_calls=$("$MOAT" filter | grep -o 'syscall "[a-z_0-9]*"' | sed 's/syscall "\(.*\)"/\1/' | sort -u)
@@ -63,19 +69,49 @@ check_eq "docs/security.md host-syscall table matches the filter" "$filter_calls
 n=$(echo "$filter_calls" | wc -l)
 if [ "$n" -le 40 ]; then pass "filter allows $n host calls (at most 40)"; else fail "filter size" "$n host calls"; fi
 
-# docs/compatibility.md lists exactly the calls in the LibOS's dispatch
-# table (plus those dispatch() takes before it).
-table_calls=$(python3 - "$ROOT/libos/syscall.c" <<'PY'
-import re, sys
-s = open(sys.argv[1]).read()
-start = s.index('static const sys_fn table')
-t = s[start:s.index('};', start)]
-names = set(re.findall(r'\bE\((\w+)\)', t)) | set(re.findall(r'ALIAS\((\w+),', t))
-names |= set(re.findall(r'\[__NR_(\w+)\]', t))
-names |= set(re.findall(r'nr == __NR_(\w+)', s))
-print('\n'.join(sorted(names)))
-PY
+# docs/compatibility.md lists exactly the calls of libos/syscalls.def, the
+# one list the dispatch table and the handlers' prototypes are made from.
+table_calls=$(${CC:-cc} -E -P -I "$ROOT" -x c - <<'C' | tr ' ' '\n' | grep . | LC_ALL=C sort
+#define SYSCALL0(name, ...) name
+#define SYSCALL1 SYSCALL0
+#define SYSCALL2 SYSCALL0
+#define SYSCALL3 SYSCALL0
+#define SYSCALL4 SYSCALL0
+#define SYSCALL5 SYSCALL0
+#define SYSCALL6 SYSCALL0
+#define ALIAS(name, other) name
+#define CONTEXT(name) name
+#define RETURN(name, value) name
+#include "libos/syscalls.def"
+C
 )
 listed=$(sed -n '/<!-- syscalls -->/,/<!-- \/syscalls -->/p' "$ROOT/docs/compatibility.md" |
 	grep -v '^<!--\|^```' | tr ' ' '\n' | grep . | LC_ALL=C sort)
 check_eq "docs/compatibility.md lists the LibOS's system calls ($(echo "$table_calls" | wc -l))" "$table_calls" "$listed"
+check_eq "libos/syscalls.def names each call once" "" "$(echo "$table_calls" | uniq -d | tr '\n' ' ')"
+
+# The list is checked against the handlers: a LibOS file compiled the way
+# the Makefile compiles them fails on a handler whose parameters disagree
+# with its entry, and on a handler (or any function) with no prototype.
+cc_libos=$(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -s -n -B build/libos/mm.o 2>/dev/null |
+	grep -- ' -c -o build/libos/mm.o libos/mm.c$' | sed 's| -c -o build/libos/mm.o libos/mm.c$||')
+probe() { # probe NAME SOURCE [HEADER]: the LibOS's compiler must reject SOURCE
+	local out
+	if [ -z "$cc_libos" ]; then fail "$1" "no compile command from make -n"; return; fi
+	printf '#include "%s"\n%s\n' "${3:-libos.h}" "$2" > "$WORK/probe.c"
+	if out=$(cd "$ROOT" && $cc_libos -Ilibos -Ipal/linux -c -o "$WORK/probe.o" "$WORK/probe.c" 2>&1); then
+		fail "$1" "compiled"
+	else pass "$1 ($(echo "$out" | sed -n 's/.*error: //p' | head -1))"; fi
+}
+probe "a handler whose parameters disagree with syscalls.def does not compile" \
+	'long sys_read(int fd, void *buf) { (void)fd; (void)buf; return 0; }'
+probe "a LibOS function with no prototype does not compile" \
+	'long sys_not_listed(int fd) { return fd; }'
+if (cd "$ROOT" && $cc_libos -Ilibos -c -o "$WORK/probe.o" -x c - <<<'#include "libos.h"
+long sys_read(int fd, void *buf, size_t len) { (void)buf; return fd + (long)len; }' 2>/dev/null); then
+	pass "the same compile accepts a handler that agrees"
+else fail "the same compile accepts a handler that agrees" "rejected"; fi
+# The PAL's host calls are typed too: the fatal-error write that once lost
+# its length (so the prefix above was never printed) is now an error.
+probe "a host call with an argument missing does not compile" \
+	'void probe(void); void probe(void) { host_write(2, "moat-pico: "); }' pal.h

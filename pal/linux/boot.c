@@ -26,13 +26,6 @@
 #define H_SA_ONSTACK 0x08000000
 #define H_SA_RESTORER 0x04000000
 
-struct host_sigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	uint64_t mask;
-};
-
 struct host_siginfo {
 	int signo, errno_, code, pad;
 	union {
@@ -112,10 +105,10 @@ const struct moat_upcalls *pal_upcalls = &moat_libos_upcalls;
 _Noreturn void pal_fatal(const char *msg)
 {
 	pal_debug_log(msg, strlen(msg));
-	HOST2(__NR_write, 2, "moat-pico: ");
-	HOST3(__NR_write, 2, msg, strlen(msg));
-	HOST3(__NR_write, 2, "\n", 1);
-	HOST1(__NR_exit_group, 127);
+	host_write(2, "moat-pico: ", 11);
+	host_write(2, msg, strlen(msg));
+	host_write(2, "\n", 1);
+	host_exit_group(127);
 	__builtin_unreachable();
 }
 
@@ -209,7 +202,7 @@ static void install_handlers(void)
 		.mask = ~0ULL, /* a trap inside the LibOS is fatal, not nested */
 	};
 	for (size_t i = 0; i < RT_ARRAY_LEN(sigs); i++)
-		if (HOST4(__NR_rt_sigaction, sigs[i], &sa, 0, 8) < 0)
+		if (host_rt_sigaction(sigs[i], &sa, 0) < 0)
 			pal_fatal("cannot install trap handlers");
 	/* Everything else that can be caught is the app's business: the
 	 * LibOS decides (ignore, default action, or the app's handler). */
@@ -218,14 +211,14 @@ static void install_handlers(void)
 		if (sig == 9 || sig == 19 || (sig >= 18 && sig <= 22) ||
 		    sig == 32 || sig == 33 || exception_kind(sig) != MOAT_EXC_INTERRUPT)
 			continue; /* KILL, STOP, job control, libc-internal, traps */
-		HOST4(__NR_rt_sigaction, sig, &sa, 0, 8);
+		host_rt_sigaction(sig, &sa, 0);
 	}
 	/* The monitor's checkpoint request (signal 33, which no app sees:
 	 * glibc keeps it for itself). */
-	HOST4(__NR_rt_sigaction, H_SIGPAUSE, &sa, 0, 8);
+	host_rt_sigaction(H_SIGPAUSE, &sa, 0);
 	/* A write to a closed pipe returns EPIPE; the LibOS raises SIGPIPE. */
 	struct host_sigaction ign = { .handler = (void *)1, .restorer = 0 };
-	HOST4(__NR_rt_sigaction, 13, &ign, 0, 8);
+	host_rt_sigaction(13, &ign, 0);
 }
 
 static void install_filter(const struct moat_boot_block *bb)
@@ -234,7 +227,7 @@ static void install_filter(const struct moat_boot_block *bb)
 		.len = (unsigned short)bb->filter_len,
 		.filter = (struct sock_filter *)(bb + 1),
 	};
-	long r = HOST3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	long r = host_seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog);
 	if (r < 0)
 		pal_fatal("cannot install the seccomp filter");
 }
@@ -294,10 +287,9 @@ void pal_main(void *initial_sp)
 {
 	(void)initial_sp;
 	struct stat st;
-	if (HOST2(__NR_fstat, MOAT_BOOT_FD, &st) < 0)
+	if (host_fstat(MOAT_BOOT_FD, &st) < 0)
 		pal_fatal("no boot block: moat-pico is started by 'moat run'");
-	long map = HOST6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE,
-			 MOAT_BOOT_FD, 0);
+	long map = host_mmap(0, st.st_size, PROT_READ, MAP_PRIVATE, MOAT_BOOT_FD, 0);
 	if (map < 0)
 		pal_fatal("cannot map the boot block");
 	const struct moat_boot_block *bb = (const void *)map;
@@ -306,7 +298,7 @@ void pal_main(void *initial_sp)
 		pal_fatal("boot block has the wrong magic or version");
 
 	install_filter(bb);
-	HOST1(__NR_close, MOAT_BOOT_FD);
+	host_close(MOAT_BOOT_FD);
 	if (pal_request(MOAT_OP_HELLO, 0, 0, 0, 0, 0, 0, 0) < 0)
 		pal_fatal("the monitor refused the picoprocess");
 

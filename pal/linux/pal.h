@@ -6,25 +6,12 @@
 #define MOAT_PAL_H
 
 #include <stdint.h>
-#include <asm/unistd.h>
+
+#include "host.h"
 
 #include "moat/abi.h"
 #include "moat/channel.h"
 #include "rt.h"
-
-/* The gate (gate.S).  Every host system call goes through here. */
-long pal_syscall6(long nr, long a1, long a2, long a3, long a4, long a5,
-		  long a6);
-#define HOST0(nr) pal_syscall6(nr, 0, 0, 0, 0, 0, 0)
-#define HOST1(nr, a) pal_syscall6(nr, (long)(a), 0, 0, 0, 0, 0)
-#define HOST2(nr, a, b) pal_syscall6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
-#define HOST3(nr, a, b, c) \
-	pal_syscall6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define HOST4(nr, a, b, c, d) \
-	pal_syscall6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define HOST6(nr, a, b, c, d, e, f)                                      \
-	pal_syscall6(nr, (long)(a), (long)(b), (long)(c), (long)(d), \
-		     (long)(e), (long)(f))
 
 /* Handles. */
 enum pal_htype { PAL_H_FREE, PAL_H_STREAM, PAL_H_THREAD, PAL_H_SEM,

@@ -33,20 +33,19 @@ long pal_process_fork(int32_t *self_pid)
 	volatile int32_t child_pid = 0;
 	pal_channel_fork_lock();
 	pal_handles_fork_lock();
-	long pid = HOST6(__NR_clone, CLONE_CHILD_SETTID | H_SIGCHLD, 0, 0,
-			 &child_pid, 0, 0);
+	long pid = host_clone(CLONE_CHILD_SETTID | H_SIGCHLD, &child_pid);
 	pal_handles_fork_unlock();
 	pal_channel_fork_unlock();
 	if (pid == 0) {
-		if (HOST3(__NR_dup3, chan, MOAT_CHANNEL_FD, 0) < 0)
+		if (host_dup3(chan, MOAT_CHANNEL_FD, 0) < 0)
 			pal_fatal("cannot take over the new channel");
-		HOST1(__NR_close, chan);
+		host_close(chan);
 		pal_wake_after_fork();
 		pal_self_pid = child_pid;
 		*self_pid = child_pid;
 		return 0;
 	}
-	HOST1(__NR_close, chan);
+	host_close(chan);
 	return pid;
 }
 
@@ -57,7 +56,7 @@ long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 	long r;
 	for (;;) {
 		uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
-		r = HOST4(__NR_wait4, pid, status, 1 /* WNOHANG */, 0);
+		r = host_wait4(pid, status, 1 /* WNOHANG */);
 		if (r != 0 || (options & MOAT_WAIT_NOHANG))
 			break;
 		if (__atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST) != seq) {
@@ -65,8 +64,8 @@ long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 			break;
 		}
 		/* SIGCHLD bumps the generation word; 100 ms is a backstop. */
-		struct { long s, ns; } ts = { 0, 100000000 };
-		HOST4(__NR_futex, &pal_generation, 128 /* WAIT_PRIVATE */, gen, &ts);
+		struct __kernel_timespec ts = { 0, 100000000 };
+		host_futex(&pal_generation, 128 /* WAIT_PRIVATE */, gen, &ts);
 	}
 	pal_signals_restore(mask);
 	return r;
@@ -82,23 +81,19 @@ long pal_process_control(uint32_t op, int32_t pid, int64_t arg)
 	case MOAT_PROC_SIGNAL:
 		if (arg < 0 || arg > 64)
 			return -MOAT_EINVAL;
-		return HOST2(__NR_kill, pid, arg);
+		return host_kill(pid, arg);
 	case MOAT_PROC_SET_GROUP:
 		if (arg < 0 || arg > 0x7fffffff)
 			return -MOAT_EINVAL;
-		return HOST2(__NR_setpgid, pid, arg);
+		return host_setpgid(pid, arg);
 	case MOAT_PROC_GET_GROUP:
-		return HOST1(__NR_getpgid, pid);
+		return host_getpgid(pid);
 	case MOAT_PROC_NEW_SESSION:
-		return HOST0(__NR_setsid);
+		return host_setsid();
 	default:
 		return -MOAT_EINVAL;
 	}
 }
-
-struct host_sigaction_dfl {
-	unsigned long handler, flags, restorer, mask;
-};
 
 _Noreturn void pal_process_exit(int code, int sig)
 {
@@ -107,12 +102,12 @@ _Noreturn void pal_process_exit(int code, int sig)
 		/* Die by the real signal so that the parent's wait sees it;
 		 * the namespace's init (pid 1) cannot signal itself, and the
 		 * monitor has its EXIT message instead. */
-		struct host_sigaction_dfl dfl = { H_SIG_DFL, 0, 0, 0 };
+		struct host_sigaction dfl = { .handler = (void *)H_SIG_DFL };
 		uint64_t mask = 1ULL << (sig - 1);
-		HOST4(__NR_rt_sigaction, sig, &dfl, 0, 8);
-		HOST4(__NR_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &mask, 0, 8);
-		HOST2(__NR_kill, pal_self_pid, sig);
+		host_rt_sigaction(sig, &dfl, 0);
+		host_rt_sigprocmask(1 /* SIG_UNBLOCK */, &mask, 0);
+		host_kill(pal_self_pid, sig);
 	}
 	for (;;)
-		HOST1(__NR_exit_group, sig ? 128 + sig : code);
+		host_exit_group(sig ? 128 + sig : code);
 }

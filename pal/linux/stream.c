@@ -11,16 +11,6 @@
 
 #include "pal.h"
 
-struct host_iovec { void *base; size_t len; };
-struct host_msghdr {
-	void *name;
-	int namelen;
-	struct host_iovec *iov;
-	size_t iovlen;
-	void *control;
-	size_t controllen;
-	unsigned flags;
-};
 struct host_cmsg { size_t len; int level, type; int fds[1]; };
 #define H_SOL_SOCKET 1
 #define H_SCM_RIGHTS 1
@@ -42,7 +32,7 @@ static long channel_send(const struct moat_msg_hdr *hdr, const char *p1,
 	memcpy(buf, hdr, sizeof(*hdr));
 	memcpy(buf + sizeof(*hdr), p1, l1);
 	memcpy(buf + sizeof(*hdr) + l1, p2, l2);
-	return HOST3(__NR_write, MOAT_CHANNEL_FD, buf, len);
+	return host_write(MOAT_CHANNEL_FD, buf, len);
 }
 
 long pal_request_raw(uint32_t op, int32_t a, uint32_t b, const void *p1,
@@ -63,7 +53,7 @@ long pal_request_raw(uint32_t op, int32_t a, uint32_t b, const void *p1,
 	pal_lock(&channel_lock);
 	r = channel_send(&hdr, p1, l1, p2, l2);
 	if (r >= 0)
-		r = HOST3(__NR_recvmsg, MOAT_CHANNEL_FD, &m, H_MSG_CMSG_CLOEXEC);
+		r = host_recvmsg(MOAT_CHANNEL_FD, &m, H_MSG_CMSG_CLOEXEC);
 	pal_unlock(&channel_lock);
 	if (r < (long)sizeof(rhdr))
 		pal_fatal("lost the channel to the monitor");
@@ -72,7 +62,7 @@ long pal_request_raw(uint32_t op, int32_t a, uint32_t b, const void *p1,
 		if (fd)
 			*fd = cm.fds[0];
 		else
-			HOST1(__NR_close, cm.fds[0]);
+			host_close(cm.fds[0]);
 	}
 	return rhdr.a;
 }
@@ -147,18 +137,18 @@ static long net_open(const char *uri)
 		int err = 0, errlen = sizeof(err);
 		long r = wait_ready(fd, 4 /* POLLOUT */);
 		if (r == 0)
-			r = HOST6(__NR_getsockopt, fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */,
-				  &err, &errlen, 0);
+			r = host_getsockopt(fd, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */,
+					    &err, &errlen);
 		if (r == 0 && err)
 			r = -err;
 		if (r < 0) {
-			HOST1(__NR_close, fd);
+			host_close(fd);
 			return r;
 		}
 	}
 	long h = pal_handle_alloc(PAL_H_STREAM, fd, 0);
 	if (h < 0) {
-		HOST1(__NR_close, fd);
+		host_close(fd);
 		return h;
 	}
 	pal_handles[h].kind = (uint32_t)kind;
@@ -193,14 +183,14 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 			     path, 0, &reply, sizeof(reply), &fd);
 	if (r < 0 || (options & MOAT_OPEN_MKDIR)) {
 		if (fd >= 0)
-			HOST1(__NR_close, fd);
+			host_close(fd);
 		return r < 0 ? r : 0;
 	}
 	if (fd < 0)
 		return -MOAT_EIO;
 	long h = pal_handle_alloc(PAL_H_STREAM, fd, 0);
 	if (h < 0) {
-		HOST1(__NR_close, fd);
+		host_close(fd);
 		return h;
 	}
 	pal_handles[h].kind = (uint32_t)r; /* the monitor says file or dir */
@@ -216,7 +206,7 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 /* Directory streams return whole records only. */
 static long read_dir(int fd, uint64_t off, void *buf, size_t len)
 {
-	long r = HOST4(__NR_pread64, fd, buf, len, off);
+	long r = host_pread64(fd, buf, len, off);
 	if (r <= 0)
 		return r;
 	size_t used = 0;
@@ -233,9 +223,9 @@ static long read_dir(int fd, uint64_t off, void *buf, size_t len)
  * a signal interrupts the wait (ppoll switches the mask atomically). */
 static long wait_ready(int fd, short events)
 {
-	struct { int fd; short events, revents; } p = { fd, events, 0 };
+	struct host_pollfd p = { fd, events, 0 };
 	uint64_t open_mask = 0;
-	long r = HOST6(__NR_ppoll, &p, 1, 0, &open_mask, 8, 0);
+	long r = host_ppoll(&p, 1, 0, &open_mask);
 	return r < 0 ? r : 0;
 }
 
@@ -260,16 +250,16 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 			return 0;
 		if (len > ph->win.size - off)
 			len = ph->win.size - off;
-		return HOST4(__NR_pread64, ph->fd, buf, len, ph->base + off);
+		return host_pread64(ph->fd, buf, len, ph->base + off);
 	}
 	long r;
 	do {
 		if (may_block(ph) && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
 			return r;
 		if (off == MOAT_OFFSET_STREAM)
-			r = HOST3(__NR_read, ph->fd, buf, len);
+			r = host_read(ph->fd, buf, len);
 		else
-			r = HOST4(__NR_pread64, ph->fd, buf, len, off);
+			r = host_pread64(ph->fd, buf, len, off);
 	} while (r == -MOAT_EINTR || r == -MOAT_EAGAIN);
 	return r;
 }
@@ -285,9 +275,9 @@ long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
 		if (may_block(ph) && (r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
 			return r;
 		if (off == MOAT_OFFSET_STREAM)
-			r = HOST3(__NR_write, ph->fd, buf, len);
+			r = host_write(ph->fd, buf, len);
 		else
-			r = HOST4(__NR_pwrite64, ph->fd, buf, len, off);
+			r = host_pwrite64(ph->fd, buf, len, off);
 	} while (r == -MOAT_EINTR || r == -MOAT_EAGAIN);
 	return r;
 }
@@ -303,12 +293,12 @@ long pal_stream_map(moat_handle h, void *addr, uint64_t off, size_t size,
 		mf |= MAP_FIXED_NOREPLACE;
 	else if (flags & MOAT_MAP_FIXED)
 		mf |= MAP_FIXED;
-	return HOST6(__NR_mmap, addr, size, prot & 7, mf, ph->fd, off + ph->base);
+	return host_mmap(addr, size, prot & 7, mf, ph->fd, off + ph->base);
 }
 
 long pal_stream_unmap(void *addr, size_t size)
 {
-	return HOST2(__NR_munmap, addr, size);
+	return host_munmap(addr, size);
 }
 
 long pal_stream_set_length(moat_handle h, uint64_t len)
@@ -316,7 +306,7 @@ long pal_stream_set_length(moat_handle h, uint64_t len)
 	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
 	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
 		return -MOAT_EBADF;
-	return HOST2(__NR_ftruncate, ph->fd, len);
+	return host_ftruncate(ph->fd, len);
 }
 
 long pal_stream_flush(moat_handle h)
@@ -324,7 +314,7 @@ long pal_stream_flush(moat_handle h)
 	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
 	if (!ph)
 		return -MOAT_EBADF;
-	long r = HOST1(__NR_fsync, ph->fd);
+	long r = host_fsync(ph->fd);
 	return r == -MOAT_EINVAL ? 0 : r; /* consoles and pipes: nothing to do */
 }
 
@@ -357,14 +347,14 @@ long pal_stream_wait_for_client(moat_handle h, uint32_t nonblock, char *peer,
 		if (!nonblock && (fd = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
 			return fd;
 		salen = sizeof(sa);
-		fd = HOST4(__NR_accept4, ph->fd, &sa, &salen,
-			   02000000 | 04000 /* SOCK_CLOEXEC | SOCK_NONBLOCK */);
+		fd = host_accept4(ph->fd, &sa, &salen,
+				  02000000 | 04000 /* SOCK_CLOEXEC | SOCK_NONBLOCK */);
 	} while (!nonblock && (fd == -MOAT_EAGAIN || fd == -MOAT_EINTR));
 	if (fd < 0)
 		return fd;
 	long nh = pal_handle_alloc(PAL_H_STREAM, (int)fd, 0);
 	if (nh < 0) {
-		HOST1(__NR_close, fd);
+		host_close(fd);
 		return nh;
 	}
 	pal_handles[nh].kind = MOAT_KIND_SOCKET;
@@ -384,7 +374,7 @@ long pal_stream_shutdown(moat_handle h, uint32_t how)
 		return -MOAT_EBADF;
 	if (ph->kind != MOAT_KIND_SOCKET || !how || how > 3)
 		return ph->kind == MOAT_KIND_SOCKET ? -MOAT_EINVAL : -MOAT_ENOTCONN;
-	return HOST2(__NR_shutdown, ph->fd, how - 1);
+	return host_shutdown(ph->fd, how - 1);
 }
 
 long pal_stream_attr_query(const char *uri, uint32_t nofollow,
@@ -416,7 +406,7 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
 		*a = ph->win;
 		return 0;
 	}
-	long r = HOST2(__NR_fstat, ph->fd, &st);
+	long r = host_fstat(ph->fd, &st);
 	if (r < 0)
 		return r;
 	*a = (struct moat_attr){
@@ -469,7 +459,6 @@ long pal_stream_link(const char *from, const char *to)
 	return pal_request(MOAT_OP_LINK, 0, 0, p1, p2, 0, 0, 0);
 }
 
-struct host_flock { short type, whence; long start, len; int pid; };
 
 /* flock(2): LOCK_SH 1, LOCK_EX 2, LOCK_UN 8, LOCK_NB 4.  Waiting polls,
  * as for record locks, so that a signal can end it. */
@@ -480,7 +469,7 @@ static long whole_lock(int fd, uint32_t op, uint32_t type)
 	if (op > MOAT_LOCK_WAIT || type > MOAT_LOCK_UNLOCK)
 		return -MOAT_EINVAL;
 	for (;;) {
-		long r = HOST2(__NR_flock, fd, how[type] | 4 /* LOCK_NB */);
+		long r = host_flock(fd, how[type] | 4 /* LOCK_NB */);
 		if (r != -MOAT_EAGAIN || op != MOAT_LOCK_WAIT)
 			return r;
 		if (pal_thread_delay(5000000) == -MOAT_EINTR)
@@ -501,7 +490,7 @@ long pal_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
 	/* Linux's F_RDLCK 0, F_WRLCK 1, F_UNLCK 2 are the ABI's numbers. */
 	struct host_flock fl = { (short)type, 0 /* SEEK_SET */, (long)*start, (long)*len, 0 };
 	if (op == MOAT_LOCK_TEST) {
-		long r = HOST3(__NR_fcntl, ph->fd, 5 /* F_GETLK */, &fl);
+		long r = host_fcntl_lock(ph->fd, 5 /* F_GETLK */, &fl);
 		if (r < 0)
 			return r;
 		*start = (uint64_t)fl.start, *len = (uint64_t)fl.len, *pid = fl.pid;
@@ -510,7 +499,7 @@ long pal_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
 	/* A blocking F_SETLKW could not be interrupted by a signal here, so
 	 * waiting is polling with an interruptible sleep. */
 	for (;;) {
-		long r = HOST3(__NR_fcntl, ph->fd, 6 /* F_SETLK */, &fl);
+		long r = host_fcntl_lock(ph->fd, 6 /* F_SETLK */, &fl);
 		if (r != -MOAT_EAGAIN && r != -MOAT_EACCES)
 			return r;
 		if (op != MOAT_LOCK_WAIT)
@@ -538,9 +527,9 @@ long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 {
 	int fds[2];
 	int duplex = flags & MOAT_PIPE_DUPLEX;
-	long r = duplex ? HOST4(__NR_socketpair, 1 /* AF_UNIX */,
-				 1 | 02000000 /* SOCK_STREAM | SOCK_CLOEXEC */, 0, fds)
-			: HOST2(__NR_pipe2, fds, 02000000 /* O_CLOEXEC */);
+	long r = duplex ? host_socketpair(1 /* AF_UNIX */,
+					  1 | 02000000 /* SOCK_STREAM | SOCK_CLOEXEC */, 0, fds)
+			: host_pipe2(fds, 02000000 /* O_CLOEXEC */);
 	if (r < 0)
 		return r;
 	long a = pal_handle_alloc(PAL_H_STREAM, fds[0], 0);
@@ -548,8 +537,8 @@ long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 	if (b < 0) {
 		if (a >= 0)
 			pal_handles[a].type = PAL_H_FREE;
-		HOST1(__NR_close, fds[0]);
-		HOST1(__NR_close, fds[1]);
+		host_close(fds[0]);
+		host_close(fds[1]);
 		return b;
 	}
 	pal_handles[a].kind = pal_handles[b].kind = duplex ? MOAT_KIND_SOCKET

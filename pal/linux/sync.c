@@ -48,7 +48,7 @@ static long futex(volatile void *addr, int op, int val, int64_t timeout_ns)
 		ts.tv_nsec = timeout_ns % 1000000000;
 		tsp = &ts;
 	}
-	return HOST4(__NR_futex, addr, op, val, tsp);
+	return host_futex(addr, op, val, tsp);
 }
 
 void pal_lock(volatile int *l)
@@ -76,9 +76,8 @@ void pal_unlock(volatile int *l)
 
 void *pal_pages(size_t size)
 {
-	long p = HOST6(__NR_mmap, 0, RT_ALIGN_UP(size, 4096),
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
+	long p = host_mmap(0, RT_ALIGN_UP(size, 4096), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p < 0)
 		pal_fatal("out of memory for PAL state");
 	return (void *)p;
@@ -122,13 +121,13 @@ void pal_signal_arrived(void)
 uint64_t pal_signals_open(void)
 {
 	uint64_t none = 0, old = 0;
-	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &none, &old, 8);
+	host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, &old);
 	return old;
 }
 
 void pal_signals_restore(uint64_t old)
 {
-	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &old, 0, 8);
+	host_rt_sigprocmask(2 /* SIG_SETMASK */, &old, 0);
 }
 
 /* Wake pipes for every wait that involves streams ("mixed": ppoll on
@@ -158,7 +157,7 @@ void pal_generation_bump(void)
 		if (__atomic_load_n(&w->held, __ATOMIC_SEQ_CST) && wfd >= 0 &&
 		    !__atomic_exchange_n(&w->written, 1, __ATOMIC_SEQ_CST)) {
 			char b = 0;
-			HOST3(__NR_write, wfd, &b, 1);
+			host_write(wfd, &b, 1);
 		}
 	}
 }
@@ -172,7 +171,7 @@ static struct wake_slot *wake_slot_take(void)
 			continue;
 		if (w->rfd < 0) {
 			int fds[2];
-			if (HOST2(__NR_pipe2, fds, 02000000 | 04000 /* CLOEXEC, NONBLOCK */) < 0) {
+			if (host_pipe2(fds, 02000000 | 04000 /* CLOEXEC, NONBLOCK */) < 0) {
 				__atomic_store_n(&w->held, 0, __ATOMIC_SEQ_CST);
 				return 0;
 			}
@@ -181,7 +180,7 @@ static struct wake_slot *wake_slot_take(void)
 		}
 		if (__atomic_exchange_n(&w->written, 0, __ATOMIC_SEQ_CST)) {
 			char b; /* the byte of a bump the last holder slept through */
-			HOST3(__NR_read, w->rfd, &b, 1);
+			host_read(w->rfd, &b, 1);
 		}
 		return w;
 	}
@@ -195,8 +194,8 @@ void pal_wake_after_fork(void)
 	for (int i = 0; i < WAKE_SLOTS; i++) {
 		struct wake_slot *w = &wake_slots[i];
 		if (w->rfd >= 0) {
-			HOST1(__NR_close, w->rfd);
-			HOST1(__NR_close, w->wfd);
+			host_close(w->rfd);
+			host_close(w->wfd);
 		}
 		*w = (struct wake_slot){ 0, 0, -1, -1 };
 	}
@@ -213,18 +212,18 @@ static int wait_mixed(uint32_t n, const moat_handle *hs, uint32_t gen, int64_t l
 		return 0;
 	__atomic_add_fetch(&mixed_waiters, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST) == gen) {
-		struct { int fd; short events, revents; } p[65];
+		struct host_pollfd p[65];
 		uint32_t np = 0;
 		for (uint32_t i = 0; i < n; i++)
 			if (pal_handles[hs[i]].type == PAL_H_STREAM)
 				p[np].fd = pal_handles[hs[i]].fd, p[np++].events = 1 /* POLLIN */;
 		p[np].fd = w->rfd, p[np++].events = 1;
 		struct __kernel_timespec ts = { left / 1000000000, left % 1000000000 };
-		if (HOST4(__NR_ppoll, p, np, left < 0 ? 0 : &ts, 0) > 0 && p[np - 1].revents) {
+		if (host_ppoll(p, np, left < 0 ? 0 : &ts, 0) > 0 && p[np - 1].revents) {
 			/* Drain whatever a bump wrote (the flag may lag the byte). */
 			char buf[16];
 			__atomic_store_n(&w->written, 0, __ATOMIC_SEQ_CST);
-			HOST3(__NR_read, w->rfd, buf, sizeof(buf));
+			host_read(w->rfd, buf, sizeof(buf));
 		}
 	}
 	__atomic_sub_fetch(&mixed_waiters, 1, __ATOMIC_SEQ_CST);
@@ -236,10 +235,10 @@ static int wait_mixed(uint32_t n, const moat_handle *hs, uint32_t gen, int64_t l
 
 void pal_altstack_install(void)
 {
-	struct { void *sp; int flags; size_t size; } ss = {
+	struct host_stack ss = {
 		pal_pages(PAL_ALTSTACK_SIZE), 0, PAL_ALTSTACK_SIZE
 	};
-	if (HOST2(__NR_sigaltstack, &ss, 0) < 0)
+	if (host_sigaltstack(&ss, 0) < 0)
 		pal_fatal("cannot set the signal stack");
 }
 
@@ -253,8 +252,8 @@ void pal_thread_main(struct pal_thread *t)
 	 * SIGBUS, SIGFPE, SIGSEGV, SIGSYS (bit n-1 for signal n). */
 	uint64_t quiet = ~((1ull << 3) | (1ull << 4) | (1ull << 6) | (1ull << 7) |
 			   (1ull << 10) | (1ull << 30));
-	HOST4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */,
-	      t->flags & MOAT_THREAD_QUIET ? &quiet : &none, 0, 8);
+	host_rt_sigprocmask(2 /* SIG_SETMASK */,
+			    t->flags & MOAT_THREAD_QUIET ? &quiet : &none, 0);
 	pal_altstack_install();
 	while (!__atomic_load_n(&t->resumed, __ATOMIC_ACQUIRE))
 		futex(&t->resumed, FUTEX_WAIT_PRIVATE, 0, -1);
@@ -307,7 +306,7 @@ void pal_thread_exit(int32_t *clear_word)
 	/* The kernel clears pal_thread.tid after this (CHILD_CLEARTID), and
 	 * waiters on the handle see it through the generation word. */
 	for (;;)
-		HOST1(__NR_exit, 0);
+		host_exit(0);
 }
 
 long pal_thread_delay(uint64_t ns)
@@ -335,7 +334,7 @@ long pal_thread_delay(uint64_t ns)
 
 long pal_thread_yield(void)
 {
-	HOST0(__NR_sched_yield);
+	host_sched_yield();
 	return 0;
 }
 
@@ -435,9 +434,9 @@ static int stream_ready(moat_handle h)
 	    ph->kind != MOAT_KIND_SOCKET && ph->kind != MOAT_KIND_SERVER &&
 	    ph->kind != MOAT_KIND_DATAGRAM)
 		return 1; /* files and directories never block */
-	struct { int fd; short events, revents; } p = { ph->fd, 1 /* POLLIN */, 0 };
+	struct host_pollfd p = { ph->fd, 1 /* POLLIN */, 0 };
 	struct __kernel_timespec zero = { 0, 0 };
-	long r = HOST4(__NR_ppoll, &p, 1, &zero, 0);
+	long r = host_ppoll(&p, 1, &zero, 0);
 	return r > 0;
 }
 
@@ -518,8 +517,8 @@ static long map_flags(uint32_t flags)
 long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags)
 {
 	long share = flags & MOAT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
-	return HOST6(__NR_mmap, addr, size, prot & 7,
-		     share | MAP_ANONYMOUS | map_flags(flags), -1, 0);
+	return host_mmap(addr, size, prot & 7,
+			 share | MAP_ANONYMOUS | map_flags(flags), -1, 0);
 }
 
 /* Host futexes without the private flag: they match by physical page, so
@@ -564,12 +563,12 @@ long pal_address_wait(uint32_t *addr, uint32_t op, uint32_t value, int64_t timeo
 
 long pal_vm_free(void *addr, size_t size)
 {
-	return HOST2(__NR_munmap, addr, size);
+	return host_munmap(addr, size);
 }
 
 long pal_vm_protect(void *addr, size_t size, uint32_t prot)
 {
-	return HOST3(__NR_mprotect, addr, size, prot & 7);
+	return host_mprotect(addr, size, prot & 7);
 }
 
 /* --- miscellaneous --- */
@@ -580,7 +579,7 @@ long pal_system_time(uint32_t clock)
 	/* The MOAT_CLOCK_* values are the host's clock ids. */
 	if (clock > MOAT_CLOCK_THREAD_CPU)
 		return -MOAT_EINVAL;
-	HOST2(__NR_clock_gettime, clock, &ts);
+	host_clock_gettime(clock, &ts);
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
@@ -588,7 +587,7 @@ long pal_random_bits(void *buf, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
-		long r = HOST3(__NR_getrandom, (char *)buf + done, len - done, 0);
+		long r = host_getrandom((char *)buf + done, len - done, 0);
 		if (r == -MOAT_EFAULT)
 			return r; /* an unwritable buffer: getrandom(2) says EFAULT */
 		if (r < 0 && r != -MOAT_EINTR)
@@ -603,8 +602,7 @@ long pal_segment_base_set(uint32_t which, uint64_t base)
 {
 	if (which > MOAT_SEGMENT_GS)
 		return -MOAT_EINVAL;
-	return HOST2(__NR_arch_prctl,
-		     which == MOAT_SEGMENT_FS ? ARCH_SET_FS : ARCH_SET_GS, base);
+	return host_arch_prctl(which == MOAT_SEGMENT_FS ? ARCH_SET_FS : ARCH_SET_GS, base);
 }
 
 long pal_object_close(moat_handle h)
@@ -613,7 +611,7 @@ long pal_object_close(moat_handle h)
 		return -MOAT_EBADF;
 	struct pal_handle *ph = &pal_handles[h];
 	if (ph->type == PAL_H_STREAM && ph->fd > 2)
-		HOST1(__NR_close, ph->fd);
+		host_close(ph->fd);
 	else if (ph->type == PAL_H_STREAM && ph->fd >= 0)
 		pal_console_park(ph->fd);
 	/* Sync objects and thread records are a page each and stay mapped:
@@ -627,7 +625,7 @@ long pal_object_close(moat_handle h)
 long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 		   uint64_t *old_value_ns, uint64_t *old_interval_ns)
 {
-	struct { long isec, iusec, vsec, vusec; } nv, ov;
+	struct host_itimerval nv, ov;
 	if (which > 2)
 		return -MOAT_EINVAL;
 	/* A set-but-tiny value must not become 0, which would disarm. */
@@ -637,7 +635,7 @@ long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 	nv.iusec = (long)(interval_ns % 1000000000 / 1000);
 	nv.vsec = (long)(value_ns / 1000000000);
 	nv.vusec = (long)(value_ns % 1000000000 / 1000);
-	long r = HOST3(__NR_setitimer, which, &nv, &ov);
+	long r = host_setitimer(which, &nv, &ov);
 	if (r < 0)
 		return r;
 	if (old_value_ns)
@@ -657,14 +655,14 @@ static int placeholder_fd = -1;
 void pal_console_placeholder_init(void)
 {
 	int fds[2];
-	if (HOST2(__NR_pipe2, fds, 02000000 /* O_CLOEXEC */) < 0)
+	if (host_pipe2(fds, 02000000 /* O_CLOEXEC */) < 0)
 		pal_fatal("cannot create the console placeholder");
-	HOST1(__NR_close, fds[1]);
+	host_close(fds[1]);
 	placeholder_fd = fds[0];
 }
 
 void pal_console_park(int fd)
 {
-	if (HOST3(__NR_dup3, placeholder_fd, fd, 0) < 0)
-		HOST1(__NR_close, fd);
+	if (host_dup3(placeholder_fd, fd, 0) < 0)
+		host_close(fd);
 }

@@ -1,0 +1,56 @@
+/*
+ * syscalls.h -- prototypes of the system-call handlers, made from
+ * libos/syscalls.def.  Every file defining a handler sees its prototype,
+ * so a parameter list that disagrees with the list is a compile error.
+ */
+#ifndef MOAT_LIBOS_SYSCALLS_H
+#define MOAT_LIBOS_SYSCALLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The Linux layouts the handlers take, each defined by its own file;
+ * declared here at file scope so a prototype names the same type. */
+struct __kernel_timespec;
+struct iovec_k;
+struct kcap_data;
+struct kcap_header;
+struct kepoll_event;
+struct kitimerspec;
+struct kitimerval;
+struct kmmsghdr;
+struct kmsghdr;
+struct kpollfd;
+struct ksched_param;
+struct ksigaction;
+struct ksigevent;
+struct ksiginfo;
+struct kstack;
+struct ksysinfo;
+struct ktimespec;
+struct ktimespec_e;
+struct ktimespec_k;
+struct ktimespec_m;
+struct moat_context;
+struct new_utsname;
+struct rlimit64_k;
+struct siginfo_child;
+struct stat;
+struct statfs_k;
+struct statx;
+
+#define SYSCALL0(name) long sys_##name(void);
+#define SYSCALL1(name, t0) long sys_##name(t0);
+#define SYSCALL2(name, t0, t1) long sys_##name(t0, t1);
+#define SYSCALL3(name, t0, t1, t2) long sys_##name(t0, t1, t2);
+#define SYSCALL4(name, t0, t1, t2, t3) long sys_##name(t0, t1, t2, t3);
+#define SYSCALL5(name, t0, t1, t2, t3, t4) \
+	long sys_##name(t0, t1, t2, t3, t4);
+#define SYSCALL6(name, t0, t1, t2, t3, t4, t5) \
+	long sys_##name(t0, t1, t2, t3, t4, t5);
+#define ALIAS(name, other)
+#define CONTEXT(name) long sys_##name(struct moat_context *ctx);
+#define RETURN(name, value)
+#include "syscalls.def"
+
+#endif /* MOAT_LIBOS_SYSCALLS_H */
