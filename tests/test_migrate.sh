@@ -281,3 +281,10 @@ if [ -x "$BUILD/fuzz/fuzz_migrate" ]; then
 	out=$(cd "$ROOT" && TMPDIR=$WORK BUILD=$BUILD FUZZ_OUT=$WORK/fuzz tests/fuzz/run.sh 5 migrate 2>&1)
 	[ $? -eq 0 ] && pass "$out" || fail "fuzz migrate" "$out"
 fi
+
+# The merge on its own (tests/host/migmerge.c, a sanitizer build): 64 MiB
+# of base pages, a BASE region over them with pages of its own.
+if [ -x "$BUILD/host/migmerge" ]; then
+	out=$("$BUILD/host/migmerge" 64 2>&1)
+	[[ $out == ok* ]] && pass "the merge of a 64 MiB base: $out" || fail "the merge of a 64 MiB base" "$out"
+fi
