@@ -927,6 +927,7 @@ static int supervise(struct rx *r, pid_t pid, struct watch *w)
 			if (k == 1 && c == 'R') {
 				w->ran = 1;
 				remove_package(r);
+				fprintf(stderr, "moat: receive: it runs here now\n");
 				static const char running[] = "running\n";
 				if (put(r->net, running, sizeof(running) - 1) < 0)
 					fprintf(stderr, "moat: receive: it runs here, but the source did not "
