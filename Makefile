@@ -192,9 +192,9 @@ $(HOST_TESTS): $(B)/host/%: tests/host/%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(FUZZ_MONITOR) $(HOST_LIBS)
 
 # The control socket (monitor/control.c), with moat_monitor_signal stubbed.
-$(B)/fuzz/fuzz_control: tests/fuzz/fuzz_control.c monitor/control.c $(HOST_HDRS)
+$(B)/fuzz/fuzz_control: tests/fuzz/fuzz_control.c monitor/control.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< monitor/control.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< monitor/control.c $(FUZZ_MONITOR) -lxxhash -lzstd
 
 $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c libos/elf_check.c libos/elf_check.h
 	@mkdir -p $(@D)

@@ -27,6 +27,8 @@
 #   busybox            `busybox sh -c 'echo ready; read x; echo "got $x"'`
 #   python10m,         python3 with a 10 or 256 MiB bytearray (the issue's
 #   python256m         program
+#   pyimports          python3 after importing PY_MODULES (a start-up worth
+#                      skipping: "start from a snapshot")
 #                      with a read of stdin for its sleep, so that a resumed
 #                      copy can be timed to its first output)
 # Under CRIU the stdin is a FIFO the process holds open read-write (CRIU
@@ -149,7 +151,13 @@ py_prog() { # MIB
 }
 # shellcheck disable=SC2016 # $x is the busybox shell's
 SH_PROG='echo ready; read x; echo "got $x"'
-read -ra WORKLOADS <<<"${CKPT_WORKLOADS:-heap10m heap256m busybox python10m python256m}"
+# Start-up work an app might do before it serves: a set of stdlib modules.
+PY_MODULES="json email.parser http.client argparse logging unittest urllib.request csv typing dataclasses asyncio tarfile inspect difflib fractions statistics ipaddress textwrap pydoc"
+py_imports_prog() {
+	printf 'import sys, %s; print("ready", flush=True); sys.stdin.readline(); print("resumed", len(sys.modules) > 100, flush=True)' \
+		"$(echo $PY_MODULES | sed 's/ /, /g')"
+}
+read -ra WORKLOADS <<<"${CKPT_WORKLOADS:-heap10m heap256m busybox python10m python256m pyimports}"
 # wl_cmd WORKLOAD: the workload's command line in WL (host paths).
 wl_cmd() {
 	case $1 in
@@ -158,6 +166,7 @@ wl_cmd() {
 	busybox) WL=("$BUSYBOX" sh -c "$SH_PROG") ;;
 	python10m) WL=("$PY" -c "$(py_prog 10)") ;;
 	python256m) WL=("$PY" -c "$(py_prog 256)") ;;
+	pyimports) WL=("$PY" -c "$(py_imports_prog)") ;;
 	esac
 }
 # What a resumed copy answers to "go" (a cold start answers "ready").
@@ -167,6 +176,7 @@ resumed_re() {
 	busybox) printf '%s' '^got go$' ;;
 	python10m) printf '%s' '^resumed 10485760$' ;;
 	python256m) printf '%s' '^resumed 268435456$' ;;
+	pyimports) printf '%s' '^resumed True$' ;;
 	esac
 }
 
@@ -316,6 +326,9 @@ for mib in 10 256; do
 		"$mib" "$PY" "'$(py_prog $mib)'" >"$PKG/py${mib}m.ini" &&
 	"$MOAT" pack "$PKG/empty" -m "$PKG/py${mib}m.ini" -o "$PKG/py${mib}m.mpk" >>"$W/logs/pack.log" 2>&1 || break
 done &&
+printf '[Identity]\nname = pyimports\nversion = 1.0\n[Dependency.python3]\nversion = >=3\n[Application]\nentry = file://%s\narguments = -c %s\n' \
+	"$PY" "'$(py_imports_prog)'" >"$PKG/pyimports.ini" &&
+"$MOAT" pack "$PKG/empty" -m "$PKG/pyimports.ini" -o "$PKG/pyimports.mpk" >>"$W/logs/pack.log" 2>&1 &&
 [ -f "$PKG/py256m.mpk" ] ||
 	die "packing python3 for moat failed: $(tail -c 400 "$W/logs/pack.log")"
 chmod -R a+rX "$PKG"
@@ -324,6 +337,7 @@ moat_cmd() {
 	case $1 in
 	python10m) WL=("$MOAT" run --pkg-path "$PKG" "$PKG/py10m.mpk") ;;
 	python256m) WL=("$MOAT" run --pkg-path "$PKG" "$PKG/py256m.mpk") ;;
+	pyimports) WL=("$MOAT" run --pkg-path "$PKG" "$PKG/pyimports.mpk") ;;
 	*) wl_cmd "$1"; WL=("$MOAT" run -- "${WL[@]}") ;;
 	esac
 }
@@ -332,7 +346,7 @@ moat_cmd() {
 # accepted again at resume; the packages' folder for python3).
 moat_resume_cmd() {
 	case $1 in
-	python*) WL=("$MOAT" run --accept-grants --pkg-path "$PKG" "$2") ;;
+	python*|pyimports) WL=("$MOAT" run --accept-grants --pkg-path "$PKG" "$2") ;;
 	*) WL=("$MOAT" run --accept-grants "$2") ;;
 	esac
 }

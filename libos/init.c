@@ -81,6 +81,8 @@ static void libos_exception(struct moat_exception *e)
 			return;
 		}
 		signal_interrupt(e);
+	} else if (e->kind == MOAT_EXC_BREAKPOINT && e->ctx->rip == (uint64_t)libos_park_resume) {
+		return; /* a LibOS thread parked for a checkpoint (signal.c) */
 	} else {
 		if (rewrite_fault(e))
 			return;

@@ -136,6 +136,10 @@ int signal_deliverable(void);
 /* PAUSE (abi.h): set while a checkpointer stops the threads; the resume
  * generation it last told. */
 extern volatile int libos_paused;
+/* For a LibOS thread of its own: stop here while paused (signal.c). */
+void libos_park_here(void);
+extern const char libos_park_resume[];
+void libos_park_if_paused(void);
 extern volatile uint32_t libos_generation;
 void libos_pause(struct moat_exception *e);
 void signal_settle(struct moat_context *ctx);

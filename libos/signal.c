@@ -323,6 +323,27 @@ void libos_pause(struct moat_exception *e)
 		rewrite_interrupt(e);
 }
 
+/* A LibOS thread of its own (the POSIX timers' clock) never returns to
+ * app code, where the checkpointer holds threads for a checkpoint; while
+ * paused it comes here instead: the breakpoint reaches the layers below
+ * as a trap outside the platform, like app code's, libos_exception lets
+ * it pass, and a resumed image starts the thread again just after it. */
+__asm__(".text\n"
+	".globl libos_park_here, libos_park_resume\n"
+	".hidden libos_park_here, libos_park_resume\n"
+	".type libos_park_here, @function\n"
+	"libos_park_here:\n"
+	"	int3\n"
+	"libos_park_resume:\n"
+	"	ret\n"
+	".size libos_park_here, .-libos_park_here\n");
+
+void libos_park_if_paused(void)
+{
+	if (__atomic_load_n(&libos_paused, __ATOMIC_SEQ_CST))
+		libos_park_here();
+}
+
 /* For the fast path (rewrite.c): is a signal pending that this thread
  * does not block?  (Then it is delivered from a host trap.)  While
  * paused, every thread leaves through a trap (abi.h, PAUSE). */

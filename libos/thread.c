@@ -240,8 +240,8 @@ static long futex_wait(uint32_t *addr, uint32_t val, int64_t timeout_ns,
 	spin_unlock(&b->lock);
 	if (woken && r < 0)
 		abi->event_clear(t->event); /* the wake's set arrived late */
-	if (woken)
-		return 0;
+	if (woken || r == 0)
+		return 0; /* woken, or a stray set of the event: futex(2) allows a spurious 0 */
 	return r == -EINTR ? -ERESTARTSYS : -ETIMEDOUT;
 }
 

@@ -100,6 +100,7 @@ static void timer_thread(void *arg)
 {
 	(void)arg;
 	for (;;) {
+		libos_park_if_paused(); /* a checkpoint holds this thread too */
 		int64_t wake = -1;
 		spin_lock(&timers_lock);
 		for (int i = 0; i < MAX_TIMERS; i++) {

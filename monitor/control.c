@@ -754,6 +754,29 @@ static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
 	return 0;
 }
 
+/* SCRATCH: the private /tmp, /dev/shm and copy-up layer as an archive
+ * (scratch.c), for the snapshot.  Asked for once the image is in, while
+ * the checkpointer holds every thread for its verdict: nothing changes
+ * the files meanwhile. */
+static int scratch_archive(struct pico *pp, struct moat_ctl_reply *rep, int fds[2])
+{
+	char err[MOAT_CTL_PAYLOAD];
+	if (!pp || pp->done)
+		return reason(rep, -ESRCH, "it has ended");
+	if (!under_way(&pp->snap_out) && !under_way(&pp->snap_busy))
+		return reason(rep, -EINVAL, "no checkpoint of it is under way");
+	int fd = memfd_create("moat-scratch", MFD_CLOEXEC);
+	if (fd < 0)
+		return reason(rep, -errno, strerror(errno));
+	if (moat_scratch_save(pp, fd, MOAT_SNAP_MAX_IMAGE, err, sizeof(err)) < 0 ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		close(fd);
+		return reason(rep, -EIO, err);
+	}
+	fds[0] = fd;
+	return 0;
+}
+
 /* Send a reply, with descriptors (closed here) if any. */
 static int send_reply(int fd, const struct moat_ctl_reply *rep, int *fds, int nfds)
 {
@@ -827,6 +850,9 @@ static int serve_client(struct moat_control *c, struct ctl_client *cl, struct pi
 			break;
 		case MOAT_CTL_PAUSE:
 			rep.status = pause_again(pp, &rep);
+			break;
+		case MOAT_CTL_SCRATCH:
+			rep.status = scratch_archive(pp, &rep, fds);
 			break;
 		default:
 			rep.status = -EOPNOTSUPP;

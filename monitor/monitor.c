@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -248,6 +250,30 @@ static void warn_unenforced(struct pico *pp, const struct moat_limits *l)
 /* With the checkpointer in its stack, the run's snapshot manifest is
  * written now, from the manifest it was launched with (moat checkpoint
  * later adds the time); a resumed run's image waits for "snapshot:in". */
+/* A resumed snapshot's /tmp, /dev/shm and copy-up layer, into the new
+ * scratch before anything runs; the files belong to the picoprocess's
+ * host identity, as the ones it made did. */
+static int fill_scratch(struct pico *pp, int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < 0) {
+		snprintf(err, errlen, "the saved /tmp: %s", strerror(errno));
+		return -1;
+	}
+	if (st.st_size == 0)
+		return 0;
+	void *a = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (a == MAP_FAILED) {
+		snprintf(err, errlen, "the saved /tmp: %s", strerror(errno));
+		return -1;
+	}
+	uid_t uid = getuid() == 0 ? 65534 : getuid(); /* as sandbox.c runs it */
+	gid_t gid = getuid() == 0 ? 65534 : getgid();
+	int r = moat_scratch_load(pp, a, (size_t)st.st_size, uid, gid, err, errlen);
+	munmap(a, (size_t)st.st_size);
+	return r;
+}
+
 static void snapshot_setup(struct pico *pp, const struct moat_manifest *m,
 			   const struct moat_launch_options *opt)
 {
@@ -318,6 +344,12 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	if (moat_scratch_create(pp, &m->limits, err, errlen) < 0 ||
 	    (moat_policy_has_layers(pp->policy) &&
 	     moat_scratch_upper(pp, m->overlay, err, errlen) < 0)) {
+		moat_cgroup_remove(pp);
+		moat_scratch_remove(pp);
+		moat_policy_free(pp->policy);
+		return -1;
+	}
+	if (opt.has_scratch && fill_scratch(pp, opt.scratch_fd, err, errlen) < 0) {
 		moat_cgroup_remove(pp);
 		moat_scratch_remove(pp);
 		moat_policy_free(pp->policy);

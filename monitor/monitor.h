@@ -100,6 +100,14 @@ void moat_scratch_remove(struct pico *pp);
 int moat_tmp_dir(const char *prefix, char *out, size_t len, char *err, size_t errlen);
 /* The upper directory for writes to package paths (see policy.h). */
 int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t errlen);
+/* The scratch's contents (/tmp, /dev/shm, the copy-up layer) as an
+ * archive written to out_fd, at most max_bytes; and an archive read back
+ * (untrusted) into a new scratch, its files owned by uid:gid when the
+ * monitor is root.  0, or -1 with one line in err. */
+int moat_scratch_save(const struct pico *pp, int out_fd, uint64_t max_bytes, char *err,
+		      size_t errlen);
+int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, uid_t uid,
+		      gid_t gid, char *err, size_t errlen);
 
 /* sandbox.c: create the process, namespaces, empty root and limits, and
  * exec moat-pico.  Fills pp->pid and the root channel, *chan. */

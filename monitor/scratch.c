@@ -16,9 +16,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
@@ -184,4 +186,339 @@ int moat_scratch_upper(struct pico *pp, const char *overlay, char *err, size_t e
 		return -1;
 	}
 	return moat_policy_set_upper(pp->policy, upper, err, errlen);
+}
+
+/* ---- The scratch in a snapshot (docs/checkpoint.md) ----
+ *
+ * An archive of what the app left in its private /tmp, /dev/shm and
+ * copy-up layer: "MOATSCR1", then entries, each a struct scr_entry, the
+ * path (relative: "tmp/...", "shm/..." or "upper/..."), then 'size'
+ * bytes (a file's contents, a symlink's target), padded to 8; kind 0
+ * ends it.  Directories come before what they hold.  Sockets and FIFOs
+ * are left out: a listening socket is bound again by the checkpointer.
+ * The monitor writes it while the checkpointed app is stopped and reads
+ * it, as untrusted input, into a resumed run's new scratch. */
+#define SCR_MAGIC "MOATSCR1"
+#define SCR_DEPTH 64
+#define SCR_PATH_MAX 4096
+
+enum { SCR_END = 0, SCR_DIR = 1, SCR_FILE = 2, SCR_LINK = 3 };
+
+struct scr_entry {
+	uint32_t kind;
+	uint32_t mode;        /* permission bits */
+	uint32_t path_len;
+	uint32_t zero;
+	uint64_t size;
+	int64_t mtime_ns;
+};
+
+static const char *const scr_tops[] = { "tmp", "shm", "upper" };
+
+struct scr_out {
+	int fd;
+	uint64_t total, max;
+	char *err;
+	size_t errlen;
+};
+
+static int scr_write(struct scr_out *o, const void *p, size_t n)
+{
+	const char *s = p;
+	if (n > o->max - o->total) {
+		snprintf(o->err, o->errlen, "the private /tmp holds more than %llu bytes",
+			 (unsigned long long)o->max);
+		return -1;
+	}
+	while (n) {
+		ssize_t w = write(o->fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			snprintf(o->err, o->errlen, "writing the /tmp archive: %s", strerror(errno));
+			return -1;
+		}
+		s += w, n -= (size_t)w, o->total += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int scr_pad(struct scr_out *o, uint64_t n)
+{
+	static const char zeros[8];
+	return n % 8 ? scr_write(o, zeros, 8 - n % 8) : 0;
+}
+
+static int scr_head(struct scr_out *o, uint32_t kind, const struct stat *st, const char *path,
+		    uint64_t size)
+{
+	struct scr_entry e = {
+		.kind = kind, .mode = st ? st->st_mode & 07777 : 0,
+		.path_len = (uint32_t)strlen(path), .size = size,
+		.mtime_ns = st ? (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec : 0,
+	};
+	return scr_write(o, &e, sizeof(e)) < 0 || scr_write(o, path, e.path_len) < 0 ||
+	       (kind == SCR_DIR && scr_pad(o, e.path_len) < 0) ? -1 : 0;
+}
+
+static int scr_file(struct scr_out *o, int dirfd, const char *name, const struct stat *st,
+		    const char *path)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(o->err, o->errlen, "/%s: %s", path, strerror(errno));
+		return -1;
+	}
+	uint64_t size = (uint64_t)st->st_size, done = 0;
+	int r = scr_head(o, SCR_FILE, st, path, size);
+	if (r == 0 && scr_pad(o, strlen(path)) < 0)
+		r = -1;
+	static char buf[1 << 16];
+	while (r == 0 && done < size) {
+		ssize_t n = read(fd, buf, size - done < sizeof(buf) ? size - done : sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) { /* shrank meanwhile: zeros keep the record whole */
+			memset(buf, 0, sizeof(buf));
+			n = (ssize_t)(size - done < sizeof(buf) ? size - done : sizeof(buf));
+		}
+		r = scr_write(o, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	close(fd);
+	return r == 0 ? scr_pad(o, size) : -1;
+}
+
+static int scr_link(struct scr_out *o, int dirfd, const char *name, const struct stat *st,
+		    const char *path)
+{
+	char target[SCR_PATH_MAX];
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
+	if (n < 0 || n == (ssize_t)sizeof(target)) {
+		snprintf(o->err, o->errlen, "/%s: %s", path, n < 0 ? strerror(errno) : "too long");
+		return -1;
+	}
+	if (scr_head(o, SCR_LINK, st, path, (uint64_t)n) < 0 || scr_pad(o, strlen(path)) < 0 ||
+	    scr_write(o, target, (size_t)n) < 0)
+		return -1;
+	return scr_pad(o, (uint64_t)n);
+}
+
+static int scr_dir(struct scr_out *o, int dirfd, const char *path, int depth)
+{
+	if (depth > SCR_DEPTH) {
+		snprintf(o->err, o->errlen, "/%s: nested deeper than %d", path, SCR_DEPTH);
+		return -1;
+	}
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		close(dirfd);
+		snprintf(o->err, o->errlen, "/%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = 0;
+	for (struct dirent *de; r == 0 && (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char sub[SCR_PATH_MAX];
+		struct stat st;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= sizeof(sub)) {
+			snprintf(o->err, o->errlen, "/%s/...: path too long", path);
+			r = -1;
+		} else if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			continue; /* gone meanwhile */
+		} else if (S_ISREG(st.st_mode)) {
+			r = scr_file(o, dirfd, de->d_name, &st, sub);
+		} else if (S_ISLNK(st.st_mode)) {
+			r = scr_link(o, dirfd, de->d_name, &st, sub);
+		} else if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			r = fd < 0 || scr_head(o, SCR_DIR, &st, sub, 0) < 0 ? -1
+			    : scr_dir(o, fd, sub, depth + 1);
+			if (fd < 0)
+				snprintf(o->err, o->errlen, "/%s: %s", sub, strerror(errno));
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int moat_scratch_save(const struct pico *pp, int out_fd, uint64_t max_bytes, char *err,
+		      size_t errlen)
+{
+	struct scr_out o = { .fd = out_fd, .max = max_bytes, .err = err, .errlen = errlen };
+	if (scr_write(&o, SCR_MAGIC, 8) < 0)
+		return -1;
+	for (size_t i = 0; pp->scratch[0] && i < sizeof(scr_tops) / sizeof(scr_tops[0]); i++) {
+		char host[sizeof(pp->scratch) + 16];
+		struct stat st;
+		snprintf(host, sizeof(host), "%s/%s", pp->scratch, scr_tops[i]);
+		int fd = open(host, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* mapped by the manifest, or no package layers */
+		if (fstat(fd, &st) < 0 || scr_head(&o, SCR_DIR, &st, scr_tops[i], 0) < 0 ||
+		    scr_dir(&o, fd, scr_tops[i], 1) < 0)
+			return -1;
+	}
+	struct scr_entry end = { 0 };
+	return scr_write(&o, &end, sizeof(end));
+}
+
+/* --- reading one back --- */
+
+/* A path of the archive: a known top, then names that are not empty,
+ * "." or "..".  0 or -1. */
+static int scr_path_ok(const char *p)
+{
+	size_t top = strcspn(p, "/");
+	int known = 0;
+	for (size_t i = 0; i < sizeof(scr_tops) / sizeof(scr_tops[0]); i++)
+		known |= strlen(scr_tops[i]) == top && !strncmp(p, scr_tops[i], top);
+	if (!known)
+		return -1;
+	for (const char *s = p; *s;) {
+		size_t n = strcspn(s, "/");
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return -1;
+		s += n;
+		if (*s == '/')
+			s++;
+		if (*s == 0 && s[-1] == '/')
+			return -1;
+	}
+	return 0;
+}
+
+/* Open the directory that will hold path's last name (never following
+ * a symlink: every component is opened with O_NOFOLLOW from the scratch
+ * root), and point *name at that name. */
+static int scr_parent(int root, char *path, char **name)
+{
+	int fd = dup(root);
+	char *s = path;
+	for (char *slash; fd >= 0 && (slash = strchr(s, '/'));) {
+		*slash = 0;
+		int sub = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		*slash = '/';
+		close(fd);
+		fd = sub;
+		s = slash + 1;
+	}
+	*name = s;
+	return fd;
+}
+
+struct scr_in {
+	const unsigned char *p;
+	size_t len, off;
+};
+
+static const void *scr_take(struct scr_in *in, uint64_t n)
+{
+	uint64_t padded = (n + 7) & ~7ull;
+	if (n > in->len - in->off || padded > in->len - in->off)
+		return NULL;
+	const void *r = in->p + in->off;
+	in->off += padded;
+	return r;
+}
+
+static int scr_make(int root, const struct scr_entry *e, char *path, const char *data,
+		    uid_t uid, gid_t gid)
+{
+	char *name;
+	int dir = scr_parent(root, path, &name), r = -1, fd;
+	if (dir < 0)
+		return -1;
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_ns / 1000000000, e->mtime_ns % 1000000000 } };
+	switch (e->kind) {
+	case SCR_DIR:
+		r = mkdirat(dir, name, 0700);
+		if (r < 0 && errno == EEXIST && strchr(path, '/') == NULL) {
+			r = 0; /* a top the new scratch made already, as it should be */
+			break;
+		}
+		if (r == 0 && (fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			r = fchmod(fd, e->mode & 07777) | (getuid() == 0 ? fchown(fd, uid, gid) : 0);
+			close(fd);
+		}
+		break;
+	case SCR_FILE:
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			break;
+		r = 0;
+		for (uint64_t done = 0; r == 0 && done < e->size;) {
+			ssize_t w = write(fd, data + done, e->size - done);
+			r = w <= 0 ? -1 : 0;
+			done += w > 0 ? (uint64_t)w : 0;
+		}
+		if (r == 0)
+			r = fchmod(fd, e->mode & 07777) | (getuid() == 0 ? fchown(fd, uid, gid) : 0) |
+			    futimens(fd, ts);
+		close(fd);
+		break;
+	case SCR_LINK: {
+		char target[SCR_PATH_MAX];
+		memcpy(target, data, e->size);
+		target[e->size] = 0;
+		r = symlinkat(target, dir, name);
+		if (r == 0 && getuid() == 0)
+			r = fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+		break;
+	}
+	}
+	close(dir);
+	return r;
+}
+
+int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, uid_t uid,
+		      gid_t gid, char *err, size_t errlen)
+{
+	struct scr_in in = { archive, len, 0 };
+	const char *magic = scr_take(&in, 8);
+	if (!magic || memcmp(magic, SCR_MAGIC, 8)) {
+		snprintf(err, errlen, "the saved /tmp: not an archive of one");
+		return -1;
+	}
+	int root = pp->scratch[0] ? open(pp->scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	for (uint64_t n = 0;; n++) {
+		const struct scr_entry *e = scr_take(&in, sizeof(struct scr_entry));
+		char path[SCR_PATH_MAX];
+		const char *data = NULL, *why = NULL;
+		if (!e)
+			why = "it ends without its end";
+		else if (e->kind == SCR_END)
+			break;
+		else if (e->kind > SCR_LINK || e->zero || e->path_len == 0 ||
+			 e->path_len >= sizeof(path) || (e->kind == SCR_LINK && e->size >= SCR_PATH_MAX) ||
+			 (e->kind == SCR_DIR && e->size))
+			why = "a malformed entry";
+		const char *pp_ = why ? NULL : scr_take(&in, e->path_len);
+		if (!why && !pp_)
+			why = "an entry runs past its end";
+		if (!why) {
+			memcpy(path, pp_, e->path_len);
+			path[e->path_len] = 0;
+			if (memchr(path, 0, e->path_len) || scr_path_ok(path) < 0)
+				why = "a path that leaves the scratch";
+		}
+		if (!why && e->kind != SCR_DIR && !(data = scr_take(&in, e->size)))
+			why = "an entry runs past its end";
+		if (!why && root < 0)
+			why = "its /tmp is mapped from the host now; nothing to put it in";
+		if (!why && scr_make(root, e, path, data, uid, gid) < 0)
+			why = strerror(errno);
+		if (why) {
+			snprintf(err, errlen, "the saved /tmp, entry %llu%s%s: %s", (unsigned long long)n,
+				 data || (e && e->kind == SCR_DIR && pp_) ? " /" : "",
+				 data || (e && e->kind == SCR_DIR && pp_) ? path : "", why);
+			if (root >= 0)
+				close(root);
+			return -1;
+		}
+	}
+	if (root >= 0)
+		close(root);
+	return 0;
 }

@@ -99,7 +99,7 @@ rc=$?
 cmp -s "$D/out.txt" "$WORK/out.before" && pass "the refused resume wrote nothing" ||
 	fail "the refused resume wrote nothing" "out.txt changed"
 
-# ------------------------------- 2. python3: threads, a pipe, a timer, a signal
+# ----------------- 2. python3: threads, a pipe, an itimer, a POSIX timer, a signal
 P=$WORK/py
 mkdir -p "$P"
 cat >"$P/prog.py" <<'EOF'
@@ -113,6 +113,16 @@ os.kill(os.getpid(), signal.SIGUSR1)           # pending until unblocked
 ticks = [0]
 signal.signal(signal.SIGALRM, lambda s, f: ticks.__setitem__(0, ticks[0] + 1))
 signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+import ctypes                                   # a POSIX timer, SIGUSR2 every 10 ms
+class sigevent(ctypes.Structure):
+    _fields_ = [('value', ctypes.c_uint64), ('signo', ctypes.c_int),
+                ('notify', ctypes.c_int), ('tid', ctypes.c_int), ('pad', ctypes.c_int * 11)]
+libc = ctypes.CDLL(None, use_errno=True)
+pticks = [0]
+signal.signal(signal.SIGUSR2, lambda s, f: pticks.__setitem__(0, pticks[0] + 1))
+tmr = ctypes.c_void_p()
+assert libc.timer_create(1, ctypes.byref(sigevent(0, signal.SIGUSR2, 0, 0)), ctypes.byref(tmr)) == 0
+assert libc.timer_settime(tmr, 0, ctypes.byref((ctypes.c_long * 4)(0, 10**7, 0, 10**7)), None) == 0
 gone = open('/p/gone.txt', 'w+')
 gone.write('deleted but open\n'); gone.flush(); os.unlink('/p/gone.txt')
 counts = [0, 0]
@@ -124,6 +134,10 @@ ts = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
 for t in ts: t.start()
 out.write('started\n')
 for t in ts: t.join()
+before = pticks[0]
+time.sleep(0.2)
+out.write('posix timer fires after the threads: %s\n' % (pticks[0] > before))
+libc.timer_delete(tmr)  # before python's exit puts SIGUSR2's default action back
 signal.setitimer(signal.ITIMER_REAL, 0)
 signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
 gone.seek(0)
@@ -134,7 +148,7 @@ out.write('generation %s\n' % open('/proc/moat/generation').read().strip())
 out.write('random %s\n' % os.urandom(16).hex())
 EOF
 expect_tail() {
-	printf 'SIGUSR1 delivered\npipe: bytes waiting in a pipe\nthreads counted 300 300; timer ticked: True\nfile: deleted but open\ngeneration %s\n' "$1"
+	printf 'posix timer fires after the threads: True\nSIGUSR1 delivered\npipe: bytes waiting in a pipe\nthreads counted 300 300; timer ticked: True\nfile: deleted but open\ngeneration %s\n' "$1"
 }
 "$MOAT" run --name "$N-py" $SYS --rw "$P:/p" -- $PY /p/prog.py >"$WORK/py.out" 2>&1 &
 SRC=$!
@@ -146,14 +160,14 @@ check_eq "checkpoint of python3 with two threads running: status 0" 0 $?
 ends $SRC 5 >/dev/null
 check_eq "the python3 log stops at the checkpoint" started "$(cat "$P/log.txt")"
 "$MOAT" inspect "$WORK/py.mpk" >"$WORK/inspect.out" 2>&1
-grep -q "threads: *3" "$WORK/inspect.out" && pass "the python3 snapshot holds its three threads" ||
-	fail "the python3 snapshot holds its three threads" "$(grep -i thread "$WORK/inspect.out")"
+grep -q "threads: *4" "$WORK/inspect.out" && pass "the python3 snapshot holds its four threads (the POSIX timers' clock among them)" ||
+	fail "the python3 snapshot holds its four threads (the POSIX timers' clock among them)" "$(grep -i thread "$WORK/inspect.out")"
 cp "$P/log.txt" "$WORK/log.start"
 for i in 1 2; do
 	cp "$WORK/log.start" "$P/log.txt"
 	timeout 30 "$MOAT" run $SYS --rw "$P:/p" "$WORK/py.mpk" >"$WORK/py$i.out" 2>&1
 	check_eq "python3 resume $i: status 0" 0 $?
-	check_eq "python3 resume $i: threads, pipe bytes, timer, pending signal and deleted file all survive" \
+	check_eq "python3 resume $i: threads, pipe bytes, itimer, POSIX timer, pending signal and deleted file all survive" \
 		"$(printf 'started\n'; expect_tail 1)" "$(grep -v '^random ' "$P/log.txt")"
 	grep '^random ' "$P/log.txt" >"$WORK/random$i"
 done
@@ -285,3 +299,41 @@ MOAT_PICO=$BUILD/tests/abi-pico timeout 30 "$MOAT" run --ro $BB:$BB --rw "$A:/ou
 check_eq "the resumed ABI-only counter ends with status 0" 0 $?
 check_eq "the ABI-only counter's file holds 0..1999 once each, in order" \
 	"$(seq 0 1999 | md5sum)" "$(md5sum <"$A/count.txt")"
+
+# ------------------- 7. a connection to the outside arrives reset (ECONNRESET)
+T=$WORK/tcp
+mkdir -p "$T"
+TPORT=$(free_port)
+"$PY" -c '
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(); print("up", flush=True)
+held = []
+while True:
+    c, _ = l.accept(); c.recv(100); c.sendall(b"hi\n"); held.append(c)' "$TPORT" >"$T/server.out" 2>&1 &
+PIDS+=($!)
+wait_file "$T/server.out" 1
+cat >"$T/client.py" <<'EOF'
+import errno, socket, sys
+s = socket.create_connection(("10.0.0.5", 7000))
+s.sendall(b"hello\n")
+print("connected:", s.recv(100).decode().strip(), flush=True)
+sys.stdin.readline()
+try:
+    print("recv returned", s.recv(100), flush=True)
+except OSError as e:
+    print("recv:", errno.errorcode[e.errno], flush=True)
+EOF
+mkfifo "$T/in"
+exec {TIN}<>"$T/in"
+"$MOAT" run --name "$N-tcp" $SYS --ro "$T:/t" --net "tcp.client://10.0.0.5:7000=tcp.client://127.0.0.1:$TPORT" \
+	-- $PY /t/client.py <"$T/in" >"$T/out" 2>&1 &
+SRC=$!
+PIDS+=($SRC)
+wait_named "$N-tcp" && wait_file "$T/out" 1
+"$MOAT" checkpoint "$N-tcp" -o "$WORK/tcp.mpk" 2>"$WORK/ck.err"
+check_eq "checkpoint of python3 with a TCP connection to the host: status 0" 0 $?
+exec {TIN}>&-
+echo go | timeout 20 "$MOAT" run --accept-grants "$WORK/tcp.mpk" >"$T/resumed" 2>"$T/resumed.err"
+check_eq "after resume its connection to the outside reads ECONNRESET" \
+	"connected: hi|recv: ECONNRESET" "$(cat "$T/out" "$T/resumed" | paste -sd'|')"

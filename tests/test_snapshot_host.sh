@@ -270,3 +270,26 @@ for f in seeds/*; do
 	[ "$got" = "$want" ] || bad="$bad $f:$got"
 done
 check_eq "lengths near 2^64 (record, buffered, pages, region size) are refused, valid ones pass" "" "$bad"
+
+# -------------------------- the saved /tmp: round trip and hostile archives
+SCR=$BUILD/host/scratch_archive
+S=$WORK/scratch
+mkdir -p "$S/src/tmp/a/b" "$S/src/shm" "$S/src/upper/etc" "$S/dst/tmp" "$S/dst/shm" "$S/h/tmp" "$S/h/shm"
+echo hello >"$S/src/tmp/a/b/f"
+head -c 300000 /dev/urandom >"$S/src/tmp/big"
+chmod 640 "$S/src/tmp/big"
+ln -s /etc/passwd "$S/src/tmp/lnk"
+mkfifo "$S/src/tmp/fifo"
+echo sem >"$S/src/shm/sem.x"
+echo copied-up >"$S/src/upper/etc/conf"
+out=$("$SCR" roundtrip "$S/src" "$S/dst" 2>&1)
+rm "$S/src/tmp/fifo"
+case $out in ok*) pass "the saved /tmp round-trips ($out)" ;; *) fail "the saved /tmp round-trips" "$out" ;; esac
+check_eq "files, modes, symlinks, /dev/shm and the copy-up layer come back as they were (FIFOs left out)" \
+	"" "$(diff -r --no-dereference "$S/src" "$S/dst" 2>&1; [ "$(stat -c %a "$S/dst/tmp/big")" = 640 ] || echo mode)"
+out=$("$SCR" hostile "$S/h" 2>&1)
+check_eq "hostile /tmp archives (.., absolute, unknown tops, through a symlink, truncated, 2^64 sizes) are all refused" \
+	"" "$(echo "$out" | grep -v '^refused ')"
+[ ! -e "$S/escape" ] && [ ! -e /escape ] && [ ! -e /escaped ] && [ -z "$(ls -A "$S/h/tmp" | grep -v '^link$')" ] &&
+	pass "no hostile archive wrote anything outside its scratch" ||
+	fail "no hostile archive wrote anything outside its scratch" "$(ls -la "$S" "$S/h/tmp")"

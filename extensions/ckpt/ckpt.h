@@ -67,6 +67,7 @@ extern int32_t ck_live_threads;   /* app and LibOS threads now running */
 extern int32_t ck_children;       /* forked, not yet waited for */
 extern int ck_is_forked_child;
 extern uint32_t ck_generation;    /* resumes so far */
+extern int64_t ck_mono_offset;   /* added to MONOTONIC for the layers above */
 struct ck_timer { uint32_t armed; uint64_t value_ns, interval_ns; };
 extern struct ck_timer ck_timers[3];
 

@@ -500,7 +500,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	}
 	struct moat_snap_info info = {
 		.taken_ns = ck_below->system_time(MOAT_CLOCK_REALTIME),
-		.monotonic_ns = ck_below->system_time(MOAT_CLOCK_MONOTONIC),
+		.monotonic_ns = ck_below->system_time(MOAT_CLOCK_MONOTONIC) + ck_mono_offset,
 		.nthreads = nthreads, .nregions = ck_nregions, .nstreams = count_streams(),
 		.generation = ck_generation, .memory = bytes,
 	};

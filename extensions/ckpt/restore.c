@@ -201,11 +201,13 @@ static long make_stream(int h)
 		return ((long)wr << 32) | (uint32_t)rd;
 	case MOAT_SNAP_CLOSED:
 	default:
-		/* A connection to the outside arrives closed: a pipe whose
-		 * other end is gone reads end-of-file and writes EPIPE. */
+		/* A connection to the outside arrives reset, as in gVisor: a
+		 * duplex pipe whose other end went away with a byte unread
+		 * fails its next read with ECONNRESET and writes with EPIPE. */
 		r = ck_below->stream_pipe(&rd, &wr, MOAT_PIPE_DUPLEX);
 		if (r < 0)
 			fail("a connection", ": cannot be stood in for: ", err_name(r));
+		ck_below->stream_write(rd, MOAT_OFFSET_STREAM, "", 1);
 		ck_below->object_close(wr);
 		ck_handle_stream(rd, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
 		return rd;
@@ -323,6 +325,7 @@ void ck_resume(void)
 	skip_pad(&in, rec.len);
 	if (info.nthreads == 0 || info.nthreads > CK_MAX_THREADS)
 		fail("the image", ": holds no thread, or too many", "");
+	ck_mono_offset = info.monotonic_ns - ck_below->system_time(MOAT_CLOCK_MONOTONIC);
 
 	struct moat_snap_timer timers[3];
 	uint32_t ntimers = 0, nthreads = 0;
@@ -396,6 +399,11 @@ void ck_resume(void)
 	ck_unlock();
 	ck_generation = info.generation + 1;
 	ck_live_threads = (int32_t)nthreads;
+	/* From here on a thread may run (the POSIX timers' clock among them)
+	 * and signal the process: a host signal's upcall on this thread, or
+	 * on a new one before its ck_jump (clone copies the bases), finds the
+	 * LibOS's record of the first thread through GS, not garbage. */
+	ck_below->segment_base_set(MOAT_SEGMENT_GS, ck_threads[0].gsbase);
 	ck_pause_end();
 	for (uint32_t t = 1; t < nthreads; t++) {
 		void *stack = ck_pages(65536);

@@ -97,8 +97,8 @@ static void coordinate(void)
 		rt_snprintf(a, sizeof(a), "%d", parked);
 		rt_snprintf(b, sizeof(b), "%d", ck_live_threads);
 		ext_msg(why, sizeof(why), a, " of ", b,
-			" threads came to a stop within 2 s (a thread busy inside the LibOS, "
-			"such as the POSIX timers' clock, is not captured)");
+			" threads came to a stop within 2 s (a thread that stays busy "
+			"without a system call cannot be captured)");
 	}
 	int verdict = ck_checkpoint((uint32_t)parked, why[0] ? why : NULL);
 	if (verdict == MOAT_SNAP_VERDICT_END)

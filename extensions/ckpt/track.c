@@ -454,6 +454,18 @@ static long w_timer_set(uint32_t which, uint64_t value, uint64_t interval,
 	return r;
 }
 
+/* CLOCK_MONOTONIC as the layers above see it: on resume it goes on from
+ * where the checkpoint stopped it (restore.c sets the offset), so it
+ * never runs backwards on another host and does not count the time the
+ * picoprocess was not running, as across a laptop's suspend. */
+int64_t ck_mono_offset;
+
+static long w_system_time(uint32_t clock)
+{
+	long r = ck_below->system_time(clock);
+	return clock == MOAT_CLOCK_MONOTONIC && r >= 0 ? r + ck_mono_offset : r;
+}
+
 const struct moat_abi *ck_track_table(const struct moat_abi *below)
 {
 	table = *below;
@@ -473,5 +485,6 @@ const struct moat_abi *ck_track_table(const struct moat_abi *below)
 	table.process_fork = w_process_fork;
 	table.process_wait = w_process_wait;
 	table.timer_set = w_timer_set;
+	table.system_time = w_system_time;
 	return &table;
 }

@@ -60,6 +60,11 @@ enum moat_ctl_cmd {
 	MOAT_CTL_PAUSE = 4,      /* a migration's final pause: the checkpoint
 				    signal to every task again; -EINVAL when
 				    no checkpoint is under way, -ESRCH ended */
+	MOAT_CTL_SCRATCH = 5,    /* while a checkpoint holds the app for its
+				    verdict: a memfd (SCM_RIGHTS) with the
+				    archive of its private /tmp, /dev/shm and
+				    copy-up layer (docs/checkpoint.md); -EINVAL
+				    none under way, -EIO with the reason */
 };
 
 /* A request: exactly sizeof(struct moat_ctl_req) bytes, one packet. */

@@ -30,6 +30,9 @@ struct moat_launch_options {
 				  resumed picoprocess's checkpointer says
 				  it restored everything ("snapshot:running";
 				  moat receive's acknowledgement) */
+	int has_scratch;       /* and fill the new private /tmp first: */
+	int scratch_fd;        /* an archive of the snapshot's /tmp,
+				  /dev/shm and copy-up layer (read, not kept) */
 };
 
 /* The moat-pico a launch with no pico_path runs ($MOAT_PICO, else next
