@@ -242,7 +242,8 @@ try:
         f = c.makefile("rb")
         if f.readline() != b"moat-migrate 1 ready\n":
             print("no ready"); sys.exit(0)
-        c.sendall(struct.pack("<Q", len(manifest)) + manifest + stream(kind))
+        body = stream(kind)
+        c.sendall(struct.pack("<Q", len(manifest)) + manifest + (body[:100] if kind == "stall" else body))
         if kind == "truncated":
             c.shutdown(socket.SHUT_WR)
     print(c.makefile("rb").readline().decode().strip())
@@ -271,6 +272,8 @@ if [ -n "${PICO:-}" ]; then
 	hostile "receive refuses a truncated stream" truncated "^moat: receive: the stream was cut short after [0-9]+ bytes$"
 	hostile "receive refuses a PAGES record at an unaligned address" unaligned \
 		"^moat: receive: a malformed migration stream: offset [0-9]+: PAGES at 0x10000001: not page-aligned$"
+	hostile "receive gives up on a source silent for 10 s" stall \
+		"^moat: receive: the stream stopped for 10 s after 100 bytes$"
 	hostile "receive refuses a REGION with the base flag on a file map" basefile \
 		"^moat: receive: a malformed migration stream: the final image: record 1 .*REGION.*base flag on a shared or file region$"
 else
