@@ -176,7 +176,7 @@ test-security: test-deps
 # `make test` runs each briefly (tests/test_security_fuzz.sh).
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := channel manifest elf package control snapshot
+FUZZ_TARGETS := channel manifest elf package control snapshot migrate
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -184,7 +184,7 @@ FUZZ_MONITOR := monitor/channel.c monitor/policy.c monitor/listing.c monitor/man
 	monitor/learn.c monitor/package.c monitor/depends.c monitor/sockets.c monitor/scratch.c \
 	monitor/guard.c monitor/snapshot.c $(EXT_HOST_SRC)
 
-$(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package $(B)/fuzz/fuzz_snapshot: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
+$(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package $(B)/fuzz/fuzz_snapshot $(B)/fuzz/fuzz_migrate: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_MONITOR) -lxxhash -lzstd
 

@@ -12,12 +12,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define ZSTD_STATIC_LINKING_ONLY
@@ -69,6 +72,7 @@ struct walk {
 	uint64_t region_end;   /* REGION: ascending, not overlapping */
 	int have_region;
 	int have_info, have_error;
+	int allow_base;        /* a migration's FINAL: REGION_BASE allowed */
 	struct moat_snap_info info;
 	uint64_t nthreads, nregions, nstreams, memory;
 };
@@ -178,8 +182,12 @@ static int check_region(struct walk *w, const unsigned char *b, uint64_t len)
 	memcpy(&r, b, sizeof(r));
 	if (r.kind < MOAT_SNAP_ANON || r.kind > MOAT_SNAP_IMAGE)
 		return bad(w, "unknown kind %u", r.kind);
-	if (r.zero || (r.flags & ~(uint32_t)MOAT_SNAP_REGION_SHARED))
+	uint32_t known = MOAT_SNAP_REGION_SHARED | (w->allow_base ? MOAT_SNAP_REGION_BASE : 0);
+	if (r.zero || (r.flags & ~known))
 		return bad(w, "reserved bits set");
+	if ((r.flags & MOAT_SNAP_REGION_BASE) &&
+	    ((r.flags & MOAT_SNAP_REGION_SHARED) || r.kind == MOAT_SNAP_FILE))
+		return bad(w, "the base flag on a shared or file region");
 	if (r.addr % MOAT_SNAP_PAGE || r.size % MOAT_SNAP_PAGE || r.size == 0)
 		return bad(w, "address %#" PRIx64 " size %#" PRIx64 ": not whole pages", r.addr,
 			   r.size);
@@ -264,10 +272,12 @@ static int check_counts(struct walk *w)
 	return 0;
 }
 
-int moat_snap_check(const void *image, size_t len, char *err, size_t errlen)
+/* The check of moat_snap_check; allow_base for a migration's FINAL. */
+static int check_image(const void *image, size_t len, int allow_base, char *err, size_t errlen)
 {
 	const unsigned char *p = image;
-	struct walk w = { .err = err, .errlen = errlen, .last_handle = -1 };
+	struct walk w = { .err = err, .errlen = errlen, .last_handle = -1,
+			  .allow_base = allow_base };
 	struct moat_snap_header h;
 	if (len < sizeof(h)) {
 		snprintf(err, errlen, "%zu bytes: too short for an image", len);
@@ -327,6 +337,11 @@ int moat_snap_check(const void *image, size_t len, char *err, size_t errlen)
 			return bad(&w, "%zu bytes after the END record", len - off);
 		return check_counts(&w);
 	}
+}
+
+int moat_snap_check(const void *image, size_t len, char *err, size_t errlen)
+{
+	return check_image(image, len, 0, err, errlen);
 }
 
 const struct moat_snap_rec *moat_snap_next(const void *image, size_t len, size_t *off)
@@ -416,6 +431,12 @@ static int write_all(int fd, const void *b, size_t n)
 
 int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t errlen)
 {
+	return moat_snap_compress_at(image, len, 3, fd, err, errlen);
+}
+
+int moat_snap_compress_at(const void *image, size_t len, int level, int fd, char *err,
+			  size_t errlen)
+{
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	size_t cap = ZSTD_CStreamOutSize();
 	char *buf = malloc(cap);
@@ -423,7 +444,7 @@ int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t 
 	if (r < 0)
 		snprintf(err, errlen, "out of memory");
 	if (r == 0)
-		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
 	ZSTD_inBuffer in = { image, len, 0 };
 	for (size_t left = 1; r == 0 && left;) {
 		ZSTD_outBuffer o = { buf, cap, 0 };
@@ -779,4 +800,741 @@ char *moat_snap_manifest(const struct moat_manifest *m, const char *pico_path, c
 		return NULL;
 	}
 	return out;
+}
+
+/* ---- a migration stream: its parser and the merge (moat migrate, moat receive) ----
+ *
+ * The stream comes from a picoprocess (the source's checkpointer) and
+ * over the network (the target): untrusted twice.  The parser is fed in
+ * pieces of any size, so it is a small state machine: the header, then
+ * for each record its 16-byte header, its body, its padding.  Bodies are
+ * never held whole: PAGES bytes go straight into the base (a memfd, one
+ * 4096-byte slot per page address, found through a hash index), FINAL
+ * records into another memfd; only ROUND and ERROR bodies (at most 4096
+ * bytes) are kept in the parser itself. */
+
+#define MIG_ADDR_LIMIT (1ull << 47) /* the user address space, as check_region */
+#define MIG_SMALL 4096              /* ROUND and ERROR bodies at most */
+#define MIG_INDEX_MIN 4096          /* hash slots at first; a power of two */
+
+enum mig_state { MS_HEADER, MS_RECHDR, MS_BODY, MS_PAD, MS_DONE, MS_FAILED };
+
+struct moat_mig {
+	enum moat_mig_mode mode;
+	enum mig_state state;
+	int final;                     /* FINAL has begun (INFO or ERROR) */
+	unsigned char small[MIG_SMALL];/* the header, a record header, a small body */
+	size_t have;                   /* bytes in small */
+	struct moat_snap_rec rec;      /* the record being read */
+	uint64_t rec_off;              /* its offset in the stream */
+	uint64_t body_have, pad_left;
+	struct moat_snap_pages pages;  /* PAGES: its fixed part, once read */
+	uint64_t cur_slot;             /* the base slot of the page being filled */
+	int base_fd, final_fd;         /* KEEP only */
+	uint64_t nslots, final_len;
+	uint64_t *keys, *slots, cap;   /* the index: key (addr >> 12) + 1, 0 free */
+	struct moat_mig_stats st;
+};
+
+const struct moat_mig_stats *moat_mig_stats(const struct moat_mig *m)
+{
+	return &m->st;
+}
+
+struct moat_mig *moat_mig_new(enum moat_mig_mode mode, char *err, size_t errlen)
+{
+	struct moat_mig *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->mode = mode;
+	m->base_fd = m->final_fd = -1;
+	if (mode == MOAT_MIG_KEEP) {
+		m->base_fd = memfd_create("moat-mig-base", MFD_CLOEXEC);
+		m->final_fd = memfd_create("moat-mig-final", MFD_CLOEXEC);
+		if (m->base_fd < 0 || m->final_fd < 0) {
+			snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+			moat_mig_free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+void moat_mig_free(struct moat_mig *m)
+{
+	if (!m)
+		return;
+	if (m->base_fd >= 0)
+		close(m->base_fd);
+	if (m->final_fd >= 0)
+		close(m->final_fd);
+	free(m->keys);
+	free(m->slots);
+	free(m);
+}
+
+__attribute__((format(printf, 4, 5)))
+static long mig_bad(struct moat_mig *m, char *err, size_t errlen, const char *fmt, ...)
+{
+	char why[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "offset %" PRIu64 ": %s", m->rec_off, why);
+	m->state = MS_FAILED;
+	return -1;
+}
+
+static uint64_t *index_find(uint64_t *keys, uint64_t cap, uint64_t key)
+{
+	uint64_t i = (key * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+	while (keys[i] && keys[i] != key)
+		i = (i + 1) & (cap - 1);
+	return &keys[i];
+}
+
+static int index_grow(struct moat_mig *m)
+{
+	uint64_t cap = m->cap ? 2 * m->cap : MIG_INDEX_MIN;
+	uint64_t *keys = calloc(cap, sizeof(*keys)), *slots = calloc(cap, sizeof(*slots));
+	if (!keys || !slots) {
+		free(keys);
+		free(slots);
+		return -1;
+	}
+	for (uint64_t i = 0; i < m->cap; i++)
+		if (m->keys[i]) {
+			uint64_t *k = index_find(keys, cap, m->keys[i]);
+			*k = m->keys[i];
+			slots[k - keys] = m->slots[i];
+		}
+	free(m->keys);
+	free(m->slots);
+	m->keys = keys, m->slots = slots, m->cap = cap;
+	return 0;
+}
+
+/* The base slot of page address addr, a new one if it has none yet. */
+static int base_slot(struct moat_mig *m, uint64_t addr, uint64_t *slot)
+{
+	if ((m->nslots + 1) * 2 > m->cap && index_grow(m) < 0)
+		return -1;
+	uint64_t *k = index_find(m->keys, m->cap, (addr >> 12) + 1);
+	if (!*k) {
+		*k = (addr >> 12) + 1;
+		m->slots[k - m->keys] = m->nslots++;
+		m->st.base_pages = m->nslots;
+	}
+	*slot = m->slots[k - m->keys];
+	return 0;
+}
+
+static int pwrite_all(int fd, const void *b, size_t n, uint64_t off)
+{
+	const char *p = b;
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w, n -= (size_t)w, off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Bytes of a FINAL record, kept for the merge. */
+static int keep_final(struct moat_mig *m, const void *b, size_t n)
+{
+	if (m->mode != MOAT_MIG_KEEP || !n)
+		return 0;
+	if (pwrite_all(m->final_fd, b, n, m->final_len) < 0)
+		return -1;
+	m->final_len += n;
+	return 0;
+}
+
+/* Up to 'want' bytes into small; how many were taken. */
+static size_t take(struct moat_mig *m, const unsigned char *p, size_t n, size_t want)
+{
+	size_t k = want - m->have < n ? want - m->have : n;
+	memcpy(m->small + m->have, p, k);
+	m->have += k;
+	return k;
+}
+
+static long mig_header(struct moat_mig *m, char *err, size_t errlen)
+{
+	struct moat_snap_header h;
+	memcpy(&h, m->small, sizeof(h));
+	if (memcmp(h.magic, MOAT_SNAP_MAGIC, 8))
+		return mig_bad(m, err, errlen, "not a migration stream (bad magic)");
+	if (h.version != MOAT_SNAP_VERSION || h.flags)
+		return mig_bad(m, err, errlen, "stream version %u flags %#x; this moat reads "
+			       "version %d", h.version, h.flags, MOAT_SNAP_VERSION);
+	if (keep_final(m, &h, sizeof(h)) < 0) /* the merge's input is an image */
+		return mig_bad(m, err, errlen, "keeping the stream: %s", strerror(errno));
+	m->state = MS_RECHDR;
+	m->have = 0;
+	return 0;
+}
+
+/* A record header: its type allowed here, its length bounded by its type. */
+static long mig_record(struct moat_mig *m, char *err, size_t errlen)
+{
+	struct moat_snap_rec *r = &m->rec;
+	memcpy(r, m->small, sizeof(*r));
+	m->have = 0;
+	if (r->type >= MOAT_SNAP_NTYPES)
+		return mig_bad(m, err, errlen, "unknown record type %u", r->type);
+	const char *name = type_names[r->type];
+	if (r->zero)
+		return mig_bad(m, err, errlen, "%s: reserved field is not zero", name);
+	if (r->len > MOAT_SNAP_MAX_IMAGE - m->st.total)
+		return mig_bad(m, err, errlen, "%s: length %" PRIu64 ": the stream would be longer "
+			       "than %llu bytes", name, r->len, (unsigned long long)MOAT_SNAP_MAX_IMAGE);
+	int pre = r->type == MOAT_SNAP_PAGES || r->type == MOAT_SNAP_ROUND;
+	if (m->final && pre)
+		return mig_bad(m, err, errlen, "%s after the final image began", name);
+	if (!m->final && !pre && r->type != MOAT_SNAP_INFO && r->type != MOAT_SNAP_ERROR)
+		return mig_bad(m, err, errlen, "%s before INFO or ERROR", name);
+	if (r->type == MOAT_SNAP_PAGES &&
+	    (r->len < sizeof(m->pages) + MOAT_SNAP_PAGE || (r->len - sizeof(m->pages)) % MOAT_SNAP_PAGE))
+		return mig_bad(m, err, errlen, "PAGES of %" PRIu64 " bytes: not 16 + whole pages", r->len);
+	if (r->type == MOAT_SNAP_ROUND && r->len != sizeof(struct moat_snap_round))
+		return mig_bad(m, err, errlen, "ROUND of %" PRIu64 " bytes, expected %zu", r->len,
+			       sizeof(struct moat_snap_round));
+	if (r->type == MOAT_SNAP_ERROR && (r->len == 0 || r->len > ERROR_TEXT_MAX))
+		return mig_bad(m, err, errlen, "ERROR of %" PRIu64 " bytes (1 to %d)", r->len,
+			       ERROR_TEXT_MAX);
+	if (r->type == MOAT_SNAP_END && r->len)
+		return mig_bad(m, err, errlen, "END has a body of %" PRIu64 " bytes", r->len);
+	m->final |= !pre;
+	if (m->final && keep_final(m, r, sizeof(*r)) < 0)
+		return mig_bad(m, err, errlen, "keeping the stream: %s", strerror(errno));
+	m->body_have = 0;
+	m->pad_left = (8 - r->len % 8) % 8;
+	m->state = r->len ? MS_BODY : MS_PAD; /* an empty record ends at once */
+	return 0;
+}
+
+static long mig_pages_fixed(struct moat_mig *m, char *err, size_t errlen)
+{
+	memcpy(&m->pages, m->small, sizeof(m->pages));
+	m->have = 0;
+	uint64_t a = m->pages.addr, n = m->pages.npages;
+	if (a % MOAT_SNAP_PAGE)
+		return mig_bad(m, err, errlen, "PAGES at %#" PRIx64 ": not page-aligned", a);
+	if (n != (m->rec.len - sizeof(m->pages)) / MOAT_SNAP_PAGE)
+		return mig_bad(m, err, errlen, "PAGES says %" PRIu64 " pages in %" PRIu64 " bytes", n,
+			       m->rec.len);
+	if (a >= MIG_ADDR_LIMIT || n > (MIG_ADDR_LIMIT - a) / MOAT_SNAP_PAGE)
+		return mig_bad(m, err, errlen, "PAGES at %#" PRIx64 " +%" PRIu64 " pages: outside the "
+			       "address space", a, n);
+	return 0;
+}
+
+/* n bytes of page data at 'pos' (bytes from the first page) into the
+ * base, one pwrite per stretch of consecutive slots. */
+static int base_put(struct moat_mig *m, const unsigned char *p, size_t n, uint64_t pos)
+{
+	uint64_t start_off = 0;
+	const unsigned char *start = p;
+	size_t len = 0;
+	while (n) {
+		uint64_t in = pos % MOAT_SNAP_PAGE;
+		size_t k = MOAT_SNAP_PAGE - in < n ? MOAT_SNAP_PAGE - in : n;
+		if (in == 0 && base_slot(m, m->pages.addr + pos, &m->cur_slot) < 0)
+			return -1;
+		uint64_t off = m->cur_slot * MOAT_SNAP_PAGE + in;
+		if (len && start_off + len != off) {
+			if (pwrite_all(m->base_fd, start, len, start_off) < 0)
+				return -1;
+			len = 0;
+		}
+		if (!len)
+			start = p, start_off = off;
+		len += k, p += k, n -= k, pos += k;
+	}
+	return len ? pwrite_all(m->base_fd, start, len, start_off) : 0;
+}
+
+/* Part of a body: where it goes depends on the record. */
+static long mig_body(struct moat_mig *m, const unsigned char *p, size_t n, char *err,
+		     size_t errlen)
+{
+	uint64_t left = m->rec.len - m->body_have;
+	size_t k = left < n ? (size_t)left : n;
+	switch (m->rec.type) {
+	case MOAT_SNAP_PAGES:
+		if (m->body_have < sizeof(m->pages)) {
+			k = take(m, p, k, sizeof(m->pages));
+			if (m->have == sizeof(m->pages) && mig_pages_fixed(m, err, errlen) < 0)
+				return -1;
+			break;
+		}
+		if (m->mode == MOAT_MIG_KEEP && base_put(m, p, k, m->body_have - sizeof(m->pages)) < 0)
+			return mig_bad(m, err, errlen, "keeping pre-copied pages: %s",
+				       errno ? strerror(errno) : "out of memory");
+		m->st.precopy_bytes += k;
+		break;
+	case MOAT_SNAP_ROUND: case MOAT_SNAP_ERROR:
+		k = take(m, p, k, (size_t)m->rec.len);
+		if (m->final && keep_final(m, p, k) < 0)
+			return mig_bad(m, err, errlen, "keeping the stream: %s", strerror(errno));
+		break;
+	default:
+		if (keep_final(m, p, k) < 0)
+			return mig_bad(m, err, errlen, "keeping the stream: %s", strerror(errno));
+	}
+	m->body_have += k;
+	if (m->body_have == m->rec.len)
+		m->state = MS_PAD;
+	return (long)k;
+}
+
+static void mig_error_text(struct moat_mig *m)
+{
+	size_t n = 0, cap = sizeof(m->st.error_text);
+	for (uint64_t i = 0; i < m->rec.len && n + 5 < cap; i++) {
+		unsigned char c = m->small[i];
+		if (c >= ' ' && c < 0x7f)
+			m->st.error_text[n++] = (char)c;
+		else if (c != '\n' || i + 1 < m->rec.len)
+			n += (size_t)snprintf(m->st.error_text + n, cap - n, "\\x%02x", c);
+	}
+	m->st.error_text[n < cap ? n : cap - 1] = 0;
+	m->st.error = 1;
+}
+
+/* A record is whole: its event, if any. */
+static long mig_record_end(struct moat_mig *m, int *event, char *err, size_t errlen)
+{
+	m->state = MS_RECHDR;
+	m->have = 0;
+	switch (m->rec.type) {
+	case MOAT_SNAP_ROUND: {
+		struct moat_snap_round r;
+		memcpy(&r, m->small, sizeof(r));
+		if (r.zero || r.round != m->st.rounds)
+			return mig_bad(m, err, errlen, "ROUND %u where round %u ends", r.round,
+				       m->st.rounds);
+		m->st.round = r;
+		m->st.rounds++;
+		*event = MOAT_MIG_ROUND;
+		break;
+	}
+	case MOAT_SNAP_ERROR:
+		mig_error_text(m);
+		break;
+	case MOAT_SNAP_END:
+		m->state = MS_DONE;
+		*event = MOAT_MIG_END;
+		break;
+	}
+	return 0;
+}
+
+static long mig_step(struct moat_mig *m, const unsigned char *p, size_t n, int *event,
+		     char *err, size_t errlen)
+{
+	size_t k = 0;
+	switch (m->state) {
+	case MS_HEADER:
+		k = take(m, p, n, sizeof(struct moat_snap_header));
+		if (m->have == sizeof(struct moat_snap_header) && mig_header(m, err, errlen) < 0)
+			return -1;
+		break;
+	case MS_RECHDR:
+		k = take(m, p, n, sizeof(struct moat_snap_rec));
+		if (m->have == sizeof(struct moat_snap_rec) && mig_record(m, err, errlen) < 0)
+			return -1;
+		break;
+	case MS_BODY: {
+		long r = mig_body(m, p, n, err, errlen);
+		if (r < 0)
+			return -1;
+		k = (size_t)r;
+		break;
+	}
+	case MS_PAD:
+		for (; k < n && m->pad_left; k++, m->pad_left--)
+			if (p[k])
+				return mig_bad(m, err, errlen, "%s: padding is not zero",
+					       type_names[m->rec.type]);
+		if (m->final && keep_final(m, p, k) < 0)
+			return mig_bad(m, err, errlen, "keeping the stream: %s", strerror(errno));
+		break;
+	case MS_DONE:
+		return mig_bad(m, err, errlen, "bytes after the END record");
+	case MS_FAILED:
+		snprintf(err, errlen, "the stream was refused already");
+		return -1;
+	}
+	m->st.total += k;
+	m->st.final_bytes += m->final ? k : 0;
+	if (m->state == MS_PAD && !m->pad_left && mig_record_end(m, event, err, errlen) < 0)
+		return -1;
+	return (long)k;
+}
+
+long moat_mig_feed(struct moat_mig *m, const void *buf, size_t n, int *event, char *err,
+		   size_t errlen)
+{
+	const unsigned char *p = buf;
+	size_t used = 0;
+	*event = MOAT_MIG_MORE;
+	if (m->state == MS_FAILED) {
+		snprintf(err, errlen, "the stream was refused already");
+		return -1;
+	}
+	while (used < n && *event == MOAT_MIG_MORE) {
+		if (m->state == MS_RECHDR && m->have == 0)
+			m->rec_off = m->st.total;
+		long k = mig_step(m, p + used, n - used, event, err, errlen);
+		if (k < 0)
+			return -1;
+		used += (size_t)k;
+	}
+	return (long)used;
+}
+
+/* ---- the merge ---- */
+
+struct base_ent { uint64_t addr, slot; };
+
+static int ent_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct base_ent *)a)->addr, y = ((const struct base_ent *)b)->addr;
+	return x < y ? -1 : x > y;
+}
+
+/* Output by reference where possible: iovecs on the inputs' mappings,
+ * small parts copied into scratch, one writev per 256 pieces. */
+#define WV_MAX 256
+struct wv {
+	int fd, failed;
+	uint64_t len;
+	int n;
+	size_t used;
+	struct iovec iov[WV_MAX];
+	unsigned char scratch[WV_MAX * 80];
+};
+
+static void wv_flush(struct wv *w)
+{
+	struct iovec *v = w->iov;
+	int n = w->n;
+	while (n > 0 && !w->failed) {
+		ssize_t k = writev(w->fd, v, n > IOV_MAX ? IOV_MAX : n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			w->failed = errno ? errno : EIO;
+			break;
+		}
+		size_t left = (size_t)k;
+		for (; n > 0 && left >= v->iov_len; n--, v++)
+			left -= v->iov_len;
+		if (n > 0 && left) {
+			v->iov_base = (char *)v->iov_base + left;
+			v->iov_len -= left;
+		}
+	}
+	w->n = 0;
+	w->used = 0;
+}
+
+static void wv_ref(struct wv *w, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	struct iovec *last = w->n ? &w->iov[w->n - 1] : NULL;
+	if (last && (const char *)last->iov_base + last->iov_len == (const char *)p) {
+		last->iov_len += n;
+	} else {
+		if (w->n == WV_MAX)
+			wv_flush(w);
+		w->iov[w->n++] = (struct iovec){ (void *)p, n };
+	}
+	w->len += n;
+}
+
+static void wv_copy(struct wv *w, const void *p, size_t n)
+{
+	if (w->n == WV_MAX || w->used + n > sizeof(w->scratch))
+		wv_flush(w);
+	memcpy(w->scratch + w->used, p, n);
+	wv_ref(w, w->scratch + w->used, n);
+	w->used += n;
+}
+
+static int page_is_zero(const unsigned char *p)
+{
+	for (size_t i = 0; i < MOAT_SNAP_PAGE; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		if (v)
+			return 0;
+	}
+	return 1;
+}
+
+struct merge {
+	const unsigned char *base;     /* the base memfd, mapped */
+	struct base_ent *ents;         /* its addresses, ascending */
+	size_t nents;
+	const unsigned char **pages;   /* a region's pages with content */
+	struct moat_snap_run *runs;    /* and its runs */
+	size_t pcap, rcap, np, nr;
+	uint64_t memory;
+};
+
+/* Walks the runs of a checked REGION record. */
+struct run_it {
+	const unsigned char *p;
+	uint32_t left;
+	struct moat_snap_run run;
+	uint64_t k;
+};
+
+static int run_next(struct run_it *it, uint64_t *page, const unsigned char **data)
+{
+	while (it->k == it->run.npages) {
+		if (!it->left)
+			return 0;
+		memcpy(&it->run, it->p, sizeof(it->run));
+		it->p += sizeof(it->run);
+		it->left--;
+		it->k = 0;
+	}
+	*page = it->run.first + it->k;
+	*data = it->p + it->k * MOAT_SNAP_PAGE;
+	if (++it->k == it->run.npages)
+		it->p += it->run.npages * MOAT_SNAP_PAGE;
+	return 1;
+}
+
+/* Page index i of the region has content p (not zero): into the runs. */
+static int merge_push(struct merge *g, uint64_t i, const unsigned char *p)
+{
+	if (page_is_zero(p))
+		return 0;
+	if (g->np == g->pcap) {
+		size_t cap = g->pcap ? 2 * g->pcap : 1024;
+		const unsigned char **v = realloc(g->pages, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		g->pages = v, g->pcap = cap;
+	}
+	g->pages[g->np++] = p;
+	if (g->nr && g->runs[g->nr - 1].first + g->runs[g->nr - 1].npages == i) {
+		g->runs[g->nr - 1].npages++;
+		return 0;
+	}
+	if (g->nr == g->rcap) {
+		size_t cap = g->rcap ? 2 * g->rcap : 256;
+		struct moat_snap_run *v = realloc(g->runs, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		g->runs = v, g->rcap = cap;
+	}
+	g->runs[g->nr++] = (struct moat_snap_run){ i, 1 };
+	return 0;
+}
+
+/* The pages of a BASE region with content: its runs' and the base's
+ * inside it, in ascending order, a run's page before the base's. */
+static int merge_collect(struct merge *g, const struct moat_snap_region *r,
+			 const unsigned char *runs)
+{
+	size_t lo = 0, hi = g->nents;
+	while (lo < hi) { /* the first base page at or above the region */
+		size_t mid = lo + (hi - lo) / 2;
+		if (g->ents[mid].addr < r->addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	struct run_it it = { .p = runs, .left = r->nruns };
+	uint64_t ri = 0, end = r->addr + r->size;
+	const unsigned char *rp = NULL;
+	int have_run = run_next(&it, &ri, &rp);
+	g->np = g->nr = 0;
+	for (size_t b = lo;;) {
+		int have_base = b < g->nents && g->ents[b].addr < end;
+		uint64_t bi = have_base ? (g->ents[b].addr - r->addr) / MOAT_SNAP_PAGE : 0;
+		if (!have_run && !have_base)
+			return 0;
+		if (have_run && (!have_base || ri <= bi)) {
+			if (merge_push(g, ri, rp) < 0)
+				return -1;
+			b += have_base && ri == bi;
+			have_run = run_next(&it, &ri, &rp);
+		} else {
+			if (merge_push(g, bi, g->base + g->ents[b].slot * MOAT_SNAP_PAGE) < 0)
+				return -1;
+			b++;
+		}
+	}
+}
+
+static int merge_region(struct merge *g, struct wv *w, const struct moat_snap_rec *rec,
+			char *err, size_t errlen)
+{
+	const unsigned char *body = (const unsigned char *)(rec + 1);
+	struct moat_snap_region r;
+	memcpy(&r, body, sizeof(r));
+	const unsigned char *runs = body + sizeof(r) + r.uri_len;
+	if (!(r.flags & MOAT_SNAP_REGION_BASE)) {
+		/* as it is; its runs count as memory */
+		const unsigned char *p = runs;
+		for (uint32_t k = 0; k < r.nruns; k++) {
+			struct moat_snap_run run;
+			memcpy(&run, p, sizeof(run));
+			g->memory += run.npages * MOAT_SNAP_PAGE;
+			p += sizeof(run) + run.npages * MOAT_SNAP_PAGE;
+		}
+		wv_ref(w, rec, sizeof(*rec) + ((rec->len + 7) & ~7ull));
+		return 0;
+	}
+	if (merge_collect(g, &r, runs) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	uint64_t len = sizeof(r) + r.uri_len + g->nr * sizeof(struct moat_snap_run) +
+		       g->np * (uint64_t)MOAT_SNAP_PAGE;
+	if (len > MOAT_SNAP_MAX_IMAGE - w->len) {
+		snprintf(err, errlen, "the image would be larger than %llu bytes",
+			 (unsigned long long)MOAT_SNAP_MAX_IMAGE);
+		return -1;
+	}
+	struct moat_snap_rec out = { .type = MOAT_SNAP_REGION, .len = len };
+	r.flags &= ~(uint32_t)MOAT_SNAP_REGION_BASE;
+	r.nruns = (uint32_t)g->nr;
+	if (g->nr > UINT32_MAX) {
+		snprintf(err, errlen, "region %#" PRIx64 ": too many runs", r.addr);
+		return -1;
+	}
+	wv_copy(w, &out, sizeof(out));
+	wv_copy(w, &r, sizeof(r));
+	wv_ref(w, body + sizeof(r), r.uri_len);
+	static const unsigned char zeros[8];
+	for (size_t k = 0, at = 0; k < g->nr; k++) {
+		wv_copy(w, &g->runs[k], sizeof(g->runs[k]));
+		for (uint64_t j = 0; j < g->runs[k].npages; j++)
+			wv_ref(w, g->pages[at++], MOAT_SNAP_PAGE);
+	}
+	wv_ref(w, zeros, (8 - len % 8) % 8);
+	g->memory += g->np * (uint64_t)MOAT_SNAP_PAGE;
+	return 0;
+}
+
+/* The base's addresses in ascending order, from the index. */
+static int merge_index(struct moat_mig *m, struct merge *g)
+{
+	g->ents = malloc((m->nslots ? m->nslots : 1) * sizeof(*g->ents));
+	if (!g->ents)
+		return -1;
+	for (uint64_t i = 0; i < m->cap; i++)
+		if (m->keys[i])
+			g->ents[g->nents++] = (struct base_ent){ (m->keys[i] - 1) << 12, m->slots[i] };
+	qsort(g->ents, g->nents, sizeof(*g->ents), ent_cmp);
+	return 0;
+}
+
+/* Write the merged image of the checked FINAL 'img' to w. */
+static int merge_write(struct merge *g, struct wv *w, const unsigned char *img, size_t len,
+		       uint64_t *info_off, char *err, size_t errlen)
+{
+	wv_ref(w, img, sizeof(struct moat_snap_header));
+	size_t off = sizeof(struct moat_snap_header);
+	const struct moat_snap_rec *rec;
+	while ((rec = moat_snap_next(img, len, &off))) {
+		if (rec->type == MOAT_SNAP_INFO)
+			*info_off = w->len;
+		if (rec->type == MOAT_SNAP_REGION) {
+			if (merge_region(g, w, rec, err, errlen) < 0)
+				return -1;
+		} else {
+			wv_ref(w, rec, sizeof(*rec) + ((rec->len + 7) & ~7ull));
+		}
+	}
+	wv_ref(w, img + off, sizeof(struct moat_snap_rec)); /* END */
+	wv_flush(w);
+	if (!w->failed && w->len > MOAT_SNAP_MAX_IMAGE) {
+		snprintf(err, errlen, "the image would be larger than %llu bytes",
+			 (unsigned long long)MOAT_SNAP_MAX_IMAGE);
+		return -1;
+	}
+	if (w->failed) {
+		snprintf(err, errlen, "writing the image: %s", strerror(w->failed));
+		return -1;
+	}
+	return 0;
+}
+
+static void *map_fd(int fd, uint64_t len)
+{
+	void *p = mmap(NULL, len ? len : 1, PROT_READ, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t errlen)
+{
+	char why[400];
+	if (m->mode != MOAT_MIG_KEEP || m->state != MS_DONE) {
+		snprintf(err, errlen, "the migration stream is not whole");
+		return -1;
+	}
+	const unsigned char *img = map_fd(m->final_fd, m->final_len);
+	struct merge g = { 0 };
+	struct wv *w = calloc(1, sizeof(*w));
+	int r = -1, out = memfd_create("moat-mig-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint64_t info_off = 0;
+	if (!img || !w || out < 0 || merge_index(m, &g) < 0 ||
+	    (m->nslots && !(g.base = map_fd(m->base_fd, m->nslots * MOAT_SNAP_PAGE)))) {
+		snprintf(err, errlen, "merging: %s", strerror(errno ? errno : ENOMEM));
+		goto done;
+	}
+	if (check_image(img, m->final_len, 1, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "the final image: %s", why);
+		goto done;
+	}
+	w->fd = out;
+	if (merge_write(&g, w, img, m->final_len, &info_off, err, errlen) < 0)
+		goto done;
+	/* INFO's memory: now the runs of the whole image */
+	if (info_off && pwrite_all(out, &g.memory, sizeof(g.memory), info_off +
+				   sizeof(struct moat_snap_rec) +
+				   offsetof(struct moat_snap_info, memory)) < 0) {
+		snprintf(err, errlen, "writing the image: %s", strerror(errno));
+		goto done;
+	}
+	void *merged = map_fd(out, w->len);
+	if (!merged || moat_snap_check(merged, w->len, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "the merged image: %s", merged ? why : strerror(errno));
+		if (merged)
+			munmap(merged, w->len ? w->len : 1);
+		goto done;
+	}
+	munmap(merged, w->len ? w->len : 1);
+	*fd = out, *len = w->len;
+	out = -1;
+	r = 0;
+done:
+	if (out >= 0)
+		close(out);
+	if (img)
+		munmap((void *)img, m->final_len ? m->final_len : 1);
+	if (g.base)
+		munmap((void *)g.base, m->nslots * MOAT_SNAP_PAGE);
+	free(g.ents);
+	free(g.pages);
+	free(g.runs);
+	free(w);
+	return r;
 }

@@ -35,8 +35,6 @@ struct ckpt {
 	const char *name, *out;
 	int sock;            /* our end of the image stream */
 	int raw;             /* the raw image, a temporary file */
-	int zfd;             /* the compressed image, a temporary file */
-	char zpath[PATH_MAX];
 	char *manifest;
 	size_t mlen;
 	void *image;
@@ -59,18 +57,19 @@ static long ms_since(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* Read the manifest the monitor wrote for this snapshot. */
-static int read_manifest(struct ckpt *c, int fd)
+/* Read the manifest the monitor wrote for this snapshot (with room
+ * for 256 more bytes). */
+static int read_manifest(int fd, char **manifest, size_t *mlen, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > MANIFEST_MAX) {
-		snprintf(c->err, sizeof(c->err), "the monitor sent no usable manifest");
+		snprintf(err, errlen, "the monitor sent no usable manifest");
 		return -1;
 	}
-	c->mlen = (size_t)st.st_size;
-	c->manifest = malloc(c->mlen + 256);
-	if (!c->manifest || pread(fd, c->manifest, c->mlen, 0) != (ssize_t)c->mlen) {
-		snprintf(c->err, sizeof(c->err), "cannot read the manifest the monitor sent");
+	*mlen = (size_t)st.st_size;
+	*manifest = malloc(*mlen + 256);
+	if (!*manifest || pread(fd, *manifest, *mlen, 0) != (ssize_t)*mlen) {
+		snprintf(err, errlen, "cannot read the manifest the monitor sent");
 		return -1;
 	}
 	return 0;
@@ -78,25 +77,26 @@ static int read_manifest(struct ckpt *c, int fd)
 
 /* A temporary file beside the output (its directory, resolved: the
  * package writer wants a path with no symlink on it). */
-static int temp_beside(struct ckpt *c, const char *what, char *path, size_t len)
+static int temp_beside(const char *out, const char *what, char *path, size_t len, char *err,
+		       size_t errlen)
 {
 	char copy[PATH_MAX], dir[PATH_MAX];
-	snprintf(copy, sizeof(copy), "%s", c->out);
+	snprintf(copy, sizeof(copy), "%s", out);
 	char *slash = strrchr(copy, '/');
 	const char *d = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
 	if (!realpath(d, dir)) {
-		snprintf(c->err, sizeof(c->err), "%s: %s", d, strerror(errno));
+		snprintf(err, errlen, "%s: %s", d, strerror(errno));
 		return -1;
 	}
-	const char *base = strrchr(c->out, '/') ? strrchr(c->out, '/') + 1 : c->out;
+	const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
 	if (snprintf(path, len, "%s/.%s.%s-XXXXXX", strcmp(dir, "/") ? dir : "", base, what) >=
 	    (int)len) {
-		snprintf(c->err, sizeof(c->err), "%s: path too long", c->out);
+		snprintf(err, errlen, "%s: path too long", out);
 		return -1;
 	}
 	int fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0)
-		snprintf(c->err, sizeof(c->err), "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	return fd;
 }
 
@@ -105,7 +105,7 @@ static int temp_beside(struct ckpt *c, const char *what, char *path, size_t len)
 static int read_image(struct ckpt *c)
 {
 	char tmp[PATH_MAX];
-	c->raw = temp_beside(c, "image", tmp, sizeof(tmp));
+	c->raw = temp_beside(c->out, "image", tmp, sizeof(tmp), c->err, sizeof(c->err));
 	if (c->raw < 0)
 		return -1;
 	unlink(tmp);
@@ -156,32 +156,51 @@ static int read_image(struct ckpt *c)
 	return 0;
 }
 
+int moat_snap_package(const char *out, const char *manifest, size_t mlen, const void *image,
+		      size_t len, int level, char *err, size_t errlen)
+{
+	char hash[17], why[512], zpath[PATH_MAX];
+	moat_snap_hash64(image, len, hash);
+	char *text = malloc(mlen + 256);
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(text, manifest, mlen);
+	size_t tlen = mlen + (size_t)snprintf(text + mlen, 256, "image_len = %zu\nimage_hash = %s\n",
+					      len, hash);
+	int r = -1, zfd = temp_beside(out, "zst", zpath, sizeof(zpath), err, errlen);
+	struct stat st;
+	if (zfd < 0)
+		goto out;
+	if (moat_snap_compress_at(image, len, level, zfd, why, sizeof(why)) < 0 ||
+	    (fstat(zfd, &st) < 0 && snprintf(why, sizeof(why), "%s", strerror(errno)))) {
+		snprintf(err, errlen, "%s: %s", zpath, why);
+		goto out;
+	}
+	struct moat_pkg_source src = {
+		.path = (char *)MOAT_SNAP_PATH, .mode = S_IFREG | 0600, .host = zpath,
+		.mtime_ns = (int64_t)time(NULL) * 1000000000, .dev = st.st_dev, .ino = st.st_ino,
+	};
+	if (moat_package_write(out, text, tlen, &src, 1, why, sizeof(why)) < 0)
+		snprintf(err, errlen, "%s", why);
+	else
+		r = 0;
+out:
+	if (zfd >= 0) {
+		close(zfd);
+		unlink(zpath);
+	}
+	free(text);
+	return r;
+}
+
 /* The snapshot package: the manifest with the image's length and hash
  * added to its [Snapshot] section (the last), and the compressed image. */
 static int write_package(struct ckpt *c)
 {
-	char hash[17], why[512];
-	moat_snap_hash64(c->image, c->len, hash);
-	c->mlen += (size_t)snprintf(c->manifest + c->mlen, 256, "image_len = %zu\nimage_hash = %s\n",
-				    c->len, hash);
-	c->zfd = temp_beside(c, "zst", c->zpath, sizeof(c->zpath));
-	if (c->zfd < 0)
-		return -1;
-	if (moat_snap_compress(c->image, c->len, c->zfd, why, sizeof(why)) < 0) {
-		snprintf(c->err, sizeof(c->err), "%s: %s", c->zpath, why);
-		return -1;
-	}
-	struct stat st;
-	fstat(c->zfd, &st);
-	struct moat_pkg_source src = {
-		.path = (char *)MOAT_SNAP_PATH, .mode = S_IFREG | 0600, .host = c->zpath,
-		.mtime_ns = (int64_t)time(NULL) * 1000000000, .dev = st.st_dev, .ino = st.st_ino,
-	};
-	if (moat_package_write(c->out, c->manifest, c->mlen, &src, 1, why, sizeof(why)) < 0) {
-		snprintf(c->err, sizeof(c->err), "%s", why);
-		return -1;
-	}
-	return 0;
+	return moat_snap_package(c->out, c->manifest, c->mlen, c->image, c->len, 3, c->err,
+				 sizeof(c->err));
 }
 
 static int send_verdict(int sock, char v)
@@ -189,7 +208,7 @@ static int send_verdict(int sock, char v)
 	return send(sock, &v, 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-static int connect_name(const char *name)
+int moat_ctl_open(const char *cmd, const char *name)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], err[512];
 	if (moat_ctl_dir(dir, sizeof(dir), err, sizeof(err)) < 0) {
@@ -201,48 +220,94 @@ static int connect_name(const char *name)
 	if (fd < 0 && errno == ECONNREFUSED)
 		moat_ctl_reap(dir, name);
 	if (fd < 0 && (errno == ECONNREFUSED || errno == ENOENT))
-		fprintf(stderr, "moat: checkpoint: no picoprocess named %s\n", name);
+		fprintf(stderr, "moat: %s: no picoprocess named %s\n", cmd, name);
 	else if (fd < 0)
-		fprintf(stderr, "moat: checkpoint: %s: %s\n", name, strerror(errno));
+		fprintf(stderr, "moat: %s: %s: %s\n", cmd, name, strerror(errno));
 	return fd;
 }
 
-/* Ask for the checkpoint: our end of the stream and the manifest. */
-static int request(struct ckpt *c)
+/* A refusal's reason: the payload's text (printable only), or the status. */
+static void refusal(const struct moat_ctl_reply *rep, char *out, size_t len)
 {
-	int fd = connect_name(c->name), fds[2];
+	char why[MOAT_CTL_PAYLOAD + 1] = "";
+	if (rep->status && rep->len) {
+		memcpy(why, rep->payload, rep->len);
+		why[rep->len] = 0;
+		for (char *p = why; *p; p++)
+			if (*p < ' ' || *p > '~')
+				*p = '?';
+	}
+	snprintf(out, len, "%s", why[0] ? why : rep->status == -EOPNOTSUPP ?
+		 "its moat cannot take checkpoints" : rep->status ? strerror(-rep->status)
+		 : "the monitor sent no image stream");
+}
+
+int moat_ckpt_request(const char *cmd, const char *name, int kind, int *sock, char **manifest,
+		      size_t *mlen, char *err, size_t errlen)
+{
+	int fd = moat_ctl_open(cmd, name), fds[2];
+	*sock = -1;
+	err[0] = 0;
 	if (fd < 0)
 		return -1;
 	struct moat_ctl_reply rep;
-	int r = moat_ctl_call_fds(fd, MOAT_CTL_CHECKPOINT, 0, NULL, 0, &rep, fds, 2);
+	int r = moat_ctl_call_fds(fd, MOAT_CTL_CHECKPOINT, (uint32_t)kind, NULL, 0, &rep, fds, 2);
 	int e = errno;
 	close(fd);
 	if (r < 0) {
-		fprintf(stderr, "moat: checkpoint: %s: %s\n", c->name,
+		fprintf(stderr, "moat: %s: %s: %s\n", cmd, name,
 			e == EAGAIN ? "its monitor did not answer" : strerror(e));
 		return -1;
 	}
 	if (rep.status || fds[0] < 0 || fds[1] < 0) {
-		char why[MOAT_CTL_PAYLOAD + 1] = "";
-		if (rep.status && rep.len) {
-			memcpy(why, rep.payload, rep.len);
-			why[rep.len] = 0;
-			for (char *p = why; *p; p++)
-				if (*p < ' ' || *p > '~')
-					*p = '?';
-		}
-		fprintf(stderr, "moat: checkpoint: %s: %s\n", c->name,
-			why[0] ? why : rep.status == -EOPNOTSUPP ? "its moat cannot take checkpoints"
-			: rep.status ? strerror(-rep.status) : "the monitor sent no image stream");
+		char why[MOAT_CTL_PAYLOAD + 64];
+		refusal(&rep, why, sizeof(why));
+		fprintf(stderr, "moat: %s: %s: %s\n", cmd, name, why);
 		for (int i = 0; i < 2; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 		return -1;
 	}
-	c->sock = fds[0];
-	r = read_manifest(c, fds[1]);
+	*sock = fds[0];
+	r = read_manifest(fds[1], manifest, mlen, err, errlen);
 	close(fds[1]);
 	return r;
+}
+
+int moat_ctl_pause(const char *cmd, const char *name, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	(void)cmd;
+	if (moat_ctl_dir(dir, sizeof(dir), err, errlen) < 0)
+		return -1;
+	int fd = moat_ctl_connect(dir, name); /* quiet: the caller says it in one line */
+	if (fd < 0) {
+		snprintf(err, errlen, "the pause: its control socket: %s", strerror(errno));
+		return -1;
+	}
+	struct moat_ctl_reply rep;
+	int r = moat_ctl_call(fd, MOAT_CTL_PAUSE, 0, NULL, 0, &rep);
+	int e = errno;
+	close(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "the pause: %s", e == EAGAIN ? "its monitor did not answer"
+			 : strerror(e));
+		return -1;
+	}
+	if (rep.status) {
+		char why[MOAT_CTL_PAYLOAD + 64];
+		refusal(&rep, why, sizeof(why));
+		snprintf(err, errlen, "the pause: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ask for the checkpoint: our end of the stream and the manifest. */
+static int request(struct ckpt *c)
+{
+	return moat_ckpt_request("checkpoint", c->name, 0, &c->sock, &c->manifest, &c->mlen,
+				 c->err, sizeof(c->err));
 }
 
 static int parse_args(struct ckpt *c, int argc, char **argv, int *leave)
@@ -282,7 +347,7 @@ static int parse_args(struct ckpt *c, int argc, char **argv, int *leave)
 
 int moat_cmd_checkpoint(int argc, char **argv)
 {
-	struct ckpt c = { .sock = -1, .raw = -1, .zfd = -1 };
+	struct ckpt c = { .sock = -1, .raw = -1 };
 	int leave = 0, rc = parse_args(&c, argc, argv, &leave);
 	if (rc >= 0)
 		return rc;
@@ -292,7 +357,7 @@ int moat_cmd_checkpoint(int argc, char **argv)
 int moat_checkpoint_take(const char *name, const char *out, int leave,
 			 int (*before_verdict)(const char *pkg, void *arg), void *arg)
 {
-	struct ckpt c = { .name = name, .out = out, .sock = -1, .raw = -1, .zfd = -1 };
+	struct ckpt c = { .name = name, .out = out, .sock = -1, .raw = -1 };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = 1;
@@ -343,10 +408,6 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 			ms_since(&t0));
 	rc = 0;
 out:
-	if (c.zfd >= 0) {
-		close(c.zfd);
-		unlink(c.zpath);
-	}
 	if (c.image)
 		munmap(c.image, c.len);
 	if (c.raw >= 0)

@@ -78,6 +78,10 @@ static void usage(FILE *out)
 		"       moat kill NAME [SIGNAL]  signal one (default TERM)\n"
 		"       moat checkpoint NAME -o SNAP.mpk [--leave-running]\n"
 		"                              write its state; 'moat run SNAP.mpk' resumes it\n"
+		"       moat migrate NAME --to HOST:PORT|unix:PATH\n"
+		"                              move it, running, to a moat receive\n"
+		"       moat receive --listen HOST:PORT|unix:PATH [RUN OPTIONS]\n"
+		"                              take one migration and run it here\n"
 		"       moat filter   print the host-syscall allowlist of every picoprocess\n");
 }
 
@@ -497,7 +501,8 @@ static int prepare_resume(struct moat_manifest *m, const char *file, int nexts, 
 	return add_checkpointer(m, "resume");
 }
 
-static int cmd_run(int argc, char **argv)
+/* running_fd: moat receive's (tools/migrate.c), or -1. */
+static int cmd_run(int argc, char **argv, int running_fd)
 {
 	static const struct option opts[] = {
 		{ "ro", required_argument, 0, 'r' },
@@ -661,6 +666,8 @@ static int cmd_run(int argc, char **argv)
 	if (snap.memfd >= 0) {
 		lo.has_resume = 1;
 		lo.resume_fd = snap.memfd;
+		lo.has_running = running_fd >= 0;
+		lo.running_fd = running_fd;
 	}
 	if (overlay) {
 		char abs[PATH_MAX];
@@ -716,6 +723,9 @@ static int cmd_run(int argc, char **argv)
 		goto out; /* rc 2 */
 	}
 	int id = moat_monitor_launch(mon, &m, &lo, err, sizeof(err));
+	if (running_fd >= 0) /* the monitor holds its own copy: ours would hide its end */
+		close(running_fd);
+	running_fd = -1;
 	if (id < 0) {
 		fprintf(stderr, "moat: %s\n", err);
 		moat_monitor_free(mon);
@@ -749,11 +759,18 @@ static int cmd_run(int argc, char **argv)
 	}
 	moat_monitor_free(mon);
 out:
+	if (running_fd >= 0)
+		close(running_fd);
 	moat_snap_unload(&snap);
 	free(envs);
 	free(exts);
 	moat_manifest_free(&m);
 	return rc;
+}
+
+int moat_run_main(int argc, char **argv, int running_fd)
+{
+	return cmd_run(argc, argv, running_fd);
 }
 
 int main(int argc, char **argv)
@@ -763,7 +780,11 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return cmd_run(argc - 1, argv + 1, -1);
+	if (!strcmp(argv[1], "migrate"))
+		return moat_cmd_migrate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "receive"))
+		return moat_cmd_receive(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pack"))
 		return moat_cmd_pack(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "inspect"))

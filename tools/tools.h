@@ -28,6 +28,35 @@ int moat_cmd_checkpoint(int argc, char **argv);
 int moat_checkpoint_take(const char *name, const char *out, int leave,
 			 int (*before_verdict)(const char *pkg, void *arg), void *arg);
 
+/* Connect to NAME's control socket; -1 with one line said ("moat: CMD:
+ * no picoprocess named NAME", ...). */
+int moat_ctl_open(const char *cmd, const char *name);
+/* Ask NAME's monitor for a checkpoint, kind 0 a snapshot, 1 a migration
+ * (MOAT_CTL_CHECKPOINT): *sock, our end of the image stream, and the
+ * snapshot's manifest (malloc'd, with room for 256 more bytes).  0; or
+ * -1, said on stderr ("moat: CMD: NAME: why") when *sock is -1, else
+ * (the stream is there, the manifest is not) with the reason in err. */
+int moat_ckpt_request(const char *cmd, const char *name, int kind, int *sock, char **manifest,
+		      size_t *mlen, char *err, size_t errlen);
+/* MOAT_CTL_PAUSE to NAME: a migration's final stop.  0, or -1 with one
+ * line in err. */
+int moat_ctl_pause(const char *cmd, const char *name, char *err, size_t errlen);
+/* Write the snapshot package OUT: the manifest with image_len and
+ * image_hash appended (its [Snapshot] section is last), and the image
+ * compressed at zstd 'level' through a temporary file beside OUT.  0, or
+ * -1 with one line in err. */
+int moat_snap_package(const char *out, const char *manifest, size_t mlen, const void *image,
+		      size_t len, int level, char *err, size_t errlen);
+
+/* moat migrate NAME --to ADDR, moat receive --listen ADDR [RUN OPTIONS]
+ * (tools/migrate.c). */
+int moat_cmd_migrate(int argc, char **argv);
+int moat_cmd_receive(int argc, char **argv);
+/* moat run (tools/moat.c), argv[0] "run"; running_fd >= 0: a resumed
+ * snapshot's monitor writes 'R' there when it runs again (and moat run
+ * closes its own copy once launched), -1 otherwise. */
+int moat_run_main(int argc, char **argv, int running_fd);
+
 /* moat inspect's part for a snapshot package: its [Snapshot] and what
  * its image holds.  0, or -1 (said on stderr) if the image is bad. */
 int moat_inspect_snapshot(const char *file, const struct moat_manifest *m);

@@ -277,6 +277,9 @@ void moat_snap_hash64(const void *buf, size_t len, char hex[17]);
 /* Compress 'len' bytes of image with zstd, written to fd.  0, or -1
  * with one line in err. */
 int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t errlen);
+/* The same at zstd level 'level' (moat receive: 1, for a short downtime). */
+int moat_snap_compress_at(const void *image, size_t len, int level, int fd, char *err,
+			  size_t errlen);
 
 /* A snapshot package opened for resume or inspection. */
 struct moat_snap_loaded {
@@ -304,6 +307,62 @@ void moat_snap_unload(struct moat_snap_loaded *s);
  * malloc'd NUL-terminated text, or NULL with one line in err. */
 char *moat_snap_manifest(const struct moat_manifest *m, const char *pico_path, char *err,
 			 size_t errlen);
+
+/* ---- Host side: a migration stream (moat migrate, moat receive) ----
+ *
+ * A parser of the migration stream above, fed with bytes as they come
+ * (in pieces of any size): the header, ROUND-BLOCKs, FINAL.  Every
+ * length is bounded (a record's by its type, the stream by
+ * MOAT_SNAP_MAX_IMAGE), every PAGES address page-aligned and inside the
+ * 47-bit address space, ROUND numbers consecutive, padding zero, and
+ * nothing may follow END.  The FINAL records themselves are checked
+ * whole, at the merge.
+ *
+ * MOAT_MIG_RELAY (the source, which only passes the stream on) keeps
+ * nothing but counts; MOAT_MIG_KEEP (the target) keeps "the base" (each
+ * page address's last PAGES bytes, in a memfd with an address index)
+ * and the FINAL records (in a memfd) for moat_snap_merge. */
+enum moat_mig_mode { MOAT_MIG_RELAY = 0, MOAT_MIG_KEEP = 1 };
+enum moat_mig_event {
+	MOAT_MIG_MORE = 0,     /* feed more bytes */
+	MOAT_MIG_ROUND = 1,    /* a ROUND record ended: see round */
+	MOAT_MIG_END = 2,      /* the END record: the stream is whole */
+};
+
+struct moat_mig_stats {
+	uint32_t rounds;             /* ROUND records so far */
+	struct moat_snap_round round;/* the last one */
+	uint64_t precopy_bytes;      /* bytes of PAGES records (their pages) */
+	uint64_t final_bytes;        /* bytes of FINAL, INFO (or ERROR) to END */
+	uint64_t total;              /* bytes of the stream so far */
+	uint64_t base_pages;         /* KEEP: distinct page addresses in the base */
+	int error;                   /* FINAL is ERROR END: error_text says why */
+	char error_text[1024];       /* escaped: printable ASCII only */
+};
+
+struct moat_mig;
+/* A parser, or NULL with one line in err (no memory, no memfd). */
+struct moat_mig *moat_mig_new(enum moat_mig_mode mode, char *err, size_t errlen);
+void moat_mig_free(struct moat_mig *m);
+/* Feed n bytes.  It consumes up to the end of a ROUND or END record and
+ * stops there (*event says which; MOAT_MIG_MORE when all n went in), so
+ * that the caller can act before the bytes that follow.  The number of
+ * bytes consumed, or -1 with one line in err ("offset N: what is
+ * wrong"); after END, any byte is an error. */
+long moat_mig_feed(struct moat_mig *m, const void *buf, size_t n, int *event, char *err,
+		   size_t errlen);
+const struct moat_mig_stats *moat_mig_stats(const struct moat_mig *m);
+
+/* The raw image a whole migration stream (KEEP, fed through END)
+ * stands for: the FINAL records, checked as an image in which REGIONs
+ * may carry MOAT_SNAP_REGION_BASE (never with SHARED, never FILE); each
+ * such region's page i is its run's bytes if in a run, else the base's
+ * page at addr + i * 4096 if any, else zero; zero pages are left out of
+ * the runs, the flag cleared, INFO's memory counted again.  The image
+ * (which moat_snap_check accepts) is written to a new memfd: 0 with
+ * *fd and *len, or -1 with one line in err.  Time and memory go with
+ * the pages that have content, never with the size of a region. */
+int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t errlen);
 
 /* The extension stack as [Snapshot] extensions records it: items
  * "NAME" or "NAME:OPTIONS" separated by blanks, OPTIONS percent-encoded.
