@@ -747,6 +747,8 @@ static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
 {
 	if (!pp || pp->done)
 		return reason(rep, -ESRCH, "it has ended");
+	if (!pp->ckpt)
+		return reason(rep, -ENOSYS, "it was started without the checkpointer");
 	if (!under_way(&pp->snap_out) && !under_way(&pp->snap_busy))
 		return reason(rep, -EINVAL, "no checkpoint of it is under way");
 	if (signal_tasks(pp->pid) == 0)
@@ -763,6 +765,8 @@ static int scratch_archive(struct pico *pp, struct moat_ctl_reply *rep, int fds[
 	char err[MOAT_CTL_PAYLOAD];
 	if (!pp || pp->done)
 		return reason(rep, -ESRCH, "it has ended");
+	if (!pp->ckpt)
+		return reason(rep, -ENOSYS, "it was started without the checkpointer");
 	if (!under_way(&pp->snap_out) && !under_way(&pp->snap_busy))
 		return reason(rep, -EINVAL, "no checkpoint of it is under way");
 	int fd = memfd_create("moat-scratch", MFD_CLOEXEC);
