@@ -741,9 +741,9 @@ static int checkpoint(struct pico *pp, int stopping, uint64_t arg, struct moat_c
 	return 0;
 }
 
-/* PAUSE: a migration's final stop, asked for by its client once the
- * checkpointer has finished pre-copying. */
-static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
+/* The requests that belong to a checkpoint already started (PAUSE,
+ * SCRATCH): 0, or the refusal's status with its reason in rep. */
+static int checkpoint_held(struct pico *pp, struct moat_ctl_reply *rep)
 {
 	if (!pp || pp->done)
 		return reason(rep, -ESRCH, "it has ended");
@@ -751,6 +751,16 @@ static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
 		return reason(rep, -ENOSYS, "it was started without the checkpointer");
 	if (!under_way(&pp->snap_out) && !under_way(&pp->snap_busy))
 		return reason(rep, -EINVAL, "no checkpoint of it is under way");
+	return 0;
+}
+
+/* PAUSE: a migration's final stop, asked for by its client once the
+ * checkpointer has finished pre-copying. */
+static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
+{
+	int held = checkpoint_held(pp, rep);
+	if (held < 0)
+		return held;
 	if (signal_tasks(pp->pid) == 0)
 		return reason(rep, -ESRCH, "it has ended");
 	return 0;
@@ -763,12 +773,9 @@ static int pause_again(struct pico *pp, struct moat_ctl_reply *rep)
 static int scratch_archive(struct pico *pp, struct moat_ctl_reply *rep, int fds[2])
 {
 	char err[MOAT_CTL_PAYLOAD];
-	if (!pp || pp->done)
-		return reason(rep, -ESRCH, "it has ended");
-	if (!pp->ckpt)
-		return reason(rep, -ENOSYS, "it was started without the checkpointer");
-	if (!under_way(&pp->snap_out) && !under_way(&pp->snap_busy))
-		return reason(rep, -EINVAL, "no checkpoint of it is under way");
+	int held = checkpoint_held(pp, rep);
+	if (held < 0)
+		return held;
 	int fd = memfd_create("moat-scratch", MFD_CLOEXEC);
 	if (fd < 0)
 		return reason(rep, -errno, strerror(errno));
