@@ -36,7 +36,7 @@
 _Static_assert(sizeof(struct moat_snap_header) == 16, "header layout");
 _Static_assert(sizeof(struct moat_snap_rec) == 16, "record layout");
 _Static_assert(sizeof(struct moat_snap_info) == 40, "info layout");
-_Static_assert(sizeof(struct moat_snap_stream) == 56, "stream layout");
+_Static_assert(sizeof(struct moat_snap_stream) == 64, "stream layout");
 _Static_assert(sizeof(struct moat_snap_sync) == 16, "sync layout");
 _Static_assert(sizeof(struct moat_snap_timer) == 24, "timer layout");
 _Static_assert(sizeof(struct moat_snap_region) == 64, "region layout");

@@ -221,7 +221,7 @@ def rec(t, body):
     return struct.pack("<IIQ", t, 0, len(body)) + body + b"\0" * ((8 - len(body) % 8) % 8)
 def stream(kind):
     A = 0x10000000
-    s = b"MOATSNP\x1a" + struct.pack("<II", 1, 0)
+    s = b"MOATSNP\x1a" + struct.pack("<II", 2, 0)
     s += rec(8, struct.pack("<QQ", A + 1 if kind == "unaligned" else A, 2) + b"\x11" * 8192)
     s += rec(9, struct.pack("<IIQQQ", 0, 0, 2, 4, 1000))
     rk, uri = (2, b"file:/x") if kind == "basefile" else (1, b"")

@@ -37,10 +37,20 @@ extern struct ck_options ck_opt;
 int ck_parse_options(const char *s, struct ck_options *o, char *err, size_t errlen);
 
 /* --- track.c: what the layers above made --- */
-enum ck_htype { CK_H_FREE, CK_H_STREAM, CK_H_SEM, CK_H_EVENT, CK_H_THREAD };
+/* The layers above see handle numbers of the checkpointer's own, each
+ * standing for one of the layer below ('real'): equal while they can be,
+ * different after a resume, which makes objects wherever the PAL puts
+ * them, and in a forked process that inherited them.  CK_H_OPAQUE: a
+ * handle whose making could not be recorded (the checkpoint is then
+ * refused, ck_lost), CK_H_BOOT: the console handles 0-2. */
+enum ck_htype { CK_H_FREE, CK_H_STREAM, CK_H_SEM, CK_H_EVENT, CK_H_THREAD, CK_H_OPAQUE,
+		CK_H_BOOT, CK_H_CLAIMED };
 
 struct ck_handle {
 	uint8_t type;             /* enum ck_htype */
+	int32_t real;             /* the handle below */
+	uint64_t object;          /* pipes: the pair's identity, the same in
+				     every process that inherited it */
 	uint8_t origin;           /* enum moat_snap_origin (streams) */
 	uint32_t access, options, kind;
 	int32_t peer;
@@ -89,6 +99,17 @@ void ck_handle_stream(long h, uint32_t origin, const char *uri, uint32_t access,
 		      uint32_t options, int32_t peer);
 void ck_handle_set(long h, uint32_t type, uint32_t a, uint32_t b);
 void ck_handle_clear(long h);
+/* The handle below that handle v of the layers above stands for, or
+ * MOAT_NO_HANDLE. */
+moat_handle ck_real(moat_handle v);
+/* Give real handle r a number for the layers above: r itself if free,
+ * else the lowest free from 3.  The number, or -1 (table full, r closed). */
+long ck_handle_new(long r);
+/* Bind number v to real handle r (resume); v must be free. */
+void ck_handle_bind(long v, long r);
+/* A new pipe pair's identity. */
+uint64_t ck_object_id(void);
+extern int32_t ck_self_pid;       /* this process's pid (1: the first) */
 
 const struct moat_abi *ck_track_table(const struct moat_abi *below);
 

@@ -49,7 +49,7 @@ static int file_deleted(moat_handle h, const char *uri)
 {
 	struct moat_attr by_handle, by_name;
 	if (strncmp(uri, "file:", 5) ||
-	    ck_below->stream_attr_query_by_handle(h, &by_handle) < 0 ||
+	    ck_below->stream_attr_query_by_handle(ck_real(h), &by_handle) < 0 ||
 	    by_handle.kind != MOAT_KIND_FILE)
 		return 0;
 	if (ck_below->stream_attr_query(uri, 0, &by_name) < 0)
@@ -61,9 +61,10 @@ static int file_deleted(moat_handle h, const char *uri)
 static void drain(moat_handle h)
 {
 	struct drained *d = &drained[h];
+	moat_handle real = ck_real(h);
 	d->len = 0;
 	for (;;) {
-		if (ck_below->objects_wait_any(1, &h, 0) != 0)
+		if (ck_below->objects_wait_any(1, &real, 0) != 0)
 			return;
 		if (d->len + 65536 > d->cap) {
 			uint64_t cap = d->cap ? d->cap * 2 : 65536 * 2;
@@ -74,7 +75,7 @@ static void drain(moat_handle h)
 				memcpy(nb, d->buf, d->len), ck_pages_free(d->buf, d->cap);
 			d->buf = nb, d->cap = cap;
 		}
-		long r = ck_below->stream_read(h, MOAT_OFFSET_STREAM, d->buf + d->len, 65536);
+		long r = ck_below->stream_read(real, MOAT_OFFSET_STREAM, d->buf + d->len, 65536);
 		if (r <= 0)
 			return;
 		d->len += (uint64_t)r;
@@ -85,8 +86,9 @@ static void drain(moat_handle h)
 static void undrain(moat_handle h, moat_handle writer)
 {
 	struct drained *d = &drained[h];
-	for (uint64_t off = 0; off < d->len && writer >= 0;) {
-		long r = ck_below->stream_write(writer, MOAT_OFFSET_STREAM, d->buf + off, d->len - off);
+	moat_handle real = ck_real(writer);
+	for (uint64_t off = 0; off < d->len && real >= 0;) {
+		long r = ck_below->stream_write(real, MOAT_OFFSET_STREAM, d->buf + off, d->len - off);
 		if (r <= 0)
 			break;
 		off += (uint64_t)r;
@@ -111,7 +113,7 @@ static void read_memfd(moat_handle h, uint64_t size)
 		d->cap = d->buf ? cap : 0;
 	}
 	while (d->buf && d->len < size) {
-		long r = ck_below->stream_read(h, d->len, d->buf + d->len, size - d->len);
+		long r = ck_below->stream_read(ck_real(h), d->len, d->buf + d->len, size - d->len);
 		if (r <= 0)
 			break;
 		d->len += (uint64_t)r;
@@ -141,7 +143,7 @@ static void put_streams(struct ck_out *o)
 		if (c->type != CK_H_STREAM)
 			continue;
 		struct moat_attr at = { 0 };
-		ck_below->stream_attr_query_by_handle(h, &at);
+		ck_below->stream_attr_query_by_handle(ck_real(h), &at);
 		/* A file deleted while open travels whole, and comes back as a
 		 * memory file: it has no name to be opened by any more. */
 		const char *uri = deleted[h] ? "memfd:deleted" : c->uri;
@@ -151,6 +153,7 @@ static void put_streams(struct ck_out *o)
 			.access = deleted[h] ? MOAT_ACCESS_RDWR : c->access,
 			.options = deleted[h] ? 0 : c->options, .peer = c->peer, .uri_len = ulen,
 			.buffered = drained[h].len, .size = at.size, .mtime_ns = at.mtime_ns,
+			.object = c->object,
 		};
 		ck_put_rec(o, MOAT_SNAP_STREAM, sizeof(s) + ulen + s.buffered);
 		ck_put(o, &s, sizeof(s));
@@ -167,7 +170,7 @@ static void read_sync_states(void)
 {
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
-		moat_handle mh = (moat_handle)h;
+		moat_handle mh = ck_real(h);
 		if (c->type == CK_H_EVENT) {
 			c->b = ck_below->objects_wait_any(1, &mh, 0) == 0;
 			if (c->b && c->a == MOAT_EVENT_SYNCHRONIZATION)
@@ -201,11 +204,15 @@ static const char *uncapturable(char *why, size_t len)
 		struct ck_handle *c = &ck_handles[h];
 		char hn[16];
 		rt_snprintf(hn, sizeof(hn), "%d", h);
+		if (c->type == CK_H_OPAQUE)
+			return ext_msg(why, len, "process 1: handle ", hn,
+				       ": its making was not recorded", NULL), why;
 		if (c->type == CK_H_THREAD)
 			return ext_msg(why, len, "process 1: handle ", hn,
 				       ": a thread handle held open is not captured", NULL), why;
+		moat_handle real = ck_real(h);
 		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_PIPE_READ && c->peer < 0 &&
-		    ck_below->objects_wait_any(1, (moat_handle *)&h, 0) == 0)
+		    ck_below->objects_wait_any(1, &real, 0) == 0)
 			return ext_msg(why, len, "process 1: pipe (handle ", hn,
 				       ") holds unread bytes whose writer is gone", NULL), why;
 		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_OPENED &&
@@ -482,7 +489,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 			 (!strncmp(c->uri, "memfd:", 6) ||
 			  (deleted[h] = (uint8_t)file_deleted((moat_handle)h, c->uri)))) {
 			struct moat_attr at = { 0 };
-			if (ck_below->stream_attr_query_by_handle(h, &at) == 0)
+			if (ck_below->stream_attr_query_by_handle(ck_real(h), &at) == 0)
 				read_memfd(h, at.size);
 		}
 	}

@@ -175,6 +175,8 @@ static void read_stream(struct in *in, uint64_t len)
 	want[s.handle] = 1;
 }
 
+/* Make stream h again; the real handle (a pipe: read end in the low
+ * half, write end in the high). */
 static long make_stream(int h)
 {
 	struct pending_stream *p = &streams[h];
@@ -188,13 +190,10 @@ static long make_stream(int h)
 			fail(p->uri, ": not reachable now: ", err_name(r));
 		if (!strncmp(p->uri, "memfd:", 6) && s->buffered)
 			ck_below->stream_write((moat_handle)r, 0, p->data, s->buffered);
-		ck_handle_stream(r, s->origin, p->uri, s->access, s->options, -1);
 		return r;
 	case MOAT_SNAP_PIPE_READ:
 	case MOAT_SNAP_DUPLEX:
 	case MOAT_SNAP_PIPE_WRITE:
-		/* The pair is made when its lower handle comes up; the
-		 * higher is then already in place (see restore_handles). */
 		r = ck_below->stream_pipe(&rd, &wr, s->origin == MOAT_SNAP_DUPLEX ? MOAT_PIPE_DUPLEX : 0);
 		if (r < 0)
 			fail("a pipe", ": cannot be made again: ", err_name(r));
@@ -209,79 +208,90 @@ static long make_stream(int h)
 			fail("a connection", ": cannot be stood in for: ", err_name(r));
 		ck_below->stream_write(rd, MOAT_OFFSET_STREAM, "", 1);
 		ck_below->object_close(wr);
-		ck_handle_stream(rd, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
 		return rd;
 	}
 }
 
-/* Make every handle at its number, lowest first.  A pipe's two ends are
- * made together; where they come out at other numbers than recorded,
- * the placeholder trick cannot help, so the pair is made when its lower
- * end's number is the lowest free one and its higher end's is the next:
- * the PAL gives handles in that order. */
+static int is_pair(uint32_t origin)
+{
+	return origin == MOAT_SNAP_PIPE_READ || origin == MOAT_SNAP_PIPE_WRITE ||
+	       origin == MOAT_SNAP_DUPLEX;
+}
+
+/* Is handle q the other end of the pair h belongs to? */
+static int ends_match(int h, int q)
+{
+	if (q < 3 || q >= CK_MAX_HANDLES || want[q] != 1)
+		return 0;
+	const struct moat_snap_stream *a = &streams[h].s, *b = &streams[q].s;
+	int kinds = a->origin == MOAT_SNAP_DUPLEX ? b->origin == MOAT_SNAP_DUPLEX
+						  : is_pair(b->origin) && b->origin != a->origin &&
+						    b->origin != MOAT_SNAP_DUPLEX;
+	return kinds && b->peer == h && a->object == b->object;
+}
+
+/* A pipe pair: h's end at h, the other at its peer's number if the
+ * image holds that end too, else closed. */
+static void make_pair(int h)
+{
+	struct moat_snap_stream *s = &streams[h].s;
+	long r = make_stream(h);
+	moat_handle rd = (moat_handle)(r & 0xffffffff), wr = (moat_handle)(r >> 32);
+	moat_handle self = s->origin == MOAT_SNAP_PIPE_WRITE ? wr : rd;
+	moat_handle other = self == rd ? wr : rd;
+	int peer = s->peer;
+	ck_handle_bind(h, self);
+	if (ends_match(h, peer)) {
+		want[peer] = 3;
+		ck_handle_bind(peer, other);
+		ck_handle_stream(peer, streams[peer].s.origin, "", streams[peer].s.access, 0, h);
+		ck_handles[peer].object = s->object;
+	} else {
+		ck_below->object_close(other);
+		peer = -1;
+	}
+	ck_handle_stream(h, s->origin, "", s->access, 0, peer);
+	ck_handles[h].object = s->object;
+}
+
+/* Make every handle again and give it its number (the numbers are the
+ * checkpointer's, track.c: the PAL's may differ). */
 static void restore_handles(void)
 {
-	long holders[CK_MAX_HANDLES];
-	int nholders = 0;
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
-		if (!want[h])
-			continue;
-		/* Fill the numbers below h that are still free. */
-		for (;;) {
-			long e = ck_below->event_create(MOAT_EVENT_NOTIFICATION, 0);
-			if (e < 0)
-				fail("handles", ": cannot be made again: ", err_name(e));
-			if (e >= h) {
-				ck_below->object_close((moat_handle)e);
-				break;
-			}
-			holders[nholders++] = e;
-		}
-		if (want[h] == 3)
+		if (!want[h] || want[h] == 3)
 			continue;
 		if (want[h] == 2) {
 			struct moat_snap_sync *s = &syncs[h];
 			long r = s->kind == MOAT_SNAP_SEMAPHORE ? ck_below->semaphore_create(s->a, s->b)
 								 : ck_below->event_create(s->a, s->b);
-			if (r != h)
-				fail("a synchronisation object", ": cannot be made at its handle", "");
-			ck_handle_set(r, s->kind == MOAT_SNAP_SEMAPHORE ? CK_H_SEM : CK_H_EVENT, s->a, s->b);
+			if (r < 0)
+				fail("a synchronisation object", ": cannot be made again: ",
+				     err_name(r));
+			ck_handle_bind(h, r);
+			ck_handle_set(h, s->kind == MOAT_SNAP_SEMAPHORE ? CK_H_SEM : CK_H_EVENT, s->a, s->b);
 			continue;
 		}
 		struct moat_snap_stream *s = &streams[h].s;
-		int pair = s->origin == MOAT_SNAP_PIPE_READ || s->origin == MOAT_SNAP_PIPE_WRITE ||
-			   s->origin == MOAT_SNAP_DUPLEX;
-		long r = make_stream(h);
-		if (pair) {
-			int rd = (int)(r & 0xffffffff), wr = (int)(r >> 32);
-			int self = s->origin == MOAT_SNAP_PIPE_WRITE ? wr : rd;
-			int other = self == rd ? wr : rd;
-			if (self != h)
-				fail("a pipe", ": cannot be made at its handle", "");
-			int peer = s->peer;
-			if (peer >= 0 && peer < CK_MAX_HANDLES && want[peer] == 1 && other == peer) {
-				want[peer] = 3;
-				ck_handle_stream(peer, streams[peer].s.origin, "", streams[peer].s.access,
-						 0, h);
-			} else {
-				ck_below->object_close((moat_handle)other);
-				peer = -1;
-			}
-			ck_handle_stream(h, s->origin, "", s->access, 0, peer);
+		if (is_pair(s->origin)) {
+			make_pair(h);
 			continue;
 		}
-		if (r != h)
-			fail(streams[h].uri, ": cannot be made at its handle", "");
+		long r = make_stream(h);
+		ck_handle_bind(h, r);
+		if (s->origin == MOAT_SNAP_OPENED)
+			ck_handle_stream(h, s->origin, streams[h].uri, s->access, s->options, -1);
+		else
+			ck_handle_stream(h, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
 	}
-	for (int i = 0; i < nholders; i++)
-		ck_below->object_close((moat_handle)holders[i]);
 	/* Bytes that waited in pipes go back in, through the writing end. */
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		if (!want[h] || !streams[h].s.buffered || !strncmp(streams[h].uri, "memfd:", 6))
 			continue;
 		int w = ck_handles[h].peer;
-		for (uint64_t off = 0; w >= 0 && off < streams[h].s.buffered;) {
-			long n = ck_below->stream_write(w, MOAT_OFFSET_STREAM, streams[h].data + off,
+		moat_handle real = w >= 0 ? ck_real(w) : MOAT_NO_HANDLE;
+		for (uint64_t off = 0; real >= 0 && off < streams[h].s.buffered;) {
+			long n = ck_below->stream_write(real, MOAT_OFFSET_STREAM, streams[h].data + off,
 							streams[h].s.buffered - off);
 			if (n <= 0)
 				break;

@@ -218,15 +218,78 @@ void ck_region_protect(uint64_t addr, uint64_t size, uint32_t prot)
 
 /* --- handles --- */
 
-void ck_handle_clear(long h)
+int32_t ck_self_pid = 1;
+
+moat_handle ck_real(moat_handle v)
 {
-	if (h < 0 || h >= CK_MAX_HANDLES)
+	if (v < 0 || v >= CK_MAX_HANDLES)
+		return MOAT_NO_HANDLE;
+	const struct ck_handle *c = &ck_handles[v];
+	uint8_t t = __atomic_load_n(&c->type, __ATOMIC_ACQUIRE);
+	return t == CK_H_FREE || t == CK_H_CLAIMED ? MOAT_NO_HANDLE : c->real;
+}
+
+/* Take slot v if free: lock-free, since a wrapper nested in a signal's
+ * upcall must still give its handle a number. */
+static int claim(long v)
+{
+	uint8_t free_ = CK_H_FREE;
+	return __atomic_compare_exchange_n(&ck_handles[v].type, &free_, CK_H_CLAIMED, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+long ck_handle_new(long r)
+{
+	long v = -1;
+	if (r >= 0 && r < CK_MAX_HANDLES && claim(r))
+		v = r;
+	for (long k = 3; v < 0 && k < CK_MAX_HANDLES; k++)
+		if (claim(k))
+			v = k;
+	if (v < 0) {
+		ck_below->object_close((moat_handle)r);
+		return -MOAT_EMFILE;
+	}
+	ck_handles[v].real = (int32_t)r;
+	ck_handles[v].uri = NULL;
+	ck_handles[v].object = 0;
+	__atomic_store_n(&ck_handles[v].type, CK_H_OPAQUE, __ATOMIC_RELEASE);
+	return v;
+}
+
+void ck_handle_bind(long v, long r)
+{
+	if (v < 0 || v >= CK_MAX_HANDLES)
 		return;
+	ck_handles[v] = (struct ck_handle){ .type = CK_H_OPAQUE, .real = (int32_t)r };
+}
+
+uint64_t ck_object_id(void)
+{
+	static uint64_t salt, next;
+	if (!salt || (uint32_t)next == 0) {
+		ck_below->random_bits(&salt, sizeof(salt));
+		salt |= 1;
+		next = 1;
+	}
+	return salt + (__atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) << 1);
+}
+
+/* Forget what slot h described; it keeps its real handle. */
+static void forget(long h)
+{
 	struct ck_handle *c = &ck_handles[h];
 	if (c->uri && c->uri != c->uri_inline)
 		ck_strfree(c->uri);
 	c->uri = NULL;
-	c->type = CK_H_FREE;
+}
+
+void ck_handle_clear(long h)
+{
+	if (h < 0 || h >= CK_MAX_HANDLES)
+		return;
+	forget(h);
+	__atomic_store_n(&ck_handles[h].type, CK_H_FREE, __ATOMIC_RELEASE);
 }
 
 void ck_handle_stream(long h, uint32_t origin, const char *uri, uint32_t access,
@@ -234,7 +297,7 @@ void ck_handle_stream(long h, uint32_t origin, const char *uri, uint32_t access,
 {
 	if (h < 0 || h >= CK_MAX_HANDLES)
 		return;
-	ck_handle_clear(h);
+	forget(h);
 	struct ck_handle *c = &ck_handles[h];
 	c->type = CK_H_STREAM;
 	c->origin = (uint8_t)origin;
@@ -257,8 +320,10 @@ void ck_handle_set(long h, uint32_t type, uint32_t a, uint32_t b)
 {
 	if (h < 0 || h >= CK_MAX_HANDLES)
 		return;
-	ck_handle_clear(h);
-	ck_handles[h] = (struct ck_handle){ .type = (uint8_t)type, .a = a, .b = b };
+	forget(h);
+	struct ck_handle *c = &ck_handles[h];
+	c->a = a, c->b = b, c->object = 0;
+	c->type = (uint8_t)type;
 }
 
 /* --- the wrappers --- */
@@ -268,14 +333,15 @@ static struct moat_abi table;
 static long w_thread_create(void *arg, void *stack, size_t size, uint32_t flags)
 {
 	long r = ck_below->thread_create(arg, stack, size, flags);
-	if (r >= 0) {
-		__atomic_add_fetch(&ck_live_threads, 1, __ATOMIC_SEQ_CST);
-		if (ck_lock() == 0) {
-			ck_handle_set(r, CK_H_THREAD, 0, 0);
-			ck_unlock();
-		}
+	if (r < 0)
+		return r;
+	__atomic_add_fetch(&ck_live_threads, 1, __ATOMIC_SEQ_CST);
+	long v = ck_handle_new(r);
+	if (v >= 0 && ck_lock() == 0) {
+		ck_handle_set(v, CK_H_THREAD, 0, 0);
+		ck_unlock();
 	}
-	return r;
+	return v;
 }
 
 static void w_thread_exit(int32_t *clear_word)
@@ -291,21 +357,23 @@ static void w_thread_exit(int32_t *clear_word)
 static long w_semaphore_create(uint32_t initial, uint32_t max)
 {
 	long r = ck_below->semaphore_create(initial, max);
-	if (r >= 0 && ck_lock() == 0) {
-		ck_handle_set(r, CK_H_SEM, initial, max);
+	long v = r < 0 ? r : ck_handle_new(r);
+	if (v >= 0 && ck_lock() == 0) {
+		ck_handle_set(v, CK_H_SEM, initial, max);
 		ck_unlock();
 	}
-	return r;
+	return v;
 }
 
 static long w_event_create(uint32_t kind, uint32_t set)
 {
 	long r = ck_below->event_create(kind, set);
-	if (r >= 0 && ck_lock() == 0) {
-		ck_handle_set(r, CK_H_EVENT, kind, set != 0);
+	long v = r < 0 ? r : ck_handle_new(r);
+	if (v >= 0 && ck_lock() == 0) {
+		ck_handle_set(v, CK_H_EVENT, kind, set != 0);
 		ck_unlock();
 	}
-	return r;
+	return v;
 }
 
 static long w_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags)
@@ -351,7 +419,7 @@ static long w_vm_protect(void *addr, size_t size, uint32_t prot)
 static long w_stream_map(moat_handle h, void *addr, uint64_t off, size_t size,
 			 uint32_t prot, uint32_t flags)
 {
-	long r = ck_below->stream_map(h, addr, off, size, prot, flags);
+	long r = ck_below->stream_map(ck_real(h), addr, off, size, prot, flags);
 	if (r >= 0) {
 		if (ck_lock() < 0)
 			return r;
@@ -372,56 +440,141 @@ static long w_stream_unmap(void *addr, size_t size)
 static long w_stream_open(const char *uri, uint32_t access, uint32_t options, uint32_t mode)
 {
 	long r = ck_below->stream_open(uri, access, options, mode);
-	if (r > 0 && !(options & MOAT_OPEN_MKDIR)) {
-		if (ck_lock() < 0)
-			return r;
-		ck_handle_stream(r, MOAT_SNAP_OPENED, uri, access, options, -1);
+	if (r < 0 || (options & MOAT_OPEN_MKDIR))
+		return r;
+	long v = ck_handle_new(r);
+	if (v >= 0 && ck_lock() == 0) {
+		ck_handle_stream(v, MOAT_SNAP_OPENED, uri, access, options, -1);
 		ck_unlock();
 	}
-	return r;
+	return v;
 }
 
 static long w_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 {
-	long r = ck_below->stream_pipe(rd, wr, flags);
-	if (r >= 0) {
-		int duplex = (flags & MOAT_PIPE_DUPLEX) != 0;
-		if (ck_lock() < 0)
-			return r;
-		ck_handle_stream(*rd, duplex ? MOAT_SNAP_DUPLEX : MOAT_SNAP_PIPE_READ, "",
-				 duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_READ, 0, *wr);
-		ck_handle_stream(*wr, duplex ? MOAT_SNAP_DUPLEX : MOAT_SNAP_PIPE_WRITE, "",
-				 duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_WRITE, 0, *rd);
-		ck_unlock();
+	moat_handle r_rd, r_wr;
+	long r = ck_below->stream_pipe(&r_rd, &r_wr, flags);
+	if (r < 0)
+		return r;
+	long v_rd = ck_handle_new(r_rd);
+	long v_wr = v_rd < 0 ? (ck_below->object_close(r_wr), -1) : ck_handle_new(r_wr);
+	if (v_wr < 0) {
+		if (v_rd >= 0)
+			ck_below->object_close(r_rd), ck_handle_clear(v_rd);
+		return -MOAT_EMFILE;
 	}
+	*rd = (moat_handle)v_rd, *wr = (moat_handle)v_wr;
+	int duplex = (flags & MOAT_PIPE_DUPLEX) != 0;
+	if (ck_lock() < 0)
+		return r;
+	uint64_t id = ck_object_id();
+	ck_handle_stream(v_rd, duplex ? MOAT_SNAP_DUPLEX : MOAT_SNAP_PIPE_READ, "",
+			 duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_READ, 0, (int32_t)v_wr);
+	ck_handle_stream(v_wr, duplex ? MOAT_SNAP_DUPLEX : MOAT_SNAP_PIPE_WRITE, "",
+			 duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_WRITE, 0, (int32_t)v_rd);
+	ck_handles[v_rd].object = ck_handles[v_wr].object = id;
+	ck_unlock();
 	return r;
 }
 
 static long w_stream_wait_for_client(moat_handle h, uint32_t nonblock, char *peer, size_t len)
 {
-	long r = ck_below->stream_wait_for_client(h, nonblock, peer, len);
-	if (r >= 0) {
-		if (ck_lock() < 0)
-			return r;
-		ck_handle_stream(r, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
+	long r = ck_below->stream_wait_for_client(ck_real(h), nonblock, peer, len);
+	long v = r < 0 ? r : ck_handle_new(r);
+	if (v >= 0 && ck_lock() == 0) {
+		ck_handle_stream(v, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
 		ck_unlock();
 	}
-	return r;
+	return v;
 }
 
 static long w_object_close(moat_handle h)
 {
-	long r = ck_below->object_close(h);
-	if (r >= 0 && h >= 0 && h < CK_MAX_HANDLES) {
-		if (ck_lock() < 0)
-			return r;
-		int32_t p = ck_handles[h].type == CK_H_STREAM ? ck_handles[h].peer : -1;
-		if (p >= 0 && p < CK_MAX_HANDLES && ck_handles[p].peer == h)
-			ck_handles[p].peer = -1;
-		ck_handle_clear(h);
-		ck_unlock();
+	moat_handle real = ck_real(h);
+	if (real == MOAT_NO_HANDLE)
+		return -MOAT_EBADF;
+	long r = ck_below->object_close(real);
+	if (r < 0)
+		return r;
+	if (ck_lock() < 0) {
+		__atomic_store_n(&ck_handles[h].type, CK_H_FREE, __ATOMIC_RELEASE);
+		return r;
 	}
+	int32_t p = ck_handles[h].type == CK_H_STREAM ? ck_handles[h].peer : -1;
+	if (p >= 0 && p < CK_MAX_HANDLES && ck_handles[p].type == CK_H_STREAM &&
+	    ck_handles[p].peer == h)
+		ck_handles[p].peer = -1;
+	ck_handle_clear(h);
+	ck_unlock();
 	return r;
+}
+
+/* --- the calls that only name handles: the real one goes below --- */
+
+static long w_thread_resume(moat_handle h)
+{
+	return ck_below->thread_resume(ck_real(h));
+}
+
+static long w_semaphore_release(moat_handle h, uint32_t n)
+{
+	return ck_below->semaphore_release(ck_real(h), n);
+}
+
+static long w_event_set(moat_handle h)
+{
+	return ck_below->event_set(ck_real(h));
+}
+
+static long w_event_clear(moat_handle h)
+{
+	return ck_below->event_clear(ck_real(h));
+}
+
+static long w_objects_wait_any(uint32_t count, const moat_handle *hs, int64_t timeout)
+{
+	moat_handle real[64];
+	if (count == 0 || count > 64)
+		return ck_below->objects_wait_any(count, hs, timeout);
+	for (uint32_t i = 0; i < count; i++)
+		real[i] = ck_real(hs[i]);
+	return ck_below->objects_wait_any(count, real, timeout);
+}
+
+static long w_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
+{
+	return ck_below->stream_read(ck_real(h), off, buf, len);
+}
+
+static long w_stream_write(moat_handle h, uint64_t off, const void *buf, size_t len)
+{
+	return ck_below->stream_write(ck_real(h), off, buf, len);
+}
+
+static long w_stream_set_length(moat_handle h, uint64_t len)
+{
+	return ck_below->stream_set_length(ck_real(h), len);
+}
+
+static long w_stream_flush(moat_handle h)
+{
+	return ck_below->stream_flush(ck_real(h));
+}
+
+static long w_stream_attr_query_by_handle(moat_handle h, struct moat_attr *at)
+{
+	return ck_below->stream_attr_query_by_handle(ck_real(h), at);
+}
+
+static long w_stream_shutdown(moat_handle h, uint32_t how)
+{
+	return ck_below->stream_shutdown(ck_real(h), how);
+}
+
+static long w_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *start,
+			  uint64_t *len, int32_t *pid)
+{
+	return ck_below->stream_lock(ck_real(h), op, type, start, len, pid);
 }
 
 static long w_process_fork(int32_t *self_pid)
@@ -469,6 +622,8 @@ static long w_system_time(uint32_t clock)
 const struct moat_abi *ck_track_table(const struct moat_abi *below)
 {
 	table = *below;
+	for (int h = 0; h < 3; h++)
+		ck_handles[h] = (struct ck_handle){ .type = CK_H_BOOT, .real = h };
 	table.thread_create = w_thread_create;
 	table.thread_exit = w_thread_exit;
 	table.semaphore_create = w_semaphore_create;
@@ -483,6 +638,18 @@ const struct moat_abi *ck_track_table(const struct moat_abi *below)
 	table.stream_wait_for_client = w_stream_wait_for_client;
 	table.object_close = w_object_close;
 	table.process_fork = w_process_fork;
+	table.thread_resume = w_thread_resume;
+	table.semaphore_release = w_semaphore_release;
+	table.event_set = w_event_set;
+	table.event_clear = w_event_clear;
+	table.objects_wait_any = w_objects_wait_any;
+	table.stream_read = w_stream_read;
+	table.stream_write = w_stream_write;
+	table.stream_set_length = w_stream_set_length;
+	table.stream_flush = w_stream_flush;
+	table.stream_attr_query_by_handle = w_stream_attr_query_by_handle;
+	table.stream_shutdown = w_stream_shutdown;
+	table.stream_lock = w_stream_lock;
 	table.process_wait = w_process_wait;
 	table.timer_set = w_timer_set;
 	table.system_time = w_system_time;

@@ -50,7 +50,7 @@
 #include <stdint.h>
 
 #define MOAT_SNAP_MAGIC   "MOATSNP\x1a"
-#define MOAT_SNAP_VERSION 1
+#define MOAT_SNAP_VERSION 2
 #define MOAT_SNAP_PATH    "/.moat/snapshot.zst" /* the image in the package */
 #define MOAT_SNAP_MAX_IMAGE (64ULL << 30)       /* a raw image's largest size */
 #define MOAT_SNAP_PAGE    4096
@@ -125,6 +125,8 @@ struct moat_snap_stream {
 				 after the URI; re-written on resume */
 	uint64_t size;        /* a file's length at the stop */
 	int64_t mtime_ns;     /* a file's modification time at the stop */
+	uint64_t object;      /* a pipe pair's identity (both ends, in every
+				 process holding one), else 0 */
 };
 
 /* SYNC: a semaphore or event handle and its state. */
