@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "moat/snapshot.h"
 #include "monitor.h"
 
 static int takes_path(uint32_t op)
@@ -192,6 +193,30 @@ static int new_channel(struct pico *pp, int chan)
 	return send_reply(chan, MOAT_OP_CHANNEL, 0, NULL, 0, sv[1]);
 }
 
+/* "snapshot:out" asked by a child process while a snapshot is under way:
+ * a stream of its own, with the request byte first; the other end waits
+ * for the client (MOAT_CTL_PROCESS). */
+static int child_stream(struct pico *pp, int probe, int *fd)
+{
+	int sv[2];
+	char req = MOAT_SNAP_REQ_SNAPSHOT;
+	if ((pp->snap_out < 0 && pp->snap_busy < 0) || pp->snap_req != req ||
+	    pp->nsnap_kids == MOAT_SNAP_KIDS_MAX)
+		return -EACCES;
+	if (probe)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if (write(sv[1], &req, 1) != 1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -EIO;
+	}
+	pp->snap_kids[pp->nsnap_kids++] = sv[1];
+	*fd = sv[0];
+	return MOAT_KIND_SOCKET;
+}
+
 /* "snapshot:out": the stream of a checkpoint `moat checkpoint` asked
  * for (control.c), to the first process only, once; "snapshot:in": a
  * resumed run's image, read-only, once.  Otherwise, and for any other
@@ -215,6 +240,8 @@ static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, 
 	int *slot = !strcmp(uri, "snapshot:out") ? &pp->snap_out
 		    : !strcmp(uri, "snapshot:in") ? &pp->snap_in : NULL;
 	*fd = -1;
+	if (slot == &pp->snap_out && ci != 0)
+		return child_stream(pp, probe, fd);
 	if (!slot || *slot < 0 || ci != 0)
 		return -EACCES;
 	if (probe)

@@ -677,6 +677,28 @@ static int signal_tasks(pid_t pid)
 	return n;
 }
 
+/* MOAT_SIG_CHECKPOINT to every task of process 'root' and of its
+ * descendants (a snapshot stops the whole tree).  How many. */
+static int signal_tree(pid_t root)
+{
+	pid_t q[MOAT_SNAP_KIDS_MAX + 1];
+	int n = 1, total = 0;
+	q[0] = root;
+	for (int i = 0; i < n; i++) {
+		total += signal_tasks(q[i]);
+		children(q[i], q, &n, MOAT_SNAP_KIDS_MAX + 1);
+	}
+	return total;
+}
+
+/* The child processes' streams of a checkpoint that is over. */
+static void kids_drop(struct pico *pp)
+{
+	for (int i = 0; i < pp->nsnap_kids; i++)
+		close(pp->snap_kids[i]);
+	pp->nsnap_kids = 0;
+}
+
 /* Is the checkpoint whose stream end is *fd still under way: its client
  * has not closed its end?  A finished one's end is closed here. */
 static int under_way(int *fd)
@@ -712,6 +734,7 @@ static int checkpoint(struct pico *pp, int stopping, uint64_t arg, struct moat_c
 		return reason(rep, -EAGAIN, "it is stopping");
 	if (under_way(&pp->snap_out) || under_way(&pp->snap_busy))
 		return reason(rep, -EBUSY, "a checkpoint of it is already under way");
+	kids_drop(pp);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return reason(rep, -errno, strerror(errno));
 	/* The request byte, the first thing the checkpointer reads. */
@@ -729,8 +752,9 @@ static int checkpoint(struct pico *pp, int stopping, uint64_t arg, struct moat_c
 		return reason(rep, -EIO, "cannot write the snapshot's manifest");
 	}
 	pp->snap_out = sv[0];
+	pp->snap_req = req;
 	fds[0] = sv[1];
-	if (signal_tasks(pp->pid) == 0) {
+	if ((arg ? signal_tasks(pp->pid) : signal_tree(pp->pid)) == 0) {
 		close(pp->snap_out);
 		pp->snap_out = -1;
 		close(fds[0]);
@@ -785,6 +809,21 @@ static int scratch_archive(struct pico *pp, struct moat_ctl_reply *rep, int fds[
 		return reason(rep, -EIO, err);
 	}
 	fds[0] = fd;
+	return 0;
+}
+
+/* PROCESS: the next child process's stream of a snapshot. */
+static int process_stream(struct pico *pp, struct moat_ctl_reply *rep, int fds[2])
+{
+	int held = checkpoint_held(pp, rep);
+	if (held < 0)
+		return held;
+	if (pp->snap_req != MOAT_SNAP_REQ_SNAPSHOT)
+		return reason(rep, -EINVAL, "a migration has no child process streams");
+	if (pp->nsnap_kids == 0)
+		return -EAGAIN;
+	fds[0] = pp->snap_kids[0];
+	memmove(pp->snap_kids, pp->snap_kids + 1, (size_t)--pp->nsnap_kids * sizeof(int));
 	return 0;
 }
 
@@ -864,6 +903,9 @@ static int serve_client(struct moat_control *c, struct ctl_client *cl, struct pi
 			break;
 		case MOAT_CTL_SCRATCH:
 			rep.status = scratch_archive(pp, &rep, fds);
+			break;
+		case MOAT_CTL_PROCESS:
+			rep.status = process_stream(pp, &rep, fds);
 			break;
 		default:
 			rep.status = -EOPNOTSUPP;

@@ -169,6 +169,8 @@ void moat_monitor_free(struct moat_monitor *mon)
 		free(mon->picos[i].chans);
 		if (mon->picos[i].snap_out >= 0)
 			close(mon->picos[i].snap_out);
+		for (int k = 0; k < mon->picos[i].nsnap_kids; k++)
+			close(mon->picos[i].snap_kids[k]);
 		if (mon->picos[i].snap_in >= 0)
 			close(mon->picos[i].snap_in);
 		if (mon->picos[i].snap_busy >= 0)

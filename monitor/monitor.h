@@ -16,6 +16,8 @@ struct sock_filter *moat_filter_build(size_t *len, char *err, size_t errlen);
 int moat_filter_count(void);
 
 /* One picoprocess as the monitor sees it. */
+#define MOAT_SNAP_KIDS_MAX 64 /* = MOAT_SNAP_MAX_CHILDREN */
+
 struct pico {
 	int id;
 	pid_t pid;          /* host pid of the PAL (pid 1 inside) */
@@ -58,6 +60,10 @@ struct pico {
 	int snap_in;        /* a resumed run's image for "snapshot:in"
 			       (handed out once), or -1 */
 	int snap_running;   /* where to say the resume is done, or -1 */
+	char snap_req;      /* the request under way: MOAT_SNAP_REQ_* */
+	int snap_kids[MOAT_SNAP_KIDS_MAX]; /* the client's ends of child
+				 processes' streams, not yet taken */
+	int nsnap_kids;
 };
 
 /* How long a picoprocess has to end after moat is told to end. */

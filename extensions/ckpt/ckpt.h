@@ -75,6 +75,11 @@ extern struct ck_region ck_regions[CK_MAX_REGIONS];
 extern uint32_t ck_nregions;
 extern int32_t ck_live_threads;   /* app and LibOS threads now running */
 extern int32_t ck_children;       /* forked, not yet waited for */
+/* Those children: live, or ended and reaped by the checkpointer (at a
+ * stop, to tell them apart), whose status a later wait then gets. */
+struct ck_kid { int32_t pid, status; uint32_t ended; };
+extern struct ck_kid ck_kids[MOAT_SNAP_MAX_CHILDREN];
+extern uint32_t ck_nkids;
 extern int ck_is_forked_child;
 extern uint32_t ck_generation;    /* resumes so far */
 extern int64_t ck_mono_offset;   /* added to MONOTONIC for the layers above */

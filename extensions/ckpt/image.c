@@ -186,35 +186,64 @@ static void read_sync_states(void)
 	}
 }
 
+/* "process N" of this process, for the messages. */
+static const char *self_name(char *buf, size_t len)
+{
+	char n[16];
+	rt_snprintf(n, sizeof(n), "%d", ck_self_pid);
+	return ext_msg(buf, len, "process ", n, NULL, NULL), buf;
+}
+
+/* What of the process tree cannot be captured; NULL if it all can. */
+static const char *tree_uncapturable(int request, char *why, size_t len)
+{
+	char me[32], n[16];
+	self_name(me, sizeof(me));
+	int tree = ck_nkids > 0 || ck_is_forked_child;
+	if (ck_children != (int32_t)ck_nkids)
+		return ext_msg(why, len, me, " has more child processes than the checkpointer tracks"
+			       " (64)", NULL, NULL), why;
+	if (tree && request == MOAT_SNAP_REQ_MIGRATE)
+		return ext_msg(why, len, me, " is one of a tree of processes: a process tree "
+			       "cannot be migrated yet", NULL, NULL), why;
+	if (ck_is_forked_child && ck_nkids > 0) {
+		rt_snprintf(n, sizeof(n), "%d", ck_kids[0].pid);
+		return ext_msg(why, len, me, " has a child process (pid ", n,
+			       "): only the children of process 1 can be checkpointed yet"), why;
+	}
+	for (uint32_t i = 0; tree && i < ck_nregions; i++)
+		if (ck_regions[i].kind == MOAT_SNAP_ANON && ck_regions[i].flags & MOAT_SNAP_REGION_SHARED)
+			return ext_msg(why, len, me, ": memory shared with another process (MAP_SHARED"
+				       " of no file) cannot be checkpointed yet", NULL, NULL), why;
+	return NULL;
+}
+
 /* What cannot be captured, named; NULL if everything can. */
-static const char *uncapturable(char *why, size_t len)
+static const char *uncapturable(int request, char *why, size_t len)
 {
 	const char *lost = ck_tracking_lost();
+	char me[32];
+	self_name(me, sizeof(me));
 	if (lost)
 		return ext_msg(why, len, "the checkpointer lost track of the picoprocess: ", lost,
 			       NULL, NULL), why;
-	if (ck_children > 0) {
-		char n[16];
-		rt_snprintf(n, sizeof(n), "%d", ck_children);
-		ext_msg(why, len, "process 1 has ", n,
-			" child process(es): a process tree cannot be checkpointed yet", NULL);
+	if (tree_uncapturable(request, why, len))
 		return why;
-	}
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
 		char hn[16];
 		rt_snprintf(hn, sizeof(hn), "%d", h);
 		if (c->type == CK_H_OPAQUE)
-			return ext_msg(why, len, "process 1: handle ", hn,
-				       ": its making was not recorded", NULL), why;
+			return ext_msg(why, len, me, ": handle ", hn,
+				       ": its making was not recorded"), why;
 		if (c->type == CK_H_THREAD)
-			return ext_msg(why, len, "process 1: handle ", hn,
-				       ": a thread handle held open is not captured", NULL), why;
+			return ext_msg(why, len, me, ": handle ", hn,
+				       ": a thread handle held open is not captured"), why;
 		moat_handle real = ck_real(h);
 		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_PIPE_READ && c->peer < 0 &&
 		    ck_below->objects_wait_any(1, &real, 0) == 0)
-			return ext_msg(why, len, "process 1: pipe (handle ", hn,
-				       ") holds unread bytes whose writer is gone", NULL), why;
+			return ext_msg(why, len, me, ": pipe (handle ", hn,
+				       ") holds unread bytes whose writer is gone"), why;
 		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_OPENED &&
 		    !strncmp(c->uri, "unix.client:", 12))
 			c->origin = MOAT_SNAP_CLOSED;
@@ -461,6 +490,37 @@ static int refuse(struct ck_out *o, const char *why)
 	return MOAT_SNAP_VERDICT_CONTINUE;
 }
 
+/* Which children ended (reaped now; a later wait gets their status from
+ * track.c), then the PROCESS record, then the client's go: every
+ * process of the tree has stopped.  0, or -1. */
+static int announce(struct ck_out *o)
+{
+	for (uint32_t i = 0; i < ck_nkids; i++) {
+		int32_t st = 0;
+		if (!ck_kids[i].ended &&
+		    ck_below->process_wait(ck_kids[i].pid, MOAT_WAIT_NOHANG, &st) == ck_kids[i].pid)
+			ck_kids[i].ended = 1, ck_kids[i].status = st;
+	}
+	long pgid = ck_below->process_control(MOAT_PROC_GET_GROUP, 0, 0);
+	struct moat_snap_process p = { .pid = ck_self_pid, .ppid = ck_is_forked_child ? 1 : 0,
+				       .pgid = pgid > 0 ? (int32_t)pgid : ck_self_pid,
+				       .nchildren = ck_nkids };
+	uint64_t len = sizeof(p) + ck_nkids * sizeof(struct moat_snap_child);
+	ck_put_rec(o, MOAT_SNAP_PROCESS, len);
+	ck_put(o, &p, sizeof(p));
+	for (uint32_t i = 0; i < ck_nkids; i++) {
+		struct moat_snap_child c = { .pid = ck_kids[i].pid, .status = ck_kids[i].status,
+					     .ended = ck_kids[i].ended };
+		ck_put(o, &c, sizeof(c));
+	}
+	char go = 0;
+	long r;
+	do
+		r = ck_below->stream_read(o->h, MOAT_OFFSET_STREAM, &go, 1);
+	while (r == -MOAT_EINTR);
+	return !o->failed && r == 1 && go == MOAT_SNAP_GO ? 0 : -1;
+}
+
 int ck_checkpoint(uint32_t nthreads, const char *error)
 {
 	struct ck_out o;
@@ -469,7 +529,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	if (begin_image(&o, &request, &final) < 0)
 		return MOAT_SNAP_VERDICT_CONTINUE;
 	if (!error)
-		error = uncapturable(why, sizeof(why));
+		error = uncapturable(request, why, sizeof(why));
 	if (error)
 		return refuse(&o, error);
 	if (request == MOAT_SNAP_REQ_MIGRATE && !final) {
@@ -477,6 +537,10 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		if (ck_precopy_start(&o) < 0)
 			return refuse(&o, "the pre-copy thread cannot start");
 		return MOAT_SNAP_VERDICT_CONTINUE;
+	}
+	if (request == MOAT_SNAP_REQ_SNAPSHOT && !o.is_file && !final && announce(&o) < 0) {
+		ck_below->object_close(o.h);
+		return MOAT_SNAP_VERDICT_CONTINUE; /* the client gave up */
 	}
 	read_sync_states();
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {

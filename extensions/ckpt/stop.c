@@ -142,8 +142,8 @@ static void ck_exception(struct moat_exception *e)
 	if (ck_precopy_exception(e))
 		return; /* the checkpointer's own thread: nothing for the LibOS */
 	if (e->kind == MOAT_EXC_PAUSE) {
-		if (!e->code || ck_is_forked_child)
-			return; /* only the first process is checkpointed */
+		if (!e->code)
+			return;
 		begin();
 	}
 	ck_above->exception(e);

@@ -577,21 +577,70 @@ static long w_stream_lock(moat_handle h, uint32_t op, uint32_t type, uint64_t *s
 	return ck_below->stream_lock(ck_real(h), op, type, start, len, pid);
 }
 
+struct ck_kid ck_kids[MOAT_SNAP_MAX_CHILDREN];
+uint32_t ck_nkids;
+
+static void kid_drop(uint32_t i)
+{
+	ck_kids[i] = ck_kids[--ck_nkids];
+}
+
 static long w_process_fork(int32_t *self_pid)
 {
 	long r = ck_below->process_fork(self_pid);
-	if (r > 0)
+	if (r > 0) {
 		__atomic_add_fetch(&ck_children, 1, __ATOMIC_SEQ_CST);
-	else if (r == 0)
-		ck_is_forked_child = 1, ck_children = 0, ck_live_threads = 1;
+		if (ck_lock() == 0) {
+			if (ck_nkids < MOAT_SNAP_MAX_CHILDREN)
+				ck_kids[ck_nkids++] = (struct ck_kid){ .pid = (int32_t)r };
+			ck_unlock();
+		}
+	} else if (r == 0) {
+		ck_is_forked_child = 1, ck_children = 0, ck_nkids = 0, ck_live_threads = 1;
+		ck_self_pid = *self_pid;
+	}
 	return r;
+}
+
+/* A child the checkpointer reaped that 'pid' (as wait4's) asks for:
+ * its pid, with *status; else 0.  Group waits take any: the group of a
+ * child that ended is not known any more. */
+static long kid_reaped(int32_t pid, int32_t *status)
+{
+	long found = 0;
+	if (!ck_nkids || ck_lock() < 0)
+		return 0;
+	for (uint32_t i = 0; i < ck_nkids && !found; i++) {
+		if (!ck_kids[i].ended || (pid > 0 && ck_kids[i].pid != pid))
+			continue;
+		found = ck_kids[i].pid;
+		if (status)
+			*status = ck_kids[i].status;
+		kid_drop(i);
+	}
+	ck_unlock();
+	if (found)
+		__atomic_sub_fetch(&ck_children, 1, __ATOMIC_SEQ_CST);
+	return found;
 }
 
 static long w_process_wait(int32_t pid, uint32_t options, int32_t *status)
 {
+	long k = kid_reaped(pid, status);
+	if (k)
+		return k;
 	long r = ck_below->process_wait(pid, options, status);
-	if (r > 0)
+	if (r > 0) {
 		__atomic_sub_fetch(&ck_children, 1, __ATOMIC_SEQ_CST);
+		if (ck_lock() == 0) {
+			for (uint32_t i = 0; i < ck_nkids; i++)
+				if (ck_kids[i].pid == r) {
+					kid_drop(i);
+					break;
+				}
+			ck_unlock();
+		}
+	}
 	return r;
 }
 

@@ -65,6 +65,11 @@ enum moat_ctl_cmd {
 				    archive of its private /tmp, /dev/shm and
 				    copy-up layer (docs/checkpoint.md); -EINVAL
 				    none under way, -EIO with the reason */
+	MOAT_CTL_PROCESS = 6,    /* during a snapshot: the client's end of the
+				    next child process's stream (SCM_RIGHTS;
+				    moat/snapshot.h), in the order the
+				    children asked for theirs; -EAGAIN none
+				    yet, -EINVAL no snapshot under way */
 };
 
 /* A request: exactly sizeof(struct moat_ctl_req) bytes, one packet. */

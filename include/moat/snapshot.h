@@ -42,6 +42,12 @@
  *   enum: INFO, then STREAM and SYNC records in ascending handle order,
  *   TIMER, REGION records in ascending address order, THREAD records
  *   (the first is the thread that resumes first), END.
+ *
+ *   A process tree: each process's records, from INFO to its last
+ *   THREAD, follow a PROCESS record naming it; process 1 comes first,
+ *   then its children in ascending pid order; one END closes the whole.
+ *   An image that begins with INFO holds process 1 alone.  Children of
+ *   children are not captured yet (the checkpoint is refused).
  */
 #ifndef MOAT_SNAPSHOT_H
 #define MOAT_SNAPSHOT_H
@@ -82,6 +88,7 @@ enum moat_snap_type {
 	MOAT_SNAP_ERROR = 7,  /* text: why the checkpoint cannot be taken */
 	MOAT_SNAP_PAGES = 8,  /* migration stream only (below): pre-copied pages */
 	MOAT_SNAP_ROUND = 9,  /* migration stream only: the end of a round */
+	MOAT_SNAP_PROCESS = 10, /* struct moat_snap_process, then its children */
 	MOAT_SNAP_NTYPES
 };
 
@@ -101,6 +108,25 @@ struct moat_snap_info {
 	uint32_t generation;  /* resumes so far (0: never resumed) */
 	uint64_t memory;      /* bytes of page contents in the image */
 };
+
+/* PROCESS: the process whose records follow, and its children, each a
+ * struct moat_snap_child.  A child that ended before the stop and was
+ * not waited for yet travels here only, with its wait status; a live
+ * child has a PROCESS record of its own. */
+struct moat_snap_process {
+	int32_t pid;          /* in the picoprocess's own namespace: 1, 2, ... */
+	int32_t ppid;         /* 0 for process 1 */
+	int32_t pgid;         /* its process group */
+	uint32_t nchildren;   /* struct moat_snap_child that follow */
+};
+
+struct moat_snap_child {
+	int32_t pid;
+	int32_t status;       /* ended: its Linux wait status */
+	uint32_t ended;       /* 1: ended, not yet waited for; 0: live */
+	uint32_t zero;
+};
+#define MOAT_SNAP_MAX_CHILDREN 64
 
 /* STREAM: one open stream handle, re-made on resume at the same handle. */
 enum moat_snap_origin {
@@ -228,7 +254,20 @@ struct moat_snap_thread {
  * sends only once the target runs.
  *
  * moat_snap_check refuses PAGES, ROUND and the BASE flag: a migration
- * stream becomes a raw image only through moat_snap_merge. */
+ * stream becomes a raw image only through moat_snap_merge.
+ *
+ * A snapshot's stream, from each process of the picoprocess (process
+ * 1's through MOAT_CTL_CHECKPOINT, each child's through
+ * MOAT_CTL_PROCESS), once all its threads are parked:
+ *   header PROCESS, then one byte from the client: MOAT_SNAP_GO once
+ *   every process has sent its PROCESS record (no process then runs
+ *   while another drains a pipe they share); any other byte, or the
+ *   stream closing, and the process goes on untouched.  Then the rest:
+ *   INFO ... THREAD+ END, and the verdict.  Or, in place of PROCESS,
+ *   ERROR END: this process cannot be captured.
+ * The client joins them into one image: process 1's records, then each
+ * child's from its PROCESS record on, then one END. */
+#define MOAT_SNAP_GO 'G'
 #define MOAT_SNAP_REQ_SNAPSHOT 'S'
 #define MOAT_SNAP_REQ_MIGRATE  'M'
 #define MOAT_SNAP_ROUND_AGAIN  'R'
