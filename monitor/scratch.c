@@ -565,7 +565,8 @@ int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, ui
 		if (r > 0 && root < 0)
 			why = "its /tmp is mapped from the host now; nothing to put it in";
 		else if (r > 0 && scr_make(root, it.e, it.path, it.data, uid, gid) < 0)
-			why = strerror(errno);
+			why = errno == ENOTDIR || errno == ELOOP ? "its path goes through a symlink "
+			      "or a file of the archive (never followed)" : strerror(errno);
 		if (why) {
 			scr_fail(&it, n, why, err, errlen);
 			if (root >= 0)

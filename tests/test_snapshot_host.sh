@@ -315,6 +315,16 @@ refused "a saved /tmp whose path leaves the scratch (hashes right) is refused be
 refused "  ... and moat inspect refuses it too" \
 	"^moat inspect: scr-esc\.mpk: /\.moat/scratch\.zst: the saved /tmp, entry 1: a path that leaves the scratch$" \
 	sh -c '"$0" inspect scr-esc.mpk >/dev/null' "$MOAT"
+scr link.scr 1:tmp 3:tmp/l:/ 2:tmp/l/escaped:pwned
+"$MKSNAP" package scr-link.mpk --pico "$PICO" --scratch link.scr
+"$MOAT" run scr-link.mpk >link.out 2>link.err
+rc=$?
+# (its other line: the package's /data request, not granted)
+[ $rc -ne 0 ] && [ ! -s link.out ] && [ "$(grep -vc 'requests ro /data' link.err)" -eq 1 ] &&
+	grep -qx "moat: the saved /tmp, entry 2 /tmp/l/escaped: its path goes through a symlink or a file of the archive (never followed)" link.err &&
+	pass "a saved /tmp that writes through its own symlink is refused as the new /tmp is filled ($rc)" ||
+	fail "a saved /tmp that writes through its own symlink is refused" "rc $rc: $(cat link.out link.err)"
+[ ! -e /escaped ] && pass "  ... and nothing was written through it" || fail "  ... nothing written through it" "/escaped exists"
 scr magic.scr magic=MOATSCR2 1:tmp
 "$MKSNAP" package scr-magic.mpk --pico "$PICO" --scratch magic.scr
 refused "a saved /tmp that is no archive is refused" \
