@@ -566,6 +566,8 @@ struct rx {
 	int img_fd;
 	size_t img_len;
 	struct moat_snap_blob scratch;   /* the saved /tmp, checked */
+	unsigned char *after;            /* bytes read past the stream's END */
+	size_t after_len, after_off;
 	char dir[PATH_MAX], pkg[PATH_MAX + 32];
 	char err[1024];
 };
@@ -762,6 +764,31 @@ static int take_manifest(struct rx *r)
 	return check_manifest(r);
 }
 
+/* What came in the same read as END: the start of the saved /tmp. */
+static int keep_after(struct rx *r, const unsigned char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	if (!(r->after = malloc(n))) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -1;
+	}
+	memcpy(r->after, p, n);
+	r->after_len = n;
+	return 0;
+}
+
+/* Exactly n bytes after the stream: those kept by keep_after first. */
+static int get_after(struct rx *r, void *buf, size_t n, const char *what, char *err,
+		     size_t errlen)
+{
+	size_t k = r->after_len - r->after_off < n ? r->after_len - r->after_off : n;
+	if (k)
+		memcpy(buf, r->after + r->after_off, k);
+	r->after_off += k;
+	return k == n ? 0 : get(r->net, (char *)buf + k, n - k, IDLE_MS, what, err, errlen);
+}
+
 /* The stream, through END, into the parser (which keeps it). */
 static int take_stream(struct rx *r)
 {
@@ -789,12 +816,12 @@ static int take_stream(struct rx *r)
 				return -1;
 			}
 			off += (size_t)k;
-			if (ev == MOAT_MIG_END && off < (size_t)n) {
+			if (ev == MOAT_MIG_END && off < (size_t)n && st->error) {
 				snprintf(r->err, sizeof(r->err), "bytes after the stream's END");
 				return -1;
 			}
 			if (ev == MOAT_MIG_END)
-				return 0;
+				return keep_after(r, buf + off, (size_t)n - off);
 		}
 	}
 }
@@ -806,7 +833,7 @@ static int take_into(struct rx *r, int fd, uint64_t n, const char *what)
 	int ok = buf != NULL;
 	for (uint64_t done = 0; ok && done < n;) {
 		size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
-		ok = get(r->net, buf, k, IDLE_MS, what, why, sizeof(why)) == 0;
+		ok = get_after(r, buf, k, what, why, sizeof(why)) == 0;
 		if (!ok)
 			snprintf(r->err, sizeof(r->err), "%s", why);
 		else if (write(fd, buf, k) != (ssize_t)k)
@@ -830,7 +857,7 @@ static int take_scratch(struct rx *r)
 	struct moat_scratch_counts c;
 	if (moat_mig_stats(r->parse)->error)
 		return 0; /* nothing follows an ERROR: make_package says why */
-	if (get(r->net, &len, sizeof(len), IDLE_MS, "the source's /tmp", why, sizeof(why)) < 0) {
+	if (get_after(r, &len, sizeof(len), "the source's /tmp", why, sizeof(why)) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s", why);
 		return -1;
 	}
@@ -852,6 +879,10 @@ static int take_scratch(struct rx *r)
 	if (p == MAP_FAILED)
 		return -1;
 	r->scratch = (struct moat_snap_blob){ p, (size_t)len };
+	if (r->after_off < r->after_len) { /* the source says nothing more now */
+		snprintf(r->err, sizeof(r->err), "bytes after the saved /tmp");
+		return -1;
+	}
 	if (moat_scratch_check(p, (size_t)len, &c, why, sizeof(why)) < 0) {
 		snprintf(r->err, sizeof(r->err), "the source's /tmp: %s", why);
 		return -1;
@@ -1100,6 +1131,7 @@ out:
 		close(r.img_fd);
 	moat_mig_free(r.parse);
 	moat_snap_blob_free(&r.scratch);
+	free(r.after);
 	free(r.manifest);
 	free(r.run_argv);
 	return rc;
