@@ -562,9 +562,13 @@ int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, ui
 		int r = scr_next(&in, &it, &why);
 		if (r == 0)
 			break;
+		/* No scratch: /tmp and /dev/shm are mapped from the host now.
+		 * The saved ones are dropped, as those of a top mapped alone
+		 * are (they land in an unused directory); a file the app
+		 * holds open there fails its resume, named. */
 		if (r > 0 && root < 0)
-			why = "its /tmp is mapped from the host now; nothing to put it in";
-		else if (r > 0 && scr_make(root, it.e, it.path, it.data, uid, gid) < 0)
+			continue;
+		if (r > 0 && scr_make(root, it.e, it.path, it.data, uid, gid) < 0)
 			why = errno == ENOTDIR || errno == ELOOP ? "its path goes through a symlink "
 			      "or a file of the archive (never followed)" : strerror(errno);
 		if (why) {

@@ -132,3 +132,15 @@ touch "$P/go"
 out=$(timeout 30 "$MOAT" run $SYS --rw "$P:/p" "$WORK/py.mpk" 2>"$WORK/py2.err")
 check_eq "python3 resumed: /tmp/data reopens at its position, with its contents, and /dev/shm is back" \
 	"read 2500 then 2500 bytes, in order: True|/dev/shm survives|generation 1" "$(echo "$out" | paste -sd'|')"
+
+# ---- 3. a /tmp mapped from the host at resume: the saved one is not put
+# there; the file the app held open is named, before anything runs
+mkdir -p "$WORK/hosttmp" "$WORK/hostshm"
+rm -f "$D/stop"
+"$MOAT" run $G --rw "$WORK/hosttmp:/tmp" --rw "$WORK/hostshm:/dev/shm" "$WORK/sh.mpk" \
+	>"$WORK/map.out" 2>"$WORK/map.err"
+rc=$?
+[ $rc -ne 0 ] && [ "$(cat "$WORK/map.err")" = "moat: resume: file:/tmp/log: not reachable now: ENOENT" ] &&
+	[ -z "$(find "$WORK/hosttmp" "$WORK/hostshm" -mindepth 1)" ] && [ ! -s "$WORK/map.out" ] &&
+	pass "a resume with /tmp mapped from the host names the file it held open there, writes nothing there ($rc)" ||
+	fail "a resume with /tmp mapped from the host names the open file" "rc $rc: $(cat "$WORK/map.err" "$WORK/map.out"; ls -A "$WORK/hosttmp" "$WORK/hostshm")"
