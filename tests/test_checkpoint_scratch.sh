@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The private /tmp and /dev/shm across a checkpoint (docs/checkpoint.md):
+# The private /tmp, /dev/shm and copy-up layer across a checkpoint (docs/checkpoint.md):
 # the snapshot carries them (/.moat/scratch.zst), and a file the app keeps
 # open there reopens on resume with its contents and its position.  Each
 # check looks at what the program itself reads and writes inside.
@@ -144,3 +144,27 @@ rc=$?
 	[ -z "$(find "$WORK/hosttmp" "$WORK/hostshm" -mindepth 1)" ] && [ ! -s "$WORK/map.out" ] &&
 	pass "a resume with /tmp mapped from the host names the file it held open there, writes nothing there ($rc)" ||
 	fail "a resume with /tmp mapped from the host names the open file" "rc $rc: $(cat "$WORK/map.err" "$WORK/map.out"; ls -A "$WORK/hosttmp" "$WORK/hostshm")"
+
+# ---- 4. the copy-up layer: writes to a package's paths come back too
+C=$WORK/cu
+mkdir -p "$C/app/etc" "$C/d"
+echo orig >"$C/app/etc/conf"
+printf '[Identity]\nname = cuapp\nversion = 1\n[Application]\nentry = file:///bin/busybox\n[Dependency.bb]\nversion = >=1\n' >"$C/app.ini"
+"$MOAT" pack --from-host $BB --name bb --version 1 -o "$C/bb.mpk" >/dev/null 2>&1 &&
+	"$MOAT" pack "$C/app" -m "$C/app.ini" -o "$C/app.mpk" >/dev/null 2>&1 ||
+	fail "packing busybox and an app for the copy-up case" "moat pack failed"
+"$MOAT" run --name "$N-cu" --rw "$C/d:/d" "$C/app.mpk" -- sh -c \
+	'echo changed >>/etc/conf; echo new >/etc/new; exec 3>>/etc/new; echo up >/d/up
+	 while [ ! -e /d/go ]; do read -t 0.05 x; done; echo more >&3
+	 while read l; do echo "$l"; done </etc/conf; while read l; do echo "$l"; done </etc/new' \
+	>"$WORK/cu1.out" 2>&1 &
+SRC=$!
+PIDS+=($SRC)
+for _ in $(seq 200); do [ -e "$C/d/up" ] && break; sleep 0.05; done
+"$MOAT" checkpoint "$N-cu" -o "$C/s.mpk" 2>"$WORK/cuck.err"
+check_eq "checkpoint of an app that wrote to its package's /etc: status 0" 0 $?
+ends $SRC 5 >/dev/null
+touch "$C/d/go"
+out=$(timeout 30 "$MOAT" run --rw "$C/d:/d" --pkg-path "$C" "$C/s.mpk" 2>"$WORK/cu2.err")
+check_eq "resumed: a copied-up package file and a new one (held open) come back with their contents" \
+	"orig|changed|new|more" "$(echo "$out" | paste -sd'|')"
