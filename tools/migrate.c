@@ -443,6 +443,8 @@ static int send_scratch(struct src *s)
 		snprintf(s->err, sizeof(s->err), "sending its /tmp to the target: %s",
 			 strerror(errno));
 	moat_snap_blob_free(&b);
+	if (r < 0 && wait_fd(s->net, POLLIN, 0) > 0)
+		return target_spoke(s); /* it refused meanwhile: its reason is better */
 	return r;
 }
 
