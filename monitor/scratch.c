@@ -508,11 +508,31 @@ static int scr_next(struct scr_in *in, struct scr_item *it, const char **why)
 	return 1;
 }
 
+/* An untrusted path for a message: control bytes, DEL and backslash
+ * escaped (\n, \ooo, \\), so that a name cannot fake a line on the
+ * user's terminal; cut at out's size. */
+static void scr_escape(const char *in, char *out, size_t len)
+{
+	size_t k = 0;
+	out[0] = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && k + 5 < len; p++) {
+		if (*p == '\n' || *p == '\\')
+			k += (size_t)snprintf(out + k, len - k, "\\%c", *p == '\n' ? 'n' : '\\');
+		else if (*p < 0x20 || *p == 0x7f)
+			k += (size_t)snprintf(out + k, len - k, "\\%03o", *p);
+		else
+			out[k++] = (char)*p, out[k] = 0;
+	}
+}
+
 static void scr_fail(const struct scr_item *it, uint64_t n, const char *why, char *err,
 		     size_t errlen)
 {
+	char path[256] = "";
+	if (it->named)
+		scr_escape(it->path, path, sizeof(path));
 	snprintf(err, errlen, "the saved /tmp, entry %llu%s%s: %s", (unsigned long long)n,
-		 it->named ? " /" : "", it->named ? it->path : "", why);
+		 it->named ? " /" : "", path, why);
 }
 
 int moat_scratch_check(const void *archive, size_t len, struct moat_scratch_counts *c,
