@@ -803,7 +803,7 @@ static int scratch_archive(struct pico *pp, struct moat_ctl_reply *rep, int fds[
 	int fd = memfd_create("moat-scratch", MFD_CLOEXEC);
 	if (fd < 0)
 		return reason(rep, -errno, strerror(errno));
-	if (moat_scratch_save(pp, fd, MOAT_SNAP_MAX_IMAGE, err, sizeof(err)) < 0 ||
+	if (moat_scratch_save(pp, fd, MOAT_SNAP_MAX_SCRATCH, err, sizeof(err)) < 0 ||
 	    lseek(fd, 0, SEEK_SET) != 0) {
 		close(fd);
 		return reason(rep, -EIO, err);

@@ -1024,14 +1024,16 @@ static void on_snapshot(struct parse_state *s, const char *key, const char *valu
 	char **slot = !strcmp(key, "pico") ? &sm->pico : !strcmp(key, "taken") ? &sm->taken
 		      : !strcmp(key, "app") ? &sm->app : !strcmp(key, "extensions") ? &sm->extensions
 		      : !strcmp(key, "cwd") ? &sm->cwd : !strcmp(key, "image_len") ? &sm->image_len
-		      : !strcmp(key, "image_hash") ? &sm->image_hash : NULL;
+		      : !strcmp(key, "image_hash") ? &sm->image_hash
+		      : !strcmp(key, "scratch_len") ? &sm->scratch_len
+		      : !strcmp(key, "scratch_hash") ? &sm->scratch_hash : NULL;
 	if (!s->requests)
 		return fail(s, "Snapshot", key,
 			    "only a snapshot package has this section%s; run the .mpk itself", "");
 	if (!slot)
 		return fail(s, "Snapshot", key,
-			    "unknown key%s; expected pico, taken, app, extensions, cwd, image_len or "
-			    "image_hash", "");
+			    "unknown key%s; expected pico, taken, app, extensions, cwd, image_len, "
+			    "image_hash, scratch_len or scratch_hash", "");
 	s->m->is_snapshot = 1;
 	free(*slot);
 	*slot = strdup(value);
@@ -1362,6 +1364,8 @@ void moat_manifest_free(struct moat_manifest *m)
 	free(m->snap.cwd);
 	free(m->snap.image_len);
 	free(m->snap.image_hash);
+	free(m->snap.scratch_len);
+	free(m->snap.scratch_hash);
 	free(m->entry);
 	free(m->cwd);
 	free(m->source);

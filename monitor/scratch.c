@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "monitor.h"
+#include "moat/snapshot.h"
 
 static const char *const scratch_names[][2] = {
 	{ "/tmp", "tmp" },
@@ -472,6 +473,99 @@ static int scr_make(int root, const struct scr_entry *e, char *path, const char 
 	return r;
 }
 
+/* One entry of an archive, checked as far as the bytes alone allow. */
+struct scr_item {
+	const struct scr_entry *e;
+	char path[SCR_PATH_MAX];
+	const char *data;        /* a file's contents, a link's target */
+	int named;               /* path is a valid one of the archive */
+};
+
+/* The next entry at in: 1, 0 at the END entry, or -1 with *why. */
+static int scr_next(struct scr_in *in, struct scr_item *it, const char **why)
+{
+	const struct scr_entry *e = scr_take(in, sizeof(struct scr_entry));
+	it->e = e;
+	it->data = NULL;
+	it->named = 0;
+	if (!e)
+		return *why = "it ends without its end", -1;
+	if (e->kind == SCR_END)
+		return 0;
+	if (e->kind > SCR_LINK || e->zero || e->path_len == 0 || e->path_len >= SCR_PATH_MAX ||
+	    (e->kind == SCR_LINK && e->size >= SCR_PATH_MAX) || (e->kind == SCR_DIR && e->size))
+		return *why = "a malformed entry", -1;
+	const char *p = scr_take(in, e->path_len);
+	if (!p)
+		return *why = "an entry runs past its end", -1;
+	memcpy(it->path, p, e->path_len);
+	it->path[e->path_len] = 0;
+	if (memchr(it->path, 0, e->path_len) || scr_path_ok(it->path) < 0)
+		return *why = "a path that leaves the scratch", -1;
+	it->named = 1;
+	if (e->kind != SCR_DIR && !(it->data = scr_take(in, e->size)))
+		return *why = "an entry runs past its end", -1;
+	return 1;
+}
+
+/* An untrusted path for a message: control bytes, DEL and backslash
+ * escaped (\n, \ooo, \\), so that a name cannot fake a line on the
+ * user's terminal; cut at out's size. */
+static void scr_escape(const char *in, char *out, size_t len)
+{
+	size_t k = 0;
+	out[0] = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && k + 5 < len; p++) {
+		if (*p == '\n' || *p == '\\')
+			k += (size_t)snprintf(out + k, len - k, "\\%c", *p == '\n' ? 'n' : '\\');
+		else if (*p < 0x20 || *p == 0x7f)
+			k += (size_t)snprintf(out + k, len - k, "\\%03o", *p);
+		else
+			out[k++] = (char)*p, out[k] = 0;
+	}
+}
+
+static void scr_fail(const struct scr_item *it, uint64_t n, const char *why, char *err,
+		     size_t errlen)
+{
+	char path[256] = "";
+	if (it->named)
+		scr_escape(it->path, path, sizeof(path));
+	snprintf(err, errlen, "the saved /tmp, entry %llu%s%s: %s", (unsigned long long)n,
+		 it->named ? " /" : "", path, why);
+}
+
+int moat_scratch_check(const void *archive, size_t len, struct moat_scratch_counts *c,
+		       char *err, size_t errlen)
+{
+	struct scr_in in = { archive, len, 0 };
+	const char *magic = scr_take(&in, 8), *why = NULL;
+	memset(c, 0, sizeof(*c));
+	if (!magic || memcmp(magic, SCR_MAGIC, 8)) {
+		snprintf(err, errlen, "the saved /tmp: not an archive of one");
+		return -1;
+	}
+	struct scr_item it;
+	for (uint64_t n = 0;; n++) {
+		int r = scr_next(&in, &it, &why);
+		if (r < 0) {
+			scr_fail(&it, n, why, err, errlen);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		c->files += it.e->kind == SCR_FILE;
+		c->dirs += it.e->kind == SCR_DIR && strchr(it.path, '/'); /* not tmp/, shm/ */
+		c->links += it.e->kind == SCR_LINK;
+		c->bytes += it.e->kind == SCR_FILE ? it.e->size : 0;
+	}
+	if (in.off != len) { /* what follows the end could carry anything */
+		snprintf(err, errlen, "the saved /tmp: bytes after its end");
+		return -1;
+	}
+	return 0;
+}
+
 int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, uid_t uid,
 		      gid_t gid, char *err, size_t errlen)
 {
@@ -482,37 +576,23 @@ int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, ui
 		return -1;
 	}
 	int root = pp->scratch[0] ? open(pp->scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	struct scr_item it;
 	for (uint64_t n = 0;; n++) {
-		const struct scr_entry *e = scr_take(&in, sizeof(struct scr_entry));
-		char path[SCR_PATH_MAX];
-		const char *data = NULL, *why = NULL;
-		if (!e)
-			why = "it ends without its end";
-		else if (e->kind == SCR_END)
+		const char *why = NULL;
+		int r = scr_next(&in, &it, &why);
+		if (r == 0)
 			break;
-		else if (e->kind > SCR_LINK || e->zero || e->path_len == 0 ||
-			 e->path_len >= sizeof(path) || (e->kind == SCR_LINK && e->size >= SCR_PATH_MAX) ||
-			 (e->kind == SCR_DIR && e->size))
-			why = "a malformed entry";
-		const char *pp_ = why ? NULL : scr_take(&in, e->path_len);
-		if (!why && !pp_)
-			why = "an entry runs past its end";
-		if (!why) {
-			memcpy(path, pp_, e->path_len);
-			path[e->path_len] = 0;
-			if (memchr(path, 0, e->path_len) || scr_path_ok(path) < 0)
-				why = "a path that leaves the scratch";
-		}
-		if (!why && e->kind != SCR_DIR && !(data = scr_take(&in, e->size)))
-			why = "an entry runs past its end";
-		if (!why && root < 0)
-			why = "its /tmp is mapped from the host now; nothing to put it in";
-		if (!why && scr_make(root, e, path, data, uid, gid) < 0)
-			why = strerror(errno);
+		/* No scratch: /tmp and /dev/shm are mapped from the host now.
+		 * The saved ones are dropped, as those of a top mapped alone
+		 * are (they land in an unused directory); a file the app
+		 * holds open there fails its resume, named. */
+		if (r > 0 && root < 0)
+			continue;
+		if (r > 0 && scr_make(root, it.e, it.path, it.data, uid, gid) < 0)
+			why = errno == ENOTDIR || errno == ELOOP ? "its path goes through a symlink "
+			      "or a file of the archive (never followed)" : strerror(errno);
 		if (why) {
-			snprintf(err, errlen, "the saved /tmp, entry %llu%s%s: %s", (unsigned long long)n,
-				 data || (e && e->kind == SCR_DIR && pp_) ? " /" : "",
-				 data || (e && e->kind == SCR_DIR && pp_) ? path : "", why);
+			scr_fail(&it, n, why, err, errlen);
 			if (root >= 0)
 				close(root);
 			return -1;

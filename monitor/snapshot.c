@@ -476,9 +476,19 @@ static int unsigned_value(const char *v, uint64_t *out)
 	return 0;
 }
 
-/* Decompress zlen bytes at 'z' into memfd fd: exactly image_len bytes,
+/* What is inflated: the image or the saved /tmp, and its length's key. */
+struct blob {
+	const char *path;     /* in the package */
+	const char *what;     /* "the image", "the saved /tmp" */
+	const char *len_key, *hash_key;
+	const char *len_text, *hash_text;   /* as the manifest has them */
+	uint64_t max;
+	uint64_t len, zlen;   /* its length (checked), and compressed */
+};
+
+/* Decompress zlen bytes at 'z' into memfd fd: exactly b->len bytes,
  * one frame, nothing after it; hash them on the way. */
-static int inflate(const void *z, uint64_t zlen, int fd, uint64_t image_len, char hexout[17],
+static int inflate(const void *z, uint64_t zlen, int fd, const struct blob *b, char hexout[17],
 		   char *err, size_t errlen)
 {
 	ZSTD_DCtx *dc = ZSTD_createDCtx();
@@ -497,21 +507,21 @@ static int inflate(const void *z, uint64_t zlen, int fd, uint64_t image_len, cha
 		ZSTD_outBuffer o = { buf, cap, 0 };
 		more = ZSTD_decompressStream(dc, &o, &in);
 		if (ZSTD_isError(more)) {
-			snprintf(err, errlen, "the image does not decompress: %s",
+			snprintf(err, errlen, "%s does not decompress: %s", b->what,
 				 ZSTD_getErrorName(more));
 			r = -1;
-		} else if (o.pos > image_len - total) {
-			snprintf(err, errlen, "the image is longer than its image_len (%" PRIu64 ")",
-				 image_len);
+		} else if (o.pos > b->len - total) {
+			snprintf(err, errlen, "%s is longer than its %s (%" PRIu64 ")", b->what,
+				 b->len_key, b->len);
 			r = -1;
 		} else if (more && in.pos == in.size && o.pos == 0) {
-			snprintf(err, errlen, "the compressed image is truncated");
+			snprintf(err, errlen, "the compressed %s is truncated", b->what + 4);
 			r = -1;
 		} else if (more == 0 && in.pos < in.size) {
-			snprintf(err, errlen, "data after the compressed image");
+			snprintf(err, errlen, "data after the compressed %s", b->what + 4);
 			r = -1;
 		} else if (write_all(fd, buf, o.pos) < 0) {
-			snprintf(err, errlen, "writing the image to memory: %s", strerror(errno));
+			snprintf(err, errlen, "writing %s to memory: %s", b->what, strerror(errno));
 			r = -1;
 		} else {
 			XXH3_64bits_update(st, buf, o.pos);
@@ -520,9 +530,9 @@ static int inflate(const void *z, uint64_t zlen, int fd, uint64_t image_len, cha
 		if (r == 0 && more == 0 && in.pos == in.size)
 			break;
 	}
-	if (r == 0 && total != image_len) {
-		snprintf(err, errlen, "the image is %" PRIu64 " bytes, its image_len says %" PRIu64,
-			 total, image_len);
+	if (r == 0 && total != b->len) {
+		snprintf(err, errlen, "%s is %" PRIu64 " bytes, its %s says %" PRIu64, b->what,
+			 total, b->len_key, b->len);
 		r = -1;
 	}
 	if (r == 0) {
@@ -537,34 +547,33 @@ static int inflate(const void *z, uint64_t zlen, int fd, uint64_t image_len, cha
 	return r;
 }
 
-int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_snap_loaded *out,
-		   char *err, size_t errlen)
+/* [Snapshot]'s length and hash of a blob, checked as text. */
+static int blob_keys(struct blob *b, char *why, size_t whylen)
 {
-	char why[512], got[17];
-	uint64_t image_len;
-	memset(out, 0, sizeof(*out));
-	out->memfd = -1;
-	if (!m->is_snapshot) {
-		snprintf(err, errlen, "%s: not a snapshot (no [Snapshot] section)", path);
+	if (unsigned_value(b->len_text, &b->len) < 0 || b->len > b->max) {
+		snprintf(why, whylen, "[Snapshot] %s: expected a number of bytes up to %llu",
+			 b->len_key, (unsigned long long)b->max);
 		return -1;
 	}
-	if (unsigned_value(m->snap.image_len, &image_len) < 0 || image_len > MOAT_SNAP_MAX_IMAGE) {
-		snprintf(err, errlen, "%s: [Snapshot] image_len: expected a number of bytes up to "
-			 "%llu", path, (unsigned long long)MOAT_SNAP_MAX_IMAGE);
+	if (!b->hash_text || strlen(b->hash_text) != 16 ||
+	    strspn(b->hash_text, "0123456789abcdef") != 16) {
+		snprintf(why, whylen, "[Snapshot] %s: expected 16 hex digits", b->hash_key);
 		return -1;
 	}
-	if (!m->snap.image_hash || strlen(m->snap.image_hash) != 16 ||
-	    strspn(m->snap.image_hash, "0123456789abcdef") != 16) {
-		snprintf(err, errlen, "%s: [Snapshot] image_hash: expected 16 hex digits", path);
-		return -1;
-	}
-	struct moat_package *pkg = moat_package_open(path, 1, err, errlen);
-	if (!pkg)
-		return -1;
-	const struct moat_pkg_entry *e = moat_package_lookup(pkg, MOAT_SNAP_PATH);
+	return 0;
+}
+
+/* A blob of the package, decompressed into a new sealed memfd mapped at
+ * *map (b->len bytes; one byte's mapping for an empty one) and checked
+ * against its hash.  The fd, or -1 with why. */
+static int blob_load(struct moat_package *pkg, struct blob *b, const void **map, char *why,
+		     size_t whylen)
+{
+	char got[17];
+	const struct moat_pkg_entry *e = moat_package_lookup(pkg, b->path);
+	*map = NULL;
 	if (!e || (e->mode & S_IFMT) != S_IFREG) {
-		snprintf(err, errlen, "%s: no %s in the package", path, MOAT_SNAP_PATH);
-		moat_package_close(pkg);
+		snprintf(why, whylen, "no %s in the package", b->path);
 		return -1;
 	}
 	/* The entry is inside the file: moat_package_open checked it. */
@@ -573,48 +582,116 @@ int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_
 	int fd = memfd_create("moat-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int r = z != MAP_FAILED && e->size && fd >= 0 ? 0 : -1;
 	if (r < 0)
-		snprintf(why, sizeof(why), "%s", !e->size ? "the compressed image is empty"
-			 : strerror(errno));
+		snprintf(why, whylen, !e->size ? "the compressed %s is empty" : "%s",
+			 !e->size ? b->what + 4 : strerror(errno));
 	else
-		r = inflate(z, e->size, fd, image_len, got, why, sizeof(why));
-	if (r == 0 && strcmp(got, m->snap.image_hash)) {
-		snprintf(why, sizeof(why), "the image's hash is %s, [Snapshot] image_hash says %s "
-			 "(damaged or altered)", got, m->snap.image_hash);
+		r = inflate(z, e->size, fd, b, got, why, whylen);
+	if (r == 0 && strcmp(got, b->hash_text)) {
+		snprintf(why, whylen, "%s's hash is %s, [Snapshot] %s says %s (damaged or altered)",
+			 b->what, got, b->hash_key, b->hash_text);
 		r = -1;
 	}
-	out->zlen = e->size;
+	b->zlen = e->size;
 	if (z && z != MAP_FAILED)
 		munmap(z, e->size);
-	moat_package_close(pkg);
 	if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
 			    F_SEAL_SEAL) < 0) {
-		snprintf(why, sizeof(why), "sealing the image: %s", strerror(errno));
+		snprintf(why, whylen, "sealing %s: %s", b->what, strerror(errno));
 		r = -1;
 	}
-	void *img = MAP_FAILED;
-	if (r == 0) {
-		img = mmap(NULL, image_len ? image_len : 1, PROT_READ, MAP_SHARED, fd, 0);
-		if (img == MAP_FAILED) {
-			snprintf(why, sizeof(why), "mapping the image: %s", strerror(errno));
-			r = -1;
-		}
-	}
-	char detail[400];
-	if (r == 0 && moat_snap_check(img, image_len, detail, sizeof(detail)) < 0) {
-		snprintf(why, sizeof(why), "the image is malformed: %s", detail);
+	void *m = r == 0 ? mmap(NULL, b->len ? b->len : 1, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+	if (m == MAP_FAILED) {
+		snprintf(why, whylen, "mapping %s: %s", b->what, strerror(errno));
 		r = -1;
 	}
 	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*map = m;
+	return fd;
+}
+
+static void blob_unmap(const void *map, uint64_t len)
+{
+	if (map)
+		munmap((void *)map, len ? len : 1);
+}
+
+/* The saved /tmp, when the snapshot carries one (scratch_len in its
+ * [Snapshot]); an archive without the key, or the key without the
+ * archive, is refused: one was removed. */
+static int load_scratch(struct moat_package *pkg, const struct moat_manifest *m,
+			struct moat_snap_loaded *out, char *why, size_t whylen)
+{
+	struct blob b = { MOAT_SNAP_SCRATCH_PATH, "the saved /tmp", "scratch_len", "scratch_hash",
+			  m->snap.scratch_len, m->snap.scratch_hash, MOAT_SNAP_MAX_SCRATCH, 0, 0 };
+	const void *map;
+	if (!m->snap.scratch_len && !m->snap.scratch_hash) {
+		if (!moat_package_lookup(pkg, MOAT_SNAP_SCRATCH_PATH))
+			return 0;
+		snprintf(why, whylen, "%s: no scratch_len in [Snapshot]", MOAT_SNAP_SCRATCH_PATH);
+		return -1;
+	}
+	if (blob_keys(&b, why, whylen) < 0)
+		return -1;
+	int fd = blob_load(pkg, &b, &map, why, whylen);
+	if (fd < 0)
+		return -1;
+	char detail[400];
+	int r = moat_scratch_check(map, b.len, &out->scratch, detail, sizeof(detail));
+	blob_unmap(map, b.len);
+	if (r < 0) {
+		snprintf(why, whylen, "%s: %s", MOAT_SNAP_SCRATCH_PATH, detail);
+		close(fd);
+		return -1;
+	}
+	out->scratch_fd = fd;
+	out->scratch_len = b.len;
+	out->scratch_zlen = b.zlen;
+	return 0;
+}
+
+int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_snap_loaded *out,
+		   char *err, size_t errlen)
+{
+	char why[512], detail[400];
+	struct blob b = { MOAT_SNAP_PATH, "the image", "image_len", "image_hash",
+			  m->snap.image_len, m->snap.image_hash, MOAT_SNAP_MAX_IMAGE, 0, 0 };
+	const void *img = NULL;
+	memset(out, 0, sizeof(*out));
+	out->memfd = out->scratch_fd = -1;
+	if (!m->is_snapshot) {
+		snprintf(err, errlen, "%s: not a snapshot (no [Snapshot] section)", path);
+		return -1;
+	}
+	if (blob_keys(&b, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
-		if (img != MAP_FAILED)
-			munmap(img, image_len ? image_len : 1);
+		return -1;
+	}
+	struct moat_package *pkg = moat_package_open(path, 1, err, errlen);
+	if (!pkg)
+		return -1;
+	int fd = blob_load(pkg, &b, &img, why, sizeof(why)), r = fd < 0 ? -1 : 0;
+	out->zlen = b.zlen;
+	if (r == 0 && moat_snap_check(img, b.len, detail, sizeof(detail)) < 0) {
+		snprintf(why, sizeof(why), "the image is malformed: %s", detail);
+		r = -1;
+	}
+	if (r == 0)
+		r = load_scratch(pkg, m, out, why, sizeof(why));
+	moat_package_close(pkg);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		blob_unmap(img, b.len);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	out->memfd = fd;
 	out->image = img;
-	out->len = image_len;
+	out->len = b.len;
 	return 0;
 }
 
@@ -624,8 +701,10 @@ void moat_snap_unload(struct moat_snap_loaded *s)
 		munmap((void *)s->image, s->len ? s->len : 1);
 	if (s->memfd >= 0)
 		close(s->memfd);
+	if (s->scratch_fd >= 0)
+		close(s->scratch_fd);
 	memset(s, 0, sizeof(*s));
-	s->memfd = -1;
+	s->memfd = s->scratch_fd = -1;
 }
 
 /* ---- the snapshot manifest ---- */

@@ -6,6 +6,7 @@
 #      before that, a target missing a grant refuses and the source goes on;
 #   2. pre-copy: python3 holding 64 MiB it dirties slowly, over a unix
 #      socket: rounds happen, the final copy is small, the output goes on;
+#      a file kept open in the private /tmp moves with its program;
 #   3. refusals: an unreachable target; hostile input to moat receive.
 . "$(dirname "$0")/lib.sh"
 BB=$(readlink -f /bin/busybox)
@@ -190,6 +191,35 @@ check_eq "python3's ticks go on after the move with no gap and no repeat" ok "$(
 no_san "$WORK"/r2.err "$WORK"/m2.err && pass "pre-copy: no sanitizer report" ||
 	fail "pre-copy: no sanitizer report" "$(grep -h -A3 -E 'Sanitizer|runtime error' "$WORK"/r2.err "$WORK"/m2.err | head)"
 
+# ------------------------- 2b. a file open in /tmp moves with the program
+T=$WORK/tmpfile
+mkdir -p "$T"
+# builtins only (no process tree); /tmp/log stays open on fd 3
+LOOP2='exec 3>>/tmp/log; i=0; while [ ! -e /d/stop ]; do i=$((i + 1)); echo $i >&3; echo $i >/d/last; j=0; while [ $j -lt 300 ]; do j=$((j + 1)); done; done; while read -r l; do echo "$l"; done </tmp/log >/d/final'
+"$MOAT" run --name "$N-tmp" --ro "$BB" --rw "$T:/d" -- "$BB" sh -c "$LOOP2" >"$WORK/t.out" 2>"$WORK/t.err" &
+SRC=$!
+PIDS+=($SRC)
+wait_named "$N-tmp"
+for _ in $(seq 200); do [ "$(cat "$T/last" 2>/dev/null || echo 0)" -ge 200 ] 2>/dev/null && break; sleep 0.05; done
+"$MOAT" receive --listen "unix:$WORK/rt.sock" --ro "$BB" --rw "$T:/d" >"$WORK/rt.out" 2>"$WORK/rt.err" &
+RT=$!
+PIDS+=($RT)
+wait_listen "$WORK/rt.err"
+"$MOAT" migrate "$N-tmp" --to "unix:$WORK/rt.sock" 2>"$WORK/mt.err"
+check_eq "migrate of busybox with /tmp/log open: exit status 0" 0 $?
+ends $SRC 5 >/dev/null
+n1=$(cat "$T/last")
+for _ in $(seq 200); do [ "$(cat "$T/last" 2>/dev/null || echo 0)" -ge $((n1 + 500)) ] 2>/dev/null && break; sleep 0.05; done
+touch "$T/stop"
+ends $RT 10
+check_eq "  ... the moved program ends on the target, status 0" 0 $?
+check_eq "  ... its /tmp/log, read inside at the end, runs 1..N with no gap and no repeat across the move" ok \
+	"$(consecutive "$T/final" 2>&1)"
+[ "$(wc -l <"$T/final")" -ge $((n1 + 500)) ] && pass "  ... and holds the lines from before the move and after ($n1 -> $(wc -l <"$T/final"))" ||
+	fail "  ... and holds the lines from before and after" "$n1 -> $(wc -l <"$T/final" 2>&1): $(tail -3 "$WORK/rt.err")"
+no_san "$WORK"/rt.err "$WORK"/mt.err && pass "  ... no sanitizer report" ||
+	fail "  ... no sanitizer report" "$(grep -h -A3 -E 'Sanitizer|runtime error' "$WORK"/rt.err "$WORK"/mt.err | head)"
+
 # ------------------------------------------------------------- 3. refusals
 "$MOAT" run --name "$N-z" --ro "$BB" -- "$BB" sh -c 'while :; do :; done' >/dev/null 2>&1 &
 Z=$!
@@ -238,14 +268,22 @@ try:
     if kind == "garbage":
         c.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 8)
     else:
-        c.sendall(b"MOATMIG\x1a" + struct.pack("<II", 1, 0))
+        c.sendall(b"MOATMIG\x1a" + struct.pack("<II", 2, 0))
         f = c.makefile("rb")
-        if f.readline() != b"moat-migrate 1 ready\n":
+        if f.readline() != b"moat-migrate 2 ready\n":
             print("no ready"); sys.exit(0)
         body = stream(kind)
         c.sendall(struct.pack("<Q", len(manifest)) + manifest + (body[:100] if kind == "stall" else body))
         if kind == "truncated":
             c.shutdown(socket.SHUT_WR)
+        # after a whole stream, the saved /tmp (protocol 2): u64 length, archive
+        path_out = b"tmp/../../escape" if kind == "scratchesc" else b"tmp"
+        arc = (b"MOATSCR1" + struct.pack("<IIIIQq", 1, 0o755, len(path_out), 0, 0, 0) +
+               path_out + b"\0" * ((8 - len(path_out) % 8) % 8) + bytes(32))
+        if kind in ("basefile", "scratchesc"):
+            c.sendall(struct.pack("<Q", len(arc)) + arc)
+        if kind == "scratchbig":
+            c.sendall(struct.pack("<Q", 1 << 62))
     print(c.makefile("rb").readline().decode().strip())
 except OSError as e:
     print("oserror", e)
@@ -274,6 +312,10 @@ if [ -n "${PICO:-}" ]; then
 		"^moat: receive: a malformed migration stream: offset [0-9]+: PAGES at 0x10000001: not page-aligned$"
 	hostile "receive gives up on a source silent for 10 s" stall \
 		"^moat: receive: the stream stopped for 10 s after 100 bytes$"
+	hostile "receive refuses a saved /tmp whose path leaves the scratch" scratchesc \
+		"^moat: receive: the source's /tmp: the saved /tmp, entry 0: a path that leaves the scratch$"
+	hostile "receive refuses a saved /tmp of 2^62 bytes before reading it" scratchbig \
+		"^moat: receive: the source's /tmp: an archive of 4611686018427387904 bytes \(40 to 68719476736\)$"
 	hostile "receive refuses a REGION with the base flag on a file map" basefile \
 		"^moat: receive: a malformed migration stream: the final image: record 1 .*REGION.*base flag on a shared or file region$"
 else

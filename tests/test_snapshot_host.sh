@@ -87,8 +87,8 @@ fi
 # fake_monitor NAME IMAGE|- VERDICTFILE: serve one CHECKPOINT on NAME's
 # socket as a monitor would (the client's end of a stream and a manifest
 # memfd, by SCM_RIGHTS), write IMAGE to the stream as the checkpointer
-# would ("-": nothing, ever), then write the verdict byte it got (or
-# "none") to VERDICTFILE.
+# would ("-": nothing, ever), answer SCRATCH meanwhile with an empty /tmp
+# archive, then write the verdict byte it got (or "none") to VERDICTFILE.
 fake_monitor() {
 	python3 - "$RUNDIR/$1.sock" "$2" "$3" <<'EOF' &
 import os, socket, struct, sys, time
@@ -121,12 +121,26 @@ try:  # the client may give up (and answer) before it has read it all
         a.shutdown(socket.SHUT_WR)
 except OSError:
     pass
-a.settimeout(20)
+import select
+def scratch(c):  # MOAT_CTL_SCRATCH (5): a memfd with an empty archive
+    req = c.recv(4096)
+    if len(req) == 256 and struct.unpack("<IHH", req[:8])[2] == 5:
+        sfd = os.memfd_create("scratch")
+        os.write(sfd, b"MOATSCR1" + bytes(32))
+        socket.send_fds(c, [struct.pack("<IHHiI", 0x4c54434d, 1, 5, 0, 0) + bytes(240)], [sfd])
+        os.close(sfd)
+    c.close()
+verdict = "timeout"
+deadline = time.time() + 20
 try:
-    v = a.recv(1)
-    verdict = v.decode() if v else "eof"
-except socket.timeout:
-    verdict = "timeout"
+    while time.time() < deadline:
+        r, _, _ = select.select([a, ls], [], [], deadline - time.time())
+        if ls in r:
+            scratch(ls.accept()[0])
+        if a in r:
+            v = a.recv(1)
+            verdict = v.decode() if v else "eof"
+            break
 except OSError as e:
     verdict = "error " + str(e)
 open(out, "w").write(verdict + "\n")
@@ -159,6 +173,10 @@ fi
 grep -aq '^image_hash = [0-9a-f]\{16\}$' "$WORK/f1.mpk" && grep -aq '^image_len = 5064$' "$WORK/f1.mpk" &&
 	pass "  ... its [Snapshot] gained image_len and image_hash" ||
 	fail "  ... [Snapshot] image_len and image_hash" "$(grep -a '^image' "$WORK/f1.mpk")"
+grep -aq '^scratch_len = 40$' "$WORK/f1.mpk" && grep -aq '^scratch_hash = [0-9a-f]\{16\}$' "$WORK/f1.mpk" &&
+	"$MOAT" inspect "$WORK/f1.mpk" 2>&1 | grep -qE '^  scratch: +0 files, 0 bytes, 0 directories, 0 symlinks \(archive 40 bytes, [0-9]+ compressed\)$' &&
+	pass "  ... it asked for the saved /tmp (SCRATCH) and carries it: scratch_len, scratch_hash, inspect's line" ||
+	fail "  ... it carries the saved /tmp" "$(grep -a '^scratch' "$WORK/f1.mpk"; "$MOAT" inspect "$WORK/f1.mpk" 2>&1 | grep scratch)"
 left=$(ls -A "$WORK" | grep -c '^\.f1\.mpk')
 check_eq "  ... and no temporary file is left beside it" 0 "$left"
 
@@ -260,6 +278,68 @@ refused "[Snapshot] in a plain manifest is refused" \
 	"$MOAT" run plain.ini
 cmp -s good.mpk tampered.mpk && fail "the tampered copy differs" "same bytes" ||
 	pass "the tampered copy differs from the original (the test is real)"
+
+# --- the saved /tmp in a snapshot: what inspect says, what resume refuses --
+# scr OUT ENTRY...: a /tmp archive, each ENTRY KIND:PATH[:DATA] (1 dir, 2
+# file, 3 symlink); "magic=X" replaces its magic.
+scr() {
+	python3 - "$@" <<'EOF'
+import struct, sys
+out, ents = sys.argv[1], sys.argv[2:]
+pad = lambda b: b + b"\0" * ((8 - len(b) % 8) % 8)
+magic = b"MOATSCR1"
+body = b""
+for e in ents:
+    if e.startswith("magic="):
+        magic = e[6:].encode(); continue
+    kind, path, data = (e.split(":", 2) + [""])[:3]
+    kind, path, data = int(kind), path.encode(), data.encode()
+    body += struct.pack("<IIIIQq", kind, 0o644, len(path), 0, 0 if kind == 1 else len(data), 0)
+    body += pad(path) + (b"" if kind == 1 else pad(data))
+open(out, "wb").write(magic + body + bytes(32))
+EOF
+}
+check_eq "a snapshot taken before moat carried /tmp: inspect says so" "  scratch:    not carried (its /tmp was not saved)" \
+	"$(grep '^  scratch:' insp.out)"
+scr ok.scr 1:tmp 1:tmp/d 2:tmp/d/f:hello 3:tmp/l:d/f 1:shm
+"$MKSNAP" package scr.mpk --pico "$PICO" --scratch ok.scr
+"$MOAT" inspect scr.mpk >insp2.out 2>&1
+grep -qE '^  scratch: +1 files, 5 bytes, 1 directories, 1 symlinks \(archive [0-9]+ bytes, [0-9]+ compressed\)$' insp2.out &&
+	pass "inspect says what the saved /tmp holds, in one line" ||
+	fail "inspect says what the saved /tmp holds" "$(grep -i scratch insp2.out)"
+scr esc.scr 1:tmp 2:tmp/../../escape:pwned
+"$MKSNAP" package scr-esc.mpk --pico "$PICO" --scratch esc.scr
+refused "a saved /tmp whose path leaves the scratch (hashes right) is refused before it runs" \
+	"^moat: scr-esc\.mpk: /\.moat/scratch\.zst: the saved /tmp, entry 1: a path that leaves the scratch$" \
+	"$MOAT" run --accept-grants scr-esc.mpk
+refused "  ... and moat inspect refuses it too" \
+	"^moat inspect: scr-esc\.mpk: /\.moat/scratch\.zst: the saved /tmp, entry 1: a path that leaves the scratch$" \
+	sh -c '"$0" inspect scr-esc.mpk >/dev/null' "$MOAT"
+scr link.scr 1:tmp 3:tmp/l:/ 2:tmp/l/escaped:pwned
+"$MKSNAP" package scr-link.mpk --pico "$PICO" --scratch link.scr
+"$MOAT" run scr-link.mpk >link.out 2>link.err
+rc=$?
+# (its other line: the package's /data request, not granted)
+[ $rc -ne 0 ] && [ ! -s link.out ] && [ "$(grep -vc 'requests ro /data' link.err)" -eq 1 ] &&
+	grep -qx "moat: the saved /tmp, entry 2 /tmp/l/escaped: its path goes through a symlink or a file of the archive (never followed)" link.err &&
+	pass "a saved /tmp that writes through its own symlink is refused as the new /tmp is filled ($rc)" ||
+	fail "a saved /tmp that writes through its own symlink is refused" "rc $rc: $(cat link.out link.err)"
+[ ! -e /escaped ] && pass "  ... and nothing was written through it" || fail "  ... nothing written through it" "/escaped exists"
+scr magic.scr magic=MOATSCR2 1:tmp
+"$MKSNAP" package scr-magic.mpk --pico "$PICO" --scratch magic.scr
+refused "a saved /tmp that is no archive is refused" \
+	"^moat: scr-magic\.mpk: /\.moat/scratch\.zst: the saved /tmp: not an archive of one$" \
+	"$MOAT" run scr-magic.mpk
+"$MKSNAP" package scr-short.mpk --pico "$PICO" --scratch ok.scr --scratch-len 16
+refused "a saved /tmp longer than its scratch_len: decompression stops there" \
+	"^moat: scr-short\.mpk: the saved /tmp is longer than its scratch_len \(16\)$" "$MOAT" run scr-short.mpk
+"$MKSNAP" package scr-huge.mpk --pico "$PICO" --scratch ok.scr --scratch-len 18446744073709551615
+refused "a scratch_len beyond 64 GiB is refused before any decompression" \
+	"^moat: scr-huge\.mpk: \[Snapshot\] scratch_len: expected a number of bytes up to 68719476736$" \
+	"$MOAT" run scr-huge.mpk
+"$MKSNAP" package scr-long.mpk --pico "$PICO" --scratch ok.scr --scratch-len 100000
+refused "a saved /tmp shorter than its scratch_len is refused" \
+	"^moat: scr-long\.mpk: the saved /tmp is [0-9]+ bytes, its scratch_len says 100000$" "$MOAT" run scr-long.mpk
 
 # --- the record check on hostile images -----------------------------------
 mkdir seeds && "$MKSNAP" seeds seeds

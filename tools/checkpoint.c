@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "tools.h"
 
 #define IMAGE_IDLE_MS 10000   /* no byte of image for this long: give up */
+#define SCRATCH_WAIT_S 60     /* the monitor reads the whole /tmp before it answers */
 #define MANIFEST_MAX (1 << 20)
 
 struct ckpt {
@@ -39,6 +41,7 @@ struct ckpt {
 	size_t mlen;
 	void *image;
 	size_t len;
+	struct moat_snap_blob scratch;  /* the saved /tmp (MOAT_CTL_SCRATCH) */
 	char err[PATH_MAX + 1024];
 };
 
@@ -156,10 +159,38 @@ static int read_image(struct ckpt *c)
 	return 0;
 }
 
-int moat_snap_package(const char *out, const char *manifest, size_t mlen, const void *image,
-		      size_t len, int level, char *err, size_t errlen)
+/* Compress len bytes into a temporary file beside out, as the package
+ * source 'path'.  The file's descriptor (the caller closes and unlinks
+ * zpath), or -1 with err. */
+static int compress_beside(const char *out, const char *path, const void *data, size_t len,
+			   int level, char *zpath, size_t zlen, struct moat_pkg_source *src,
+			   char *err, size_t errlen)
 {
-	char hash[17], why[512], zpath[PATH_MAX];
+	char why[512];
+	struct stat st;
+	int zfd = temp_beside(out, "zst", zpath, zlen, err, errlen);
+	if (zfd < 0)
+		return -1;
+	if (moat_snap_compress_at(data, len, level, zfd, why, sizeof(why)) < 0 ||
+	    (fstat(zfd, &st) < 0 && snprintf(why, sizeof(why), "%s", strerror(errno)))) {
+		snprintf(err, errlen, "%s: %s", zpath, why);
+		close(zfd);
+		unlink(zpath);
+		zpath[0] = 0;
+		return -1;
+	}
+	*src = (struct moat_pkg_source){
+		.path = (char *)path, .mode = S_IFREG | 0600, .host = zpath,
+		.mtime_ns = (int64_t)time(NULL) * 1000000000, .dev = st.st_dev, .ino = st.st_ino,
+	};
+	return zfd;
+}
+
+int moat_snap_package(const char *out, const char *manifest, size_t mlen, const void *image,
+		      size_t len, const struct moat_snap_blob *scratch, int level, char *err,
+		      size_t errlen)
+{
+	char hash[17], shash[17], why[512], zpath[2][PATH_MAX] = { "", "" };
 	moat_snap_hash64(image, len, hash);
 	char *text = malloc(mlen + 256);
 	if (!text) {
@@ -167,30 +198,31 @@ int moat_snap_package(const char *out, const char *manifest, size_t mlen, const 
 		return -1;
 	}
 	memcpy(text, manifest, mlen);
-	size_t tlen = mlen + (size_t)snprintf(text + mlen, 256, "image_len = %zu\nimage_hash = %s\n",
+	size_t tlen = mlen + (size_t)snprintf(text + mlen, 128, "image_len = %zu\nimage_hash = %s\n",
 					      len, hash);
-	int r = -1, zfd = temp_beside(out, "zst", zpath, sizeof(zpath), err, errlen);
-	struct stat st;
-	if (zfd < 0)
-		goto out;
-	if (moat_snap_compress_at(image, len, level, zfd, why, sizeof(why)) < 0 ||
-	    (fstat(zfd, &st) < 0 && snprintf(why, sizeof(why), "%s", strerror(errno)))) {
-		snprintf(err, errlen, "%s: %s", zpath, why);
-		goto out;
+	if (scratch) { /* [Snapshot] is last: its keys go on it */
+		moat_snap_hash64(scratch->data, scratch->len, shash);
+		tlen += (size_t)snprintf(text + tlen, 128, "scratch_len = %zu\nscratch_hash = %s\n",
+					 scratch->len, shash);
 	}
-	struct moat_pkg_source src = {
-		.path = (char *)MOAT_SNAP_PATH, .mode = S_IFREG | 0600, .host = zpath,
-		.mtime_ns = (int64_t)time(NULL) * 1000000000, .dev = st.st_dev, .ino = st.st_ino,
-	};
-	if (moat_package_write(out, text, tlen, &src, 1, why, sizeof(why)) < 0)
-		snprintf(err, errlen, "%s", why);
-	else
-		r = 0;
-out:
-	if (zfd >= 0) {
-		close(zfd);
-		unlink(zpath);
+	struct moat_pkg_source src[2];
+	int r = -1, zfd[2] = { -1, -1 }, n = scratch ? 2 : 1;
+	zfd[0] = compress_beside(out, MOAT_SNAP_PATH, image, len, level, zpath[0],
+				 sizeof(zpath[0]), &src[0], err, errlen);
+	if (zfd[0] >= 0 && scratch)
+		zfd[1] = compress_beside(out, MOAT_SNAP_SCRATCH_PATH, scratch->data, scratch->len,
+					 level, zpath[1], sizeof(zpath[1]), &src[1], err, errlen);
+	if (zfd[0] >= 0 && (!scratch || zfd[1] >= 0)) {
+		if (moat_package_write(out, text, tlen, src, (size_t)n, why, sizeof(why)) < 0)
+			snprintf(err, errlen, "%s", why);
+		else
+			r = 0;
 	}
+	for (int i = 0; i < 2; i++)
+		if (zfd[i] >= 0) {
+			close(zfd[i]);
+			unlink(zpath[i]);
+		}
 	free(text);
 	return r;
 }
@@ -199,8 +231,8 @@ out:
  * added to its [Snapshot] section (the last), and the compressed image. */
 static int write_package(struct ckpt *c)
 {
-	return moat_snap_package(c->out, c->manifest, c->mlen, c->image, c->len, 3, c->err,
-				 sizeof(c->err));
+	return moat_snap_package(c->out, c->manifest, c->mlen, c->image, c->len, &c->scratch, 3,
+				 c->err, sizeof(c->err));
 }
 
 static int send_verdict(int sock, char v)
@@ -274,33 +306,81 @@ int moat_ckpt_request(const char *cmd, const char *name, int kind, int *sock, ch
 	return r;
 }
 
-int moat_ctl_pause(const char *cmd, const char *name, char *err, size_t errlen)
+/* One request to NAME's monitor for a checkpoint under way, quietly (the
+ * caller says the outcome in its own line), waiting at most wait_s for
+ * the answer.  0, or -1 with "WHAT: why" in err. */
+static int ctl_held(const char *name, uint16_t cmd, const char *what, int wait_s, int *fds,
+		    int nfds, char *err, size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	(void)cmd;
 	if (moat_ctl_dir(dir, sizeof(dir), err, errlen) < 0)
 		return -1;
-	int fd = moat_ctl_connect(dir, name); /* quiet: the caller says it in one line */
+	int fd = moat_ctl_connect(dir, name);
 	if (fd < 0) {
-		snprintf(err, errlen, "the pause: its control socket: %s", strerror(errno));
+		snprintf(err, errlen, "%s: its control socket: %s", what, strerror(errno));
 		return -1;
 	}
+	struct timeval tv = { wait_s, 0 };
+	if (wait_s > 1)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct moat_ctl_reply rep;
-	int r = moat_ctl_call(fd, MOAT_CTL_PAUSE, 0, NULL, 0, &rep);
+	int r = moat_ctl_call_fds(fd, cmd, 0, NULL, 0, &rep, fds, nfds);
 	int e = errno;
 	close(fd);
 	if (r < 0) {
-		snprintf(err, errlen, "the pause: %s", e == EAGAIN ? "its monitor did not answer"
+		snprintf(err, errlen, "%s: %s", what, e == EAGAIN ? "its monitor did not answer"
 			 : strerror(e));
 		return -1;
 	}
 	if (rep.status) {
 		char why[MOAT_CTL_PAYLOAD + 64];
 		refusal(&rep, why, sizeof(why));
-		snprintf(err, errlen, "the pause: %s", why);
+		snprintf(err, errlen, "%s: %s", what, why);
+		for (int i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		return -1;
 	}
 	return 0;
+}
+
+int moat_ctl_pause(const char *cmd, const char *name, char *err, size_t errlen)
+{
+	int none[1] = { -1 };
+	(void)cmd;
+	return ctl_held(name, MOAT_CTL_PAUSE, "the pause", 1, none, 0, err, errlen);
+}
+
+int moat_ctl_scratch(const char *name, struct moat_snap_blob *b, char *err, size_t errlen)
+{
+	int fd = -1;
+	struct stat st;
+	memset(b, 0, sizeof(*b));
+	if (ctl_held(name, MOAT_CTL_SCRATCH, "its /tmp", SCRATCH_WAIT_S, &fd, 1, err, errlen) < 0)
+		return -1;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > MOAT_SNAP_MAX_SCRATCH) {
+		snprintf(err, errlen, "its /tmp: the monitor sent no archive of it");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "its /tmp: mapping its archive: %s", strerror(errno));
+		return -1;
+	}
+	b->data = p;
+	b->len = (size_t)st.st_size;
+	return 0;
+}
+
+void moat_snap_blob_free(struct moat_snap_blob *b)
+{
+	if (b->data)
+		munmap((void *)b->data, b->len);
+	memset(b, 0, sizeof(*b));
 }
 
 /* Ask for the checkpoint: our end of the stream and the manifest. */
@@ -378,6 +458,8 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 		snprintf(c.err, sizeof(c.err), "%s", why); /* it cannot be checkpointed */
 		ok = 0;
 	}
+	/* The app is held for its verdict: its files stand still too. */
+	ok = ok && moat_ctl_scratch(c.name, &c.scratch, c.err, sizeof(c.err)) == 0;
 	ok = ok && write_package(&c) == 0;
 	if (!ok) {
 		fprintf(stderr, "moat: checkpoint: %s: %s\n", c.name, c.err);
@@ -408,6 +490,7 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 			ms_since(&t0));
 	rc = 0;
 out:
+	moat_snap_blob_free(&c.scratch);
 	if (c.image)
 		munmap(c.image, c.len);
 	if (c.raw >= 0)
@@ -467,6 +550,14 @@ int moat_inspect_snapshot(const char *file, const struct moat_manifest *m)
 		if (r->type == MOAT_SNAP_INFO)
 			memcpy(&info, r + 1, sizeof(info));
 	printf("  image:      %zu bytes, %llu compressed\n", s.len, (unsigned long long)s.zlen);
+	if (s.scratch_fd < 0)
+		printf("  scratch:    not carried (its /tmp was not saved)\n");
+	else
+		printf("  scratch:    %llu files, %llu bytes, %llu directories, %llu symlinks "
+		       "(archive %llu bytes, %llu compressed)\n",
+		       (unsigned long long)s.scratch.files, (unsigned long long)s.scratch.bytes,
+		       (unsigned long long)s.scratch.dirs, (unsigned long long)s.scratch.links,
+		       (unsigned long long)s.scratch_len, (unsigned long long)s.scratch_zlen);
 	printf("  threads:    %u\n  regions:    %u\n  memory:     %llu bytes\n  generation: %u\n",
 	       info.nthreads, info.nregions, (unsigned long long)info.memory, info.generation);
 	printf("  streams:    %u\n", info.nstreams);

@@ -49,8 +49,8 @@
 #include "tools.h"
 
 #define MIG_MAGIC "MOATMIG\x1a" /* the source's hello */
-#define MIG_VERSION 1
-#define MIG_READY "moat-migrate 1 ready"
+#define MIG_VERSION 2             /* 2: the saved /tmp follows the stream */
+#define MIG_READY "moat-migrate 2 ready"
 #define IDLE_MS 10000            /* no byte from the other side this long: give up */
 #define ANSWER_MS 60000          /* the target's resume, at most */
 #define CONNECT_MS 5000
@@ -59,6 +59,7 @@
 #define ROUND_SMALL 256          /* pages: a round this small is the last */
 #define ROUNDS_MAX 8
 #define CHUNK (1 << 20)
+#define SCRATCH_MIN 40           /* an empty archive: its magic and its end */
 
 struct mig_hello {
 	char magic[8];           /* MIG_MAGIC */
@@ -426,6 +427,27 @@ static void summary(struct src *s)
 		s->to.text, st->rounds, st->precopy_bytes, st->final_bytes, down, total);
 }
 
+/* After END, while the checkpointer holds the app: its /tmp, /dev/shm and
+ * copy-up layer (MOAT_CTL_SCRATCH), as a u64 length and the archive.  A
+ * stream that ended in ERROR has none. */
+static int send_scratch(struct src *s)
+{
+	struct moat_snap_blob b;
+	if (moat_mig_stats(s->parse)->error)
+		return 0;
+	if (moat_ctl_scratch(s->name, &b, s->err, sizeof(s->err)) < 0)
+		return -1;
+	uint64_t len = b.len;
+	int r = put(s->net, &len, sizeof(len)) < 0 || put(s->net, b.data, b.len) < 0 ? -1 : 0;
+	if (r < 0)
+		snprintf(s->err, sizeof(s->err), "sending its /tmp to the target: %s",
+			 strerror(errno));
+	moat_snap_blob_free(&b);
+	if (r < 0 && wait_fd(s->net, POLLIN, 0) > 0)
+		return target_spoke(s); /* it refused meanwhile: its reason is better */
+	return r;
+}
+
 /* After END: the target's answer, then the verdict.  0 once it runs. */
 static int conclude(struct src *s)
 {
@@ -509,7 +531,7 @@ int moat_cmd_migrate(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s.pause); /* with no rounds, the stop is now */
 	if (!(s.parse = moat_mig_new(MOAT_MIG_RELAY, s.err, sizeof(s.err))) || send_manifest(&s) < 0 ||
-	    pump(&s) < 0 || conclude(&s) < 0)
+	    pump(&s) < 0 || send_scratch(&s) < 0 || conclude(&s) < 0)
 		goto fail;
 	rc = 0;
 	goto out;
@@ -545,6 +567,9 @@ struct rx {
 	struct moat_mig *parse;
 	int img_fd;
 	size_t img_len;
+	struct moat_snap_blob scratch;   /* the saved /tmp, checked */
+	unsigned char *after;            /* bytes read past the stream's END */
+	size_t after_len, after_off;
 	char dir[PATH_MAX], pkg[PATH_MAX + 32];
 	char err[1024];
 };
@@ -741,6 +766,31 @@ static int take_manifest(struct rx *r)
 	return check_manifest(r);
 }
 
+/* What came in the same read as END: the start of the saved /tmp. */
+static int keep_after(struct rx *r, const unsigned char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	if (!(r->after = malloc(n))) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -1;
+	}
+	memcpy(r->after, p, n);
+	r->after_len = n;
+	return 0;
+}
+
+/* Exactly n bytes after the stream: those kept by keep_after first. */
+static int get_after(struct rx *r, void *buf, size_t n, const char *what, char *err,
+		     size_t errlen)
+{
+	size_t k = r->after_len - r->after_off < n ? r->after_len - r->after_off : n;
+	if (k)
+		memcpy(buf, r->after + r->after_off, k);
+	r->after_off += k;
+	return k == n ? 0 : get(r->net, (char *)buf + k, n - k, IDLE_MS, what, err, errlen);
+}
+
 /* The stream, through END, into the parser (which keeps it). */
 static int take_stream(struct rx *r)
 {
@@ -768,14 +818,78 @@ static int take_stream(struct rx *r)
 				return -1;
 			}
 			off += (size_t)k;
-			if (ev == MOAT_MIG_END && off < (size_t)n) {
+			if (ev == MOAT_MIG_END && off < (size_t)n && st->error) {
 				snprintf(r->err, sizeof(r->err), "bytes after the stream's END");
 				return -1;
 			}
 			if (ev == MOAT_MIG_END)
-				return 0;
+				return keep_after(r, buf + off, (size_t)n - off);
 		}
 	}
+}
+
+/* n bytes from the source into fd (a memfd), with the idle timeout. */
+static int take_into(struct rx *r, int fd, uint64_t n, const char *what)
+{
+	char why[256], *buf = malloc(CHUNK);
+	int ok = buf != NULL;
+	for (uint64_t done = 0; ok && done < n;) {
+		size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
+		ok = get_after(r, buf, k, what, why, sizeof(why)) == 0;
+		if (!ok)
+			snprintf(r->err, sizeof(r->err), "%s", why);
+		else if (write(fd, buf, k) != (ssize_t)k)
+			ok = 0, snprintf(r->err, sizeof(r->err), "%s: %s", what,
+					 strerror(errno ? errno : ENOSPC));
+		done += k;
+	}
+	if (!buf)
+		snprintf(r->err, sizeof(r->err), "out of memory");
+	free(buf);
+	return ok ? 0 : -1;
+}
+
+/* The saved /tmp after the stream: a u64 length, bounded, then the
+ * archive, checked whole (moat_scratch_check) before it goes into the
+ * package; moat run checks it again, and loads it as untrusted. */
+static int take_scratch(struct rx *r)
+{
+	uint64_t len;
+	char why[512];
+	struct moat_scratch_counts c;
+	if (moat_mig_stats(r->parse)->error)
+		return 0; /* nothing follows an ERROR: make_package says why */
+	if (get_after(r, &len, sizeof(len), "the source's /tmp", why, sizeof(why)) < 0) {
+		snprintf(r->err, sizeof(r->err), "%s", why);
+		return -1;
+	}
+	if (len < SCRATCH_MIN || len > MOAT_SNAP_MAX_SCRATCH) {
+		snprintf(r->err, sizeof(r->err), "the source's /tmp: an archive of %" PRIu64
+			 " bytes (%d to %llu)", len, SCRATCH_MIN,
+			 (unsigned long long)MOAT_SNAP_MAX_SCRATCH);
+		return -1;
+	}
+	int fd = memfd_create("moat-receive-scratch", MFD_CLOEXEC);
+	void *p = MAP_FAILED;
+	if (fd < 0)
+		snprintf(r->err, sizeof(r->err), "memfd: %s", strerror(errno));
+	else if (take_into(r, fd, len, "the source's /tmp") == 0 &&
+		 (p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		snprintf(r->err, sizeof(r->err), "mapping its /tmp: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	r->scratch = (struct moat_snap_blob){ p, (size_t)len };
+	if (r->after_off < r->after_len) { /* the source says nothing more now */
+		snprintf(r->err, sizeof(r->err), "bytes after the saved /tmp");
+		return -1;
+	}
+	if (moat_scratch_check(p, (size_t)len, &c, why, sizeof(why)) < 0) {
+		snprintf(r->err, sizeof(r->err), "the source's /tmp: %s", why);
+		return -1;
+	}
+	return 0;
 }
 
 /* The merged image as a snapshot package in a private directory. */
@@ -806,8 +920,8 @@ static int make_package(struct rx *r)
 		snprintf(r->err, sizeof(r->err), "mapping the image: %s", strerror(errno));
 		return -1;
 	}
-	int ok = moat_snap_package(r->pkg, r->manifest, r->mlen, img, r->img_len, 1, why,
-				   sizeof(why)) == 0;
+	int ok = moat_snap_package(r->pkg, r->manifest, r->mlen, img, r->img_len, &r->scratch, 1,
+				   why, sizeof(why)) == 0;
 	munmap(img, r->img_len);
 	close(r->img_fd);
 	r->img_fd = -1;
@@ -1000,7 +1114,7 @@ int moat_cmd_receive(int argc, char **argv)
 		goto out;
 	}
 	if (take_hello(&r) < 0 || take_manifest(&r) < 0 || take_stream(&r) < 0 ||
-	    make_package(&r) < 0) {
+	    take_scratch(&r) < 0 || make_package(&r) < 0) {
 		fprintf(stderr, "moat: receive: %s\n", r.err);
 		if (r.net >= 0)
 			put_error(r.net, r.err);
@@ -1018,6 +1132,8 @@ out:
 	if (r.img_fd >= 0)
 		close(r.img_fd);
 	moat_mig_free(r.parse);
+	moat_snap_blob_free(&r.scratch);
+	free(r.after);
 	free(r.manifest);
 	free(r.run_argv);
 	return rc;

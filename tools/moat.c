@@ -533,7 +533,7 @@ static int cmd_run(int argc, char **argv, int running_fd)
 	char **exts = calloc((size_t)argc, sizeof(char *));
 	int nexts = 0;
 	int nenv = 0, quick = 0, rc = 2, accept = 0, no_ckpt = 0;
-	struct moat_snap_loaded snap = { .memfd = -1 };
+	struct moat_snap_loaded snap = { .memfd = -1, .scratch_fd = -1 };
 	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
 		   *learn = NULL, *name = NULL;
 
@@ -668,6 +668,8 @@ static int cmd_run(int argc, char **argv, int running_fd)
 		lo.resume_fd = snap.memfd;
 		lo.has_running = running_fd >= 0;
 		lo.running_fd = running_fd;
+		lo.has_scratch = snap.scratch_fd >= 0; /* its /tmp, back before it runs */
+		lo.scratch_fd = snap.scratch_fd;
 	}
 	if (overlay) {
 		char abs[PATH_MAX];

@@ -41,12 +41,25 @@ int moat_ckpt_request(const char *cmd, const char *name, int kind, int *sock, ch
 /* MOAT_CTL_PAUSE to NAME: a migration's final stop.  0, or -1 with one
  * line in err. */
 int moat_ctl_pause(const char *cmd, const char *name, char *err, size_t errlen);
+/* Bytes held in memory (a mapping). */
+struct moat_snap_blob {
+	const void *data;
+	size_t len;
+};
+/* MOAT_CTL_SCRATCH to NAME while its checkpoint holds it: the archive of
+ * its /tmp, /dev/shm and copy-up layer, mapped into *b (free it with
+ * moat_snap_blob_free).  0, or -1 with one line in err. */
+int moat_ctl_scratch(const char *name, struct moat_snap_blob *b, char *err, size_t errlen);
+void moat_snap_blob_free(struct moat_snap_blob *b);
 /* Write the snapshot package OUT: the manifest with image_len and
  * image_hash appended (its [Snapshot] section is last), and the image
- * compressed at zstd 'level' through a temporary file beside OUT.  0, or
- * -1 with one line in err. */
+ * compressed at zstd 'level' through a temporary file beside OUT; with
+ * scratch (not NULL), the saved /tmp archive too, as
+ * MOAT_SNAP_SCRATCH_PATH with scratch_len and scratch_hash.  0, or -1
+ * with one line in err. */
 int moat_snap_package(const char *out, const char *manifest, size_t mlen, const void *image,
-		      size_t len, int level, char *err, size_t errlen);
+		      size_t len, const struct moat_snap_blob *scratch, int level, char *err,
+		      size_t errlen);
 
 /* moat migrate NAME --to ADDR, moat receive --listen ADDR [RUN OPTIONS]
  * (tools/migrate.c). */

@@ -132,6 +132,7 @@ struct moat_manifest {
 	int is_snapshot;
 	struct moat_snap_meta {
 		char *pico, *taken, *app, *extensions, *cwd, *image_len, *image_hash;
+		char *scratch_len, *scratch_hash; /* the saved /tmp, if carried */
 	} snap;
 };
 

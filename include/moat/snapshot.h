@@ -59,6 +59,8 @@
 #define MOAT_SNAP_VERSION 2
 #define MOAT_SNAP_PATH    "/.moat/snapshot.zst" /* the image in the package */
 #define MOAT_SNAP_MAX_IMAGE (64ULL << 30)       /* a raw image's largest size */
+#define MOAT_SNAP_SCRATCH_PATH "/.moat/scratch.zst" /* the saved /tmp in the package */
+#define MOAT_SNAP_MAX_SCRATCH (64ULL << 30)     /* a saved /tmp archive's largest size */
 #define MOAT_SNAP_PAGE    4096
 #define MOAT_SNAP_FPSTATE_MAX (64u << 10)       /* a THREAD's fpsize at most */
 
@@ -322,18 +324,40 @@ int moat_snap_compress(const void *image, size_t len, int fd, char *err, size_t 
 int moat_snap_compress_at(const void *image, size_t len, int level, int fd, char *err,
 			  size_t errlen);
 
+/* What a saved /tmp archive holds. */
+struct moat_scratch_counts {
+	uint64_t files, links;
+	uint64_t dirs;        /* but the tops (/tmp, /dev/shm, the copy-up layer) */
+	uint64_t bytes;       /* of its files */
+};
+
 /* A snapshot package opened for resume or inspection. */
 struct moat_snap_loaded {
 	int memfd;            /* the raw image, read-only sealed memfd */
 	const void *image;    /* mapped read-only, len bytes */
 	size_t len;
 	uint64_t zlen;        /* compressed bytes in the package */
+	int scratch_fd;       /* the saved /tmp archive, a sealed memfd, or -1
+				 (a snapshot taken before moat carried it) */
+	uint64_t scratch_len, scratch_zlen;   /* its bytes, raw and compressed */
+	struct moat_scratch_counts scratch;
 };
+
+/* The saved /tmp, /dev/shm and copy-up layer (the archive MOAT_CTL_SCRATCH
+ * answers with, monitor/scratch.c), checked as untrusted bytes: its
+ * structure, every length inside it, every path inside the scratch; and
+ * counted.  0, or -1 with one line in err ("the saved /tmp, entry N /PATH:
+ * why").  Loading it into a scratch checks again what only the file
+ * system can tell (a file through a symlink the archive made). */
+int moat_scratch_check(const void *archive, size_t len, struct moat_scratch_counts *c,
+		       char *err, size_t errlen);
 
 /* Open snapshot package 'path' (moat_package_open with every hash
  * checked), decompress its image into a memfd, bounded by
  * MOAT_SNAP_MAX_IMAGE and [Snapshot] image_len, check image_hash and
- * moat_snap_check.  'm' is the package's manifest as parsed.  0, or -1
+ * moat_snap_check; the same for its saved /tmp when [Snapshot] has
+ * scratch_len (MOAT_SNAP_SCRATCH_PATH, scratch_len, scratch_hash,
+ * moat_scratch_check).  'm' is the package's manifest as parsed.  0, or -1
  * with one line "PATH: what is wrong" in err. */
 struct moat_manifest;
 int moat_snap_load(const char *path, const struct moat_manifest *m,

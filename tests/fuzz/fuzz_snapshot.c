@@ -10,6 +10,10 @@
  * walking it with moat_snap_next stays inside it and ends at END, every
  * record's body is inside it, a STREAM's URI and buffered bytes and a
  * REGION's runs are inside their record, and INFO's counts are true.
+ *
+ * The same bytes, with the magic of a saved /tmp archive put in front,
+ * go through moat_scratch_check too (a snapshot's /.moat/scratch.zst):
+ * refused with one line, or accepted with counts the bytes can hold.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -70,8 +74,27 @@ static void walk(const unsigned char *img, size_t len)
 		__builtin_trap();
 }
 
+static void scratch(const uint8_t *data, size_t size)
+{
+	unsigned char *a = malloc(size + 8);
+	char err[512] = "";
+	struct moat_scratch_counts c;
+	if (!a)
+		return;
+	memcpy(a, "MOATSCR1", 8);
+	memcpy(a + 8, data, size);
+	int r = moat_scratch_check(a, size + 8, &c, err, sizeof(err));
+	if (r < 0 && (!err[0] || strchr(err, '\n')))
+		__builtin_trap();
+	/* every entry is at least 32 bytes and a path: the counts are bounded */
+	if (r == 0 && (c.bytes > size || (c.files + c.dirs + c.links) * 40 > size))
+		__builtin_trap();
+	free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	scratch(data, size);
 	unsigned char *img = malloc(size ? size : 1);
 	char err[512];
 	if (!img)

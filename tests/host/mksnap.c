@@ -6,6 +6,8 @@
  *   mksnap check FILE                        moat_snap_check: "ok" or the fault
  *   mksnap package OUT.mpk --pico FILE [--dep NAME=VERSION]... [--error TEXT]
  *          [--bad] [--entry PATH]            a snapshot package
+ *          [--scratch ARCHIVE [--scratch-len N]]   with ARCHIVE as its saved
+ *                                            /tmp (scratch_len N: a lie)
  *   mksnap seeds DIR                         fuzz seeds for fuzz_snapshot
  *
  * The image is tiny and valid: INFO, one STREAM ("file:/data/a", 3
@@ -152,9 +154,37 @@ static int seeds(const char *dir)
 	return 0;
 }
 
+/* The saved /tmp ARCHIVE compressed into a file beside the package
+ * (zpath), as its source; its [Snapshot] lines in keys. */
+static int scratch_source(const char *archive, const char *len_lie, char *zpath,
+			  struct moat_pkg_source *src, char *keys, size_t klen)
+{
+	char err[512], hash[17];
+	FILE *f = fopen(archive, "rb");
+	static char a[1 << 20];
+	size_t n = f ? fread(a, 1, sizeof(a), f) : 0;
+	if (f)
+		fclose(f);
+	int fd = mkstemp(zpath);
+	if (!f || fd < 0 || moat_snap_compress(a, n, fd, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mksnap package: --scratch %s: %s\n", archive,
+			!f || fd < 0 ? strerror(errno) : err);
+		return -1;
+	}
+	close(fd);
+	moat_snap_hash64(a, n, hash);
+	snprintf(keys, klen, "scratch_len = %s\nscratch_hash = %s\n", len_lie ? len_lie : "", hash);
+	if (!len_lie)
+		snprintf(keys, klen, "scratch_len = %zu\nscratch_hash = %s\n", n, hash);
+	*src = (struct moat_pkg_source){ .path = (char *)MOAT_SNAP_SCRATCH_PATH,
+					 .mode = S_IFREG | 0600, .host = zpath };
+	return 0;
+}
+
 static int package(int argc, char **argv)
 {
 	const char *out = argv[2], *pico = NULL, *error = NULL, *entry = "/bin/busybox";
+	const char *scratch = NULL, *scratch_len = NULL;
 	char deps[4096] = "", hash[33], ihash[17], err[1024];
 	size_t dl = 0;
 	int bad = 0;
@@ -167,6 +197,10 @@ static int package(int argc, char **argv)
 			entry = argv[++i];
 		} else if (!strcmp(argv[i], "--bad")) {
 			bad = 1;
+		} else if (!strcmp(argv[i], "--scratch") && i + 1 < argc) {
+			scratch = argv[++i];
+		} else if (!strcmp(argv[i], "--scratch-len") && i + 1 < argc) {
+			scratch_len = argv[++i];
 		} else if (!strcmp(argv[i], "--dep") && i + 1 < argc && strchr(argv[i + 1], '=')) {
 			char *d = argv[++i], *eq = strchr(d, '=');
 			dl += (size_t)snprintf(deps + dl, sizeof(deps) - dl,
@@ -183,28 +217,35 @@ static int package(int argc, char **argv)
 	}
 	struct buf b = image(error, bad);
 	moat_snap_hash64(b.p, b.n, ihash);
+	char zpath[4200], spath[4200], keys[256] = "";
+	char *dir = realpath(".", NULL);
+	snprintf(zpath, sizeof(zpath), "%s/.mksnap-XXXXXX", dir);
+	snprintf(spath, sizeof(spath), "%s/.mksnap-scratch-XXXXXX", dir);
+	free(dir);
+	struct moat_pkg_source src[2];
+	if (scratch && scratch_source(scratch, scratch_len, spath, &src[1], keys, sizeof(keys)) < 0)
+		return 1;
 	char *manifest;
 	int mlen = asprintf(&manifest,
 			    "[Package]\nmanifest_version = 1\n\n[Identity]\nname = busybox-snapshot\n"
 			    "version = 1\n\n[Application]\nentry = file://%s\n%s\n[Namespace]\n"
 			    "file:///data = file:///srv/data\n\n[Snapshot]\npico = %s\napp = busybox\n"
 			    "extensions = ckpt\ncwd = file:///\ntaken = 2026-12-04T19:00:00Z\n"
-			    "image_len = %zu\nimage_hash = %s\n",
-			    entry, deps, hash, b.n, ihash);
-	char zpath[4200];
-	char *dir = realpath(".", NULL);
-	snprintf(zpath, sizeof(zpath), "%s/.mksnap-XXXXXX", dir);
-	free(dir);
+			    "image_len = %zu\nimage_hash = %s\n%s",
+			    entry, deps, hash, b.n, ihash, keys);
 	int fd = mkstemp(zpath);
 	if (fd < 0 || moat_snap_compress(b.p, b.n, fd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mksnap package: %s\n", fd < 0 ? strerror(errno) : err);
 		return 1;
 	}
 	close(fd);
-	struct moat_pkg_source src = { .path = (char *)MOAT_SNAP_PATH, .mode = S_IFREG | 0600,
-				       .host = zpath };
-	int r = moat_package_write(out, manifest, (size_t)mlen, &src, 1, err, sizeof(err));
+	src[0] = (struct moat_pkg_source){ .path = (char *)MOAT_SNAP_PATH, .mode = S_IFREG | 0600,
+					   .host = zpath };
+	int r = moat_package_write(out, manifest, (size_t)mlen, src, scratch ? 2 : 1, err,
+				   sizeof(err));
 	unlink(zpath);
+	if (scratch)
+		unlink(spath);
 	free(manifest);
 	free(b.p);
 	if (r < 0) {
