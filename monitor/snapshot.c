@@ -47,6 +47,7 @@ _Static_assert(sizeof(struct moat_snap_thread) == 168, "thread layout");
 
 static const char *const type_names[MOAT_SNAP_NTYPES] = {
 	"END", "INFO", "STREAM", "SYNC", "TIMER", "REGION", "THREAD", "ERROR", "PAGES", "ROUND",
+	"PROCESS",
 };
 
 /* The phase of each type: records come in this order (snapshot.h). */
@@ -75,6 +76,12 @@ struct walk {
 	int allow_base;        /* a migration's FINAL: REGION_BASE allowed */
 	struct moat_snap_info info;
 	uint64_t nthreads, nregions, nstreams, memory;
+	/* A process tree: PROCESS records open sections. */
+	int tree, nsections;
+	size_t section_index;  /* the index of the section's PROCESS record */
+	int32_t last_pid;
+	struct moat_snap_child first_kids[MOAT_SNAP_MAX_CHILDREN]; /* process 1's */
+	uint32_t first_nkids, live_kids;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -224,12 +231,14 @@ static int check_thread(struct walk *w, const unsigned char *b, uint64_t len)
 	return 0;
 }
 
+static int check_process(struct walk *w, const unsigned char *b, uint64_t len);
+
 static int check_body(struct walk *w, const unsigned char *b, uint64_t len)
 {
 	switch (w->type) {
 	case MOAT_SNAP_INFO:
-		if (w->have_info || w->index != 0)
-			return bad(w, "INFO must be the first record, once");
+		if (w->have_info || w->index != (w->tree ? w->section_index + 1 : 0))
+			return bad(w, "INFO must be the first record (of its process), once");
 		if (len != sizeof(w->info))
 			return bad(w, "%" PRIu64 " bytes, expected %zu", len, sizeof(w->info));
 		memcpy(&w->info, b, sizeof(w->info));
@@ -245,10 +254,69 @@ static int check_body(struct walk *w, const unsigned char *b, uint64_t len)
 			return bad(w, "%" PRIu64 " bytes of text (1 to %d)", len, ERROR_TEXT_MAX);
 		w->have_error = 1;
 		return 0;
+	case MOAT_SNAP_PROCESS:
+		return check_process(w, b, len);
 	case MOAT_SNAP_PAGES: case MOAT_SNAP_ROUND:
 		return bad(w, "a migration record in an image (moat_snap_merge makes an image of a "
 			   "migration stream)");
 	}
+	return 0;
+}
+
+/* Is pid a live child process 1 named? */
+static int live_child(const struct walk *w, int32_t pid)
+{
+	for (uint32_t i = 0; i < w->first_nkids; i++)
+		if (w->first_kids[i].pid == pid && !w->first_kids[i].ended)
+			return 1;
+	return 0;
+}
+
+static int check_children(struct walk *w, const struct moat_snap_process *p,
+			  const unsigned char *b)
+{
+	for (uint32_t i = 0; i < p->nchildren; i++) {
+		struct moat_snap_child c;
+		memcpy(&c, b + i * sizeof(c), sizeof(c));
+		if (c.pid <= 1 || c.ended > 1 || c.zero || (!c.ended && c.status))
+			return bad(w, "child %u: pid %d, ended %u: malformed", i, c.pid, c.ended);
+		for (uint32_t j = 0; j < i; j++)
+			if (w->first_kids[j].pid == c.pid)
+				return bad(w, "child pid %d twice", c.pid);
+		w->first_kids[i] = c;
+		w->live_kids += !c.ended;
+	}
+	w->first_nkids = p->nchildren;
+	return 0;
+}
+
+/* PROCESS: a section of its own; process 1 first, then its live
+ * children in ascending pid order, each once. */
+static int check_process(struct walk *w, const unsigned char *b, uint64_t len)
+{
+	struct moat_snap_process p;
+	if (len < sizeof(p))
+		return bad(w, "%" PRIu64 " bytes, shorter than its fixed part (%zu)", len, sizeof(p));
+	memcpy(&p, b, sizeof(p));
+	if (p.nchildren > MOAT_SNAP_MAX_CHILDREN ||
+	    len != sizeof(p) + p.nchildren * sizeof(struct moat_snap_child))
+		return bad(w, "length %" PRIu64 " does not hold its %u children", len, p.nchildren);
+	if (p.pgid <= 0)
+		return bad(w, "process group %d", p.pgid);
+	if (w->nsections == 0) {
+		if (w->index != 0 || p.pid != 1 || p.ppid != 0)
+			return bad(w, "the first process must be process 1, first");
+		w->tree = 1;
+		w->nsections = 1;
+		w->last_pid = 1;
+		return check_children(w, &p, b + sizeof(p));
+	}
+	if (!w->tree || p.ppid != 1 || p.nchildren || p.pid <= w->last_pid ||
+	    !live_child(w, p.pid))
+		return bad(w, "process %d: not a live child of process 1 in ascending order, or with"
+			   " children of its own", p.pid);
+	w->last_pid = p.pid;
+	w->nsections++;
 	return 0;
 }
 
@@ -269,6 +337,23 @@ static int check_counts(struct walk *w)
 	if (w->info.memory != w->memory)
 		return bad(w, "INFO says %" PRIu64 " bytes of memory; the runs hold %" PRIu64,
 			   w->info.memory, w->memory);
+	return 0;
+}
+
+/* A PROCESS record ends the section before it: its counts, then a
+ * fresh start for the next process's records. */
+static int section_end(struct walk *w)
+{
+	if (!w->tree)
+		return bad(w, "PROCESS in an image that did not begin with one");
+	if (check_counts(w) < 0)
+		return -1;
+	w->section_index = w->index;
+	w->last_phase = 0;
+	w->last_handle = -1;
+	w->have_region = w->have_info = 0;
+	w->region_end = 0;
+	w->nthreads = w->nregions = w->nstreams = w->memory = 0;
 	return 0;
 }
 
@@ -318,6 +403,14 @@ static int check_image(const void *image, size_t len, int allow_base, char *err,
 				return bad(&w, "padding is not zero");
 		if (w.have_error && r.type != MOAT_SNAP_END)
 			return bad(&w, "a record after ERROR");
+		if (r.type == MOAT_SNAP_PROCESS && w.index && section_end(&w) < 0)
+			return -1;
+		if (r.type == MOAT_SNAP_PROCESS) {
+			if (check_body(&w, p + off + sizeof(r), r.len) < 0)
+				return -1;
+			off += sizeof(r) + r.len + pad;
+			continue;
+		}
 		if (r.type != MOAT_SNAP_ERROR && phase(r.type) < w.last_phase)
 			return bad(&w, "out of order (records go INFO, STREAM/SYNC, TIMER, REGION, "
 				   "THREAD, END)");
@@ -335,6 +428,9 @@ static int check_image(const void *image, size_t len, int allow_base, char *err,
 			return bad(&w, "END has a body of %" PRIu64 " bytes", r.len);
 		if (off != len)
 			return bad(&w, "%zu bytes after the END record", len - off);
+		if (w.tree && !w.have_error && (uint32_t)w.nsections != w.live_kids + 1)
+			return bad(&w, "process 1 names %u live children; the image holds %d",
+				   w.live_kids, w.nsections - 1);
 		return check_counts(&w);
 	}
 }

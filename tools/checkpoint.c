@@ -34,6 +34,7 @@
 #define MANIFEST_MAX (1 << 20)
 
 struct ckpt {
+	struct moat_tree tree; /* the child processes' streams */
 	const char *name, *out;
 	int sock;            /* our end of the image stream */
 	int raw;             /* the raw image, a temporary file */
@@ -112,39 +113,10 @@ static int read_image(struct ckpt *c)
 	if (c->raw < 0)
 		return -1;
 	unlink(tmp);
-	static char buf[1 << 16];
 	uint64_t total = 0;
-	for (;;) {
-		struct pollfd p = { c->sock, POLLIN, 0 };
-		int r = poll(&p, 1, IMAGE_IDLE_MS);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			snprintf(c->err, sizeof(c->err), "no image after %d s (%" PRIu64 " bytes so far)"
-				 "; is its checkpointer stuck?", IMAGE_IDLE_MS / 1000, total);
-			return -1;
-		}
-		ssize_t n = r < 0 ? -1 : read(c->sock, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(c->err, sizeof(c->err), "reading the image: %s", strerror(errno));
-			return -1;
-		}
-		if (n == 0)
-			break;
-		if ((uint64_t)n > MOAT_SNAP_MAX_IMAGE - total) {
-			snprintf(c->err, sizeof(c->err), "the image is larger than %llu bytes",
-				 (unsigned long long)MOAT_SNAP_MAX_IMAGE);
-			return -1;
-		}
-		if (write(c->raw, buf, (size_t)n) != n) {
-			snprintf(c->err, sizeof(c->err), "writing the image to %s: %s", tmp,
-				 strerror(errno ? errno : ENOSPC));
-			return -1;
-		}
-		total += (uint64_t)n;
-	}
+	if (moat_tree_gather(c->name, c->sock, c->raw, &c->tree, &total, c->err,
+			     sizeof(c->err)) < 0)
+		return -1;
 	if (total == 0) {
 		snprintf(c->err, sizeof(c->err), "its checkpointer sent no image");
 		return -1;
@@ -235,9 +207,16 @@ static int write_package(struct ckpt *c)
 				 c->err, sizeof(c->err));
 }
 
-static int send_verdict(int sock, char v)
+static int send_verdict_to(int sock, char v)
 {
 	return send(sock, &v, 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* Children first: process 1 ending first would end them unasked. */
+static int verdict_all(struct ckpt *c, char v)
+{
+	moat_tree_send(&c->tree, v);
+	return send_verdict_to(c->sock, v);
 }
 
 int moat_ctl_open(const char *cmd, const char *name)
@@ -444,7 +423,7 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 	if (request(&c) < 0) {
 		if (c.sock >= 0) {
 			fprintf(stderr, "moat: checkpoint: %s: %s\n", c.name, c.err);
-			send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
+			verdict_all(&c, MOAT_SNAP_VERDICT_CONTINUE);
 		}
 		goto out;
 	}
@@ -463,23 +442,25 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 	ok = ok && write_package(&c) == 0;
 	if (!ok) {
 		fprintf(stderr, "moat: checkpoint: %s: %s\n", c.name, c.err);
-		send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
+		verdict_all(&c, MOAT_SNAP_VERDICT_CONTINUE);
 		goto out;
 	}
 	/* A migration's source waits for its target to run. */
 	if (before_verdict && before_verdict(c.out, arg) < 0) {
-		send_verdict(c.sock, MOAT_SNAP_VERDICT_CONTINUE);
+		verdict_all(&c, MOAT_SNAP_VERDICT_CONTINUE);
 		goto out;
 	}
 	/* Written and renamed into place: now it may end. */
-	if (send_verdict(c.sock, leave ? MOAT_SNAP_VERDICT_CONTINUE : MOAT_SNAP_VERDICT_END) < 0)
+	if (verdict_all(&c, leave ? MOAT_SNAP_VERDICT_CONTINUE : MOAT_SNAP_VERDICT_END) < 0)
 		fprintf(stderr, "moat: checkpoint: %s: the snapshot is written, but the picoprocess "
 			"did not wait for its verdict (%s)\n", c.name, strerror(errno));
-	struct moat_snap_info info = { 0 };
-	const struct moat_snap_rec *r = (const void *)((const char *)c.image +
-						       sizeof(struct moat_snap_header));
-	if (r->type == MOAT_SNAP_INFO)
-		memcpy(&info, r + 1, sizeof(info));
+	struct moat_snap_info info = { 0 }, one;
+	size_t off = sizeof(struct moat_snap_header);
+	for (const struct moat_snap_rec *r; (r = moat_snap_next(c.image, c.len, &off));)
+		if (r->type == MOAT_SNAP_INFO) { /* memory: of every process */
+			memcpy(&one, r + 1, sizeof(one));
+			info.memory += one.memory;
+		}
 	struct stat st;
 	if (stat(c.out, &st) < 0)
 		st.st_size = 0;
@@ -491,6 +472,7 @@ int moat_checkpoint_take(const char *name, const char *out, int leave,
 	rc = 0;
 out:
 	moat_snap_blob_free(&c.scratch);
+	moat_tree_close(&c.tree);
 	if (c.image)
 		munmap(c.image, c.len);
 	if (c.raw >= 0)

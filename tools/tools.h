@@ -42,6 +42,22 @@ int moat_ckpt_request(const char *cmd, const char *name, int kind, int *sock, ch
  * line in err. */
 int moat_ctl_pause(const char *cmd, const char *name, char *err, size_t errlen);
 /* Bytes held in memory (a mapping). */
+/* ckpt_tree.c: the streams of a snapshot's child processes. */
+struct moat_tree {
+	int kids[64];   /* MOAT_SNAP_MAX_CHILDREN */
+	int nkids;
+};
+/* Read process 1's stream 'sock' and, for a tree, each child's (asked of
+ * NAME's monitor), sending each the go byte once all have stopped; the
+ * joined raw image is appended to raw, *total its bytes.  0, or -1 with
+ * one line in err (the caller then sends MOAT_SNAP_VERDICT_CONTINUE to
+ * all: moat_tree_send, and to sock). */
+int moat_tree_gather(const char *name, int sock, int raw, struct moat_tree *t, uint64_t *total,
+		     char *err, size_t errlen);
+/* One byte (a verdict) to every child's stream. */
+void moat_tree_send(struct moat_tree *t, char byte);
+void moat_tree_close(struct moat_tree *t);
+
 struct moat_snap_blob {
 	const void *data;
 	size_t len;

@@ -49,8 +49,10 @@ enum ck_htype { CK_H_FREE, CK_H_STREAM, CK_H_SEM, CK_H_EVENT, CK_H_THREAD, CK_H_
 struct ck_handle {
 	uint8_t type;             /* enum ck_htype */
 	int32_t real;             /* the handle below */
-	uint64_t object;          /* pipes: the pair's identity, the same in
-				     every process that inherited it */
+	uint64_t object;          /* pipes: the pair's identity (even) and
+				     which end (bit 0: 0 the read or first end,
+				     1 the other), the same in every process
+				     that inherited it */
 	uint8_t origin;           /* enum moat_snap_origin (streams) */
 	uint32_t access, options, kind;
 	int32_t peer;

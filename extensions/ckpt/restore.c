@@ -151,7 +151,30 @@ struct pending_stream {
 
 static struct pending_stream *streams; /* by handle, from ck_pages */
 static struct moat_snap_sync syncs[CK_MAX_HANDLES];
-static uint8_t want[CK_MAX_HANDLES];   /* 1 stream, 2 sync */
+static uint8_t want[CK_MAX_HANDLES];   /* 1 stream, 2 sync, 3 made with its
+					  peer, 4 an end of a shared pair */
+
+/* Pipe pairs that ends of in more than one process share: process 1
+ * makes them before it forks the others, which inherit them. */
+#define CK_MAX_SHARED 256
+struct shared_pair {
+	uint64_t id;          /* even */
+	uint32_t origin;      /* of the first end seen */
+	int seen_in;          /* the first process (section) that holds one */
+	int shared;
+	moat_handle end[2];   /* real: read (or first) end, the other */
+	uint8_t used[2];      /* by this process */
+};
+static struct shared_pair pairs[CK_MAX_SHARED];
+static uint32_t npairs;
+
+static struct shared_pair *pair_of(uint64_t object)
+{
+	for (uint32_t i = 0; i < npairs; i++)
+		if (pairs[i].id == (object & ~1ULL) && pairs[i].shared)
+			return &pairs[i];
+	return NULL;
+}
 
 static void read_stream(struct in *in, uint64_t len)
 {
@@ -164,6 +187,13 @@ static void read_stream(struct in *in, uint64_t len)
 		fail("the image", ": a stream record is malformed", "");
 	struct pending_stream *p = &streams[s.handle];
 	p->s = s;
+	if (s.object && pair_of(s.object)) {
+		/* process 1 made it, with its bytes: only its number here */
+		want[s.handle] = 4;
+		in->off += len - sizeof(s);
+		skip_pad(in, len);
+		return;
+	}
 	p->uri = ck_pages(s.uri_len + 1);
 	p->data = s.buffered ? ck_pages(s.buffered) : NULL;
 	if (!p->uri || (s.buffered && !p->data))
@@ -227,7 +257,7 @@ static int ends_match(int h, int q)
 	int kinds = a->origin == MOAT_SNAP_DUPLEX ? b->origin == MOAT_SNAP_DUPLEX
 						  : is_pair(b->origin) && b->origin != a->origin &&
 						    b->origin != MOAT_SNAP_DUPLEX;
-	return kinds && b->peer == h && a->object == b->object;
+	return kinds && b->peer == h && (a->object ^ b->object) == 1;
 }
 
 /* A pipe pair: h's end at h, the other at its peer's number if the
@@ -245,13 +275,42 @@ static void make_pair(int h)
 		want[peer] = 3;
 		ck_handle_bind(peer, other);
 		ck_handle_stream(peer, streams[peer].s.origin, "", streams[peer].s.access, 0, h);
-		ck_handles[peer].object = s->object;
+		ck_handles[peer].object = streams[peer].s.object;
 	} else {
 		ck_below->object_close(other);
 		peer = -1;
 	}
 	ck_handle_stream(h, s->origin, "", s->access, 0, peer);
 	ck_handles[h].object = s->object;
+}
+
+/* An end of a shared pair, inherited from process 1: its number. */
+static void bind_shared(int h)
+{
+	struct moat_snap_stream *s = &streams[h].s;
+	struct shared_pair *sp = pair_of(s->object);
+	int end = (int)(s->object & 1);
+	if (!sp)
+		fail("a pipe", ": shared, but not made", "");
+	sp->used[end] = 1;
+	ck_handle_bind(h, sp->end[end]);
+	int peer = s->peer;
+	if (peer < 3 || peer >= CK_MAX_HANDLES || want[peer] != 4 ||
+	    (streams[peer].s.object ^ s->object) != 1)
+		peer = -1;
+	ck_handle_stream(h, s->origin, "", s->access, 0, peer);
+	ck_handles[h].object = s->object;
+}
+
+/* The shared ends this process does not hold. */
+static void close_unused_shared(void)
+{
+	for (uint32_t i = 0; i < npairs; i++)
+		for (int e = 0; e < 2; e++)
+			if (pairs[i].shared && !pairs[i].used[e] && pairs[i].end[e] >= 0) {
+				ck_below->object_close(pairs[i].end[e]);
+				pairs[i].end[e] = MOAT_NO_HANDLE;
+			}
 }
 
 /* Make every handle again and give it its number (the numbers are the
@@ -261,6 +320,10 @@ static void restore_handles(void)
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		if (!want[h] || want[h] == 3)
 			continue;
+		if (want[h] == 4) {
+			bind_shared(h);
+			continue;
+		}
 		if (want[h] == 2) {
 			struct moat_snap_sync *s = &syncs[h];
 			long r = s->kind == MOAT_SNAP_SEMAPHORE ? ck_below->semaphore_create(s->a, s->b)
@@ -284,9 +347,10 @@ static void restore_handles(void)
 		else
 			ck_handle_stream(h, MOAT_SNAP_CLOSED, "", MOAT_ACCESS_RDWR, 0, -1);
 	}
+	close_unused_shared();
 	/* Bytes that waited in pipes go back in, through the writing end. */
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
-		if (!want[h] || !streams[h].s.buffered || !strncmp(streams[h].uri, "memfd:", 6))
+		if (!want[h] || want[h] == 4 || !streams[h].s.buffered || !strncmp(streams[h].uri, "memfd:", 6))
 			continue;
 		int w = ck_handles[h].peer;
 		moat_handle real = w >= 0 ? ck_real(w) : MOAT_NO_HANDLE;
@@ -309,30 +373,20 @@ void ck_resume_set_state(void *lo, void *hi)
 	state_lo = lo, state_hi = hi;
 }
 
-void ck_resume(void)
-{
-	struct in in = { 0 };
-	long h = ck_below->stream_open(ck_opt.in, MOAT_ACCESS_READ, 0, 0);
-	if (h < 0)
-		fail(ck_opt.in, ": cannot open the image: ", err_name(h));
-	struct moat_attr at;
-	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
-		fail(ck_opt.in, ": cannot see its size", "");
-	in = (struct in){ .h = (moat_handle)h, .size = at.size };
-	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
-	if (!streams)
-		fail("the image", ": no memory", "");
+/* A child being resumed: where it tells process 1 it is in place. */
+static moat_handle ready_fd = MOAT_NO_HANDLE;
 
-	struct moat_snap_header hdr;
-	get(&in, &hdr, sizeof(hdr));
-	if (memcmp(hdr.magic, MOAT_SNAP_MAGIC, 8) || hdr.version != MOAT_SNAP_VERSION)
-		fail(ck_opt.in, ": not a checkpoint image of this version", "");
+/* One process's records, from its INFO at in->off: memory, handles,
+ * threads, timers; then it goes on where it stopped.  'first': process
+ * 1, which tells the monitor once everything is in place. */
+static _Noreturn void restore_process(struct in *in, int first)
+{
 	struct moat_snap_rec rec;
 	struct moat_snap_info info;
-	get_rec(&in, &rec, MOAT_SNAP_INFO, sizeof(info));
-	get(&in, &info, sizeof(info));
-	in.off += rec.len - sizeof(info);
-	skip_pad(&in, rec.len);
+	get_rec(in, &rec, MOAT_SNAP_INFO, sizeof(info));
+	get(in, &info, sizeof(info));
+	in->off += rec.len - sizeof(info);
+	skip_pad(in, rec.len);
 	if (info.nthreads == 0 || info.nthreads > CK_MAX_THREADS)
 		fail("the image", ": holds no thread, or too many", "");
 	ck_mono_offset = info.monotonic_ns - ck_below->system_time(MOAT_CLOCK_MONOTONIC);
@@ -344,20 +398,20 @@ void ck_resume(void)
 	ck_region_add((uint64_t)state_lo, (uint64_t)((char *)state_hi - (char *)state_lo),
 		      MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_SNAP_IMAGE, 0, NULL, 0);
 	for (;;) {
-		get(&in, &rec, sizeof(rec));
-		if (rec.len > in.size - in.off)
+		get(in, &rec, sizeof(rec));
+		if (rec.len > in->size - in->off)
 			fail("the image", " is truncated", "");
-		if (rec.type == MOAT_SNAP_END)
+		if (rec.type == MOAT_SNAP_END || rec.type == MOAT_SNAP_PROCESS)
 			break;
 		switch (rec.type) {
 		case MOAT_SNAP_STREAM:
-			read_stream(&in, rec.len);
+			read_stream(in, rec.len);
 			break;
 		case MOAT_SNAP_SYNC: {
 			struct moat_snap_sync s;
 			if (rec.len != sizeof(s))
 				fail("the image", ": a sync record is malformed", "");
-			get(&in, &s, sizeof(s));
+			get(in, &s, sizeof(s));
 			if (s.handle < 3 || s.handle >= CK_MAX_HANDLES || want[s.handle] ||
 			    (s.kind != MOAT_SNAP_SEMAPHORE && s.kind != MOAT_SNAP_EVENT))
 				fail("the image", ": a sync record is malformed", "");
@@ -368,30 +422,30 @@ void ck_resume(void)
 		case MOAT_SNAP_TIMER:
 			if (rec.len != sizeof(timers[0]) || ntimers == 3)
 				fail("the image", ": a timer record is malformed", "");
-			get(&in, &timers[ntimers], sizeof(timers[0]));
+			get(in, &timers[ntimers], sizeof(timers[0]));
 			if (timers[ntimers].which > 2)
 				fail("the image", ": a timer record is malformed", "");
 			ntimers++;
 			break;
 		case MOAT_SNAP_REGION:
-			restore_region(&in, state_lo, state_hi, rec.len);
+			restore_region(in, state_lo, state_hi, rec.len);
 			break;
 		case MOAT_SNAP_THREAD: {
 			struct moat_snap_thread s;
 			if (rec.len < sizeof(s) || nthreads == info.nthreads)
 				fail("the image", ": a thread record is malformed", "");
-			get(&in, &s, sizeof(s));
+			get(in, &s, sizeof(s));
 			struct ck_thread *t = &ck_threads[nthreads++];
 			if (s.fpsize > CK_FP_MAX || rec.len != sizeof(s) + s.fpsize ||
 			    (s.fpsize && s.fpsize < 512))
 				fail("the image", ": a thread record is malformed", "");
 			memcpy(t->regs, s.regs, sizeof(t->regs));
 			t->fsbase = s.fsbase, t->gsbase = s.gsbase, t->fpsize = s.fpsize;
-			get(&in, t->fp, s.fpsize);
+			get(in, t->fp, s.fpsize);
 			uint32_t magic1;
 			memcpy(&magic1, t->fp + 464, 4);
 			t->xsave = s.fpsize > 512 && magic1 == 0x46505853u;
-			skip_pad(&in, rec.len);
+			skip_pad(in, rec.len);
 			break;
 		}
 		default:
@@ -400,11 +454,11 @@ void ck_resume(void)
 		if (rec.type == MOAT_SNAP_STREAM || rec.type == MOAT_SNAP_REGION)
 			continue; /* they skipped their own padding */
 		if (rec.type != MOAT_SNAP_THREAD)
-			skip_pad(&in, rec.len);
+			skip_pad(in, rec.len);
 	}
 	if (nthreads != info.nthreads)
 		fail("the image", ": its threads are missing", "");
-	ck_below->object_close((moat_handle)h);
+	ck_below->object_close(in->h);
 	restore_handles();
 	ck_unlock();
 	ck_generation = info.generation + 1;
@@ -432,7 +486,230 @@ void ck_resume(void)
 		ck_timers[timers[k].which] = (struct ck_timer){ 1, timers[k].value_ns,
 								timers[k].interval_ns };
 	}
-	/* Everything is in place: say so (a migration's source ends now). */
-	ck_below->stream_open("snapshot:running", MOAT_ACCESS_READ, 0, 0);
+	/* Everything is in place: say so (a migration's source ends now; a
+	 * child tells process 1, which waits for it). */
+	if (first) {
+		ck_below->stream_open("snapshot:running", MOAT_ACCESS_READ, 0, 0);
+	} else {
+		ck_below->stream_write(ready_fd, MOAT_OFFSET_STREAM, "K", 1);
+		ck_below->object_close(ready_fd);
+	}
 	ck_jump(&ck_threads[0]);
+}
+
+/* --- a process tree --- */
+
+struct section {
+	struct moat_snap_process p;
+	uint64_t info_off;    /* where its INFO record begins */
+};
+static struct section sections[MOAT_SNAP_MAX_CHILDREN + 1];
+static uint32_t nsections;
+static struct moat_snap_child first_kids[MOAT_SNAP_MAX_CHILDREN];
+
+static void note_pair(const struct moat_snap_stream *s, int section)
+{
+	if (!s->object || (s->origin != MOAT_SNAP_PIPE_READ && s->origin != MOAT_SNAP_PIPE_WRITE &&
+			   s->origin != MOAT_SNAP_DUPLEX))
+		return;
+	uint64_t id = s->object & ~1ULL;
+	for (uint32_t i = 0; i < npairs; i++)
+		if (pairs[i].id == id) {
+			pairs[i].shared |= pairs[i].seen_in != section;
+			return;
+		}
+	if (npairs == CK_MAX_SHARED)
+		fail("the image", ": more pipes than a resume makes (256)", "");
+	pairs[npairs++] = (struct shared_pair){ .id = id, .origin = s->origin,
+						.seen_in = section,
+						.end = { MOAT_NO_HANDLE, MOAT_NO_HANDLE } };
+}
+
+/* Every PROCESS record and every pipe end, read ahead: where each
+ * process's records begin, and which pipes more than one holds. */
+static void scan_tree(struct in *in)
+{
+	struct moat_snap_rec rec;
+	for (;;) {
+		uint64_t at = in->off;
+		get(in, &rec, sizeof(rec));
+		if (rec.len > in->size - in->off)
+			fail("the image", " is truncated", "");
+		if (rec.type == MOAT_SNAP_END)
+			break;
+		if (rec.type == MOAT_SNAP_PROCESS) {
+			struct section *sc = &sections[nsections];
+			if (nsections == MOAT_SNAP_MAX_CHILDREN + 1 || rec.len < sizeof(sc->p))
+				fail("the image", ": a process record is malformed", "");
+			get(in, &sc->p, sizeof(sc->p));
+			uint64_t kids = (rec.len - sizeof(sc->p)) / sizeof(struct moat_snap_child);
+			if (sc->p.nchildren != kids || sc->p.nchildren > MOAT_SNAP_MAX_CHILDREN ||
+			    (nsections == 0) != (sc->p.pid == 1) ||
+			    (nsections && (sc->p.nchildren || sc->p.pid <= sections[nsections - 1].p.pid)))
+				fail("the image", ": a process record is malformed", "");
+			if (nsections == 0)
+				get(in, first_kids, kids * sizeof(struct moat_snap_child));
+			in->off = at + sizeof(rec) + rec.len;
+			skip_pad(in, rec.len);
+			sc->info_off = in->off;
+			nsections++;
+			continue;
+		}
+		if (rec.type == MOAT_SNAP_STREAM && nsections) {
+			struct moat_snap_stream s;
+			if (rec.len < sizeof(s))
+				fail("the image", ": a stream record is too short", "");
+			get(in, &s, sizeof(s));
+			note_pair(&s, (int)nsections - 1);
+		}
+		in->off = at + sizeof(rec) + rec.len;
+		skip_pad(in, rec.len);
+	}
+}
+
+/* Write n bytes of the image at 'off' into the pipe end w. */
+static void refill(struct in *in, uint64_t off, uint64_t n, moat_handle w)
+{
+	static char buf[65536];
+	in->off = off;
+	while (n) {
+		uint64_t k = n > sizeof(buf) ? sizeof(buf) : n;
+		get(in, buf, k);
+		for (uint64_t done = 0; done < k;) {
+			long r = ck_below->stream_write(w, MOAT_OFFSET_STREAM, buf + done, k - done);
+			if (r <= 0)
+				fail("a pipe", ": its bytes cannot be put back", "");
+			done += (uint64_t)r;
+		}
+		n -= k;
+	}
+}
+
+/* Process 1 makes the shared pipes, with the bytes that waited in them. */
+static void make_shared(struct in *in)
+{
+	for (uint32_t i = 0; i < npairs; i++) {
+		if (!pairs[i].shared)
+			continue;
+		moat_handle rd, wr;
+		long r = ck_below->stream_pipe(&rd, &wr, pairs[i].origin == MOAT_SNAP_DUPLEX ?
+						MOAT_PIPE_DUPLEX : 0);
+		if (r < 0)
+			fail("a pipe", ": cannot be made again: ", err_name(r));
+		pairs[i].end[0] = rd, pairs[i].end[1] = wr;
+	}
+	struct moat_snap_rec rec;
+	in->off = sizeof(struct moat_snap_header);
+	for (;;) {
+		uint64_t at = in->off;
+		get(in, &rec, sizeof(rec));
+		if (rec.type == MOAT_SNAP_END)
+			break;
+		struct moat_snap_stream s;
+		struct shared_pair *sp;
+		if (rec.type == MOAT_SNAP_STREAM && rec.len >= sizeof(s)) {
+			get(in, &s, sizeof(s));
+			if (s.buffered && (sp = pair_of(s.object)) &&
+			    (uint64_t)s.uri_len + s.buffered == rec.len - sizeof(s))
+				refill(in, at + sizeof(rec) + sizeof(s) + s.uri_len, s.buffered,
+				       sp->end[!(s.object & 1)]);
+		}
+		in->off = at + sizeof(rec) + rec.len;
+		skip_pad(in, rec.len);
+	}
+}
+
+/* fork until the child has pid 'pid' (a fresh namespace gives pids in
+ * order: the ones below are taken by children that end at once).  0 in
+ * that child, 1 in process 1. */
+static int fork_as(int32_t pid)
+{
+	char n[16];
+	rt_snprintf(n, sizeof(n), "%d", pid);
+	for (int tries = 0; tries < 65536; tries++) {
+		int32_t self = 0, st;
+		long r = ck_below->process_fork(&self);
+		if (r == 0 && self != pid)
+			ck_below->process_exit(0, 0);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			fail("process ", n, ": cannot be made again");
+		if (r == pid)
+			return 1;
+		ck_below->process_wait((int32_t)r, 0, &st);
+		if (r > pid)
+			break;
+	}
+	fail("process ", n, ": its pid is taken");
+}
+
+/* Each live child of process 1, forked with its own pid; it restores
+ * its own records and says so, or process 1 fails too. */
+static void make_children(struct in *in)
+{
+	for (uint32_t k = 1; k < nsections; k++) {
+		moat_handle rd, wr;
+		char n[16], c = 0;
+		rt_snprintf(n, sizeof(n), "%d", sections[k].p.pid);
+		if (ck_below->stream_pipe(&rd, &wr, 0) < 0)
+			fail("process ", n, ": no pipe to hear from it");
+		if (fork_as(sections[k].p.pid) == 0) {
+			ck_below->object_close(rd);
+			ready_fd = wr;
+			ck_is_forked_child = 1, ck_self_pid = sections[k].p.pid;
+			ck_children = 0, ck_nkids = 0;
+			int32_t g = sections[k].p.pgid;
+			if (g != 1)
+				ck_below->process_control(MOAT_PROC_SET_GROUP, 0,
+							  g == sections[k].p.pid ? 0 : g);
+			in->off = sections[k].info_off;
+			restore_process(in, 0);
+		}
+		ck_below->object_close(wr);
+		long r;
+		do
+			r = ck_below->stream_read(rd, MOAT_OFFSET_STREAM, &c, 1);
+		while (r == -MOAT_EINTR);
+		ck_below->object_close(rd);
+		if (r != 1 || c != 'K')
+			fail("process ", n, ": could not be resumed (above, why)");
+	}
+	for (uint32_t i = 0; i < sections[0].p.nchildren; i++)
+		ck_kids[ck_nkids++] = (struct ck_kid){ .pid = first_kids[i].pid,
+						       .status = first_kids[i].status,
+						       .ended = first_kids[i].ended };
+	ck_children = (int32_t)ck_nkids;
+}
+
+void ck_resume(void)
+{
+	struct in in = { 0 };
+	long h = ck_below->stream_open(ck_opt.in, MOAT_ACCESS_READ, 0, 0);
+	if (h < 0)
+		fail(ck_opt.in, ": cannot open the image: ", err_name(h));
+	struct moat_attr at;
+	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
+		fail(ck_opt.in, ": cannot see its size", "");
+	in = (struct in){ .h = (moat_handle)h, .size = at.size };
+	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
+	if (!streams)
+		fail("the image", ": no memory", "");
+
+	struct moat_snap_header hdr;
+	get(&in, &hdr, sizeof(hdr));
+	if (memcmp(hdr.magic, MOAT_SNAP_MAGIC, 8) || hdr.version != MOAT_SNAP_VERSION)
+		fail(ck_opt.in, ": not a checkpoint image of this version", "");
+	struct moat_snap_rec first;
+	get(&in, &first, sizeof(first));
+	in.off = sizeof(hdr);
+	if (first.type != MOAT_SNAP_PROCESS)
+		restore_process(&in, 1); /* one process */
+	scan_tree(&in);
+	if (nsections == 0)
+		fail("the image", ": names no process", "");
+	make_shared(&in);
+	make_children(&in);
+	in.off = sections[0].info_off;
+	restore_process(&in, 1);
 }

@@ -272,7 +272,8 @@ uint64_t ck_object_id(void)
 		salt |= 1;
 		next = 1;
 	}
-	return salt + (__atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) << 1);
+	/* even: a pair's ends are id (read, or the first) and id | 1 */
+	return (salt + (__atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) << 1)) & ~1ULL;
 }
 
 /* Forget what slot h described; it keeps its real handle. */
@@ -472,7 +473,8 @@ static long w_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 			 duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_READ, 0, (int32_t)v_wr);
 	ck_handle_stream(v_wr, duplex ? MOAT_SNAP_DUPLEX : MOAT_SNAP_PIPE_WRITE, "",
 			 duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_WRITE, 0, (int32_t)v_rd);
-	ck_handles[v_rd].object = ck_handles[v_wr].object = id;
+	ck_handles[v_rd].object = id;
+	ck_handles[v_wr].object = id | 1;
 	ck_unlock();
 	return r;
 }

@@ -153,8 +153,10 @@ struct moat_snap_stream {
 				 after the URI; re-written on resume */
 	uint64_t size;        /* a file's length at the stop */
 	int64_t mtime_ns;     /* a file's modification time at the stop */
-	uint64_t object;      /* a pipe pair's identity (both ends, in every
-				 process holding one), else 0 */
+	uint64_t object;      /* a pipe pair's end: the pair's identity
+				 (even, the same in every process holding
+				 an end) | 0 for the read or first end, 1
+				 for the other; else 0 */
 };
 
 /* SYNC: a semaphore or event handle and its state. */
