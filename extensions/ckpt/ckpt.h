@@ -175,6 +175,7 @@ uint64_t ck_page_digest(const void *page);
 
 /* --- restore.c --- */
 void ck_resume(void);   /* start hook with 'resume': does not return */
+extern volatile int ck_restoring; /* until the LibOS's memory is back */
 void ck_resume_set_state(void *lo, void *hi);
 
 /* A one-line message on the console's standard error: prefix, a, b, c. */

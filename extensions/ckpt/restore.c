@@ -468,6 +468,7 @@ static _Noreturn void restore_process(struct in *in, int first)
 	 * on a new one before its ck_jump (clone copies the bases), finds the
 	 * LibOS's record of the first thread through GS, not garbage. */
 	ck_below->segment_base_set(MOAT_SEGMENT_GS, ck_threads[0].gsbase);
+	ck_restoring = 0;
 	ck_pause_end();
 	for (uint32_t t = 1; t < nthreads; t++) {
 		void *stack = ck_pages(65536);
@@ -685,6 +686,7 @@ static void make_children(struct in *in)
 void ck_resume(void)
 {
 	struct in in = { 0 };
+	ck_restoring = 1;
 	long h = ck_below->stream_open(ck_opt.in, MOAT_ACCESS_READ, 0, 0);
 	if (h < 0)
 		fail(ck_opt.in, ": cannot open the image: ", err_name(h));

@@ -137,10 +137,16 @@ static void begin(void)
 	__atomic_store_n(&parked, 0, __ATOMIC_SEQ_CST);
 }
 
+volatile int ck_restoring;
+
 static void ck_exception(struct moat_exception *e)
 {
 	if (ck_precopy_exception(e))
 		return; /* the checkpointer's own thread: nothing for the LibOS */
+	/* A resume is rebuilding the LibOS's memory: a signal (the end of a
+	 * child forked only to reach a pid) has no one to go to yet. */
+	if (ck_restoring && (e->kind == MOAT_EXC_INTERRUPT || e->kind == MOAT_EXC_PAUSE))
+		return;
 	if (e->kind == MOAT_EXC_PAUSE) {
 		if (!e->code)
 			return;
