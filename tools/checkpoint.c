@@ -504,6 +504,41 @@ static void put_bytes(const unsigned char *b, size_t n)
 		fputs("...", stdout);
 }
 
+static void put_process(const struct moat_snap_rec *r)
+{
+	struct moat_snap_process p;
+	memcpy(&p, r + 1, sizeof(p));
+	unsigned live = 0, ended = 0;
+	for (uint32_t i = 0; i < p.nchildren; i++) {
+		struct moat_snap_child c;
+		memcpy(&c, (const char *)(r + 1) + sizeof(p) + i * sizeof(c), sizeof(c));
+		c.ended ? ended++ : live++;
+	}
+	printf("  process:    %d (parent %d, group %d; children: %u running, %u ended, "
+	       "not waited for)\n", p.pid, p.ppid, p.pgid, live, ended);
+}
+
+static void put_record(const struct moat_snap_rec *r)
+{
+	if (r->type == MOAT_SNAP_PROCESS) {
+		put_process(r);
+	} else if (r->type == MOAT_SNAP_INFO) {
+		struct moat_snap_info info;
+		memcpy(&info, r + 1, sizeof(info));
+		printf("  threads:    %u\n  regions:    %u\n  memory:     %llu bytes\n"
+		       "  generation: %u\n  streams:    %u\n", info.nthreads, info.nregions,
+		       (unsigned long long)info.memory, info.generation, info.nstreams);
+	} else if (r->type == MOAT_SNAP_STREAM) {
+		struct moat_snap_stream st;
+		memcpy(&st, r + 1, sizeof(st));
+		printf("    %5d %-10s ", st.handle, origin_name(st.origin));
+		put_bytes((const unsigned char *)(r + 1) + sizeof(st), st.uri_len);
+		if (st.buffered)
+			printf(" (%llu bytes buffered)", (unsigned long long)st.buffered);
+		printf("\n");
+	}
+}
+
 int moat_inspect_snapshot(const char *file, const struct moat_manifest *m)
 {
 	struct moat_snap_loaded s;
@@ -524,13 +559,9 @@ int moat_inspect_snapshot(const char *file, const struct moat_manifest *m)
 	}
 	size_t off = sizeof(struct moat_snap_header);
 	const struct moat_snap_rec *r;
-	struct moat_snap_info info = { 0 };
 	char text[1024];
 	if (moat_snap_error_text(s.image, s.len, text, sizeof(text)))
 		printf("  error:      %s\n", text); /* escaped already */
-	while ((r = moat_snap_next(s.image, s.len, &off)))
-		if (r->type == MOAT_SNAP_INFO)
-			memcpy(&info, r + 1, sizeof(info));
 	printf("  image:      %zu bytes, %llu compressed\n", s.len, (unsigned long long)s.zlen);
 	if (s.scratch_fd < 0)
 		printf("  scratch:    not carried (its /tmp was not saved)\n");
@@ -540,21 +571,10 @@ int moat_inspect_snapshot(const char *file, const struct moat_manifest *m)
 		       (unsigned long long)s.scratch.files, (unsigned long long)s.scratch.bytes,
 		       (unsigned long long)s.scratch.dirs, (unsigned long long)s.scratch.links,
 		       (unsigned long long)s.scratch_len, (unsigned long long)s.scratch_zlen);
-	printf("  threads:    %u\n  regions:    %u\n  memory:     %llu bytes\n  generation: %u\n",
-	       info.nthreads, info.nregions, (unsigned long long)info.memory, info.generation);
-	printf("  streams:    %u\n", info.nstreams);
-	off = sizeof(struct moat_snap_header);
-	while ((r = moat_snap_next(s.image, s.len, &off))) {
-		if (r->type != MOAT_SNAP_STREAM)
-			continue;
-		struct moat_snap_stream st;
-		memcpy(&st, r + 1, sizeof(st));
-		printf("    %5d %-10s ", st.handle, origin_name(st.origin));
-		put_bytes((const unsigned char *)(r + 1) + sizeof(st), st.uri_len);
-		if (st.buffered)
-			printf(" (%llu bytes buffered)", (unsigned long long)st.buffered);
-		printf("\n");
-	}
+	/* Records in order: each process (PROCESS, where a tree), its INFO,
+	 * its streams. */
+	while ((r = moat_snap_next(s.image, s.len, &off)))
+		put_record(r);
 	moat_snap_unload(&s);
 	return 0;
 }

@@ -58,6 +58,10 @@ struct ck_handle {
 	int32_t peer;
 	uint32_t a, b;            /* SEM: count, max; EVENT: kind, set */
 	char *uri;                /* streams: points at uri_inline or pages */
+	char *pushback;           /* bytes a checkpoint drained that the
+				     writer, in another process, cannot put
+				     back: read before the stream's own */
+	uint64_t pb_len, pb_off, pb_cap;
 	char uri_inline[CK_URI_INLINE];
 };
 
@@ -106,6 +110,9 @@ void ck_handle_stream(long h, uint32_t origin, const char *uri, uint32_t access,
 		      uint32_t options, int32_t peer);
 void ck_handle_set(long h, uint32_t type, uint32_t a, uint32_t b);
 void ck_handle_clear(long h);
+/* Give the bytes back to the layers above by reading them from handle h
+ * first (a copy is kept).  0, or -1 (no memory). */
+int ck_pushback(long h, const char *buf, uint64_t len);
 /* The handle below that handle v of the layers above stands for, or
  * MOAT_NO_HANDLE. */
 moat_handle ck_real(moat_handle v);

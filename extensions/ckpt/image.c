@@ -62,7 +62,22 @@ static void drain(moat_handle h)
 {
 	struct drained *d = &drained[h];
 	moat_handle real = ck_real(h);
+	const struct ck_handle *c = &ck_handles[h];
 	d->len = 0;
+	/* bytes given back by a checkpoint before come first */
+	uint64_t back = c->pushback ? c->pb_len - c->pb_off : 0;
+	if (back) {
+		uint64_t cap = ((back + 65536 * 2) + 4095) & ~4095ULL;
+		if (cap > d->cap) {
+			ck_pages_free(d->buf, d->cap);
+			d->buf = ck_pages(cap);
+			d->cap = d->buf ? cap : 0;
+		}
+		if (!d->buf)
+			return;
+		memcpy(d->buf, c->pushback + c->pb_off, back);
+		d->len = back;
+	}
 	for (;;) {
 		if (ck_below->objects_wait_any(1, &real, 0) != 0)
 			return;
@@ -239,11 +254,6 @@ static const char *uncapturable(int request, char *why, size_t len)
 		if (c->type == CK_H_THREAD)
 			return ext_msg(why, len, me, ": handle ", hn,
 				       ": a thread handle held open is not captured"), why;
-		moat_handle real = ck_real(h);
-		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_PIPE_READ && c->peer < 0 &&
-		    ck_below->objects_wait_any(1, &real, 0) == 0)
-			return ext_msg(why, len, me, ": pipe (handle ", hn,
-				       ") holds unread bytes whose writer is gone"), why;
 		if (c->type == CK_H_STREAM && c->origin == MOAT_SNAP_OPENED &&
 		    !strncmp(c->uri, "unix.client:", 12))
 			c->origin = MOAT_SNAP_CLOSED;
@@ -596,9 +606,14 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	ck_mig_end();
 	if (v == MOAT_SNAP_VERDICT_END)
 		return v;
-	for (int h = 3; h < CK_MAX_HANDLES; h++)
-		if (drained[h].len && drains(&ck_handles[h]))
+	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+		if (!drained[h].len || !drains(&ck_handles[h]))
+			continue;
+		if (ck_handles[h].peer >= 0)
 			undrain(h, ck_handles[h].peer);
+		else if (ck_pushback(h, drained[h].buf, drained[h].len) == 0)
+			drained[h].len = 0; /* the writer is another process's */
+	}
 	restart_timers(timers, ntimers);
 	return v;
 }

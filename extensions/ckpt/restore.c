@@ -260,6 +260,17 @@ static int ends_match(int h, int q)
 	return kinds && b->peer == h && (a->object ^ b->object) == 1;
 }
 
+/* n bytes from memory into pipe end w. */
+static void refill_mem(moat_handle w, const char *p, uint64_t n)
+{
+	for (uint64_t off = 0; off < n;) {
+		long r = ck_below->stream_write(w, MOAT_OFFSET_STREAM, p + off, n - off);
+		if (r <= 0)
+			fail("a pipe", ": its bytes cannot be put back", "");
+		off += (uint64_t)r;
+	}
+}
+
 /* A pipe pair: h's end at h, the other at its peer's number if the
  * image holds that end too, else closed. */
 static void make_pair(int h)
@@ -277,6 +288,10 @@ static void make_pair(int h)
 		ck_handle_stream(peer, streams[peer].s.origin, "", streams[peer].s.access, 0, h);
 		ck_handles[peer].object = streams[peer].s.object;
 	} else {
+		/* The writer is gone (or another process's, made anew by
+		 * it): the bytes that waited go in before that end closes. */
+		if (s->buffered && s->origin != MOAT_SNAP_PIPE_WRITE)
+			refill_mem(other, streams[h].data, s->buffered);
 		ck_below->object_close(other);
 		peer = -1;
 	}

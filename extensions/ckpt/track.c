@@ -276,10 +276,33 @@ uint64_t ck_object_id(void)
 	return (salt + (__atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) << 1)) & ~1ULL;
 }
 
+int ck_pushback(long h, const char *buf, uint64_t len)
+{
+	struct ck_handle *c = &ck_handles[h];
+	uint64_t cap = (len + 4095) & ~4095ULL;
+	char *p = ck_pages(cap);
+	if (!p)
+		return -1;
+	memcpy(p, buf, len);
+	if (c->pushback)
+		ck_pages_free(c->pushback, c->pb_cap);
+	c->pushback = p, c->pb_len = len, c->pb_off = 0, c->pb_cap = cap;
+	return 0;
+}
+
+static void pushback_drop(struct ck_handle *c)
+{
+	if (c->pushback)
+		ck_pages_free(c->pushback, c->pb_cap);
+	c->pushback = NULL;
+	c->pb_len = c->pb_off = c->pb_cap = 0;
+}
+
 /* Forget what slot h described; it keeps its real handle. */
 static void forget(long h)
 {
 	struct ck_handle *c = &ck_handles[h];
+	pushback_drop(c);
 	if (c->uri && c->uri != c->uri_inline)
 		ck_strfree(c->uri);
 	c->uri = NULL;
@@ -533,18 +556,42 @@ static long w_event_clear(moat_handle h)
 	return ck_below->event_clear(ck_real(h));
 }
 
+/* Does handle h hold bytes given back after a checkpoint? */
+static int pushed_back(moat_handle h)
+{
+	return h >= 0 && h < CK_MAX_HANDLES && ck_handles[h].type == CK_H_STREAM &&
+	       ck_handles[h].pushback;
+}
+
 static long w_objects_wait_any(uint32_t count, const moat_handle *hs, int64_t timeout)
 {
 	moat_handle real[64];
 	if (count == 0 || count > 64)
 		return ck_below->objects_wait_any(count, hs, timeout);
-	for (uint32_t i = 0; i < count; i++)
+	for (uint32_t i = 0; i < count; i++) {
+		if (pushed_back(hs[i]))
+			return i; /* readable now */
 		real[i] = ck_real(hs[i]);
+	}
 	return ck_below->objects_wait_any(count, real, timeout);
 }
 
 static long w_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 {
+	if (pushed_back(h) && ck_lock() == 0) {
+		struct ck_handle *c = &ck_handles[h];
+		uint64_t n = 0;
+		if (c->pushback) {
+			n = c->pb_len - c->pb_off < len ? c->pb_len - c->pb_off : len;
+			memcpy(buf, c->pushback + c->pb_off, n);
+			c->pb_off += n;
+			if (c->pb_off == c->pb_len)
+				pushback_drop(c);
+		}
+		ck_unlock();
+		if (n)
+			return (long)n;
+	}
 	return ck_below->stream_read(ck_real(h), off, buf, len);
 }
 
