@@ -304,6 +304,51 @@ kill -0 $SRC 2>/dev/null && [ "$t2" -gt "$t1" ] && pass "after the refusal the p
 	fail "after the refusal the picoprocess keeps running" "tick $t1 -> $t2"
 kill -TERM $SRC
 
+# -------------------- 5b. a shell and its children: a pipeline between two of them
+# Each line goes through a pipe from one child (echo's subshell) to
+# another (cat); a background child sleeps; the loop waits for a third
+# (usleep).  After resume, the lines go on with no gap and no repeat, and
+# the background child is still there to be killed and waited for.
+T=$WORK/shtree
+mkdir -p "$T"
+cat >"$T/loop.sh" <<EOF
+$BB sleep 1000 &
+bg=\$!
+i=0
+while [ ! -e /t/stop ]; do
+	echo "line \$i" | $BB cat >>/t/out.txt
+	i=\$((i + 1))
+	$BB usleep 2000
+done
+kill \$bg
+wait \$bg
+echo "background child ended: \$?" >>/t/end.txt
+EOF
+"$MOAT" run --name "$N-shtree" --ro $BB:$BB --rw "$T:/t" -- $BB sh /t/loop.sh >"$WORK/shtree.out" 2>&1 &
+SRC=$!
+PIDS+=($SRC)
+wait_named "$N-shtree" && wait_file "$T/out.txt" 30
+"$MOAT" checkpoint "$N-shtree" -o "$WORK/shtree.mpk" 2>"$WORK/ck.err"
+rc=$?
+[ $rc -eq 0 ] && pass "checkpoint of a shell with child processes and a pipeline: status 0" ||
+	fail "checkpoint of a shell with child processes and a pipeline" "rc $rc: $(cat "$WORK/ck.err")"
+ends $SRC 5 >/dev/null
+"$MOAT" inspect "$WORK/shtree.mpk" >"$WORK/inspect.out" 2>&1
+n=$(grep -c "^  process: " "$WORK/inspect.out")
+[ "$n" -ge 2 ] && pass "the snapshot holds the shell and its children ($n processes)" ||
+	fail "the snapshot holds the shell and its children" "$(grep process "$WORK/inspect.out")"
+before=$(wc -l <"$T/out.txt")
+"$MOAT" run --ro $BB:$BB --rw "$T:/t" "$WORK/shtree.mpk" >"$WORK/shtree-resume.out" 2>&1 &
+R=$!
+PIDS+=($R)
+wait_file "$T/out.txt" $((before + 100))
+touch "$T/stop"
+ends $R 10
+check_eq "the resumed shell ends, status 0" 0 $?
+check_eq "after resume the pipeline's lines go on with no gap and no repeat" ok "$(consecutive "$T/out.txt")"
+check_eq "the resumed shell kills and waits for its background child" \
+	"background child ended: 143" "$(cat "$T/end.txt" 2>/dev/null)"
+
 # ------------------------------- 6. a picoprocess with no LibOS at all (tests/abi)
 A=$WORK/abi
 mkdir -p "$A"
