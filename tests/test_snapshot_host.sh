@@ -165,12 +165,12 @@ else
 fi
 check_eq "  ... the checkpointer is told to end ('E') once the package is written" E "$(cat "$WORK/v1" 2>/dev/null)"
 if "$MOAT" verify "$WORK/f1.mpk" >/dev/null 2>&1 &&
-   "$MOAT" inspect "$WORK/f1.mpk" 2>&1 | grep -qE '^  image: +5064 bytes'; then
+   "$MOAT" inspect "$WORK/f1.mpk" 2>&1 | grep -qE '^  image: +5072 bytes'; then
 	pass "  ... the package verifies and holds the image (moat inspect)"
 else
 	fail "  ... the package verifies" "$("$MOAT" inspect "$WORK/f1.mpk" 2>&1 | head -20 | tr '\n' '|')"
 fi
-grep -aq '^image_hash = [0-9a-f]\{16\}$' "$WORK/f1.mpk" && grep -aq '^image_len = 5064$' "$WORK/f1.mpk" &&
+grep -aq '^image_hash = [0-9a-f]\{16\}$' "$WORK/f1.mpk" && grep -aq '^image_len = 5072$' "$WORK/f1.mpk" &&
 	pass "  ... its [Snapshot] gained image_len and image_hash" ||
 	fail "  ... [Snapshot] image_len and image_hash" "$(grep -a '^image' "$WORK/f1.mpk")"
 grep -aq '^scratch_len = 40$' "$WORK/f1.mpk" && grep -aq '^scratch_hash = [0-9a-f]\{16\}$' "$WORK/f1.mpk" &&
@@ -231,7 +231,7 @@ cd "$WORK" || exit 1
 if grep -qx 'snapshot:' insp.out && grep -qE '^  taken: +2026-12-04T19:00:00Z$' insp.out &&
    grep -qE '^  app: +busybox$' insp.out && grep -qE '^  threads: +1$' insp.out &&
    grep -qE '^  regions: +1$' insp.out && grep -qE '^  memory: +4096 bytes$' insp.out &&
-   grep -qE '^  image: +5064 bytes, [0-9]+ compressed$' insp.out &&
+   grep -qE '^  image: +5072 bytes, [0-9]+ compressed$' insp.out &&
    grep -qE '^ +3 opened +file:/data/a \(3 bytes buffered\)$' insp.out &&
    grep -qE '^  ro /data = /srv/data$' insp.out; then
 	pass "inspect of a snapshot: taken, app, threads, regions, memory, image, streams, requests"

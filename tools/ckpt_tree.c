@@ -42,6 +42,7 @@ struct head {
 static int read_exact(int fd, void *buf, size_t n, char *err, size_t errlen)
 {
 	char *p = buf;
+	size_t got_so_far = 0;
 	while (n) {
 		struct pollfd pf = { fd, POLLIN, 0 };
 		int r = poll(&pf, 1, IDLE_MS);
@@ -50,13 +51,17 @@ static int read_exact(int fd, void *buf, size_t n, char *err, size_t errlen)
 		ssize_t got = r > 0 ? read(fd, p, n) : -1;
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (r == 0) {
+			snprintf(err, errlen, "no image after %d s (%zu bytes so far); is its "
+				 "checkpointer stuck?", IDLE_MS / 1000, got_so_far);
+			return -1;
+		}
 		if (got <= 0) {
-			snprintf(err, errlen, "%s", r == 0 ? "no image for 10 s; is its checkpointer "
-				 "stuck?" : got == 0 ? "its checkpointer ended the stream early"
+			snprintf(err, errlen, "%s", got == 0 ? "its checkpointer ended the stream early"
 				 : strerror(errno));
 			return -1;
 		}
-		p += got, n -= (size_t)got;
+		p += got, n -= (size_t)got, got_so_far += (size_t)got;
 	}
 	return 0;
 }
