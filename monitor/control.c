@@ -678,16 +678,16 @@ static int signal_tasks(pid_t pid)
 }
 
 /* MOAT_SIG_CHECKPOINT to every task of process 'root' and of its
- * descendants (a snapshot stops the whole tree).  How many. */
+ * children: a snapshot stops process 1 and its children, the tree it can
+ * capture (a child's own children stay out of it and make that child
+ * refuse; stopped, they would ask for streams no one takes).  How many. */
 static int signal_tree(pid_t root)
 {
 	pid_t q[MOAT_SNAP_KIDS_MAX + 1];
-	int n = 1, total = 0;
-	q[0] = root;
-	for (int i = 0; i < n; i++) {
+	int n = 0, total = signal_tasks(root);
+	children(root, q, &n, MOAT_SNAP_KIDS_MAX + 1);
+	for (int i = 0; i < n; i++)
 		total += signal_tasks(q[i]);
-		children(q[i], q, &n, MOAT_SNAP_KIDS_MAX + 1);
-	}
 	return total;
 }
 

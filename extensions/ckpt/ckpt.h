@@ -23,6 +23,7 @@
 #define CK_FP_MAX 8192          /* XSAVE area bytes a thread may need */
 #define CK_URI_INLINE 200
 #define CK_STOP_NS 2000000000LL /* every thread stops within this, or no checkpoint */
+#define CK_GO_NS 20000000000LL  /* the client's go within this, or no checkpoint */
 
 extern const struct moat_abi *ck_below;
 extern const struct moat_upcalls *ck_above;

@@ -523,11 +523,17 @@ static int announce(struct ck_out *o)
 					     .ended = ck_kids[i].ended };
 		ck_put(o, &c, sizeof(c));
 	}
+	/* A client that never answers (it gave up on another process of
+	 * the tree without taking this one's stream) must not hold it. */
 	char go = 0;
 	long r;
-	do
-		r = ck_below->stream_read(o->h, MOAT_OFFSET_STREAM, &go, 1);
-	while (r == -MOAT_EINTR);
+	int64_t end = ck_below->system_time(MOAT_CLOCK_MONOTONIC) + CK_GO_NS;
+	do {
+		int64_t left = end - ck_below->system_time(MOAT_CLOCK_MONOTONIC);
+		r = left <= 0 ? -MOAT_ETIMEDOUT : ck_below->objects_wait_any(1, &o->h, left);
+		if (r == 0)
+			r = ck_below->stream_read(o->h, MOAT_OFFSET_STREAM, &go, 1);
+	} while (r == -MOAT_EINTR);
 	return !o->failed && r == 1 && go == MOAT_SNAP_GO ? 0 : -1;
 }
 
