@@ -19,8 +19,9 @@ struct ck_thread ck_threads[CK_MAX_THREADS];
 static uint8_t fp_areas[CK_MAX_THREADS][CK_FP_MAX] __attribute__((aligned(64)));
 
 static volatile int phase;      /* 0 running, 1 pausing */
-static volatile int32_t parked;
-static moat_handle ev_all, ev_release;
+static volatile int32_t parked; /* threads parked in this pause */
+static uint32_t pause_round;    /* bumped when a pause ends: parked threads go */
+static moat_handle ev_all;      /* the last thread to park tells the first */
 
 void ck_say(const char *prefix, const char *a, const char *b, const char *c)
 {
@@ -37,7 +38,6 @@ void ck_stop_init(void)
 	for (int i = 0; i < CK_MAX_THREADS; i++)
 		ck_threads[i].fp = fp_areas[i];
 	ev_all = (moat_handle)ck_below->event_create(MOAT_EVENT_SYNCHRONIZATION, 0);
-	ev_release = (moat_handle)ck_below->event_create(MOAT_EVENT_NOTIFICATION, 0);
 }
 
 /* Bytes of the host's vector state at fp: an XSAVE image when the
@@ -103,16 +103,31 @@ static void coordinate(void)
 	int verdict = ck_checkpoint((uint32_t)parked, why[0] ? why : NULL);
 	if (verdict == MOAT_SNAP_VERDICT_END)
 		ck_below->process_exit(0, 0);
+	/* Ready for the next pause before this one ends: a thread that
+	 * begins the next one must find nothing of this one left. */
+	__atomic_store_n(&parked, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&phase, 0, __ATOMIC_SEQ_CST);
 	ck_pause_end();
-	ck_below->event_set(ev_release);
+	__atomic_add_fetch(&pause_round, 1, __ATOMIC_SEQ_CST);
+	ck_below->address_wait(&pause_round, MOAT_ADDR_WAKE, 0x7fffffff, 0);
+}
+
+/* Until the pause of 'round' ends (a signal only makes it look again). */
+static void wait_release(uint32_t round)
+{
+	while (__atomic_load_n(&pause_round, __ATOMIC_SEQ_CST) == round)
+		ck_below->address_wait(&pause_round, MOAT_ADDR_WAIT, round, MOAT_WAIT_FOREVER);
 }
 
 static void park(const struct moat_context *ctx)
 {
+	/* Read before being counted: the pause cannot end until then. */
+	uint32_t round = __atomic_load_n(&pause_round, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&phase, __ATOMIC_SEQ_CST))
+		return; /* a pause that gave up on this thread has ended */
 	int32_t slot = __atomic_fetch_add(&parked, 1, __ATOMIC_SEQ_CST);
 	if (slot >= CK_MAX_THREADS) {
-		ck_below->objects_wait_any(1, &ev_release, MOAT_WAIT_FOREVER);
+		wait_release(round);
 		return;
 	}
 	save_thread(&ck_threads[slot], ctx);
@@ -122,19 +137,18 @@ static void park(const struct moat_context *ctx)
 	}
 	if (all_parked())
 		ck_below->event_set(ev_all);
-	while (ck_below->objects_wait_any(1, &ev_release, MOAT_WAIT_FOREVER) != 0)
-		;
+	wait_release(round);
 }
 
+/* The first PAUSE of a checkpoint starts the pause; the rest join it.
+ * Nothing is reset here: a thread that parks between this thread's
+ * start and a reset would be forgotten (two threads would both take
+ * slot 0), so the coordinator resets before it ends a pause. */
 static void begin(void)
 {
 	int idle = 0;
-	if (!__atomic_compare_exchange_n(&phase, &idle, 1, 0, __ATOMIC_SEQ_CST,
-					 __ATOMIC_SEQ_CST))
-		return;
-	ck_below->event_clear(ev_release);
-	ck_below->event_clear(ev_all);
-	__atomic_store_n(&parked, 0, __ATOMIC_SEQ_CST);
+	__atomic_compare_exchange_n(&phase, &idle, 1, 0, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
 }
 
 volatile int ck_restoring;
