@@ -349,7 +349,10 @@ criu_answer() {
 	while :; do
 		mapfile -t lines <"$2"
 		[ ${#lines[@]} -gt 1 ] && [[ ${lines[-1]} =~ $3 ]] && break
-		[ $SECONDS -lt $end ] || die "criu: the restored process gave no answer to 'go' in 30 s: ${lines[*]: -1}"
+		if [ $SECONDS -ge $end ]; then
+			echo "criu: not measured: the process CRIU restored gave no answer to 'go' within 30 s (its last line: '${lines[*]: -1}')"
+			return 1
+		fi
 		nap
 	done
 	ms_since ms "$1"
@@ -403,7 +406,7 @@ criu_wl() { # WORKLOAD
 		if [ ! -e "/proc/$pid" ] || [ "$(awk '{ print $3 }' "/proc/$pid/stat")" = Z ]; then
 			die "criu restore $wl: no process $pid after the restore"
 		fi
-		criu_answer "$t0" "$W/criu-$wl-$i.out" "$re"
+		criu_answer "$t0" "$W/criu-$wl-$i.out" "$re" || return 1
 		answer+=("$ms")
 		kill -KILL "$pid" 2>/dev/null || true
 		gone "$pid" 10 || die "criu restore $wl: the restored process $pid does not go away"
@@ -430,7 +433,7 @@ criu_redis() {
 		(only_std_fds; exec "$REDIS" "${RA[@]}") </dev/null >"$d/out" 2>&1 &
 		pid=$!
 		LIVE[$pid]=1
-		timeout 30 "$PING_WAIT" "$port" 20 >/dev/null || die "criu redis: no PONG from the native redis-server"
+		timeout 30 "$PING_WAIT" "$port" 20 >/dev/null || die "criu redis: no PONG from the native redis-server: $(tail -c 300 "$d/out")"
 		redis_fill "$port" "criu redis"
 		st=0
 		{
@@ -458,7 +461,10 @@ criu_redis() {
 		ms_since ms "$t0"
 		restore+=("$ms")
 		LIVE[$pid]=1
-		wait "$pw" || die "criu restore redis: $(cat "$W/pong.err")"
+		if ! wait "$pw"; then
+			echo "criu: not measured: the redis-server CRIU restored did not answer PING: $(cat "$W/pong.err")"
+			return 1
+		fi
 		t=$(cat "$W/pong")
 		ms_between ms "$t0" "$t"
 		answer+=("$ms")

@@ -52,11 +52,15 @@
 #      still answers, and a clean teardown (bench/density.py), natively,
 #      under bwrap and under moat.
 #  10. checkpoint and restore (bench/ckpt_criu.sh): CRIU's dump, restore
-#      and image size for a 10 and a 256 MiB heap, an idle busybox sh and
-#      python3 with 10 and 256 MiB (CRIU=PATH, a CRIU v4.2 built from source; left
-#      out, said in the report, when there is none), moat's checkpoint,
-#      resume and snapshot size once `moat checkpoint` exists, and cold
-#      starts to the first output natively and under moat.
+#      and image size for a 10 and a 256 MiB heap, an idle busybox sh, an
+#      idle python3, python3 with 10 and 256 MiB, python3 after its
+#      imports and redis-server with 100k keys (CRIU=PATH, a CRIU v4.2
+#      built from source; left out, said in the report, when there is
+#      none), moat's checkpoint, resume (to first instruction and to first
+#      answer) and snapshot size, and cold starts to the first answer
+#      natively and under moat; and live migration (bench/migrate.sh):
+#      `moat migrate` of 256 MiB dirtied at 10 MB/s over a unix socket,
+#      total time, downtime, rounds and bytes.
 #
 # The moat and moat-pico binaries are copied at the start and the copies
 # measured, so that a rebuild in the tree during the run changes nothing.
@@ -727,6 +731,16 @@ if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh"
 	say "warning: bench/ckpt_criu.sh failed (in the report): $(cat "$RES/ckpt-failed.txt")"
 fi
 sed 's/^/   /' "$RES/ckpt.txt" >&2
+# 256 MiB dirtied at 10 MB/s, 3 moves (about 12 s each); a smoke run
+# moves 64 MiB once.
+if [ $mode = full ]; then MIG_ARGS=(--runs 3); else MIG_ARGS=(--runs 1 --mib 64); fi
+say "live migration: bench/migrate.sh ${MIG_ARGS[*]}"
+if ! MOAT=$MOAT timeout $((TMO * 2)) "$ROOT/bench/migrate.sh" "${MIG_ARGS[@]}" \
+	>"$RES/mig.txt" 2>"$RES/mig.err"; then
+	tail -1 "$RES/mig.err" >"$RES/mig-failed.txt"
+	say "warning: bench/migrate.sh failed (in the report): $(cat "$RES/mig-failed.txt")"
+fi
+sed 's/^/   /' "$RES/mig.txt" >&2
 
 t_end=$(date +%s)
 # CPU seconds of everything this script waited for (user + system of the
