@@ -723,7 +723,18 @@ dens moat "$MOAT" run --
 # bench/ckpt_criu.sh measures CRIU (when CRIU=PATH or the default build is
 # there; it says so and goes on when it is not) and moat's checkpoint and
 # resume (when this moat has them).  A failure is reported, not fatal.
-if [ $mode = full ]; then CK_RUNS=5; else CK_RUNS=1; fi
+# The density run's thousand picoprocesses are still being torn down by
+# the kernel for a while after they exit (the 1-minute load was near 50
+# when section 10 followed at once, and every figure about twice a quiet
+# machine's): a full run waits for quiet CPUs again first, as at its start.
+if [ $mode = full ]; then
+	CK_RUNS=5
+	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 120 --busy 15 >&2 || true
+	sleep 20
+	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 60 --busy 15 >&2 || true
+else
+	CK_RUNS=1
+fi
 say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
 if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \
 	>"$RES/ckpt.txt" 2>"$RES/ckpt.err"; then
