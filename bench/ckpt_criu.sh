@@ -622,9 +622,36 @@ mark_ms() {
 ckpt_mem() {
 	sed -nE 's/.*\(([0-9]+) bytes of memory.*/\1/p' "$1" | tail -1
 }
+# A `moat checkpoint` that fails leaves the app running (verdict C): the
+# try is ended, counted, and another made, up to RUNS failed tries for a
+# workload; then its rows are "not measured" with the reason.  Either
+# way a line "moat: WORKLOAD: ..." says how many tries failed and why.
+# ckpt_failed WORKLOAD PID LOG: the try that failed; returns 1 when the
+# workload is given up.
+FAILS=0 FAIL_WHY=
+ckpt_failed() {
+	local st=0
+	FAILS=$((FAILS + 1))
+	FAIL_WHY=$(grep '^moat: ' "$3" | tail -1)
+	[ -n "$FAIL_WHY" ] || FAIL_WHY=$(tail -c 300 "$3" | tr '\n' ' ')
+	say "moat checkpoint $1 failed (try $((${#CK_DONE[@]} + FAILS))): $FAIL_WHY"
+	kill -TERM "$2" 2>/dev/null || true
+	wait "$2" 2>/dev/null || st=$?
+	unset "LIVE[$2]"
+	if [ $FAILS -ge $RUNS ]; then
+		echo "moat: $1: not measured: \`moat checkpoint\` failed in $FAILS of $((FAILS + ${#CK_DONE[@]})) tries: $FAIL_WHY"
+		return 1
+	fi
+}
+ckpt_fail_note() { # WORKLOAD
+	[ $FAILS -eq 0 ] ||
+		echo "moat: $1: \`moat checkpoint\` failed in $FAILS of $((FAILS + RUNS)) tries (left out; the figures are the other $RUNS): $FAIL_WHY"
+}
 moat_redis() {
 	local i pid name snap t0 st port d pw t
 	local ck=() first=() res=() size=() mem=()
+	local -n CK_DONE=ck
+	FAILS=0 FAIL_WHY=
 	for ((i = 1; i <= RUNS; i++)); do
 		name=ckbench-redis-$i-$$
 		snap=$W/snap-redis-$i.mpk
@@ -641,8 +668,12 @@ moat_redis() {
 			die "moat redis: no PONG from redis-server in moat: $(tail -c 300 "$d/out")"
 		redis_fill "$port" "moat redis"
 		stamp t0
-		timeout $TMO "$MOAT" checkpoint "$name" -o "$snap" >"$W/logs/ckpt-redis-$i.log" 2>&1 ||
-			die "moat checkpoint redis failed: $(tail -c 400 "$W/logs/ckpt-redis-$i.log")"
+		if ! timeout $TMO "$MOAT" checkpoint "$name" -o "$snap" >"$W/logs/ckpt-redis-$i.log" 2>&1; then
+			ckpt_failed redis "$pid" "$W/logs/ckpt-redis-$i.log" || return 0
+			rm -rf "$snap" "$d"
+			i=$((i - 1))
+			continue
+		fi
 		ms_since ms "$t0"
 		ck+=("$ms")
 		mem+=("$(ckpt_mem "$W/logs/ckpt-redis-$i.log")")
@@ -668,6 +699,7 @@ moat_redis() {
 		redis_check_stop "$port" "$pid" "moat run $snap (resumed redis-server)"
 		rm -rf "$snap" "$d"
 	done
+	ckpt_fail_note redis
 	emit moat checkpoint_ms redis "${ck[@]}"
 	emit moat resume_first_ms redis "${first[@]}"
 	emit moat resume_ms redis "${res[@]}"
@@ -678,6 +710,8 @@ moat_wl() { # WORKLOAD
 	local wl=$1 i pid name snap t0 st fd re
 	local ck=() first=() res=() size=() mem=()
 	[ "$wl" = redis ] && { moat_redis; return; }
+	local -n CK_DONE=ck
+	FAILS=0 FAIL_WHY=
 	re=$(resumed_re "$wl")
 	for ((i = 1; i <= RUNS; i++)); do
 		name=ckbench-$wl-$i-$$
@@ -692,8 +726,13 @@ moat_wl() { # WORKLOAD
 		LIVE[$pid]=1
 		ready "$W/moat-$wl-$i.out" "$pid"
 		stamp t0
-		timeout $TMO "$MOAT" checkpoint "$name" -o "$snap" >"$W/logs/ckpt-$wl-$i.log" 2>&1 ||
-			die "moat checkpoint $wl failed: $(tail -c 400 "$W/logs/ckpt-$wl-$i.log")"
+		if ! timeout $TMO "$MOAT" checkpoint "$name" -o "$snap" >"$W/logs/ckpt-$wl-$i.log" 2>&1; then
+			exec {fd}>&-
+			ckpt_failed "$wl" "$pid" "$W/logs/ckpt-$wl-$i.log" || return 0
+			rm -f "$snap"
+			i=$((i - 1))
+			continue
+		fi
 		ms_since ms "$t0"
 		ck+=("$ms")
 		mem+=("$(ckpt_mem "$W/logs/ckpt-$wl-$i.log")")
@@ -714,6 +753,7 @@ moat_wl() { # WORKLOAD
 		first+=("$ms")
 		rm -f "$snap"
 	done
+	ckpt_fail_note "$wl"
 	emit moat checkpoint_ms "$wl" "${ck[@]}"
 	emit moat resume_first_ms "$wl" "${first[@]}"
 	emit moat resume_ms "$wl" "${res[@]}"

@@ -1159,13 +1159,20 @@ def fmt_bytes(v):
     return f"{v / 1e6:.2f} MB" if v >= 1e6 else f"{v / 1e3:.0f} kB"
 
 
-def ckpt_reason(notes, failed, tool):
-    """Why TOOL's rows are missing, from the scripts' notes."""
-    if failed:
-        return f"the script failed: {failed[:200]}"
+def ckpt_reason(notes, failed, tool, wl=None):
+    """Why TOOL's rows (for workload WL) are missing, from the scripts'
+    notes: "moat: WL: not measured: ...", "redis: not measured: ...",
+    "criu: not ...", or the script's last words when it failed."""
+    if wl:
+        for n in notes:
+            if n.startswith(f"{tool}: {wl}: not measured:"):
+                return n[len(f"{tool}: {wl}: not measured:"):].strip()[:300]
     for n in notes:
-        if n.startswith(tool + ":") and ("not " in n or "no " in n):
+        if n.startswith(tool + ":") and ("not " in n or "no " in n) and \
+                not any(n.startswith(f"{tool}: {w}:") for w, _ in CKPT_WORKLOADS):
             return n[len(tool) + 1:].strip()[:300]
+    if failed:
+        return f"bench/ckpt_criu.sh stopped: {failed[:300]}"
     return "no figure in this run"
 
 
@@ -1183,8 +1190,10 @@ def ckpt_target_checks(res):
         r = rows.get((tool, metric, wl))
         return r["median"] if r else None
 
-    moat_why = "not measured: " + ckpt_reason(notes, failed, "moat")
-    criu_why = ckpt_reason(notes, failed, "criu")
+    def moat_why(wl):
+        return "not measured: " + ckpt_reason(notes, failed, "moat", wl)
+
+    criu_why = ckpt_reason(notes, failed, "criu", "heap10m")
     checks = []
     for wl, label in (("busybox", "idle busybox sh"), ("python", "idle python3")):
         for metric, what in (("checkpoint_ms", "checkpoint"),
@@ -1192,16 +1201,16 @@ def ckpt_target_checks(res):
                              ("resume_ms", "resume to first answer")):
             m = med("moat", metric, wl)
             checks.append((f"{what} ≤ {TARGET_CKPT_SMALL_MS} ms, {label}",
-                           moat_why if m is None else f"{m:.1f} ms",
+                           moat_why(wl) if m is None else f"{m:.1f} ms",
                            None if m is None else m <= TARGET_CKPT_SMALL_MS))
     m = med("moat", "snapshot_bytes", "busybox")
     checks.append((f"idle busybox sh snapshot ≤ {TARGET_SNAP_BUSYBOX // 1024} KiB",
-                   moat_why if m is None else f"{m / 1024:.0f} KiB",
+                   moat_why("busybox") if m is None else f"{m / 1024:.0f} KiB",
                    None if m is None else m <= TARGET_SNAP_BUSYBOX))
     m = med("moat", "snapshot_bytes", "python")
     checks.append(("idle python3 snapshot ≤ 2 MB beyond its package (the snapshot "
                    ".mpk, which names python3.mpk and base.mpk as dependencies)",
-                   moat_why if m is None else f"{m / 1e6:.2f} MB",
+                   moat_why("python") if m is None else f"{m / 1e6:.2f} MB",
                    None if m is None else m <= TARGET_SNAP_PYTHON))
     for moat_m, criu_m, what in (
             ("checkpoint_ms", "dump_ms", "checkpoint ≤ half of CRIU's dump"),
@@ -1216,16 +1225,16 @@ def ckpt_target_checks(res):
             checks.append((f"10 MiB heap: {what} (same run)",
                            f"{m:.1f} ms; CRIU not measured: {criu_why}", None))
         else:
-            checks.append((f"10 MiB heap: {what} (same run)", moat_why, None))
+            checks.append((f"10 MiB heap: {what} (same run)", moat_why("heap10m"), None))
     s, c, n = (med("moat", "resume_ms", "pyimports"), med("moat", "start_ms", "pyimports"),
                med("native", "start_ms", "pyimports"))
     checks.append(("python3 (19 stdlib modules imported) from a snapshot ≤ 1/5 of its cold "
                    "start in moat (to first output, same run)",
-                   moat_why if s is None or not c else f"{s:.1f} ms vs {c:.1f} ms = {s / c:.2f}x",
+                   moat_why("pyimports") if s is None or not c else f"{s:.1f} ms vs {c:.1f} ms = {s / c:.2f}x",
                    None if s is None or not c else s / c <= TARGET_SNAP_START))
     checks.append(("python3 (19 stdlib modules imported) from a snapshot ≤ 1/5 of its native "
                    "cold start (to first output, same run)",
-                   moat_why if s is None or not n else f"{s:.1f} ms vs {n:.1f} ms = {s / n:.2f}x",
+                   moat_why("pyimports") if s is None or not n else f"{s:.1f} ms vs {n:.1f} ms = {s / n:.2f}x",
                    None if s is None or not n else s / n <= TARGET_SNAP_START))
     dkeys = [k for k in mig if k[1] == "mig_downtime_ms"]
     if dkeys:
@@ -1319,14 +1328,29 @@ def render_checkpoint(w, res):
     if rows:
         w("| workload | " + " | ".join(c[3] for c in cols) + " |")
         w("|---|" + "---|" * len(cols))
+        missing = []
         for wl, label in CKPT_WORKLOADS:
             if not any(k[2] == wl for k in rows):
-                w(f"| {label} | not measured: "
-                  f"{ckpt_reason(notes, failed, wl if wl == 'redis' else 'moat')} |"
-                  + " |" * (len(cols) - 1))
+                why = (ckpt_reason(notes, failed, "redis") if wl == "redis" and
+                       any(n.startswith("redis: not measured") for n in notes)
+                       else ckpt_reason(notes, failed, "moat", wl))
+                w(f"| {label} | not measured: {why} |" + " |" * (len(cols) - 1))
                 continue
-            w(f"| {label} | " + " | ".join(cell((t, m, wl), kind) for t, m, kind, _ in cols) + " |")
+            cells = []
+            for t, m, kind, _ in cols:
+                if t == "moat" and not any(k[0] == "moat" and k[1] == "checkpoint_ms" and k[2] == wl
+                                           for k in rows) and m != "start_ms":
+                    cells.append("not measured (below)")
+                else:
+                    cells.append(cell((t, m, wl), kind))
+            if "not measured (below)" in cells:
+                missing.append((label, ckpt_reason(notes, failed, "moat", wl)))
+            w(f"| {label} | " + " | ".join(cells) + " |")
         w("")
+        for label, why in missing:
+            w(f"- {label}, moat: not measured: {why}")
+        if missing:
+            w("")
         if not any(k[0] == "criu" for k in rows):
             w(f"CRIU not measured in this run: {ckpt_reason(notes, failed, 'criu')}.")
             w("")
@@ -1352,10 +1376,15 @@ def render_checkpoint(w, res):
             if not any(k[2] == wl for k in rows):
                 continue
             s = rows.get(("moat", "resume_ms", wl))
+            if not s and ("moat", "start_ms", wl) in rows:
+                rows_missing = "not measured (above)"
+            else:
+                rows_missing = "–"
             c = rows.get(("moat", "start_ms", wl))
             n = rows.get(("native", "start_ms", wl))
             w(f"| {label} | {cell(('native', 'start_ms', wl), 'ms')} | "
-              f"{cell(('moat', 'start_ms', wl), 'ms')} | {cell(('moat', 'resume_ms', wl), 'ms')} | "
+              f"{cell(('moat', 'start_ms', wl), 'ms')} | "
+              f"{cell(('moat', 'resume_ms', wl), 'ms') if s else rows_missing} | "
               f"{ratio(s['median'], c['median']) if s and c else '–'} | "
               f"{ratio(s['median'], n['median']) if s and n else '–'} | "
               f"{cell(('criu', 'answer_ms', wl), 'ms')} |")

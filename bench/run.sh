@@ -649,6 +649,39 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	done
 done
 
+# --- 10. checkpoint and restore ---
+# bench/ckpt_criu.sh measures CRIU (when CRIU=PATH or the default build is
+# there; it says so and goes on when it is not) and moat's checkpoint and
+# resume (when this moat has them).  A failure is reported, not fatal.
+# It runs before sections 3 and 7: after their hundreds of sandboxes
+# (a network namespace each) the kernel goes on tearing namespaces down
+# for minutes, and every moat start, checkpoint and resume after them
+# took about twice as long with the CPUs idle.  A full run waits for
+# quiet CPUs first, as at its start.
+if [ $mode = full ]; then
+	CK_RUNS=5
+	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 60 --busy 15 >&2 || true
+else
+	CK_RUNS=1
+fi
+say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
+if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \
+	>"$RES/ckpt.txt" 2>"$RES/ckpt.err"; then
+	{ grep '^bench/ckpt_criu.sh: ' "$RES/ckpt.err" || tail -1 "$RES/ckpt.err"; } | tail -1 >"$RES/ckpt-failed.txt"
+	say "warning: bench/ckpt_criu.sh failed (in the report): $(cat "$RES/ckpt-failed.txt")"
+fi
+sed 's/^/   /' "$RES/ckpt.txt" >&2
+# 256 MiB dirtied at 10 MB/s, 3 moves (about 12 s each); a smoke run
+# moves 64 MiB once.
+if [ $mode = full ]; then MIG_ARGS=(--runs 3); else MIG_ARGS=(--runs 1 --mib 64); fi
+say "live migration: bench/migrate.sh ${MIG_ARGS[*]}"
+if ! MOAT=$MOAT timeout $((TMO * 2)) "$ROOT/bench/migrate.sh" "${MIG_ARGS[@]}" \
+	>"$RES/mig.txt" 2>"$RES/mig.err"; then
+	{ grep '^bench/migrate.sh: ' "$RES/mig.err" || tail -1 "$RES/mig.err"; } | tail -1 >"$RES/mig-failed.txt"
+	say "warning: bench/migrate.sh failed (in the report): $(cat "$RES/mig-failed.txt")"
+fi
+sed 's/^/   /' "$RES/mig.txt" >&2
+
 # --- 3. memory per idle sandbox ---
 # N copies of busybox ash, each printing "ready" and then idling in a read
 # of its stdin; bench/pss.py sums the Pss of every process of every copy.
@@ -718,40 +751,6 @@ dens() { # NAME CMD...
 dens native
 dens bwrap "${BWRAP[@]}"
 dens moat "$MOAT" run --
-
-# --- 10. checkpoint and restore ---
-# bench/ckpt_criu.sh measures CRIU (when CRIU=PATH or the default build is
-# there; it says so and goes on when it is not) and moat's checkpoint and
-# resume (when this moat has them).  A failure is reported, not fatal.
-# The density run's thousand picoprocesses are still being torn down by
-# the kernel for a while after they exit (the 1-minute load was near 50
-# when section 10 followed at once, and every figure about twice a quiet
-# machine's): a full run waits for quiet CPUs again first, as at its start.
-if [ $mode = full ]; then
-	CK_RUNS=5
-	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 120 --busy 15 >&2 || true
-	sleep 20
-	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 60 --busy 15 >&2 || true
-else
-	CK_RUNS=1
-fi
-say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
-if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \
-	>"$RES/ckpt.txt" 2>"$RES/ckpt.err"; then
-	tail -1 "$RES/ckpt.err" >"$RES/ckpt-failed.txt"
-	say "warning: bench/ckpt_criu.sh failed (in the report): $(cat "$RES/ckpt-failed.txt")"
-fi
-sed 's/^/   /' "$RES/ckpt.txt" >&2
-# 256 MiB dirtied at 10 MB/s, 3 moves (about 12 s each); a smoke run
-# moves 64 MiB once.
-if [ $mode = full ]; then MIG_ARGS=(--runs 3); else MIG_ARGS=(--runs 1 --mib 64); fi
-say "live migration: bench/migrate.sh ${MIG_ARGS[*]}"
-if ! MOAT=$MOAT timeout $((TMO * 2)) "$ROOT/bench/migrate.sh" "${MIG_ARGS[@]}" \
-	>"$RES/mig.txt" 2>"$RES/mig.err"; then
-	tail -1 "$RES/mig.err" >"$RES/mig-failed.txt"
-	say "warning: bench/migrate.sh failed (in the report): $(cat "$RES/mig-failed.txt")"
-fi
-sed 's/^/   /' "$RES/mig.txt" >&2
 
 t_end=$(date +%s)
 # CPU seconds of everything this script waited for (user + system of the
