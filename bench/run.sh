@@ -52,11 +52,15 @@
 #      still answers, and a clean teardown (bench/density.py), natively,
 #      under bwrap and under moat.
 #  10. checkpoint and restore (bench/ckpt_criu.sh): CRIU's dump, restore
-#      and image size for a 10 and a 256 MiB heap, an idle busybox sh and
-#      python3 with 10 and 256 MiB (CRIU=PATH, a CRIU v4.2 built from source; left
-#      out, said in the report, when there is none), moat's checkpoint,
-#      resume and snapshot size once `moat checkpoint` exists, and cold
-#      starts to the first output natively and under moat.
+#      and image size for a 10 and a 256 MiB heap, an idle busybox sh, an
+#      idle python3, python3 with 10 and 256 MiB, python3 after its
+#      imports and redis-server with 100k keys (CRIU=PATH, a CRIU v4.2
+#      built from source; left out, said in the report, when there is
+#      none), moat's checkpoint, resume (to first instruction and to first
+#      answer) and snapshot size, and cold starts to the first answer
+#      natively and under moat; and live migration (bench/migrate.sh):
+#      `moat migrate` of 256 MiB dirtied at 10 MB/s over a unix socket,
+#      total time, downtime, rounds and bytes.
 #
 # The moat and moat-pico binaries are copied at the start and the copies
 # measured, so that a rebuild in the tree during the run changes nothing.
@@ -645,6 +649,39 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	done
 done
 
+# --- 10. checkpoint and restore ---
+# bench/ckpt_criu.sh measures CRIU (when CRIU=PATH or the default build is
+# there; it says so and goes on when it is not) and moat's checkpoint and
+# resume (when this moat has them).  A failure is reported, not fatal.
+# It runs before sections 3 and 7: after their hundreds of sandboxes
+# (a network namespace each) the kernel goes on tearing namespaces down
+# for minutes, and every moat start, checkpoint and resume after them
+# took about twice as long with the CPUs idle.  A full run waits for
+# quiet CPUs first, as at its start.
+if [ $mode = full ]; then
+	CK_RUNS=5
+	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 60 --busy 15 >&2 || true
+else
+	CK_RUNS=1
+fi
+say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
+if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \
+	>"$RES/ckpt.txt" 2>"$RES/ckpt.err"; then
+	{ grep '^bench/ckpt_criu.sh: ' "$RES/ckpt.err" || tail -1 "$RES/ckpt.err"; } | tail -1 >"$RES/ckpt-failed.txt"
+	say "warning: bench/ckpt_criu.sh failed (in the report): $(cat "$RES/ckpt-failed.txt")"
+fi
+sed 's/^/   /' "$RES/ckpt.txt" >&2
+# 256 MiB dirtied at 10 MB/s, 3 moves (about 12 s each); a smoke run
+# moves 64 MiB once.
+if [ $mode = full ]; then MIG_ARGS=(--runs 3); else MIG_ARGS=(--runs 1 --mib 64); fi
+say "live migration: bench/migrate.sh ${MIG_ARGS[*]}"
+if ! MOAT=$MOAT timeout $((TMO * 2)) "$ROOT/bench/migrate.sh" "${MIG_ARGS[@]}" \
+	>"$RES/mig.txt" 2>"$RES/mig.err"; then
+	{ grep '^bench/migrate.sh: ' "$RES/mig.err" || tail -1 "$RES/mig.err"; } | tail -1 >"$RES/mig-failed.txt"
+	say "warning: bench/migrate.sh failed (in the report): $(cat "$RES/mig-failed.txt")"
+fi
+sed 's/^/   /' "$RES/mig.txt" >&2
+
 # --- 3. memory per idle sandbox ---
 # N copies of busybox ash, each printing "ready" and then idling in a read
 # of its stdin; bench/pss.py sums the Pss of every process of every copy.
@@ -714,19 +751,6 @@ dens() { # NAME CMD...
 dens native
 dens bwrap "${BWRAP[@]}"
 dens moat "$MOAT" run --
-
-# --- 10. checkpoint and restore ---
-# bench/ckpt_criu.sh measures CRIU (when CRIU=PATH or the default build is
-# there; it says so and goes on when it is not) and moat's checkpoint and
-# resume (when this moat has them).  A failure is reported, not fatal.
-if [ $mode = full ]; then CK_RUNS=5; else CK_RUNS=1; fi
-say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
-if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \
-	>"$RES/ckpt.txt" 2>"$RES/ckpt.err"; then
-	tail -1 "$RES/ckpt.err" >"$RES/ckpt-failed.txt"
-	say "warning: bench/ckpt_criu.sh failed (in the report): $(cat "$RES/ckpt-failed.txt")"
-fi
-sed 's/^/   /' "$RES/ckpt.txt" >&2
 
 t_end=$(date +%s)
 # CPU seconds of everything this script waited for (user + system of the

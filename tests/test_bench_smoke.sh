@@ -74,6 +74,8 @@ SECTIONS = [
     ("## 7. Density", r"^\| \*\*moat\*\* \| 10 of 10 \|"),
     ("## 8. The getpid-class cost", r"^\| moat's getpid"),
     ("## 9. Extensions: what a pass-through layer costs", r"^\| system_time \(1 argument\)"),
+    ("## 10. Checkpoint, resume and migration", r"^\| idle `busybox sh` \|"),
+    ("### Live migration", r"^\| [0-9]+ MiB, dirtied at"),
 ]
 SECTIONS = [(h, p, "moat") for h, p in SECTIONS]
 if runsc_ok:
