@@ -143,6 +143,7 @@ void ck_stop_init(void);
 void ck_pause_end(void);
 _Noreturn void ck_jump(const struct ck_thread *t);
 extern volatile int32_t ck_threads_ready; /* resumed threads at their last step */
+void ck_threads_go(void);                 /* let them jump into the app */
 
 /* --- image.c --- */
 /* The stream the image goes to. */

@@ -492,8 +492,9 @@ static _Noreturn void restore_process(struct in *in, int first)
 			fail("a thread", ": cannot be made again: ", err_name(th));
 		ck_below->object_close((moat_handle)th);
 	}
-	/* Timers last, once every other thread has its own bases again: a
-	 * signal's upcall finds the LibOS's thread through GS. */
+	/* Timers last, once every other thread has its own bases again (a
+	 * signal's upcall finds the LibOS's thread through GS) and waits in
+	 * ck_jump for the go. */
 	while (__atomic_load_n(&ck_threads_ready, __ATOMIC_SEQ_CST) < (int32_t)nthreads - 1)
 		ck_below->thread_yield();
 	for (uint32_t k = 0; k < ntimers; k++) {
@@ -510,6 +511,7 @@ static _Noreturn void restore_process(struct in *in, int first)
 		ck_below->stream_write(ready_fd, MOAT_OFFSET_STREAM, "K", 1);
 		ck_below->object_close(ready_fd);
 	}
+	ck_threads_go();
 	ck_jump(&ck_threads[0]);
 }
 

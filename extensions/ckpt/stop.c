@@ -242,12 +242,24 @@ _Static_assert(__builtin_offsetof(struct ck_thread, fpsize) == 168, "ck_thread l
 _Static_assert(__builtin_offsetof(struct ck_thread, xsave) == 172, "ck_thread layout");
 
 volatile int32_t ck_threads_ready;
+static uint32_t threads_go; /* 1 once the resume is complete */
 
+void ck_threads_go(void)
+{
+	__atomic_store_n(&threads_go, 1, __ATOMIC_SEQ_CST);
+	ck_below->address_wait(&threads_go, MOAT_ADDR_WAKE, 0x7fffffff, 0);
+}
+
+/* A resumed thread waits here, its bases set, until the first thread
+ * has put everything else back (timers, the "running" notice): no app
+ * code runs before the resume can no longer fail. */
 _Noreturn void ck_jump(const struct ck_thread *t)
 {
 	ck_below->segment_base_set(MOAT_SEGMENT_FS, t->fsbase);
 	ck_below->segment_base_set(MOAT_SEGMENT_GS, t->gsbase);
 	__atomic_add_fetch(&ck_threads_ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&threads_go, __ATOMIC_SEQ_CST))
+		ck_below->address_wait(&threads_go, MOAT_ADDR_WAIT, 0, MOAT_WAIT_FOREVER);
 	ck_jump_regs(t);
 	__builtin_unreachable();
 }
