@@ -338,7 +338,8 @@ def load_servers(res):
     return {k: summary(v) for k, v in rps.items()}, errors
 
 
-def cmd_render(a):
+def load_context(a):
+    """Everything the report is made from, read once from the results."""
     res = a.results
     meta = json.load(open(os.path.join(res, "meta.json")))
     runsc_status = read(os.path.join(res, "runsc-status.txt")).strip() or "unknown"
@@ -365,9 +366,42 @@ def cmd_render(a):
     smoke = meta["mode"] == "smoke"
     other_pct = None
     gvisor = f"gVisor ({meta.get('runsc_platform', 'default')} platform)"
+    return argparse.Namespace(a=a, res=res, meta=meta, runsc_status=runsc_status, start=start,
+                              nat_ops=nat_ops, moat_ops=moat_ops, nat_spawn=nat_spawn,
+                              moat_spawn=moat_spawn, net=net, nn=nn, mem=mem, mem_ns=mem_ns,
+                              apps=apps, srv=srv, srv_errors=srv_errors, srv_params=srv_params,
+                              py_n=py_n, dens=dens, smoke=smoke, other_pct=other_pct,
+                              gvisor=gvisor)
+
+
+def cmd_render(a):
+    ctx = load_context(a)
     L = []
     w = L.append
+    for section in (render_header, render_machine, render_targets, render_start, render_ops,
+                    render_memory, render_package_memory, render_spawn, render_tcp,
+                    render_servers, render_apps, render_density, render_getpid):
+        section(w, ctx)
+    render_extensions(w, ctx.res, ctx.moat_ops)
+    render_checkpoint(w, ctx.res)
 
+    w("## Yardsticks (from DESIGN.md, other machines)")
+    w("")
+    w("Start: gVisor ~120 ms, bubblewrap ~2.3 ms, fork+exec ~0.3 ms, Graphene "
+      "641 µs. Interception: native ~0.1 µs, seccomp SIGSYS ~1–2 µs. Memory: "
+      "gVisor ~24 MB for `sleep`, Graphene 1.4 MB for hello world. Compare "
+      "ratios rather than absolute times: this machine's native system call "
+      "and fork+exec costs are in the tables above.")
+    w("")
+
+    with open(a.out, "w") as f:
+        f.write("\n".join(L))
+
+
+
+def render_header(w, ctx):
+    """The title, how to reproduce."""
+    a, meta, smoke = ctx.a, ctx.meta, ctx.smoke
     w("# moat benchmarks")
     w("")
     if smoke:
@@ -390,6 +424,10 @@ def cmd_render(a):
       f"`build/bench/results-{meta['mode']}/`.")
     w("")
 
+
+def render_machine(w, ctx):
+    """The machine and what else ran on it."""
+    a, meta, runsc_status, other_pct = ctx.a, ctx.meta, ctx.runsc_status, ctx.other_pct
     w("## Machine")
     w("")
     v = meta["versions"]
@@ -419,7 +457,12 @@ def cmd_render(a):
         w(f"| servers and load | {v['redis']}; {v['nginx']}; {v['wrk']}; redis-benchmark from the same redis |")
     w(f"| gVisor | {v['runsc'] if runsc_status == 'ok' else runsc_status} |")
     w("")
+    ctx.other_pct = other_pct
 
+
+def render_targets(w, ctx):
+    """Every target with its verdict, then the figures without one."""
+    res, start, nat_ops, moat_ops, nat_spawn, moat_spawn, net, nn, mem, mem_ns, apps, srv, py_n, dens, other_pct = ctx.res, ctx.start, ctx.nat_ops, ctx.moat_ops, ctx.nat_spawn, ctx.moat_spawn, ctx.net, ctx.nn, ctx.mem, ctx.mem_ns, ctx.apps, ctx.srv, ctx.py_n, ctx.dens, ctx.other_pct
     # Targets first: they are what the numbers are for.
     w("## Targets")
     w("")
@@ -528,6 +571,10 @@ def cmd_render(a):
           "work share the CPUs) can flip from one run to the next.")
         w("")
 
+
+def render_start(w, ctx):
+    """Section 1."""
+    runsc_status, start, gvisor = ctx.runsc_status, ctx.start, ctx.gvisor
     w("## 1. Start to exit: a static and a dynamic hello")
     w("")
     w("Wall time from fork+exec of the command to its exit, by `hyperfine -N` "
@@ -567,6 +614,10 @@ def cmd_render(a):
               f"{ratio(r['median'], bwm)} |")
         w("")
 
+
+def render_ops(w, ctx):
+    """Section 2."""
+    nat_ops, moat_ops = ctx.nat_ops, ctx.moat_ops
     w("## 2. Per-operation costs")
     w("")
     w("`bench/syscall_bench.c`, built with `gcc -static -O2` into "
@@ -627,6 +678,10 @@ def cmd_render(a):
         w("(no per-operation results)")
         w("")
 
+
+def render_memory(w, ctx):
+    """Section 3."""
+    runsc_status, mem, mem_ns, gvisor = ctx.runsc_status, ctx.mem, ctx.mem_ns, ctx.gvisor
     w("## 3. Memory per idle sandbox")
     w("")
     if not mem:
@@ -670,6 +725,10 @@ def cmd_render(a):
             w(f"| gVisor | – | – | not measured: {runsc_status} | | | | |")
         w("")
 
+
+def render_package_memory(w, ctx):
+    """Section 3b."""
+    res = ctx.res
     pkgmem = {}
     for path in glob.glob(os.path.join(res, "pkgmem-*.json")):
         m = json.load(open(path))
@@ -713,6 +772,10 @@ def cmd_render(a):
                 for l in sizes) + ".")
         w("")
 
+
+def render_spawn(w, ctx):
+    """Section 4."""
+    nat_spawn, moat_spawn = ctx.nat_spawn, ctx.moat_spawn
     w("## 4. Process and thread creation")
     w("")
     w("`bench/spawn_bench.c`, built with `gcc -static -O2 -pthread`, run "
@@ -742,6 +805,10 @@ def cmd_render(a):
         w("(no results)")
         w("")
 
+
+def render_tcp(w, ctx):
+    """Section 5."""
+    net, nn = ctx.net, ctx.nn
     w("## 5. TCP over loopback")
     w("")
     w("`bench/net_bench.c` (`gcc -static -O2`): a server that answers "
@@ -806,6 +873,10 @@ def cmd_render(a):
         w("(no results)")
         w("")
 
+
+def render_servers(w, ctx):
+    """Section 5b."""
+    srv, srv_errors, srv_params = ctx.srv, ctx.srv_errors, ctx.srv_params
     w("## 5b. Servers: redis-server and nginx")
     w("")
     rounds, redis_n, wrk_s, small_bytes = srv_params
@@ -878,6 +949,10 @@ def cmd_render(a):
         w("(no results)")
         w("")
 
+
+def render_apps(w, ctx):
+    """Section 6."""
+    runsc_status, apps, py_n, gvisor = ctx.runsc_status, ctx.apps, ctx.py_n, ctx.gvisor
     w("## 6. Applications: python3 and sqlite3")
     w("")
     w("Whole-process wall time by `hyperfine -N`, in rounds that take each "
@@ -928,6 +1003,10 @@ def cmd_render(a):
         w("(no results)")
         w("")
 
+
+def render_density(w, ctx):
+    """Section 7."""
+    dens = ctx.dens
     w("## 7. Density")
     w("")
     if not dens:
@@ -988,6 +1067,10 @@ def cmd_render(a):
               f"{d['teardown_s']:.2f} s ({d.get('all_gone_s', 0):.2f} s) | {left} | {fail} |")
         w("")
 
+
+def render_getpid(w, ctx):
+    """Section 8."""
+    res, nat_ops, moat_ops = ctx.res, ctx.nat_ops, ctx.moat_ops
     w("## 8. The getpid-class cost, and the site rewriting that meets its target")
     w("")
     trap = load_ops(res, "native", "trap")
@@ -1048,21 +1131,6 @@ def cmd_render(a):
     if note:
         w(note.rstrip())
         w("")
-
-    render_extensions(w, res, moat_ops)
-    render_checkpoint(w, res)
-
-    w("## Yardsticks (from DESIGN.md, other machines)")
-    w("")
-    w("Start: gVisor ~120 ms, bubblewrap ~2.3 ms, fork+exec ~0.3 ms, Graphene "
-      "641 µs. Interception: native ~0.1 µs, seccomp SIGSYS ~1–2 µs. Memory: "
-      "gVisor ~24 MB for `sleep`, Graphene 1.4 MB for hello world. Compare "
-      "ratios rather than absolute times: this machine's native system call "
-      "and fork+exec costs are in the tables above.")
-    w("")
-
-    with open(a.out, "w") as f:
-        f.write("\n".join(L))
 
 
 def render_extensions(w, res, moat_ops):
