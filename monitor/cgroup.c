@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 
 #define MOAT_DEFAULT_TASKS 1024
 #define V2_ROOT "/sys/fs/cgroup"

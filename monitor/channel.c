@@ -20,8 +20,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "moat/path.h"
 #include "moat/snapshot.h"
-#include "monitor.h"
+#include "monitor_int.h"
 
 static int takes_path(uint32_t op)
 {
@@ -80,9 +81,9 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 		return -EPROTO;
 	}
 	/* A symlink's second string is its text, not a path to resolve. */
-	if (moat_policy_check_path(req->path) < 0 ||
+	if (moat_path_check(req->path) < 0 ||
 	    (req->path2 && req->hdr.op != MOAT_OP_SYMLINK &&
-	     moat_policy_check_path(req->path2) < 0))
+	     moat_path_check(req->path2) < 0))
 		return -EINVAL;
 	return 0;
 }

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "control_int.h"
-#include "monitor.h"
+#include "monitor_int.h"
 #include "moat/snapshot.h"
 
 _Static_assert(sizeof(struct moat_ctl_req) == 256, "request size");

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 #include "filter_allowlist.inc"
 
 int moat_filter_count(void)

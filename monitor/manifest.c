@@ -26,6 +26,7 @@
 #include "moat/extension.h"
 #include "moat/manifest.h"
 #include "moat/package.h"
+#include "moat/path.h"
 #include "moat/policy.h"
 
 /* Where each spelling of one setting was last given: [0] moat's own
@@ -65,65 +66,6 @@ struct parse_state {
 	struct dep_state *deps; /* beside m->deps */
 	int nignored;          /* [Windows.*] sections ignored */
 };
-
-int moat_path_normalise(const char *in, char *out, size_t size)
-{
-	size_t len = 0;
-	if (in[0] != '/' || size < 2)
-		return -1;
-	out[0] = '/', out[1] = 0;
-	while (*in) {
-		while (*in == '/')
-			in++;
-		const char *end = in;
-		while (*end && *end != '/')
-			end++;
-		size_t n = (size_t)(end - in);
-		if (n == 2 && in[0] == '.' && in[1] == '.')
-			return -1;
-		if (n && !(n == 1 && in[0] == '.')) {
-			if (len + n + 2 > size)
-				return -1;
-			out[len++] = '/';
-			memcpy(out + len, in, n);
-			len += n;
-			out[len] = 0;
-		}
-		in = end;
-	}
-	if (len == 0)
-		len = 1;
-	out[len] = 0;
-	return 0;
-}
-
-int moat_path_resolve_dots(const char *in, char *out, size_t size)
-{
-	size_t len = 0;
-	for (const char *c = in; *c;) {
-		while (*c == '/')
-			c++;
-		const char *end = strchrnul(c, '/');
-		size_t l = (size_t)(end - c);
-		if (l == 2 && c[0] == '.' && c[1] == '.') {
-			while (len > 0 && out[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--;
-		} else if (l && !(l == 1 && c[0] == '.')) {
-			if (len + l + 2 >= size)
-				return -1;
-			out[len++] = '/';
-			memcpy(out + len, c, l);
-			len += l;
-		}
-		c = end;
-	}
-	if (len == 0)
-		out[len++] = '/';
-	out[len] = 0;
-	return 0;
-}
 
 void moat_manifest_init(struct moat_manifest *m, const char *source)
 {

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "control_int.h"
-#include "monitor.h"
+#include "monitor_int.h"
 #include "moat/snapshot.h"
 
 struct moat_monitor {

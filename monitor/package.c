@@ -23,6 +23,7 @@
 
 #include "moat/manifest.h"
 #include "moat/package.h"
+#include "moat/path.h"
 #include "moat/policy.h"
 
 struct moat_package {

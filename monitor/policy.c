@@ -3,7 +3,6 @@
  * See include/moat/policy.h for the rules; the comments here say why.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,13 +16,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "moat/channel.h"
+#include "moat/path.h"
 #include "moat/policy.h"
 #include "policy_int.h"
 
@@ -34,25 +31,6 @@ static void target_done(struct target *t)
 	if (t->m && t->dirfd >= 0 && t->dirfd != t->m->dirfd)
 		close(t->dirfd);
 	t->dirfd = -1;
-}
-
-int moat_policy_check_path(const char *path)
-{
-	size_t len = strnlen(path, MOAT_PATH_MAX);
-	if (len == 0 || len >= MOAT_PATH_MAX || path[0] != '/')
-		return -EINVAL;
-	if (len == 1)
-		return 0;
-	for (const char *c = path + 1;;) {
-		const char *end = strchrnul(c, '/');
-		size_t n = (size_t)(end - c);
-		if (n == 0 || n > NAME_MAX || (n == 1 && c[0] == '.') ||
-		    (n == 2 && c[0] == '.' && c[1] == '.'))
-			return -EINVAL;
-		if (!*end)
-			return 0;
-		c = end + 1;
-	}
 }
 
 int moat_reopen(int fd, int flags)
@@ -314,7 +292,7 @@ static int follow_link(int dirfd, const char *name, const char *vdir,
 	return rewrite_link(target, vdir, tail, path);
 }
 
-/* The grammar moat_policy_check_path enforces on a path the app sent,
+/* The grammar moat_path_check enforces on a path the app sent,
  * for a path the monitor made itself from a symlink's text (which the app
  * may have written): a component longer than NAME_MAX is ENAMETOOLONG,
  * as the kernel says, and never reaches a NAME_MAX + 1 buffer. */
@@ -328,7 +306,7 @@ static int check_rewritten(const char *path)
 			return -ENAMETOOLONG;
 		c = end;
 	}
-	return moat_policy_check_path(path) < 0 ? -ENAMETOOLONG : 0;
+	return moat_path_check(path) < 0 ? -ENAMETOOLONG : 0;
 }
 
 int rewrite_link(const char *target, const char *vdir, const char *tail,
@@ -353,7 +331,7 @@ int rewrite_link(const char *target, const char *vdir, const char *tail,
 static int walk(struct moat_policy *p, const char *path, int follow_last,
 		struct target *t)
 {
-	int r = moat_policy_check_path(path);
+	int r = moat_path_check(path);
 	if (r < 0)
 		return r;
 	snprintf(t->vpath, sizeof(t->vpath), "%s", path);
@@ -552,162 +530,6 @@ int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
 	return r;
 }
 
-/* Append one linux_dirent64 record to the listing buffer. */
-
-int listing_add(struct listing *l, uint64_t ino, uint8_t type,
-		       const char *name)
-{
-	size_t nlen = strlen(name);
-	size_t reclen = (19 + nlen + 1 + 7) & ~(size_t)7;
-	if (l->max && l->len + reclen > l->max)
-		return -ENOMEM; /* more than all the listings may hold at once */
-	if (l->len + reclen > l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 4096;
-		while (cap < l->len + reclen)
-			cap *= 2;
-		char *b = realloc(l->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		l->buf = b;
-		l->cap = cap;
-	}
-	struct moat_dirent *d = (void *)(l->buf + l->len);
-	memset(d, 0, reclen);
-	d->ino = ino;
-	d->next = (int64_t)(l->len + reclen);
-	d->reclen = (uint16_t)reclen;
-	d->type = type;
-	memcpy(d->name, name, nlen);
-	l->len += reclen;
-	return 0;
-}
-
-int listing_has(const struct listing *l, const char *name, size_t n)
-{
-	for (size_t off = 0; off < l->len;) {
-		const struct moat_dirent *d = (const void *)(l->buf + off);
-		if (!strncmp(d->name, name, n) && d->name[n] == 0)
-			return 1;
-		off += d->reclen;
-	}
-	return 0;
-}
-
-/* Names of mappings that sit directly beneath virtual directory 'dir'. */
-static int listing_add_mounts(struct moat_policy *p, struct listing *l,
-			      const char *dir)
-{
-	size_t dlen = strlen(dir);
-	for (int i = 0; i < p->n; i++) {
-		const char *v = p->maps[i].vpath;
-		if (dlen == 1) {
-			v += 1;
-		} else {
-			if (strncmp(v, dir, dlen) || v[dlen] != '/')
-				continue;
-			v += dlen + 1;
-		}
-		if (!*v)
-			continue;
-		size_t n = (size_t)(strchrnul(v, '/') - v);
-		char name[NAME_MAX + 1];
-		if (n > NAME_MAX || listing_has(l, v, n))
-			continue;
-		memcpy(name, v, n);
-		name[n] = 0;
-		int r = listing_add(l, 2, DT_DIR, name);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int listing_read_dir(struct listing *l, int dirfd)
-{
-	char buf[8192];
-	for (;;) {
-		long n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		for (long off = 0; off < n;) {
-			struct moat_dirent *d = (void *)(buf + off);
-			int r = listing_add(l, d->ino, d->type, d->name);
-			if (r < 0)
-				return r;
-			off += d->reclen;
-		}
-	}
-}
-
-int moat_policy_listing_budget(struct moat_policy *p, uint64_t bytes, int count)
-{
-	ledger_free(p->listings);
-	p->listings = ledger_new(bytes, count);
-	return p->listings ? 0 : -ENOMEM;
-}
-
-static struct listing_ledger *listings_of(struct moat_policy *p)
-{
-	if (!p->listings)
-		p->listings = ledger_new(MOAT_LISTING_BYTES_MAX, MOAT_LISTINGS_MAX);
-	return p->listings;
-}
-
-
-/* Seal the listing into a memfd and hand out a read-only descriptor: the
- * only thing a picoprocess ever gets for a directory.  Sealed against
- * writing and growing, not shrinking: the ledger keeps a writable
- * descriptor, so that the monitor alone can take the pages back. */
-static int listing_fd(struct moat_policy *p, struct listing *l)
-{
-	struct listing_ledger *lg = listings_of(p);
-	size_t pages = (l->len + 4095) & ~(size_t)4095;
-	int r = lg ? ledger_make_room(lg, pages) : -ENOMEM;
-	if (r < 0)
-		return r;
-	int fd = memfd_create("moat-dir", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	if ((l->len && write(fd, l->buf, l->len) != (ssize_t)l->len) ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	/* Reopened, as memfd_create's own file does not count as a writer
-	 * for the ledger's lease test. */
-	int rw = moat_reopen(fd, O_RDWR), ro = moat_reopen(fd, O_RDONLY);
-	close(fd);
-	if (rw >= 0 && ro >= 0 && (r = ledger_add(lg, rw, pages)) == 0)
-		return ro;
-	if (rw >= 0)
-		close(rw);
-	if (ro >= 0)
-		close(ro);
-	return rw < 0 ? rw : ro < 0 ? ro : r;
-}
-
-static int open_listing(struct moat_policy *p, struct target *t, int hostdir)
-{
-	struct listing_ledger *lg = listings_of(p);
-	struct listing l = { .max = lg ? ledger_max_bytes(lg) : 1 };
-	int r = 0;
-	if (in_union(p, t))
-		r = union_list(p, t, &l);
-	else if (hostdir >= 0)
-		r = listing_read_dir(&l, hostdir);
-	else
-		r = listing_add(&l, 1, DT_DIR, ".") ?: listing_add(&l, 1, DT_DIR, "..");
-	if (r == 0)
-		r = listing_add_mounts(p, &l, t->vpath);
-	if (r == 0)
-		r = listing_fd(p, &l);
-	free(l.buf);
-	return r;
-}
-
 static int wants_write(unsigned how)
 {
 	return (how & MOAT_ACCESS_WRITE) ||
@@ -838,9 +660,10 @@ static int open_union(struct moat_policy *p, struct target *t, unsigned how,
 	if (union_is_dir(t)) {
 		if ((how & 3) != MOAT_ACCESS_READ || wants_write(how))
 			return -EISDIR;
-		r = open_listing(p, t, -1);
+		r = listing_open(p, t, -1, in_union(p, t));
 		if (r < 0)
 			return r;
+		union_stat(p, t, &reply->attr);
 		*fdp = r;
 		return MOAT_KIND_DIR;
 	}
@@ -876,9 +699,10 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 			return -EEXIST;
 		if (wants_write(how))
 			return -EROFS;
-		r = open_listing(p, &t, -1);
+		r = listing_open(p, &t, -1, in_union(p, &t));
 		if (r < 0)
 			return r;
+		synthetic_attr(&reply->attr);
 		*fdp = r;
 		return MOAT_KIND_DIR;
 	}
@@ -904,7 +728,8 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 	if (r == 0) {
 		reply->uid = st.st_uid, reply->gid = st.st_gid;
 		if (S_ISDIR(st.st_mode)) {
-			r = open_listing(p, &t, fd);
+			attr_of_stat(&st, t.m->writable, &reply->attr);
+			r = listing_open(p, &t, fd, in_union(p, &t));
 			close(fd);
 			fd = r;
 			r = r < 0 ? r : MOAT_KIND_DIR;
@@ -1155,124 +980,4 @@ int moat_policy_socket_node(struct moat_policy *p, const char *path, int make,
 		*dev = st.st_dev, *ino = st.st_ino;
 	target_done(&t);
 	return r;
-}
-
-/* "tcp.client:A.B.C.D:PORT" (or tcp.server, udp.client, udp.server):
- * strict, since it comes from the app. */
-static int parse_endpoint(const char *uri, int *udp, int *server, struct sockaddr_in *sa)
-{
-	char addr[16];
-	if (strncmp(uri, "tcp.", 4) && strncmp(uri, "udp.", 4))
-		return -EINVAL;
-	*udp = uri[0] == 'u';
-	if (!strncmp(uri + 4, "client:", 7))
-		*server = 0;
-	else if (!strncmp(uri + 4, "server:", 7))
-		*server = 1;
-	else
-		return -EINVAL;
-	const char *p = uri + 11;
-	const char *colon = strrchr(p, ':');
-	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, p, (size_t)(colon - p));
-	addr[colon - p] = 0;
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || colon[1] == 0 || port < 0 || port > 65535)
-		return -EINVAL;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
-static const struct moat_net_mapping *net_grant(struct moat_policy *p, int udp, int server,
-						const struct sockaddr_in *sa)
-{
-	uint16_t port = ntohs(sa->sin_port);
-	for (int i = 0; i < p->nnets; i++) {
-		const struct moat_net_mapping *g = &p->nets[i];
-		if (g->udp == udp && g->server == server &&
-		    (g->vaddr == 0 || g->vaddr == sa->sin_addr.s_addr) &&
-		    (g->vport == 0 || g->vport == port))
-			return g;
-	}
-	return NULL;
-}
-
-/* Where a granted endpoint goes on the host. */
-static void net_map(const struct moat_net_mapping *g, struct sockaddr_in *sa)
-{
-	if (g->haddr)
-		sa->sin_addr.s_addr = g->haddr;
-	if (g->hport)
-		sa->sin_port = htons(g->hport);
-}
-
-int moat_policy_udp_route(struct moat_policy *p, const struct sockaddr_in *virt,
-			  struct sockaddr_in *host)
-{
-	const struct moat_net_mapping *g = net_grant(p, 1, 0, virt);
-	if (!g || virt->sin_port == 0)
-		return -EACCES;
-	*host = *virt;
-	net_map(g, host);
-	return 0;
-}
-
-int moat_policy_net_check(struct moat_policy *p, const char *uri)
-{
-	struct sockaddr_in sa;
-	int udp, server;
-	int r = parse_endpoint(uri, &udp, &server, &sa);
-	if (r < 0)
-		return r;
-	const struct moat_net_mapping *g = net_grant(p, udp, server, &sa);
-	if (!g || (!server && sa.sin_port == 0))
-		return server || udp ? -EACCES : -ECONNREFUSED;
-	return 0;
-}
-
-int moat_policy_net(struct moat_policy *p, const char *uri, int *fdp)
-{
-	struct sockaddr_in sa;
-	int udp, server;
-	*fdp = -1;
-	int r = moat_policy_net_check(p, uri);
-	if (r < 0)
-		return r;
-	parse_endpoint(uri, &udp, &server, &sa);
-	net_map(net_grant(p, udp, server, &sa), &sa);
-	/* Non-blocking: a client's connect is in progress when it reaches the
-	 * picoprocess; a listener's accept never blocks the PAL. */
-	int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	/* TCP_NODELAY on every TCP socket (connections accepted from a
-	 * listener inherit it).  The picoprocess cannot set options on host
-	 * sockets, so the setting a latency-minded server asks for (nginx,
-	 * redis) must already be there: with Nagle on, a response written in
-	 * two parts waits for the delayed ACK, some 40 ms.  An app that wanted
-	 * Nagle only sends more, smaller segments. */
-	if (!udp)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (server) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    (!udp && listen(fd, 128) < 0))
-			r = -errno;
-	} else if (!udp && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-		   errno != EINPROGRESS) {
-		r = -errno;
-	}
-	/* A udp.client socket stays unbound and unconnected: the monitor's
-	 * relay sends each datagram to its granted destination. */
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	*fdp = fd;
-	return udp ? MOAT_KIND_DATAGRAM : server ? MOAT_KIND_SERVER : MOAT_KIND_SOCKET;
 }

@@ -62,6 +62,7 @@ struct listing {
 };
 int listing_add(struct listing *l, uint64_t ino, uint8_t type, const char *name);
 int listing_has(const struct listing *l, const char *name, size_t n);
+int listing_open(struct moat_policy *p, struct target *t, int hostdir, int from_union);
 
 /* listing.c: the listings a picoprocess holds, within a budget of bytes
  * and a count (see there).  make_room frees room for a listing of BYTES

@@ -31,7 +31,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 #include "moat/extension.h"
 
 #define INSIDE_ID 1000      /* host identity seen from inside the userns */

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 #include "moat/snapshot.h"
 
 static const char *const scratch_names[][2] = {

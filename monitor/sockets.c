@@ -39,7 +39,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 
 #define RELAY_PEERS 64
 #define RELAY_SNDBUF (64 * 1024) /* datagrams waiting for the app (doubled by the kernel) */

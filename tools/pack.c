@@ -31,6 +31,7 @@
 
 #include "moat/manifest.h"
 #include "moat/package.h"
+#include "moat/path.h"
 #include "moat/policy.h"
 #include "tools.h"
 

@@ -67,7 +67,10 @@ enum moat_op {
 struct moat_open_reply {
 	uint32_t uid, gid;     /* owner as the host sees it */
 	uint64_t base;
-	struct moat_attr attr; /* valid when base != 0 */
+	struct moat_attr attr; /* valid when base != 0 (a package file), and
+				  for a directory (the directory's own, as
+				  MOAT_OP_STAT gives them: the stream is its
+				  listing), so opening one takes one trip */
 };
 
 struct moat_msg_hdr {

@@ -204,12 +204,4 @@ int moat_manifest_add_ext(struct moat_manifest *m, const char *name,
 
 void moat_manifest_free(struct moat_manifest *m);
 
-/* Normalise an absolute path lexically into out (size >= strlen+2).
- * Returns 0, or -1 if it is not absolute or contains "..". */
-int moat_path_normalise(const char *in, char *out, size_t size);
-
-/* The same, but '..' removes the component before it (never above '/'),
- * as when a symlink's target is read as a path.  -1 if out is too small. */
-int moat_path_resolve_dots(const char *in, char *out, size_t size);
-
 #endif /* MOAT_MANIFEST_H */

@@ -45,8 +45,6 @@ int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
 /* 1 if 'vpath' is mapped itself or lies in a writable mapping. */
 int moat_policy_covers(const struct moat_policy *p, const char *vpath);
 
-/* 0 if 'path' is well-formed for the calls below, else -EINVAL. */
-int moat_policy_check_path(const char *path);
 
 /* Open a file (passes back a host fd) or a directory (passes back a
  * sealed memfd listing, kind MOAT_KIND_DIR).  'how' is MOAT_ACCESS_* |

@@ -25,7 +25,8 @@ struct pal_handle {
 	uint32_t uid, gid; /* owner as the monitor saw it at open */
 	void *obj;       /* thread, semaphore, event */
 	/* A file inside a package: fd is the package, the file is the
-	 * window [base, base + win.size), and win its attributes. */
+	 * window [base, base + win.size), and win its attributes.  A
+	 * directory: fd is its listing, win the directory's attributes. */
 	uint64_t base;
 	struct moat_attr win;
 };

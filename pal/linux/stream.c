@@ -198,7 +198,7 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	pal_handles[h].uid = reply.uid;
 	pal_handles[h].gid = reply.gid;
 	pal_handles[h].base = reply.base;
-	if (reply.base)
+	if (reply.base || reply.attr.kind == MOAT_KIND_DIR)
 		pal_handles[h].win = reply.attr;
 	return h;
 }
@@ -402,8 +402,8 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
 	struct stat st;
 	if (!ph)
 		return -MOAT_EBADF;
-	if (ph->base) {
-		*a = ph->win;
+	if (ph->base || ph->win.kind == MOAT_KIND_DIR) {
+		*a = ph->win; /* the host descriptor is a package or a listing */
 		return 0;
 	}
 	long r = host_fstat(ph->fd, &st);

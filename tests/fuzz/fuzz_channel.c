@@ -45,7 +45,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 
 static char base[256], ro[300], rw[300], outside[300], canary[320], nest[320];
 static struct stat canary_st, ro_file_st, nest_file_st;

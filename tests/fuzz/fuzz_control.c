@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "control_int.h"
-#include "monitor.h"
+#include "monitor_int.h"
 
 static struct moat_control *ctl;
 static struct pico pp;

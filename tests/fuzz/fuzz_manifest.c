@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 
 static void roundtrip(const struct moat_manifest *m)
 {

@@ -20,7 +20,7 @@
 
 #include <xxhash.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 #include "moat/package.h"
 #include "moat/policy.h"
 

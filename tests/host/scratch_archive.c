@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "monitor_int.h"
 
 struct buf { unsigned char *p; size_t n; };
 

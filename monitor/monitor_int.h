@@ -1,4 +1,5 @@
-/* monitor.h -- internals shared by the monitor's files. */
+/* monitor_int.h -- internals shared by the monitor's files (the public
+ * contract is include/moat/monitor.h). */
 #ifndef MOAT_MONITOR_INTERNAL_H
 #define MOAT_MONITOR_INTERNAL_H
 
