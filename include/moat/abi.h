@@ -293,6 +293,12 @@ struct moat_boot_info {
 	uint64_t mem_bytes;        /* memory it may use (its limit, or the host's) */
 	struct moat_stdio_info stdio[3];
 	uint32_t max_files;        /* open descriptors it may hold, 0 = no limit given */
+	/* [image_start, image_end): the picoprocess image the PAL, the
+	 * extensions and the LibOS were loaded as (page-aligned).  Code
+	 * there is not the app's; the app MUST NOT be loaded or mapped
+	 * there.  The LibOS learns its own bounds here, never from symbols
+	 * of the PAL's link. */
+	uint64_t image_start, image_end;
 };
 #define MOAT_BOOT_DEBUG 1          /* debug_log output is shown */
 #define MOAT_BOOT_TRACE 2          /* the LibOS logs every system call */
