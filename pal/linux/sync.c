@@ -626,7 +626,7 @@ long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 		   uint64_t *old_value_ns, uint64_t *old_interval_ns)
 {
 	struct host_itimerval nv, ov;
-	if (which > 2)
+	if (which > MOAT_TIMER_PROF)
 		return -MOAT_EINVAL;
 	/* A set-but-tiny value must not become 0, which would disarm. */
 	if (value_ns && value_ns < 1000)
