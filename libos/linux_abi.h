@@ -20,6 +20,10 @@
 
 struct l_timespec { int64_t tv_sec, tv_nsec; };
 struct l_timeval { int64_t tv_sec, tv_usec; };
+/* getrusage, wait4, waitid: CPU times, then 14 counters */
+struct l_rusage { struct l_timeval ru_utime, ru_stime; long counts[14]; };
+/* times: clock ticks */
+struct l_tms { long tms_utime, tms_stime, tms_cutime, tms_cstime; };
 /* setitimer, getitimer */
 struct l_itimerval { struct l_timeval it_interval, it_value; };
 /* timer_settime, timerfd_settime */
@@ -84,6 +88,14 @@ struct l_siginfo {
 	};
 };
 
+/* What a handler finds on its stack: the return to its restorer, then
+ * the context rt_sigreturn restores, then the siginfo. */
+struct l_rt_sigframe {
+	uint64_t pretcode;
+	struct l_ucontext uc;
+	struct l_siginfo info;
+};
+
 /* timer_create */
 struct l_sigevent {
 	uint64_t value;      /* sigev_value */
@@ -97,6 +109,7 @@ _Static_assert(sizeof(struct l_timespec) == 16, "struct timespec");
 _Static_assert(sizeof(struct l_itimerval) == 32, "struct itimerval");
 _Static_assert(sizeof(struct l_itimerspec) == 32, "struct itimerspec");
 _Static_assert(sizeof(struct l_sysinfo) == 112, "struct sysinfo");
+_Static_assert(sizeof(struct l_rusage) == 144, "struct rusage");
 _Static_assert(sizeof(struct l_siginfo) == 128, "siginfo_t");
 _Static_assert(sizeof(struct l_sigevent) == 64, "struct sigevent");
 _Static_assert(sizeof(struct l_stack) == 24, "stack_t");

@@ -87,7 +87,7 @@ long sys_getppid(void)
 
 /* --- wait --- */
 
-long sys_wait4(int pid, int *status, int options, void *rusage)
+long sys_wait4(int pid, int *status, int options, struct l_rusage *rusage)
 {
 	int32_t st = 0;
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
@@ -96,12 +96,12 @@ long sys_wait4(int pid, int *status, int options, void *rusage)
 	if (r > 0 && status)
 		*status = st;
 	if (rusage)
-		memset(rusage, 0, 144);
+		memset(rusage, 0, sizeof(*rusage));
 	return r;
 }
 
 long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
-		void *rusage)
+		struct l_rusage *rusage)
 {
 	int32_t st = 0;
 	if (!(options & 4 /* WEXITED */))
@@ -133,7 +133,7 @@ long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
 		}
 	}
 	if (rusage)
-		memset(rusage, 0, 144);
+		memset(rusage, 0, sizeof(*rusage));
 	return 0;
 }
 

@@ -29,12 +29,6 @@
 #define BIT(sig) (1ULL << ((sig) - 1))
 #define UNBLOCKABLE (BIT(9) | BIT(19))
 
-struct rt_sigframe {
-	uint64_t pretcode;
-	struct l_ucontext uc;
-	struct l_siginfo info;
-};
-
 static struct l_sigaction actions[NSIG_K + 1];
 static volatile uint64_t pending;
 static struct l_siginfo fault_info[NSIG_K + 1]; /* details for SEGV & co */
@@ -188,9 +182,9 @@ static int setup_frame(struct moat_context *ctx, int sig,
 	size_t fpsize = fpstate_size(ctx->fpstate);
 	sp = RT_ALIGN_DOWN(sp - fpsize, 64);
 	void *fp = (void *)sp;
-	sp -= sizeof(struct rt_sigframe);
+	sp -= sizeof(struct l_rt_sigframe);
 	sp = RT_ALIGN_DOWN(sp + 8, 16) - 8; /* (rsp + 8) % 16 == 0 at entry */
-	struct rt_sigframe *f = (void *)sp;
+	struct l_rt_sigframe *f = (void *)sp;
 	if (fpsize)
 		memcpy(fp, ctx->fpstate, fpsize);
 	memset(f, 0, sizeof(*f));

@@ -39,13 +39,13 @@ long sys_clock_getres(int id, struct l_timespec *ts)
 	return 0;
 }
 
-long sys_gettimeofday(long *tv, void *tz)
+long sys_gettimeofday(struct l_timeval *tv, void *tz)
 {
 	(void)tz;
 	if (tv) {
 		long ns = abi->system_time(MOAT_CLOCK_REALTIME);
-		tv[0] = ns / 1000000000;
-		tv[1] = (ns % 1000000000) / 1000;
+		tv->tv_sec = ns / 1000000000;
+		tv->tv_usec = (ns % 1000000000) / 1000;
 	}
 	return 0;
 }
@@ -112,26 +112,24 @@ long sys_clock_nanosleep(int id, int flags, const struct l_timespec *req,
  * it for the picoprocess, and the LibOS's work is the app's system time
  * anyway.  Children's time, memory and I/O counts are not known: zero,
  * not invented. */
-long sys_getrusage(int who, long *ru)
+long sys_getrusage(int who, struct l_rusage *ru)
 {
 	if (who != 0 && who != -1 && who != 1)
 		return -EINVAL;
-	memset(ru, 0, 144);
+	memset(ru, 0, sizeof(*ru));
 	if (who != -1) {
 		long ns = abi->system_time(who == 1 ? MOAT_CLOCK_THREAD_CPU
 						    : MOAT_CLOCK_PROCESS_CPU);
-		ru[0] = ns / 1000000000, ru[1] = ns % 1000000000 / 1000;
+		ru->ru_utime = (struct l_timeval){ ns / 1000000000, ns % 1000000000 / 1000 };
 	}
 	return 0;
 }
 
 /* times(2): clock ticks (USER_HZ, 100 a second), as getrusage splits
  * them; the result counts from an arbitrary point, as on Linux. */
-long sys_times(long *tms)
+long sys_times(struct l_tms *tms)
 {
-	if (tms) {
-		tms[0] = abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000;
-		tms[1] = tms[2] = tms[3] = 0;
-	}
+	if (tms)
+		*tms = (struct l_tms){ .tms_utime = abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000 };
 	return abi->system_time(MOAT_CLOCK_MONOTONIC) / 10000000;
 }
