@@ -423,10 +423,10 @@ long sys_exit_group(int code)
 
 long sys_getpid(void) { return proc.pid; }
 
-/* --- process groups and sessions --- */
+/* --- process groups and sessions ---
+ * They are the host's, inside the picoprocess's pid namespace and the
+ * session it starts as (pid 1 leads both). */
 
-/* Process groups and sessions are the host's, inside the picoprocess's
- * pid namespace and the session it starts as (pid 1 leads both). */
 long sys_setpgid(int pid, int pgid)
 {
 	if (pid < 0 || pgid < 0)
