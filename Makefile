@@ -122,9 +122,20 @@ $(B)/tests/abi-pico: $(RT_OBJ) $(PAL_OBJ) $(EXT_OBJ) $(B)/tests/abi/counter.o pa
 		-Wl,--no-warn-rwx-segments -o $@ $(PAL_OBJ) $(B)/tests/abi/counter.o $(EXT_OBJ) $(RT_OBJ) -lgcc
 
 # Rule 1 of DESIGN.md: the LibOS and the extensions never talk to the host.
+# And the LibOS reaches the PAL only through the table init() hands it:
+# its objects may use the runtime (rt/) and each other, and no other
+# symbol -- no pal_*, no pico.ld symbol (its image bounds come in the
+# boot info), no extension.  Both link into one image, so only this
+# check keeps a LibOS file from calling the PAL directly.
 $(B)/libos.checked: $(LIBOS_OBJ) $(RT_OBJ) $(EXT_OBJ)
 	@if objdump -d $^ | grep -E '\s(syscall|sysenter|int +\$$0x80)\b'; then \
 		echo "LibOS/runtime/extension objects contain a system-call instruction" >&2; exit 1; fi
+	@mkdir -p $(@D)
+	@nm --defined-only $(LIBOS_OBJ) $(RT_OBJ) | awk 'NF == 3 { print $$3 }' | sort -u > $@.ok
+	@bad=$$(nm -u $(LIBOS_OBJ) | awk 'NF == 2 { print $$2 }' | sort -u | comm -23 - $@.ok); \
+	rm -f $@.ok; \
+	if [ -n "$$bad" ]; then \
+		echo "LibOS objects reference symbols outside libos/ and rt/:" $$bad >&2; exit 1; fi
 	@touch $@
 
 # An extension reaches the host only through the table it was given: its

@@ -72,9 +72,6 @@ static long map_segment(moat_handle h, const struct elf64_phdr *ph,
 	return 0;
 }
 
-/* pal/linux/pico.ld: where this image (PAL and LibOS) lies */
-extern char pico_start[], pico_end[];
-
 /* A static program has no .eh_frame_hdr (PT_GNU_EH_FRAME); tell the
  * rewriter (rewrite.c) where its .eh_frame is, from the section headers.
  * Any doubt: nothing is noted, and the image's sites keep trapping. */
@@ -130,8 +127,8 @@ static long load_image(const char *path, uint64_t pie_base, struct image *img)
 		r = -ENOEXEC;
 	if (r == 0)
 		r = read_exact(h, eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0]));
-	if (r == 0 && elf_check_phdrs(&eh, ph, attr.size, (uint64_t)pico_start,
-				      RT_ALIGN_UP((uint64_t)pico_end, PAGE), &lay) < 0)
+	if (r == 0 && elf_check_phdrs(&eh, ph, attr.size, boot->image_start,
+				      boot->image_end, &lay) < 0)
 		r = -ENOEXEC;
 	if (r < 0)
 		goto out;

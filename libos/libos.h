@@ -191,7 +191,7 @@ void timers_reset_on_exec(void);
 
 /* fs.c: paths and descriptors. */
 #define LIBOS_MAX_FDS 1024
-/* The app's RLIMIT_NOFILE as the LibOS applies it (misc.c). */
+/* The app's RLIMIT_NOFILE as the LibOS applies it (rlimit.c). */
 int fd_limit(void);
 int path_resolve(int dirfd, const char *path, char *out);
 void fs_init(void);

@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 
 #include "libos.h"
+#include "linux_abi.h"
 
 #define MAX_ARG_BYTES (2 << 20)
 #define MAX_INTERP_DEPTH 4
@@ -86,7 +87,7 @@ long sys_getppid(void)
 
 /* --- wait --- */
 
-long sys_wait4(int pid, int *status, int options, void *rusage)
+long sys_wait4(int pid, int *status, int options, struct l_rusage *rusage)
 {
 	int32_t st = 0;
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
@@ -95,18 +96,12 @@ long sys_wait4(int pid, int *status, int options, void *rusage)
 	if (r > 0 && status)
 		*status = st;
 	if (rusage)
-		memset(rusage, 0, 144);
+		memset(rusage, 0, sizeof(*rusage));
 	return r;
 }
 
-struct siginfo_child {
-	int signo, errno_, code, pad;
-	int pid, uid, status;
-	char rest[128 - 28];
-};
-
-long sys_waitid(int idtype, int id, struct siginfo_child *info, int options,
-		void *rusage)
+long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
+		struct l_rusage *rusage)
 {
 	int32_t st = 0;
 	if (!(options & 4 /* WEXITED */))
@@ -133,12 +128,12 @@ long sys_waitid(int idtype, int id, struct siginfo_child *info, int options,
 			int sig = st & 0x7f;
 			info->signo = 17;
 			info->code = sig ? ((st & 0x80) ? 3 : 2) : 1;
-			info->pid = (int)r;
-			info->status = sig ? sig : (st >> 8) & 0xff;
+			info->chld.pid = (int)r;
+			info->chld.status = sig ? sig : (st >> 8) & 0xff;
 		}
 	}
 	if (rusage)
-		memset(rusage, 0, 144);
+		memset(rusage, 0, sizeof(*rusage));
 	return 0;
 }
 
@@ -416,4 +411,55 @@ _Noreturn void process_exec_first(const char *path, char **argv, char **envp)
 	args_keep(&a);
 	args_free(&a);
 	exec_jump(entry, sp);
+}
+
+/* --- the process itself --- */
+
+long sys_exit_group(int code)
+{
+	abi->process_exit(code & 0xff, 0);
+	__builtin_unreachable();
+}
+
+long sys_getpid(void) { return proc.pid; }
+
+/* --- process groups and sessions ---
+ * They are the host's, inside the picoprocess's pid namespace and the
+ * session it starts as (pid 1 leads both). */
+
+long sys_setpgid(int pid, int pgid)
+{
+	if (pid < 0 || pgid < 0)
+		return -EINVAL;
+	return abi->process_control(MOAT_PROC_SET_GROUP, pid, pgid);
+}
+
+long sys_getpgid(int pid)
+{
+	return pid < 0 ? -ESRCH : abi->process_control(MOAT_PROC_GET_GROUP, pid, 0);
+}
+
+long sys_getpgrp(void)
+{
+	return sys_getpgid(0);
+}
+
+long sys_setsid(void)
+{
+	long r = abi->process_control(MOAT_PROC_NEW_SESSION, 0, 0);
+	if (r > 0)
+		proc.sid = (int)r;
+	return r;
+}
+
+/* The session is known for this process (inherited across fork); for
+ * another, which has no host call to ask, the caller's own session is
+ * the answer unless that process made one of its own. */
+long sys_getsid(int pid)
+{
+	int own = proc.sid ? proc.sid : 1;
+	if (pid == 0 || pid == proc.pid)
+		return own;
+	long g = sys_getpgid(pid);
+	return g < 0 ? g : own;
 }

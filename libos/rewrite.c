@@ -61,7 +61,6 @@
 #define STUB_PAGE 4096
 #define MAX_STUB_PAGES 64
 
-extern char pico_start[], pico_end[];
 void libos_fast_entry(void);
 extern char libos_fast_exit[], libos_fast_exit_jmp[], libos_fast_redo[],
 	libos_fast_escalate[];
@@ -1015,7 +1014,7 @@ int libos_fast_syscall(struct moat_context *ctx)
 
 static int in_pico(uint64_t rip)
 {
-	return rip >= (uint64_t)pico_start && rip < (uint64_t)pico_end;
+	return rip >= boot->image_start && rip < boot->image_end;
 }
 
 /* A synchronous host trap.  Returns 1 if it was the fast path's: a

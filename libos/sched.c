@@ -1,6 +1,6 @@
 /*
- * sched.c -- scheduling calls: nice values, policies, CPU affinity,
- * getcpu and membarrier.
+ * sched.c -- scheduling calls: sched_yield, nice values, policies, CPU
+ * affinity, getcpu and membarrier.
  *
  * The host schedules a picoprocess as one process among others, under the
  * CPU limits of its manifest; nothing here changes that.  What the app
@@ -10,6 +10,7 @@
  * and only CPUs the picoprocess may run on.
  */
 #include "libos.h"
+#include "linux_abi.h"
 
 #define PRIO_PROCESS 0
 #define PRIO_PGRP    1
@@ -72,8 +73,6 @@ long sys_setpriority(int which, int who, int prio)
 	return 0;
 }
 
-struct ksched_param { int priority; };
-
 long sys_sched_getscheduler(int pid)
 {
 	if (pid < 0)
@@ -81,7 +80,7 @@ long sys_sched_getscheduler(int pid)
 	return is_self(pid) ? policy : -ESRCH;
 }
 
-long sys_sched_getparam(int pid, struct ksched_param *p)
+long sys_sched_getparam(int pid, struct l_sched_param *p)
 {
 	if (pid < 0 || !p)
 		return -EINVAL;
@@ -91,7 +90,7 @@ long sys_sched_getparam(int pid, struct ksched_param *p)
 	return 0;
 }
 
-long sys_sched_setscheduler(int pid, int pol, const struct ksched_param *p)
+long sys_sched_setscheduler(int pid, int pol, const struct l_sched_param *p)
 {
 	if (pid < 0 || !p)
 		return -EINVAL;
@@ -114,7 +113,7 @@ long sys_sched_setscheduler(int pid, int pol, const struct ksched_param *p)
 	}
 }
 
-long sys_sched_setparam(int pid, const struct ksched_param *p)
+long sys_sched_setparam(int pid, const struct l_sched_param *p)
 {
 	if (pid < 0 || !p)
 		return -EINVAL;
@@ -182,4 +181,9 @@ long sys_membarrier(int cmd, unsigned flags, int cpu)
 	if (flags)
 		return -EINVAL;
 	return cmd == 0 ? 0 : -EINVAL;
+}
+
+long sys_sched_yield(void)
+{
+	return abi->thread_yield();
 }

@@ -14,6 +14,7 @@
 #include <asm/sigcontext.h>
 
 #include "libos.h"
+#include "linux_abi.h"
 
 #define NSIG_K 64
 #define SIG_DFL_K 0UL
@@ -28,41 +29,9 @@
 #define BIT(sig) (1ULL << ((sig) - 1))
 #define UNBLOCKABLE (BIT(9) | BIT(19))
 
-struct ksigaction {
-	uint64_t handler;
-	uint64_t flags;
-	uint64_t restorer;
-	uint64_t mask;
-};
-
-struct kstack { void *sp; int flags; int pad; size_t size; };
-
-struct kucontext {
-	uint64_t flags;
-	struct kucontext *link;
-	struct kstack stack;
-	struct sigcontext mc;
-	uint64_t sigmask;
-};
-
-struct ksiginfo {
-	int signo, errno_, code, pad;
-	union {
-		struct { int pid, uid; } kill;
-		void *addr;
-		char pad2[112];
-	};
-};
-
-struct rt_sigframe {
-	uint64_t pretcode;
-	struct kucontext uc;
-	struct ksiginfo info;
-};
-
-static struct ksigaction actions[NSIG_K + 1];
+static struct l_sigaction actions[NSIG_K + 1];
 static volatile uint64_t pending;
-static struct ksiginfo fault_info[NSIG_K + 1]; /* details for SEGV & co */
+static struct l_siginfo fault_info[NSIG_K + 1]; /* details for SEGV & co */
 
 static const char *const signal_names[] = {
 	[1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL",
@@ -116,7 +85,7 @@ void signal_set_info(int sig, int code, const void *fields, size_t len)
 {
 	if (sig < 1 || sig > NSIG_K)
 		return;
-	struct ksiginfo si = { .signo = sig, .code = code };
+	struct l_siginfo si = { .signo = sig, .code = code };
 	memcpy(si.pad2, fields, len < sizeof(si.pad2) ? len : sizeof(si.pad2));
 	fault_info[sig] = si;
 }
@@ -146,7 +115,7 @@ moat_handle signal_notify_handle(void)
 }
 
 /* Take the lowest-numbered pending signal in 'set', with its details
- * (a struct ksiginfo, 128 bytes, as sigtimedwait returns it); 0 if none. */
+ * (a struct l_siginfo, 128 bytes, as sigtimedwait returns it); 0 if none. */
 int signal_take(uint64_t set, void *info)
 {
 	uint64_t hit;
@@ -158,8 +127,8 @@ int signal_take(uint64_t set, void *info)
 		sig = __builtin_ctzll(hit) + 1;
 	} while (!(__atomic_fetch_and(&pending, ~BIT(sig), __ATOMIC_SEQ_CST) & BIT(sig)));
 	if (info)
-		*(struct ksiginfo *)info = fault_info[sig].signo ? fault_info[sig]
-					   : (struct ksiginfo){ .signo = sig };
+		*(struct l_siginfo *)info = fault_info[sig].signo ? fault_info[sig]
+					   : (struct l_siginfo){ .signo = sig };
 	fault_info[sig].signo = 0;
 	return sig;
 }
@@ -203,7 +172,7 @@ static int on_altstack(const struct thread_sig *ts, uint64_t sp)
 /* Build a Linux rt_sigframe on the app's stack and aim ctx at the
  * handler.  Returns 0, or -EFAULT if the stack cannot hold it. */
 static int setup_frame(struct moat_context *ctx, int sig,
-		       const struct ksigaction *act)
+		       const struct l_sigaction *act)
 {
 	struct thread_sig *ts = thread_sig();
 	uint64_t sp = ctx->rsp - 128; /* the red zone */
@@ -213,15 +182,15 @@ static int setup_frame(struct moat_context *ctx, int sig,
 	size_t fpsize = fpstate_size(ctx->fpstate);
 	sp = RT_ALIGN_DOWN(sp - fpsize, 64);
 	void *fp = (void *)sp;
-	sp -= sizeof(struct rt_sigframe);
+	sp -= sizeof(struct l_rt_sigframe);
 	sp = RT_ALIGN_DOWN(sp + 8, 16) - 8; /* (rsp + 8) % 16 == 0 at entry */
-	struct rt_sigframe *f = (void *)sp;
+	struct l_rt_sigframe *f = (void *)sp;
 	if (fpsize)
 		memcpy(fp, ctx->fpstate, fpsize);
 	memset(f, 0, sizeof(*f));
 	f->pretcode = act->restorer;
 	f->uc.flags = fpsize > 512 ? 1 /* UC_FP_XSTATE */ : 0;
-	f->uc.stack = (struct kstack){ ts->ss_sp, ts->ss_size ? (on_altstack(ts, ctx->rsp) ? SS_ONSTACK_K : 0) : SS_DISABLE_K, 0, ts->ss_size };
+	f->uc.stack = (struct l_stack){ ts->ss_sp, ts->ss_size ? (on_altstack(ts, ctx->rsp) ? SS_ONSTACK_K : 0) : SS_DISABLE_K, 0, ts->ss_size };
 	struct sigcontext *m = &f->uc.mc;
 	m->r8 = ctx->r8, m->r9 = ctx->r9, m->r10 = ctx->r10, m->r11 = ctx->r11;
 	m->r12 = ctx->r12, m->r13 = ctx->r13, m->r14 = ctx->r14, m->r15 = ctx->r15;
@@ -234,7 +203,7 @@ static int setup_frame(struct moat_context *ctx, int sig,
 	f->uc.sigmask = ts->has_saved ? ts->saved : ts->blocked;
 	ts->has_saved = 0;
 	f->info = fault_info[sig].signo ? fault_info[sig]
-					: (struct ksiginfo){ .signo = sig };
+					: (struct l_siginfo){ .signo = sig };
 	fault_info[sig].signo = 0;
 	m->cr2 = (uint64_t)f->info.addr;
 
@@ -280,7 +249,7 @@ void signal_deliver(struct moat_context *ctx, int in_syscall)
 			break;
 		int sig = __builtin_ctzll(ready) + 1;
 		__atomic_and_fetch(&pending, ~BIT(sig), __ATOMIC_SEQ_CST);
-		struct ksigaction act = actions[sig];
+		struct l_sigaction act = actions[sig];
 		if (act.handler == SIG_IGN_K)
 			continue;
 		if (act.handler == SIG_DFL_K) {
@@ -397,19 +366,19 @@ void signal_fault(struct moat_exception *e)
 		sig = 4;
 	klog("fault: signal %d at rip %p addr %p rsp %p", sig, (void *)e->ctx->rip,
 	     (void *)e->fault_addr, (void *)e->ctx->rsp);
-	struct ksigaction act = actions[sig];
+	struct l_sigaction act = actions[sig];
 	/* A fault cannot be ignored or blocked: returning would re-fault. */
 	if (act.handler == SIG_DFL_K || act.handler == SIG_IGN_K ||
 	    (thread_sig()->blocked & BIT(sig)))
 		die_by_signal(sig);
-	fault_info[sig] = (struct ksiginfo){ .signo = sig, .code = (int)e->code,
+	fault_info[sig] = (struct l_siginfo){ .signo = sig, .code = (int)e->code,
 					     .addr = (void *)e->fault_addr };
 	setup_frame(e->ctx, sig, &act);
 }
 
 long sys_rt_sigreturn(struct moat_context *ctx)
 {
-	struct kucontext *uc = (void *)ctx->rsp; /* the handler's ret popped pretcode */
+	struct l_ucontext *uc = (void *)ctx->rsp; /* the handler's ret popped pretcode */
 	struct sigcontext *m = &uc->mc;
 	ctx->r8 = m->r8, ctx->r9 = m->r9, ctx->r10 = m->r10, ctx->r11 = m->r11;
 	ctx->r12 = m->r12, ctx->r13 = m->r13, ctx->r14 = m->r14, ctx->r15 = m->r15;
@@ -425,8 +394,8 @@ long sys_rt_sigreturn(struct moat_context *ctx)
 	return (long)ctx->rax;
 }
 
-long sys_rt_sigaction(int sig, const struct ksigaction *act,
-		      struct ksigaction *old, size_t setsize)
+long sys_rt_sigaction(int sig, const struct l_sigaction *act,
+		      struct l_sigaction *old, size_t setsize)
 {
 	if (sig < 1 || sig > NSIG_K || setsize != 8)
 		return -EINVAL;
@@ -500,14 +469,12 @@ long sys_pause(void)
 	return wait_for_signal();
 }
 
-struct ktimespec { long sec, nsec; };
-
-long sys_rt_sigtimedwait(const uint64_t *set, struct ksiginfo *info,
-			 const struct ktimespec *timeout, size_t setsize)
+long sys_rt_sigtimedwait(const uint64_t *set, struct l_siginfo *info,
+			 const struct l_timespec *timeout, size_t setsize)
 {
 	if (setsize != 8)
 		return -EINVAL;
-	int64_t left = timeout ? timeout->sec * 1000000000L + timeout->nsec : -1;
+	int64_t left = timeout ? timeout->tv_sec * 1000000000L + timeout->tv_nsec : -1;
 	int64_t end = left < 0 ? -1 : abi->system_time(MOAT_CLOCK_MONOTONIC) + left;
 	for (;;) {
 		int sig = signal_take(*set, info);
@@ -549,7 +516,7 @@ long sys_tkill(int tid, int sig)
 /* sigqueue(3) and pthread_sigqueue: a signal with a value.  Only the
  * app's own process can be given one: the ABI carries a bare signal number
  * to other processes, and dropping the value silently would be worse. */
-long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const struct ksiginfo *info)
+long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const struct l_siginfo *info)
 {
 	if (sig < 0 || sig > NSIG_K)
 		return -EINVAL;
@@ -573,16 +540,16 @@ long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const struct ksiginfo *in
 	return signal_raise(sig);
 }
 
-long sys_rt_sigqueueinfo(int tgid, int sig, const struct ksiginfo *info)
+long sys_rt_sigqueueinfo(int tgid, int sig, const struct l_siginfo *info)
 {
 	return sys_rt_tgsigqueueinfo(tgid, -1, sig, info);
 }
 
-long sys_sigaltstack(const struct kstack *ss, struct kstack *old)
+long sys_sigaltstack(const struct l_stack *ss, struct l_stack *old)
 {
 	struct thread_sig *ts = thread_sig();
 	if (old)
-		*old = (struct kstack){ ts->ss_sp, ts->ss_size ? ts->ss_flags : SS_DISABLE_K,
+		*old = (struct l_stack){ ts->ss_sp, ts->ss_size ? ts->ss_flags : SS_DISABLE_K,
 					0, ts->ss_size };
 	if (ss) {
 		if (ss->flags & SS_DISABLE_K) {
@@ -601,7 +568,7 @@ void signal_reset_on_exec(void)
 {
 	for (int i = 1; i <= NSIG_K; i++)
 		if (actions[i].handler != SIG_IGN_K)
-			actions[i] = (struct ksigaction){ 0 };
+			actions[i] = (struct l_sigaction){ 0 };
 	struct thread_sig *ts = thread_sig();
 	ts->ss_sp = NULL, ts->ss_size = 0, ts->ss_flags = SS_DISABLE_K;
 }

@@ -9,32 +9,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The Linux layouts the handlers take, each defined by its own file;
- * declared here at file scope so a prototype names the same type. */
-struct __kernel_timespec;
+/* The Linux layouts the handlers take, declared here at file scope so a
+ * prototype names the same type as its handler.  The l_* ones are
+ * defined once, in linux_abi.h; the rest are still defined by the file
+ * that uses them (fs.c, poll.c, epoll.c, socket.c) or by a uapi header. */
+struct l_cap_data;
+struct l_cap_header;
+struct l_itimerspec;
+struct l_itimerval;
+struct l_rlimit;
+struct l_rusage;
+struct l_sched_param;
+struct l_sigaction;
+struct l_sigevent;
+struct l_siginfo;
+struct l_stack;
+struct l_sysinfo;
+struct l_timespec;
+struct l_timeval;
+struct l_tms;
 struct iovec_k;
-struct kcap_data;
-struct kcap_header;
 struct kepoll_event;
 struct kitimerspec;
-struct kitimerval;
 struct kmmsghdr;
 struct kmsghdr;
 struct kpollfd;
-struct ksched_param;
-struct ksigaction;
-struct ksigevent;
-struct ksiginfo;
-struct kstack;
-struct ksysinfo;
 struct ktimespec;
 struct ktimespec_e;
 struct ktimespec_k;
 struct ktimespec_m;
 struct moat_context;
 struct new_utsname;
-struct rlimit64_k;
-struct siginfo_child;
 struct stat;
 struct statfs_k;
 struct statx;

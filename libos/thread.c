@@ -12,9 +12,9 @@
  */
 #include <linux/futex.h>
 #include <linux/sched.h>
-#include <linux/time_types.h>
 
 #include "libos.h"
+#include "linux_abi.h"
 
 #define KSTACK_SIZE (64 * 1024)
 #define BUCKETS 64
@@ -307,7 +307,7 @@ static long futex_requeue(uint32_t *addr, int nwake, int nmove,
 	return woken + moved;
 }
 
-static int64_t timeout_of(const struct __kernel_timespec *ts, int absolute,
+static int64_t timeout_of(const struct l_timespec *ts, int absolute,
 			  int realtime)
 {
 	if (!ts)
@@ -328,7 +328,7 @@ static int64_t timeout_of(const struct __kernel_timespec *ts, int absolute,
  * address waits, which the host matches across processes.  Bitsets are
  * widened to "any": a spurious wake-up is allowed, a lost one is not. */
 static long shared_futex(uint32_t *addr, int cmd, uint32_t val,
-			 const struct __kernel_timespec *ts, int realtime, uint32_t val3)
+			 const struct l_timespec *ts, int realtime, uint32_t val3)
 {
 	long r;
 	switch (cmd) {
@@ -348,7 +348,7 @@ static long shared_futex(uint32_t *addr, int cmd, uint32_t val,
 }
 
 long sys_futex(uint32_t *addr, int op, uint32_t val,
-	       const struct __kernel_timespec *ts, uint32_t *addr2, uint32_t val3)
+	       const struct l_timespec *ts, uint32_t *addr2, uint32_t val3)
 {
 	int cmd = op & FUTEX_CMD_MASK;
 	int realtime = !!(op & FUTEX_CLOCK_REALTIME);
@@ -513,12 +513,7 @@ int thread_exists(int tid)
 	return found;
 }
 
-struct clone_args_k {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
-		stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-
-static long thread_clone3(struct moat_context *ctx, const struct clone_args_k *a,
+static long thread_clone3(struct moat_context *ctx, const struct l_clone_args *a,
 			  size_t size)
 {
 	if (size < 64)
@@ -536,7 +531,7 @@ long sys_clone(struct moat_context *c)
 
 long sys_clone3(struct moat_context *c)
 {
-	return thread_clone3(c, (const struct clone_args_k *)c->rdi, c->rsi);
+	return thread_clone3(c, (const struct l_clone_args *)c->rdi, c->rsi);
 }
 
 /* In a forked child only the forking thread exists. */
@@ -572,4 +567,20 @@ void threads_fork_unlock(void)
 	for (int i = BUCKETS - 1; i >= 0; i--)
 		spin_unlock(&buckets[i].lock);
 	spin_unlock(&threads_lock);
+}
+
+/* --- thread ids and the robust list --- */
+
+long sys_gettid(void) { return thread_tid(); }
+
+long sys_set_tid_address(int *ctid)
+{
+	(void)ctid;
+	return thread_tid();
+}
+
+long sys_set_robust_list(void *head, size_t len)
+{
+	(void)head;
+	return len == 24 ? 0 : -EINVAL;
 }

@@ -1,6 +1,10 @@
 /*
- * timer.c -- POSIX timers: timer_create, timer_settime, timer_gettime,
- * timer_getoverrun and timer_delete.
+ * timer.c -- the timers that raise signals: POSIX timers (timer_create,
+ * timer_settime, timer_gettime, timer_getoverrun and timer_delete) and
+ * the interval timers (setitimer, getitimer, alarm).
+ *
+ * The interval timers are the ABI's timer_set, one per ITIMER_* (the
+ * values of MOAT_TIMER_REAL, _VIRTUAL and _PROF), kept by the host.
  *
  * A process's timers are a table in the LibOS and one LibOS thread (made
  * at the first timer_create) that sleeps until the earliest expiry, on
@@ -14,6 +18,7 @@
  * no timers and execve deletes them.
  */
 #include "libos.h"
+#include "linux_abi.h"
 
 #define MAX_TIMERS 64
 #define SIGEV_SIGNAL_K 0
@@ -21,16 +26,6 @@
 #define SIGEV_THREAD_ID_K 4
 #define SI_TIMER_K (-2)
 #define TIMER_ABSTIME_K 1
-
-struct ksigevent {
-	uint64_t value;      /* sigev_value */
-	int signo;
-	int notify;
-	int tid;             /* SIGEV_THREAD_ID */
-	int pad[11];
-};
-
-struct kitimerspec { int64_t isec, insec, vsec, vnsec; };
 
 struct ptimer {
 	int used;
@@ -132,7 +127,7 @@ static struct ptimer *timer_get(int id)
 	return id >= 0 && id < MAX_TIMERS && timers[id].used ? &timers[id] : NULL;
 }
 
-long sys_timer_create(int clock, const struct ksigevent *ev, int *idp)
+long sys_timer_create(int clock, const struct l_sigevent *ev, int *idp)
 {
 	uint32_t c;
 	switch (clock) {
@@ -142,7 +137,7 @@ long sys_timer_create(int clock, const struct ksigevent *ev, int *idp)
 		klog("timer_create: clock %d is not supported", clock);
 		return -EINVAL; /* CPU-time clocks among them */
 	}
-	struct ksigevent e = { .signo = 14 /* SIGALRM */, .notify = SIGEV_SIGNAL_K };
+	struct l_sigevent e = { .signo = 14 /* SIGALRM */, .notify = SIGEV_SIGNAL_K };
 	if (ev)
 		e = *ev;
 	if (e.notify != SIGEV_SIGNAL_K && e.notify != SIGEV_NONE_K &&
@@ -178,21 +173,25 @@ long sys_timer_create(int clock, const struct ksigevent *ev, int *idp)
 	return 0;
 }
 
-static void remaining(const struct ptimer *t, struct kitimerspec *cur)
+static void remaining(const struct ptimer *t, struct l_itimerspec *cur)
 {
 	int64_t left = t->next ? t->next - abi->system_time(t->clock) : 0;
 	if (t->next && left < 1)
 		left = 1;
-	*cur = (struct kitimerspec){ t->interval / 1000000000, t->interval % 1000000000,
-				     left / 1000000000, left % 1000000000 };
+	*cur = (struct l_itimerspec){ { t->interval / 1000000000, t->interval % 1000000000 },
+				      { left / 1000000000, left % 1000000000 } };
 }
 
-long sys_timer_settime(int id, int flags, const struct kitimerspec *nv, struct kitimerspec *old)
+static int bad_timespec(const struct l_timespec *t)
+{
+	return t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
+}
+
+long sys_timer_settime(int id, int flags, const struct l_itimerspec *nv, struct l_itimerspec *old)
 {
 	if (!nv)
 		return -EINVAL;
-	if (nv->insec < 0 || nv->insec >= 1000000000 || nv->vnsec < 0 ||
-	    nv->vnsec >= 1000000000 || nv->isec < 0 || nv->vsec < 0)
+	if (bad_timespec(&nv->it_interval) || bad_timespec(&nv->it_value))
 		return -EINVAL;
 	spin_lock(&timers_lock);
 	struct ptimer *t = timer_get(id);
@@ -202,8 +201,8 @@ long sys_timer_settime(int id, int flags, const struct kitimerspec *nv, struct k
 	}
 	if (old)
 		remaining(t, old);
-	int64_t value = nv->vsec * 1000000000 + nv->vnsec;
-	t->interval = value ? nv->isec * 1000000000 + nv->insec : 0;
+	int64_t value = nv->it_value.tv_sec * 1000000000 + nv->it_value.tv_nsec;
+	t->interval = value ? nv->it_interval.tv_sec * 1000000000 + nv->it_interval.tv_nsec : 0;
 	t->overrun = 0;
 	if (!value)
 		t->next = 0;
@@ -216,7 +215,7 @@ long sys_timer_settime(int id, int flags, const struct kitimerspec *nv, struct k
 	return 0;
 }
 
-long sys_timer_gettime(int id, struct kitimerspec *cur)
+long sys_timer_gettime(int id, struct l_itimerspec *cur)
 {
 	spin_lock(&timers_lock);
 	struct ptimer *t = timer_get(id);
@@ -266,3 +265,60 @@ void timers_reset_on_exec(void)
 
 void timers_fork_lock(void) { spin_lock(&timers_lock); }
 void timers_fork_unlock(void) { spin_unlock(&timers_lock); }
+
+/* --- interval timers --- */
+
+static uint64_t tv_ns(int64_t sec, int64_t usec)
+{
+	return (uint64_t)sec * 1000000000 + (uint64_t)usec * 1000;
+}
+
+static int bad_timeval(const struct l_timeval *t)
+{
+	return t->tv_sec < 0 || t->tv_usec < 0 || t->tv_usec >= 1000000;
+}
+
+static struct l_timeval tv_of(uint64_t ns)
+{
+	return (struct l_timeval){ (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000 / 1000) };
+}
+
+long sys_setitimer(int which, const struct l_itimerval *nv, struct l_itimerval *ov)
+{
+	uint64_t oval, oint;
+	if (which < MOAT_TIMER_REAL || which > MOAT_TIMER_PROF)
+		return -EINVAL;
+	uint64_t val = 0, intv = 0;
+	if (nv) {
+		if (bad_timeval(&nv->it_interval) || bad_timeval(&nv->it_value))
+			return -EINVAL;
+		val = tv_ns(nv->it_value.tv_sec, nv->it_value.tv_usec);
+		intv = tv_ns(nv->it_interval.tv_sec, nv->it_interval.tv_usec);
+	}
+	long r;
+	if (nv) {
+		r = abi->timer_set((uint32_t)which, val, intv, &oval, &oint);
+	} else { /* a query: read by setting it back to what it was */
+		r = abi->timer_set((uint32_t)which, 0, 0, &oval, &oint);
+		if (r == 0 && oval)
+			r = abi->timer_set((uint32_t)which, oval, oint, NULL, NULL);
+	}
+	if (r == 0 && ov)
+		*ov = (struct l_itimerval){ tv_of(oint), tv_of(oval) };
+	return r;
+}
+
+long sys_getitimer(int which, struct l_itimerval *cur)
+{
+	return sys_setitimer(which, NULL, cur);
+}
+
+long sys_alarm(unsigned secs)
+{
+	struct l_itimerval nv = { .it_value = { secs, 0 } }, ov = { 0 };
+	long r = sys_setitimer(MOAT_TIMER_REAL, &nv, &ov);
+	if (r < 0)
+		return r;
+	const struct l_timeval *left = &ov.it_value;
+	return left->tv_sec + (left->tv_usec >= 500000 || (left->tv_sec == 0 && left->tv_usec));
+}

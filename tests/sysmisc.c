@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/times.h>
 #include <sys/uio.h>
@@ -233,6 +234,20 @@ static void residency(void)
 	munmap(m, 3 * pg);
 }
 
+/* sysinfo(2) fills Linux's 112-byte struct and not a byte more (the
+ * LibOS's copy was once 120 bytes long and zeroed 8 bytes past it). */
+static void system_info(void)
+{
+	unsigned char buf[128];
+	memset(buf, 0xa5, sizeof(buf));
+	long r = syscall(SYS_sysinfo, buf);
+	int past = 0;
+	for (size_t i = sizeof(struct sysinfo); i < sizeof(buf); i++)
+		past += buf[i] != 0xa5;
+	printf("sysinfo: %s, struct %zu bytes, %d bytes written past it\n", err(r),
+	       sizeof(struct sysinfo), past);
+}
+
 static volatile int got_code, got_value, got_from_self;
 
 static void on_usr1(int sig, siginfo_t *si, void *uc)
@@ -281,6 +296,7 @@ int main(int argc, char **argv)
 	memory();
 	personalities();
 	residency();
+	system_info();
 	queued_signals();
 	return 0;
 }

@@ -115,3 +115,35 @@ else fail "the same compile accepts a handler that agrees" "rejected"; fi
 # its length (so the prefix above was never printed) is now an error.
 probe "a host call with an argument missing does not compile" \
 	'void probe(void); void probe(void) { host_write(2, "moat-pico: "); }' pal.h
+
+# The LibOS's boundary (Makefile, build/libos.checked): its objects may
+# reference only each other's symbols and the runtime's.  The check,
+# run the way the Makefile runs it, on the built objects passes; with
+# one more LibOS object that calls the PAL directly it refuses the build
+# and names the symbol.
+objs_of() { # objs_of VAR: the Makefile's object list VAR, in $BUILD
+	(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -s B="$BUILD" -f Makefile -f - print \
+		<<<"print: ; @echo \$($1)")
+}
+libos_o=$(objs_of LIBOS_OBJ) rt_o=$(objs_of RT_OBJ) ext_o=$(objs_of EXT_OBJ)
+boundary() { # boundary EXTRA_OBJ...: make's LibOS checks with these objects added
+	rm -rf "$WORK/b"
+	(cd "$ROOT" && env -u MAKEFLAGS -u MAKELEVEL make -s B="$WORK/b" \
+		LIBOS_OBJ="$libos_o $*" RT_OBJ="$rt_o" EXT_OBJ="$ext_o" "$WORK/b/libos.checked" 2>&1)
+}
+if out=$(boundary); then pass "the LibOS boundary check passes on the built LibOS"
+else fail "the LibOS boundary check passes on the built LibOS" "$(echo "$out" | tail -2 | tr '\n' '|')"; fi
+printf '%s\n' '#include "libos.h"' \
+	'extern const struct moat_abi pal_abi; /* the PAL own table, not the one handed over */' \
+	'const void *probe_pal(void);' 'const void *probe_pal(void) { return &pal_abi; }' > "$WORK/probe_pal.c"
+if (cd "$ROOT" && $cc_libos -Ilibos -c -o "$WORK/probe_pal.o" "$WORK/probe_pal.c" 2>&1); then
+	if out=$(boundary "$WORK/probe_pal.o"); then
+		fail "a LibOS object that references a PAL symbol fails the build" "accepted"
+	else check_eq "a LibOS object that references a PAL symbol fails the build" \
+		"LibOS objects reference symbols outside libos/ and rt/: pal_abi" "$(echo "$out" | grep -m1 '^LibOS objects')"
+	fi
+else fail "the PAL-referencing probe compiles" "$cc_libos"; fi
+# And the image bounds come from the boot info: no LibOS object names a
+# symbol of the PAL's linker script.
+refs=$(nm -u $libos_o 2>/dev/null | grep -E ' pico_(start|end|state_start|state_end)$' | sort -u)
+check_eq "no LibOS object references pico.ld's symbols" "" "$refs"

@@ -13,20 +13,30 @@
  * it.  Nothing above the table may issue a host system call or depend on
  * host kernel state that the table does not describe.
  *
- * Conventions, for every downcall:
+ * Conventions, for every downcall.  MUST, MUST NOT and MAY are meant as
+ * in RFC 2119: MUST binds the side it names (the caller above the
+ * table, or the implementation below it: the PAL or an extension), MAY
+ * is a freedom the other side has to allow for.
  *   - Results are 'long': >= 0 on success, -MOAT_E* on failure.  MOAT_E*
  *     values equal the Linux errno values of the same name so that the
- *     LibOS can hand them to the application unchanged.
- *   - Pointers passed in must be valid for the stated length for the
+ *     LibOS can hand them to the application unchanged.  A call's text
+ *     lists the errors it is expected to give; an implementation MAY
+ *     give another (an extension injecting faults, a newer PAL), so a
+ *     caller MUST treat any other negative value as failure too, and
+ *     MUST NOT read more into it than "failed".
+ *   - Pointers passed in MUST be valid for the stated length for the
  *     duration of the call; passing an invalid pointer is undefined (the
- *     PAL may fail with -MOAT_EFAULT or the picoprocess may end).
+ *     PAL MAY fail with -MOAT_EFAULT, or the picoprocess MAY end).
  *   - Handles are small non-negative integers private to the picoprocess.
  *     A handle is valid from the call that returned it until
  *     object_close().  Using a closed handle yields -MOAT_EBADF, unless
  *     the number was reused, in which case the call acts on the new
- *     object.
- *   - All calls may be made from any thread, and from inside the
- *     exception upcall.
+ *     object; a caller MUST NOT use a handle after closing it.
+ *   - All calls MAY be made from any thread, and from inside the
+ *     exception upcall; an implementation MUST allow for both.
+ *   - Flags and operation codes not defined here MUST NOT be passed; an
+ *     implementation MUST refuse them with -MOAT_EINVAL where the call's
+ *     text says so.
  *   - URIs are NUL-terminated, at most MOAT_URI_MAX bytes including the
  *     NUL.  Schemes: "file:/abs/path" names a file or directory in the
  *     picoprocess's virtual namespace; the security monitor maps it to a
@@ -67,6 +77,8 @@ enum {
 	MOAT_ERANGE = 34, MOAT_ENAMETOOLONG = 36, MOAT_ENOSYS = 38,
 	MOAT_ENOTEMPTY = 39, MOAT_ELOOP = 40, MOAT_ECHILD = 10, MOAT_ENOTCONN = 107,
 	MOAT_ECONNRESET = 104, MOAT_ETIMEDOUT = 110,
+	MOAT_ENODEV = 19, MOAT_EDEADLK = 35, MOAT_ENOLCK = 37,
+	MOAT_ECONNREFUSED = 111,
 };
 
 /* Memory protection bits (vm_alloc, vm_protect, stream_map). */
@@ -167,6 +179,12 @@ struct moat_dirent {
 #define MOAT_CLOCK_MONOTONIC 1
 #define MOAT_CLOCK_PROCESS_CPU 2 /* CPU time of this host process, all threads */
 #define MOAT_CLOCK_THREAD_CPU  3 /* CPU time of the calling thread */
+
+/* Timers for timer_set(), each with its own clock and signal; the
+ * values equal Linux's ITIMER_* so setitimer(2) passes them through. */
+#define MOAT_TIMER_REAL    0 /* real time; SIGALRM */
+#define MOAT_TIMER_VIRTUAL 1 /* the process's user CPU time; SIGVTALRM */
+#define MOAT_TIMER_PROF    2 /* its user+system CPU time; SIGPROF */
 
 /* Segment registers for segment_base_set(). */
 #define MOAT_SEGMENT_FS 0
@@ -293,6 +311,12 @@ struct moat_boot_info {
 	uint64_t mem_bytes;        /* memory it may use (its limit, or the host's) */
 	struct moat_stdio_info stdio[3];
 	uint32_t max_files;        /* open descriptors it may hold, 0 = no limit given */
+	/* [image_start, image_end): the picoprocess image the PAL, the
+	 * extensions and the LibOS were loaded as (page-aligned).  Code
+	 * there is not the app's; the app MUST NOT be loaded or mapped
+	 * there.  The LibOS learns its own bounds here, never from symbols
+	 * of the PAL's link. */
+	uint64_t image_start, image_end;
 };
 #define MOAT_BOOT_DEBUG 1          /* debug_log output is shown */
 #define MOAT_BOOT_TRACE 2          /* the LibOS logs every system call */
@@ -602,13 +626,14 @@ struct moat_abi {
 	 * Result: 0 or -EINVAL. */
 	long (*segment_base_set)(uint32_t which, uint64_t base);
 
-	/* timer_set: arm (interval_ns/value_ns > 0) or disarm (value 0) the
-	 * process's one real-time timer, which raises SIGALRM as a
+	/* timer_set: arm (interval_ns/value_ns > 0) or disarm (value 0) one
+	 * of the process's three timers, which raises its signal as a
 	 * MOAT_EXC_INTERRUPT when it expires and then every interval_ns.
 	 * *old_value_ns and *old_interval_ns (if not NULL) receive what was
-	 * left.  Which clock: 0 real time, 1 the process's user CPU time
-	 * (SIGVTALRM), 2 its user+system CPU time (SIGPROF).  A forked child
-	 * starts with no timers.  Result: 0 or -EINVAL. */
+	 * left.  'which' names the timer, and so its clock and signal:
+	 * MOAT_TIMER_REAL, MOAT_TIMER_VIRTUAL or MOAT_TIMER_PROF.  A forked
+	 * child starts with no timers.  Result: 0 or -EINVAL (another
+	 * 'which'). */
 	long (*timer_set)(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 			  uint64_t *old_value_ns, uint64_t *old_interval_ns);
 

@@ -147,7 +147,7 @@ static uint32_t exception_kind(int sig)
 	}
 }
 
-extern char pico_end[], pico_state_start[], pico_state_end[];
+extern char pico_start[], pico_end[], pico_state_start[], pico_state_end[];
 
 static int in_pico(uint64_t rip)
 {
@@ -313,7 +313,9 @@ void pal_main(void *initial_sp)
 
 	struct moat_boot_info bi = { .flags = bb->flags, .uid = bb->uid,
 				     .gid = bb->gid, .ncpus = bb->ncpus,
-				     .mem_bytes = bb->mem_bytes, .max_files = bb->max_files };
+				     .mem_bytes = bb->mem_bytes, .max_files = bb->max_files,
+				     .image_start = (uint64_t)pico_start,
+				     .image_end = RT_ALIGN_UP((uint64_t)pico_end, 4096) };
 	memcpy(bi.stdio, bb->stdio, sizeof(bi.stdio));
 	unpack_strings(bb, &bi);
 

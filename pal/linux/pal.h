@@ -43,7 +43,7 @@ void pal_lock(volatile int *l);
 int pal_lock_within(volatile int *l, int64_t ns);
 void pal_unlock(volatile int *l);
 
-/* Page allocator for PAL-internal objects (never freed into the app). */
+/* Page allocator for PAL-internal objects (never freed into the app; vm.c). */
 void *pal_pages(size_t size);
 
 /* Monitor channel: one request, one reply; returns the reply's result.
@@ -73,6 +73,7 @@ _Noreturn void pal_fatal(const char *msg);
 /* Per-thread signal stack (sync.c), used by boot.c and threads. */
 #define PAL_ALTSTACK_SIZE (64 * 1024)
 void pal_altstack_install(void);
+/* console.c: a closed console's host descriptor gets a placeholder. */
 void pal_console_placeholder_init(void);
 void pal_console_park(int fd);
 
@@ -98,6 +99,7 @@ extern const struct moat_upcalls *pal_upcalls; /* boot.c */
 uint64_t pal_signals_open(void);
 void pal_signals_restore(uint64_t old);
 
+/* sync.c */
 long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags);
 long pal_thread_delay(uint64_t ns);
 long pal_thread_yield(void);
@@ -109,16 +111,19 @@ long pal_event_create(uint32_t kind, uint32_t set);
 long pal_event_set(moat_handle h);
 long pal_event_clear(moat_handle h);
 long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout);
-long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags);
 long pal_address_wait(uint32_t *addr, uint32_t op, uint32_t value, int64_t timeout);
-long pal_vm_free(void *addr, size_t size);
-long pal_vm_protect(void *addr, size_t size, uint32_t prot);
-long pal_system_time(uint32_t clock);
-long pal_random_bits(void *buf, size_t len);
 long pal_segment_base_set(uint32_t which, uint64_t base);
 long pal_object_close(moat_handle h);
+/* vm.c */
+long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags);
+long pal_vm_free(void *addr, size_t size);
+long pal_vm_protect(void *addr, size_t size, uint32_t prot);
+/* time.c */
+long pal_system_time(uint32_t clock);
 long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 		   uint64_t *old_value_ns, uint64_t *old_interval_ns);
+/* random.c */
+long pal_random_bits(void *buf, size_t len);
 
 long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 		     uint32_t mode);

@@ -1,6 +1,8 @@
 /*
- * sync.c -- handles, threads, synchronisation objects, virtual memory and
- * the miscellaneous calls of the ABI, on Linux futexes and mmap.
+ * sync.c -- handles, threads and synchronisation objects (semaphores,
+ * events, waits on several objects, address waits), on Linux futexes.
+ * Memory is in vm.c, clocks and timers in time.c, random bits in
+ * random.c, the console placeholder in console.c.
  *
  * Waiting is deliberately simple: every state change of a waitable object
  * bumps one generation word and wakes its waiters, and objects_wait_any
@@ -13,9 +15,7 @@
  */
 #include <asm/prctl.h>
 #include <linux/futex.h>
-#include <linux/mman.h>
 #include <linux/sched.h>
-#include <linux/time_types.h>
 
 #include "pal.h"
 
@@ -72,15 +72,6 @@ void pal_unlock(volatile int *l)
 {
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 	futex(l, FUTEX_WAKE_PRIVATE, 1, -1);
-}
-
-void *pal_pages(size_t size)
-{
-	long p = host_mmap(0, RT_ALIGN_UP(size, 4096), PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p < 0)
-		pal_fatal("out of memory for PAL state");
-	return (void *)p;
 }
 
 void pal_handles_fork_lock(void) { pal_lock(&handles_lock); }
@@ -332,6 +323,13 @@ long pal_thread_delay(uint64_t ns)
 	return r;
 }
 
+long pal_segment_base_set(uint32_t which, uint64_t base)
+{
+	if (which > MOAT_SEGMENT_GS)
+		return -MOAT_EINVAL;
+	return host_arch_prctl(which == MOAT_SEGMENT_FS ? ARCH_SET_FS : ARCH_SET_GS, base);
+}
+
 long pal_thread_yield(void)
 {
 	host_sched_yield();
@@ -505,21 +503,7 @@ long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
 	return result;
 }
 
-/* --- virtual memory --- */
-
-static long map_flags(uint32_t flags)
-{
-	if (flags & MOAT_MAP_NOREPLACE)
-		return MAP_FIXED_NOREPLACE;
-	return flags & MOAT_MAP_FIXED ? MAP_FIXED : 0;
-}
-
-long pal_vm_alloc(void *addr, size_t size, uint32_t prot, uint32_t flags)
-{
-	long share = flags & MOAT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
-	return host_mmap(addr, size, prot & 7,
-			 share | MAP_ANONYMOUS | map_flags(flags), -1, 0);
-}
+/* --- address waits --- */
 
 /* Host futexes without the private flag: they match by physical page, so
  * processes sharing the memory meet.  Waits are sliced so that a signal
@@ -561,49 +545,7 @@ long pal_address_wait(uint32_t *addr, uint32_t op, uint32_t value, int64_t timeo
 	return r;
 }
 
-long pal_vm_free(void *addr, size_t size)
-{
-	return host_munmap(addr, size);
-}
-
-long pal_vm_protect(void *addr, size_t size, uint32_t prot)
-{
-	return host_mprotect(addr, size, prot & 7);
-}
-
-/* --- miscellaneous --- */
-
-long pal_system_time(uint32_t clock)
-{
-	struct __kernel_timespec ts;
-	/* The MOAT_CLOCK_* values are the host's clock ids. */
-	if (clock > MOAT_CLOCK_THREAD_CPU)
-		return -MOAT_EINVAL;
-	host_clock_gettime(clock, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
-long pal_random_bits(void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		long r = host_getrandom((char *)buf + done, len - done, 0);
-		if (r == -MOAT_EFAULT)
-			return r; /* an unwritable buffer: getrandom(2) says EFAULT */
-		if (r < 0 && r != -MOAT_EINTR)
-			pal_fatal("getrandom failed");
-		if (r > 0)
-			done += (size_t)r;
-	}
-	return (long)len;
-}
-
-long pal_segment_base_set(uint32_t which, uint64_t base)
-{
-	if (which > MOAT_SEGMENT_GS)
-		return -MOAT_EINVAL;
-	return host_arch_prctl(which == MOAT_SEGMENT_FS ? ARCH_SET_FS : ARCH_SET_GS, base);
-}
+/* --- handles --- */
 
 long pal_object_close(moat_handle h)
 {
@@ -620,49 +562,4 @@ long pal_object_close(moat_handle h)
 	ph->type = PAL_H_FREE;
 	pal_unlock(&handles_lock);
 	return 0;
-}
-
-long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
-		   uint64_t *old_value_ns, uint64_t *old_interval_ns)
-{
-	struct host_itimerval nv, ov;
-	if (which > 2)
-		return -MOAT_EINVAL;
-	/* A set-but-tiny value must not become 0, which would disarm. */
-	if (value_ns && value_ns < 1000)
-		value_ns = 1000;
-	nv.isec = (long)(interval_ns / 1000000000);
-	nv.iusec = (long)(interval_ns % 1000000000 / 1000);
-	nv.vsec = (long)(value_ns / 1000000000);
-	nv.vusec = (long)(value_ns % 1000000000 / 1000);
-	long r = host_setitimer(which, &nv, &ov);
-	if (r < 0)
-		return r;
-	if (old_value_ns)
-		*old_value_ns = (uint64_t)ov.vsec * 1000000000 + (uint64_t)ov.vusec * 1000;
-	if (old_interval_ns)
-		*old_interval_ns = (uint64_t)ov.isec * 1000000000 + (uint64_t)ov.iusec * 1000;
-	return 0;
-}
-
-/* Host descriptors 0-2 are never left free: a descriptor received later
- * (a file, a forked child's channel) would land there, and the filter
- * lets dup3 move nothing from 0-2 (a console may be a host socket).  A
- * closed console's slot gets the read end of an empty, writer-less pipe
- * instead: reading it gives end-of-file. */
-static int placeholder_fd = -1;
-
-void pal_console_placeholder_init(void)
-{
-	int fds[2];
-	if (host_pipe2(fds, 02000000 /* O_CLOEXEC */) < 0)
-		pal_fatal("cannot create the console placeholder");
-	host_close(fds[1]);
-	placeholder_fd = fds[0];
-}
-
-void pal_console_park(int fd)
-{
-	if (host_dup3(placeholder_fd, fd, 0) < 0)
-		host_close(fd);
 }
