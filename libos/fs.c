@@ -368,7 +368,6 @@ static long open_by_stream(struct file *f, const char *path, int flags, int mode
 	r = abi->stream_attr_query_by_handle(f->h, &a);
 	if (r < 0)
 		return r;
-	node_attr(&a);
 	f->kind = a.kind;
 	for (const struct file_kind *const *k = file_kinds; *k; k++)
 		if ((*k)->open_stream && (r = (*k)->open_stream(f, path, flags, &a)) != 1)
@@ -538,6 +537,36 @@ long sys_mkdirat(int dirfd, const char *upath, int mode)
 long sys_mkdir(const char *path, int mode)
 {
 	return sys_mkdirat(AT_FDCWD, path, mode);
+}
+
+/* mknod: a regular file, or a node of a kind in file_kinds[] (a FIFO);
+ * devices and anything else are refused as to an unprivileged user. */
+long sys_mknodat(int dirfd, const char *upath, int mode, unsigned dev)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	uint32_t type = (uint32_t)mode & S_IFMT, perm = (uint32_t)mode & 07777 & ~proc.umask;
+	(void)dev;
+	long r = resolve_at(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	path_to_uri(path, uri);
+	if (type == 0 || type == S_IFREG) {
+		r = abi->stream_open(uri, MOAT_ACCESS_WRITE, MOAT_OPEN_CREATE | MOAT_OPEN_EXCL,
+				     perm);
+		if (r >= 0)
+			abi->object_close((moat_handle)r);
+		return r < 0 ? r : 0;
+	}
+	for (const struct file_kind *const *k = file_kinds; *k; k++)
+		if ((*k)->node_type == type && (*k)->make_node)
+			return (*k)->make_node(uri, perm);
+	klog("mknod of type 0%o refused: only regular files and FIFOs", type);
+	return -EPERM;
+}
+
+long sys_mknod(const char *path, int mode, unsigned dev)
+{
+	return sys_mknodat(AT_FDCWD, path, mode, dev);
 }
 
 long sys_unlinkat(int dirfd, const char *upath, int flags)
