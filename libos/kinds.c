@@ -10,6 +10,7 @@
 	X(opath_kind)       /* O_PATH: before anything is opened */ \
 	X(device_kind)      /* /dev/null, /dev/zero, /dev/urandom */ \
 	X(pseudo_kind)      /* /proc, /sys */ \
+	X(fifo_kind)       /* before regular: its node is a marked file */ \
 	X(dir_kind) \
 	X(regular_kind) \
 	X(host_stream_kind) /* last: any other host stream */
