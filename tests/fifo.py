@@ -64,6 +64,40 @@ os.write(fd, b"to the child")
 os.close(fd)
 print("child read it", os.waitpid(pid, 0)[1])
 
+# Two writers at once: the reader sees both, and the end after both.
+# (Each says when it is open, and writes once both are, so that the end
+# cannot come between them.)
+opened_r, opened_w = os.pipe()
+go_r, go_w = os.pipe()
+pids = []
+for n in (1, 2):
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_w)
+        fd = os.open(p, os.O_WRONLY)
+        os.write(opened_w, b"o")
+        os.read(go_r, 1)
+        os.write(fd, b"writer %d\n" % n)
+        os._exit(0)
+    pids.append(pid)
+fd = os.open(p, os.O_RDONLY)
+os.read(opened_r, 1), os.read(opened_r, 1)
+os.close(go_w)
+data = b""
+while True:
+    ep = select.epoll()
+    ep.register(fd, select.EPOLLIN)
+    ep.poll(5)
+    ep.close()
+    chunk = os.read(fd, 100)
+    if not chunk:
+        break
+    data += chunk
+for pid in pids:
+    os.waitpid(pid, 0)
+os.close(fd)
+print("two writers, epoll", sorted(data.splitlines()))
+
 # O_RDWR never waits, and reads what it wrote.
 fd = os.open(p, os.O_RDWR)
 os.write(fd, b"self")
