@@ -1,50 +1,18 @@
 /*
- * fs.c -- file descriptors, paths and the file system calls.
+ * fs.c -- paths and the file system calls that take them.
  *
  * Every path is made absolute and normalised here, then named to the
- * monitor as a "file:" URI; the monitor decides.  Descriptors point at
- * shared open-file records so that dup() shares the position, as in
- * Linux.  A few devices (/dev/null, /dev/zero, /dev/urandom, /dev/random)
- * and /proc/self/exe are provided by the LibOS itself.
+ * monitor as a "file:" URI; the monitor decides.  What a path opens as
+ * (a device, a /proc file, a regular file, a directory, ...) is the
+ * business of the kinds in file_kinds[] (file.h); the descriptor table
+ * and the calls on a descriptor are fd.c's.
  */
 #include <asm/stat.h>
 #include <linux/fcntl.h>
 #include <linux/stat.h>
 #include <asm/ioctls.h>
 
-#include "libos.h"
-
-enum file_type { F_STREAM, F_DIR, F_NULL, F_ZERO, F_RANDOM,
-		 F_MEM,     /* a /proc or /sys file: content made at open */
-		 F_MEMDIR,
-		 F_OBJ,     /* epoll.c: an epoll, eventfd or timerfd in 'obj' */
-		 F_PATH,    /* O_PATH: a name and its attributes, no stream */
-		 F_SOCKET   /* socket.c: state in 'obj'; a stream once connected */ };
-
-struct file {
-	int refs;
-	int type;
-	moat_handle h;
-	uint32_t kind;         /* moat kind of the stream */
-	uint64_t pos;
-	int flags;             /* O_ACCMODE | O_APPEND | O_NONBLOCK ... */
-	char *path;            /* virtual path, for directories and fd links */
-	struct moat_attr attr; /* directories and pseudo-files: at open */
-	char *content;         /* F_MEM, F_MEMDIR */
-	size_t content_len;
-	void *obj;             /* F_OBJ (owned by epoll.c), F_SOCKET */
-	enum lobj obj_kind;    /* F_OBJ */
-	int owner, owner_type; /* F_SETOWN(_EX), type + 1 (0: none): recorded;
-				  SIGIO is never sent */
-	uint64_t serial;       /* fs_file_serial */
-};
-
-struct fd_slot {
-	struct file *f;
-	int cloexec;
-};
-
-static struct fd_slot fds[LIBOS_MAX_FDS];
+#include "file.h"
 
 /* --- paths --- */
 
@@ -94,13 +62,6 @@ static int path_join(char *out, const char *path)
 	return 0;
 }
 
-static struct file *fd_file(int fd)
-{
-	if (fd < 0 || fd >= LIBOS_MAX_FDS)
-		return NULL;
-	return fds[fd].f;
-}
-
 /* /dev/fd/N, /dev/std{in,out,err} and /proc/self/fd/N name the open
  * object: a file or directory by its path; anything else (a pipe) stays a
  * /proc/self/fd name, which open() turns into a dup. */
@@ -128,8 +89,6 @@ static int fd_of_magic(const char *p)
 	return fd;
 }
 
-static struct file *fd_file(int fd);
-
 static long magic_link(char *path)
 {
 	int fd = fd_of_magic(path);
@@ -138,11 +97,19 @@ static long magic_link(char *path)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return -ENOENT;
-	if (f->path && (f->type == F_STREAM || f->type == F_DIR || f->type == F_PATH))
+	if (f->path && (f->ops->caps & FILE_NAMED))
 		rt_strlcpy(path, f->path, MOAT_URI_MAX);
 	else
 		rt_snprintf(path, MOAT_URI_MAX, "/proc/self/fd/%d", fd);
 	return 0;
+}
+
+/* A directory descriptor: an open directory, or an O_PATH one naming a
+ * directory. */
+static int file_is_dir(const struct file *f)
+{
+	return (f->ops->caps & FILE_DIR) ||
+	       ((f->ops->caps & FILE_NAME_ONLY) && f->attr.kind == MOAT_KIND_DIR);
 }
 
 /* With follow_magic, /proc/self/fd/N and friends become what they name
@@ -157,7 +124,7 @@ static int path_resolve_at(int dirfd, const char *path, char *out, int follow_ma
 		struct file *f = fd_file(dirfd);
 		if (!f)
 			return -EBADF;
-		if (f->type != F_DIR && !(f->type == F_PATH && f->attr.kind == MOAT_KIND_DIR))
+		if (!file_is_dir(f))
 			return -ENOTDIR;
 		rt_strlcpy(out, f->path, MOAT_URI_MAX);
 	}
@@ -174,83 +141,6 @@ void path_to_uri(const char *path, char *uri)
 {
 	memcpy(uri, "file:", 5);
 	rt_strlcpy(uri + 5, path, URI_BUF_SIZE - 5);
-}
-
-/* --- descriptors --- */
-
-static long dup_min(int old, int min, int cloexec);
-
-/* Threads of one process share the table: a slot is taken or emptied
- * under fds_lock, so two opens never get the same descriptor.  (A file
- * closed by one thread while another is inside a call on it is not
- * guarded against, which only a racing program does.) */
-static volatile int fds_lock;
-
-void fs_fork_lock(void) { spin_lock(&fds_lock); }
-void fs_fork_unlock(void) { spin_unlock(&fds_lock); }
-
-static int fd_install(struct file *f, int min, int cloexec)
-{
-	spin_lock(&fds_lock);
-	for (int fd = min; fd < fd_limit(); fd++) {
-		if (!fds[fd].f) {
-			fds[fd].f = f;
-			fds[fd].cloexec = cloexec;
-			spin_unlock(&fds_lock);
-			return fd;
-		}
-	}
-	spin_unlock(&fds_lock);
-	return -EMFILE;
-}
-
-/* Empty slot fd; the file it held, or NULL. */
-static struct file *fd_take(int fd)
-{
-	if (fd < 0 || fd >= LIBOS_MAX_FDS)
-		return NULL;
-	spin_lock(&fds_lock);
-	struct file *f = fds[fd].f;
-	fds[fd].f = NULL;
-	spin_unlock(&fds_lock);
-	return f;
-}
-
-static void file_put(struct file *f)
-{
-	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
-		return;
-	if (f->type == F_STREAM || f->type == F_DIR || (f->type == F_SOCKET && f->kind))
-		abi->object_close(f->h);
-	if (f->type == F_SOCKET)
-		sock_release(f->obj);
-	if (f->type == F_OBJ)
-		lobj_release(f->obj_kind, f->obj);
-	kfree(f->content);
-	kfree(f->path);
-	kfree(f);
-}
-
-static long fd_close(int fd)
-{
-	struct file *f = fd_take(fd);
-	if (!f)
-		return -EBADF;
-	file_put(f);
-	return 0;
-}
-
-void fs_init(void)
-{
-	for (int fd = 0; fd < 3; fd++) {
-		struct file *f = kzalloc(sizeof(*f));
-		f->refs = 1;
-		f->type = F_STREAM;
-		f->h = fd;
-		f->kind = MOAT_KIND_CONSOLE;
-		f->flags = fd ? O_WRONLY : O_RDONLY;
-		fds[fd].f = f;
-	}
 }
 
 /* --- stat --- */
@@ -291,65 +181,35 @@ static void attr_to_stat(const struct moat_attr *a, struct stat *st)
 	st->st_ctime_nsec = a->ctime_ns % 1000000000;
 }
 
-static void device_attr(int type, struct moat_attr *a)
+/* A node a kind made on the host (a FIFO) described as what it is. */
+static void node_attr(struct moat_attr *a)
 {
-	static const uint32_t minors[] = { [F_NULL] = 3, [F_ZERO] = 5,
-					   [F_RANDOM] = 9 };
-	*a = (struct moat_attr){ .kind = MOAT_KIND_CHARDEV, .mode = 0666,
-				 .nlink = 1, .writable = 1, .blksize = 4096,
-				 .rdev = (1 << 8) | minors[type] };
+	for (const struct file_kind *const *k = file_kinds; *k; k++)
+		if ((*k)->node_attr)
+			(*k)->node_attr(a);
 }
-
-static int device_type(const char *path)
-{
-	if (!strcmp(path, "/dev/null"))
-		return F_NULL;
-	if (!strcmp(path, "/dev/zero"))
-		return F_ZERO;
-	if (!strcmp(path, "/dev/urandom") || !strcmp(path, "/dev/random"))
-		return F_RANDOM;
-	return -1;
-}
-
-static long file_attr(struct file *f, struct moat_attr *a);
 
 static long path_attr(const char *path, int nofollow, struct moat_attr *a)
 {
 	char uri[URI_BUF_SIZE];
-	int dev = device_type(path);
-	if (dev >= 0) {
-		device_attr(dev, a);
-		return 0;
-	}
+	long r;
+	for (const struct file_kind *const *k = file_kinds; *k; k++)
+		if ((*k)->name_attr && (r = (*k)->name_attr(path, a)) != 1)
+			return r;
 	int magic = nofollow ? -1 : fd_of_magic(path);
 	if (magic >= 0) { /* following /proc/self/fd/N reaches the object */
 		struct file *f = fd_file(magic);
-		return f ? file_attr(f, a) : -ENOENT;
+		return f ? file_stat(f, a) : -ENOENT;
 	}
 	if (!strcmp(path, "/proc/self/exe") && !nofollow)
 		path = proc.exe_path;
 	else if (procfs_owns(path))
 		return procfs_get(path, a, NULL, NULL);
 	path_to_uri(path, uri);
-	return abi->stream_attr_query(uri, (uint32_t)nofollow, a);
-}
-
-static long file_attr(struct file *f, struct moat_attr *a)
-{
-	switch (f->type) {
-	case F_DIR: case F_MEM: case F_MEMDIR: case F_PATH:
-		*a = f->attr;
-		return 0;
-	case F_SOCKET:
-		*a = (struct moat_attr){ .kind = MOAT_KIND_SOCKET, .mode = 0777, .nlink = 1,
-					 .blksize = 4096, .uid = proc.uid, .gid = proc.gid };
-		return 0;
-	case F_STREAM:
-		return abi->stream_attr_query_by_handle(f->h, a);
-	default:
-		device_attr(f->type, a);
-		return 0;
-	}
+	r = abi->stream_attr_query(uri, (uint32_t)nofollow, a);
+	if (r == 0)
+		node_attr(a);
+	return r;
 }
 
 /* Resolve (dirfd, path) honouring AT_EMPTY_PATH, then describe it. */
@@ -361,7 +221,7 @@ static long at_attr(int dirfd, const char *upath, int flags,
 		struct file *f = dirfd == AT_FDCWD ? NULL : fd_file(dirfd);
 		if (dirfd == AT_FDCWD)
 			return path_attr(proc.cwd, 0, a);
-		return f ? file_attr(f, a) : -EBADF;
+		return f ? file_stat(f, a) : -EBADF;
 	}
 	int nofollow = !!(flags & AT_SYMLINK_NOFOLLOW);
 	long r = copy_path(path, upath);
@@ -375,7 +235,7 @@ static long at_attr(int dirfd, const char *upath, int flags,
 static long fd_attr(int fd, struct moat_attr *a)
 {
 	struct file *f = fd_file(fd);
-	return f ? file_attr(f, a) : -EBADF;
+	return f ? file_stat(f, a) : -EBADF;
 }
 
 long sys_fstat(int fd, struct stat *st)
@@ -470,11 +330,51 @@ static int tty_fd(void)
 {
 	for (int fd = 0; fd < 3; fd++) {
 		struct file *f = fd_file(fd);
-		if (f && f->type == F_STREAM && f->kind == MOAT_KIND_CONSOLE &&
-		    f->h < 3 && boot->stdio[f->h].is_tty)
+		if (f && f->kind == MOAT_KIND_CONSOLE && f->h >= 0 && f->h < 3 &&
+		    boot->stdio[f->h].is_tty)
 			return fd;
 	}
 	return -ENXIO;
+}
+
+/* O_PATH: the kind that takes a name and its attributes. */
+static long open_by_attr(struct file *f, const char *path, int flags)
+{
+	struct moat_attr a;
+	long r = path_attr(path, !!(flags & O_NOFOLLOW), &a);
+	for (const struct file_kind *const *k = file_kinds; r == 0 && *k; k++)
+		if ((*k)->open_attr && (r = (*k)->open_attr(f, path, flags, &a)) != 1)
+			return r;
+	return r < 0 ? r : -EINVAL;
+}
+
+/* A path the LibOS makes itself (a device, a /proc file): 1 if none. */
+static long open_by_name(struct file *f, const char *path, int flags)
+{
+	long r;
+	for (const struct file_kind *const *k = file_kinds; *k; k++)
+		if ((*k)->open_name && (r = (*k)->open_name(f, path, flags)) != 1)
+			return r;
+	return 1;
+}
+
+/* Anything else is the host's: open it, then let its kind take it. */
+static long open_by_stream(struct file *f, const char *path, int flags, int mode)
+{
+	struct moat_attr a;
+	long r = fs_open_stream(path, flags, mode, &f->h);
+	if (r < 0)
+		return r;
+	r = abi->stream_attr_query_by_handle(f->h, &a);
+	if (r < 0)
+		return r;
+	f->kind = a.kind;
+	for (const struct file_kind *const *k = file_kinds; *k; k++)
+		if ((*k)->open_stream && (r = (*k)->open_stream(f, path, flags, &a)) != 1)
+			break;
+	if (r == 0 && (f->ops->caps & FILE_DIR))
+		path_attr(path, 0, &f->attr); /* the path's view, as stat gives */
+	return r == 1 ? -EINVAL : r;
 }
 
 long sys_openat(int dirfd, const char *upath, int flags, int mode)
@@ -485,68 +385,26 @@ long sys_openat(int dirfd, const char *upath, int flags, int mode)
 		r = path_resolve(dirfd, upath, path);
 	if (r < 0)
 		return r;
-	struct file *f = kzalloc(sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	f->refs = 1;
-	f->flags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
-	int dev = device_type(path);
 	int magic = fd_of_magic(path);
 	if (magic < 0 && !strcmp(path, "/dev/tty"))
 		magic = tty_fd(); /* the terminal the picoprocess was started on */
-	if (magic == -ENXIO) {
-		kfree(f);
+	if (magic == -ENXIO)
 		return -ENXIO;
-	}
-	if (magic >= 0) { /* a pipe or console: Linux reopens it; we share it */
-		kfree(f);
-		return dup_min(magic, 0, !!(flags & O_CLOEXEC));
-	}
-	if (flags & O_PATH) {
-		r = path_attr(path, !!(flags & O_NOFOLLOW), &f->attr);
-		if (r < 0) {
-			kfree(f);
-			return r;
-		}
-		if ((flags & O_DIRECTORY) && f->attr.kind != MOAT_KIND_DIR) {
-			kfree(f);
-			return -ENOTDIR;
-		}
-		f->type = F_PATH;
-	} else if (dev >= 0) {
-		f->type = dev;
-	} else if (procfs_owns(path) && strcmp(path, "/proc/self/exe")) {
-		/* Made now, so a listing of /proc/self/fd misses its own fd. */
-		r = procfs_get(path, &f->attr, &f->content, &f->content_len);
-		if (r < 0) {
-			kfree(f);
-			return r;
-		}
-		f->type = f->attr.kind == MOAT_KIND_DIR ? F_MEMDIR : F_MEM;
-		f->attr.size = f->content_len;
-	} else {
-		struct moat_attr a;
-		r = fs_open_stream(path, flags, mode, &f->h);
-		if (r < 0) {
-			kfree(f);
-			return r;
-		}
-		r = abi->stream_attr_query_by_handle(f->h, &a);
-		if (r < 0) {
-			abi->object_close(f->h);
-			kfree(f);
-			return r;
-		}
-		f->kind = a.kind;
-		f->type = a.kind == MOAT_KIND_DIR ? F_DIR : F_STREAM;
-		if (f->type == F_DIR)
-			path_attr(path, 0, &f->attr);
+	if (magic >= 0) /* a pipe or console: Linux reopens it; we share it */
+		return fd_dup_min(magic, 0, !!(flags & O_CLOEXEC));
+	struct file *f = file_new(NULL, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK));
+	if (!f)
+		return -ENOMEM;
+	if (flags & O_PATH)
+		r = open_by_attr(f, path, flags);
+	else if ((r = open_by_name(f, path, flags)) == 1)
+		r = open_by_stream(f, path, flags, mode);
+	if (r < 0) {
+		file_put(f);
+		return r;
 	}
 	f->path = kstrdup(path);
-	r = fd_install(f, 0, !!(flags & O_CLOEXEC));
-	if (r < 0)
-		file_put(f);
-	return r;
+	return file_install(f, !!(flags & O_CLOEXEC));
 }
 
 long sys_open(const char *path, int flags, int mode)
@@ -557,541 +415,6 @@ long sys_open(const char *path, int flags, int mode)
 long sys_creat(const char *path, int mode)
 {
 	return sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
-}
-
-long sys_close(int fd)
-{
-	return fd_close(fd);
-}
-
-long sys_close_range(unsigned first, unsigned last, unsigned flags)
-{
-	for (unsigned fd = first; fd <= last && fd < LIBOS_MAX_FDS; fd++) {
-		if (!fds[fd].f)
-			continue;
-		if (flags & 4 /* CLOSE_RANGE_CLOEXEC */)
-			fds[fd].cloexec = 1;
-		else
-			fd_close((int)fd);
-	}
-	return 0;
-}
-
-/* --- read and write --- */
-
-static int positioned(const struct file *f)
-{
-	return f->kind == MOAT_KIND_FILE;
-}
-
-static long file_read(struct file *f, void *buf, size_t len, int64_t at)
-{
-	long r;
-	switch (f->type) {
-	case F_NULL:
-		return 0;
-	case F_ZERO:
-		memset(buf, 0, len);
-		return (long)len;
-	case F_RANDOM:
-		return abi->random_bits(buf, len);
-	case F_DIR: case F_MEMDIR:
-		return -EISDIR;
-	case F_OBJ:
-		return lobj_read(f->obj_kind, f->obj, f->flags, buf, len);
-	case F_PATH:
-		return -EBADF;
-	case F_SOCKET: {
-		struct { void *base; size_t len; } iov = { buf, len };
-		return sock_rw(f->obj, f->h, f->kind, f->flags, &iov, 1, 0);
-	}
-	case F_MEM: {
-		uint64_t off = at >= 0 ? (uint64_t)at : f->pos;
-		size_t n = off >= f->content_len ? 0 : f->content_len - off;
-		n = n < len ? n : len;
-		memcpy(buf, f->content + off, n);
-		if (at < 0)
-			f->pos += n;
-		return (long)n;
-	}
-	}
-	if ((f->flags & O_ACCMODE) == O_WRONLY)
-		return -EBADF;
-	if (!positioned(f)) {
-		if ((f->flags & O_NONBLOCK) && abi->objects_wait_any(1, &f->h, 0) != 0)
-			return -EAGAIN;
-		r = abi->stream_read(f->h, MOAT_OFFSET_STREAM, buf, len);
-		return r == -EINTR ? -ERESTARTSYS : r;
-	}
-	r = abi->stream_read(f->h, at >= 0 ? (uint64_t)at : f->pos, buf, len);
-	if (r > 0 && at < 0)
-		f->pos += (uint64_t)r;
-	return r;
-}
-
-static long file_write(struct file *f, const void *buf, size_t len, int64_t at)
-{
-	long r;
-	switch (f->type) {
-	case F_NULL: case F_ZERO: case F_RANDOM:
-		return (long)len;
-	case F_DIR: case F_MEMDIR:
-		return -EISDIR;
-	case F_MEM:
-		return -EACCES; /* pseudo-files are read-only */
-	case F_OBJ:
-		return lobj_write(f->obj_kind, f->obj, buf, len);
-	case F_PATH:
-		return -EBADF;
-	case F_SOCKET: {
-		struct { const void *base; size_t len; } iov = { buf, len };
-		return sock_rw(f->obj, f->h, f->kind, f->flags, &iov, 1, 1);
-	}
-	}
-	if ((f->flags & O_ACCMODE) == O_RDONLY)
-		return -EBADF;
-	if (!positioned(f)) {
-		r = abi->stream_write(f->h, MOAT_OFFSET_STREAM, buf, len);
-		if (r == -EPIPE)
-			signal_raise(13); /* SIGPIPE, delivered on the way out */
-		return r == -EINTR ? -ERESTARTSYS : r;
-	}
-	if (at < 0 && (f->flags & O_APPEND)) {
-		struct moat_attr a;
-		r = abi->stream_attr_query_by_handle(f->h, &a);
-		if (r < 0)
-			return r;
-		f->pos = a.size;
-	}
-	r = abi->stream_write(f->h, at >= 0 ? (uint64_t)at : f->pos, buf, len);
-	if (r > 0 && at < 0)
-		f->pos += (uint64_t)r;
-	return r;
-}
-
-long sys_read(int fd, void *buf, size_t len)
-{
-	struct file *f = fd_file(fd);
-	return f ? file_read(f, buf, len, -1) : -EBADF;
-}
-
-long sys_write(int fd, const void *buf, size_t len)
-{
-	struct file *f = fd_file(fd);
-	return f ? file_write(f, buf, len, -1) : -EBADF;
-}
-
-long sys_pread64(int fd, void *buf, size_t len, int64_t off)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	if (off < 0)
-		return -EINVAL;
-	if (f->type == F_STREAM && !positioned(f))
-		return -ESPIPE;
-	return file_read(f, buf, len, off);
-}
-
-long sys_pwrite64(int fd, const void *buf, size_t len, int64_t off)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	if (off < 0)
-		return -EINVAL;
-	if (f->type == F_STREAM && !positioned(f))
-		return -ESPIPE;
-	return file_write(f, buf, len, off);
-}
-
-struct iovec_k { void *base; size_t len; };
-
-static long vector_io(int fd, const struct iovec_k *iov, int cnt, int write)
-{
-	struct file *f = fd_file(fd);
-	long total = 0;
-	if (!f)
-		return -EBADF;
-	if (cnt < 0 || cnt > 1024)
-		return -EINVAL;
-	if (f->type == F_SOCKET) /* one datagram, not one per iovec */
-		return sock_rw(f->obj, f->h, f->kind, f->flags, (void *)iov, (size_t)cnt, write);
-	for (int i = 0; i < cnt; i++) {
-		if (!iov[i].len)
-			continue;
-		long r = write ? file_write(f, iov[i].base, iov[i].len, -1)
-			       : file_read(f, iov[i].base, iov[i].len, -1);
-		if (r < 0)
-			return total ? total : r;
-		total += r;
-		if ((size_t)r < iov[i].len)
-			break;
-	}
-	return total;
-}
-
-/* preadv/pwritev: the vector at 'off' (the file position is unchanged);
- * stops at the first short transfer, as Linux does. */
-static long pvector_io(int fd, const struct iovec_k *iov, int cnt, int64_t off, int write)
-{
-	struct file *f = fd_file(fd);
-	long total = 0;
-	if (!f)
-		return -EBADF;
-	if (cnt < 0 || cnt > 1024 || off < 0)
-		return -EINVAL;
-	if (f->type == F_SOCKET || (f->type == F_STREAM && !positioned(f)))
-		return -ESPIPE;
-	for (int i = 0; i < cnt; i++) {
-		if (!iov[i].len)
-			continue;
-		long r = write ? file_write(f, iov[i].base, iov[i].len, off + total)
-			       : file_read(f, iov[i].base, iov[i].len, off + total);
-		if (r < 0)
-			return total ? total : r;
-		total += r;
-		if ((size_t)r < iov[i].len)
-			break;
-	}
-	return total;
-}
-
-long sys_preadv(int fd, const struct iovec_k *iov, int cnt, int64_t off)
-{
-	return pvector_io(fd, iov, cnt, off, 0);
-}
-
-long sys_pwritev(int fd, const struct iovec_k *iov, int cnt, int64_t off)
-{
-	return pvector_io(fd, iov, cnt, off, 1);
-}
-
-/* RWF_HIPRI, RWF_DSYNC and RWF_SYNC change nothing the app can see here
- * (writes reach the host file at once).  RWF_NOWAIT and RWF_APPEND are
- * refused, as by kernels before them, which callers are ready for. */
-static long rwf_check(int flags)
-{
-	return flags & ~7 ? -EOPNOTSUPP : 0;
-}
-
-long sys_preadv2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_t hi,
-		 int flags)
-{
-	(void)hi;
-	long r = rwf_check(flags);
-	if (r < 0)
-		return r;
-	return off == -1 ? vector_io(fd, iov, cnt, 0) : pvector_io(fd, iov, cnt, off, 0);
-}
-
-long sys_pwritev2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_t hi,
-		  int flags)
-{
-	(void)hi;
-	long r = rwf_check(flags);
-	if (r < 0)
-		return r;
-	return off == -1 ? vector_io(fd, iov, cnt, 1) : pvector_io(fd, iov, cnt, off, 1);
-}
-
-long sys_readv(int fd, const struct iovec_k *iov, int cnt)
-{
-	return vector_io(fd, iov, cnt, 0);
-}
-
-long sys_writev(int fd, const struct iovec_k *iov, int cnt)
-{
-	return vector_io(fd, iov, cnt, 1);
-}
-
-long sys_lseek(int fd, int64_t off, int whence)
-{
-	struct file *f = fd_file(fd);
-	struct moat_attr a;
-	int64_t base;
-	if (!f)
-		return -EBADF;
-	if (f->type == F_STREAM && !positioned(f))
-		return -ESPIPE;
-	switch (whence) {
-	case 0: base = 0; break;
-	case 1: base = (int64_t)f->pos; break;
-	case 2: {
-		long r = file_attr(f, &a);
-		if (r < 0)
-			return r;
-		base = (int64_t)a.size;
-		break;
-	}
-	default:
-		return -EINVAL;
-	}
-	if (base + off < 0)
-		return -EINVAL;
-	f->pos = (uint64_t)(base + off);
-	return (long)f->pos;
-}
-
-long sys_getdents64(int fd, void *buf, size_t len)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	if (f->type == F_MEMDIR) {
-		size_t used = 0;
-		while (f->pos + used < f->content_len) {
-			const struct moat_dirent *d = (const void *)(f->content + f->pos + used);
-			if (used + d->reclen > len)
-				break;
-			used += d->reclen;
-		}
-		if (!used && f->pos < f->content_len)
-			return -EINVAL;
-		memcpy(buf, f->content + f->pos, used);
-		f->pos += used;
-		return (long)used;
-	}
-	if (f->type != F_DIR)
-		return -ENOTDIR;
-	long r = abi->stream_read(f->h, f->pos, buf, len);
-	if (r > 0)
-		f->pos += (uint64_t)r;
-	return r;
-}
-
-long sys_ftruncate(int fd, int64_t len)
-{
-	struct file *f = fd_file(fd);
-	if (!f || f->type != F_STREAM)
-		return -EBADF;
-	if (len < 0)
-		return -EINVAL;
-	return abi->stream_set_length(f->h, (uint64_t)len);
-}
-
-long sys_fsync(int fd)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	return f->type == F_STREAM ? abi->stream_flush(f->h) : 0;
-}
-
-/* Writes reach the host file when they are made; what is left is the
- * host's flush, which only fsync asks of it. */
-long sys_sync_file_range(int fd, int64_t off, int64_t len, unsigned flags)
-{
-	if (flags & ~7u || off < 0 || len < 0)
-		return -EINVAL;
-	return fd_file(fd) ? 0 : -EBADF;
-}
-
-long sys_syncfs(int fd)
-{
-	return fd_file(fd) ? 0 : -EBADF;
-}
-
-long sys_readahead(int fd, int64_t off, size_t len)
-{
-	(void)off, (void)len;
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	return f->type == F_STREAM && positioned(f) ? 0 : -EINVAL;
-}
-
-/* --- descriptor table calls --- */
-
-long sys_dup3(int old, int new, int flags)
-{
-	struct file *f = fd_file(old);
-	if (!f || new < 0 || new >= fd_limit())
-		return -EBADF;
-	if (old == new)
-		return -EINVAL;
-	__atomic_add_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
-	spin_lock(&fds_lock);
-	struct file *old_f = fds[new].f;
-	fds[new].f = f;
-	fds[new].cloexec = !!(flags & O_CLOEXEC);
-	spin_unlock(&fds_lock);
-	if (old_f)
-		file_put(old_f);
-	return new;
-}
-
-long sys_dup2(int old, int new)
-{
-	if (old == new)
-		return fd_file(old) ? new : -EBADF;
-	return sys_dup3(old, new, 0);
-}
-
-static long dup_min(int old, int min, int cloexec)
-{
-	struct file *f = fd_file(old);
-	if (!f)
-		return -EBADF;
-	if (min < 0 || min >= fd_limit())
-		return -EINVAL;
-	__atomic_add_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
-	long r = fd_install(f, min, cloexec);
-	if (r < 0)
-		file_put(f);
-	return r;
-}
-
-long sys_dup(int old)
-{
-	return dup_min(old, 0, 0);
-}
-
-/* POSIX record locks: make the range absolute, then ask the PAL. */
-static long file_lock(struct file *f, int cmd, struct flock *fl)
-{
-	struct moat_attr a;
-	int64_t base = 0;
-	if (f->type != F_STREAM || f->kind != MOAT_KIND_FILE)
-		return -EBADF;
-	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK && fl->l_type != F_UNLCK)
-		return -EINVAL;
-	if (fl->l_whence == 1)
-		base = (int64_t)f->pos;
-	else if (fl->l_whence == 2) {
-		long r = abi->stream_attr_query_by_handle(f->h, &a);
-		if (r < 0)
-			return r;
-		base = (int64_t)a.size;
-	} else if (fl->l_whence != 0)
-		return -EINVAL;
-	int64_t start = base + fl->l_start, len = fl->l_len;
-	if (len < 0) { /* a negative length reaches back from start */
-		start += len;
-		len = -len;
-	}
-	if (start < 0)
-		return -EINVAL;
-	uint64_t ustart = (uint64_t)start, ulen = (uint64_t)len;
-	int32_t pid = 0;
-	if (cmd == F_GETLK) {
-		long t = abi->stream_lock(f->h, MOAT_LOCK_TEST, (uint32_t)fl->l_type,
-					  &ustart, &ulen, &pid);
-		if (t < 0)
-			return t;
-		fl->l_type = (short)t;
-		if (t != F_UNLCK) {
-			fl->l_whence = 0;
-			fl->l_start = (long)ustart;
-			fl->l_len = (long)ulen;
-			fl->l_pid = pid;
-		}
-		return 0;
-	}
-	long r = abi->stream_lock(f->h, cmd == F_SETLKW ? MOAT_LOCK_WAIT : MOAT_LOCK_SET,
-				  (uint32_t)fl->l_type, &ustart, &ulen, &pid);
-	return r == -EINTR ? -ERESTARTSYS : r;
-}
-
-long sys_fcntl(int fd, int cmd, long arg)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	switch (cmd) {
-	case F_DUPFD: return dup_min(fd, (int)arg, 0);
-	case F_DUPFD_CLOEXEC: return dup_min(fd, (int)arg, 1);
-	case F_GETFD: return fds[fd].cloexec ? FD_CLOEXEC : 0;
-	case F_SETFD: fds[fd].cloexec = !!(arg & FD_CLOEXEC); return 0;
-	case F_GETFL: return f->flags;
-	case F_SETFL:
-		if (arg & FASYNC)
-			klog("fcntl: O_ASYNC recorded, but SIGIO is not delivered");
-		f->flags = (f->flags & O_ACCMODE) |
-			   ((int)arg & (O_APPEND | O_NONBLOCK | FASYNC));
-		return 0;
-	case F_SETOWN: /* a negative owner is a process group */
-		f->owner = (int)arg < 0 ? -(int)arg : (int)arg;
-		f->owner_type = ((int)arg < 0 ? F_OWNER_PGRP : F_OWNER_PID) + 1;
-		return 0;
-	case F_GETOWN:
-		return f->owner_type == F_OWNER_PGRP + 1 ? -f->owner : f->owner;
-	case F_SETOWN_EX: {
-		const struct f_owner_ex *o = (const void *)arg;
-		if (o->type != F_OWNER_TID && o->type != F_OWNER_PID && o->type != F_OWNER_PGRP)
-			return -EINVAL;
-		f->owner = o->pid;
-		f->owner_type = (o->pid ? o->type : F_OWNER_PID) + 1;
-		return 0;
-	}
-	case F_GETOWN_EX: {
-		struct f_owner_ex *o = (void *)arg;
-		o->type = f->owner_type ? f->owner_type - 1 : F_OWNER_PID;
-		o->pid = f->owner;
-		return 0;
-	}
-	case F_GETLK: case F_SETLK: case F_SETLKW:
-		return file_lock(f, cmd, (struct flock *)arg);
-	default:
-		klog("fcntl: unsupported command %d", cmd);
-		return -EINVAL;
-	}
-}
-
-long sys_ioctl(int fd, unsigned long cmd, void *arg)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	switch (cmd) {
-	case FIONBIO:
-		if (*(int *)arg)
-			f->flags |= O_NONBLOCK;
-		else
-			f->flags &= ~O_NONBLOCK;
-		return 0;
-	case FIOASYNC: /* as F_SETFL O_ASYNC: recorded, no SIGIO */
-		if (*(int *)arg)
-			f->flags |= FASYNC;
-		else
-			f->flags &= ~FASYNC;
-		return 0;
-	case FIOCLEX: case FIONCLEX:
-		fds[fd].cloexec = cmd == FIOCLEX;
-		return 0;
-	case FIONREAD: {
-		/* Streams do not say how much is queued: 1 if anything is. */
-		moat_handle h;
-		int64_t wake = -1;
-		short ready = fs_poll(fd, 0x001, &h, &wake);
-		*(int *)arg = (ready & 0x001) ? 1 : 0;
-		if (f->type == F_MEM)
-			*(int *)arg = (int)(f->content_len > f->pos ? f->content_len - f->pos : 0);
-		return 0;
-	}
-	}
-	const struct moat_stdio_info *si = NULL;
-	if (f->type == F_STREAM && f->kind == MOAT_KIND_CONSOLE && f->h < 3)
-		si = &boot->stdio[f->h];
-	if (!si || !si->is_tty)
-		return -ENOTTY;
-	switch (cmd) {
-	case TCGETS:
-		memcpy(arg, si->termios, sizeof(si->termios));
-		return 0;
-	case TIOCGWINSZ: {
-		uint16_t *ws = arg;
-		ws[0] = si->rows, ws[1] = si->cols, ws[2] = ws[3] = 0;
-		return 0;
-	}
-	case TCSETS: case TCSETSW: case TCSETSF:
-		return 0; /* the monitor owns the terminal; accepted, not applied */
-	case TIOCGPGRP:
-		*(int *)arg = 1;
-		return 0;
-	default:
-		return -ENOTTY;
-	}
 }
 
 /* --- names --- */
@@ -1187,7 +510,7 @@ long sys_fchdir(int fd)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return -EBADF;
-	if (f->type != F_DIR && !(f->type == F_PATH && f->attr.kind == MOAT_KIND_DIR))
+	if (!file_is_dir(f))
 		return -ENOTDIR;
 	rt_strlcpy(proc.cwd, f->path, sizeof(proc.cwd));
 	return 0;
@@ -1214,6 +537,36 @@ long sys_mkdirat(int dirfd, const char *upath, int mode)
 long sys_mkdir(const char *path, int mode)
 {
 	return sys_mkdirat(AT_FDCWD, path, mode);
+}
+
+/* mknod: a regular file, or a node of a kind in file_kinds[] (a FIFO);
+ * devices and anything else are refused as to an unprivileged user. */
+long sys_mknodat(int dirfd, const char *upath, int mode, unsigned dev)
+{
+	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	uint32_t type = (uint32_t)mode & S_IFMT, perm = (uint32_t)mode & 07777 & ~proc.umask;
+	(void)dev;
+	long r = resolve_at(dirfd, upath, path);
+	if (r < 0)
+		return r;
+	path_to_uri(path, uri);
+	if (type == 0 || type == S_IFREG) {
+		r = abi->stream_open(uri, MOAT_ACCESS_WRITE, MOAT_OPEN_CREATE | MOAT_OPEN_EXCL,
+				     perm);
+		if (r >= 0)
+			abi->object_close((moat_handle)r);
+		return r < 0 ? r : 0;
+	}
+	for (const struct file_kind *const *k = file_kinds; *k; k++)
+		if ((*k)->node_type == type && (*k)->make_node)
+			return (*k)->make_node(uri, perm);
+	klog("mknod of type 0%o refused: only regular files and FIFOs", type);
+	return -EPERM;
+}
+
+long sys_mknod(const char *path, int mode, unsigned dev)
+{
+	return sys_mknodat(AT_FDCWD, path, mode, dev);
 }
 
 long sys_unlinkat(int dirfd, const char *upath, int flags)
@@ -1270,26 +623,6 @@ long sys_rename(const char *oldp, const char *newp)
 	return sys_renameat2(AT_FDCWD, oldp, AT_FDCWD, newp, 0);
 }
 
-/* mmap support: the stream behind a descriptor. */
-long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
-		   const char **path)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	*is_zero = f->type == F_ZERO;
-	if (*is_zero)
-		return 0;
-	if (f->type != F_STREAM || f->kind != MOAT_KIND_FILE)
-		return -ENODEV;
-	if ((f->flags & O_ACCMODE) == O_WRONLY)
-		return -EACCES;
-	*h = f->h;
-	*writable = (f->flags & O_ACCMODE) == O_RDWR;
-	*path = f->path;
-	return 0;
-}
-
 /* --- file system facts and extended attributes --- */
 
 struct statfs_k {
@@ -1335,93 +668,6 @@ long sys_removexattr(void) { return -ENODATA; }
 long sys_listxattr(void) { return 0; }
 long sys_setxattr(void) { return -EOPNOTSUPP; }
 
-/* --- used by process.c --- */
-
-/* A new open-file record with the fields of 'proto', at the lowest free
- * descriptor.  Returns the descriptor or -errno (the record is freed). */
-static int install_new(struct file proto, int cloexec)
-{
-	struct file *f = kmalloc(sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	static uint64_t next_serial;
-	*f = proto;
-	f->refs = 1;
-	f->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
-	int fd = fd_install(f, 0, cloexec);
-	if (fd < 0)
-		kfree(f);
-	return fd;
-}
-
-int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec)
-{
-	return install_new((struct file){ .type = F_STREAM, .h = h, .kind = kind,
-					  .flags = flags }, cloexec);
-}
-
-void fs_close_on_exec(void)
-{
-	for (int fd = 0; fd < LIBOS_MAX_FDS; fd++)
-		if (fds[fd].f && fds[fd].cloexec)
-			fd_close(fd);
-}
-
-/* For poll: what fd can report now, and (in *h) the handle to sleep on
- * when it might become readable later.  POLLNVAL for a bad fd. */
-short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at)
-{
-	struct file *f = fd_file(fd);
-	short in = events & (0x001 | 0x040), out = events & (0x004 | 0x100);
-	*h = MOAT_NO_HANDLE;
-	if (!f)
-		return 0x020; /* POLLNVAL */
-	switch (f->type) {
-	case F_OBJ:
-		return lobj_poll(f->obj_kind, f->obj, events, h, wake_at);
-	case F_SOCKET:
-		return sock_poll(f->obj, f->h, f->kind, events, h);
-	case F_STREAM:
-		if (f->kind != MOAT_KIND_PIPE && f->kind != MOAT_KIND_CONSOLE &&
-		    f->kind != MOAT_KIND_SOCKET && f->kind != MOAT_KIND_SERVER)
-			break;
-		if ((f->flags & O_ACCMODE) == O_WRONLY)
-			return out;
-		*h = f->h;
-		return (in && abi->objects_wait_any(1, &f->h, 0) == 0 ? in : 0) |
-		       ((f->flags & O_ACCMODE) == O_RDWR ? out : 0);
-	}
-	return in | out; /* files, directories and devices never block */
-}
-
-uint64_t fs_file_serial(int fd)
-{
-	struct file *f = fd_file(fd);
-	return f ? f->serial : 0;
-}
-
-int fs_is_open(int fd)
-{
-	return fd_file(fd) != NULL;
-}
-
-int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec)
-{
-	return install_new((struct file){ .type = F_OBJ, .obj_kind = kind, .obj = obj,
-					  .flags = flags }, cloexec);
-}
-
-/* The epoll or eventfd object behind fd, or NULL. */
-void *fs_obj(int fd, enum lobj kind, int *flags)
-{
-	struct file *f = fd_file(fd);
-	if (!f || f->type != F_OBJ || f->obj_kind != kind)
-		return NULL;
-	if (flags)
-		*flags = f->flags;
-	return f->obj;
-}
-
 /* --- attributes, links --- */
 
 static long set_attr_at(int dirfd, const char *upath, int flags, uint32_t mask,
@@ -1433,7 +679,8 @@ static long set_attr_at(int dirfd, const char *upath, int flags, uint32_t mask,
 		struct file *f = fd_file(dirfd);
 		if (!f)
 			return -EBADF;
-		if (!f->path || (f->type != F_STREAM && f->type != F_DIR))
+		if (!f->path || !(f->ops->caps & FILE_NAMED) ||
+		    (f->ops->caps & FILE_NAME_ONLY))
 			return -EPERM;
 		rt_strlcpy(path, f->path, sizeof(path));
 	} else if ((r = resolve_at(dirfd, upath, path)) < 0) {
@@ -1597,166 +844,4 @@ long sys_truncate(const char *upath, int64_t len)
 	r = abi->stream_set_length(h, (uint64_t)len);
 	abi->object_close(h);
 	return r;
-}
-
-/* Space is allocated as it is written; mode 0 only grows the file. */
-long sys_fallocate(int fd, int mode, int64_t off, int64_t len)
-{
-	struct file *f = fd_file(fd);
-	struct moat_attr a;
-	if (!f || f->type != F_STREAM)
-		return -EBADF;
-	if (mode != 0)
-		return -EOPNOTSUPP;
-	if (off < 0 || len <= 0)
-		return -EINVAL;
-	long r = abi->stream_attr_query_by_handle(f->h, &a);
-	if (r == 0 && (uint64_t)(off + len) > a.size)
-		r = abi->stream_set_length(f->h, (uint64_t)(off + len));
-	return r;
-}
-
-int fs_fd_open(int fd)
-{
-	return fd_file(fd) != NULL;
-}
-
-/* What /proc/self/fd/N points to. */
-long fs_fd_describe(int fd, char *out, size_t len)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return -EBADF;
-	if (f->path)
-		rt_strlcpy(out, f->path, len);
-	else if (f->kind == MOAT_KIND_PIPE)
-		rt_snprintf(out, len, "pipe:[%d]", f->h);
-	else if (f->kind == MOAT_KIND_CONSOLE)
-		rt_snprintf(out, len, boot->stdio[f->h < 3 ? f->h : 0].is_tty ? "/dev/tty" : "pipe:[%d]", f->h);
-	else
-		rt_snprintf(out, len, "anon_inode:[%d]", f->h);
-	return 0;
-}
-
-/* copy_file_range and sendfile: a read/write loop through the LibOS, so
- * that every byte still goes through the picoprocess's own streams. */
-static long copy_loop(int in, int64_t *in_off, int out, int64_t *out_off, size_t len)
-{
-	struct file *fi = fd_file(in), *fo = fd_file(out);
-	char *buf;
-	long done = 0;
-	if (!fi || !fo)
-		return -EBADF;
-	if (!(buf = kmalloc(65536)))
-		return -ENOMEM;
-	while ((size_t)done < len) {
-		size_t chunk = len - (size_t)done < 65536 ? len - (size_t)done : 65536;
-		long r = file_read(fi, buf, chunk, in_off ? *in_off + done : -1);
-		if (r <= 0) {
-			if (r < 0 && !done)
-				done = r;
-			break;
-		}
-		long w = file_write(fo, buf, (size_t)r, out_off ? *out_off + done : -1);
-		if (w < 0) {
-			if (!done)
-				done = w;
-			break;
-		}
-		done += w;
-		if (w < r)
-			break;
-	}
-	kfree(buf);
-	if (done > 0) {
-		if (in_off)
-			*in_off += done;
-		if (out_off)
-			*out_off += done;
-	}
-	return done;
-}
-
-long sys_copy_file_range(int in, int64_t *in_off, int out, int64_t *out_off,
-			 size_t len, unsigned flags)
-{
-	if (flags)
-		return -EINVAL;
-	return copy_loop(in, in_off, out, out_off, len);
-}
-
-long sys_sendfile(int out, int in, int64_t *off, size_t len)
-{
-	return copy_loop(in, off, out, NULL, len);
-}
-
-/* --- sockets (socket.c keeps the state) --- */
-
-int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int nonblock, int cloexec)
-{
-	return install_new((struct file){ .type = F_SOCKET, .obj = obj, .h = h,
-					  .kind = kind, .flags = O_RDWR | (nonblock ? O_NONBLOCK : 0) },
-			   cloexec);
-}
-
-void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags)
-{
-	struct file *f = fd_file(fd);
-	if (!f)
-		return NULL;
-	if (f->type != F_SOCKET)
-		return (void *)-1L;
-	*h = f->h;
-	*kind = f->kind;
-	*flags = f->flags;
-	return f->obj;
-}
-
-void fs_socket_connected(int fd, moat_handle h, uint32_t kind)
-{
-	struct file *f = fd_file(fd);
-	f->h = h;
-	f->kind = kind;
-}
-
-long sys_flock(int fd, int op)
-{
-	struct file *f = fd_file(fd);
-	uint32_t type;
-	if (!f)
-		return -EBADF;
-	if (f->type != F_STREAM || f->kind != MOAT_KIND_FILE)
-		return f->type == F_DIR ? 0 : -EINVAL; /* directories: nothing to share */
-	switch (op & ~4 /* LOCK_NB */) {
-	case 1: type = MOAT_LOCK_READ; break;
-	case 2: type = MOAT_LOCK_WRITE; break;
-	case 8: type = MOAT_LOCK_UNLOCK; break;
-	default: return -EINVAL;
-	}
-	uint64_t zero = 0;
-	int32_t pid;
-	long r = abi->stream_lock(f->h, MOAT_LOCK_WHOLE | (op & 4 ? MOAT_LOCK_SET : MOAT_LOCK_WAIT),
-				  type, &zero, &zero, &pid);
-	return r == -EINTR ? -ERESTARTSYS : r;
-}
-
-long sys_memfd_create(const char *name, unsigned flags)
-{
-	char uri[80];
-	if (!name)
-		return -EFAULT;
-	if (strnlen(name, 250) > 249 || (flags & ~0x7u)) /* CLOEXEC|ALLOW_SEALING|HUGETLB */
-		return -EINVAL;
-	rt_snprintf(uri, sizeof(uri), "memfd:%.40s", name);
-	long r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
-	if (r < 0)
-		return r;
-	char path[96];
-	rt_snprintf(path, sizeof(path), "/memfd:%s (deleted)", name);
-	int fd = install_new((struct file){ .type = F_STREAM, .h = (moat_handle)r,
-					    .kind = MOAT_KIND_FILE, .flags = O_RDWR,
-					    .path = kstrdup(path) }, flags & 1);
-	if (fd < 0)
-		abi->object_close((moat_handle)r);
-	return fd;
 }

@@ -52,7 +52,7 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 	proc.uid = b->uid;
 	proc.gid = b->gid;
 	rt_strlcpy(proc.cwd, b->cwd, sizeof(proc.cwd));
-	fs_init();
+	console_init();
 	if (fs_check_dir(proc.cwd) < 0)
 		libos_panic("working directory %s is not a directory the manifest grants",
 			    proc.cwd);

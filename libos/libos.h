@@ -96,7 +96,6 @@ long process_kill(int pid, int sig);
 void thread_after_fork(int pid, int *clear_tid);
 void signal_reset_on_exec(void);
 void fs_close_on_exec(void);
-int fs_install_stream(moat_handle h, uint32_t kind, int flags, int cloexec);
 /* The host handle behind a descriptor that mmap maps (mm.c). */
 long fs_map_handle(int fd, moat_handle *h, int *writable, int *is_zero,
 		   const char **path);
@@ -189,15 +188,14 @@ void heap_fork_unlock(void);
 void timers_after_fork(void);
 void timers_reset_on_exec(void);
 
-/* fs.c: paths and descriptors. */
+/* fs.c: paths; fd.c: descriptors (file.h: open files and their kinds). */
 #define LIBOS_MAX_FDS 1024
 /* The app's RLIMIT_NOFILE as the LibOS applies it (rlimit.c). */
 int fd_limit(void);
 int path_resolve(int dirfd, const char *path, char *out);
-void fs_init(void);
 int fs_check_dir(const char *path);
-/* Objects the LibOS makes itself, behind a descriptor (epoll.c). */
-enum lobj { OBJ_EPOLL, OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD };
+/* console.c: descriptors 0, 1 and 2 on the standard streams. */
+void console_init(void);
 
 /* What fd can report now; *h is a handle to sleep on until it may be
  * readable, and *wake_at (if earlier) the monotonic time it becomes so. */
@@ -205,26 +203,6 @@ short fs_poll(int fd, short events, moat_handle *h, int64_t *wake_at);
 /* The open file behind fd as a number never reused (0: fd not open). */
 uint64_t fs_file_serial(int fd);
 int fs_is_open(int fd);
-int fs_install_obj(enum lobj kind, void *obj, int flags, int cloexec);
-void *fs_obj(int fd, enum lobj kind, int *flags);
-
-int fs_install_socket(void *obj, moat_handle h, uint32_t kind, int nonblock, int cloexec);
-/* The socket state behind fd: NULL no such fd, (void *)-1 not a socket. */
-void *fs_socket(int fd, moat_handle *h, uint32_t *kind, int *flags);
-void fs_socket_connected(int fd, moat_handle h, uint32_t kind);
-/* socket.c: a socket descriptor's reads, writes (iov is struct iovec),
- * poll and last close. */
-long sock_rw(void *obj, moat_handle h, uint32_t kind, int flags, void *iov, size_t cnt,
-	     int write);
-short sock_poll(void *obj, moat_handle h, uint32_t kind, short events, moat_handle *wait);
-void sock_release(void *obj);
-
-/* epoll.c */
-void lobj_release(enum lobj kind, void *obj);
-short lobj_poll(enum lobj kind, void *obj, short events, moat_handle *h,
-		int64_t *wake_at);
-long lobj_read(enum lobj kind, void *obj, int flags, void *buf, size_t len);
-long lobj_write(enum lobj kind, void *obj, const void *buf, size_t len);
 
 /* poll.c */
 struct kpollfd { int fd; short events, revents; };

@@ -1,5 +1,5 @@
 /*
- * process.c -- fork, execve, wait, pipes and signals between processes.
+ * process.c -- fork, execve, wait and signals between processes.
  *
  * fork is the PAL's process_fork: the child is a copy-on-write copy of
  * this process, LibOS state included, so nothing has to be serialised.
@@ -135,37 +135,6 @@ long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
 	if (rusage)
 		memset(rusage, 0, sizeof(*rusage));
 	return 0;
-}
-
-/* --- pipes --- */
-
-long sys_pipe2(int *fds, int flags)
-{
-	moat_handle rd, wr;
-	if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT))
-		return -EINVAL;
-	long r = abi->stream_pipe(&rd, &wr, 0);
-	if (r < 0)
-		return r;
-	int a = fs_install_stream(rd, MOAT_KIND_PIPE, O_RDONLY, !!(flags & O_CLOEXEC));
-	int b = a < 0 ? a : fs_install_stream(wr, MOAT_KIND_PIPE, O_WRONLY,
-					    !!(flags & O_CLOEXEC));
-	if (b < 0) {
-		if (a >= 0)
-			sys_close(a);
-		else
-			abi->object_close(rd);
-		abi->object_close(wr);
-		return b;
-	}
-	fds[0] = a;
-	fds[1] = b;
-	return 0;
-}
-
-long sys_pipe(int *fds)
-{
-	return sys_pipe2(fds, 0);
 }
 
 /* --- signals to other processes --- */

@@ -20,7 +20,7 @@
  * are recorded and reported back, not applied to the host socket (the
  * monitor turns TCP_NODELAY on for every TCP socket it makes).
  */
-#include "libos.h"
+#include "file.h"
 
 #define AF_UNSPEC_K 0
 #define AF_UNIX_K 1
@@ -82,15 +82,19 @@ struct sockref {
 	int fd;            /* -1 when reached through read/write */
 };
 
+static const struct file_ops socket_ops;
+
 static long sock_get(int fd, struct sockref *ref)
 {
-	int flags;
-	ref->s = fs_socket(fd, &ref->h, &ref->kind, &flags);
-	if (!ref->s)
+	struct file *f = fd_file(fd);
+	if (!f)
 		return -EBADF;
-	if (ref->s == (void *)-1L)
+	if (f->ops != &socket_ops)
 		return -ENOTSOCK;
-	ref->nonblock = !!(flags & 04000); /* SOCK_NONBLOCK, fcntl or FIONBIO */
+	ref->s = f->priv;
+	ref->h = f->h;
+	ref->kind = f->kind;
+	ref->nonblock = !!(f->flags & 04000); /* SOCK_NONBLOCK, fcntl or FIONBIO */
 	ref->fd = fd;
 	return 0;
 }
@@ -109,14 +113,66 @@ static struct lsock *lsock_new(int domain, int type)
 	return s;
 }
 
-void sock_release(void *obj)
+static void sock_release(struct lsock *s)
 {
-	struct lsock *s = obj;
 	if (s->listener != MOAT_NO_HANDLE)
 		abi->object_close(s->listener);
 	kfree(s->ahead);
 	kfree(s->rxbuf);
 	kfree(s);
+}
+
+static void socket_file_release(struct file *f)
+{
+	sock_release(f->priv);
+}
+
+static long socket_read(struct file *f, void *buf, size_t len, int64_t at);
+static long socket_write(struct file *f, const void *buf, size_t len, int64_t at);
+static long socket_rw_vector(struct file *f, void *iov, size_t cnt, int write);
+static short socket_poll(struct file *f, short events, moat_handle *wait, int64_t *wake_at);
+
+static long socket_stat(struct file *f, struct moat_attr *a)
+{
+	(void)f;
+	*a = (struct moat_attr){ .kind = MOAT_KIND_SOCKET, .mode = 0777, .nlink = 1,
+				 .blksize = 4096, .uid = proc.uid, .gid = proc.gid };
+	return 0;
+}
+
+static const struct file_ops socket_ops = {
+	.read = socket_read,
+	.write = socket_write,
+	.rw_vector = socket_rw_vector,
+	.poll = socket_poll,
+	.stat = socket_stat,
+	.release = socket_file_release,
+};
+
+/* A descriptor for socket s (connected as h of 'kind', or not yet: 0).
+ * The descriptor, or -errno after s and h are freed. */
+static int install_socket(struct lsock *s, moat_handle h, uint32_t kind, int nonblock,
+			  int cloexec)
+{
+	struct file *f = file_new(&socket_ops, 2 /* O_RDWR */ | (nonblock ? 04000 : 0));
+	if (!f) {
+		sock_release(s);
+		if (h != MOAT_NO_HANDLE)
+			abi->object_close(h);
+		return -ENOMEM;
+	}
+	f->priv = s;
+	f->h = h;
+	f->kind = kind;
+	return file_install(f, cloexec);
+}
+
+/* The socket behind fd is now connected (or listening) as h of 'kind'. */
+static void set_stream(int fd, moat_handle h, uint32_t kind)
+{
+	struct file *f = fd_file(fd);
+	f->h = h;
+	f->kind = kind;
 }
 
 long sys_socket(int domain, int type, int proto)
@@ -138,11 +194,8 @@ long sys_socket(int domain, int type, int proto)
 	struct lsock *s = lsock_new(domain, base);
 	if (!s)
 		return -ENOMEM;
-	long fd = fs_install_socket(s, MOAT_NO_HANDLE, 0, !!(type & SOCK_NONBLOCK_K),
-				    !!(type & SOCK_CLOEXEC_K));
-	if (fd < 0)
-		kfree(s);
-	return fd;
+	return install_socket(s, MOAT_NO_HANDLE, 0, !!(type & SOCK_NONBLOCK_K),
+			      !!(type & SOCK_CLOEXEC_K));
 }
 
 long sys_socketpair(int domain, int type, int proto, int *sv)
@@ -158,18 +211,20 @@ long sys_socketpair(int domain, int type, int proto, int *sv)
 	struct lsock *sa = lsock_new(AF_UNIX_K, SOCK_STREAM_K);
 	struct lsock *sb = lsock_new(AF_UNIX_K, SOCK_STREAM_K);
 	int cloexec = !!(type & SOCK_CLOEXEC_K), nonblock = !!(type & SOCK_NONBLOCK_K);
-	int fa = -ENOMEM, fb = -ENOMEM;
-	if (sa && sb) {
-		fa = fs_install_socket(sa, a, MOAT_KIND_SOCKET, nonblock, cloexec);
-		fb = fa < 0 ? fa : fs_install_socket(sb, b, MOAT_KIND_SOCKET, nonblock, cloexec);
+	if (!sa || !sb) {
+		kfree(sa), kfree(sb);
+		abi->object_close(a), abi->object_close(b);
+		return -ENOMEM;
 	}
-	if (fb < 0) {
-		if (fa >= 0)
-			sys_close(fa);
-		else
-			kfree(sa), abi->object_close(a);
-		kfree(sb);
+	int fa = install_socket(sa, a, MOAT_KIND_SOCKET, nonblock, cloexec);
+	if (fa < 0) {
+		sock_release(sb);
 		abi->object_close(b);
+		return fa;
+	}
+	int fb = install_socket(sb, b, MOAT_KIND_SOCKET, nonblock, cloexec);
+	if (fb < 0) {
+		sys_close(fa);
 		return fb;
 	}
 	sv[0] = fa;
@@ -347,7 +402,7 @@ static long udp_relay(struct sockref *ref, const struct sockaddr_in_k *dest)
 	long r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
 	if (r < 0)
 		return r == -ECONNREFUSED ? -EACCES : r;
-	fs_socket_connected(ref->fd, (moat_handle)r, MOAT_KIND_DATAGRAM);
+	set_stream(ref->fd, (moat_handle)r, MOAT_KIND_DATAGRAM);
 	ref->h = (moat_handle)r;
 	ref->kind = MOAT_KIND_DATAGRAM;
 	return 0;
@@ -392,7 +447,7 @@ long sys_bind(int fd, const void *addr, unsigned len)
 			klog("bind to %s: not granted by the manifest", uri + 11);
 			return r;
 		}
-		fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_DATAGRAM);
+		set_stream(fd, (moat_handle)r, MOAT_KIND_DATAGRAM);
 	}
 	s->local = a;
 	return 0;
@@ -421,7 +476,7 @@ long sys_listen(int fd, int backlog)
 				return r;
 			}
 		}
-		fs_socket_connected(fd, ref.s->listener, MOAT_KIND_SERVER);
+		set_stream(fd, ref.s->listener, MOAT_KIND_SERVER);
 		ref.s->listener = MOAT_NO_HANDLE;
 		return 0;
 	}
@@ -431,7 +486,7 @@ long sys_listen(int fd, int backlog)
 		klog("listen on %s: not granted by the manifest", uri + 11);
 		return r;
 	}
-	fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_SERVER);
+	set_stream(fd, (moat_handle)r, MOAT_KIND_SERVER);
 	return 0;
 }
 
@@ -449,7 +504,7 @@ static long unix_connect(struct sockref *ref, const void *addr, unsigned len)
 		return -ERESTARTSYS;
 	if (r < 0)
 		return r;
-	fs_socket_connected(ref->fd, (moat_handle)r, MOAT_KIND_SOCKET);
+	set_stream(ref->fd, (moat_handle)r, MOAT_KIND_SOCKET);
 	memcpy(ref->s->uaddr[1], raw, UNIX_ADDR_MAX);
 	ref->s->ulen[1] = rawlen;
 	return 0;
@@ -499,7 +554,7 @@ long sys_connect(int fd, const void *addr, unsigned len)
 		klog("connect to %s: %ld", uri + 11, r);
 		return r == -ENOENT || r == -EACCES ? -ECONNREFUSED : r;
 	}
-	fs_socket_connected(fd, (moat_handle)r, MOAT_KIND_SOCKET);
+	set_stream(fd, (moat_handle)r, MOAT_KIND_SOCKET);
 	return 0;
 }
 
@@ -531,13 +586,10 @@ long sys_accept4(int fd, void *addr, unsigned *len, int flags)
 	c->ulen[0] = ref.s->ulen[0];
 	if (c->domain == AF_INET_K)
 		parse_peer(peer, &c->peer);
-	long nfd = fs_install_socket(c, (moat_handle)r, MOAT_KIND_SOCKET,
-				     !!(flags & SOCK_NONBLOCK_K), !!(flags & SOCK_CLOEXEC_K));
-	if (nfd < 0) {
-		sock_release(c);
-		abi->object_close((moat_handle)r);
+	long nfd = install_socket(c, (moat_handle)r, MOAT_KIND_SOCKET,
+				  !!(flags & SOCK_NONBLOCK_K), !!(flags & SOCK_CLOEXEC_K));
+	if (nfd < 0)
 		return nfd;
-	}
 	if (c->domain == AF_UNIX_K)
 		copy_out(c->uaddr[1], c->ulen[1], addr, len); /* an unnamed peer */
 	else
@@ -883,11 +935,11 @@ static long dgram_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, int
 	return ret;
 }
 
-/* read/write/readv/writev on a socket descriptor (fs.c). */
-long sock_rw(void *obj, moat_handle h, uint32_t kind, int fflags, void *iov, size_t cnt,
-	     int write)
+/* read/write/readv/writev on a socket descriptor. */
+static long socket_rw_vector(struct file *f, void *iov, size_t cnt, int write)
 {
-	struct sockref ref = { obj, h, kind, !!(fflags & 04000), -1 };
+	struct sockref ref = { f->priv, f->h, f->kind, !!(f->flags & 04000), -1 };
+	uint32_t kind = f->kind;
 	struct sockaddr_in_k from;
 	int trunc;
 	if (ref.s->type == SOCK_DGRAM_K)
@@ -898,7 +950,21 @@ long sock_rw(void *obj, moat_handle h, uint32_t kind, int fflags, void *iov, siz
 	return write ? stream_send(&ref, iov, cnt, 0) : stream_recv(&ref, iov, cnt, 0);
 }
 
-/* poll on a socket descriptor (fs.c). */
+static long socket_read(struct file *f, void *buf, size_t len, int64_t at)
+{
+	(void)at;
+	struct iovec_s iov = { buf, len };
+	return socket_rw_vector(f, &iov, 1, 0);
+}
+
+static long socket_write(struct file *f, const void *buf, size_t len, int64_t at)
+{
+	(void)at;
+	struct iovec_s iov = { (void *)buf, len };
+	return socket_rw_vector(f, &iov, 1, 1);
+}
+
+/* poll on a socket descriptor. */
 /* POLLRDHUP: the peer has shut down its side, so the read end is at
  * end-of-file after whatever data is queued.  While the host socket is
  * readable, reads do not block: what they bring is kept for the next
@@ -932,9 +998,12 @@ static short rdhup_check(struct lsock *s, moat_handle h, short in)
 		       (s->eof_seen ? POLLRDHUP_K : 0));
 }
 
-short sock_poll(void *obj, moat_handle h, uint32_t kind, short events, moat_handle *wait)
+static short socket_poll(struct file *f, short events, moat_handle *wait, int64_t *wake_at)
 {
-	struct lsock *s = obj;
+	(void)wake_at;
+	struct lsock *s = f->priv;
+	moat_handle h = f->h;
+	uint32_t kind = f->kind;
 	short in = events & (0x001 | 0x040), out = events & (0x004 | 0x100);
 	*wait = MOAT_NO_HANDLE;
 	if ((events & POLLRDHUP_K) && kind == MOAT_KIND_SOCKET && s->type == SOCK_STREAM_K) {

@@ -1,0 +1,138 @@
+/*
+ * signalfd.c -- a signal mask behind a descriptor: reading it takes
+ * pending signals in the mask (the app blocks them, so they are not
+ * delivered to handlers), and poll sleeps on the LibOS's signal
+ * notification event, set on every post.
+ */
+#include "file.h"
+
+struct signalfd {
+	uint64_t mask;
+};
+
+/* struct signalfd_siginfo of <sys/signalfd.h>. */
+struct ksignalfd_siginfo {
+	uint32_t signo;
+	int32_t errno_, code;
+	uint32_t pid, uid;
+	int32_t fd;
+	uint32_t tid, band, overrun, trapno;
+	int32_t status, int_;
+	uint64_t ptr, utime, stime, addr;
+	uint16_t addr_lsb, pad2;
+	int32_t syscall;
+	uint64_t call_addr;
+	uint32_t arch;
+	uint8_t pad[28];
+};
+_Static_assert(sizeof(struct ksignalfd_siginfo) == 128, "signalfd_siginfo");
+
+/* The siginfo fields a signalfd reports, by the layout Linux gives sig. */
+static void to_signalfd_info(const uint8_t *si, struct ksignalfd_siginfo *out)
+{
+	int32_t head[3];
+	memcpy(head, si, sizeof(head));
+	const uint8_t *u = si + 16; /* the union after signo, errno, code */
+	*out = (struct ksignalfd_siginfo){ .signo = (uint32_t)head[0],
+					   .errno_ = head[1], .code = head[2] };
+	int sig = head[0], code = head[2];
+	if (sig == 17 /* SIGCHLD */) {
+		memcpy(&out->pid, u, 4);
+		memcpy(&out->uid, u + 4, 4);
+		memcpy(&out->status, u + 8, 4);
+		memcpy(&out->utime, u + 16, 8);
+		memcpy(&out->stime, u + 24, 8);
+	} else if (code == -2 /* SI_TIMER */) {
+		memcpy(&out->tid, u, 4);
+		memcpy(&out->overrun, u + 4, 4);
+		memcpy(&out->ptr, u + 8, 8);
+		memcpy(&out->int_, u + 8, 4);
+	} else if (code > 0 && (sig == 4 || sig == 5 || sig == 7 || sig == 8 || sig == 11)) {
+		memcpy(&out->addr, u, 8); /* a fault's address */
+	} else {
+		memcpy(&out->pid, u, 4);  /* kill, tgkill, sigqueue */
+		memcpy(&out->uid, u + 4, 4);
+		memcpy(&out->ptr, u + 8, 8);
+		memcpy(&out->int_, u + 8, 4);
+	}
+}
+
+static long signalfd_read(struct file *f, void *buf, size_t len, int64_t at);
+
+/* Readable while a signal in the mask is pending; poll sleeps on the
+ * LibOS's signal notification event, set on every post. */
+static short signalfd_poll(struct file *f, short events, moat_handle *h, int64_t *wake_at)
+{
+	(void)wake_at;
+	struct signalfd *sfd = f->priv;
+	*h = signal_notify_handle();
+	if (signal_pending_set() & sfd->mask)
+		return events & 0x001 /* POLLIN */;
+	/* Clear, then look again: a post after the clear sets it anew. */
+	abi->event_clear(*h);
+	return signal_pending_set() & sfd->mask ? events & 0x001 : 0;
+}
+
+static void signalfd_release(struct file *f)
+{
+	kfree(f->priv);
+}
+
+static const struct file_ops signalfd_ops = {
+	.read = signalfd_read,
+	.poll = signalfd_poll,
+	.release = signalfd_release,
+};
+
+#define SFD_FLAGS (02000000 | 04000) /* SFD_CLOEXEC, SFD_NONBLOCK */
+
+long sys_signalfd4(int fd, const uint64_t *mask, size_t size, int flags)
+{
+	if (size != 8 || (flags & ~SFD_FLAGS))
+		return -EINVAL;
+	uint64_t m = *mask & ~((1ULL << 8) | (1ULL << 18)); /* never KILL, STOP */
+	if (fd != -1) {
+		struct signalfd *old = fd_priv(fd, &signalfd_ops, NULL);
+		if (!old)
+			return fs_is_open(fd) ? -EINVAL : -EBADF;
+		old->mask = m;
+		return fd;
+	}
+	if (signal_notify_handle() == MOAT_NO_HANDLE)
+		return -ENOMEM;
+	struct signalfd *sfd = kzalloc(sizeof(*sfd));
+	if (!sfd)
+		return -ENOMEM;
+	sfd->mask = m;
+	return file_install_obj(&signalfd_ops, sfd, flags & 04000, !!(flags & 02000000));
+}
+
+long sys_signalfd(int fd, const uint64_t *mask, size_t size)
+{
+	return sys_signalfd4(fd, mask, size, 0);
+}
+
+static long signalfd_read(struct file *f, void *buf, size_t len, int64_t at)
+{
+	(void)at;
+	struct signalfd *sfd = f->priv;
+	int flags = f->flags;
+	size_t n = 0;
+	uint8_t si[128];
+	if (len < sizeof(struct ksignalfd_siginfo))
+		return -EINVAL;
+	while (n + sizeof(struct ksignalfd_siginfo) <= len && signal_take(sfd->mask, si)) {
+		struct ksignalfd_siginfo out;
+		to_signalfd_info(si, &out);
+		memcpy((uint8_t *)buf + n, &out, sizeof(out));
+		n += sizeof(out);
+	}
+	if (n)
+		return (long)n;
+	if (flags & 04000 /* O_NONBLOCK */)
+		return -EAGAIN;
+	/* Sleep until a signal in the mask is posted; one the thread does not
+	 * block interrupts the read, as on Linux. */
+	thread_block_until_signal_in(sfd->mask | ~thread_sig()->blocked);
+	return -ERESTARTSYS;
+}
