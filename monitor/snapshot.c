@@ -791,6 +791,101 @@ int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_
 	return 0;
 }
 
+/* An image or saved /tmp handed over in memory (moat receive's merged
+ * image, in the process that forked this one): it must be a memfd sealed
+ * against writes and size changes (nothing can alter it between this
+ * check and the picoprocess reading it) of exactly [Snapshot]'s length.
+ * A duplicate descriptor, mapped read-only at *map; or -1 with why.  No
+ * hash: these bytes never left this host's memory, and the structure is
+ * checked by the caller as for a package. */
+static int adopt_fd(int fd, struct blob *b, const void **map, char *why, size_t whylen)
+{
+	const int need = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+	struct stat st;
+	int seals = fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1;
+	*map = NULL;
+	if (blob_keys(b, why, whylen) < 0)
+		return -1;
+	if (seals < 0 || (seals & need) != need) {
+		snprintf(why, whylen, "%s handed over in memory is not sealed", b->what);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != b->len) {
+		snprintf(why, whylen, "%s handed over in memory is %lld bytes, its %s says %" PRIu64,
+			 b->what, (long long)st.st_size, b->len_key, b->len);
+		return -1;
+	}
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	void *m = dup >= 0 ? mmap(NULL, b->len ? b->len : 1, PROT_READ, MAP_SHARED, dup, 0)
+		  : MAP_FAILED;
+	if (m == MAP_FAILED) {
+		snprintf(why, whylen, "mapping %s: %s", b->what, strerror(errno));
+		if (dup >= 0)
+			close(dup);
+		return -1;
+	}
+	*map = m;
+	return dup;
+}
+
+/* The saved /tmp handed over in memory, checked as in load_scratch. */
+static int adopt_scratch(const struct moat_manifest *m, int fd, struct moat_snap_loaded *out,
+			 char *why, size_t whylen)
+{
+	struct blob b = { MOAT_SNAP_SCRATCH_PATH, "the saved /tmp", "scratch_len", "scratch_hash",
+			  m->snap.scratch_len, m->snap.scratch_hash, MOAT_SNAP_MAX_SCRATCH, 0, 0 };
+	const void *map;
+	if (!m->snap.scratch_len && !m->snap.scratch_hash && fd < 0)
+		return 0;
+	int dup = adopt_fd(fd, &b, &map, why, whylen);
+	if (dup < 0)
+		return -1;
+	char detail[400];
+	int r = moat_scratch_check(map, b.len, &out->scratch, detail, sizeof(detail));
+	blob_unmap(map, b.len);
+	if (r < 0) {
+		snprintf(why, whylen, "the saved /tmp: %s", detail);
+		close(dup);
+		return -1;
+	}
+	out->scratch_fd = dup;
+	out->scratch_len = b.len;
+	return 0;
+}
+
+int moat_snap_adopt(const char *path, const struct moat_manifest *m, int image_fd,
+		    int scratch_fd, struct moat_snap_loaded *out, char *err, size_t errlen)
+{
+	char why[512], detail[400];
+	struct blob b = { MOAT_SNAP_PATH, "the image", "image_len", "image_hash",
+			  m->snap.image_len, m->snap.image_hash, MOAT_SNAP_MAX_IMAGE, 0, 0 };
+	const void *img = NULL;
+	memset(out, 0, sizeof(*out));
+	out->memfd = out->scratch_fd = -1;
+	if (!m->is_snapshot) {
+		snprintf(err, errlen, "%s: not a snapshot (no [Snapshot] section)", path);
+		return -1;
+	}
+	int fd = adopt_fd(image_fd, &b, &img, why, sizeof(why)), r = fd < 0 ? -1 : 0;
+	if (r == 0 && moat_snap_check(img, b.len, detail, sizeof(detail)) < 0) {
+		snprintf(why, sizeof(why), "the image is malformed: %s", detail);
+		r = -1;
+	}
+	if (r == 0)
+		r = adopt_scratch(m, scratch_fd, out, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		blob_unmap(img, b.len);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	out->memfd = fd;
+	out->image = img;
+	out->len = b.len;
+	return 0;
+}
+
 void moat_snap_unload(struct moat_snap_loaded *s)
 {
 	if (s->image)

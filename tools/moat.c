@@ -461,6 +461,16 @@ static int add_recorded(void *ctx, const char *name, const char *options)
 	return 0;
 }
 
+/* An image and saved /tmp handed over in memory by moat receive
+ * (moat_run_adopt), or -1: read from the package. */
+static struct { int image_fd, scratch_fd; } handed = { -1, -1 };
+
+void moat_run_adopt(int image_fd, int scratch_fd)
+{
+	handed.image_fd = image_fd;
+	handed.scratch_fd = scratch_fd;
+}
+
 /* A snapshot package (its manifest has [Snapshot]): check that this
  * moat-pico took it and that its image is whole, drop its own layer (the
  * image is no file of the app's), and rebuild the extension stack it
@@ -483,7 +493,10 @@ static int prepare_resume(struct moat_manifest *m, const char *file, int nexts, 
 			    file, "");
 	if (!m->snap.extensions)
 		return fail("%s: [Snapshot] extensions: missing%s", file, "");
-	if (moat_snap_load(file, m, snap, err, sizeof(err)) < 0)
+	int got = handed.image_fd >= 0 ? moat_snap_adopt(file, m, handed.image_fd, handed.scratch_fd,
+							 snap, err, sizeof(err))
+		  : moat_snap_load(file, m, snap, err, sizeof(err));
+	if (got < 0)
 		return fail("%s%s", err, "");
 	if (moat_snap_error_text(snap->image, snap->len, err, sizeof(err)))
 		return fail("%s: holds no state to resume: its checkpoint failed: %s", file, err);

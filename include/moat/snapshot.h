@@ -365,6 +365,15 @@ struct moat_manifest;
 int moat_snap_load(const char *path, const struct moat_manifest *m,
 		   struct moat_snap_loaded *out, char *err, size_t errlen);
 void moat_snap_unload(struct moat_snap_loaded *s);
+/* As moat_snap_load, but the image and the saved /tmp (scratch_fd, or -1
+ * when [Snapshot] has no scratch_len) are memfds handed over in memory,
+ * not entries of the package 'path' (moat receive: no compression, no
+ * second pass over the bytes).  Each must be sealed against writes and
+ * size changes and be exactly [Snapshot]'s length; the image passes
+ * moat_snap_check, the saved /tmp moat_scratch_check.  The descriptors
+ * are duplicated: the caller keeps its own. */
+int moat_snap_adopt(const char *path, const struct moat_manifest *m, int image_fd,
+		    int scratch_fd, struct moat_snap_loaded *out, char *err, size_t errlen);
 
 /* The snapshot manifest of a run of 'm' (the manifest as launched, with
  * its layers and the runner's grants) by moat-pico 'pico_path': [Package],
