@@ -566,8 +566,9 @@ struct rx {
 	char *manifest;
 	size_t mlen;
 	struct moat_mig *parse;
-	int img_fd;
+	int img_fd, base_fd;             /* the merged image, its base (sealed) */
 	size_t img_len;
+	uint64_t base_pages;
 	struct moat_snap_blob scratch;   /* the saved /tmp, checked */
 	int scratch_fd;                  /* its sealed memfd, for the resume */
 	unsigned char *after;            /* bytes read past the stream's END */
@@ -577,6 +578,7 @@ struct rx {
 };
 
 static volatile sig_atomic_t child_pid;
+
 
 static void usage_receive(FILE *f)
 {
@@ -932,11 +934,12 @@ static int make_package(struct rx *r)
 		snprintf(r->err, sizeof(r->err), "the source cannot be captured: %.900s", st->error_text);
 		return -1;
 	}
-	if (moat_snap_merge(r->parse, &r->img_fd, &r->img_len, why, sizeof(why)) < 0) {
+	if (moat_snap_merge_ref(r->parse, &r->img_fd, &r->img_len, &r->base_fd, &r->base_pages,
+				why, sizeof(why)) < 0) {
 		snprintf(r->err, sizeof(r->err), "a malformed migration stream: %s", why);
 		return -1;
 	}
-	moat_mig_free(r->parse); /* the base is in the image now */
+	moat_mig_free(r->parse); /* the image and r->base_fd hold what it kept */
 	r->parse = NULL;
 	if (seal(r->img_fd) < 0) {
 		snprintf(r->err, sizeof(r->err), "sealing the image: %s", strerror(errno));
@@ -1000,7 +1003,7 @@ static _Noreturn void run_child(struct rx *r, int running, int errw)
 	close(errw);
 	r->run_argv[r->run_argc++] = r->pkg;
 	r->run_argv[r->run_argc] = NULL;
-	moat_run_adopt(r->img_fd, r->scratch_fd);
+	moat_run_adopt(r->img_fd, r->base_fd, r->scratch_fd);
 	int rc = moat_run_main(r->run_argc, r->run_argv, running);
 	fflush(NULL);
 	exit(rc);
@@ -1133,7 +1136,7 @@ static int resume(struct rx *r)
 
 int moat_cmd_receive(int argc, char **argv)
 {
-	struct rx r = { .listen = -1, .net = -1, .img_fd = -1, .scratch_fd = -1 };
+	struct rx r = { .listen = -1, .net = -1, .img_fd = -1, .base_fd = -1, .scratch_fd = -1 };
 	int rc = parse_receive(&r, argc, argv);
 	if (rc >= 0) {
 		free(r.run_argv);
@@ -1164,6 +1167,8 @@ out:
 		close(r.img_fd);
 	if (r.scratch_fd >= 0)
 		close(r.scratch_fd);
+	if (r.base_fd >= 0)
+		close(r.base_fd);
 	moat_mig_free(r.parse);
 	moat_snap_blob_free(&r.scratch);
 	free(r.after);
