@@ -334,3 +334,13 @@ if [ -x "$BUILD/host/migmerge" ]; then
 	out=$("$BUILD/host/migmerge" 64 2>&1)
 	[[ $out == ok* ]] && pass "the merge of a 64 MiB base: $out" || fail "the merge of a 64 MiB base" "$out"
 fi
+
+# What receive hands the resume (tests/host/migref.c): an image naming
+# the base's pages (no copy); tampered or truncated, refused in one line.
+if [ -x "$BUILD/host/migref" ]; then
+	out=$("$BUILD/host/migref" 16 2>&1)
+	st=$?
+	[ $st -eq 0 ] && grep -q '^ok merge' <<<"$out" && [ "$(grep -c '^refused ' <<<"$out")" -eq 7 ] &&
+		pass "the received image names the base's pages; 7 tampered or truncated ones refused: $(grep '^refused a base reference' <<<"$out")" ||
+		fail "the received image and its tampered copies" "$out"
+fi
