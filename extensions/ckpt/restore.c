@@ -196,9 +196,9 @@ static void restore_region(struct in *in, void *state_start, void *state_end, ui
 	read_runs(in, &r, &left);
 	if (prot != r.prot && r.kind != MOAT_SNAP_IMAGE)
 		ck_below->vm_protect((void *)r.addr, r.size, r.prot);
-	if (r.kind != MOAT_SNAP_IMAGE)
-		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags, r.uri_len ? uri : NULL,
-			      r.offset);
+	if (r.kind != MOAT_SNAP_IMAGE) /* REF says where the pages came from, not what they are */
+		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags & ~MOAT_SNAP_REGION_REF,
+			      r.uri_len ? uri : NULL, r.offset);
 	for (uint32_t i = 0; i < ck_nregions; i++)
 		if (ck_regions[i].addr == r.addr)
 			ck_regions[i].dirty = r.kind != MOAT_SNAP_FILE || r.nruns > 0 ||
