@@ -10,9 +10,12 @@
  * it record by record: pre-copy rounds while the app runs, each answered
  * 'R' (again) or 'F' (final, and MOAT_CTL_PAUSE), then the final image.
  * The target (receive) keeps the stream (moat_mig_feed, KEEP), merges it
- * into a raw image (moat_snap_merge), writes a snapshot package into a
- * private directory and resumes it through moat run's own code, under
- * the grants of its own command line.  It says "running" once the
+ * into an image that names the pre-copied pages instead of copying them
+ * (moat_snap_merge_ref: the app is stopped meanwhile, so nothing that
+ * goes with its size is done then), seals it, the base and the scratch,
+ * writes a package of the manifest alone into a private directory and
+ * resumes it through moat run's own code, the memfds handed over in
+ * memory (moat_run_adopt), under the grants of its own command line.  It says "running" once the
  * resumed picoprocess runs; only then does the source tell its
  * checkpointer to end ('E').  Any failure before that leaves the source
  * running ('C').

@@ -269,7 +269,9 @@ struct moat_snap_thread {
  * sends only once the target runs.
  *
  * moat_snap_check refuses PAGES, ROUND and the BASE flag: a migration
- * stream becomes a raw image only through moat_snap_merge.
+ * stream becomes a raw image only through moat_snap_merge (or, on the
+ * target, moat_snap_merge_ref, whose REF flag only moat_snap_check_ref
+ * takes).
  *
  * A snapshot's stream, from each process of the picoprocess (process
  * 1's through MOAT_CTL_CHECKPOINT, each child's through
