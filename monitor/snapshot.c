@@ -1173,6 +1173,8 @@ struct moat_mig {
 	int base_fd, final_fd;         /* KEEP only */
 	uint64_t nslots, final_len;
 	uint64_t *keys, *slots, cap;   /* the index: key (addr >> 12) + 1, 0 free */
+	struct base_ent *sorted;       /* the base's first nsorted slots by address, */
+	uint64_t nsorted;              /* kept up at each ROUND (mig_sort_base) */
 	struct moat_mig_stats st;
 };
 
@@ -1206,6 +1208,7 @@ void moat_mig_free(struct moat_mig *m)
 {
 	if (!m)
 		return;
+	free(m->sorted);
 	if (m->base_fd >= 0)
 		close(m->base_fd);
 	if (m->final_fd >= 0)
@@ -1451,6 +1454,8 @@ static void mig_error_text(struct moat_mig *m)
 }
 
 /* A record is whole: its event, if any. */
+static void mig_sort_base(struct moat_mig *m);
+
 static long mig_record_end(struct moat_mig *m, int *event, char *err, size_t errlen)
 {
 	m->state = MS_RECHDR;
@@ -1465,6 +1470,7 @@ static long mig_record_end(struct moat_mig *m, int *event, char *err, size_t err
 		m->st.round = r;
 		m->st.rounds++;
 		*event = MOAT_MIG_ROUND;
+		mig_sort_base(m);
 		break;
 	}
 	case MOAT_SNAP_ERROR:
@@ -1813,8 +1819,46 @@ static int merge_region(struct merge *g, struct wv *w, const struct moat_snap_re
 }
 
 /* The base's addresses in ascending order, from the index. */
+/* The base's addresses in ascending order, brought up to date at each
+ * ROUND, while the app still runs: only the slots new since the last
+ * ROUND are sorted, then merged in.  The last ROUND comes before FINAL
+ * (no PAGES after it), so the merge, while the app is stopped, finds it
+ * done.  Without memory it is left for the merge to do whole. */
+static void mig_sort_base(struct moat_mig *m)
+{
+	if (m->mode != MOAT_MIG_KEEP || m->nsorted == m->nslots)
+		return;
+	uint64_t nnew = m->nslots - m->nsorted, k = 0;
+	struct base_ent *all = malloc(m->nslots * sizeof(*all));
+	struct base_ent *fresh = malloc(nnew * sizeof(*fresh)); /* the new ones */
+	if (!all || !fresh) {
+		free(all), free(fresh), free(m->sorted);
+		m->sorted = NULL, m->nsorted = 0;
+		return;
+	}
+	for (uint64_t i = 0; i < m->cap && k < nnew; i++)
+		if (m->keys[i] && m->slots[i] >= m->nsorted)
+			fresh[k++] = (struct base_ent){ (m->keys[i] - 1) << 12, m->slots[i] };
+	qsort(fresh, nnew, sizeof(*fresh), ent_cmp);
+	uint64_t a = 0, b = 0, out = 0; /* merged with the old ones */
+	while (a < m->nsorted || b < nnew)
+		all[out++] = b == nnew || (a < m->nsorted && m->sorted[a].addr < fresh[b].addr)
+			     ? m->sorted[a++] : fresh[b++];
+	free(fresh);
+	free(m->sorted);
+	m->sorted = all, m->nsorted = m->nslots;
+}
+
 static int merge_index(struct moat_mig *m, struct merge *g)
 {
+	if (m->sorted && m->nsorted == m->nslots) { /* done at the last ROUND */
+		g->ents = malloc((m->nslots ? m->nslots : 1) * sizeof(*g->ents));
+		if (!g->ents)
+			return -1;
+		memcpy(g->ents, m->sorted, m->nslots * sizeof(*g->ents));
+		g->nents = m->nslots;
+		return 0;
+	}
 	g->ents = malloc((m->nslots ? m->nslots : 1) * sizeof(*g->ents));
 	if (!g->ents)
 		return -1;

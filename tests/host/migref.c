@@ -4,7 +4,9 @@
  * MIB MiB of pre-copied pages and a final image whose BASE region covers
  * them, some pages of its own.  The merged image must name the base's
  * pages (few runs, no copy), hold the final image's own pages inline,
- * pass moat_snap_check_ref and be refused by moat_snap_check; then each
+ * pass moat_snap_check_ref and be refused by moat_snap_check, and every
+ * page it names must be the one the stream sent (pre-copied over two
+ * rounds, the second at lower addresses than the first); then each
  * tampered or truncated variant must be refused, in one line each:
  *
  *   ok merge N ms, R runs           (the good image)
@@ -60,24 +62,34 @@ static _Noreturn void die(const char *what, const char *why)
 	exit(1);
 }
 
-/* The stream: pages 0..n-1 pre-copied, then FINAL with pages 10..25 of
- * its own in the one BASE region. */
-static void make_stream(uint64_t pages)
+/* PAGES of pages [from, to), then a ROUND. */
+static void round_of(uint64_t from, uint64_t to, uint32_t n)
 {
-	struct moat_snap_header h = { .version = MOAT_SNAP_VERSION };
-	memcpy(h.magic, MOAT_SNAP_MAGIC, 8);
-	put(&h, sizeof(h));
 	unsigned char page[4096];
-	for (uint64_t i = 0; i < pages; i += 256) {
+	for (uint64_t i = from; i < to; i += 256) {
 		struct moat_snap_pages p = { A + i * 4096, 256 };
 		rec(MOAT_SNAP_PAGES, sizeof(p) + 256 * 4096);
 		put(&p, sizeof(p));
 		for (uint64_t k = 0; k < 256; k++)
 			page_of(page, i + k, 0), put(page, 4096);
 	}
-	struct moat_snap_round rd = { .pages = pages, .scanned = pages };
+	struct moat_snap_round rd = { .round = n, .pages = to - from, .scanned = to - from };
 	rec(MOAT_SNAP_ROUND, sizeof(rd));
 	put(&rd, sizeof(rd));
+}
+
+/* The stream: the upper half of pages 0..n-1 pre-copied in round 0, the
+ * lower half in round 1 (the base's index, sorted at each ROUND, must
+ * merge them), then FINAL with pages 10..25 of its own in the one BASE
+ * region. */
+static void make_stream(uint64_t pages)
+{
+	struct moat_snap_header h = { .version = MOAT_SNAP_VERSION };
+	memcpy(h.magic, MOAT_SNAP_MAGIC, 8);
+	put(&h, sizeof(h));
+	unsigned char page[4096];
+	round_of(pages / 2, pages, 0);
+	round_of(0, pages / 2, 1);
 	struct moat_snap_info info = { .nthreads = 1, .nregions = 1, .memory = 16 * 4096 };
 	rec(MOAT_SNAP_INFO, sizeof(info));
 	put(&info, sizeof(info));
@@ -120,6 +132,43 @@ static unsigned char *first_ref(unsigned char *img, size_t ilen)
 			       sizeof(struct moat_snap_run);
 	}
 	return NULL;
+}
+
+/* Every page the image names holds what the stream said: the final
+ * image's own inline, the base's by reference. */
+static void check_pages(const unsigned char *img, size_t ilen, int bfd)
+{
+	size_t off = sizeof(struct moat_snap_header);
+	const struct moat_snap_rec *r;
+	unsigned char want[4096], got[4096];
+	uint64_t seen = 0;
+	while ((r = moat_snap_next(img, ilen, &off))) {
+		struct moat_snap_region g;
+		if (r->type != MOAT_SNAP_REGION)
+			continue;
+		memcpy(&g, r + 1, sizeof(g));
+		const unsigned char *p = (const unsigned char *)(r + 1) + sizeof(g) + g.uri_len;
+		for (uint32_t k = 0; k < g.nruns; k++) {
+			struct moat_snap_run run;
+			uint64_t ref;
+			memcpy(&run, p, sizeof(run));
+			memcpy(&ref, p + sizeof(run), sizeof(ref));
+			p += sizeof(run) + sizeof(ref);
+			for (uint64_t j = 0; j < run.npages; j++, seen++) {
+				uint64_t i = run.first + j;
+				page_of(want, i, i >= 10 && i < 26);
+				if (ref == MOAT_SNAP_REF_INLINE)
+					memcpy(got, p + j * 4096, 4096);
+				else if (pread(bfd, got, 4096, (off_t)((ref + j) * 4096)) != 4096)
+					die("base", "cannot read it");
+				if (memcmp(got, want, 4096))
+					die("merged", "a page is not the one the stream sent");
+			}
+			p += ref == MOAT_SNAP_REF_INLINE ? run.npages * 4096 : 0;
+		}
+	}
+	if (!seen)
+		die("merged", "no page");
 }
 
 /* moat_snap_adopt must refuse: print its one line. */
@@ -170,6 +219,7 @@ int main(int argc, char **argv)
 		die("merged", "the base's pages were copied, or the base is not the stream's");
 	if (moat_snap_check_ref(img, ilen, bpages, err, sizeof(err)) < 0)
 		die("moat_snap_check_ref", err);
+	check_pages(img, ilen, bfd);
 	if (moat_snap_check(img, ilen, err, sizeof(err)) == 0)
 		die("moat_snap_check", "accepted base references");
 	printf("refused by moat_snap_check: %s\n", err);
