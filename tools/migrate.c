@@ -15,10 +15,10 @@
  * goes with its size is done then), seals it, the base and the scratch,
  * writes a package of the manifest alone into a private directory and
  * resumes it through moat run's own code, the memfds handed over in
- * memory (moat_run_adopt), under the grants of its own command line.  It says "running" once the
- * resumed picoprocess runs; only then does the source tell its
- * checkpointer to end ('E').  Any failure before that leaves the source
- * running ('C').
+ * memory (moat_run_adopt), under the grants of its own command line.
+ * It says "running" once the resumed picoprocess runs; only then does
+ * the source tell its checkpointer to end ('E').  Any failure before
+ * that leaves the source running ('C').
  *
  * Everything the target reads from the network is hostile: bounded
  * lengths, a 10 s idle timeout on every read, the stream checked as it
@@ -582,7 +582,6 @@ struct rx {
 
 static volatile sig_atomic_t child_pid;
 
-
 static void usage_receive(FILE *f)
 {
 	fprintf(f, "usage: moat receive --listen HOST:PORT|unix:PATH [RUN OPTIONS]\n"
@@ -864,8 +863,8 @@ static int seal(int fd)
 }
 
 /* The saved /tmp after the stream: a u64 length, bounded, then the
- * archive, checked whole (moat_scratch_check) before it goes into the
- * package; moat run checks it again, and loads it as untrusted. */
+ * archive, checked whole (moat_scratch_check) and sealed for the resume;
+ * moat run checks it again, and loads it as untrusted. */
 static int take_scratch(struct rx *r)
 {
 	uint64_t len;

@@ -461,8 +461,8 @@ static int add_recorded(void *ctx, const char *name, const char *options)
 	return 0;
 }
 
-/* An image and saved /tmp handed over in memory by moat receive
- * (moat_run_adopt), or -1: read from the package. */
+/* An image, its base and saved /tmp handed over in memory by moat
+ * receive (moat_run_adopt), or -1: read from the package. */
 static struct { int image_fd, base_fd, scratch_fd; } handed = { -1, -1, -1 };
 
 void moat_run_adopt(int image_fd, int base_fd, int scratch_fd)

@@ -85,6 +85,14 @@ static void close_base(void)
 	base.h = MOAT_NO_HANDLE;
 }
 
+/* Each mapped run may split a host mapping in three: runs shorter than
+ * REF_MAP_MIN pages are copied, and at most REF_MAPS are mapped per
+ * process (the rest copied), so that a base fragmented by late rounds
+ * cannot use up the host's mappings the app will need. */
+#define REF_MAP_MIN 16
+#define REF_MAPS 2048
+static uint32_t ref_maps;
+
 /* A REF run's pages from the base, checked against the base's size
  * here too, whatever the host checked.  Private anonymous memory maps
  * them copy-on-write (no copy now: the resume's time goes with the runs,
@@ -109,10 +117,12 @@ static void read_ref(struct in *in, const struct moat_snap_region *r,
 	if (base.h == MOAT_NO_HANDLE || at > base.size / 4096 ||
 	    run->npages > base.size / 4096 - at)
 		fail("the image", ": names pages of a base it was not given", "");
-	if (r->kind == MOAT_SNAP_ANON &&
+	if (r->kind == MOAT_SNAP_ANON && run->npages >= REF_MAP_MIN && ref_maps < REF_MAPS &&
 	    ck_below->stream_map(base.h, to, at * 4096, run->npages * 4096,
-				 r->prot | MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_FIXED) >= 0)
+				 r->prot | MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_FIXED) >= 0) {
+		ref_maps++;
 		return;
+	}
 	base.off = at * 4096;
 	get(&base, to, run->npages * 4096);
 }
