@@ -220,7 +220,8 @@ static int child_stream(struct pico *pp, int probe, int *fd)
 
 /* "snapshot:out": the stream of a checkpoint `moat checkpoint` asked
  * for (control.c), to the first process only, once; "snapshot:in": a
- * resumed run's image, read-only, once.  Otherwise, and for any other
+ * resumed run's image, read-only, once ("snapshot:base" the same: the
+ * pages a received image names).  Otherwise, and for any other
  * name, EACCES: the picoprocess reaches neither unasked.  A resumed
  * checkpointer that restored everything opens "snapshot:running": no
  * stream (ENOENT), but a resumed run that was asked to (moat receive)
@@ -239,7 +240,8 @@ static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, 
 		return -ENOENT;
 	}
 	int *slot = !strcmp(uri, "snapshot:out") ? &pp->snap_out
-		    : !strcmp(uri, "snapshot:in") ? &pp->snap_in : NULL;
+		    : !strcmp(uri, "snapshot:in") ? &pp->snap_in
+		    : !strcmp(uri, "snapshot:base") ? &pp->snap_base : NULL;
 	*fd = -1;
 	if (slot == &pp->snap_out && ci != 0)
 		return child_stream(pp, probe, fd);

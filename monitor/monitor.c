@@ -173,6 +173,8 @@ void moat_monitor_free(struct moat_monitor *mon)
 			close(mon->picos[i].snap_kids[k]);
 		if (mon->picos[i].snap_in >= 0)
 			close(mon->picos[i].snap_in);
+		if (mon->picos[i].snap_base >= 0)
+			close(mon->picos[i].snap_base);
 		if (mon->picos[i].snap_busy >= 0)
 			close(mon->picos[i].snap_busy);
 		free(mon->picos[i].snap_manifest);
@@ -281,6 +283,8 @@ static void snapshot_setup(struct pico *pp, const struct moat_manifest *m,
 {
 	if (opt->has_resume)
 		pp->snap_in = fcntl(opt->resume_fd, F_DUPFD_CLOEXEC, 3);
+	if (opt->has_resume && opt->has_base)
+		pp->snap_base = fcntl(opt->base_fd, F_DUPFD_CLOEXEC, 3);
 	if (opt->has_resume && opt->has_running)
 		pp->snap_running = fcntl(opt->running_fd, F_DUPFD_CLOEXEC, 3);
 	for (int i = 0; i < m->nexts; i++)
@@ -299,8 +303,10 @@ static void snapshot_drop(struct pico *pp)
 		close(pp->snap_in);
 	if (pp->snap_running >= 0)
 		close(pp->snap_running);
+	if (pp->snap_base >= 0)
+		close(pp->snap_base);
 	free(pp->snap_manifest);
-	pp->snap_in = pp->snap_running = -1;
+	pp->snap_in = pp->snap_running = pp->snap_base = -1;
 	pp->snap_manifest = NULL;
 }
 
@@ -321,7 +327,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	mon->picos = picos;
 	struct pico *pp = &picos[mon->n];
 	memset(pp, 0, sizeof(*pp));
-	pp->snap_out = pp->snap_in = pp->snap_busy = pp->snap_running = -1;
+	pp->snap_out = pp->snap_in = pp->snap_busy = pp->snap_running = pp->snap_base = -1;
 	pp->id = mon->n;
 	pp->debug = opt.debug || opt.trace;
 	const char *base = strrchr(m->entry, '/');

@@ -60,6 +60,7 @@ struct pico {
 			       when its client is gone, or -1 */
 	int snap_in;        /* a resumed run's image for "snapshot:in"
 			       (handed out once), or -1 */
+	int snap_base;      /* and its base for "snapshot:base", or -1 */
 	int snap_running;   /* where to say the resume is done, or -1 */
 	char snap_req;      /* the request under way: MOAT_SNAP_REQ_* */
 	int snap_kids[MOAT_SNAP_KIDS_MAX]; /* the client's ends of child

@@ -74,6 +74,8 @@ struct walk {
 	int have_region;
 	int have_info, have_error;
 	int allow_base;        /* a migration's FINAL: REGION_BASE allowed */
+	int allow_ref;         /* a received image: REGION_REF allowed, */
+	uint64_t ref_pages;    /* naming pages of a base this long */
 	struct moat_snap_info info;
 	uint64_t nthreads, nregions, nstreams, memory;
 	/* A process tree: PROCESS records open sections. */
@@ -150,13 +152,32 @@ static int check_timer(struct walk *w, const unsigned char *b, uint64_t len)
 	return t.zero ? bad(w, "reserved field is not zero") : 0;
 }
 
+/* A REF region's run: where its pages are.  The bytes it takes in the
+ * record (8, or 8 and its pages), or -1. */
+static int check_ref(struct walk *w, uint32_t i, const struct moat_snap_run *run,
+		     const unsigned char *b, uint64_t left, uint64_t *inline_pages)
+{
+	uint64_t ref;
+	if (left < sizeof(ref))
+		return bad(w, "run %u: past the end of the record", i);
+	memcpy(&ref, b, sizeof(ref));
+	*inline_pages = ref == MOAT_SNAP_REF_INLINE ? run->npages : 0;
+	if (ref != MOAT_SNAP_REF_INLINE &&
+	    (ref > w->ref_pages || run->npages > w->ref_pages - ref))
+		return bad(w, "run %u: base pages %" PRIu64 "+%" PRIu64 " outside the base's %" PRIu64,
+			   i, ref, run->npages, w->ref_pages);
+	return 0;
+}
+
 /* The runs of a region: ascending, inside it, each with its pages. */
 static int check_runs(struct walk *w, const struct moat_snap_region *r, const unsigned char *b,
 		      uint64_t len)
 {
 	uint64_t at = 0, next_page = 0, pages = r->size / MOAT_SNAP_PAGE;
+	int ref = (r->flags & MOAT_SNAP_REGION_REF) != 0;
 	for (uint32_t i = 0; i < r->nruns; i++) {
 		struct moat_snap_run run;
+		uint64_t here;
 		if (len - at < sizeof(run))
 			return bad(w, "run %u: past the end of the record", i);
 		memcpy(&run, b + at, sizeof(run));
@@ -169,12 +190,16 @@ static int check_runs(struct walk *w, const struct moat_snap_region *r, const un
 		if (run.first > pages || run.npages > pages - run.first)
 			return bad(w, "run %u: pages %" PRIu64 "+%" PRIu64 " outside the region's %" PRIu64,
 				   i, run.first, run.npages, pages);
-		if (run.npages > (len - at) / MOAT_SNAP_PAGE)
+		here = run.npages;
+		if (ref && check_ref(w, i, &run, b + at, len - at, &here) < 0)
+			return -1;
+		at += ref ? sizeof(uint64_t) : 0;
+		if (here > (len - at) / MOAT_SNAP_PAGE)
 			return bad(w, "run %u: %" PRIu64 " pages past the end of the record", i,
 				   run.npages);
-		at += run.npages * MOAT_SNAP_PAGE;
+		at += here * MOAT_SNAP_PAGE;
 		next_page = run.first + run.npages;
-		w->memory += run.npages * MOAT_SNAP_PAGE; /* <= the image's length */
+		w->memory += run.npages * MOAT_SNAP_PAGE; /* < 2^47: regions do not overlap */
 	}
 	if (at != len)
 		return bad(w, "%" PRIu64 " bytes after its last run", len - at);
@@ -189,10 +214,11 @@ static int check_region(struct walk *w, const unsigned char *b, uint64_t len)
 	memcpy(&r, b, sizeof(r));
 	if (r.kind < MOAT_SNAP_ANON || r.kind > MOAT_SNAP_IMAGE)
 		return bad(w, "unknown kind %u", r.kind);
-	uint32_t known = MOAT_SNAP_REGION_SHARED | (w->allow_base ? MOAT_SNAP_REGION_BASE : 0);
+	uint32_t known = MOAT_SNAP_REGION_SHARED | (w->allow_base ? MOAT_SNAP_REGION_BASE : 0) |
+			 (w->allow_ref ? MOAT_SNAP_REGION_REF : 0);
 	if (r.zero || (r.flags & ~known))
 		return bad(w, "reserved bits set");
-	if ((r.flags & MOAT_SNAP_REGION_BASE) &&
+	if ((r.flags & (MOAT_SNAP_REGION_BASE | MOAT_SNAP_REGION_REF)) &&
 	    ((r.flags & MOAT_SNAP_REGION_SHARED) || r.kind == MOAT_SNAP_FILE))
 		return bad(w, "the base flag on a shared or file region");
 	if (r.addr % MOAT_SNAP_PAGE || r.size % MOAT_SNAP_PAGE || r.size == 0)
@@ -357,12 +383,15 @@ static int section_end(struct walk *w)
 	return 0;
 }
 
-/* The check of moat_snap_check; allow_base for a migration's FINAL. */
-static int check_image(const void *image, size_t len, int allow_base, char *err, size_t errlen)
+/* The check of moat_snap_check; allow_base for a migration's FINAL,
+ * ref_pages + 1 (0: none) for a received image with REF regions. */
+static int check_image(const void *image, size_t len, int allow_base, uint64_t ref_pages1,
+		       char *err, size_t errlen)
 {
 	const unsigned char *p = image;
 	struct walk w = { .err = err, .errlen = errlen, .last_handle = -1,
-			  .allow_base = allow_base };
+			  .allow_base = allow_base, .allow_ref = ref_pages1 != 0,
+			  .ref_pages = ref_pages1 ? ref_pages1 - 1 : 0 };
 	struct moat_snap_header h;
 	if (len < sizeof(h)) {
 		snprintf(err, errlen, "%zu bytes: too short for an image", len);
@@ -437,7 +466,17 @@ static int check_image(const void *image, size_t len, int allow_base, char *err,
 
 int moat_snap_check(const void *image, size_t len, char *err, size_t errlen)
 {
-	return check_image(image, len, 0, err, errlen);
+	return check_image(image, len, 0, 0, err, errlen);
+}
+
+int moat_snap_check_ref(const void *image, size_t len, uint64_t base_pages, char *err,
+			size_t errlen)
+{
+	if (base_pages > MOAT_SNAP_MAX_IMAGE / MOAT_SNAP_PAGE) {
+		snprintf(err, errlen, "a base of %" PRIu64 " pages: too large", base_pages);
+		return -1;
+	}
+	return check_image(image, len, 0, base_pages + 1, err, errlen);
 }
 
 const struct moat_snap_rec *moat_snap_next(const void *image, size_t len, size_t *off)
@@ -757,7 +796,7 @@ int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_
 			  m->snap.image_len, m->snap.image_hash, MOAT_SNAP_MAX_IMAGE, 0, 0 };
 	const void *img = NULL;
 	memset(out, 0, sizeof(*out));
-	out->memfd = out->scratch_fd = -1;
+	out->memfd = out->scratch_fd = out->base_fd = -1;
 	if (!m->is_snapshot) {
 		snprintf(err, errlen, "%s: not a snapshot (no [Snapshot] section)", path);
 		return -1;
@@ -791,6 +830,130 @@ int moat_snap_load(const char *path, const struct moat_manifest *m, struct moat_
 	return 0;
 }
 
+/* An image or saved /tmp handed over in memory (moat receive's merged
+ * image, in the process that forked this one): it must be a memfd sealed
+ * against writes and size changes (nothing can alter it between this
+ * check and the picoprocess reading it) of exactly [Snapshot]'s length.
+ * A duplicate descriptor, mapped read-only at *map; or -1 with why.  No
+ * hash: these bytes never left this host's memory, and the structure is
+ * checked by the caller as for a package. */
+static int adopt_fd(int fd, struct blob *b, const void **map, char *why, size_t whylen)
+{
+	const int need = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+	struct stat st;
+	int seals = fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1;
+	*map = NULL;
+	if (blob_keys(b, why, whylen) < 0)
+		return -1;
+	if (seals < 0 || (seals & need) != need) {
+		snprintf(why, whylen, "%s handed over in memory is not sealed", b->what);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != b->len) {
+		snprintf(why, whylen, "%s handed over in memory is %lld bytes, its %s says %" PRIu64,
+			 b->what, (long long)st.st_size, b->len_key, b->len);
+		return -1;
+	}
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	void *m = dup >= 0 ? mmap(NULL, b->len ? b->len : 1, PROT_READ, MAP_SHARED, dup, 0)
+		  : MAP_FAILED;
+	if (m == MAP_FAILED) {
+		snprintf(why, whylen, "mapping %s: %s", b->what, strerror(errno));
+		if (dup >= 0)
+			close(dup);
+		return -1;
+	}
+	*map = m;
+	return dup;
+}
+
+/* The saved /tmp handed over in memory, checked as in load_scratch. */
+static int adopt_scratch(const struct moat_manifest *m, int fd, struct moat_snap_loaded *out,
+			 char *why, size_t whylen)
+{
+	struct blob b = { MOAT_SNAP_SCRATCH_PATH, "the saved /tmp", "scratch_len", "scratch_hash",
+			  m->snap.scratch_len, m->snap.scratch_hash, MOAT_SNAP_MAX_SCRATCH, 0, 0 };
+	const void *map;
+	if (!m->snap.scratch_len && !m->snap.scratch_hash && fd < 0)
+		return 0;
+	int dup = adopt_fd(fd, &b, &map, why, whylen);
+	if (dup < 0)
+		return -1;
+	char detail[400];
+	int r = moat_scratch_check(map, b.len, &out->scratch, detail, sizeof(detail));
+	blob_unmap(map, b.len);
+	if (r < 0) {
+		snprintf(why, whylen, "the saved /tmp: %s", detail);
+		close(dup);
+		return -1;
+	}
+	out->scratch_fd = dup;
+	out->scratch_len = b.len;
+	return 0;
+}
+
+/* The base of a REF image: sealed too, whole pages.  Its page count,
+ * through *pages; a duplicate descriptor, or -1 with why. */
+static int adopt_base(int fd, uint64_t *pages, char *why, size_t whylen)
+{
+	const int need = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0 ||
+	    st.st_size % MOAT_SNAP_PAGE || (uint64_t)st.st_size > MOAT_SNAP_MAX_IMAGE) {
+		snprintf(why, whylen, "the base handed over in memory is not sealed whole pages");
+		return -1;
+	}
+	*pages = (uint64_t)st.st_size / MOAT_SNAP_PAGE;
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dup < 0)
+		snprintf(why, whylen, "the base: %s", strerror(errno));
+	return dup;
+}
+
+int moat_snap_adopt(const char *path, const struct moat_manifest *m, int image_fd,
+		    int base_fd, int scratch_fd, struct moat_snap_loaded *out, char *err,
+		    size_t errlen)
+{
+	uint64_t base_pages = 0;
+	char why[512], detail[400];
+	struct blob b = { MOAT_SNAP_PATH, "the image", "image_len", "image_hash",
+			  m->snap.image_len, m->snap.image_hash, MOAT_SNAP_MAX_IMAGE, 0, 0 };
+	const void *img = NULL;
+	memset(out, 0, sizeof(*out));
+	out->memfd = out->scratch_fd = out->base_fd = -1;
+	if (!m->is_snapshot) {
+		snprintf(err, errlen, "%s: not a snapshot (no [Snapshot] section)", path);
+		return -1;
+	}
+	int fd = adopt_fd(image_fd, &b, &img, why, sizeof(why)), r = fd < 0 ? -1 : 0;
+	if (r == 0 && base_fd >= 0 && (out->base_fd = adopt_base(base_fd, &base_pages, why,
+								  sizeof(why))) < 0)
+		r = -1;
+	if (r == 0 && (base_fd >= 0 ? moat_snap_check_ref(img, b.len, base_pages, detail,
+							  sizeof(detail))
+		       : moat_snap_check(img, b.len, detail, sizeof(detail))) < 0) {
+		snprintf(why, sizeof(why), "the image is malformed: %s", detail);
+		r = -1;
+	}
+	if (r == 0)
+		r = adopt_scratch(m, scratch_fd, out, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		blob_unmap(img, b.len);
+		if (fd >= 0)
+			close(fd);
+		if (out->base_fd >= 0)
+			close(out->base_fd);
+		out->base_fd = -1;
+		return -1;
+	}
+	out->memfd = fd;
+	out->image = img;
+	out->len = b.len;
+	return 0;
+}
+
 void moat_snap_unload(struct moat_snap_loaded *s)
 {
 	if (s->image)
@@ -799,8 +962,10 @@ void moat_snap_unload(struct moat_snap_loaded *s)
 		close(s->memfd);
 	if (s->scratch_fd >= 0)
 		close(s->scratch_fd);
+	if (s->base_fd >= 0)
+		close(s->base_fd);
 	memset(s, 0, sizeof(*s));
-	s->memfd = s->scratch_fd = -1;
+	s->memfd = s->scratch_fd = s->base_fd = -1;
 }
 
 /* ---- the snapshot manifest ---- */
@@ -1008,6 +1173,8 @@ struct moat_mig {
 	int base_fd, final_fd;         /* KEEP only */
 	uint64_t nslots, final_len;
 	uint64_t *keys, *slots, cap;   /* the index: key (addr >> 12) + 1, 0 free */
+	struct base_ent *sorted;       /* the base's first nsorted slots by address, */
+	uint64_t nsorted;              /* kept up at each ROUND (mig_sort_base) */
 	struct moat_mig_stats st;
 };
 
@@ -1026,7 +1193,7 @@ struct moat_mig *moat_mig_new(enum moat_mig_mode mode, char *err, size_t errlen)
 	m->mode = mode;
 	m->base_fd = m->final_fd = -1;
 	if (mode == MOAT_MIG_KEEP) {
-		m->base_fd = memfd_create("moat-mig-base", MFD_CLOEXEC);
+		m->base_fd = memfd_create("moat-mig-base", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		m->final_fd = memfd_create("moat-mig-final", MFD_CLOEXEC);
 		if (m->base_fd < 0 || m->final_fd < 0) {
 			snprintf(err, errlen, "memfd_create: %s", strerror(errno));
@@ -1041,6 +1208,7 @@ void moat_mig_free(struct moat_mig *m)
 {
 	if (!m)
 		return;
+	free(m->sorted);
 	if (m->base_fd >= 0)
 		close(m->base_fd);
 	if (m->final_fd >= 0)
@@ -1286,6 +1454,8 @@ static void mig_error_text(struct moat_mig *m)
 }
 
 /* A record is whole: its event, if any. */
+static void mig_sort_base(struct moat_mig *m);
+
 static long mig_record_end(struct moat_mig *m, int *event, char *err, size_t errlen)
 {
 	m->state = MS_RECHDR;
@@ -1300,6 +1470,7 @@ static long mig_record_end(struct moat_mig *m, int *event, char *err, size_t err
 		m->st.round = r;
 		m->st.rounds++;
 		*event = MOAT_MIG_ROUND;
+		mig_sort_base(m);
 		break;
 	}
 	case MOAT_SNAP_ERROR:
@@ -1466,6 +1637,9 @@ struct merge {
 	struct moat_snap_run *runs;    /* and its runs */
 	size_t pcap, rcap, np, nr;
 	uint64_t memory;
+	int ref;                       /* moat_snap_merge_ref: base pages named, */
+	uint64_t *refs;                /* each run's first base page, or INLINE */
+	uint64_t nref;                 /* and how many pages the region names */
 };
 
 /* Walks the runs of a checked REGION record. */
@@ -1493,6 +1667,40 @@ static int run_next(struct run_it *it, uint64_t *page, const unsigned char **dat
 	return 1;
 }
 
+/* Room for one more run (and its base reference). */
+static int merge_more_runs(struct merge *g)
+{
+	if (g->nr < g->rcap)
+		return 0;
+	size_t cap = g->rcap ? 2 * g->rcap : 256;
+	struct moat_snap_run *v = realloc(g->runs, cap * sizeof(*v));
+	if (v)
+		g->runs = v;
+	uint64_t *f = v ? realloc(g->refs, cap * sizeof(*f)) : NULL;
+	if (!f)
+		return -1;
+	g->refs = f, g->rcap = cap;
+	return 0;
+}
+
+/* REF mode: page i of the region is base page 'slot', never read here
+ * (its bytes are not touched: a zero page costs a run, not a scan). */
+static int merge_push_ref(struct merge *g, uint64_t i, uint64_t slot)
+{
+	struct moat_snap_run *last = g->nr ? &g->runs[g->nr - 1] : NULL;
+	g->nref++;
+	if (last && g->refs[g->nr - 1] != MOAT_SNAP_REF_INLINE &&
+	    last->first + last->npages == i && g->refs[g->nr - 1] + last->npages == slot) {
+		last->npages++;
+		return 0;
+	}
+	if (merge_more_runs(g) < 0)
+		return -1;
+	g->refs[g->nr] = slot;
+	g->runs[g->nr++] = (struct moat_snap_run){ i, 1 };
+	return 0;
+}
+
 /* Page index i of the region has content p (not zero): into the runs. */
 static int merge_push(struct merge *g, uint64_t i, const unsigned char *p)
 {
@@ -1506,17 +1714,14 @@ static int merge_push(struct merge *g, uint64_t i, const unsigned char *p)
 		g->pages = v, g->pcap = cap;
 	}
 	g->pages[g->np++] = p;
-	if (g->nr && g->runs[g->nr - 1].first + g->runs[g->nr - 1].npages == i) {
+	if (g->nr && g->runs[g->nr - 1].first + g->runs[g->nr - 1].npages == i &&
+	    g->refs[g->nr - 1] == MOAT_SNAP_REF_INLINE) {
 		g->runs[g->nr - 1].npages++;
 		return 0;
 	}
-	if (g->nr == g->rcap) {
-		size_t cap = g->rcap ? 2 * g->rcap : 256;
-		struct moat_snap_run *v = realloc(g->runs, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		g->runs = v, g->rcap = cap;
-	}
+	if (merge_more_runs(g) < 0)
+		return -1;
+	g->refs[g->nr] = MOAT_SNAP_REF_INLINE;
 	g->runs[g->nr++] = (struct moat_snap_run){ i, 1 };
 	return 0;
 }
@@ -1538,7 +1743,7 @@ static int merge_collect(struct merge *g, const struct moat_snap_region *r,
 	uint64_t ri = 0, end = r->addr + r->size;
 	const unsigned char *rp = NULL;
 	int have_run = run_next(&it, &ri, &rp);
-	g->np = g->nr = 0;
+	g->np = g->nr = g->nref = 0;
 	for (size_t b = lo;;) {
 		int have_base = b < g->nents && g->ents[b].addr < end;
 		uint64_t bi = have_base ? (g->ents[b].addr - r->addr) / MOAT_SNAP_PAGE : 0;
@@ -1550,7 +1755,8 @@ static int merge_collect(struct merge *g, const struct moat_snap_region *r,
 			b += have_base && ri == bi;
 			have_run = run_next(&it, &ri, &rp);
 		} else {
-			if (merge_push(g, bi, g->base + g->ents[b].slot * MOAT_SNAP_PAGE) < 0)
+			if ((g->ref ? merge_push_ref(g, bi, g->ents[b].slot)
+			     : merge_push(g, bi, g->base + g->ents[b].slot * MOAT_SNAP_PAGE)) < 0)
 				return -1;
 			b++;
 		}
@@ -1581,7 +1787,7 @@ static int merge_region(struct merge *g, struct wv *w, const struct moat_snap_re
 		return -1;
 	}
 	uint64_t len = sizeof(r) + r.uri_len + g->nr * sizeof(struct moat_snap_run) +
-		       g->np * (uint64_t)MOAT_SNAP_PAGE;
+		       (g->ref ? g->nr * sizeof(uint64_t) : 0) + g->np * (uint64_t)MOAT_SNAP_PAGE;
 	if (len > MOAT_SNAP_MAX_IMAGE - w->len) {
 		snprintf(err, errlen, "the image would be larger than %llu bytes",
 			 (unsigned long long)MOAT_SNAP_MAX_IMAGE);
@@ -1589,6 +1795,7 @@ static int merge_region(struct merge *g, struct wv *w, const struct moat_snap_re
 	}
 	struct moat_snap_rec out = { .type = MOAT_SNAP_REGION, .len = len };
 	r.flags &= ~(uint32_t)MOAT_SNAP_REGION_BASE;
+	r.flags |= g->ref ? MOAT_SNAP_REGION_REF : 0;
 	r.nruns = (uint32_t)g->nr;
 	if (g->nr > UINT32_MAX) {
 		snprintf(err, errlen, "region %#" PRIx64 ": too many runs", r.addr);
@@ -1599,18 +1806,59 @@ static int merge_region(struct merge *g, struct wv *w, const struct moat_snap_re
 	wv_ref(w, body + sizeof(r), r.uri_len);
 	static const unsigned char zeros[8];
 	for (size_t k = 0, at = 0; k < g->nr; k++) {
+		int inl = g->refs[k] == MOAT_SNAP_REF_INLINE;
 		wv_copy(w, &g->runs[k], sizeof(g->runs[k]));
-		for (uint64_t j = 0; j < g->runs[k].npages; j++)
+		if (g->ref)
+			wv_copy(w, &g->refs[k], sizeof(g->refs[k]));
+		for (uint64_t j = 0; inl && j < g->runs[k].npages; j++)
 			wv_ref(w, g->pages[at++], MOAT_SNAP_PAGE);
 	}
 	wv_ref(w, zeros, (8 - len % 8) % 8);
-	g->memory += g->np * (uint64_t)MOAT_SNAP_PAGE;
+	g->memory += (g->np + g->nref) * (uint64_t)MOAT_SNAP_PAGE;
 	return 0;
 }
 
 /* The base's addresses in ascending order, from the index. */
+/* The base's addresses in ascending order, brought up to date at each
+ * ROUND, while the app still runs: only the slots new since the last
+ * ROUND are sorted, then merged in.  The last ROUND comes before FINAL
+ * (no PAGES after it), so the merge, while the app is stopped, finds it
+ * done.  Without memory it is left for the merge to do whole. */
+static void mig_sort_base(struct moat_mig *m)
+{
+	if (m->mode != MOAT_MIG_KEEP || m->nsorted == m->nslots)
+		return;
+	uint64_t nnew = m->nslots - m->nsorted, k = 0;
+	struct base_ent *all = malloc(m->nslots * sizeof(*all));
+	struct base_ent *fresh = malloc(nnew * sizeof(*fresh)); /* the new ones */
+	if (!all || !fresh) {
+		free(all), free(fresh), free(m->sorted);
+		m->sorted = NULL, m->nsorted = 0;
+		return;
+	}
+	for (uint64_t i = 0; i < m->cap && k < nnew; i++)
+		if (m->keys[i] && m->slots[i] >= m->nsorted)
+			fresh[k++] = (struct base_ent){ (m->keys[i] - 1) << 12, m->slots[i] };
+	qsort(fresh, nnew, sizeof(*fresh), ent_cmp);
+	uint64_t a = 0, b = 0, out = 0; /* merged with the old ones */
+	while (a < m->nsorted || b < nnew)
+		all[out++] = b == nnew || (a < m->nsorted && m->sorted[a].addr < fresh[b].addr)
+			     ? m->sorted[a++] : fresh[b++];
+	free(fresh);
+	free(m->sorted);
+	m->sorted = all, m->nsorted = m->nslots;
+}
+
 static int merge_index(struct moat_mig *m, struct merge *g)
 {
+	if (m->sorted && m->nsorted == m->nslots) { /* done at the last ROUND */
+		g->ents = malloc((m->nslots ? m->nslots : 1) * sizeof(*g->ents));
+		if (!g->ents)
+			return -1;
+		memcpy(g->ents, m->sorted, m->nslots * sizeof(*g->ents));
+		g->nents = m->nslots;
+		return 0;
+	}
 	g->ents = malloc((m->nslots ? m->nslots : 1) * sizeof(*g->ents));
 	if (!g->ents)
 		return -1;
@@ -1658,7 +1906,9 @@ static void *map_fd(int fd, uint64_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t errlen)
+/* moat_snap_merge, or with ref moat_snap_merge_ref (the base's pages
+ * named, not copied: the base need not even be mapped). */
+static int merge(struct moat_mig *m, int ref, int *fd, size_t *len, char *err, size_t errlen)
 {
 	char why[400];
 	if (m->mode != MOAT_MIG_KEEP || m->state != MS_DONE) {
@@ -1666,16 +1916,16 @@ int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t 
 		return -1;
 	}
 	const unsigned char *img = map_fd(m->final_fd, m->final_len);
-	struct merge g = { 0 };
+	struct merge g = { .ref = ref };
 	struct wv *w = calloc(1, sizeof(*w));
 	int r = -1, out = memfd_create("moat-mig-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	uint64_t info_off = 0;
 	if (!img || !w || out < 0 || merge_index(m, &g) < 0 ||
-	    (m->nslots && !(g.base = map_fd(m->base_fd, m->nslots * MOAT_SNAP_PAGE)))) {
+	    (m->nslots && !ref && !(g.base = map_fd(m->base_fd, m->nslots * MOAT_SNAP_PAGE)))) {
 		snprintf(err, errlen, "merging: %s", strerror(errno ? errno : ENOMEM));
 		goto done;
 	}
-	if (check_image(img, m->final_len, 1, why, sizeof(why)) < 0) {
+	if (check_image(img, m->final_len, 1, 0, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "the final image: %s", why);
 		goto done;
 	}
@@ -1690,7 +1940,8 @@ int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t 
 		goto done;
 	}
 	void *merged = map_fd(out, w->len);
-	if (!merged || moat_snap_check(merged, w->len, why, sizeof(why)) < 0) {
+	if (!merged || (ref ? moat_snap_check_ref(merged, w->len, m->nslots, why, sizeof(why))
+			: moat_snap_check(merged, w->len, why, sizeof(why))) < 0) {
 		snprintf(err, errlen, "the merged image: %s", merged ? why : strerror(errno));
 		if (merged)
 			munmap(merged, w->len ? w->len : 1);
@@ -1710,6 +1961,35 @@ done:
 	free(g.ents);
 	free(g.pages);
 	free(g.runs);
+	free(g.refs);
 	free(w);
 	return r;
+}
+
+int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t errlen)
+{
+	return merge(m, 0, fd, len, err, errlen);
+}
+
+int moat_snap_merge_ref(struct moat_mig *m, int *fd, size_t *len, int *base_fd,
+			uint64_t *base_pages, char *err, size_t errlen)
+{
+	struct stat st;
+	if (merge(m, 1, fd, len, err, errlen) < 0)
+		return -1;
+	/* The base as the image names it: whole pages, and no byte of it
+	 * changes from here on (the parser is done with it). */
+	int b = fcntl(m->base_fd, F_DUPFD_CLOEXEC, 3);
+	if (b < 0 || fstat(b, &st) < 0 || (uint64_t)st.st_size != m->nslots * MOAT_SNAP_PAGE ||
+	    fcntl(b, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+		snprintf(err, errlen, "handing the base over: %s",
+			 b < 0 || errno ? strerror(errno) : "its size is not its pages'");
+		if (b >= 0)
+			close(b);
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	*base_fd = b, *base_pages = m->nslots;
+	return 0;
 }

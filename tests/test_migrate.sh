@@ -164,7 +164,7 @@ EOF
 SRC=$!
 PIDS+=($SRC)
 wait_named "$N-py" && wait_lines "$P/ticks" 20
-"$MOAT" receive --listen "unix:$WORK/r2.sock" $SYS --rw "$P:/p" >"$WORK/r2.out" 2>"$WORK/r2.err" &
+"$MOAT" receive --listen "unix:$WORK/r2.sock" $SYS --rw "$P:/p" --name "$N-pyB" >"$WORK/r2.out" 2>"$WORK/r2.err" &
 R2=$!
 PIDS+=($R2)
 wait_listen "$WORK/r2.err"
@@ -183,6 +183,10 @@ ends $SRC 5
 check_eq "the python3 source ends, status 0" 0 $?
 n1=$(wc -l <"$P/ticks")
 wait_lines "$P/ticks" $((n1 + 30))
+# Its memory came from the received base (mapped, copy-on-write): a
+# checkpoint of it now is an ordinary image the host accepts.
+"$MOAT" checkpoint "$N-pyB" -o "$WORK/pyB.mpk" --leave-running >"$WORK/ckB.out" 2>"$WORK/ckB.err"
+check_eq "the moved python3 is checkpointable again: status 0" 0 $?
 kill -TERM $R2
 ends $R2 10 >/dev/null
 check_eq "python3's ticks go on after the move with no gap and no repeat" ok "$(consecutive "$P/ticks")"
@@ -333,4 +337,14 @@ fi
 if [ -x "$BUILD/host/migmerge" ]; then
 	out=$("$BUILD/host/migmerge" 64 2>&1)
 	[[ $out == ok* ]] && pass "the merge of a 64 MiB base: $out" || fail "the merge of a 64 MiB base" "$out"
+fi
+
+# What receive hands the resume (tests/host/migref.c): an image naming
+# the base's pages (no copy); tampered or truncated, refused in one line.
+if [ -x "$BUILD/host/migref" ]; then
+	out=$("$BUILD/host/migref" 16 2>&1)
+	st=$?
+	[ $st -eq 0 ] && grep -q '^ok merge' <<<"$out" && [ "$(grep -c '^refused ' <<<"$out")" -eq 7 ] &&
+		pass "the received image names the base's pages; 7 tampered or truncated ones refused: $(grep '^refused a base reference' <<<"$out")" ||
+		fail "the received image and its tampered copies" "$out"
 fi

@@ -10,12 +10,15 @@
  * it record by record: pre-copy rounds while the app runs, each answered
  * 'R' (again) or 'F' (final, and MOAT_CTL_PAUSE), then the final image.
  * The target (receive) keeps the stream (moat_mig_feed, KEEP), merges it
- * into a raw image (moat_snap_merge), writes a snapshot package into a
- * private directory and resumes it through moat run's own code, under
- * the grants of its own command line.  It says "running" once the
- * resumed picoprocess runs; only then does the source tell its
- * checkpointer to end ('E').  Any failure before that leaves the source
- * running ('C').
+ * into an image that names the pre-copied pages instead of copying them
+ * (moat_snap_merge_ref: the app is stopped meanwhile, so nothing that
+ * goes with its size is done then), seals it, the base and the scratch,
+ * writes a package of the manifest alone into a private directory and
+ * resumes it through moat run's own code, the memfds handed over in
+ * memory (moat_run_adopt), under the grants of its own command line.
+ * It says "running" once the resumed picoprocess runs; only then does
+ * the source tell its checkpointer to end ('E').  Any failure before
+ * that leaves the source running ('C').
  *
  * Everything the target reads from the network is hostile: bounded
  * lengths, a 10 s idle timeout on every read, the stream checked as it
@@ -45,6 +48,7 @@
 #include "moat/control.h"
 #include "moat/manifest.h"
 #include "moat/monitor.h"
+#include "moat/package.h"
 #include "moat/snapshot.h"
 #include "tools.h"
 
@@ -565,9 +569,11 @@ struct rx {
 	char *manifest;
 	size_t mlen;
 	struct moat_mig *parse;
-	int img_fd;
+	int img_fd, base_fd;             /* the merged image, its base (sealed) */
 	size_t img_len;
+	uint64_t base_pages;
 	struct moat_snap_blob scratch;   /* the saved /tmp, checked */
+	int scratch_fd;                  /* its sealed memfd, for the resume */
 	unsigned char *after;            /* bytes read past the stream's END */
 	size_t after_len, after_off;
 	char dir[PATH_MAX], pkg[PATH_MAX + 32];
@@ -849,9 +855,16 @@ static int take_into(struct rx *r, int fd, uint64_t n, const char *what)
 	return ok ? 0 : -1;
 }
 
+/* Nothing changes fd's bytes or size from here on: the resume takes it
+ * as it is (moat_snap_adopt checks the seals). */
+static int seal(int fd)
+{
+	return fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+}
+
 /* The saved /tmp after the stream: a u64 length, bounded, then the
- * archive, checked whole (moat_scratch_check) before it goes into the
- * package; moat run checks it again, and loads it as untrusted. */
+ * archive, checked whole (moat_scratch_check) and sealed for the resume;
+ * moat run checks it again, and loads it as untrusted. */
 static int take_scratch(struct rx *r)
 {
 	uint64_t len;
@@ -869,17 +882,20 @@ static int take_scratch(struct rx *r)
 			 (unsigned long long)MOAT_SNAP_MAX_SCRATCH);
 		return -1;
 	}
-	int fd = memfd_create("moat-receive-scratch", MFD_CLOEXEC);
+	int fd = memfd_create("moat-receive-scratch", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *p = MAP_FAILED;
 	if (fd < 0)
 		snprintf(r->err, sizeof(r->err), "memfd: %s", strerror(errno));
-	else if (take_into(r, fd, len, "the source's /tmp") == 0 &&
-		 (p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+	else if (take_into(r, fd, len, "the source's /tmp") == 0 && seal(fd) < 0)
+		snprintf(r->err, sizeof(r->err), "sealing its /tmp: %s", strerror(errno));
+	else if ((p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
 		snprintf(r->err, sizeof(r->err), "mapping its /tmp: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
+	r->scratch_fd = fd;
 	r->scratch = (struct moat_snap_blob){ p, (size_t)len };
 	if (r->after_off < r->after_len) { /* the source says nothing more now */
 		snprintf(r->err, sizeof(r->err), "bytes after the saved /tmp");
@@ -892,7 +908,26 @@ static int take_scratch(struct rx *r)
 	return 0;
 }
 
-/* The merged image as a snapshot package in a private directory. */
+/* [Snapshot]'s lengths of what the resume takes from memory; no hashes
+ * (zeros): the bytes never leave this host's memory, and a package
+ * without its image cannot be resumed by anyone else. */
+static char *package_manifest(struct rx *r, size_t *tlen)
+{
+	char *text = malloc(r->mlen + 256);
+	if (!text)
+		return NULL;
+	memcpy(text, r->manifest, r->mlen);
+	*tlen = r->mlen + (size_t)snprintf(text + r->mlen, 256,
+					   "image_len = %zu\nimage_hash = %016d\n"
+					   "scratch_len = %zu\nscratch_hash = %016d\n",
+					   r->img_len, 0, r->scratch.len, 0);
+	return text;
+}
+
+/* The merged image, sealed, for the resume to take from memory
+ * (moat_run_adopt); and a package of the manifest alone in a private
+ * directory, for moat run to resolve its dependencies as for any
+ * snapshot.  Nothing is compressed or hashed while the app is stopped. */
 static int make_package(struct rx *r)
 {
 	const struct moat_mig_stats *st = moat_mig_stats(r->parse);
@@ -901,32 +936,32 @@ static int make_package(struct rx *r)
 		snprintf(r->err, sizeof(r->err), "the source cannot be captured: %.900s", st->error_text);
 		return -1;
 	}
-	if (moat_snap_merge(r->parse, &r->img_fd, &r->img_len, why, sizeof(why)) < 0) {
+	if (moat_snap_merge_ref(r->parse, &r->img_fd, &r->img_len, &r->base_fd, &r->base_pages,
+				why, sizeof(why)) < 0) {
 		snprintf(r->err, sizeof(r->err), "a malformed migration stream: %s", why);
 		return -1;
 	}
-	moat_mig_free(r->parse); /* the base is in the image now */
+	moat_mig_free(r->parse); /* the image and r->base_fd hold what it kept */
 	r->parse = NULL;
+	if (seal(r->img_fd) < 0) {
+		snprintf(r->err, sizeof(r->err), "sealing the image: %s", strerror(errno));
+		return -1;
+	}
 	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	snprintf(r->dir, sizeof(r->dir), "%s/moat-receive.XXXXXX", tmp);
-	if (!mkdtemp(r->dir)) { /* mode 0700: the image holds the app's memory */
+	if (!mkdtemp(r->dir)) { /* mode 0700: the manifest names the app */
 		snprintf(r->err, sizeof(r->err), "%s: %s", r->dir, strerror(errno));
 		r->dir[0] = 0;
 		return -1;
 	}
 	snprintf(r->pkg, sizeof(r->pkg), "%s/migrated.mpk", r->dir);
-	void *img = mmap(NULL, r->img_len, PROT_READ, MAP_SHARED, r->img_fd, 0);
-	if (img == MAP_FAILED) {
-		snprintf(r->err, sizeof(r->err), "mapping the image: %s", strerror(errno));
-		return -1;
-	}
-	int ok = moat_snap_package(r->pkg, r->manifest, r->mlen, img, r->img_len, &r->scratch, 1,
-				   why, sizeof(why)) == 0;
-	munmap(img, r->img_len);
-	close(r->img_fd);
-	r->img_fd = -1;
+	size_t tlen = 0;
+	char *text = package_manifest(r, &tlen);
+	struct moat_pkg_source dir = { .path = "/.moat", .mode = S_IFDIR | 0755 };
+	int ok = text && moat_package_write(r->pkg, text, tlen, &dir, 1, why, sizeof(why)) == 0;
 	if (!ok)
-		snprintf(r->err, sizeof(r->err), "%s", why);
+		snprintf(r->err, sizeof(r->err), "%s", text ? why : "out of memory");
+	free(text);
 	return ok ? 0 : -1;
 }
 
@@ -970,6 +1005,7 @@ static _Noreturn void run_child(struct rx *r, int running, int errw)
 	close(errw);
 	r->run_argv[r->run_argc++] = r->pkg;
 	r->run_argv[r->run_argc] = NULL;
+	moat_run_adopt(r->img_fd, r->base_fd, r->scratch_fd);
 	int rc = moat_run_main(r->run_argc, r->run_argv, running);
 	fflush(NULL);
 	exit(rc);
@@ -1102,7 +1138,7 @@ static int resume(struct rx *r)
 
 int moat_cmd_receive(int argc, char **argv)
 {
-	struct rx r = { .listen = -1, .net = -1, .img_fd = -1 };
+	struct rx r = { .listen = -1, .net = -1, .img_fd = -1, .base_fd = -1, .scratch_fd = -1 };
 	int rc = parse_receive(&r, argc, argv);
 	if (rc >= 0) {
 		free(r.run_argv);
@@ -1131,6 +1167,10 @@ out:
 		close(r.net);
 	if (r.img_fd >= 0)
 		close(r.img_fd);
+	if (r.scratch_fd >= 0)
+		close(r.scratch_fd);
+	if (r.base_fd >= 0)
+		close(r.base_fd);
 	moat_mig_free(r.parse);
 	moat_snap_blob_free(&r.scratch);
 	free(r.after);

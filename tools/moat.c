@@ -461,6 +461,17 @@ static int add_recorded(void *ctx, const char *name, const char *options)
 	return 0;
 }
 
+/* An image, its base and saved /tmp handed over in memory by moat
+ * receive (moat_run_adopt), or -1: read from the package. */
+static struct { int image_fd, base_fd, scratch_fd; } handed = { -1, -1, -1 };
+
+void moat_run_adopt(int image_fd, int base_fd, int scratch_fd)
+{
+	handed.image_fd = image_fd;
+	handed.base_fd = base_fd;
+	handed.scratch_fd = scratch_fd;
+}
+
 /* A snapshot package (its manifest has [Snapshot]): check that this
  * moat-pico took it and that its image is whole, drop its own layer (the
  * image is no file of the app's), and rebuild the extension stack it
@@ -483,7 +494,11 @@ static int prepare_resume(struct moat_manifest *m, const char *file, int nexts, 
 			    file, "");
 	if (!m->snap.extensions)
 		return fail("%s: [Snapshot] extensions: missing%s", file, "");
-	if (moat_snap_load(file, m, snap, err, sizeof(err)) < 0)
+	int got = handed.image_fd >= 0 ? moat_snap_adopt(file, m, handed.image_fd, handed.base_fd,
+							 handed.scratch_fd,
+							 snap, err, sizeof(err))
+		  : moat_snap_load(file, m, snap, err, sizeof(err));
+	if (got < 0)
 		return fail("%s%s", err, "");
 	if (moat_snap_error_text(snap->image, snap->len, err, sizeof(err)))
 		return fail("%s: holds no state to resume: its checkpoint failed: %s", file, err);
@@ -533,7 +548,7 @@ static int cmd_run(int argc, char **argv, int running_fd)
 	char **exts = calloc((size_t)argc, sizeof(char *));
 	int nexts = 0;
 	int nenv = 0, quick = 0, rc = 2, accept = 0, no_ckpt = 0;
-	struct moat_snap_loaded snap = { .memfd = -1, .scratch_fd = -1 };
+	struct moat_snap_loaded snap = { .memfd = -1, .scratch_fd = -1, .base_fd = -1 };
 	const char *cwd = NULL, *user = NULL, *pkg_path = getenv("MOAT_PKG_PATH"), *overlay = NULL,
 		   *learn = NULL, *name = NULL;
 
@@ -666,6 +681,8 @@ static int cmd_run(int argc, char **argv, int running_fd)
 	if (snap.memfd >= 0) {
 		lo.has_resume = 1;
 		lo.resume_fd = snap.memfd;
+		lo.has_base = snap.base_fd >= 0; /* the pages a REF image names */
+		lo.base_fd = snap.base_fd;
 		lo.has_running = running_fd >= 0;
 		lo.running_fd = running_fd;
 		lo.has_scratch = snap.scratch_fd >= 0; /* its /tmp, back before it runs */

@@ -60,9 +60,80 @@ static void get_rec(struct in *in, struct moat_snap_rec *rec, uint32_t want, uin
 
 /* --- memory --- */
 
+/* The base of a received image (moat receive, "snapshot:base"): the
+ * pages its REF regions name.  None for any other resume: a REF region
+ * then fails. */
+static struct in base = { .h = MOAT_NO_HANDLE };
+
+static void open_base(void)
+{
+	long h = ck_below->stream_open("snapshot:base", MOAT_ACCESS_READ, 0, 0);
+	struct moat_attr at;
+	if (h < 0)
+		return; /* not offered: no REF region may follow */
+	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
+		fail("snapshot:base", ": cannot see its size", "");
+	base = (struct in){ .h = (moat_handle)h, .size = at.size };
+}
+
+/* Every process closes its copy before its handles come back: the
+ * numbers are the app's. */
+static void close_base(void)
+{
+	if (base.h != MOAT_NO_HANDLE)
+		ck_below->object_close(base.h);
+	base.h = MOAT_NO_HANDLE;
+}
+
+/* Each mapped run may split a host mapping in three: runs shorter than
+ * REF_MAP_MIN pages are copied, and at most REF_MAPS are mapped per
+ * process (the rest copied), so that a base fragmented by late rounds
+ * cannot use up the host's mappings the app will need. */
+#define REF_MAP_MIN 16
+#define REF_MAPS 2048
+static uint32_t ref_maps;
+
+/* A REF run's pages from the base, checked against the base's size
+ * here too, whatever the host checked.  Private anonymous memory maps
+ * them copy-on-write (no copy now: the resume's time goes with the runs,
+ * not the pages; the LibOS's MADV_DONTNEED puts fresh anonymous pages
+ * in, so nothing reads the base's bytes back); anything else, or a
+ * mapping refused, copies them. */
+static void read_ref(struct in *in, const struct moat_snap_region *r,
+		     const struct moat_snap_run *run, void *to, uint64_t *left)
+{
+	uint64_t at;
+	if (*left < sizeof(at))
+		fail("the image", ": a region's pages overrun its record", "");
+	get(in, &at, sizeof(at));
+	*left -= sizeof(at);
+	if (at == MOAT_SNAP_REF_INLINE) {
+		if (run->npages * 4096 > *left)
+			fail("the image", ": a region's page runs are out of range", "");
+		get(in, to, run->npages * 4096);
+		*left -= run->npages * 4096;
+		return;
+	}
+	if (base.h == MOAT_NO_HANDLE || at > base.size / 4096 ||
+	    run->npages > base.size / 4096 - at)
+		fail("the image", ": names pages of a base it was not given", "");
+	if (r->kind == MOAT_SNAP_ANON && run->npages >= REF_MAP_MIN && ref_maps < REF_MAPS &&
+	    ck_below->stream_map(base.h, to, at * 4096, run->npages * 4096,
+				 r->prot | MOAT_PROT_READ | MOAT_PROT_WRITE, MOAT_MAP_FIXED) >= 0) {
+		ref_maps++;
+		return;
+	}
+	base.off = at * 4096;
+	get(&base, to, run->npages * 4096);
+}
+
 static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t *left)
 {
 	uint64_t npages = r->size / 4096, next = 0;
+	int ref = (r->flags & MOAT_SNAP_REGION_REF) && r->kind != MOAT_SNAP_FILE &&
+		  !(r->flags & MOAT_SNAP_REGION_SHARED);
+	if ((r->flags & MOAT_SNAP_REGION_REF) && !ref)
+		fail("the image", ": a base reference on a shared or file region", "");
 	for (uint32_t k = 0; k < r->nruns; k++) {
 		struct moat_snap_run run;
 		if (*left < sizeof(run))
@@ -70,10 +141,15 @@ static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t 
 		get(in, &run, sizeof(run));
 		*left -= sizeof(run);
 		if (run.first < next || run.npages == 0 || run.npages > npages - run.first ||
-		    run.first > npages || run.npages * 4096 > *left)
+		    run.first > npages || (!ref && run.npages * 4096 > *left))
 			fail("the image", ": a region's page runs are out of range", "");
-		get(in, (void *)(r->addr + run.first * 4096), run.npages * 4096);
-		*left -= run.npages * 4096;
+		void *to = (void *)(r->addr + run.first * 4096);
+		if (ref) {
+			read_ref(in, r, &run, to, left);
+		} else {
+			get(in, to, run.npages * 4096);
+			*left -= run.npages * 4096;
+		}
 		next = run.first + run.npages;
 	}
 }
@@ -130,9 +206,9 @@ static void restore_region(struct in *in, void *state_start, void *state_end, ui
 	read_runs(in, &r, &left);
 	if (prot != r.prot && r.kind != MOAT_SNAP_IMAGE)
 		ck_below->vm_protect((void *)r.addr, r.size, r.prot);
-	if (r.kind != MOAT_SNAP_IMAGE)
-		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags, r.uri_len ? uri : NULL,
-			      r.offset);
+	if (r.kind != MOAT_SNAP_IMAGE) /* REF says where the pages came from, not what they are */
+		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags & ~MOAT_SNAP_REGION_REF,
+			      r.uri_len ? uri : NULL, r.offset);
 	for (uint32_t i = 0; i < ck_nregions; i++)
 		if (ck_regions[i].addr == r.addr)
 			ck_regions[i].dirty = r.kind != MOAT_SNAP_FILE || r.nruns > 0 ||
@@ -474,6 +550,7 @@ static _Noreturn void restore_process(struct in *in, int first)
 	if (nthreads != info.nthreads)
 		fail("the image", ": its threads are missing", "");
 	ck_below->object_close(in->h);
+	close_base();
 	restore_handles();
 	ck_unlock();
 	ck_generation = info.generation + 1;
@@ -711,6 +788,7 @@ void ck_resume(void)
 	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
 		fail(ck_opt.in, ": cannot see its size", "");
 	in = (struct in){ .h = (moat_handle)h, .size = at.size };
+	open_base();
 	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
 	if (!streams)
 		fail("the image", ": no memory", "");

@@ -25,6 +25,10 @@ struct moat_launch_options {
 	int resume_fd;         /* the raw image (a memfd), handed to the
 				  picoprocess once as "snapshot:in" (the
 				  monitor keeps a duplicate of its own) */
+	int has_base;          /* and the pages its REF regions name: */
+	int base_fd;           /* a sealed memfd of whole pages, handed
+				  to the picoprocess once as
+				  "snapshot:base" (moat receive) */
 	int has_running;       /* and tell when it runs again: */
 	int running_fd;        /* one byte 'R' is written here when the
 				  resumed picoprocess's checkpointer says

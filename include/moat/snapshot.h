@@ -188,6 +188,17 @@ enum moat_snap_region_kind {
 };
 #define MOAT_SNAP_REGION_SHARED 1 /* MOAT_MAP_SHARED */
 #define MOAT_SNAP_REGION_BASE   2 /* migration stream only: see below */
+#define MOAT_SNAP_REGION_REF    4 /* a received image only: see below */
+
+/* In a REGION with MOAT_SNAP_REGION_REF, each struct moat_snap_run is
+ * followed by a u64: MOAT_SNAP_REF_INLINE, then its pages as in any
+ * run; or the index of its first page in "the base", a second file of
+ * whole pages handed beside the image ("snapshot:base"), the run's
+ * pages being that many consecutive base pages.  Only moat receive
+ * makes such an image (moat_snap_merge_ref), for a resume on the same
+ * host (moat_snap_adopt); moat_snap_check refuses the flag, and no
+ * package or network stream carries it. */
+#define MOAT_SNAP_REF_INLINE UINT64_MAX
 
 struct moat_snap_region {
 	uint64_t addr, size;  /* page-aligned */
@@ -258,7 +269,9 @@ struct moat_snap_thread {
  * sends only once the target runs.
  *
  * moat_snap_check refuses PAGES, ROUND and the BASE flag: a migration
- * stream becomes a raw image only through moat_snap_merge.
+ * stream becomes a raw image only through moat_snap_merge (or, on the
+ * target, moat_snap_merge_ref, whose REF flag only moat_snap_check_ref
+ * takes).
  *
  * A snapshot's stream, from each process of the picoprocess (process
  * 1's through MOAT_CTL_CHECKPOINT, each child's through
@@ -300,6 +313,11 @@ struct moat_snap_round {
  * with one line in err naming the record (its index and offset) and the
  * fault. */
 int moat_snap_check(const void *image, size_t len, char *err, size_t errlen);
+/* moat_snap_check, but REGIONs may carry MOAT_SNAP_REGION_REF (never
+ * with SHARED, never FILE) whose runs name pages inside a base of
+ * base_pages pages. */
+int moat_snap_check_ref(const void *image, size_t len, uint64_t base_pages, char *err,
+			size_t errlen);
 
 /* ---- Host side (monitor/snapshot.c), for the monitor and the tools ---- */
 
@@ -336,6 +354,7 @@ struct moat_scratch_counts {
 /* A snapshot package opened for resume or inspection. */
 struct moat_snap_loaded {
 	int memfd;            /* the raw image, read-only sealed memfd */
+	int base_fd;          /* its base (moat_snap_adopt of a REF image), or -1 */
 	const void *image;    /* mapped read-only, len bytes */
 	size_t len;
 	uint64_t zlen;        /* compressed bytes in the package */
@@ -365,6 +384,18 @@ struct moat_manifest;
 int moat_snap_load(const char *path, const struct moat_manifest *m,
 		   struct moat_snap_loaded *out, char *err, size_t errlen);
 void moat_snap_unload(struct moat_snap_loaded *s);
+/* As moat_snap_load, but the image and the saved /tmp (scratch_fd, or -1
+ * when [Snapshot] has no scratch_len) are memfds handed over in memory,
+ * not entries of the package 'path' (moat receive: no compression, no
+ * second pass over the bytes).  Each must be sealed against writes and
+ * size changes and be exactly [Snapshot]'s length; the image passes
+ * moat_snap_check, the saved /tmp moat_scratch_check.  The descriptors
+ * are duplicated: the caller keeps its own.  base_fd (or -1): the base of
+ * a moat_snap_merge_ref image, sealed too, whole pages; the image is
+ * checked with moat_snap_check_ref against its size. */
+int moat_snap_adopt(const char *path, const struct moat_manifest *m, int image_fd,
+		    int base_fd, int scratch_fd, struct moat_snap_loaded *out, char *err,
+		    size_t errlen);
 
 /* The snapshot manifest of a run of 'm' (the manifest as launched, with
  * its layers and the runner's grants) by moat-pico 'pico_path': [Package],
@@ -430,6 +461,16 @@ const struct moat_mig_stats *moat_mig_stats(const struct moat_mig *m);
  * *fd and *len, or -1 with one line in err.  Time and memory go with
  * the pages that have content, never with the size of a region. */
 int moat_snap_merge(struct moat_mig *m, int *fd, size_t *len, char *err, size_t errlen);
+
+/* The same image, but the pages of the base are not copied: BASE
+ * regions become REF regions whose runs name base pages, consecutive
+ * base pages at consecutive addresses forming one run, and the base
+ * (its memfd, *base_pages pages) is handed over in *base_fd, sealed
+ * against any change.  Time goes with the number of runs, not pages:
+ * the work a stopped app waits for.  The image passes
+ * moat_snap_check_ref with *base_pages.  0, or -1 with one line. */
+int moat_snap_merge_ref(struct moat_mig *m, int *fd, size_t *len, int *base_fd,
+			uint64_t *base_pages, char *err, size_t errlen);
 
 /* The extension stack as [Snapshot] extensions records it: items
  * "NAME" or "NAME:OPTIONS" separated by blanks, OPTIONS percent-encoded.

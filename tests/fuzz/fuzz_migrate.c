@@ -1,8 +1,8 @@
 /*
  * fuzz_migrate.c -- libFuzzer target: the migration stream as moat
  * receive takes it from the network (monitor/snapshot.c): moat_mig_feed
- * in pieces, then moat_snap_merge, then moat_snap_check on what the
- * merge made.
+ * in pieces, then moat_snap_merge and moat_snap_merge_ref, then
+ * moat_snap_check and moat_snap_check_ref on what they made.
  *
  * The first input byte picks the size of the pieces (1 to 256 bytes,
  * or all at once), so that every boundary inside a header, a PAGES
@@ -59,6 +59,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 			munmap(img, len);
 			close(fd);
+		}
+		/* moat receive's way: base pages named, not copied; what it
+		 * makes, moat_snap_check_ref accepts. */
+		int bfd;
+		uint64_t bpages;
+		err[0] = 0;
+		int rr = moat_snap_merge_ref(m, &fd, &len, &bfd, &bpages, err, sizeof(err));
+		one_line(rr, err);
+		if (rr == 0) {
+			void *img = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+			if (img == MAP_FAILED ||
+			    moat_snap_check_ref(img, len, bpages, err, sizeof(err)) < 0)
+				__builtin_trap();
+			munmap(img, len);
+			close(fd);
+			close(bfd);
 		}
 	}
 	moat_mig_free(m);

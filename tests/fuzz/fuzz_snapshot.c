@@ -11,6 +11,9 @@
  * record's body is inside it, a STREAM's URI and buffered bytes and a
  * REGION's runs are inside their record, and INFO's counts are true.
  *
+ * moat_snap_check_ref (REF regions allowed, as moat receive makes them)
+ * refuses in one line too, and accepts whatever moat_snap_check does.
+ *
  * The same bytes, with the magic of a saved /tmp archive put in front,
  * go through moat_scratch_check too (a snapshot's /.moat/scratch.zst):
  * refused with one line, or accepted with counts the bytes can hold.
@@ -106,6 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap(); /* a refusal says why, on one line */
 	if (r == 0)
 		walk(img, size);
+	/* moat receive's check (REF regions naming a base of 16 pages):
+	 * the same one line when it refuses, and never stricter. */
+	err[0] = 0;
+	int rr = moat_snap_check_ref(img, size, 16, err, sizeof(err));
+	if ((rr < 0 && (!err[0] || strchr(err, '\n'))) || (r == 0 && rr < 0))
+		__builtin_trap();
 	free(img);
 	return 0;
 }
