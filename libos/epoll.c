@@ -16,6 +16,7 @@
  * each have their own copy (unlike Linux, where they share the object).
  */
 #include "file.h"
+#include "linux_abi.h"
 
 #define EPOLLIN_K 0x001
 #define EPOLLOUT_K 0x004
@@ -24,11 +25,6 @@
 #define EPOLLONESHOT_K (1u << 30)
 #define EPOLLET_K (1u << 31)
 #define MAX_INTEREST 1024
-
-struct kepoll_event {
-	uint32_t events;
-	uint64_t data;
-} __attribute__((packed));
 
 struct interest {
 	int fd;
@@ -96,7 +92,7 @@ static struct interest *find(struct epoll *ep, int fd)
 	return NULL;
 }
 
-long sys_epoll_ctl(int epfd, int op, int fd, const struct kepoll_event *ev)
+long sys_epoll_ctl(int epfd, int op, int fd, const struct l_epoll_event *ev)
 {
 	struct epoll *ep = fd_priv(epfd, &epoll_ops, NULL);
 	moat_handle h;
@@ -142,7 +138,7 @@ long sys_epoll_ctl(int epfd, int op, int fd, const struct kepoll_event *ev)
 	}
 }
 
-long sys_epoll_pwait(int epfd, struct kepoll_event *out, int max, int timeout_ms,
+long sys_epoll_pwait(int epfd, struct l_epoll_event *out, int max, int timeout_ms,
 		     const uint64_t *mask, size_t setsize)
 {
 	struct epoll *ep = fd_priv(epfd, &epoll_ops, NULL);
@@ -153,7 +149,7 @@ long sys_epoll_pwait(int epfd, struct kepoll_event *out, int max, int timeout_ms
 	if (mask && setsize != 8)
 		return -EINVAL;
 	prune(ep);
-	struct kpollfd *fds = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(*fds));
+	struct l_pollfd *fds = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(*fds));
 	int *which = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(int));
 	unsigned n = 0;
 	long r = -ENOMEM;
@@ -162,7 +158,7 @@ long sys_epoll_pwait(int epfd, struct kepoll_event *out, int max, int timeout_ms
 	for (int i = 0; i < ep->n; i++) {
 		if (ep->items[i].disabled)
 			continue;
-		fds[n] = (struct kpollfd){ ep->items[i].fd,
+		fds[n] = (struct l_pollfd){ ep->items[i].fd,
 					   (short)(ep->items[i].events & 0xffff), 0 };
 		which[n++] = i;
 	}
@@ -189,7 +185,7 @@ long sys_epoll_pwait(int epfd, struct kepoll_event *out, int max, int timeout_ms
 		uint32_t ev = (uint32_t)(unsigned short)fds[i].revents;
 		if (ev & 0x020) /* POLLNVAL: the fd was closed; Linux drops it */
 			continue;
-		out[got++] = (struct kepoll_event){ ev & (it->events | EPOLLERR_K | EPOLLHUP_K),
+		out[got++] = (struct l_epoll_event){ ev & (it->events | EPOLLERR_K | EPOLLHUP_K),
 						    it->data };
 		if (it->events & EPOLLONESHOT_K)
 			it->disabled = 1;
@@ -201,24 +197,22 @@ out:
 	return r;
 }
 
-struct ktimespec_e { long sec, nsec; };
-
 /* epoll_pwait2: the timeout as a timespec; waits are in whole
  * milliseconds here, rounded up so that it never returns early. */
-long sys_epoll_pwait2(int epfd, struct kepoll_event *out, int max,
-		      const struct ktimespec_e *t, const uint64_t *mask, size_t setsize)
+long sys_epoll_pwait2(int epfd, struct l_epoll_event *out, int max,
+		      const struct l_timespec *t, const uint64_t *mask, size_t setsize)
 {
 	int ms = -1;
 	if (t) {
-		if (t->sec < 0 || t->nsec < 0 || t->nsec >= 1000000000)
+		if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)
 			return -EINVAL;
-		long long total = (long long)t->sec * 1000 + (t->nsec + 999999) / 1000000;
+		long long total = (long long)t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;
 		ms = total > 0x7fffffff ? 0x7fffffff : (int)total;
 	}
 	return sys_epoll_pwait(epfd, out, max, ms, mask, setsize);
 }
 
-long sys_epoll_wait(int epfd, struct kepoll_event *out, int max, int timeout_ms)
+long sys_epoll_wait(int epfd, struct l_epoll_event *out, int max, int timeout_ms)
 {
 	return sys_epoll_pwait(epfd, out, max, timeout_ms, NULL, 8);
 }

@@ -9,6 +9,7 @@
 #include <asm/ioctls.h>
 
 #include "file.h"
+#include "linux_abi.h"
 
 struct fd_slot {
 	struct file *f;
@@ -216,30 +217,28 @@ long sys_pwrite64(int fd, const void *buf, size_t len, int64_t off)
 	return file_write(f, buf, len, off);
 }
 
-struct iovec_k { void *base; size_t len; };
-
 /* Element by element from 'off' (< 0: at the position); stops at the
  * first short transfer, as Linux does. */
-static long each_vector(struct file *f, const struct iovec_k *iov, int cnt, int64_t off,
+static long each_vector(struct file *f, const struct l_iovec *iov, int cnt, int64_t off,
 			int write)
 {
 	long total = 0;
 	for (int i = 0; i < cnt; i++) {
-		if (!iov[i].len)
+		if (!iov[i].iov_len)
 			continue;
 		int64_t at = off < 0 ? -1 : off + total;
-		long r = write ? file_write(f, iov[i].base, iov[i].len, at)
-			       : file_read(f, iov[i].base, iov[i].len, at);
+		long r = write ? file_write(f, iov[i].iov_base, iov[i].iov_len, at)
+			       : file_read(f, iov[i].iov_base, iov[i].iov_len, at);
 		if (r < 0)
 			return total ? total : r;
 		total += r;
-		if ((size_t)r < iov[i].len)
+		if ((size_t)r < iov[i].iov_len)
 			break;
 	}
 	return total;
 }
 
-static long vector_io(int fd, const struct iovec_k *iov, int cnt, int write)
+static long vector_io(int fd, const struct l_iovec *iov, int cnt, int write)
 {
 	struct file *f = fd_file(fd);
 	if (!f)
@@ -252,7 +251,7 @@ static long vector_io(int fd, const struct iovec_k *iov, int cnt, int write)
 }
 
 /* preadv/pwritev: the vector at 'off' (the file position is unchanged). */
-static long pvector_io(int fd, const struct iovec_k *iov, int cnt, int64_t off, int write)
+static long pvector_io(int fd, const struct l_iovec *iov, int cnt, int64_t off, int write)
 {
 	struct file *f = fd_file(fd);
 	if (!f)
@@ -264,12 +263,12 @@ static long pvector_io(int fd, const struct iovec_k *iov, int cnt, int64_t off, 
 	return each_vector(f, iov, cnt, off, write);
 }
 
-long sys_preadv(int fd, const struct iovec_k *iov, int cnt, int64_t off)
+long sys_preadv(int fd, const struct l_iovec *iov, int cnt, int64_t off)
 {
 	return pvector_io(fd, iov, cnt, off, 0);
 }
 
-long sys_pwritev(int fd, const struct iovec_k *iov, int cnt, int64_t off)
+long sys_pwritev(int fd, const struct l_iovec *iov, int cnt, int64_t off)
 {
 	return pvector_io(fd, iov, cnt, off, 1);
 }
@@ -282,7 +281,7 @@ static long rwf_check(int flags)
 	return flags & ~7 ? -EOPNOTSUPP : 0;
 }
 
-long sys_preadv2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_t hi,
+long sys_preadv2(int fd, const struct l_iovec *iov, int cnt, int64_t off, int64_t hi,
 		 int flags)
 {
 	(void)hi;
@@ -292,7 +291,7 @@ long sys_preadv2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_
 	return off == -1 ? vector_io(fd, iov, cnt, 0) : pvector_io(fd, iov, cnt, off, 0);
 }
 
-long sys_pwritev2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64_t hi,
+long sys_pwritev2(int fd, const struct l_iovec *iov, int cnt, int64_t off, int64_t hi,
 		  int flags)
 {
 	(void)hi;
@@ -302,12 +301,12 @@ long sys_pwritev2(int fd, const struct iovec_k *iov, int cnt, int64_t off, int64
 	return off == -1 ? vector_io(fd, iov, cnt, 1) : pvector_io(fd, iov, cnt, off, 1);
 }
 
-long sys_readv(int fd, const struct iovec_k *iov, int cnt)
+long sys_readv(int fd, const struct l_iovec *iov, int cnt)
 {
 	return vector_io(fd, iov, cnt, 0);
 }
 
-long sys_writev(int fd, const struct iovec_k *iov, int cnt)
+long sys_writev(int fd, const struct l_iovec *iov, int cnt)
 {
 	return vector_io(fd, iov, cnt, 1);
 }

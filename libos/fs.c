@@ -13,6 +13,7 @@
 #include <asm/ioctls.h>
 
 #include "file.h"
+#include "linux_abi.h"
 
 /* --- paths --- */
 
@@ -625,36 +626,30 @@ long sys_rename(const char *oldp, const char *newp)
 
 /* --- file system facts and extended attributes --- */
 
-struct statfs_k {
-	int64_t type, bsize, blocks, bfree, bavail, files, ffree;
-	int32_t fsid[2];
-	int64_t namelen, frsize, flags, spare[4];
-};
-
 /* Statistics of the mapping a path lives in are not the picoprocess's
  * business; report a plain, mostly-empty file system. */
-static long fill_statfs(int writable, struct statfs_k *s)
+static long fill_statfs(int writable, struct l_statfs *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->type = 0x6d6f6174; /* "moat" */
-	s->bsize = s->frsize = 4096;
-	s->blocks = 1 << 20;
-	s->bfree = s->bavail = writable ? 1 << 19 : 0;
-	s->files = 1 << 16;
-	s->ffree = writable ? 1 << 15 : 0;
-	s->namelen = 255;
-	s->flags = writable ? 0 : 1; /* ST_RDONLY */
+	s->f_type = 0x6d6f6174; /* "moat" */
+	s->f_bsize = s->f_frsize = 4096;
+	s->f_blocks = 1 << 20;
+	s->f_bfree = s->f_bavail = writable ? 1 << 19 : 0;
+	s->f_files = 1 << 16;
+	s->f_ffree = writable ? 1 << 15 : 0;
+	s->f_namelen = 255;
+	s->f_flags = writable ? 0 : 1; /* ST_RDONLY */
 	return 0;
 }
 
-long sys_statfs(const char *path, struct statfs_k *s)
+long sys_statfs(const char *path, struct l_statfs *s)
 {
 	struct moat_attr a;
 	long r = at_attr(AT_FDCWD, path, 0, &a);
 	return r < 0 ? r : fill_statfs((int)a.writable, s);
 }
 
-long sys_fstatfs(int fd, struct statfs_k *s)
+long sys_fstatfs(int fd, struct l_statfs *s)
 {
 	struct moat_attr a;
 	long r = fd_attr(fd, &a);
@@ -707,11 +702,10 @@ long sys_fchmod(int fd, int mode)
 	return set_attr_at(fd, "", AT_EMPTY_PATH, MOAT_ATTR_MODE, &a);
 }
 
-struct ktimespec_k { int64_t sec, nsec; };
 #define UTIME_NOW_K ((1L << 30) - 1)
 #define UTIME_OMIT_K ((1L << 30) - 2)
 
-long sys_utimensat(int dirfd, const char *path, const struct ktimespec_k *ts,
+long sys_utimensat(int dirfd, const char *path, const struct l_timespec *ts,
 		   int flags)
 {
 	struct moat_attr a = { .atime_ns = MOAT_TIME_NOW, .mtime_ns = MOAT_TIME_NOW };
@@ -719,12 +713,12 @@ long sys_utimensat(int dirfd, const char *path, const struct ktimespec_k *ts,
 	if (ts) {
 		for (int i = 0; i < 2; i++) {
 			int64_t *dst = i ? &a.mtime_ns : &a.atime_ns;
-			if (ts[i].nsec == UTIME_OMIT_K)
+			if (ts[i].tv_nsec == UTIME_OMIT_K)
 				mask &= ~(uint32_t)(i ? MOAT_ATTR_MTIME : MOAT_ATTR_ATIME);
-			else if (ts[i].nsec != UTIME_NOW_K) {
-				if (ts[i].nsec < 0 || ts[i].nsec >= 1000000000)
+			else if (ts[i].tv_nsec != UTIME_NOW_K) {
+				if (ts[i].tv_nsec < 0 || ts[i].tv_nsec >= 1000000000)
 					return -EINVAL;
-				*dst = ts[i].sec * 1000000000 + ts[i].nsec;
+				*dst = ts[i].tv_sec * 1000000000 + ts[i].tv_nsec;
 			}
 		}
 	}
@@ -737,34 +731,34 @@ long sys_utimensat(int dirfd, const char *path, const struct ktimespec_k *ts,
 
 long sys_utimes(const char *path, const long *tv)
 {
-	struct ktimespec_k ts[2];
+	struct l_timespec ts[2];
 	if (!tv)
 		return sys_utimensat(AT_FDCWD, path, NULL, 0);
 	for (int i = 0; i < 2; i++)
-		ts[i] = (struct ktimespec_k){ tv[2 * i], tv[2 * i + 1] * 1000 };
+		ts[i] = (struct l_timespec){ tv[2 * i], tv[2 * i + 1] * 1000 };
 	return sys_utimensat(AT_FDCWD, path, ts, 0);
 }
 
 long sys_futimesat(int dirfd, const char *path, const long *tv)
 {
-	struct ktimespec_k ts[2];
+	struct l_timespec ts[2];
 	if (!tv)
 		return sys_utimensat(dirfd, path, NULL, 0);
 	for (int i = 0; i < 2; i++) {
 		if (tv[2 * i + 1] < 0 || tv[2 * i + 1] >= 1000000)
 			return -EINVAL;
-		ts[i] = (struct ktimespec_k){ tv[2 * i], tv[2 * i + 1] * 1000 };
+		ts[i] = (struct l_timespec){ tv[2 * i], tv[2 * i + 1] * 1000 };
 	}
 	return sys_utimensat(dirfd, path, ts, 0);
 }
 
 long sys_utime(const char *path, const long *times)
 {
-	struct ktimespec_k ts[2];
+	struct l_timespec ts[2];
 	if (!times)
 		return sys_utimensat(AT_FDCWD, path, NULL, 0);
-	ts[0] = (struct ktimespec_k){ times[0], 0 };
-	ts[1] = (struct ktimespec_k){ times[1], 0 };
+	ts[0] = (struct l_timespec){ times[0], 0 };
+	ts[1] = (struct l_timespec){ times[1], 0 };
 	return sys_utimensat(AT_FDCWD, path, ts, 0);
 }
 

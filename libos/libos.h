@@ -205,8 +205,8 @@ uint64_t fs_file_serial(int fd);
 int fs_is_open(int fd);
 
 /* poll.c */
-struct kpollfd { int fd; short events, revents; };
-long poll_wait(struct kpollfd *fds, unsigned n, int64_t timeout_ns);
+struct l_pollfd;
+long poll_wait(struct l_pollfd *fds, unsigned n, int64_t timeout_ns);
 long fs_open_stream(const char *path, int flags, int mode, moat_handle *h);
 
 /* Build "file:" + path into a URI buffer of MOAT_URI_MAX + 5 bytes. */

@@ -33,6 +33,65 @@ struct l_itimerspec { struct l_timespec it_interval, it_value; };
 
 struct l_iovec { void *iov_base; size_t iov_len; };
 
+/* poll, ppoll, and the epoll scan */
+struct l_pollfd { int fd; short events, revents; };
+
+/* epoll_ctl, epoll_wait: packed on x86-64 (12 bytes) */
+struct l_epoll_event {
+	uint32_t events;
+	uint64_t data;
+} __attribute__((packed));
+
+/* statfs, fstatfs */
+struct l_statfs {
+	int64_t f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree;
+	int32_t f_fsid[2];
+	int64_t f_namelen, f_frsize, f_flags, f_spare[4];
+};
+
+/* read from a signalfd: struct signalfd_siginfo of <sys/signalfd.h> */
+struct l_signalfd_siginfo {
+	uint32_t ssi_signo;
+	int32_t ssi_errno, ssi_code;
+	uint32_t ssi_pid, ssi_uid;
+	int32_t ssi_fd;
+	uint32_t ssi_tid, ssi_band, ssi_overrun, ssi_trapno;
+	int32_t ssi_status, ssi_int;
+	uint64_t ssi_ptr, ssi_utime, ssi_stime, ssi_addr;
+	uint16_t ssi_addr_lsb, pad2;
+	int32_t ssi_syscall;
+	uint64_t ssi_call_addr;
+	uint32_t ssi_arch;
+	uint8_t pad[28];
+};
+
+/* --- sockets --- */
+
+/* AF_INET addresses; port and address in network order */
+struct l_sockaddr_in {
+	uint16_t sin_family;
+	uint16_t sin_port;
+	uint32_t sin_addr;
+	uint8_t sin_zero[8];
+};
+
+/* sendmsg, recvmsg */
+struct l_msghdr {
+	void *msg_name;
+	unsigned msg_namelen;
+	struct l_iovec *msg_iov;
+	size_t msg_iovlen;
+	void *msg_control;
+	size_t msg_controllen;
+	int msg_flags;
+};
+
+/* sendmmsg, recvmmsg */
+struct l_mmsghdr {
+	struct l_msghdr msg_hdr;
+	unsigned msg_len;
+};
+
 /* --- limits, identity, the system --- */
 
 struct l_rlimit { uint64_t rlim_cur, rlim_max; };
@@ -108,6 +167,14 @@ struct l_sigevent {
 _Static_assert(sizeof(struct l_timespec) == 16, "struct timespec");
 _Static_assert(sizeof(struct l_itimerval) == 32, "struct itimerval");
 _Static_assert(sizeof(struct l_itimerspec) == 32, "struct itimerspec");
+_Static_assert(sizeof(struct l_iovec) == 16, "struct iovec");
+_Static_assert(sizeof(struct l_pollfd) == 8, "struct pollfd");
+_Static_assert(sizeof(struct l_epoll_event) == 12, "struct epoll_event");
+_Static_assert(sizeof(struct l_statfs) == 120, "struct statfs");
+_Static_assert(sizeof(struct l_signalfd_siginfo) == 128, "struct signalfd_siginfo");
+_Static_assert(sizeof(struct l_sockaddr_in) == 16, "struct sockaddr_in");
+_Static_assert(sizeof(struct l_msghdr) == 56, "struct msghdr");
+_Static_assert(sizeof(struct l_mmsghdr) == 64, "struct mmsghdr");
 _Static_assert(sizeof(struct l_sysinfo) == 112, "struct sysinfo");
 _Static_assert(sizeof(struct l_rusage) == 144, "struct rusage");
 _Static_assert(sizeof(struct l_siginfo) == 128, "siginfo_t");

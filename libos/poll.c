@@ -12,12 +12,13 @@
 #include <linux/poll.h>
 
 #include "libos.h"
+#include "linux_abi.h"
 
 #define MAX_WAIT 64
 
 /* One pass over the set; returns the count ready, fills hs[] with the
  * handles worth sleeping on and *wake_at with the earliest timer. */
-static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh,
+static int scan(struct l_pollfd *fds, unsigned n, moat_handle *hs, unsigned *nh,
 		int64_t *wake_at)
 {
 	int ready = 0;
@@ -35,7 +36,7 @@ static int scan(struct kpollfd *fds, unsigned n, moat_handle *hs, unsigned *nh,
 	return ready;
 }
 
-long poll_wait(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
+long poll_wait(struct l_pollfd *fds, unsigned n, int64_t timeout_ns)
 {
 	moat_handle hs[MAX_WAIT];
 	unsigned nh;
@@ -68,12 +69,10 @@ long poll_wait(struct kpollfd *fds, unsigned n, int64_t timeout_ns)
 	}
 }
 
-long sys_poll(struct kpollfd *fds, unsigned n, int timeout_ms)
+long sys_poll(struct l_pollfd *fds, unsigned n, int timeout_ms)
 {
 	return poll_wait(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
 }
-
-struct ktimespec { long sec, nsec; };
 
 static long with_mask(const uint64_t *mask, long (*fn)(void *), void *arg)
 {
@@ -91,7 +90,7 @@ static long with_mask(const uint64_t *mask, long (*fn)(void *), void *arg)
 	return r;
 }
 
-struct ppoll_args { struct kpollfd *fds; unsigned n; int64_t ns; };
+struct ppoll_args { struct l_pollfd *fds; unsigned n; int64_t ns; };
 
 static long ppoll_fn(void *p)
 {
@@ -99,12 +98,12 @@ static long ppoll_fn(void *p)
 	return poll_wait(a->fds, a->n, a->ns);
 }
 
-long sys_ppoll(struct kpollfd *fds, unsigned n, const struct ktimespec *ts,
+long sys_ppoll(struct l_pollfd *fds, unsigned n, const struct l_timespec *ts,
 	       const uint64_t *mask, size_t setsize)
 {
 	if (mask && setsize != 8)
 		return -EINVAL;
-	struct ppoll_args a = { fds, n, ts ? ts->sec * 1000000000L + ts->nsec : -1 };
+	struct ppoll_args a = { fds, n, ts ? ts->tv_sec * 1000000000L + ts->tv_nsec : -1 };
 	return with_mask(mask, ppoll_fn, &a);
 }
 
@@ -119,7 +118,7 @@ struct select_args {
 static long select_fn(void *p)
 {
 	struct select_args *a = p;
-	struct kpollfd *fds = kmalloc((size_t)a->n * sizeof(*fds));
+	struct l_pollfd *fds = kmalloc((size_t)a->n * sizeof(*fds));
 	unsigned count = 0;
 	if (!fds)
 		return -ENOMEM;
@@ -131,7 +130,7 @@ static long select_fn(void *p)
 		if (a->wr && (a->wr[fd / 64] & bit))
 			ev |= POLLOUT;
 		if (ev)
-			fds[count++] = (struct kpollfd){ fd, ev, 0 };
+			fds[count++] = (struct l_pollfd){ fd, ev, 0 };
 	}
 	long r = poll_wait(fds, count, a->ns);
 	if (r >= 0) {
@@ -168,11 +167,11 @@ long sys_select(int n, uint64_t *rd, uint64_t *wr, uint64_t *ex, long *tv)
 }
 
 long sys_pselect6(int n, uint64_t *rd, uint64_t *wr, uint64_t *ex,
-		  const struct ktimespec *ts, const uint64_t *sigdata)
+		  const struct l_timespec *ts, const uint64_t *sigdata)
 {
 	if (n < 0 || n > LIBOS_MAX_FDS)
 		return -EINVAL;
-	struct select_args a = { n, rd, wr, ex, ts ? ts->sec * 1000000000L + ts->nsec : -1 };
+	struct select_args a = { n, rd, wr, ex, ts ? ts->tv_sec * 1000000000L + ts->tv_nsec : -1 };
 	const uint64_t *mask = sigdata && sigdata[0] ? (const uint64_t *)sigdata[0] : NULL;
 	return with_mask(mask, select_fn, &a);
 }

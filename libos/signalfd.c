@@ -5,55 +5,39 @@
  * notification event, set on every post.
  */
 #include "file.h"
+#include "linux_abi.h"
 
 struct signalfd {
 	uint64_t mask;
 };
 
-/* struct signalfd_siginfo of <sys/signalfd.h>. */
-struct ksignalfd_siginfo {
-	uint32_t signo;
-	int32_t errno_, code;
-	uint32_t pid, uid;
-	int32_t fd;
-	uint32_t tid, band, overrun, trapno;
-	int32_t status, int_;
-	uint64_t ptr, utime, stime, addr;
-	uint16_t addr_lsb, pad2;
-	int32_t syscall;
-	uint64_t call_addr;
-	uint32_t arch;
-	uint8_t pad[28];
-};
-_Static_assert(sizeof(struct ksignalfd_siginfo) == 128, "signalfd_siginfo");
-
 /* The siginfo fields a signalfd reports, by the layout Linux gives sig. */
-static void to_signalfd_info(const uint8_t *si, struct ksignalfd_siginfo *out)
+static void to_signalfd_info(const uint8_t *si, struct l_signalfd_siginfo *out)
 {
 	int32_t head[3];
 	memcpy(head, si, sizeof(head));
 	const uint8_t *u = si + 16; /* the union after signo, errno, code */
-	*out = (struct ksignalfd_siginfo){ .signo = (uint32_t)head[0],
-					   .errno_ = head[1], .code = head[2] };
+	*out = (struct l_signalfd_siginfo){ .ssi_signo = (uint32_t)head[0],
+					     .ssi_errno = head[1], .ssi_code = head[2] };
 	int sig = head[0], code = head[2];
 	if (sig == 17 /* SIGCHLD */) {
-		memcpy(&out->pid, u, 4);
-		memcpy(&out->uid, u + 4, 4);
-		memcpy(&out->status, u + 8, 4);
-		memcpy(&out->utime, u + 16, 8);
-		memcpy(&out->stime, u + 24, 8);
+		memcpy(&out->ssi_pid, u, 4);
+		memcpy(&out->ssi_uid, u + 4, 4);
+		memcpy(&out->ssi_status, u + 8, 4);
+		memcpy(&out->ssi_utime, u + 16, 8);
+		memcpy(&out->ssi_stime, u + 24, 8);
 	} else if (code == -2 /* SI_TIMER */) {
-		memcpy(&out->tid, u, 4);
-		memcpy(&out->overrun, u + 4, 4);
-		memcpy(&out->ptr, u + 8, 8);
-		memcpy(&out->int_, u + 8, 4);
+		memcpy(&out->ssi_tid, u, 4);
+		memcpy(&out->ssi_overrun, u + 4, 4);
+		memcpy(&out->ssi_ptr, u + 8, 8);
+		memcpy(&out->ssi_int, u + 8, 4);
 	} else if (code > 0 && (sig == 4 || sig == 5 || sig == 7 || sig == 8 || sig == 11)) {
-		memcpy(&out->addr, u, 8); /* a fault's address */
+		memcpy(&out->ssi_addr, u, 8); /* a fault's address */
 	} else {
-		memcpy(&out->pid, u, 4);  /* kill, tgkill, sigqueue */
-		memcpy(&out->uid, u + 4, 4);
-		memcpy(&out->ptr, u + 8, 8);
-		memcpy(&out->int_, u + 8, 4);
+		memcpy(&out->ssi_pid, u, 4);  /* kill, tgkill, sigqueue */
+		memcpy(&out->ssi_uid, u + 4, 4);
+		memcpy(&out->ssi_ptr, u + 8, 8);
+		memcpy(&out->ssi_int, u + 8, 4);
 	}
 }
 
@@ -119,10 +103,10 @@ static long signalfd_read(struct file *f, void *buf, size_t len, int64_t at)
 	int flags = f->flags;
 	size_t n = 0;
 	uint8_t si[128];
-	if (len < sizeof(struct ksignalfd_siginfo))
+	if (len < sizeof(struct l_signalfd_siginfo))
 		return -EINVAL;
-	while (n + sizeof(struct ksignalfd_siginfo) <= len && signal_take(sfd->mask, si)) {
-		struct ksignalfd_siginfo out;
+	while (n + sizeof(struct l_signalfd_siginfo) <= len && signal_take(sfd->mask, si)) {
+		struct l_signalfd_siginfo out;
 		to_signalfd_info(si, &out);
 		memcpy((uint8_t *)buf + n, &out, sizeof(out));
 		n += sizeof(out);

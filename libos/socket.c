@@ -21,6 +21,7 @@
  * monitor turns TCP_NODELAY on for every TCP socket it makes).
  */
 #include "file.h"
+#include "linux_abi.h"
 
 #define AF_UNSPEC_K 0
 #define AF_UNIX_K 1
@@ -39,16 +40,9 @@
 #define MAX_ALLOWED 16
 #define UNIX_ADDR_MAX 110 /* sizeof(struct sockaddr_un) */
 
-struct sockaddr_in_k {
-	uint16_t family;
-	uint16_t port;       /* network order */
-	uint32_t addr;       /* network order */
-	uint8_t zero[8];
-};
-
 struct lsock {
 	int domain, type;
-	struct sockaddr_in_k local, peer;
+	struct l_sockaddr_in local, peer;
 	int connected;       /* UDP: connect() set a default peer */
 	/* AF_UNIX: local [0] and peer [1] names as sockaddr bytes (length 2:
 	 * unnamed), and the listener made at bind until listen installs it */
@@ -63,14 +57,12 @@ struct lsock {
 	size_t ahead_len, ahead_off;
 	int have_ahead;
 	int eof_seen;        /* a read found the peer's side shut (POLLRDHUP) */
-	struct sockaddr_in_k ahead_from;
+	struct l_sockaddr_in ahead_from;
 	uint8_t *rxbuf;      /* UDP: one datagram with its header */
 	/* UDP: destinations the monitor has allowed, and peers heard from */
-	struct sockaddr_in_k allowed[MAX_ALLOWED];
+	struct l_sockaddr_in allowed[MAX_ALLOWED];
 	int nallowed, allowed_next;
 };
-
-struct iovec_s { void *base; size_t len; };
 
 /* The socket behind a descriptor, with its stream (if connected or
  * listening). */
@@ -106,7 +98,7 @@ static struct lsock *lsock_new(int domain, int type)
 		return NULL;
 	s->domain = domain;
 	s->type = type;
-	s->local.family = s->peer.family = (uint16_t)domain;
+	s->local.sin_family = s->peer.sin_family = (uint16_t)domain;
 	s->listener = MOAT_NO_HANDLE;
 	s->ulen[0] = s->ulen[1] = 2;
 	s->uaddr[0][0] = s->uaddr[1][0] = AF_UNIX_K;
@@ -234,30 +226,30 @@ long sys_socketpair(int domain, int type, int proto, int *sv)
 
 /* --- addresses --- */
 
-static long inet_addr_of(const void *addr, unsigned len, struct sockaddr_in_k *out)
+static long inet_addr_of(const void *addr, unsigned len, struct l_sockaddr_in *out)
 {
-	if (!addr || len < sizeof(struct sockaddr_in_k))
+	if (!addr || len < sizeof(struct l_sockaddr_in))
 		return -EINVAL;
 	memcpy(out, addr, sizeof(*out));
-	if (out->family != AF_INET_K)
+	if (out->sin_family != AF_INET_K)
 		return -EAFNOSUPPORT;
 	return 0;
 }
 
 static void endpoint_uri(char *uri, size_t len, const char *scheme,
-			 const struct sockaddr_in_k *a)
+			 const struct l_sockaddr_in *a)
 {
-	const uint8_t *ip = (const uint8_t *)&a->addr;
+	const uint8_t *ip = (const uint8_t *)&a->sin_addr;
 	rt_snprintf(uri, len, "%s:%u.%u.%u.%u:%u", scheme, ip[0], ip[1], ip[2], ip[3],
-		    (unsigned)(((a->port & 0xff) << 8) | (a->port >> 8)));
+		    (unsigned)(((a->sin_port & 0xff) << 8) | (a->sin_port >> 8)));
 }
 
-static int same_in(const struct sockaddr_in_k *a, const struct sockaddr_in_k *b)
+static int same_in(const struct l_sockaddr_in *a, const struct l_sockaddr_in *b)
 {
-	return a->addr == b->addr && a->port == b->port;
+	return a->sin_addr == b->sin_addr && a->sin_port == b->sin_port;
 }
 
-static void parse_peer(const char *text, struct sockaddr_in_k *a)
+static void parse_peer(const char *text, struct l_sockaddr_in *a)
 {
 	uint32_t parts[5] = { 0 };
 	int i = 0;
@@ -267,9 +259,9 @@ static void parse_peer(const char *text, struct sockaddr_in_k *a)
 		else if (*p >= '0' && *p <= '9')
 			parts[i] = parts[i] * 10 + (uint32_t)(*p - '0');
 	}
-	a->family = AF_INET_K;
-	a->addr = parts[0] | parts[1] << 8 | parts[2] << 16 | parts[3] << 24;
-	a->port = (uint16_t)(((parts[4] & 0xff) << 8) | (parts[4] >> 8));
+	a->sin_family = AF_INET_K;
+	a->sin_addr = parts[0] | parts[1] << 8 | parts[2] << 16 | parts[3] << 24;
+	a->sin_port = (uint16_t)(((parts[4] & 0xff) << 8) | (parts[4] >> 8));
 }
 
 static void copy_out(const void *a, unsigned alen, void *out, unsigned *len)
@@ -281,7 +273,7 @@ static void copy_out(const void *a, unsigned alen, void *out, unsigned *len)
 	*len = alen;
 }
 
-static void copy_addr(const struct sockaddr_in_k *a, void *out, unsigned *len)
+static void copy_addr(const struct l_sockaddr_in *a, void *out, unsigned *len)
 {
 	copy_out(a, sizeof(*a), out, len);
 }
@@ -363,7 +355,7 @@ static long unix_bind_name(struct lsock *s, const char *name)
 
 /* --- UDP helpers --- */
 
-static void allow(struct lsock *s, const struct sockaddr_in_k *a)
+static void allow(struct lsock *s, const struct l_sockaddr_in *a)
 {
 	for (int i = 0; i < s->nallowed; i++)
 		if (same_in(&s->allowed[i], a))
@@ -372,7 +364,7 @@ static void allow(struct lsock *s, const struct sockaddr_in_k *a)
 }
 
 /* May datagrams go to 'a'?  0 or -EACCES; asks the monitor once. */
-static long udp_allowed(struct lsock *s, const struct sockaddr_in_k *a)
+static long udp_allowed(struct lsock *s, const struct l_sockaddr_in *a)
 {
 	char uri[64];
 	struct moat_attr at;
@@ -391,7 +383,7 @@ static long udp_allowed(struct lsock *s, const struct sockaddr_in_k *a)
 
 /* Make sure the socket has its relay (an unbound socket gets a client one
  * on its first destination). */
-static long udp_relay(struct sockref *ref, const struct sockaddr_in_k *dest)
+static long udp_relay(struct sockref *ref, const struct l_sockaddr_in *dest)
 {
 	char uri[64];
 	if (ref->kind)
@@ -434,12 +426,12 @@ long sys_bind(int fd, const void *addr, unsigned len)
 		s->ulen[0] = rawlen;
 		return 0;
 	}
-	struct sockaddr_in_k a;
+	struct l_sockaddr_in a;
 	if ((r = inet_addr_of(addr, len, &a)) < 0)
 		return r;
-	if (ref.kind || s->local.port)
+	if (ref.kind || s->local.sin_port)
 		return -EINVAL; /* bound already */
-	if (s->type == SOCK_DGRAM_K && a.port) {
+	if (s->type == SOCK_DGRAM_K && a.sin_port) {
 		/* a UDP port is a server endpoint from now on */
 		endpoint_uri(uri, sizeof(uri), "udp.server", &a);
 		r = abi->stream_open(uri, MOAT_ACCESS_RDWR, 0, 0);
@@ -513,7 +505,7 @@ static long unix_connect(struct sockref *ref, const void *addr, unsigned len)
 static long udp_connect(struct sockref *ref, const void *addr, unsigned len)
 {
 	struct lsock *s = ref->s;
-	struct sockaddr_in_k a;
+	struct l_sockaddr_in a;
 	if (addr && len >= 2 && ((const uint8_t *)addr)[0] == AF_UNSPEC_K &&
 	    ((const uint8_t *)addr)[1] == 0) {
 		s->connected = 0; /* dissolve the association */
@@ -724,34 +716,34 @@ long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
 
 /* --- data --- */
 
-static size_t iov_total(const struct iovec_s *iov, size_t cnt)
+static size_t iov_total(const struct l_iovec *iov, size_t cnt)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < cnt; i++)
-		n += iov[i].len;
+		n += iov[i].iov_len;
 	return n;
 }
 
 /* Copy src into the iovecs, starting 'skip' bytes in. */
-static size_t iov_fill_at(struct iovec_s *iov, size_t cnt, size_t skip, const uint8_t *src,
+static size_t iov_fill_at(struct l_iovec *iov, size_t cnt, size_t skip, const uint8_t *src,
 			  size_t len)
 {
 	size_t done = 0;
 	for (size_t i = 0; i < cnt && done < len; i++) {
-		if (skip >= iov[i].len) {
-			skip -= iov[i].len;
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
 			continue;
 		}
-		size_t room = iov[i].len - skip;
+		size_t room = iov[i].iov_len - skip;
 		size_t n = room < len - done ? room : len - done;
-		memcpy((uint8_t *)iov[i].base + skip, src + done, n);
+		memcpy((uint8_t *)iov[i].iov_base + skip, src + done, n);
 		done += n;
 		skip = 0;
 	}
 	return done;
 }
 
-static size_t iov_fill(struct iovec_s *iov, size_t cnt, const uint8_t *src, size_t len)
+static size_t iov_fill(struct l_iovec *iov, size_t cnt, const uint8_t *src, size_t len)
 {
 	return iov_fill_at(iov, cnt, 0, src, len);
 }
@@ -772,13 +764,13 @@ static int would_block(struct sockref *ref, int flags)
 	       abi->objects_wait_any(1, &ref->h, 0) != 0;
 }
 
-static long stream_send(struct sockref *ref, struct iovec_s *iov, size_t cnt, int flags)
+static long stream_send(struct sockref *ref, struct l_iovec *iov, size_t cnt, int flags)
 {
 	long total = 0, r;
 	for (size_t i = 0; i < cnt; i++) {
-		if (!iov[i].len)
+		if (!iov[i].iov_len)
 			continue;
-		r = abi->stream_write(ref->h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
+		r = abi->stream_write(ref->h, MOAT_OFFSET_STREAM, iov[i].iov_base, iov[i].iov_len);
 		if (r < 0) {
 			if (r == -EPIPE && !(flags & MSG_NOSIGNAL_K) && !total)
 				signal_raise(13);
@@ -787,13 +779,13 @@ static long stream_send(struct sockref *ref, struct iovec_s *iov, size_t cnt, in
 			return r == -EINTR ? -ERESTARTSYS : r;
 		}
 		total += r;
-		if ((size_t)r < iov[i].len)
+		if ((size_t)r < iov[i].iov_len)
 			break;
 	}
 	return total;
 }
 
-static long stream_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, int flags)
+static long stream_recv(struct sockref *ref, struct l_iovec *iov, size_t cnt, int flags)
 {
 	struct lsock *s = ref->s;
 	long total = 0, r;
@@ -847,23 +839,23 @@ static long stream_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, in
 	if (would_block(ref, flags))
 		return -EAGAIN;
 	for (size_t i = 0; i < cnt; i++) {
-		if (!iov[i].len)
+		if (!iov[i].iov_len)
 			continue;
-		r = abi->stream_read(ref->h, MOAT_OFFSET_STREAM, iov[i].base, iov[i].len);
+		r = abi->stream_read(ref->h, MOAT_OFFSET_STREAM, iov[i].iov_base, iov[i].iov_len);
 		if (r < 0) {
 			if (total)
 				break;
 			return r == -EINTR ? -ERESTARTSYS : r;
 		}
 		total += r;
-		if ((size_t)r < iov[i].len)
+		if ((size_t)r < iov[i].iov_len)
 			break;
 	}
 	return total;
 }
 
-static long dgram_send(struct sockref *ref, const struct sockaddr_in_k *dest,
-		       struct iovec_s *iov, size_t cnt)
+static long dgram_send(struct sockref *ref, const struct l_sockaddr_in *dest,
+		       struct l_iovec *iov, size_t cnt)
 {
 	struct lsock *s = ref->s;
 	if (!dest) {
@@ -877,15 +869,15 @@ static long dgram_send(struct sockref *ref, const struct sockaddr_in_k *dest,
 	long r = udp_allowed(s, dest);
 	if (r < 0 || (r = udp_relay(ref, dest)) < 0)
 		return r;
-	struct moat_datagram h = { dest->addr, dest->port, 0 };
+	struct moat_datagram h = { dest->sin_addr, dest->sin_port, 0 };
 	uint8_t *buf = kmalloc(sizeof(h) + total);
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, &h, sizeof(h));
 	size_t off = sizeof(h);
 	for (size_t i = 0; i < cnt; i++) {
-		memcpy(buf + off, iov[i].base, iov[i].len);
-		off += iov[i].len;
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
 	}
 	r = abi->stream_write(ref->h, MOAT_OFFSET_STREAM, buf, off);
 	kfree(buf);
@@ -896,8 +888,8 @@ static long dgram_send(struct sockref *ref, const struct sockaddr_in_k *dest,
 
 /* One datagram into iov; its source in *from.  *trunc set if it did not
  * fit.  Returns the bytes copied (or, with MSG_TRUNC, its real size). */
-static long dgram_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, int flags,
-		       struct sockaddr_in_k *from, int *trunc)
+static long dgram_recv(struct sockref *ref, struct l_iovec *iov, size_t cnt, int flags,
+		       struct l_sockaddr_in *from, int *trunc)
 {
 	struct lsock *s = ref->s;
 	struct moat_datagram h;
@@ -918,7 +910,8 @@ static long dgram_recv(struct sockref *ref, struct iovec_s *iov, size_t cnt, int
 		if ((size_t)r < sizeof(h))
 			continue;
 		memcpy(&h, s->rxbuf, sizeof(h));
-		struct sockaddr_in_k src = { .family = AF_INET_K, .port = h.port, .addr = h.addr };
+		struct l_sockaddr_in src = { .sin_family = AF_INET_K, .sin_port = h.port,
+					      .sin_addr = h.addr };
 		if (s->connected && !same_in(&src, &s->peer))
 			continue; /* a connected socket hears only its peer */
 		s->ahead_from = src;
@@ -940,7 +933,7 @@ static long socket_rw_vector(struct file *f, void *iov, size_t cnt, int write)
 {
 	struct sockref ref = { f->priv, f->h, f->kind, !!(f->flags & 04000), -1 };
 	uint32_t kind = f->kind;
-	struct sockaddr_in_k from;
+	struct l_sockaddr_in from;
 	int trunc;
 	if (ref.s->type == SOCK_DGRAM_K)
 		return write ? dgram_send(&ref, NULL, iov, cnt)
@@ -953,14 +946,14 @@ static long socket_rw_vector(struct file *f, void *iov, size_t cnt, int write)
 static long socket_read(struct file *f, void *buf, size_t len, int64_t at)
 {
 	(void)at;
-	struct iovec_s iov = { buf, len };
+	struct l_iovec iov = { buf, len };
 	return socket_rw_vector(f, &iov, 1, 0);
 }
 
 static long socket_write(struct file *f, const void *buf, size_t len, int64_t at)
 {
 	(void)at;
-	struct iovec_s iov = { (void *)buf, len };
+	struct l_iovec iov = { (void *)buf, len };
 	return socket_rw_vector(f, &iov, 1, 1);
 }
 
@@ -1019,7 +1012,7 @@ static short socket_poll(struct file *f, short events, moat_handle *wait, int64_
 	       (kind == MOAT_KIND_SERVER ? 0 : out);
 }
 
-static long sock_send(int fd, struct iovec_s *iov, size_t cnt, int flags, const void *addr,
+static long sock_send(int fd, struct l_iovec *iov, size_t cnt, int flags, const void *addr,
 		      unsigned alen)
 {
 	struct sockref ref;
@@ -1027,7 +1020,7 @@ static long sock_send(int fd, struct iovec_s *iov, size_t cnt, int flags, const 
 	if (r < 0)
 		return r;
 	if (ref.s->type == SOCK_DGRAM_K) {
-		struct sockaddr_in_k dest;
+		struct l_sockaddr_in dest;
 		if (addr && (r = inet_addr_of(addr, alen, &dest)) < 0)
 			return r;
 		return dgram_send(&ref, addr ? &dest : NULL, iov, cnt);
@@ -1038,7 +1031,7 @@ static long sock_send(int fd, struct iovec_s *iov, size_t cnt, int flags, const 
 }
 
 /* Receive, and (if asked) say from whom: *alen in, real length out. */
-static long sock_recv(int fd, struct iovec_s *iov, size_t cnt, int flags, void *addr,
+static long sock_recv(int fd, struct l_iovec *iov, size_t cnt, int flags, void *addr,
 		      unsigned *alen, int *msg_flags)
 {
 	struct sockref ref;
@@ -1046,7 +1039,7 @@ static long sock_recv(int fd, struct iovec_s *iov, size_t cnt, int flags, void *
 	if (r < 0)
 		return r;
 	if (ref.s->type == SOCK_DGRAM_K) {
-		struct sockaddr_in_k from;
+		struct l_sockaddr_in from;
 		int trunc = 0;
 		r = dgram_recv(&ref, iov, cnt, flags, &from, &trunc);
 		if (r >= 0) {
@@ -1076,47 +1069,37 @@ static long sock_recv(int fd, struct iovec_s *iov, size_t cnt, int flags, void *
 long sys_sendto(int fd, const void *buf, size_t len, int flags, const void *addr,
 		unsigned alen)
 {
-	struct iovec_s iov = { (void *)buf, len };
+	struct l_iovec iov = { (void *)buf, len };
 	return sock_send(fd, &iov, 1, flags, addr, alen);
 }
 
 long sys_recvfrom(int fd, void *buf, size_t len, int flags, void *addr, unsigned *alen)
 {
-	struct iovec_s iov = { buf, len };
+	struct l_iovec iov = { buf, len };
 	return sock_recv(fd, &iov, 1, flags, addr, alen, NULL);
 }
 
-struct kmsghdr {
-	void *name;
-	unsigned namelen;
-	void *iov;
-	size_t iovlen;
-	void *control;
-	size_t controllen;
-	int flags;
-};
-
-long sys_sendmsg(int fd, const struct kmsghdr *m, int flags)
+long sys_sendmsg(int fd, const struct l_msghdr *m, int flags)
 {
-	if (m->control && m->controllen) {
+	if (m->msg_control && m->msg_controllen) {
 		klog("sendmsg: ancillary data (descriptor passing) is not supported");
 		return -EOPNOTSUPP;
 	}
-	if (m->iovlen > 1024)
+	if (m->msg_iovlen > 1024)
 		return -EMSGSIZE;
-	return sock_send(fd, m->iov, m->iovlen, flags, m->name, m->namelen);
+	return sock_send(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_namelen);
 }
 
-long sys_recvmsg(int fd, struct kmsghdr *m, int flags)
+long sys_recvmsg(int fd, struct l_msghdr *m, int flags)
 {
-	if (m->iovlen > 1024)
+	if (m->msg_iovlen > 1024)
 		return -EMSGSIZE;
 	int mflags = 0;
-	long r = sock_recv(fd, m->iov, m->iovlen, flags, m->name, m->name ? &m->namelen : NULL,
+	long r = sock_recv(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_name ? &m->msg_namelen : NULL,
 			   &mflags);
 	if (r >= 0) {
-		m->controllen = 0;
-		m->flags = mflags;
+		m->msg_controllen = 0;
+		m->msg_flags = mflags;
 	}
 	return r;
 }
@@ -1124,47 +1107,40 @@ long sys_recvmsg(int fd, struct kmsghdr *m, int flags)
 /* sendmmsg/recvmmsg: one sendmsg/recvmsg per entry.  After the first,
  * an error ends the batch and the count so far is the result (the error
  * shows again on the next call, as on Linux). */
-struct kmmsghdr {
-	struct kmsghdr hdr;
-	unsigned len;
-};
-
 #define MSG_WAITFORONE_K 0x10000
 
-long sys_sendmmsg(int fd, struct kmmsghdr *v, unsigned n, int flags)
+long sys_sendmmsg(int fd, struct l_mmsghdr *v, unsigned n, int flags)
 {
 	unsigned i;
 	if (n > 1024)
 		n = 1024;
 	for (i = 0; i < n; i++) {
-		long r = sys_sendmsg(fd, &v[i].hdr, flags);
+		long r = sys_sendmsg(fd, &v[i].msg_hdr, flags);
 		if (r < 0)
 			return i ? (long)i : r;
-		v[i].len = (unsigned)r;
+		v[i].msg_len = (unsigned)r;
 	}
 	return i;
 }
 
-struct ktimespec_m { long sec, nsec; };
-
-long sys_recvmmsg(int fd, struct kmmsghdr *v, unsigned n, int flags,
-		  struct ktimespec_m *timeout)
+long sys_recvmmsg(int fd, struct l_mmsghdr *v, unsigned n, int flags,
+		  struct l_timespec *timeout)
 {
 	unsigned i;
 	int64_t end = -1;
 	if (timeout) {
-		if (timeout->sec < 0 || timeout->nsec < 0 || timeout->nsec >= 1000000000)
+		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
 			return -EINVAL;
-		end = abi->system_time(MOAT_CLOCK_MONOTONIC) + timeout->sec * 1000000000L +
-		      timeout->nsec;
+		end = abi->system_time(MOAT_CLOCK_MONOTONIC) + timeout->tv_sec * 1000000000L +
+		      timeout->tv_nsec;
 	}
 	if (n > 1024)
 		n = 1024;
 	for (i = 0; i < n; i++) {
-		long r = sys_recvmsg(fd, &v[i].hdr, flags & ~MSG_WAITFORONE_K);
+		long r = sys_recvmsg(fd, &v[i].msg_hdr, flags & ~MSG_WAITFORONE_K);
 		if (r < 0)
 			return i ? (long)i : r;
-		v[i].len = (unsigned)r;
+		v[i].msg_len = (unsigned)r;
 		if (flags & MSG_WAITFORONE_K)
 			flags |= MSG_DONTWAIT_K;
 		/* Linux checks the timeout only after each datagram, too. */

@@ -11,12 +11,16 @@
 
 /* The Linux layouts the handlers take, declared here at file scope so a
  * prototype names the same type as its handler.  The l_* ones are
- * defined once, in linux_abi.h; the rest are still defined by the file
- * that uses them (fs.c, poll.c, epoll.c, socket.c) or by a uapi header. */
+ * defined once, in linux_abi.h; the others come from uapi headers. */
 struct l_cap_data;
 struct l_cap_header;
+struct l_epoll_event;
+struct l_iovec;
 struct l_itimerspec;
 struct l_itimerval;
+struct l_mmsghdr;
+struct l_msghdr;
+struct l_pollfd;
 struct l_rlimit;
 struct l_rusage;
 struct l_sched_param;
@@ -24,24 +28,14 @@ struct l_sigaction;
 struct l_sigevent;
 struct l_siginfo;
 struct l_stack;
+struct l_statfs;
 struct l_sysinfo;
 struct l_timespec;
 struct l_timeval;
 struct l_tms;
-struct iovec_k;
-struct kepoll_event;
-struct kitimerspec;
-struct kmmsghdr;
-struct kmsghdr;
-struct kpollfd;
-struct ktimespec;
-struct ktimespec_e;
-struct ktimespec_k;
-struct ktimespec_m;
 struct moat_context;
 struct new_utsname;
 struct stat;
-struct statfs_k;
 struct statx;
 
 #define SYSCALL0(name) long sys_##name(void);

@@ -7,6 +7,7 @@
  * have their own copy (unlike Linux, where they share the object).
  */
 #include "file.h"
+#include "linux_abi.h"
 
 struct timerfd {
 	uint32_t clock;      /* MOAT_CLOCK_* */
@@ -14,8 +15,6 @@ struct timerfd {
 	int64_t interval;
 	uint64_t pending;    /* expirations not read yet, counted at re-arm */
 };
-
-struct kitimerspec { int64_t isec, insec, vsec, vnsec; };
 
 /* Monotonic time at which a timer on 'clock' reaches 'at'. */
 static int64_t monotonic_of(uint32_t clock, int64_t at)
@@ -42,13 +41,13 @@ static void timerfd_catch_up(struct timerfd *t)
 	}
 }
 
-static void timerfd_get(struct timerfd *t, struct kitimerspec *cur)
+static void timerfd_get(struct timerfd *t, struct l_itimerspec *cur)
 {
 	int64_t left = t->next ? t->next - abi->system_time(t->clock) : 0;
 	if (t->next && left < 1)
 		left = 1;
-	*cur = (struct kitimerspec){ t->interval / 1000000000, t->interval % 1000000000,
-				     left / 1000000000, left % 1000000000 };
+	*cur = (struct l_itimerspec){ { t->interval / 1000000000, t->interval % 1000000000 },
+				      { left / 1000000000, left % 1000000000 } };
 }
 
 static long timerfd_read(struct file *f, void *buf, size_t len, int64_t at)
@@ -109,20 +108,20 @@ long sys_timerfd_create(int clock, int flags)
 	return file_install_obj(&timerfd_ops, t, flags & 04000, !!(flags & 02000000));
 }
 
-long sys_timerfd_settime(int fd, int flags, const struct kitimerspec *nv,
-			 struct kitimerspec *old)
+long sys_timerfd_settime(int fd, int flags, const struct l_itimerspec *nv,
+			 struct l_itimerspec *old)
 {
 	struct timerfd *t = fd_priv(fd, &timerfd_ops, NULL);
 	if (!t)
 		return -EBADF;
-	if (nv->insec < 0 || nv->insec >= 1000000000 || nv->vnsec < 0 ||
-	    nv->vnsec >= 1000000000 || nv->isec < 0 || nv->vsec < 0)
+	if (nv->it_interval.tv_nsec < 0 || nv->it_interval.tv_nsec >= 1000000000 || nv->it_value.tv_nsec < 0 ||
+	    nv->it_value.tv_nsec >= 1000000000 || nv->it_interval.tv_sec < 0 || nv->it_value.tv_sec < 0)
 		return -EINVAL;
 	timerfd_catch_up(t);
 	if (old)
 		timerfd_get(t, old);
-	int64_t value = nv->vsec * 1000000000 + nv->vnsec;
-	t->interval = nv->isec * 1000000000 + nv->insec;
+	int64_t value = nv->it_value.tv_sec * 1000000000 + nv->it_value.tv_nsec;
+	t->interval = nv->it_interval.tv_sec * 1000000000 + nv->it_interval.tv_nsec;
 	t->pending = 0;
 	if (!value)
 		t->next = 0;
@@ -132,7 +131,7 @@ long sys_timerfd_settime(int fd, int flags, const struct kitimerspec *nv,
 	return 0;
 }
 
-long sys_timerfd_gettime(int fd, struct kitimerspec *cur)
+long sys_timerfd_gettime(int fd, struct l_itimerspec *cur)
 {
 	struct timerfd *t = fd_priv(fd, &timerfd_ops, NULL);
 	if (!t)
