@@ -1,8 +1,9 @@
 /*
  * dir.c -- directories opened from the host: records read in order.
  *
- * The attributes are those of the path (fs.c fills f->attr at open), so
- * a directory's fstat agrees with its stat.
+ * The attributes are those the monitor's open reply carried (the PAL
+ * answers them by handle, no second trip), which are the path's: a
+ * directory's fstat agrees with its stat.
  */
 #include "file.h"
 
@@ -48,6 +49,7 @@ static long dir_open_stream(struct file *f, const char *path, int flags,
 	if (a->kind != MOAT_KIND_DIR)
 		return 1;
 	f->ops = &dir_ops;
+	f->attr = *a;
 	return 0;
 }
 

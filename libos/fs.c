@@ -373,8 +373,6 @@ static long open_by_stream(struct file *f, const char *path, int flags, int mode
 	for (const struct file_kind *const *k = file_kinds; *k; k++)
 		if ((*k)->open_stream && (r = (*k)->open_stream(f, path, flags, &a)) != 1)
 			break;
-	if (r == 0 && (f->ops->caps & FILE_DIR))
-		path_attr(path, 0, &f->attr); /* the path's view, as stat gives */
 	return r == 1 ? -EINVAL : r;
 }
 
