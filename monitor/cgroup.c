@@ -40,12 +40,7 @@ static int write_value(const char *dir, const char *file, const char *value)
 {
 	char path[700];
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, value, strlen(value));
-	close(fd);
-	return n == (ssize_t)strlen(value) ? 0 : -1;
+	return moat_write_file(path, value);
 }
 
 static int write_u64(const char *dir, const char *file, uint64_t v)

@@ -122,6 +122,9 @@ int moat_scratch_load(const struct pico *pp, const void *archive, size_t len, ui
 int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
 		       const struct moat_launch_options *opt, int *chan,
 		       char *err, size_t errlen);
+/* Write 'text' whole to the existing file 'path' (a /proc map, a cgroup
+ * knob), opened write-only without creating it: 0, or -1 and errno. */
+int moat_write_file(const char *path, const char *text);
 
 /* channel.c */
 struct moat_request {

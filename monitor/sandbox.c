@@ -55,13 +55,16 @@ static _Noreturn void child_fail(int errfd, const char *fmt, ...)
 	_exit(126);
 }
 
-static int write_file(const char *path, const char *text)
+/* A short write is a failure too: these files take one value per write. */
+int moat_write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = write(fd, text, strlen(text));
+	int saved = errno;
 	close(fd);
+	errno = saved;
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
@@ -71,15 +74,15 @@ static int map_ids(pid_t pid)
 	unsigned outer_uid = getuid() == 0 ? NOBODY : getuid();
 	unsigned outer_gid = getuid() == 0 ? NOBODY : getgid();
 	snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
-	if (write_file(path, "deny") < 0)
+	if (moat_write_file(path, "deny") < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
 	snprintf(text, sizeof(text), "%d %u 1", INSIDE_ID, outer_uid);
-	if (write_file(path, text) < 0)
+	if (moat_write_file(path, text) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
 	snprintf(text, sizeof(text), "%d %u 1", INSIDE_ID, outer_gid);
-	return write_file(path, text);
+	return moat_write_file(path, text);
 }
 
 static void empty_root(int errfd)
