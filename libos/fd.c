@@ -10,6 +10,7 @@
 
 #include "file.h"
 #include "linux_abi.h"
+#include "rlimit.h"
 
 struct fd_slot {
 	struct file *f;

@@ -189,9 +189,7 @@ void timers_after_fork(void);
 void timers_reset_on_exec(void);
 
 /* fs.c: paths; fd.c: descriptors (file.h: open files and their kinds). */
-#define LIBOS_MAX_FDS 1024
-/* The app's RLIMIT_NOFILE as the LibOS applies it (rlimit.c). */
-int fd_limit(void);
+#define LIBOS_MAX_FDS 1024 /* the app's RLIMIT_NOFILE: fd_limit(), rlimit.h */
 int path_resolve(int dirfd, const char *path, char *out);
 int fs_check_dir(const char *path);
 /* console.c: descriptors 0, 1 and 2 on the standard streams. */

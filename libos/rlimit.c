@@ -7,6 +7,7 @@
 
 #include "libos.h"
 #include "linux_abi.h"
+#include "rlimit.h"
 
 static struct l_rlimit limits[16] = {
 	[RLIMIT_STACK] = { 8UL << 20, ~0UL },
