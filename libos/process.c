@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 
 #include "libos.h"
+#include "uaccess.h"
 #include "linux_abi.h"
 
 #define MAX_ARG_BYTES (2 << 20)
@@ -71,7 +72,7 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		ctx->rsp = newsp;
 	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);
 	if ((flags & CLONE_CHILD_SETTID) && ctid)
-		*ctid = self;
+		put_user(ctid, self); /* a bad address is ignored, as on Linux */
 	return 0;
 }
 
@@ -93,10 +94,12 @@ long sys_wait4(int pid, int *status, int options, struct l_rusage *rusage)
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
 	if (r == -EINTR)
 		return -ERESTARTSYS;
-	if (r > 0 && status)
-		*status = st;
-	if (rusage)
-		memset(rusage, 0, sizeof(*rusage));
+	/* As Linux: the child is reaped even when the status cannot be
+	 * stored. */
+	if (r > 0 && status && put_user(status, st) < 0)
+		return -EFAULT;
+	if (r >= 0 && rusage && clear_user(rusage, sizeof(*rusage)) < 0)
+		return -EFAULT;
 	return r;
 }
 
@@ -123,17 +126,19 @@ long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
 	if (r < 0)
 		return r == -EINTR ? -ERESTARTSYS : r;
 	if (info) {
-		memset(info, 0, sizeof(*info));
+		struct l_siginfo si = { 0 };
 		if (r > 0) {
 			int sig = st & 0x7f;
-			info->signo = 17;
-			info->code = sig ? ((st & 0x80) ? 3 : 2) : 1;
-			info->chld.pid = (int)r;
-			info->chld.status = sig ? sig : (st >> 8) & 0xff;
+			si.signo = 17;
+			si.code = sig ? ((st & 0x80) ? 3 : 2) : 1;
+			si.chld.pid = (int)r;
+			si.chld.status = sig ? sig : (st >> 8) & 0xff;
 		}
+		if (copy_to_user(info, &si, sizeof(si)) < 0)
+			return -EFAULT;
 	}
-	if (rusage)
-		memset(rusage, 0, sizeof(*rusage));
+	if (rusage && clear_user(rusage, sizeof(*rusage)) < 0)
+		return -EFAULT;
 	return 0;
 }
 
