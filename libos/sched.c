@@ -132,7 +132,8 @@ long sys_sched_get_priority_max(int pol)
 {
 	switch (pol) {
 	case SCHED_FIFO: case SCHED_RR: return 99;
-	case SCHED_OTHER: case SCHED_BATCH: case SCHED_IDLE: return 0;
+	case SCHED_OTHER: case SCHED_BATCH: case SCHED_IDLE:
+	case 6 /* SCHED_DEADLINE: no static priority */: return 0;
 	default: return -EINVAL;
 	}
 }

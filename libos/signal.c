@@ -589,6 +589,10 @@ long sys_sigaltstack(const struct l_stack *uss, struct l_stack *old)
 			return -EFAULT;
 	}
 	if (ss) {
+		/* As Linux: SS_DISABLE, SS_ONSTACK or 0, with SS_AUTODISARM. */
+		int mode = ss->flags & ~(int)0x80000000U;
+		if (mode != 0 && mode != SS_DISABLE_K && mode != SS_ONSTACK_K)
+			return -EINVAL;
 		if (ss->flags & SS_DISABLE_K) {
 			ts->ss_sp = NULL, ts->ss_size = 0, ts->ss_flags = SS_DISABLE_K;
 		} else {
