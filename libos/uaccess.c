@@ -19,7 +19,8 @@
 long uaccess_copy(void *dst, const void *src, size_t n);
 long uaccess_fill(void *dst, size_t n);
 long uaccess_strncpy(char *dst, const char *src, size_t max);
-extern const char uaccess_copy_insn[], uaccess_copy_fixup[],
+long uaccess_strnlen(const char *src, size_t max);
+extern const char uaccess_strnlen_insn[], uaccess_strnlen_fixup[], uaccess_copy_insn[], uaccess_copy_fixup[],
 	uaccess_fill_insn[], uaccess_fill_fixup[],
 	uaccess_strncpy_insn[], uaccess_strncpy_fixup[];
 
@@ -72,7 +73,26 @@ __asm__(".text\n"
 	"uaccess_strncpy_fixup:\n"
 	"	mov $-14, %rax\n"
 	"	ret\n"
-	".size uaccess_strncpy, .-uaccess_strncpy\n");
+	".size uaccess_strncpy, .-uaccess_strncpy\n"
+	/* rdi src, rsi max: the length before the NUL, max if none came,
+	 * or -EFAULT. */
+	".globl uaccess_strnlen, uaccess_strnlen_insn, uaccess_strnlen_fixup\n"
+	".hidden uaccess_strnlen, uaccess_strnlen_insn, uaccess_strnlen_fixup\n"
+	".type uaccess_strnlen, @function\n"
+	"uaccess_strnlen:\n"
+	"	xor %eax, %eax\n"
+	"1:	cmp %rsi, %rax\n"
+	"	je 2f\n"
+	"uaccess_strnlen_insn:\n"
+	"	cmpb $0, (%rdi,%rax)\n"
+	"	je 2f\n"
+	"	inc %rax\n"
+	"	jmp 1b\n"
+	"2:	ret\n"
+	"uaccess_strnlen_fixup:\n"
+	"	mov $-14, %rax\n"
+	"	ret\n"
+	".size uaccess_strnlen, .-uaccess_strnlen\n");
 
 int user_range_ok(const void *p, size_t n)
 {
@@ -105,16 +125,22 @@ long clear_user(void *udst, size_t n)
 	return uaccess_fill(udst, n);
 }
 
+/* How far a string at a may be read: to the image or the limit (0 if
+ * a itself is not app address space).  The string may end before. */
+static uint64_t string_room(uint64_t a)
+{
+	if (a >= USER_ADDR_LIMIT || (a >= boot->image_start && a < boot->image_end))
+		return 0;
+	return (a < boot->image_start ? boot->image_start : USER_ADDR_LIMIT) - a;
+}
+
 long strncpy_from_user(char *dst, const char *usrc, size_t max)
 {
-	uint64_t a = (uint64_t)usrc;
+	uint64_t room = string_room((uint64_t)usrc);
 	if (max == 0)
 		return -ENAMETOOLONG;
-	/* The string may end before the limit or the image: check what can
-	 * be read, and let the copy stop at the NUL. */
-	if (a >= USER_ADDR_LIMIT || (a >= boot->image_start && a < boot->image_end))
+	if (!room)
 		return -EFAULT;
-	uint64_t room = (a < boot->image_start ? boot->image_start : USER_ADDR_LIMIT) - a;
 	long n = uaccess_strncpy(dst, usrc, max < room ? max : room);
 	if (n < 0)
 		return n;
@@ -125,12 +151,24 @@ long strncpy_from_user(char *dst, const char *usrc, size_t max)
 	return n;
 }
 
+long strnlen_user(const char *usrc, size_t max)
+{
+	uint64_t room = string_room((uint64_t)usrc);
+	if (!room)
+		return -EFAULT;
+	long n = uaccess_strnlen(usrc, max < room ? max : room);
+	if (n >= 0 && (uint64_t)n == room && room < max)
+		return -EFAULT;
+	return n;
+}
+
 int uaccess_fixup(struct moat_exception *e)
 {
 	static const struct { const char *insn, *fixup; } table[] = {
 		{ uaccess_copy_insn, uaccess_copy_fixup },
 		{ uaccess_fill_insn, uaccess_fill_fixup },
 		{ uaccess_strncpy_insn, uaccess_strncpy_fixup },
+		{ uaccess_strnlen_insn, uaccess_strnlen_fixup },
 	};
 	if ((e->kind != MOAT_EXC_MEMFAULT && e->kind != MOAT_EXC_BUSERR) || !e->ctx)
 		return 0;

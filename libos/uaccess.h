@@ -37,6 +37,8 @@ long clear_user(void *udst, size_t n);
 /* A NUL-terminated string of at most max bytes with its NUL: its length,
  * -EFAULT, or -ENAMETOOLONG when no NUL comes within max. */
 long strncpy_from_user(char *dst, const char *usrc, size_t max);
+/* Its length without the NUL: max if no NUL comes within max, or -EFAULT. */
+long strnlen_user(const char *usrc, size_t max);
 
 /* One value: put_user(uptr, value), get_user(&var, uptr). */
 #define put_user(uptr, value)                                   \

@@ -86,6 +86,25 @@ static void outputs(void)
 	TRY("getrandom", syscall(SYS_getrandom, p, 16, 0));
 }
 
+static const char *self_path; /* this program: execve's vectors are read
+				 after the file is found (Linux 6.x) */
+
+/* Path strings and execve's vectors, read from the app. */
+static void paths(void)
+{
+	char *bad_argv[] = { (char *)-1, NULL };
+	char *argv[] = { "x", NULL };
+	TRY("open path", syscall(SYS_open, p, O_RDONLY));
+	TRY("access path", syscall(SYS_access, p, F_OK));
+	TRY("mkdir path", syscall(SYS_mkdir, p, 0700));
+	TRY("chdir path", syscall(SYS_chdir, p));
+	TRY("execve path", syscall(SYS_execve, p, argv, NULL));
+	TRY("execve argv", p ? syscall(SYS_execve, self_path, p, NULL) : -1);
+	TRY("execve envp", p ? syscall(SYS_execve, self_path, argv, p) : -1);
+	errno = 0;
+	show("execve argv[0]", "-1", syscall(SYS_execve, self_path, bad_argv, NULL));
+}
+
 static void waits(void)
 {
 	for (size_t i = 0; i < NBAD; i++) {
@@ -174,9 +193,12 @@ static void image_writes(void)
 	printf("writes into the image that got through: %d\n", reached);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	(void)argc;
+	self_path = argv[0];
 	outputs();
+	paths();
 	waits();
 	buffers();
 	image_writes();
