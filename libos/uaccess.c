@@ -175,6 +175,8 @@ int uaccess_fixup(struct moat_exception *e)
 	for (size_t i = 0; i < RT_ARRAY_LEN(table); i++) {
 		if (e->ctx->rip == (uint64_t)table[i].insn) {
 			e->ctx->rip = (uint64_t)table[i].fixup;
+			/* LibOS code resumes: not the app's context (abi.h). */
+			e->flags |= MOAT_EXC_IN_PLATFORM | MOAT_EXC_RESUME_CHANGED;
 			return 1;
 		}
 	}

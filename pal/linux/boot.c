@@ -186,7 +186,7 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 		exc.fault_addr = (uint64_t)si->addr;
 	}
 	pal_upcalls->exception(&exc);
-	if (exc.flags & MOAT_EXC_IN_PLATFORM)
+	if ((exc.flags & MOAT_EXC_IN_PLATFORM) && !(exc.flags & MOAT_EXC_RESUME_CHANGED))
 		return; /* back into the PAL, whose context is untouched */
 	context_to_host(&uc->mc, &ctx);
 	if (platform_fault && in_pico(ctx.rip))
