@@ -14,20 +14,17 @@
 
 #include "file.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 /* --- paths --- */
 
 long copy_path(char *dst, const char *src)
 {
-	if (!src)
-		return -EFAULT;
-	size_t n = strnlen(src, MOAT_URI_MAX);
-	if (n >= MOAT_URI_MAX - 1)
-		return -ENAMETOOLONG;
-	if (n == 0)
-		return -ENOENT;
-	memcpy(dst, src, n + 1);
-	return 0;
+	/* A bad pointer is -EFAULT, not a crash (uaccess.h). */
+	long n = strncpy_from_user(dst, src, MOAT_URI_MAX - 1);
+	if (n < 0)
+		return n;
+	return n ? 0 : -ENOENT;
 }
 
 /* Append 'path' to the absolute 'out', applying '.' and '..'. */
@@ -218,14 +215,14 @@ static long at_attr(int dirfd, const char *upath, int flags,
 		    struct moat_attr *a)
 {
 	char path[MOAT_URI_MAX];
-	if (upath && upath[0] == 0 && (flags & AT_EMPTY_PATH)) {
+	long r = copy_path(path, upath); /* -ENOENT: empty */
+	if (r == -ENOENT && (flags & AT_EMPTY_PATH)) {
 		struct file *f = dirfd == AT_FDCWD ? NULL : fd_file(dirfd);
 		if (dirfd == AT_FDCWD)
 			return path_attr(proc.cwd, 0, a);
 		return f ? file_stat(f, a) : -EBADF;
 	}
 	int nofollow = !!(flags & AT_SYMLINK_NOFOLLOW);
-	long r = copy_path(path, upath);
 	if (r == 0)
 		r = path_resolve_at(dirfd, upath, path, !nofollow);
 	if (r == 0)

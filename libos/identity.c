@@ -8,23 +8,30 @@
  */
 #include "libos.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 long sys_getuid(void) { return proc.uid; }
 
 long sys_getgid(void) { return proc.gid; }
 
+static long put_three(uint32_t *r, uint32_t *e, uint32_t *s, uint32_t id)
+{
+	if (put_user(r, id) < 0 || put_user(e, id) < 0 || put_user(s, id) < 0)
+		return -EFAULT;
+	return 0;
+}
+
 long sys_getresuid(uint32_t *r, uint32_t *e, uint32_t *s)
 {
-	*r = *e = *s = proc.uid;
-	return 0;
+	return put_three(r, e, s, proc.uid);
 }
 
 long sys_getresgid(uint32_t *r, uint32_t *e, uint32_t *s)
 {
-	*r = *e = *s = proc.gid;
-	return 0;
+	return put_three(r, e, s, proc.gid);
 }
 
+/* No supplementary groups: nothing is copied, so no list can fault. */
 long sys_getgroups(int n, uint32_t *list)
 {
 	(void)list;
@@ -64,34 +71,52 @@ long sys_setfsgid(long gid) { (void)gid; return proc.gid; }
 
 long sys_setgroups(long n, const uint32_t *list)
 {
-	(void)list;
 	if (n < 0 || n > 65536)
 		return -EINVAL;
-	return proc.uid == 0 ? 0 : -EPERM;
-}
-
-/* The virtual root has every capability inside; others have none.  They
- * mean nothing to the host either way. */
-long sys_capget(struct l_cap_header *h, struct l_cap_data *d)
-{
-	if (h->version != 0x20080522 && h->version != 0x20071026) {
-		h->version = 0x20080522;
-		return d ? -EINVAL : 0;
-	}
-	if (h->pid != 0 && h->pid != proc.pid)
-		return -ESRCH;
-	if (d) {
-		uint32_t all = proc.uid == 0 ? ~0u : 0;
-		d[0] = (struct l_cap_data){ all, all, 0 };
-		d[1] = (struct l_cap_data){ all & 0x1ff, all & 0x1ff, 0 };
+	if (proc.uid != 0)
+		return -EPERM;
+	/* The list is read (as Linux does) though no group is kept. */
+	for (long i = 0; i < n; i++) {
+		uint32_t g;
+		if (get_user(&g, list + i) < 0)
+			return -EFAULT;
 	}
 	return 0;
 }
 
-long sys_capset(struct l_cap_header *h, const struct l_cap_data *d)
+/* The virtual root has every capability inside; others have none.  They
+ * mean nothing to the host either way. */
+long sys_capget(struct l_cap_header *uh, struct l_cap_data *d)
 {
-	(void)d;
-	if (h->pid != 0 && h->pid != proc.pid)
+	struct l_cap_header h;
+	if (copy_from_user(&h, uh, sizeof(h)) < 0)
+		return -EFAULT;
+	if (h.version != 0x20080522 && h.version != 0x20071026) {
+		h.version = 0x20080522;
+		if (copy_to_user(uh, &h, sizeof(h)) < 0)
+			return -EFAULT;
+		return d ? -EINVAL : 0;
+	}
+	if (h.pid != 0 && h.pid != proc.pid)
+		return -ESRCH;
+	if (d) {
+		uint32_t all = proc.uid == 0 ? ~0u : 0;
+		struct l_cap_data out[2] = {
+			{ all, all, 0 }, { all & 0x1ff, all & 0x1ff, 0 },
+		};
+		return copy_to_user(d, out, sizeof(out));
+	}
+	return 0;
+}
+
+long sys_capset(struct l_cap_header *uh, const struct l_cap_data *d)
+{
+	struct l_cap_header h;
+	struct l_cap_data in[2];
+	if (copy_from_user(&h, uh, sizeof(h)) < 0 ||
+	    copy_from_user(in, d, sizeof(in)) < 0)
+		return -EFAULT;
+	if (h.pid != 0 && h.pid != proc.pid)
 		return -EPERM;
 	return 0; /* dropping capabilities inside changes nothing outside */
 }

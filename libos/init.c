@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "libos.h"
+#include "uaccess.h"
 
 const struct moat_abi *abi;
 const struct moat_boot_info *boot;
@@ -84,6 +85,8 @@ static void libos_exception(struct moat_exception *e)
 	} else if (e->kind == MOAT_EXC_BREAKPOINT && e->ctx->rip == (uint64_t)libos_park_resume) {
 		return; /* a LibOS thread parked for a checkpoint (signal.c) */
 	} else {
+		if (uaccess_fixup(e))
+			return; /* a copy from or to the app: it returns -EFAULT */
 		if (rewrite_fault(e))
 			return;
 		signal_fault(e);

@@ -5,6 +5,7 @@
 #include <linux/mman.h>
 
 #include "libos.h"
+#include "uaccess.h"
 
 #define PAGE 4096UL
 
@@ -191,8 +192,14 @@ long sys_mincore(uint64_t addr, size_t len, unsigned char *vec)
 	uint64_t end = addr + RT_ALIGN_UP(len, PAGE);
 	if (!vma_covers(addr, end))
 		return -ENOMEM;
-	if (!vec)
+	static const unsigned char ones[256] = { [0 ... 255] = 1 };
+	uint64_t n = (end - addr) / PAGE;
+	if (!user_range_ok(vec, n))
 		return -EFAULT;
-	memset(vec, 1, (end - addr) / PAGE);
+	for (uint64_t done = 0; done < n; done += sizeof(ones)) {
+		uint64_t k = n - done < sizeof(ones) ? n - done : sizeof(ones);
+		if (copy_to_user(vec + done, ones, k) < 0)
+			return -EFAULT;
+	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <linux/fcntl.h>
 
 #include "file.h"
+#include "uaccess.h"
 
 long host_stream_read(struct file *f, void *buf, size_t len, int64_t at)
 {
@@ -101,8 +102,12 @@ long sys_pipe2(int *fds, int flags)
 		sys_close(a);
 		return b;
 	}
-	fds[0] = a;
-	fds[1] = b;
+	int pair[2] = { a, b };
+	if (copy_to_user(fds, pair, sizeof(pair)) < 0) {
+		sys_close(a);
+		sys_close(b);
+		return -EFAULT;
+	}
 	return 0;
 }
 

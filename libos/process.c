@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 
 #include "libos.h"
+#include "uaccess.h"
 #include "linux_abi.h"
 
 #define MAX_ARG_BYTES (2 << 20)
@@ -71,7 +72,7 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 		ctx->rsp = newsp;
 	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);
 	if ((flags & CLONE_CHILD_SETTID) && ctid)
-		*ctid = self;
+		put_user(ctid, self); /* a bad address is ignored, as on Linux */
 	return 0;
 }
 
@@ -93,10 +94,12 @@ long sys_wait4(int pid, int *status, int options, struct l_rusage *rusage)
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
 	if (r == -EINTR)
 		return -ERESTARTSYS;
-	if (r > 0 && status)
-		*status = st;
-	if (rusage)
-		memset(rusage, 0, sizeof(*rusage));
+	/* As Linux: the child is reaped even when the status cannot be
+	 * stored. */
+	if (r > 0 && status && put_user(status, st) < 0)
+		return -EFAULT;
+	if (r >= 0 && rusage && clear_user(rusage, sizeof(*rusage)) < 0)
+		return -EFAULT;
 	return r;
 }
 
@@ -123,17 +126,19 @@ long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
 	if (r < 0)
 		return r == -EINTR ? -ERESTARTSYS : r;
 	if (info) {
-		memset(info, 0, sizeof(*info));
+		struct l_siginfo si = { 0 };
 		if (r > 0) {
 			int sig = st & 0x7f;
-			info->signo = 17;
-			info->code = sig ? ((st & 0x80) ? 3 : 2) : 1;
-			info->chld.pid = (int)r;
-			info->chld.status = sig ? sig : (st >> 8) & 0xff;
+			si.signo = 17;
+			si.code = sig ? ((st & 0x80) ? 3 : 2) : 1;
+			si.chld.pid = (int)r;
+			si.chld.status = sig ? sig : (st >> 8) & 0xff;
 		}
+		if (copy_to_user(info, &si, sizeof(si)) < 0)
+			return -EFAULT;
 	}
-	if (rusage)
-		memset(rusage, 0, sizeof(*rusage));
+	if (rusage && clear_user(rusage, sizeof(*rusage)) < 0)
+		return -EFAULT;
 	return 0;
 }
 
@@ -187,24 +192,54 @@ static void args_free(struct exec_args *a)
 	kfree(a->path);
 }
 
+/* Copy one string of the app (at most 'left' bytes with its NUL):
+ * 0, -EFAULT, -E2BIG or -ENOMEM. */
+static long copy_string(const char *usrc, char **out, size_t *bytes)
+{
+	long len = strnlen_user(usrc, MAX_ARG_BYTES + 1 - *bytes);
+	if (len < 0)
+		return len;
+	*bytes += (size_t)len + 1;
+	if (*bytes > MAX_ARG_BYTES)
+		return -E2BIG;
+	char *s = kmalloc((size_t)len + 1);
+	if (!s)
+		return -ENOMEM;
+	if (copy_from_user(s, usrc, (size_t)len) < 0) {
+		kfree(s);
+		return -EFAULT;
+	}
+	s[len] = 0;
+	*out = s;
+	return 0;
+}
+
 /* Copy a NULL-terminated string vector out of the app. */
 static long copy_vector(char *const *src, char ***out, int *count, size_t *bytes)
 {
 	int n = 0;
-	while (src && src[n])
-		n++;
+	for (char *p; src; n++) {
+		if (get_user(&p, src + n) < 0)
+			return -EFAULT;
+		if (!p)
+			break;
+		if ((size_t)n * sizeof(char *) > MAX_ARG_BYTES)
+			return -E2BIG;
+	}
 	char **v = kzalloc((size_t)(n + 1) * sizeof(char *));
 	if (!v)
 		return -ENOMEM;
+	*out = v;
 	for (int i = 0; i < n; i++) {
-		*bytes += strlen(src[i]) + 1;
-		if (*bytes > MAX_ARG_BYTES || !(v[i] = kstrdup(src[i]))) {
-			*out = v;
+		char *p;
+		long r = get_user(&p, src + i);
+		if (r == 0)
+			r = p ? copy_string(p, &v[i], bytes) : -EFAULT; /* changed meanwhile */
+		if (r < 0) {
 			*count = i;
-			return *bytes > MAX_ARG_BYTES ? -E2BIG : -ENOMEM;
+			return r;
 		}
 	}
-	*out = v;
 	*count = n;
 	return 0;
 }
@@ -315,6 +350,13 @@ static long process_execve(struct moat_context *ctx, int dirfd, const char *upat
 	struct exec_args a = { 0 };
 	size_t bytes = 0;
 	long r = copy_vector(argv, &a.argv, &a.argc, &bytes);
+	if (r == 0 && a.argc == 0) {
+		/* As Linux since 5.18: no argv gets an empty argv[0]. */
+		kfree(a.argv);
+		a.argv = kzalloc(2 * sizeof(char *));
+		r = a.argv && (a.argv[0] = kstrdup("")) ? 0 : -ENOMEM;
+		a.argc = a.argv && a.argv[0] ? 1 : 0;
+	}
 	if (r == 0)
 		r = copy_vector(envp, &a.envp, &a.envc, &bytes);
 	if (r == 0)
@@ -365,6 +407,13 @@ _Noreturn void process_exec_first(const char *path, char **argv, char **envp)
 	size_t bytes = 0;
 	uint64_t entry, sp;
 	long r = copy_vector(argv, &a.argv, &a.argc, &bytes);
+	if (r == 0 && a.argc == 0) {
+		/* As Linux since 5.18: no argv gets an empty argv[0]. */
+		kfree(a.argv);
+		a.argv = kzalloc(2 * sizeof(char *));
+		r = a.argv && (a.argv[0] = kstrdup("")) ? 0 : -ENOMEM;
+		a.argc = a.argv && a.argv[0] ? 1 : 0;
+	}
 	if (r == 0)
 		r = copy_vector(envp, &a.envp, &a.envc, &bytes);
 	if (r == 0)

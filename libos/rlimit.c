@@ -8,6 +8,7 @@
 #include "libos.h"
 #include "linux_abi.h"
 #include "rlimit.h"
+#include "uaccess.h"
 
 static struct l_rlimit limits[16] = {
 	[RLIMIT_STACK] = { 8UL << 20, ~0UL },
@@ -38,30 +39,40 @@ int fd_limit(void)
 	return n < LIBOS_MAX_FDS ? (int)n : LIBOS_MAX_FDS;
 }
 
-long sys_prlimit64(int pid, unsigned res, const struct l_rlimit *nl,
+long sys_prlimit64(int pid, unsigned res, const struct l_rlimit *unl,
 		   struct l_rlimit *ol)
 {
+	struct l_rlimit nl;
+	if (unl && copy_from_user(&nl, unl, sizeof(nl)) < 0)
+		return -EFAULT;
 	if (pid != 0 && pid != 1)
 		return -ESRCH;
 	if (res >= 16)
 		return -EINVAL;
 	init_limits();
-	if (ol)
-		*ol = limits[res];
-	if (nl) {
-		if (nl->rlim_cur > nl->rlim_max || nl->rlim_max > limits[res].rlim_max)
+	if (unl && nl.rlim_cur > nl.rlim_max)
+		return -EINVAL;
+	if (ol && copy_to_user(ol, &limits[res], sizeof(*ol)) < 0)
+		return -EFAULT;
+	if (unl) {
+		if (nl.rlim_max > limits[res].rlim_max)
 			return -EPERM; /* raising a hard limit needs privilege */
-		limits[res] = *nl;
+		limits[res] = nl;
 	}
 	return 0;
 }
 
+/* getrlimit and setrlimit have no "nothing" pointer: NULL faults. */
 long sys_getrlimit(unsigned res, struct l_rlimit *rl)
 {
+	if (!rl)
+		return -EFAULT;
 	return sys_prlimit64(0, res, NULL, rl);
 }
 
 long sys_setrlimit(unsigned res, const struct l_rlimit *rl)
 {
+	if (!rl)
+		return -EFAULT;
 	return sys_prlimit64(0, res, rl, NULL);
 }

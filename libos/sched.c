@@ -10,6 +10,7 @@
  * and only CPUs the picoprocess may run on.
  */
 #include "libos.h"
+#include "uaccess.h"
 #include "linux_abi.h"
 
 #define PRIO_PROCESS 0
@@ -86,14 +87,16 @@ long sys_sched_getparam(int pid, struct l_sched_param *p)
 		return -EINVAL;
 	if (!is_self(pid))
 		return -ESRCH;
-	p->priority = 0;
-	return 0;
+	return put_user(&p->priority, 0);
 }
 
-long sys_sched_setscheduler(int pid, int pol, const struct l_sched_param *p)
+long sys_sched_setscheduler(int pid, int pol, const struct l_sched_param *up)
 {
-	if (pid < 0 || !p)
+	struct l_sched_param param, *p = &param;
+	if (pid < 0 || !up)
 		return -EINVAL;
+	if (copy_from_user(p, up, sizeof(*p)) < 0)
+		return -EFAULT;
 	if (!is_self(pid))
 		return -ESRCH;
 	pol &= ~SCHED_RESET_ON_FORK;
@@ -113,20 +116,24 @@ long sys_sched_setscheduler(int pid, int pol, const struct l_sched_param *p)
 	}
 }
 
-long sys_sched_setparam(int pid, const struct l_sched_param *p)
+long sys_sched_setparam(int pid, const struct l_sched_param *up)
 {
-	if (pid < 0 || !p)
+	struct l_sched_param p;
+	if (pid < 0 || !up)
 		return -EINVAL;
+	if (copy_from_user(&p, up, sizeof(p)) < 0)
+		return -EFAULT;
 	if (!is_self(pid))
 		return -ESRCH;
-	return p->priority == 0 ? 0 : -EINVAL;
+	return p.priority == 0 ? 0 : -EINVAL;
 }
 
 long sys_sched_get_priority_max(int pol)
 {
 	switch (pol) {
 	case SCHED_FIFO: case SCHED_RR: return 99;
-	case SCHED_OTHER: case SCHED_BATCH: case SCHED_IDLE: return 0;
+	case SCHED_OTHER: case SCHED_BATCH: case SCHED_IDLE:
+	case 6 /* SCHED_DEADLINE: no static priority */: return 0;
 	default: return -EINVAL;
 	}
 }
@@ -143,7 +150,8 @@ long sys_sched_getaffinity(int pid, size_t len, uint64_t *mask)
 		return -ESRCH;
 	if (len < 8 || len % 8)
 		return -EINVAL;
-	*mask = cpus_allowed();
+	if (put_user(mask, cpus_allowed()) < 0)
+		return -EFAULT;
 	return 8;
 }
 
@@ -152,9 +160,12 @@ long sys_sched_setaffinity(int pid, size_t len, const uint64_t *mask)
 {
 	if (!is_self(pid))
 		return -ESRCH;
+	uint64_t m;
 	if (len < 8)
 		return -EINVAL;
-	uint64_t want = *mask & cpus_present();
+	if (get_user(&m, mask) < 0)
+		return -EFAULT;
+	uint64_t want = m & cpus_present();
 	if (!want)
 		return -EINVAL;
 	affinity = want == cpus_present() ? 0 : want;
@@ -166,10 +177,10 @@ long sys_sched_setaffinity(int pid, size_t len, const uint64_t *mask)
 long sys_getcpu(unsigned *cpu, unsigned *node, void *cache)
 {
 	(void)cache;
-	if (cpu)
-		*cpu = (unsigned)__builtin_ctzll(cpus_allowed());
-	if (node)
-		*node = 0;
+	if (cpu && put_user(cpu, (unsigned)__builtin_ctzll(cpus_allowed())) < 0)
+		return -EFAULT;
+	if (node && put_user(node, 0u) < 0)
+		return -EFAULT;
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "libos.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 #define NSIG_K 64
 #define SIG_DFL_K 0UL
@@ -364,6 +365,13 @@ void signal_fault(struct moat_exception *e)
 	int sig = e->kind < RT_ARRAY_LEN(sig_of_kind) ? sig_of_kind[e->kind] : 0;
 	if (!sig)
 		sig = 4;
+	if (e->ctx->rip >= boot->image_start && e->ctx->rip < boot->image_end) {
+		/* The LibOS's own bug, not the app's: no handler of the app
+		 * can resume LibOS code. */
+		klog("fault in the LibOS at %p (addr %p)", (void *)e->ctx->rip,
+		     (void *)e->fault_addr);
+		die_by_signal(sig);
+	}
 	klog("fault: signal %d at rip %p addr %p rsp %p", sig, (void *)e->ctx->rip,
 	     (void *)e->fault_addr, (void *)e->ctx->rsp);
 	struct l_sigaction act = actions[sig];
@@ -394,17 +402,20 @@ long sys_rt_sigreturn(struct moat_context *ctx)
 	return (long)ctx->rax;
 }
 
-long sys_rt_sigaction(int sig, const struct l_sigaction *act,
+long sys_rt_sigaction(int sig, const struct l_sigaction *uact,
 		      struct l_sigaction *old, size_t setsize)
 {
+	struct l_sigaction a, *act = uact ? &a : NULL;
 	if (sig < 1 || sig > NSIG_K || setsize != 8)
 		return -EINVAL;
+	if (act && copy_from_user(act, uact, sizeof(*act)) < 0)
+		return -EFAULT;
 	if (act && (sig == 9 || sig == 19))
 		return -EINVAL;
 	if (act && act->handler > SIG_IGN_K && !(act->flags & SA_RESTORER_K))
 		return -EINVAL; /* x86-64 frames return through sa_restorer */
-	if (old)
-		*old = actions[sig];
+	if (old && copy_to_user(old, &actions[sig], sizeof(*old)) < 0)
+		return -EFAULT;
 	if (act) {
 		actions[sig] = *act;
 		if (act->handler == SIG_IGN_K ||
@@ -414,23 +425,25 @@ long sys_rt_sigaction(int sig, const struct l_sigaction *act,
 	return 0;
 }
 
-long sys_rt_sigprocmask(int how, const uint64_t *set, uint64_t *old,
+long sys_rt_sigprocmask(int how, const uint64_t *uset, uint64_t *old,
 			size_t setsize)
 {
 	struct thread_sig *ts = thread_sig();
 	if (setsize != 8)
 		return -EINVAL;
-	uint64_t cur = ts->blocked;
-	if (set) {
+	uint64_t cur = ts->blocked, set;
+	if (uset) {
+		if (get_user(&set, uset) < 0)
+			return -EFAULT;
 		switch (how) {
-		case 0: cur |= *set; break;
-		case 1: cur &= ~*set; break;
-		case 2: cur = *set; break;
+		case 0: cur |= set; break;
+		case 1: cur &= ~set; break;
+		case 2: cur = set; break;
 		default: return -EINVAL;
 		}
 	}
-	if (old)
-		*old = ts->blocked;
+	if (old && put_user(old, ts->blocked) < 0)
+		return -EFAULT;
 	ts->blocked = cur & ~UNBLOCKABLE;
 	return 0;
 }
@@ -439,8 +452,8 @@ long sys_rt_sigpending(uint64_t *set, size_t setsize)
 {
 	if (setsize != 8)
 		return -EINVAL;
-	*set = __atomic_load_n(&pending, __ATOMIC_SEQ_CST) & thread_sig()->blocked;
-	return 0;
+	return put_user(set, __atomic_load_n(&pending, __ATOMIC_SEQ_CST) &
+			     thread_sig()->blocked);
 }
 
 /* Block until a signal this thread does not block is pending. */
@@ -453,14 +466,17 @@ static long wait_for_signal(void)
 	return -ERESTARTNOHAND;
 }
 
-long sys_rt_sigsuspend(const uint64_t *mask, size_t setsize)
+long sys_rt_sigsuspend(const uint64_t *umask, size_t setsize)
 {
 	struct thread_sig *ts = thread_sig();
+	uint64_t mask;
 	if (setsize != 8)
 		return -EINVAL;
+	if (get_user(&mask, umask) < 0)
+		return -EFAULT;
 	ts->saved = ts->blocked;
 	ts->has_saved = 1;
-	ts->blocked = *mask & ~UNBLOCKABLE;
+	ts->blocked = mask & ~UNBLOCKABLE;
 	return wait_for_signal();
 }
 
@@ -469,17 +485,31 @@ long sys_pause(void)
 	return wait_for_signal();
 }
 
-long sys_rt_sigtimedwait(const uint64_t *set, struct l_siginfo *info,
-			 const struct l_timespec *timeout, size_t setsize)
+long sys_rt_sigtimedwait(const uint64_t *uset, struct l_siginfo *info,
+			 const struct l_timespec *utimeout, size_t setsize)
 {
+	uint64_t set_v, *set = &set_v;
+	struct l_timespec to, *timeout = utimeout ? &to : NULL;
 	if (setsize != 8)
 		return -EINVAL;
+	if (get_user(set, uset) < 0 ||
+	    (timeout && copy_from_user(timeout, utimeout, sizeof(to)) < 0))
+		return -EFAULT;
+	if (timeout && (to.tv_sec < 0 || to.tv_nsec < 0 || to.tv_nsec >= 1000000000))
+		return -EINVAL;
+	if (info && !user_range_ok(info, sizeof(*info)))
+		return -EFAULT;
 	int64_t left = timeout ? timeout->tv_sec * 1000000000L + timeout->tv_nsec : -1;
 	int64_t end = left < 0 ? -1 : abi->system_time(MOAT_CLOCK_MONOTONIC) + left;
 	for (;;) {
-		int sig = signal_take(*set, info);
-		if (sig)
+		struct l_siginfo si;
+		int sig = signal_take(*set, &si);
+		if (sig) {
+			/* As Linux: the signal is taken even if info faults. */
+			if (info && copy_to_user(info, &si, sizeof(si)) < 0)
+				return -EFAULT;
 			return sig;
+		}
 		if (end >= 0) {
 			left = end - abi->system_time(MOAT_CLOCK_MONOTONIC);
 			if (left <= 0)
@@ -516,11 +546,12 @@ long sys_tkill(int tid, int sig)
 /* sigqueue(3) and pthread_sigqueue: a signal with a value.  Only the
  * app's own process can be given one: the ABI carries a bare signal number
  * to other processes, and dropping the value silently would be worse. */
-long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const struct l_siginfo *info)
+long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const struct l_siginfo *uinfo)
 {
+	struct l_siginfo si, *info = &si;
 	if (sig < 0 || sig > NSIG_K)
 		return -EINVAL;
-	if (!info)
+	if (copy_from_user(&si, uinfo, sizeof(si)) < 0)
 		return -EFAULT;
 	/* As Linux: a sender may not pose as the kernel or as kill(2). */
 	if ((info->code >= 0 || info->code == -6 /* SI_TKILL */) && tgid != proc.pid)
@@ -545,13 +576,23 @@ long sys_rt_sigqueueinfo(int tgid, int sig, const struct l_siginfo *info)
 	return sys_rt_tgsigqueueinfo(tgid, -1, sig, info);
 }
 
-long sys_sigaltstack(const struct l_stack *ss, struct l_stack *old)
+long sys_sigaltstack(const struct l_stack *uss, struct l_stack *old)
 {
 	struct thread_sig *ts = thread_sig();
-	if (old)
-		*old = (struct l_stack){ ts->ss_sp, ts->ss_size ? ts->ss_flags : SS_DISABLE_K,
-					0, ts->ss_size };
+	struct l_stack ss_v, *ss = uss ? &ss_v : NULL;
+	if (ss && copy_from_user(ss, uss, sizeof(*ss)) < 0)
+		return -EFAULT;
+	if (old) {
+		struct l_stack o = { ts->ss_sp, ts->ss_size ? ts->ss_flags : SS_DISABLE_K,
+				     0, ts->ss_size };
+		if (copy_to_user(old, &o, sizeof(o)) < 0)
+			return -EFAULT;
+	}
 	if (ss) {
+		/* As Linux: SS_DISABLE, SS_ONSTACK or 0, with SS_AUTODISARM. */
+		int mode = ss->flags & ~(int)0x80000000U;
+		if (mode != 0 && mode != SS_DISABLE_K && mode != SS_ONSTACK_K)
+			return -EINVAL;
 		if (ss->flags & SS_DISABLE_K) {
 			ts->ss_sp = NULL, ts->ss_size = 0, ts->ss_flags = SS_DISABLE_K;
 		} else {

@@ -10,6 +10,7 @@
 #include <asm/unistd.h>
 
 #include "libos.h"
+#include "uaccess.h"
 #include "moat/extension.h"
 
 /* A handler as the table holds it: the app's registers in, the result
@@ -99,8 +100,11 @@ long syscall_dispatch(struct moat_context *c)
 	uint64_t nr = c->rax;
 	long r = -ENOSYS;
 	thread_sig()->syscall_nr = nr;
-	if (nr < RT_ARRAY_LEN(table) && table[nr])
-		r = table[nr](c);
+	if (nr < RT_ARRAY_LEN(table) && table[nr]) {
+		r = uaccess_syscall_check(c); /* bad buffers: -EFAULT */
+		if (r == 0)
+			r = table[nr](c);
+	}
 	else
 		report_unimplemented(nr);
 	if (boot->flags & MOAT_BOOT_TRACE)

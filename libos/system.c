@@ -6,9 +6,11 @@
 
 #include "libos.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
-long sys_uname(struct new_utsname *u)
+long sys_uname(struct new_utsname *uu)
 {
+	struct new_utsname n, *u = &n;
 	memset(u, 0, sizeof(*u));
 	rt_strlcpy(u->sysname, "Linux", sizeof(u->sysname));
 	rt_strlcpy(u->nodename, "moat", sizeof(u->nodename));
@@ -16,23 +18,26 @@ long sys_uname(struct new_utsname *u)
 	rt_strlcpy(u->version, "#1 SMP moat picoprocess", sizeof(u->version));
 	rt_strlcpy(u->machine, "x86_64", sizeof(u->machine));
 	rt_strlcpy(u->domainname, "(none)", sizeof(u->domainname));
-	return 0;
+	return copy_to_user(uu, u, sizeof(*u));
 }
 
 /* What the picoprocess may use, as the monitor said at launch. */
-long sys_sysinfo(struct l_sysinfo *si)
+long sys_sysinfo(struct l_sysinfo *usi)
 {
-	memset(si, 0, sizeof(*si));
-	si->uptime = abi->system_time(MOAT_CLOCK_MONOTONIC) / 1000000000;
-	si->totalram = boot->mem_bytes;
-	si->freeram = boot->mem_bytes / 2;
-	si->procs = (unsigned short)thread_count();
-	si->mem_unit = 1;
-	return 0;
+	struct l_sysinfo si = {
+		.uptime = abi->system_time(MOAT_CLOCK_MONOTONIC) / 1000000000,
+		.totalram = boot->mem_bytes,
+		.freeram = boot->mem_bytes / 2,
+		.procs = (unsigned short)thread_count(),
+		.mem_unit = 1,
+	};
+	return copy_to_user(usi, &si, sizeof(si));
 }
 
 long sys_getrandom(void *buf, size_t len, unsigned flags)
 {
 	(void)flags;
+	if (!user_range_ok(buf, len))
+		return -EFAULT;
 	return abi->random_bits(buf, len);
 }

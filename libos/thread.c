@@ -14,6 +14,7 @@
 #include <linux/sched.h>
 
 #include "libos.h"
+#include "uaccess.h"
 #include "linux_abi.h"
 
 #define KSTACK_SIZE (64 * 1024)
@@ -217,8 +218,12 @@ static long futex_wait(uint32_t *addr, uint32_t val, int64_t timeout_ns,
 {
 	struct lthread *t = thread_current();
 	struct bucket *b = bucket_of(addr);
+	uint32_t cur;
 	if (!bitset)
 		return -EINVAL;
+	/* Fault here, not under the bucket's lock. */
+	if (get_user(&cur, addr) < 0)
+		return -EFAULT;
 	spin_lock(&b->lock);
 	if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != val) {
 		spin_unlock(&b->lock);
@@ -312,7 +317,7 @@ static int64_t timeout_of(const struct l_timespec *ts, int absolute,
 {
 	if (!ts)
 		return -1;
-	int64_t ns = ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	int64_t ns = ts->tv_sec * 1000000000LL + ts->tv_nsec; /* a copy (sys_futex) */
 	if (absolute) {
 		ns -= abi->system_time(realtime ? MOAT_CLOCK_REALTIME
 						: MOAT_CLOCK_MONOTONIC);
@@ -352,6 +357,21 @@ long sys_futex(uint32_t *addr, int op, uint32_t val,
 {
 	int cmd = op & FUTEX_CMD_MASK;
 	int realtime = !!(op & FUTEX_CLOCK_REALTIME);
+	struct l_timespec tcopy;
+	if ((uint64_t)addr & 3)
+		return -EINVAL;
+	if (ts && (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)) {
+		if (copy_from_user(&tcopy, ts, sizeof(tcopy)) < 0)
+			return -EFAULT;
+		if (tcopy.tv_sec < 0 || tcopy.tv_nsec < 0 || tcopy.tv_nsec >= 1000000000)
+			return -EINVAL;
+		ts = &tcopy;
+	}
+	if (cmd == FUTEX_CMP_REQUEUE) {
+		uint32_t cur;
+		if (get_user(&cur, addr) < 0)
+			return -EFAULT;
+	}
 	if (!(op & FUTEX_PRIVATE_FLAG))
 		return shared_futex(addr, cmd, val, ts, realtime, val3);
 	switch (cmd) {
@@ -396,10 +416,11 @@ static long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t news
 	t->sig.ss_flags = 2; /* SS_DISABLE: a new thread has no altstack */
 	t->start.rsp = newsp;
 	t->fsbase = flags & CLONE_SETTLS ? tls : thread_current()->fsbase;
+	/* Bad addresses are ignored, as on Linux (it faults silently). */
 	if (flags & CLONE_PARENT_SETTID)
-		*ptid = t->tid;
+		put_user(ptid, t->tid);
 	if (flags & CLONE_CHILD_SETTID)
-		*ctid = t->tid;
+		put_user(ctid, t->tid);
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_tid = ctid;
 	long r = abi->vm_alloc(0, KSTACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
@@ -485,8 +506,8 @@ long sys_exit(int code)
 	struct lthread *t = thread_current();
 	if (unlink_thread(t))
 		abi->process_exit(code & 0xff, 0);
-	if (t->clear_tid) {
-		__atomic_store_n(t->clear_tid, 0, __ATOMIC_SEQ_CST);
+	if (t->clear_tid && put_user(t->clear_tid, 0) == 0) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		futex_wake((uint32_t *)t->clear_tid, 1, FUTEX_BITSET_MATCH_ANY);
 		/* glibc's pthread_join waits with a shared futex: wake that too */
 		abi->address_wait((uint32_t *)t->clear_tid, MOAT_ADDR_WAKE, 0x7fffffff, 0);

@@ -7,6 +7,7 @@
  */
 #include "libos.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 static uint32_t clock_of(int id)
 {
@@ -25,27 +26,29 @@ long sys_clock_gettime(int id, struct l_timespec *ts)
 	if (id < 0 || id > 11)
 		return -EINVAL;
 	long ns = abi->system_time(clock_of(id));
-	ts->tv_sec = ns / 1000000000;
-	ts->tv_nsec = ns % 1000000000;
-	return 0;
+	struct l_timespec t = { ns / 1000000000, ns % 1000000000 };
+	return copy_to_user(ts, &t, sizeof(t));
 }
 
 long sys_clock_getres(int id, struct l_timespec *ts)
 {
 	if (id < 0 || id > 11)
 		return -EINVAL;
-	if (ts)
-		ts->tv_sec = 0, ts->tv_nsec = 1;
-	return 0;
+	struct l_timespec t = { 0, 1 };
+	return ts ? copy_to_user(ts, &t, sizeof(t)) : 0;
 }
 
 long sys_gettimeofday(struct l_timeval *tv, void *tz)
 {
-	(void)tz;
 	if (tv) {
 		long ns = abi->system_time(MOAT_CLOCK_REALTIME);
-		tv->tv_sec = ns / 1000000000;
-		tv->tv_usec = (ns % 1000000000) / 1000;
+		struct l_timeval t = { ns / 1000000000, (ns % 1000000000) / 1000 };
+		if (copy_to_user(tv, &t, sizeof(t)) < 0)
+			return -EFAULT;
+	}
+	if (tz) { /* UTC, no daylight saving time */
+		int zone[2] = { 0, 0 };
+		return copy_to_user(tz, zone, sizeof(zone));
 	}
 	return 0;
 }
@@ -53,8 +56,8 @@ long sys_gettimeofday(struct l_timeval *tv, void *tz)
 long sys_time(long *t)
 {
 	long s = abi->system_time(MOAT_CLOCK_REALTIME) / 1000000000;
-	if (t)
-		*t = s;
+	if (t && put_user(t, s) < 0)
+		return -EFAULT;
 	return s;
 }
 
@@ -75,8 +78,9 @@ static long sleep_until(uint32_t clock, int64_t end, struct l_timespec *rem)
 		left = end - abi->system_time(clock);
 		if (rem) {
 			left = left < 0 ? 0 : left;
-			rem->tv_sec = left / 1000000000;
-			rem->tv_nsec = left % 1000000000;
+			struct l_timespec t = { left / 1000000000, left % 1000000000 };
+			if (copy_to_user(rem, &t, sizeof(t)) < 0)
+				return -EFAULT;
 		}
 		return -EINTR;
 	}
@@ -87,21 +91,27 @@ static int bad_time(const struct l_timespec *t)
 	return t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
 }
 
-long sys_nanosleep(const struct l_timespec *req, struct l_timespec *rem)
+long sys_nanosleep(const struct l_timespec *ureq, struct l_timespec *rem)
 {
-	if (bad_time(req))
+	struct l_timespec req;
+	if (copy_from_user(&req, ureq, sizeof(req)) < 0)
+		return -EFAULT;
+	if (bad_time(&req))
 		return -EINVAL;
 	return sleep_until(MOAT_CLOCK_MONOTONIC, abi->system_time(MOAT_CLOCK_MONOTONIC) +
-				req->tv_sec * 1000000000 + req->tv_nsec, rem);
+				req.tv_sec * 1000000000 + req.tv_nsec, rem);
 }
 
-long sys_clock_nanosleep(int id, int flags, const struct l_timespec *req,
+long sys_clock_nanosleep(int id, int flags, const struct l_timespec *ureq,
 			 struct l_timespec *rem)
 {
-	if (bad_time(req))
+	struct l_timespec req;
+	if (copy_from_user(&req, ureq, sizeof(req)) < 0)
+		return -EFAULT;
+	if (bad_time(&req))
 		return -EINVAL;
 	uint32_t c = clock_of(id);
-	int64_t want = req->tv_sec * 1000000000 + req->tv_nsec;
+	int64_t want = req.tv_sec * 1000000000 + req.tv_nsec;
 	if (flags & 1) /* TIMER_ABSTIME: no remainder */
 		return sleep_until(c, want, NULL);
 	return sleep_until(c, abi->system_time(c) + want, rem);
@@ -116,20 +126,21 @@ long sys_getrusage(int who, struct l_rusage *ru)
 {
 	if (who != 0 && who != -1 && who != 1)
 		return -EINVAL;
-	memset(ru, 0, sizeof(*ru));
+	struct l_rusage r = { 0 };
 	if (who != -1) {
 		long ns = abi->system_time(who == 1 ? MOAT_CLOCK_THREAD_CPU
 						    : MOAT_CLOCK_PROCESS_CPU);
-		ru->ru_utime = (struct l_timeval){ ns / 1000000000, ns % 1000000000 / 1000 };
+		r.ru_utime = (struct l_timeval){ ns / 1000000000, ns % 1000000000 / 1000 };
 	}
-	return 0;
+	return copy_to_user(ru, &r, sizeof(r));
 }
 
 /* times(2): clock ticks (USER_HZ, 100 a second), as getrusage splits
  * them; the result counts from an arbitrary point, as on Linux. */
 long sys_times(struct l_tms *tms)
 {
-	if (tms)
-		*tms = (struct l_tms){ .tms_utime = abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000 };
+	struct l_tms t = { .tms_utime = abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000 };
+	if (tms && copy_to_user(tms, &t, sizeof(t)) < 0)
+		return -EFAULT;
 	return abi->system_time(MOAT_CLOCK_MONOTONIC) / 10000000;
 }

@@ -264,6 +264,14 @@ struct moat_exception {
  * the PAL then resumes the thread at the changed ctx, as for app code. */
 #define MOAT_EXC_IN_PLATFORM 1
 
+/* Set by an upcall, with MOAT_EXC_IN_PLATFORM, on a fault (MEMFAULT,
+ * BUSERR) in platform code that it recovered from by changing ctx (a
+ * LibOS copy from or to the app that hit bad memory moves to code that
+ * returns EFAULT): the PAL resumes the changed ctx, which is still
+ * platform code, and the layers below see IN_PLATFORM, so none takes
+ * ctx for the app's. */
+#define MOAT_EXC_RESUME_CHANGED 2
+
 /* PAUSE: the LibOS's one cooperation with a checkpointer.
  *
  * The monitor asks for a checkpoint by raising a PAUSE exception (code 1)

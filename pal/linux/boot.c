@@ -164,6 +164,9 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 		.ctx = &ctx,
 	};
 	context_from_host(&ctx, &uc->mc);
+	/* A fault in the image (a LibOS copy from or to the app that hit bad
+	 * memory) resumes LibOS code: with its own host mask, not the app's. */
+	int platform_fault = sig != H_SIGSYS && in_pico(ctx.rip);
 	if (exc.kind == MOAT_EXC_PAUSE) {
 		exc.code = 1;
 		if (in_pico(ctx.rip))
@@ -183,9 +186,11 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 		exc.fault_addr = (uint64_t)si->addr;
 	}
 	pal_upcalls->exception(&exc);
-	if (exc.flags & MOAT_EXC_IN_PLATFORM)
+	if ((exc.flags & MOAT_EXC_IN_PLATFORM) && !(exc.flags & MOAT_EXC_RESUME_CHANGED))
 		return; /* back into the PAL, whose context is untouched */
 	context_to_host(&uc->mc, &ctx);
+	if (platform_fault && in_pico(ctx.rip))
+		return;
 	/* App code always runs with every host signal open: new threads and
 	 * forked children inherit the handler's full mask otherwise. */
 	uc->sigmask = 0;
@@ -201,9 +206,17 @@ static void install_handlers(void)
 		.restorer = (void *)pal_sigreturn,
 		.mask = ~0ULL, /* a trap inside the LibOS is fatal, not nested */
 	};
-	for (size_t i = 0; i < RT_ARRAY_LEN(sigs); i++)
+	for (size_t i = 0; i < RT_ARRAY_LEN(sigs); i++) {
+		/* Except SIGSEGV and SIGBUS while the LibOS handles a trapped
+		 * system call: a copy from or to the app that faults comes up
+		 * as an exception, and the LibOS returns EFAULT (libos/uaccess.c).
+		 * A fault in the fault handler itself stays fatal. */
+		sa.mask = sigs[i] == H_SIGSYS ? ~((1ULL << (H_SIGSEGV - 1)) | (1ULL << (H_SIGBUS - 1)))
+					      : ~0ULL;
 		if (host_rt_sigaction(sigs[i], &sa, 0) < 0)
 			pal_fatal("cannot install trap handlers");
+	}
+	sa.mask = ~0ULL;
 	/* Everything else that can be caught is the app's business: the
 	 * LibOS decides (ignore, default action, or the app's handler). */
 	sa.flags |= 0x10000000; /* SA_RESTART */
