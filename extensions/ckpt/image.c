@@ -373,36 +373,64 @@ static int find_runs(const struct ck_region *r, struct runs *rs, int final)
 	return bad;
 }
 
-static void put_runs(struct ck_out *o, const struct ck_region *r, const struct runs *rs)
+/* The zeros before a run's pages in an ALIGNED region, written at
+ * image offset 'at' (just after its struct moat_snap_run). */
+static uint64_t run_pad(int aligned, const struct moat_snap_run *run, uint64_t at)
 {
+	if (!aligned || run->npages < MOAT_SNAP_ALIGN_MIN)
+		return 0;
+	return (4096 - at % 4096) % 4096;
+}
+
+static void put_runs(struct ck_out *o, const struct ck_region *r, const struct runs *rs,
+		     int aligned)
+{
+	static const char zeros[4096];
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
 	for (uint32_t k = 0; k < rs->n; k++) {
 		ck_put(o, &rs->v[k], sizeof(rs->v[k]));
+		ck_put(o, zeros, run_pad(aligned, &rs->v[k], o->off));
 		ck_put(o, (const void *)(r->addr + rs->v[k].first * 4096), rs->v[k].npages * 4096);
 	}
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
 }
 
-static void put_region(struct ck_out *o, struct ck_region *r, const struct runs *rs)
+/* May region r's big runs be page-aligned (the flag ALIGNED)?  Only where
+ * the stream's offsets are the image's: process 1's snapshot. */
+static int may_align(const struct ck_region *r, const struct runs *rs, int final)
+{
+	return !final && !ck_is_forked_child && r->kind == MOAT_SNAP_ANON &&
+	       !(r->flags & MOAT_SNAP_REGION_SHARED) && !rs->base;
+}
+
+static void put_region(struct ck_out *o, struct ck_region *r, const struct runs *rs, int final)
 {
 	uint32_t ulen = r->uri ? (uint32_t)strlen(r->uri) : 0;
+	int aligned = may_align(r, rs, final);
 	struct moat_snap_region s = {
 		.addr = r->addr, .size = r->size, .prot = r->prot, .kind = r->kind,
-		.flags = r->flags | (rs->base ? MOAT_SNAP_REGION_BASE : 0), .nruns = rs->n,
-		.offset = r->offset, .uri_len = ulen,
+		.flags = r->flags | (rs->base ? MOAT_SNAP_REGION_BASE : 0) |
+			 (aligned ? MOAT_SNAP_REGION_ALIGNED : 0),
+		.nruns = rs->n, .offset = r->offset, .uri_len = ulen,
 	};
 	if (r->kind == MOAT_SNAP_FILE) {
 		struct moat_attr at = { 0 };
 		if (ck_below->stream_attr_query(r->uri, 0, &at) == 0)
 			s.file_size = at.size, s.file_mtime_ns = at.mtime_ns;
 	}
-	uint64_t len = sizeof(s) + ulen + rs->n * sizeof(struct moat_snap_run) + rs->bytes;
+	/* the padding depends on where each run lands: walk them */
+	uint64_t at = o->off + sizeof(struct moat_snap_rec) + sizeof(s) + ulen;
+	for (uint32_t k = 0; k < rs->n; k++) {
+		at += sizeof(struct moat_snap_run);
+		at += run_pad(aligned, &rs->v[k], at) + rs->v[k].npages * 4096;
+	}
+	uint64_t len = at - o->off - sizeof(struct moat_snap_rec);
 	ck_put_rec(o, MOAT_SNAP_REGION, len);
 	ck_put(o, &s, sizeof(s));
 	ck_put(o, r->uri, ulen);
-	put_runs(o, r, rs);
+	put_runs(o, r, rs, aligned);
 	ck_put_pad(o, len);
 }
 
@@ -599,7 +627,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		ck_put(&o, &timers[k], sizeof(timers[k]));
 	}
 	for (uint32_t i = 0; i < ck_nregions; i++)
-		put_region(&o, &ck_regions[i], &region_runs[i]);
+		put_region(&o, &ck_regions[i], &region_runs[i], final);
 	for (uint32_t t = 0; t < nthreads; t++)
 		put_thread(&o, &ck_threads[t]);
 	ck_put_rec(&o, MOAT_SNAP_END, 0);

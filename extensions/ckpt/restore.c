@@ -127,13 +127,40 @@ static void read_ref(struct in *in, const struct moat_snap_region *r,
 	get(&base, to, run->npages * 4096);
 }
 
+/* An ALIGNED region's big run: the zeros before its pages skipped, the
+ * pages mapped from the image copy-on-write (as read_ref maps a base's:
+ * the image is a sealed read-only file; the LibOS's MADV_DONTNEED puts
+ * fresh anonymous pages in), or copied if the mapping is refused or the
+ * budget of mappings is spent. */
+static void read_aligned(struct in *in, const struct moat_snap_region *r,
+			 const struct moat_snap_run *run, void *to, uint64_t *left)
+{
+	uint64_t pad = (4096 - in->off % 4096) % 4096, n = run->npages * 4096;
+	if (pad > *left || n > *left - pad)
+		fail("the image", ": a region's page runs are out of range", "");
+	in->off += pad, *left -= pad;
+	if (ref_maps < REF_MAPS &&
+	    ck_below->stream_map(in->h, to, in->off, n, r->prot | MOAT_PROT_READ | MOAT_PROT_WRITE,
+				 MOAT_MAP_FIXED) >= 0) {
+		ref_maps++;
+		in->off += n, *left -= n;
+		return;
+	}
+	get(in, to, n);
+	*left -= n;
+}
+
 static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t *left)
 {
 	uint64_t npages = r->size / 4096, next = 0;
 	int ref = (r->flags & MOAT_SNAP_REGION_REF) && r->kind != MOAT_SNAP_FILE &&
 		  !(r->flags & MOAT_SNAP_REGION_SHARED);
+	int aligned = (r->flags & MOAT_SNAP_REGION_ALIGNED) && r->kind == MOAT_SNAP_ANON &&
+		      !(r->flags & (MOAT_SNAP_REGION_SHARED | MOAT_SNAP_REGION_REF));
 	if ((r->flags & MOAT_SNAP_REGION_REF) && !ref)
 		fail("the image", ": a base reference on a shared or file region", "");
+	if ((r->flags & MOAT_SNAP_REGION_ALIGNED) && !aligned)
+		fail("the image", ": aligned pages in a region that cannot have them", "");
 	for (uint32_t k = 0; k < r->nruns; k++) {
 		struct moat_snap_run run;
 		if (*left < sizeof(run))
@@ -146,6 +173,8 @@ static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t 
 		void *to = (void *)(r->addr + run.first * 4096);
 		if (ref) {
 			read_ref(in, r, &run, to, left);
+		} else if (aligned && run.npages >= MOAT_SNAP_ALIGN_MIN) {
+			read_aligned(in, r, &run, to, left);
 		} else {
 			get(in, to, run.npages * 4096);
 			*left -= run.npages * 4096;
@@ -207,7 +236,8 @@ static void restore_region(struct in *in, void *state_start, void *state_end, ui
 	if (prot != r.prot && r.kind != MOAT_SNAP_IMAGE)
 		ck_below->vm_protect((void *)r.addr, r.size, r.prot);
 	if (r.kind != MOAT_SNAP_IMAGE) /* REF says where the pages came from, not what they are */
-		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags & ~MOAT_SNAP_REGION_REF,
+		ck_region_add(r.addr, r.size, r.prot, r.kind,
+			      r.flags & ~(MOAT_SNAP_REGION_REF | MOAT_SNAP_REGION_ALIGNED),
 			      r.uri_len ? uri : NULL, r.offset);
 	for (uint32_t i = 0; i < ck_nregions; i++)
 		if (ck_regions[i].addr == r.addr)
