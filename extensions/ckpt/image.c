@@ -8,7 +8,7 @@
  */
 #include "ckpt.h"
 
-void ck_put(struct ck_out *o, const void *p, uint64_t n)
+static void put_raw(struct ck_out *o, const void *p, uint64_t n)
 {
 	const char *s = p;
 	while (n && !o->failed) {
@@ -23,6 +23,54 @@ void ck_put(struct ck_out *o, const void *p, uint64_t n)
 		}
 		s += r, n -= (uint64_t)r, o->off += (uint64_t)r;
 	}
+}
+
+/* What the buffer holds goes out (before any read of the stream: the
+ * client answers only what it has). */
+static void ck_flush(struct ck_out *o)
+{
+	if (!o->blen)
+		return;
+	uint64_t end = o->off;
+	o->off -= o->blen;
+	put_raw(o, o->buf, o->blen);
+	o->off = end;
+	o->blen = 0;
+}
+
+/* A snapshot's records go out in writes of up to CK_OUT_BUF bytes, not
+ * one a field (some 200 writes for an idle shell).  Without memory for
+ * the buffer, unbuffered. */
+#define CK_OUT_BUF 65536
+static void buffer_on(struct ck_out *o)
+{
+	o->buf = ck_pages(CK_OUT_BUF);
+	o->bcap = o->buf ? CK_OUT_BUF : 0;
+	o->blen = 0;
+}
+
+static void buffer_off(struct ck_out *o)
+{
+	ck_flush(o);
+	if (o->buf)
+		ck_pages_free(o->buf, o->bcap);
+	o->buf = NULL, o->bcap = 0;
+}
+
+void ck_put(struct ck_out *o, const void *p, uint64_t n)
+{
+	if (o->buf && n <= o->bcap - o->blen) {
+		memcpy(o->buf + o->blen, p, n);
+		o->blen += (uint32_t)n, o->off += n;
+		return;
+	}
+	ck_flush(o);
+	if (o->buf && n < o->bcap) {
+		memcpy(o->buf, p, n);
+		o->blen = (uint32_t)n, o->off += n;
+		return;
+	}
+	put_raw(o, p, n);
 }
 
 void ck_put_rec(struct ck_out *o, uint32_t type, uint64_t len)
@@ -489,6 +537,7 @@ static int open_out(struct ck_out *o, int *request)
  * point of asking). */
 static int verdict(struct ck_out *o)
 {
+	buffer_off(o);
 	if (o->is_file)
 		return MOAT_SNAP_VERDICT_CONTINUE;
 	ck_below->stream_shutdown(o->h, MOAT_SHUT_WRITE);
@@ -586,6 +635,8 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		ck_below->object_close(o.h);
 		return MOAT_SNAP_VERDICT_CONTINUE; /* the client gave up */
 	}
+	if (request == MOAT_SNAP_REQ_SNAPSHOT && !final)
+		buffer_on(&o);
 	read_sync_states();
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
@@ -632,7 +683,9 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		put_thread(&o, &ck_threads[t]);
 	ck_put_rec(&o, MOAT_SNAP_END, 0);
 
+	ck_flush(&o);
 	int v = o.failed ? MOAT_SNAP_VERDICT_CONTINUE : verdict(&o);
+	buffer_off(&o);
 	if (o.failed)
 		ck_say("moat: checkpoint: ", ck_opt.out,
 		       ": writing the image failed; the picoprocess goes on", "");
