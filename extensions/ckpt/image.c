@@ -358,14 +358,33 @@ static int page_zero(const uint64_t *p)
 	return acc == 0;
 }
 
+/* The file's bytes are read CK_FILE_CHUNK at a time (a page at a time
+ * was ~500 reads for python3's code), into memory of the checkpointer's
+ * own (not the LibOS's data, which the image holds); bytes past the
+ * file's end read as zeros. */
+#define CK_FILE_CHUNK 65536
+static struct { char *buf; uint64_t off; int valid; } fchunk;
+
 static int page_as_file(moat_handle f, uint64_t off, const void *page)
 {
-	static char buf[4096];
-	long n = ck_below->stream_read(f, off, buf, sizeof(buf));
-	if (n < 0)
-		return 0;
-	memset(buf + n, 0, sizeof(buf) - (size_t)n);
-	return memcmp(buf, page, sizeof(buf)) == 0;
+	static char one[4096];
+	if (!fchunk.buf)
+		fchunk.buf = ck_pages(CK_FILE_CHUNK);
+	if (!fchunk.buf) { /* no memory: a page at a time */
+		long n = ck_below->stream_read(f, off, one, sizeof(one));
+		if (n < 0)
+			return 0;
+		memset(one + n, 0, sizeof(one) - (size_t)n);
+		return memcmp(one, page, sizeof(one)) == 0;
+	}
+	if (!fchunk.valid || off < fchunk.off || off - fchunk.off > CK_FILE_CHUNK - 4096) {
+		long n = ck_below->stream_read(f, off, fchunk.buf, CK_FILE_CHUNK);
+		if (n < 0)
+			return 0;
+		memset(fchunk.buf + n, 0, CK_FILE_CHUNK - (size_t)n);
+		fchunk.off = off, fchunk.valid = 1;
+	}
+	return memcmp(fchunk.buf + (off - fchunk.off), page, 4096) == 0;
 }
 
 static int run_push(struct runs *rs, uint64_t first, uint64_t n)
@@ -399,6 +418,7 @@ static int find_runs(const struct ck_region *r, struct runs *rs, int final)
 		return 0;
 	rs->base = final && r->kind != MOAT_SNAP_FILE && !(r->flags & MOAT_SNAP_REGION_SHARED);
 	moat_handle f = MOAT_NO_HANDLE;
+	fchunk.valid = 0; /* another file, or the same changed */
 	if (r->kind == MOAT_SNAP_FILE) {
 		long h = ck_below->stream_open(r->uri, MOAT_ACCESS_READ, 0, 0);
 		f = h < 0 ? MOAT_NO_HANDLE : (moat_handle)h;
