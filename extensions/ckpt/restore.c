@@ -15,6 +15,8 @@
 struct in {
 	moat_handle h;
 	uint64_t off, size;
+	char *win;            /* the image's: a window of it, or NULL */
+	uint64_t win_off, win_len;
 };
 
 static _Noreturn void fail(const char *a, const char *b, const char *c)
@@ -30,11 +32,45 @@ static const char *err_name(long r)
 	return n ? n : "error";
 }
 
+static void read_at(struct in *in, uint64_t off, char *d, uint64_t n)
+{
+	while (n) {
+		size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
+		long r = ck_below->stream_read(in->h, off, d, chunk);
+		if (r == -MOAT_EINTR)
+			continue;
+		if (r <= 0)
+			fail("the image", ": read failed: ", err_name(r));
+		d += r, n -= (uint64_t)r, off += (uint64_t)r;
+	}
+}
+
+/* Records are read through a window of CK_WIN bytes (one read where
+ * there were a dozen small ones a record); page runs as big as the
+ * window go straight to their place. */
+#define CK_WIN 65536
+static int from_window(struct in *in, void *p, uint64_t n)
+{
+	if (!in->win || n >= CK_WIN)
+		return 0;
+	if (in->off < in->win_off || in->off - in->win_off > in->win_len ||
+	    n > in->win_len - (in->off - in->win_off)) {
+		uint64_t len = in->size - in->off < CK_WIN ? in->size - in->off : CK_WIN;
+		read_at(in, in->off, in->win, len);
+		in->win_off = in->off, in->win_len = len;
+	}
+	memcpy(p, in->win + (in->off - in->win_off), n);
+	in->off += n;
+	return 1;
+}
+
 static void get(struct in *in, void *p, uint64_t n)
 {
 	char *d = p;
 	if (n > in->size - in->off || in->off > in->size)
 		fail("the image", " is truncated", "");
+	if (from_window(in, p, n))
+		return;
 	while (n) {
 		size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
 		long r = ck_below->stream_read(in->h, in->off, d, chunk);
@@ -580,6 +616,9 @@ static _Noreturn void restore_process(struct in *in, int first)
 	if (nthreads != info.nthreads)
 		fail("the image", ": its threads are missing", "");
 	ck_below->object_close(in->h);
+	if (in->win)
+		ck_pages_free(in->win, CK_WIN);
+	in->win = NULL;
 	close_base();
 	restore_handles();
 	ck_unlock();
@@ -817,7 +856,7 @@ void ck_resume(void)
 	struct moat_attr at;
 	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
 		fail(ck_opt.in, ": cannot see its size", "");
-	in = (struct in){ .h = (moat_handle)h, .size = at.size };
+	in = (struct in){ .h = (moat_handle)h, .size = at.size, .win = ck_pages(CK_WIN) };
 	open_base();
 	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
 	if (!streams)
