@@ -219,22 +219,55 @@ static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t 
 	}
 }
 
-static void map_file(const struct moat_snap_region *r, const char *uri, uint32_t prot)
+/* The file the last FILE region mapped, kept open for the next: a
+ * library's regions follow one another, and each open is a round trip
+ * to the monitor.  Closed before the handles come back (their numbers
+ * are the app's). */
+static struct {
+	long h;
+	uint32_t access;
+	uint64_t size;
+	int64_t mtime_ns;
+	int known;            /* size and mtime were seen */
+	char uri[MOAT_URI_MAX];
+} last_file = { .h = -1 };
+
+static void close_last_file(void)
 {
-	uint32_t shared = r->flags & MOAT_SNAP_REGION_SHARED;
-	long h = ck_below->stream_open(uri, shared && (r->prot & MOAT_PROT_WRITE) ?
-				       MOAT_ACCESS_RDWR : MOAT_ACCESS_READ, 0, 0);
+	if (last_file.h >= 0)
+		ck_below->object_close((moat_handle)last_file.h);
+	last_file.h = -1;
+}
+
+static long open_file(const char *uri, uint32_t access)
+{
+	if (last_file.h >= 0 && last_file.access == access && !strcmp(last_file.uri, uri))
+		return last_file.h;
+	close_last_file();
+	long h = ck_below->stream_open(uri, access, 0, 0);
 	if (h < 0)
 		fail(uri, ": cannot be opened again: ", err_name(h));
 	struct moat_attr at;
-	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) == 0 &&
-	    (at.size != r->file_size || at.mtime_ns != r->file_mtime_ns) && !shared)
+	last_file.known = ck_below->stream_attr_query_by_handle((moat_handle)h, &at) == 0;
+	last_file.size = at.size, last_file.mtime_ns = at.mtime_ns;
+	last_file.h = h, last_file.access = access;
+	size_t n = strlen(uri);
+	memcpy(last_file.uri, uri, n + 1); /* < MOAT_URI_MAX: restore_region checked */
+	return h;
+}
+
+static void map_file(const struct moat_snap_region *r, const char *uri, uint32_t prot)
+{
+	uint32_t shared = r->flags & MOAT_SNAP_REGION_SHARED;
+	long h = open_file(uri, shared && (r->prot & MOAT_PROT_WRITE) ? MOAT_ACCESS_RDWR
+								       : MOAT_ACCESS_READ);
+	if (last_file.known && !shared &&
+	    (last_file.size != r->file_size || last_file.mtime_ns != r->file_mtime_ns))
 		fail(uri, ": changed since the checkpoint (its pages are mapped from it)", "");
 	long m = ck_below->stream_map((moat_handle)h, (void *)r->addr, r->offset, r->size, prot,
 				      MOAT_MAP_NOREPLACE | (shared ? MOAT_MAP_SHARED : 0));
 	if (m < 0)
 		fail(uri, ": cannot be mapped at its address again: ", err_name(m));
-	ck_below->object_close((moat_handle)h);
 }
 
 static void restore_region(struct in *in, void *state_start, void *state_end, uint64_t len)
@@ -619,6 +652,7 @@ static _Noreturn void restore_process(struct in *in, int first)
 	if (in->win)
 		ck_pages_free(in->win, CK_WIN);
 	in->win = NULL;
+	close_last_file();
 	close_base();
 	restore_handles();
 	ck_unlock();
