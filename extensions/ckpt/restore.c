@@ -289,7 +289,12 @@ static void restore_region(struct in *in, void *state_start, void *state_end, ui
 		if (r.addr != (uint64_t)state_start ||
 		    r.addr + r.size != (uint64_t)state_end)
 			fail("the image", ": taken by another build of moat-pico", "");
-		memset(state_start, 0, r.size);
+		/* Fresh zero pages in place of the LibOS's (which have not
+		 * run: their bss untouched): a memset would fault in every
+		 * page of it, some 128 of them, most to stay zero. */
+		if (ck_below->vm_alloc(state_start, r.size, MOAT_PROT_READ | MOAT_PROT_WRITE,
+				       MOAT_MAP_FIXED) < 0)
+			memset(state_start, 0, r.size);
 	} else if (r.kind == MOAT_SNAP_ANON) {
 		long a = ck_below->vm_alloc((void *)r.addr, r.size, prot,
 					    MOAT_MAP_NOREPLACE |
