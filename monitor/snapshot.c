@@ -169,12 +169,29 @@ static int check_ref(struct walk *w, uint32_t i, const struct moat_snap_run *run
 	return 0;
 }
 
-/* The runs of a region: ascending, inside it, each with its pages. */
+/* An ALIGNED region's big run: the zeros that put its pages at a
+ * multiple of 4096 in the image ('abs': the image offset of b).  The
+ * bytes they take, or -1. */
+static int64_t check_pad(struct walk *w, uint32_t i, const unsigned char *b, uint64_t left,
+			 uint64_t abs)
+{
+	uint64_t pad = (MOAT_SNAP_PAGE - abs % MOAT_SNAP_PAGE) % MOAT_SNAP_PAGE;
+	if (pad > left)
+		return bad(w, "run %u: its alignment runs past the end of the record", i);
+	for (uint64_t k = 0; k < pad; k++)
+		if (b[k])
+			return bad(w, "run %u: its alignment is not zero", i);
+	return (int64_t)pad;
+}
+
+/* The runs of a region: ascending, inside it, each with its pages;
+ * 'abs' is the image offset of b. */
 static int check_runs(struct walk *w, const struct moat_snap_region *r, const unsigned char *b,
-		      uint64_t len)
+		      uint64_t len, uint64_t abs)
 {
 	uint64_t at = 0, next_page = 0, pages = r->size / MOAT_SNAP_PAGE;
 	int ref = (r->flags & MOAT_SNAP_REGION_REF) != 0;
+	int aligned = (r->flags & MOAT_SNAP_REGION_ALIGNED) != 0;
 	for (uint32_t i = 0; i < r->nruns; i++) {
 		struct moat_snap_run run;
 		uint64_t here;
@@ -194,6 +211,12 @@ static int check_runs(struct walk *w, const struct moat_snap_region *r, const un
 		if (ref && check_ref(w, i, &run, b + at, len - at, &here) < 0)
 			return -1;
 		at += ref ? sizeof(uint64_t) : 0;
+		if (aligned && run.npages >= MOAT_SNAP_ALIGN_MIN) {
+			int64_t pad = check_pad(w, i, b + at, len - at, abs + at);
+			if (pad < 0)
+				return -1;
+			at += (uint64_t)pad;
+		}
 		if (here > (len - at) / MOAT_SNAP_PAGE)
 			return bad(w, "run %u: %" PRIu64 " pages past the end of the record", i,
 				   run.npages);
@@ -214,10 +237,17 @@ static int check_region(struct walk *w, const unsigned char *b, uint64_t len)
 	memcpy(&r, b, sizeof(r));
 	if (r.kind < MOAT_SNAP_ANON || r.kind > MOAT_SNAP_IMAGE)
 		return bad(w, "unknown kind %u", r.kind);
+	/* ALIGNED only in an image: a migration's FINAL never carries it
+	 * (its offsets are the stream's, not the merged image's) */
 	uint32_t known = MOAT_SNAP_REGION_SHARED | (w->allow_base ? MOAT_SNAP_REGION_BASE : 0) |
-			 (w->allow_ref ? MOAT_SNAP_REGION_REF : 0);
+			 (w->allow_ref ? MOAT_SNAP_REGION_REF : 0) |
+			 (w->allow_base ? 0 : MOAT_SNAP_REGION_ALIGNED);
 	if (r.zero || (r.flags & ~known))
 		return bad(w, "reserved bits set");
+	if ((r.flags & MOAT_SNAP_REGION_ALIGNED) &&
+	    ((r.flags & (MOAT_SNAP_REGION_SHARED | MOAT_SNAP_REGION_REF)) ||
+	     r.kind != MOAT_SNAP_ANON))
+		return bad(w, "the aligned flag on a shared or base region, or one not of kind ANON");
 	if ((r.flags & (MOAT_SNAP_REGION_BASE | MOAT_SNAP_REGION_REF)) &&
 	    ((r.flags & MOAT_SNAP_REGION_SHARED) || r.kind == MOAT_SNAP_FILE))
 		return bad(w, "the base flag on a shared or file region");
@@ -238,7 +268,8 @@ static int check_region(struct walk *w, const unsigned char *b, uint64_t len)
 	w->have_region = 1;
 	w->region_end = r.addr + r.size;
 	w->nregions++;
-	return check_runs(w, &r, b + sizeof(r) + r.uri_len, len - sizeof(r) - r.uri_len);
+	return check_runs(w, &r, b + sizeof(r) + r.uri_len, len - sizeof(r) - r.uri_len,
+			  w->off + sizeof(struct moat_snap_rec) + sizeof(r) + r.uri_len);
 }
 
 static int check_thread(struct walk *w, const unsigned char *b, uint64_t len)

@@ -345,11 +345,15 @@ refused "a saved /tmp shorter than its scratch_len is refused" \
 mkdir seeds && "$MKSNAP" seeds seeds
 bad=""
 for f in seeds/*; do
-	case $f in seeds/valid|seeds/error) want=ok ;; *) want=refused ;; esac
+	case $f in seeds/valid|seeds/error|seeds/aligned) want=ok ;; *) want=refused ;; esac
 	got=$("$MKSNAP" check "$f" >/dev/null 2>&1 && echo ok || echo refused)
 	[ "$got" = "$want" ] || bad="$bad $f:$got"
 done
 check_eq "lengths near 2^64 (record, buffered, pages, region size) are refused, valid ones pass" "" "$bad"
+check_eq "a page-aligned run (ALIGNED region) passes the check" ok "$("$MKSNAP" check seeds/aligned)"
+check_eq "  ... and one whose alignment padding is not zero is refused, in one line" \
+	"record 2 at offset 168 (REGION): run 0: its alignment is not zero" \
+	"$("$MKSNAP" check seeds/aligned-pad)"
 
 # -------------------------- the saved /tmp: round trip and hostile archives
 SCR=$BUILD/host/scratch_archive

@@ -149,9 +149,11 @@ void ck_threads_go(void);                 /* let them jump into the app */
 /* The stream the image goes to. */
 struct ck_out {
 	moat_handle h;
-	uint64_t off;       /* for a file; a socket has no offsets */
+	uint64_t off;       /* bytes put so far (a file's: where they go) */
 	int is_file;
 	int failed;
+	char *buf;          /* a snapshot's: small puts gathered, or NULL */
+	uint32_t blen, bcap;
 };
 void ck_put(struct ck_out *o, const void *p, uint64_t n);
 void ck_put_rec(struct ck_out *o, uint32_t type, uint64_t len);

@@ -8,7 +8,7 @@
  */
 #include "ckpt.h"
 
-void ck_put(struct ck_out *o, const void *p, uint64_t n)
+static void put_raw(struct ck_out *o, const void *p, uint64_t n)
 {
 	const char *s = p;
 	while (n && !o->failed) {
@@ -23,6 +23,54 @@ void ck_put(struct ck_out *o, const void *p, uint64_t n)
 		}
 		s += r, n -= (uint64_t)r, o->off += (uint64_t)r;
 	}
+}
+
+/* What the buffer holds goes out (before any read of the stream: the
+ * client answers only what it has). */
+static void ck_flush(struct ck_out *o)
+{
+	if (!o->blen)
+		return;
+	uint64_t end = o->off;
+	o->off -= o->blen;
+	put_raw(o, o->buf, o->blen);
+	o->off = end;
+	o->blen = 0;
+}
+
+/* A snapshot's records go out in writes of up to CK_OUT_BUF bytes, not
+ * one a field (some 200 writes for an idle shell).  Without memory for
+ * the buffer, unbuffered. */
+#define CK_OUT_BUF 65536
+static void buffer_on(struct ck_out *o)
+{
+	o->buf = ck_pages(CK_OUT_BUF);
+	o->bcap = o->buf ? CK_OUT_BUF : 0;
+	o->blen = 0;
+}
+
+static void buffer_off(struct ck_out *o)
+{
+	ck_flush(o);
+	if (o->buf)
+		ck_pages_free(o->buf, o->bcap);
+	o->buf = NULL, o->bcap = 0;
+}
+
+void ck_put(struct ck_out *o, const void *p, uint64_t n)
+{
+	if (o->buf && n <= o->bcap - o->blen) {
+		memcpy(o->buf + o->blen, p, n);
+		o->blen += (uint32_t)n, o->off += n;
+		return;
+	}
+	ck_flush(o);
+	if (o->buf && n < o->bcap) {
+		memcpy(o->buf, p, n);
+		o->blen = (uint32_t)n, o->off += n;
+		return;
+	}
+	put_raw(o, p, n);
 }
 
 void ck_put_rec(struct ck_out *o, uint32_t type, uint64_t len)
@@ -310,14 +358,33 @@ static int page_zero(const uint64_t *p)
 	return acc == 0;
 }
 
+/* The file's bytes are read CK_FILE_CHUNK at a time (a page at a time
+ * was ~500 reads for python3's code), into memory of the checkpointer's
+ * own (not the LibOS's data, which the image holds); bytes past the
+ * file's end read as zeros. */
+#define CK_FILE_CHUNK 65536
+static struct { char *buf; uint64_t off; int valid; } fchunk;
+
 static int page_as_file(moat_handle f, uint64_t off, const void *page)
 {
-	static char buf[4096];
-	long n = ck_below->stream_read(f, off, buf, sizeof(buf));
-	if (n < 0)
-		return 0;
-	memset(buf + n, 0, sizeof(buf) - (size_t)n);
-	return memcmp(buf, page, sizeof(buf)) == 0;
+	static char one[4096];
+	if (!fchunk.buf)
+		fchunk.buf = ck_pages(CK_FILE_CHUNK);
+	if (!fchunk.buf) { /* no memory: a page at a time */
+		long n = ck_below->stream_read(f, off, one, sizeof(one));
+		if (n < 0)
+			return 0;
+		memset(one + n, 0, sizeof(one) - (size_t)n);
+		return memcmp(one, page, sizeof(one)) == 0;
+	}
+	if (!fchunk.valid || off < fchunk.off || off - fchunk.off > CK_FILE_CHUNK - 4096) {
+		long n = ck_below->stream_read(f, off, fchunk.buf, CK_FILE_CHUNK);
+		if (n < 0)
+			return 0;
+		memset(fchunk.buf + n, 0, CK_FILE_CHUNK - (size_t)n);
+		fchunk.off = off, fchunk.valid = 1;
+	}
+	return memcmp(fchunk.buf + (off - fchunk.off), page, 4096) == 0;
 }
 
 static int run_push(struct runs *rs, uint64_t first, uint64_t n)
@@ -351,6 +418,7 @@ static int find_runs(const struct ck_region *r, struct runs *rs, int final)
 		return 0;
 	rs->base = final && r->kind != MOAT_SNAP_FILE && !(r->flags & MOAT_SNAP_REGION_SHARED);
 	moat_handle f = MOAT_NO_HANDLE;
+	fchunk.valid = 0; /* another file, or the same changed */
 	if (r->kind == MOAT_SNAP_FILE) {
 		long h = ck_below->stream_open(r->uri, MOAT_ACCESS_READ, 0, 0);
 		f = h < 0 ? MOAT_NO_HANDLE : (moat_handle)h;
@@ -373,36 +441,64 @@ static int find_runs(const struct ck_region *r, struct runs *rs, int final)
 	return bad;
 }
 
-static void put_runs(struct ck_out *o, const struct ck_region *r, const struct runs *rs)
+/* The zeros before a run's pages in an ALIGNED region, written at
+ * image offset 'at' (just after its struct moat_snap_run). */
+static uint64_t run_pad(int aligned, const struct moat_snap_run *run, uint64_t at)
 {
+	if (!aligned || run->npages < MOAT_SNAP_ALIGN_MIN)
+		return 0;
+	return (4096 - at % 4096) % 4096;
+}
+
+static void put_runs(struct ck_out *o, const struct ck_region *r, const struct runs *rs,
+		     int aligned)
+{
+	static const char zeros[4096];
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
 	for (uint32_t k = 0; k < rs->n; k++) {
 		ck_put(o, &rs->v[k], sizeof(rs->v[k]));
+		ck_put(o, zeros, run_pad(aligned, &rs->v[k], o->off));
 		ck_put(o, (const void *)(r->addr + rs->v[k].first * 4096), rs->v[k].npages * 4096);
 	}
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, r->prot);
 }
 
-static void put_region(struct ck_out *o, struct ck_region *r, const struct runs *rs)
+/* May region r's big runs be page-aligned (the flag ALIGNED)?  Only where
+ * the stream's offsets are the image's: process 1's snapshot. */
+static int may_align(const struct ck_region *r, const struct runs *rs, int final)
+{
+	return !final && !ck_is_forked_child && r->kind == MOAT_SNAP_ANON &&
+	       !(r->flags & MOAT_SNAP_REGION_SHARED) && !rs->base;
+}
+
+static void put_region(struct ck_out *o, struct ck_region *r, const struct runs *rs, int final)
 {
 	uint32_t ulen = r->uri ? (uint32_t)strlen(r->uri) : 0;
+	int aligned = may_align(r, rs, final);
 	struct moat_snap_region s = {
 		.addr = r->addr, .size = r->size, .prot = r->prot, .kind = r->kind,
-		.flags = r->flags | (rs->base ? MOAT_SNAP_REGION_BASE : 0), .nruns = rs->n,
-		.offset = r->offset, .uri_len = ulen,
+		.flags = r->flags | (rs->base ? MOAT_SNAP_REGION_BASE : 0) |
+			 (aligned ? MOAT_SNAP_REGION_ALIGNED : 0),
+		.nruns = rs->n, .offset = r->offset, .uri_len = ulen,
 	};
 	if (r->kind == MOAT_SNAP_FILE) {
 		struct moat_attr at = { 0 };
 		if (ck_below->stream_attr_query(r->uri, 0, &at) == 0)
 			s.file_size = at.size, s.file_mtime_ns = at.mtime_ns;
 	}
-	uint64_t len = sizeof(s) + ulen + rs->n * sizeof(struct moat_snap_run) + rs->bytes;
+	/* the padding depends on where each run lands: walk them */
+	uint64_t at = o->off + sizeof(struct moat_snap_rec) + sizeof(s) + ulen;
+	for (uint32_t k = 0; k < rs->n; k++) {
+		at += sizeof(struct moat_snap_run);
+		at += run_pad(aligned, &rs->v[k], at) + rs->v[k].npages * 4096;
+	}
+	uint64_t len = at - o->off - sizeof(struct moat_snap_rec);
 	ck_put_rec(o, MOAT_SNAP_REGION, len);
 	ck_put(o, &s, sizeof(s));
 	ck_put(o, r->uri, ulen);
-	put_runs(o, r, rs);
+	put_runs(o, r, rs, aligned);
 	ck_put_pad(o, len);
 }
 
@@ -461,6 +557,7 @@ static int open_out(struct ck_out *o, int *request)
  * point of asking). */
 static int verdict(struct ck_out *o)
 {
+	buffer_off(o);
 	if (o->is_file)
 		return MOAT_SNAP_VERDICT_CONTINUE;
 	ck_below->stream_shutdown(o->h, MOAT_SHUT_WRITE);
@@ -558,6 +655,8 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		ck_below->object_close(o.h);
 		return MOAT_SNAP_VERDICT_CONTINUE; /* the client gave up */
 	}
+	if (request == MOAT_SNAP_REQ_SNAPSHOT && !final)
+		buffer_on(&o);
 	read_sync_states();
 	for (int h = 3; h < CK_MAX_HANDLES; h++) {
 		struct ck_handle *c = &ck_handles[h];
@@ -599,12 +698,14 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 		ck_put(&o, &timers[k], sizeof(timers[k]));
 	}
 	for (uint32_t i = 0; i < ck_nregions; i++)
-		put_region(&o, &ck_regions[i], &region_runs[i]);
+		put_region(&o, &ck_regions[i], &region_runs[i], final);
 	for (uint32_t t = 0; t < nthreads; t++)
 		put_thread(&o, &ck_threads[t]);
 	ck_put_rec(&o, MOAT_SNAP_END, 0);
 
+	ck_flush(&o);
 	int v = o.failed ? MOAT_SNAP_VERDICT_CONTINUE : verdict(&o);
+	buffer_off(&o);
 	if (o.failed)
 		ck_say("moat: checkpoint: ", ck_opt.out,
 		       ": writing the image failed; the picoprocess goes on", "");

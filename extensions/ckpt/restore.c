@@ -15,6 +15,8 @@
 struct in {
 	moat_handle h;
 	uint64_t off, size;
+	char *win;            /* the image's: a window of it, or NULL */
+	uint64_t win_off, win_len;
 };
 
 static _Noreturn void fail(const char *a, const char *b, const char *c)
@@ -30,11 +32,45 @@ static const char *err_name(long r)
 	return n ? n : "error";
 }
 
+static void read_at(struct in *in, uint64_t off, char *d, uint64_t n)
+{
+	while (n) {
+		size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
+		long r = ck_below->stream_read(in->h, off, d, chunk);
+		if (r == -MOAT_EINTR)
+			continue;
+		if (r <= 0)
+			fail("the image", ": read failed: ", err_name(r));
+		d += r, n -= (uint64_t)r, off += (uint64_t)r;
+	}
+}
+
+/* Records are read through a window of CK_WIN bytes (one read where
+ * there were a dozen small ones a record); page runs as big as the
+ * window go straight to their place. */
+#define CK_WIN 65536
+static int from_window(struct in *in, void *p, uint64_t n)
+{
+	if (!in->win || n >= CK_WIN)
+		return 0;
+	if (in->off < in->win_off || in->off - in->win_off > in->win_len ||
+	    n > in->win_len - (in->off - in->win_off)) {
+		uint64_t len = in->size - in->off < CK_WIN ? in->size - in->off : CK_WIN;
+		read_at(in, in->off, in->win, len);
+		in->win_off = in->off, in->win_len = len;
+	}
+	memcpy(p, in->win + (in->off - in->win_off), n);
+	in->off += n;
+	return 1;
+}
+
 static void get(struct in *in, void *p, uint64_t n)
 {
 	char *d = p;
 	if (n > in->size - in->off || in->off > in->size)
 		fail("the image", " is truncated", "");
+	if (from_window(in, p, n))
+		return;
 	while (n) {
 		size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
 		long r = ck_below->stream_read(in->h, in->off, d, chunk);
@@ -127,13 +163,40 @@ static void read_ref(struct in *in, const struct moat_snap_region *r,
 	get(&base, to, run->npages * 4096);
 }
 
+/* An ALIGNED region's big run: the zeros before its pages skipped, the
+ * pages mapped from the image copy-on-write (as read_ref maps a base's:
+ * the image is a sealed read-only file; the LibOS's MADV_DONTNEED puts
+ * fresh anonymous pages in), or copied if the mapping is refused or the
+ * budget of mappings is spent. */
+static void read_aligned(struct in *in, const struct moat_snap_region *r,
+			 const struct moat_snap_run *run, void *to, uint64_t *left)
+{
+	uint64_t pad = (4096 - in->off % 4096) % 4096, n = run->npages * 4096;
+	if (pad > *left || n > *left - pad)
+		fail("the image", ": a region's page runs are out of range", "");
+	in->off += pad, *left -= pad;
+	if (ref_maps < REF_MAPS &&
+	    ck_below->stream_map(in->h, to, in->off, n, r->prot | MOAT_PROT_READ | MOAT_PROT_WRITE,
+				 MOAT_MAP_FIXED) >= 0) {
+		ref_maps++;
+		in->off += n, *left -= n;
+		return;
+	}
+	get(in, to, n);
+	*left -= n;
+}
+
 static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t *left)
 {
 	uint64_t npages = r->size / 4096, next = 0;
 	int ref = (r->flags & MOAT_SNAP_REGION_REF) && r->kind != MOAT_SNAP_FILE &&
 		  !(r->flags & MOAT_SNAP_REGION_SHARED);
+	int aligned = (r->flags & MOAT_SNAP_REGION_ALIGNED) && r->kind == MOAT_SNAP_ANON &&
+		      !(r->flags & (MOAT_SNAP_REGION_SHARED | MOAT_SNAP_REGION_REF));
 	if ((r->flags & MOAT_SNAP_REGION_REF) && !ref)
 		fail("the image", ": a base reference on a shared or file region", "");
+	if ((r->flags & MOAT_SNAP_REGION_ALIGNED) && !aligned)
+		fail("the image", ": aligned pages in a region that cannot have them", "");
 	for (uint32_t k = 0; k < r->nruns; k++) {
 		struct moat_snap_run run;
 		if (*left < sizeof(run))
@@ -146,6 +209,8 @@ static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t 
 		void *to = (void *)(r->addr + run.first * 4096);
 		if (ref) {
 			read_ref(in, r, &run, to, left);
+		} else if (aligned && run.npages >= MOAT_SNAP_ALIGN_MIN) {
+			read_aligned(in, r, &run, to, left);
 		} else {
 			get(in, to, run.npages * 4096);
 			*left -= run.npages * 4096;
@@ -154,22 +219,55 @@ static void read_runs(struct in *in, const struct moat_snap_region *r, uint64_t 
 	}
 }
 
-static void map_file(const struct moat_snap_region *r, const char *uri, uint32_t prot)
+/* The file the last FILE region mapped, kept open for the next: a
+ * library's regions follow one another, and each open is a round trip
+ * to the monitor.  Closed before the handles come back (their numbers
+ * are the app's). */
+static struct {
+	long h;
+	uint32_t access;
+	uint64_t size;
+	int64_t mtime_ns;
+	int known;            /* size and mtime were seen */
+	char uri[MOAT_URI_MAX];
+} last_file = { .h = -1 };
+
+static void close_last_file(void)
 {
-	uint32_t shared = r->flags & MOAT_SNAP_REGION_SHARED;
-	long h = ck_below->stream_open(uri, shared && (r->prot & MOAT_PROT_WRITE) ?
-				       MOAT_ACCESS_RDWR : MOAT_ACCESS_READ, 0, 0);
+	if (last_file.h >= 0)
+		ck_below->object_close((moat_handle)last_file.h);
+	last_file.h = -1;
+}
+
+static long open_file(const char *uri, uint32_t access)
+{
+	if (last_file.h >= 0 && last_file.access == access && !strcmp(last_file.uri, uri))
+		return last_file.h;
+	close_last_file();
+	long h = ck_below->stream_open(uri, access, 0, 0);
 	if (h < 0)
 		fail(uri, ": cannot be opened again: ", err_name(h));
 	struct moat_attr at;
-	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) == 0 &&
-	    (at.size != r->file_size || at.mtime_ns != r->file_mtime_ns) && !shared)
+	last_file.known = ck_below->stream_attr_query_by_handle((moat_handle)h, &at) == 0;
+	last_file.size = at.size, last_file.mtime_ns = at.mtime_ns;
+	last_file.h = h, last_file.access = access;
+	size_t n = strlen(uri);
+	memcpy(last_file.uri, uri, n + 1); /* < MOAT_URI_MAX: restore_region checked */
+	return h;
+}
+
+static void map_file(const struct moat_snap_region *r, const char *uri, uint32_t prot)
+{
+	uint32_t shared = r->flags & MOAT_SNAP_REGION_SHARED;
+	long h = open_file(uri, shared && (r->prot & MOAT_PROT_WRITE) ? MOAT_ACCESS_RDWR
+								       : MOAT_ACCESS_READ);
+	if (last_file.known && !shared &&
+	    (last_file.size != r->file_size || last_file.mtime_ns != r->file_mtime_ns))
 		fail(uri, ": changed since the checkpoint (its pages are mapped from it)", "");
 	long m = ck_below->stream_map((moat_handle)h, (void *)r->addr, r->offset, r->size, prot,
 				      MOAT_MAP_NOREPLACE | (shared ? MOAT_MAP_SHARED : 0));
 	if (m < 0)
 		fail(uri, ": cannot be mapped at its address again: ", err_name(m));
-	ck_below->object_close((moat_handle)h);
 }
 
 static void restore_region(struct in *in, void *state_start, void *state_end, uint64_t len)
@@ -191,7 +289,12 @@ static void restore_region(struct in *in, void *state_start, void *state_end, ui
 		if (r.addr != (uint64_t)state_start ||
 		    r.addr + r.size != (uint64_t)state_end)
 			fail("the image", ": taken by another build of moat-pico", "");
-		memset(state_start, 0, r.size);
+		/* Fresh zero pages in place of the LibOS's (which have not
+		 * run: their bss untouched): a memset would fault in every
+		 * page of it, some 128 of them, most to stay zero. */
+		if (ck_below->vm_alloc(state_start, r.size, MOAT_PROT_READ | MOAT_PROT_WRITE,
+				       MOAT_MAP_FIXED) < 0)
+			memset(state_start, 0, r.size);
 	} else if (r.kind == MOAT_SNAP_ANON) {
 		long a = ck_below->vm_alloc((void *)r.addr, r.size, prot,
 					    MOAT_MAP_NOREPLACE |
@@ -207,7 +310,8 @@ static void restore_region(struct in *in, void *state_start, void *state_end, ui
 	if (prot != r.prot && r.kind != MOAT_SNAP_IMAGE)
 		ck_below->vm_protect((void *)r.addr, r.size, r.prot);
 	if (r.kind != MOAT_SNAP_IMAGE) /* REF says where the pages came from, not what they are */
-		ck_region_add(r.addr, r.size, r.prot, r.kind, r.flags & ~MOAT_SNAP_REGION_REF,
+		ck_region_add(r.addr, r.size, r.prot, r.kind,
+			      r.flags & ~(MOAT_SNAP_REGION_REF | MOAT_SNAP_REGION_ALIGNED),
 			      r.uri_len ? uri : NULL, r.offset);
 	for (uint32_t i = 0; i < ck_nregions; i++)
 		if (ck_regions[i].addr == r.addr)
@@ -550,6 +654,10 @@ static _Noreturn void restore_process(struct in *in, int first)
 	if (nthreads != info.nthreads)
 		fail("the image", ": its threads are missing", "");
 	ck_below->object_close(in->h);
+	if (in->win)
+		ck_pages_free(in->win, CK_WIN);
+	in->win = NULL;
+	close_last_file();
 	close_base();
 	restore_handles();
 	ck_unlock();
@@ -787,7 +895,7 @@ void ck_resume(void)
 	struct moat_attr at;
 	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
 		fail(ck_opt.in, ": cannot see its size", "");
-	in = (struct in){ .h = (moat_handle)h, .size = at.size };
+	in = (struct in){ .h = (moat_handle)h, .size = at.size, .win = ck_pages(CK_WIN) };
 	open_base();
 	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
 	if (!streams)

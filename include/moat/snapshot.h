@@ -189,6 +189,18 @@ enum moat_snap_region_kind {
 #define MOAT_SNAP_REGION_SHARED 1 /* MOAT_MAP_SHARED */
 #define MOAT_SNAP_REGION_BASE   2 /* migration stream only: see below */
 #define MOAT_SNAP_REGION_REF    4 /* a received image only: see below */
+#define MOAT_SNAP_REGION_ALIGNED 8 /* a snapshot's big runs page-aligned: below */
+
+/* In a REGION with MOAT_SNAP_REGION_ALIGNED (private anonymous memory,
+ * never with SHARED, BASE or REF), each run of at least
+ * MOAT_SNAP_ALIGN_MIN pages has zero bytes between its struct
+ * moat_snap_run and its pages, as many (0 to 4095) as put its pages at a
+ * multiple of 4096 from the start of the image; shorter runs have none.
+ * A resume then maps such a run from the image copy-on-write rather than
+ * copying it: its time goes with the runs, not the pages.  The
+ * checkpointer of process 1 sets it when writing a snapshot (where its
+ * stream's offsets are the image's); the check verifies every padding. */
+#define MOAT_SNAP_ALIGN_MIN 16
 
 /* In a REGION with MOAT_SNAP_REGION_REF, each struct moat_snap_run is
  * followed by a u64: MOAT_SNAP_REF_INLINE, then its pages as in any

@@ -9,7 +9,8 @@
  * keep the promises its readers (moat checkpoint, moat inspect) rely on:
  * walking it with moat_snap_next stays inside it and ends at END, every
  * record's body is inside it, a STREAM's URI and buffered bytes and a
- * REGION's runs are inside their record, and INFO's counts are true.
+ * REGION's runs are inside their record (an ALIGNED region's big runs
+ * with their pages on a page of the image), and INFO's counts are true.
  *
  * moat_snap_check_ref (REF regions allowed, as moat receive makes them)
  * refuses in one line too, and accepts whatever moat_snap_check does.
@@ -56,7 +57,16 @@ static void walk(const unsigned char *img, size_t len)
 				if (at + sizeof(run) > r->len)
 					__builtin_trap();
 				memcpy(&run, body + at, sizeof(run));
-				at += sizeof(run) + run.npages * MOAT_SNAP_PAGE;
+				at += sizeof(run);
+				/* ALIGNED: a big run's pages begin on a page of the image */
+				if ((g.flags & MOAT_SNAP_REGION_ALIGNED) &&
+				    run.npages >= MOAT_SNAP_ALIGN_MIN) {
+					size_t abs = (size_t)(body - img) + at;
+					at += (MOAT_SNAP_PAGE - abs % MOAT_SNAP_PAGE) % MOAT_SNAP_PAGE;
+					if (((size_t)(body - img) + at) % MOAT_SNAP_PAGE)
+						__builtin_trap();
+				}
+				at += run.npages * MOAT_SNAP_PAGE;
 				if (at > r->len || (run.first + run.npages) * MOAT_SNAP_PAGE > g.size)
 					__builtin_trap();
 			}

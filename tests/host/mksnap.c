@@ -2,7 +2,11 @@
  * mksnap.c -- hand-made checkpoint images and snapshot packages for the
  * host side's tests (tests/test_snapshot_host.sh) and the fuzz seeds.
  *
- *   mksnap image [--error TEXT] [--bad]      a raw image on stdout
+ *   mksnap image [--error TEXT] [--bad] [--aligned|--bad-pad]
+ *                                            a raw image on stdout (--aligned:
+ *                                            its region ALIGNED, a run of 16
+ *                                            pages; --bad-pad: its padding
+ *                                            not zero)
  *   mksnap check FILE                        moat_snap_check: "ok" or the fault
  *   mksnap package OUT.mpk --pico FILE [--dep NAME=VERSION]... [--error TEXT]
  *          [--bad] [--entry PATH]            a snapshot package
@@ -52,16 +56,19 @@ static void rec(struct buf *b, uint32_t type, const void *body, size_t n)
 	put(b, zero, (8 - n % 8) % 8);
 }
 
-static struct buf image(const char *error, int badcount)
+/* aligned: the region is ALIGNED with a run of MOAT_SNAP_ALIGN_MIN pages
+ * (its pages on a page of the image); 2: a byte of its padding not zero. */
+static struct buf image_as(const char *error, int badcount, int aligned)
 {
 	struct buf b = { 0 };
 	struct moat_snap_header h = { .version = MOAT_SNAP_VERSION };
 	memcpy(h.magic, MOAT_SNAP_MAGIC, 8);
 	put(&b, &h, sizeof(h));
+	uint64_t npages = aligned ? MOAT_SNAP_ALIGN_MIN : 1;
 	struct moat_snap_info info = { .taken_ns = 1700000000000000000ll, .nthreads = 1,
-				       .nregions = 1, .nstreams = 1, .memory = 4096 };
+				       .nregions = 1, .nstreams = 1, .memory = npages * 4096 };
 	if (badcount)
-		info.memory = 8192;
+		info.memory += 4096;
 	rec(&b, MOAT_SNAP_INFO, &info, sizeof(info));
 	if (error) {
 		rec(&b, MOAT_SNAP_ERROR, error, strlen(error));
@@ -78,14 +85,24 @@ static struct buf image(const char *error, int badcount)
 	put(&s, "abc", 3);
 	rec(&b, MOAT_SNAP_STREAM, s.p, s.n);
 	struct buf r = { 0 };
-	struct moat_snap_region reg = { .addr = 0x10000000, .size = 2 * 4096, .prot = 3,
-					.kind = MOAT_SNAP_ANON, .nruns = 1 };
-	struct moat_snap_run run = { .first = 1, .npages = 1 };
+	struct moat_snap_region reg = { .addr = 0x10000000, .size = (npages + 1) * 4096,
+					.prot = 3, .kind = MOAT_SNAP_ANON, .nruns = 1,
+					.flags = aligned ? MOAT_SNAP_REGION_ALIGNED : 0 };
+	struct moat_snap_run run = { .first = 1, .npages = npages };
 	static unsigned char page[4096];
 	memset(page, 0x5a, sizeof(page));
 	put(&r, &reg, sizeof(reg));
 	put(&r, &run, sizeof(run));
-	put(&r, page, sizeof(page));
+	if (aligned) { /* the body begins after this record's header */
+		size_t at = b.n + sizeof(struct moat_snap_rec) + r.n;
+		size_t pad = (4096 - at % 4096) % 4096;
+		static const unsigned char zeros[4096];
+		put(&r, zeros, pad);
+		if (aligned == 2 && pad)
+			r.p[r.n - 1] = 1;
+	}
+	for (uint64_t i = 0; i < npages; i++)
+		put(&r, page, sizeof(page));
 	rec(&b, MOAT_SNAP_REGION, r.p, r.n);
 	struct buf t = { 0 };
 	struct moat_snap_thread th = { .fpsize = 512 };
@@ -99,6 +116,11 @@ static struct buf image(const char *error, int badcount)
 	free(r.p);
 	free(t.p);
 	return b;
+}
+
+static struct buf image(const char *error, int badcount)
+{
+	return image_as(error, badcount, 0);
 }
 
 static int write_file(const char *path, const void *p, size_t n)
@@ -151,6 +173,13 @@ static int seeds(const char *dir)
 	free(c);
 	free(b.p);
 	free(e.p);
+	/* an ALIGNED region's big run, and its padding not zero */
+	for (int a = 1; a <= 2; a++) {
+		struct buf g = image_as(NULL, 0, a);
+		snprintf(path, sizeof(path), "%s/%s", dir, a == 1 ? "aligned" : "aligned-pad");
+		write_file(path, g.p, g.n);
+		free(g.p);
+	}
 	return 0;
 }
 
@@ -259,13 +288,17 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "image")) {
 		const char *error = NULL;
-		int bad = 0;
+		int bad = 0, aligned = 0;
 		for (int i = 2; i < argc; i++)
 			if (!strcmp(argv[i], "--error") && i + 1 < argc)
 				error = argv[++i];
 			else if (!strcmp(argv[i], "--bad"))
 				bad = 1;
-		struct buf b = image(error, bad);
+			else if (!strcmp(argv[i], "--aligned"))
+				aligned = aligned ? aligned : 1;
+			else if (!strcmp(argv[i], "--bad-pad"))
+				aligned = 2;
+		struct buf b = image_as(error, bad, aligned);
 		fwrite(b.p, 1, b.n, stdout);
 		free(b.p);
 		return 0;
