@@ -78,6 +78,7 @@ static long ms_since(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+
 /* ---- addresses: HOST:PORT, [V6]:PORT or unix:PATH ---- */
 
 struct addr {
@@ -233,9 +234,26 @@ struct src {
 	struct moat_mig *parse;
 	struct timespec t0, pause;
 	int paused;
+	unsigned final_seen;     /* reads since the pause (MOAT_MIG_TRACE) */
 	uint64_t prev_pages;
 	char err[1024];
 };
+
+/* MOAT_MIG_TRACE=1: where the downtime goes, as steps after the pause
+ * (bench/migrate.sh --trace shows them). */
+static void trace(const struct src *s, const char *what)
+{
+	static int on = -1;
+	if (on < 0)
+		on = getenv("MOAT_MIG_TRACE") && *getenv("MOAT_MIG_TRACE") == '1';
+	if (on && s->paused) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double ms = (double)(now.tv_sec - s->pause.tv_sec) * 1e3 +
+			    (double)(now.tv_nsec - s->pause.tv_nsec) / 1e6;
+		fprintf(stderr, "moat: migrate: trace: %.1f ms after the pause: %s\n", ms, what);
+	}
+}
 
 static void usage_migrate(FILE *f)
 {
@@ -342,6 +360,7 @@ static int answer_round(struct src *s)
 		snprintf(s->err, sizeof(s->err), "%s", why);
 		return -1;
 	}
+	trace(s, "paused (the monitor answered)");
 	return 0;
 }
 
@@ -416,9 +435,13 @@ static int pump(struct src *s)
 				 n == 0 ? "closed the stream" : strerror(errno));
 			return -1;
 		}
+		if (s->paused && !s->final_seen++)
+			trace(s, "the final image's first bytes");
 		int done = relay(s, buf, (size_t)n);
-		if (done)
+		if (done) {
+			trace(s, "the final image's END sent");
 			return done < 0 ? -1 : 0;
+		}
 	}
 }
 
@@ -447,6 +470,7 @@ static int send_scratch(struct src *s)
 		snprintf(s->err, sizeof(s->err), "sending its /tmp to the target: %s",
 			 strerror(errno));
 	moat_snap_blob_free(&b);
+	trace(s, "its /tmp sent");
 	if (r < 0 && wait_fd(s->net, POLLIN, 0) > 0)
 		return target_spoke(s); /* it refused meanwhile: its reason is better */
 	return r;
@@ -466,6 +490,7 @@ static int conclude(struct src *s)
 		snprintf(s->err, sizeof(s->err), "%s; it goes on here", why);
 		return -1;
 	}
+	trace(s, "the target said running");
 	if (strcmp(line, "running")) {
 		snprintf(s->err, sizeof(s->err), "the target refused: %s",
 			 strncmp(line, "error ", 6) ? line : line + 6);
