@@ -89,6 +89,7 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
+[ -z "${MIG_KEEP:-}" ] || trap - EXIT
 
 MD=$W/mig_dirty
 gcc -static -O2 -Wall -Wextra -o "$MD" "$ROOT/bench/mig_dirty.c" || die "cannot build bench/mig_dirty.c"
@@ -119,7 +120,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	src=$!
 	LIVE[$src]=1
 	wait_for "$W/src$i.out" '^ready$' $src "the source (moat run of mig_dirty)"
-	timeout $TMO "$MOAT" receive --listen "unix:$sock" --ro "$MD" \
+	MOAT_MIG_TRACE=$TRACE timeout $TMO "$MOAT" receive --listen "unix:$sock" --ro "$MD" \
 		</dev/null >"$W/dst$i.out" 2>"$W/dst$i.err" &
 	dst=$!
 	LIVE[$dst]=1
@@ -158,7 +159,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	[ "$(grep -c '^[0-9]* [0-9]*$' "$W/dst$i.out")" -gt 0 ] || die "the moved app printed no stamp"
 	gap+=("$g")
 	say "  ${line#moat: migrate: $name: }; the app saw a gap of $g ms"
-	[ "$TRACE" = 0 ] || sed -n 's/^moat: migrate: trace: /    /p' "$W/m$i.err" >&2
+	[ "$TRACE" = 0 ] || sed -n 's/^moat: \(migrate\|receive\): trace: /    \1: /p' "$W/m$i.err" "$W/dst$i.err" >&2
 	rm -f "$W/src$i.out" "$W/dst$i.out"
 done
 emit mig_total_ms "${total[@]}"

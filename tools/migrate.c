@@ -1002,6 +1002,24 @@ static void remove_package(struct rx *r)
 /* Signals for moat receive go to the moat run it started, which passes
  * them on as moat run does; a terminal's own SIGINT or SIGQUIT reached
  * that child already (same process group). */
+/* MOAT_MIG_TRACE=1: the target's steps after the stream's END. */
+static void rx_trace(const char *what)
+{
+	static struct timespec end;
+	static int on = -1;
+	if (on < 0) {
+		on = getenv("MOAT_MIG_TRACE") && *getenv("MOAT_MIG_TRACE") == '1';
+		clock_gettime(CLOCK_MONOTONIC, &end);
+	}
+	if (on) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		fprintf(stderr, "moat: receive: trace: %.1f ms after the END: %s\n",
+			(double)(now.tv_sec - end.tv_sec) * 1e3 +
+				(double)(now.tv_nsec - end.tv_nsec) / 1e6, what);
+	}
+}
+
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
@@ -1100,6 +1118,7 @@ static int supervise(struct rx *r, pid_t pid, struct watch *w)
 			close(w->running_r);
 			w->running_r = -1;
 			if (k == 1 && c == 'R') {
+				rx_trace("the resumed app runs");
 				w->ran = 1;
 				remove_package(r);
 				fprintf(stderr, "moat: receive: it runs here now\n");
@@ -1175,12 +1194,14 @@ int moat_cmd_receive(int argc, char **argv)
 		goto out;
 	}
 	if (take_hello(&r) < 0 || take_manifest(&r) < 0 || take_stream(&r) < 0 ||
-	    take_scratch(&r) < 0 || make_package(&r) < 0) {
+	    (rx_trace("the stream's END"), take_scratch(&r) < 0) ||
+	    (rx_trace("its /tmp taken"), make_package(&r) < 0)) {
 		fprintf(stderr, "moat: receive: %s\n", r.err);
 		if (r.net >= 0)
 			put_error(r.net, r.err);
 		goto out;
 	}
+	rx_trace("the package made");
 	rc = resume(&r);
 out:
 	remove_package(&r);
