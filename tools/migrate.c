@@ -711,6 +711,24 @@ static int accept_one(struct rx *r)
 	return 0;
 }
 
+/* MOAT_MIG_TRACE=1: the target's steps after the stream's END. */
+static void rx_trace(const char *what)
+{
+	static struct timespec end;
+	static int on = -1;
+	if (on < 0) {
+		on = getenv("MOAT_MIG_TRACE") && *getenv("MOAT_MIG_TRACE") == '1';
+		clock_gettime(CLOCK_MONOTONIC, &end);
+	}
+	if (on) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		fprintf(stderr, "moat: receive: trace: %.1f ms after the END: %s\n",
+			(double)(now.tv_sec - end.tv_sec) * 1e3 +
+				(double)(now.tv_nsec - end.tv_nsec) / 1e6, what);
+	}
+}
+
 static int take_hello(struct rx *r)
 {
 	struct mig_hello h;
@@ -953,6 +971,20 @@ static char *package_manifest(struct rx *r, size_t *tlen)
  * (moat_run_adopt); and a package of the manifest alone in a private
  * directory, for moat run to resolve its dependencies as for any
  * snapshot.  Nothing is compressed or hashed while the app is stopped. */
+/* Where the package goes: $TMPDIR, else a tmpfs.  It lives only until
+ * the app runs, but moat_package_write fsyncs it, and on a disk that is
+ * inside the downtime (4-20 ms on an ext4 /tmp here, 0.02 ms on tmpfs). */
+static const char *package_dir(void)
+{
+	const char *t = getenv("TMPDIR");
+	if (t && *t)
+		return t;
+	struct stat st;
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK | X_OK) == 0)
+		return "/dev/shm";
+	return "/tmp";
+}
+
 static int make_package(struct rx *r)
 {
 	const struct moat_mig_stats *st = moat_mig_stats(r->parse);
@@ -966,13 +998,14 @@ static int make_package(struct rx *r)
 		snprintf(r->err, sizeof(r->err), "a malformed migration stream: %s", why);
 		return -1;
 	}
+	rx_trace("the image merged");
 	moat_mig_free(r->parse); /* the image and r->base_fd hold what it kept */
 	r->parse = NULL;
 	if (seal(r->img_fd) < 0) {
 		snprintf(r->err, sizeof(r->err), "sealing the image: %s", strerror(errno));
 		return -1;
 	}
-	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	const char *tmp = package_dir();
 	snprintf(r->dir, sizeof(r->dir), "%s/moat-receive.XXXXXX", tmp);
 	if (!mkdtemp(r->dir)) { /* mode 0700: the manifest names the app */
 		snprintf(r->err, sizeof(r->err), "%s: %s", r->dir, strerror(errno));
@@ -1002,24 +1035,6 @@ static void remove_package(struct rx *r)
 /* Signals for moat receive go to the moat run it started, which passes
  * them on as moat run does; a terminal's own SIGINT or SIGQUIT reached
  * that child already (same process group). */
-/* MOAT_MIG_TRACE=1: the target's steps after the stream's END. */
-static void rx_trace(const char *what)
-{
-	static struct timespec end;
-	static int on = -1;
-	if (on < 0) {
-		on = getenv("MOAT_MIG_TRACE") && *getenv("MOAT_MIG_TRACE") == '1';
-		clock_gettime(CLOCK_MONOTONIC, &end);
-	}
-	if (on) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		fprintf(stderr, "moat: receive: trace: %.1f ms after the END: %s\n",
-			(double)(now.tv_sec - end.tv_sec) * 1e3 +
-				(double)(now.tv_nsec - end.tv_nsec) / 1e6, what);
-	}
-}
-
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
