@@ -4,7 +4,7 @@
 # that it dirties at RATE (10) MB/s, to a `moat receive --listen
 # unix:PATH` on the same host.
 #
-#   bench/migrate.sh [--runs N] [--smoke] [--mib MIB] [--rate MB_S]
+#   bench/migrate.sh [--runs N] [--smoke] [--mib MIB] [--rate MB_S] [--trace]
 #
 # Result lines go to stdout (bench/run.sh keeps them in RESULTS/mig.txt,
 # bench/report.py renders them in section 10), in bench/ckpt_criu.sh's
@@ -26,20 +26,22 @@
 # the app's counter goes on across the move with no gap and no repeat,
 # and the moved app ends with "heap ok" (its whole heap checked) and
 # status 0.  Medians of N runs (default 3; --smoke: 1).  Progress goes to
-# stderr.  Environment: MOAT (default build/moat).
+# stderr; --trace adds where each run's downtime went (MOAT_MIG_TRACE).
+# Environment: MOAT (default build/moat).
 set -eu
 set -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 MOAT=${MOAT:-$BUILD/moat}
-RUNS=3 MIB=256 RATE=10
+RUNS=3 MIB=256 RATE=10 TRACE=0
 TMO=120
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) RUNS=${2:?--runs needs a number}; shift ;;
 	--smoke) RUNS=1 ;;
+	--trace) TRACE=1 ;;
 	--mib) MIB=${2:?--mib needs a number}; shift ;;
 	--rate) RATE=${2:?--rate needs a number}; shift ;;
 	-h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -87,6 +89,7 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
+[ -z "${MIG_KEEP:-}" ] || trap - EXIT
 
 MD=$W/mig_dirty
 gcc -static -O2 -Wall -Wextra -o "$MD" "$ROOT/bench/mig_dirty.c" || die "cannot build bench/mig_dirty.c"
@@ -117,7 +120,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	src=$!
 	LIVE[$src]=1
 	wait_for "$W/src$i.out" '^ready$' $src "the source (moat run of mig_dirty)"
-	timeout $TMO "$MOAT" receive --listen "unix:$sock" --ro "$MD" \
+	MOAT_MIG_TRACE=$TRACE timeout $TMO "$MOAT" receive --listen "unix:$sock" --ro "$MD" \
 		</dev/null >"$W/dst$i.out" 2>"$W/dst$i.err" &
 	dst=$!
 	LIVE[$dst]=1
@@ -125,7 +128,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	# Half a second of dirtying first: the rounds meet a running writer.
 	wait_for "$W/src$i.out" '^[0-9]+ 300$' $src "the source"
 	st=0
-	timeout $TMO "$MOAT" migrate "$name" --to "unix:$sock" >"$W/m$i.out" 2>"$W/m$i.err" || st=$?
+	MOAT_MIG_TRACE=$TRACE timeout $TMO "$MOAT" migrate "$name" --to "unix:$sock" >"$W/m$i.out" 2>"$W/m$i.err" || st=$?
 	[ $st -eq 0 ] || die "moat migrate exited with status $st: $(tail -c 400 "$W/m$i.err")"
 	line=$(grep -E "^moat: migrate: $name: running at " "$W/m$i.err" || true)
 	[ -n "$line" ] || die "moat migrate printed no summary line: $(tail -c 400 "$W/m$i.err")"
@@ -156,6 +159,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	[ "$(grep -c '^[0-9]* [0-9]*$' "$W/dst$i.out")" -gt 0 ] || die "the moved app printed no stamp"
 	gap+=("$g")
 	say "  ${line#moat: migrate: $name: }; the app saw a gap of $g ms"
+	[ "$TRACE" = 0 ] || sed -n 's/^moat: \(migrate\|receive\): trace: /    \1: /p' "$W/m$i.err" "$W/dst$i.err" >&2
 	rm -f "$W/src$i.out" "$W/dst$i.out"
 done
 emit mig_total_ms "${total[@]}"

@@ -16,6 +16,13 @@
  * meanwhile faults, and the fault lands in ck_precopy_exception, which
  * skips the page (the final image, taken with every thread stopped, is
  * what counts).
+ *
+ * At the stop every page must be hashed again, and that is most of the
+ * downtime: so the thread, instead of leaving at the client's 'F', waits
+ * for the final image to begin and hashes the app's anonymous memory
+ * together with the pausing thread, chunk by chunk (see "the final
+ * pass").  The pausing thread claims chunks too, so it finishes alone if
+ * the helper has gone.
  */
 #include "ckpt.h"
 
@@ -23,6 +30,8 @@
 #define PC_STACK (64u << 10)
 #define PC_TABLE_MIN (1u << 14)           /* slots; a power of two */
 #define PC_FINAL_WAIT_NS 5000000000LL     /* from the final pause to the 'F' */
+#define FP_CHUNK 256                      /* pages a claim; a multiple of 64 */
+#define FP_HELP_NS 2000000000LL           /* the helper waits this long for the stop */
 
 struct pc_slot { uint64_t addr, digest; };  /* addr 0: free */
 
@@ -130,6 +139,161 @@ static void table_forget(void)
 	table = NULL, table_cap = table_used = 0;
 }
 
+/* --- the final pass --- */
+
+/* A range of anonymous memory hashed at the stop; its pages are bits
+ * [first, first + npages) of fp_diff, first a multiple of FP_CHUNK so
+ * that a chunk lies in one range and its bitmap words are one thread's. */
+struct fp_range { uint64_t addr, npages, first; };
+
+static struct fp_range *fp_ranges;
+static uint32_t fp_nranges;
+static uint64_t *fp_diff;                 /* 1: the page differs from the base */
+static void *fp_block;                    /* fp_ranges and fp_diff */
+static size_t fp_block_size;
+static uint64_t fp_nchunks, fp_next, fp_done; /* chunks: all, claimed, hashed */
+static uint32_t fp_go;                    /* 0 wait, 1 hash, 2 leave */
+static int fp_ok;                         /* fp_diff is this stop's */
+
+/* The range holding bit idx (the ranges are sorted by first). */
+static const struct fp_range *fp_range_of(uint64_t idx)
+{
+	uint32_t lo = 0, hi = fp_nranges;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
+		if (fp_ranges[mid].first <= idx)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &fp_ranges[lo];
+}
+
+/* Claim chunks and hash their pages until none is left. */
+static void fp_work(void)
+{
+	uint64_t k;
+	while ((k = __atomic_fetch_add(&fp_next, 1, __ATOMIC_ACQ_REL)) < fp_nchunks) {
+		uint64_t idx = k * FP_CHUNK;
+		const struct fp_range *r = fp_range_of(idx);
+		uint64_t p = idx - r->first, end = p + FP_CHUNK;
+		if (end > r->npages)
+			end = r->npages;
+		for (; p < end; p++) {
+			uint64_t addr = r->addr + p * 4096;
+			if (!known(addr, ck_page_digest((const void *)addr)))
+				fp_diff[(r->first + p) / 64] |= 1ull << ((r->first + p) % 64);
+		}
+		__atomic_fetch_add(&fp_done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void fp_release(uint32_t go)
+{
+	__atomic_store_n(&fp_go, go, __ATOMIC_RELEASE);
+}
+
+/* The pre-copy thread after the 'F': help with the final pass, then
+ * leave (at once if the stop takes no image; after FP_HELP_NS if it
+ * never comes: the pausing thread then hashes alone).  It waits by
+ * yielding, not in a blocking downcall: those open every host signal,
+ * and a PAUSE or an app's signal taken by this thread would end the
+ * picoprocess (ck_precopy_exception).  The stop follows the 'F' within
+ * milliseconds. */
+static void fp_help(void)
+{
+	int64_t end = ck_below->system_time(MOAT_CLOCK_MONOTONIC) + FP_HELP_NS;
+	uint32_t go;
+	while (!(go = __atomic_load_n(&fp_go, __ATOMIC_ACQUIRE)) &&
+	       ck_below->system_time(MOAT_CLOCK_MONOTONIC) < end)
+		ck_below->thread_yield();
+	if (go == 1)
+		fp_work();
+}
+
+/* Anonymous private memory readable now: what the final pass hashes.
+ * Not the LibOS's data (MOAT_SNAP_IMAGE): the checkpointer itself writes
+ * there until find_runs hashes it, page by page, as before. */
+static int fp_eligible(const struct ck_region *r)
+{
+	return r->kind == MOAT_SNAP_ANON && !(r->flags & MOAT_SNAP_REGION_SHARED) && r->dirty &&
+	       (r->prot & MOAT_PROT_READ);
+}
+
+/* List the ranges and the bitmap.  0, or -1 (no memory). */
+static int fp_plan(void)
+{
+	uint32_t n = 0;
+	uint64_t bits = 0;
+	for (uint32_t i = 0; i < ck_nregions; i++)
+		if (fp_eligible(&ck_regions[i]))
+			n++, bits += (ck_regions[i].size / 4096 + FP_CHUNK - 1) / FP_CHUNK * FP_CHUNK;
+	if (!n)
+		return -1;
+	size_t rsize = (n * sizeof(struct fp_range) + 63) & ~(size_t)63;
+	fp_block_size = (rsize + bits / 8 + 4095) & ~(size_t)4095;
+	if (!(fp_block = ck_pages(fp_block_size)))
+		return -1;
+	fp_ranges = fp_block, fp_diff = (uint64_t *)((char *)fp_block + rsize);
+	fp_nranges = 0, bits = 0;
+	for (uint32_t i = 0; i < ck_nregions; i++) {
+		const struct ck_region *r = &ck_regions[i];
+		if (!fp_eligible(r))
+			continue;
+		fp_ranges[fp_nranges++] = (struct fp_range){ r->addr, r->size / 4096, bits };
+		bits += (r->size / 4096 + FP_CHUNK - 1) / FP_CHUNK * FP_CHUNK;
+	}
+	fp_nchunks = bits / FP_CHUNK;
+	return 0;
+}
+
+/* The final pass, by the pausing thread with the pre-copy thread's help:
+ * every thread of the app is stopped, so the pages hold still. */
+static void fp_run(void)
+{
+	if (fp_plan() < 0) {
+		fp_release(2);
+		return;
+	}
+	__atomic_store_n(&fp_next, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fp_done, 0, __ATOMIC_RELAXED);
+	fp_release(1);
+	fp_work();
+	while (__atomic_load_n(&fp_done, __ATOMIC_ACQUIRE) < fp_nchunks)
+		ck_below->thread_yield(); /* the helper is in its last chunk */
+	fp_ok = 1;
+}
+
+/* The final pass's word on the page at addr: 1 same, 0 differs, -1 not
+ * hashed by it. */
+static int fp_same(uint64_t addr)
+{
+	if (!fp_ok || addr < fp_ranges[0].addr)
+		return -1;
+	uint32_t lo = 0, hi = fp_nranges;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
+		if (fp_ranges[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const struct fp_range *r = &fp_ranges[lo];
+	if (addr >= r->addr + r->npages * 4096)
+		return -1;
+	uint64_t b = r->first + (addr - r->addr) / 4096;
+	return !(fp_diff[b / 64] >> (b % 64) & 1);
+}
+
+static void fp_forget(void)
+{
+	if (__atomic_load_n(&fp_go, __ATOMIC_ACQUIRE) == 0)
+		fp_release(2); /* no final pass: the helper leaves */
+	if (fp_block)
+		ck_pages_free(fp_block, fp_block_size);
+	fp_block = NULL, fp_ranges = NULL, fp_diff = NULL, fp_nranges = 0, fp_ok = 0;
+}
+
 /* --- rounds --- */
 
 static int flush(void)
@@ -234,6 +398,7 @@ static _Noreturn void precopy_main(void)
 			continue;
 		if (c == MOAT_SNAP_ROUND_FINAL) {
 			__atomic_store_n(&state, CK_MIG_FINAL, __ATOMIC_SEQ_CST);
+			fp_help();
 			ck_below->thread_exit(&thread_alive);
 		}
 		break;
@@ -263,6 +428,8 @@ int ck_precopy_start(const struct ck_out *o)
 		return -1;
 	mig_out = *o;
 	batch_n = 0;
+	fp_forget();
+	fp_go = 0, fp_done = fp_next = fp_nchunks = 0;
 	__atomic_store_n(&state, CK_MIG_PRECOPY, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&thread_alive, 1, __ATOMIC_SEQ_CST);
 	long h = ck_below->thread_create(&thread_gs, thread_stack, PC_STACK, MOAT_THREAD_QUIET);
@@ -295,11 +462,15 @@ int ck_mig_final(struct ck_out *o)
 
 int ck_mig_same(uint64_t addr)
 {
-	return known(addr, ck_page_digest((const void *)addr));
+	if (!fp_ok && fp_go == 0)
+		fp_run(); /* the first page asked: all at once, on two threads */
+	int same = fp_same(addr);
+	return same >= 0 ? same : known(addr, ck_page_digest((const void *)addr));
 }
 
 void ck_mig_end(void)
 {
+	fp_forget();
 	table_forget();
 	__atomic_store_n(&state, CK_MIG_NONE, __ATOMIC_SEQ_CST);
 }
