@@ -665,7 +665,10 @@ static long set_attr_at(int dirfd, const char *upath, int flags, uint32_t mask,
 {
 	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
 	long r;
-	if (upath == NULL || (upath[0] == 0 && (flags & AT_EMPTY_PATH))) {
+	char first = 0;
+	if (upath && get_user(&first, upath) < 0)
+		return -EFAULT;
+	if (upath == NULL || (first == 0 && (flags & AT_EMPTY_PATH))) {
 		struct file *f = fd_file(dirfd);
 		if (!f)
 			return -EBADF;
@@ -694,7 +697,7 @@ long sys_chmod(const char *path, int mode)
 long sys_fchmod(int fd, int mode)
 {
 	struct moat_attr a = { .mode = (uint32_t)mode & 07777 };
-	return set_attr_at(fd, "", AT_EMPTY_PATH, MOAT_ATTR_MODE, &a);
+	return set_attr_at(fd, NULL, AT_EMPTY_PATH, MOAT_ATTR_MODE, &a);
 }
 
 #define UTIME_NOW_K ((1L << 30) - 1)
@@ -759,18 +762,21 @@ long sys_utime(const char *path, const long *times)
 
 /* Ownership stays the host's; inside, changing it to what it already is
  * succeeds and anything else is refused rather than faked. */
+static long chown_check(long r, const struct moat_attr *a, int uid, int gid)
+{
+	if (r < 0)
+		return r;
+	if ((uid != -1 && (uint32_t)uid != a->uid) || (gid != -1 && (uint32_t)gid != a->gid)) {
+		klog("chown to %d:%d refused: the host owner is %u:%u", uid, gid, a->uid, a->gid);
+		return -EPERM;
+	}
+	return a->writable ? 0 : -EROFS;
+}
+
 long sys_fchownat(int dirfd, const char *path, int uid, int gid, int flags)
 {
 	struct moat_attr a;
-	long r = path && path[0] ? at_attr(dirfd, path, flags, &a)
-				 : at_attr(dirfd, "", AT_EMPTY_PATH, &a);
-	if (r < 0)
-		return r;
-	if ((uid != -1 && (uint32_t)uid != a.uid) || (gid != -1 && (uint32_t)gid != a.gid)) {
-		klog("chown to %d:%d refused: the host owner is %u:%u", uid, gid, a.uid, a.gid);
-		return -EPERM;
-	}
-	return a.writable ? 0 : -EROFS;
+	return chown_check(at_attr(dirfd, path, flags, &a), &a, uid, gid);
 }
 
 long sys_chown(const char *path, int uid, int gid)
@@ -785,7 +791,8 @@ long sys_lchown(const char *path, int uid, int gid)
 
 long sys_fchown(int fd, int uid, int gid)
 {
-	return sys_fchownat(fd, "", uid, gid, AT_EMPTY_PATH);
+	struct moat_attr a;
+	return chown_check(fd_attr(fd, &a), &a, uid, gid);
 }
 
 long sys_symlinkat(const char *target, int dirfd, const char *upath)

@@ -1012,11 +1012,6 @@ int libos_fast_syscall(struct moat_context *ctx)
 	return 0;
 }
 
-static int in_pico(uint64_t rip)
-{
-	return rip >= boot->image_start && rip < boot->image_end;
-}
-
 /* A synchronous host trap.  Returns 1 if it was the fast path's: a
  * signal to deliver (ud2 at libos_fast_escalate), or another thread
  * running into a page being patched. */
@@ -1056,13 +1051,6 @@ int rewrite_fault(struct moat_exception *e)
 		if (vma_lookup(e->fault_addr, &v) && (v.prot & MOAT_PROT_EXEC) &&
 		    thread_retry_fault(c->rip, __atomic_load_n(&patch_epoch, __ATOMIC_SEQ_CST)) <= 100)
 			return 1;
-	}
-	if (in_pico(c->rip) && rewrite_enabled()) {
-		/* A fault in the LibOS or PAL: on the trap path it would have
-		 * hit a blocked signal and ended the process; it still does. */
-		klog("fault in the LibOS at %p (addr %p)", (void *)c->rip, (void *)e->fault_addr);
-		die_by_signal(e->kind == MOAT_EXC_MEMFAULT ? 11 : e->kind == MOAT_EXC_BUSERR ? 7 :
-			      e->kind == MOAT_EXC_ARITH ? 8 : 4);
 	}
 	return 0;
 }

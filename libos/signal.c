@@ -370,7 +370,8 @@ void signal_fault(struct moat_exception *e)
 		 * can resume LibOS code. */
 		klog("fault in the LibOS at %p (addr %p)", (void *)e->ctx->rip,
 		     (void *)e->fault_addr);
-		die_by_signal(sig);
+		e->flags |= MOAT_EXC_CRASHED;
+		return;
 	}
 	klog("fault: signal %d at rip %p addr %p rsp %p", sig, (void *)e->ctx->rip,
 	     (void *)e->fault_addr, (void *)e->ctx->rsp);

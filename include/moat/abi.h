@@ -272,6 +272,12 @@ struct moat_exception {
  * ctx for the app's. */
 #define MOAT_EXC_RESUME_CHANGED 2
 
+/* Set by an upcall on a fault in its own code that it cannot recover
+ * from (the LibOS's state is broken): the PAL ends the process by the
+ * host signal of that fault, and the monitor reports that the
+ * picoprocess crashed, not that the app was killed. */
+#define MOAT_EXC_CRASHED 4
+
 /* PAUSE: the LibOS's one cooperation with a checkpointer.
  *
  * The monitor asks for a checkpoint by raising a PAUSE exception (code 1)

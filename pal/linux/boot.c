@@ -22,6 +22,7 @@
 #define H_SIGSEGV 11
 #define H_SIGSYS 31
 #define H_SIGPAUSE 33 /* MOAT_SIG_CHECKPOINT: the monitor asks for a PAUSE */
+#define H_SIG_DFL 0
 #define H_SA_SIGINFO 0x4
 #define H_SA_ONSTACK 0x08000000
 #define H_SA_RESTORER 0x04000000
@@ -188,6 +189,14 @@ static void on_host_signal(int sig, struct host_siginfo *si, void *ucv)
 	pal_upcalls->exception(&exc);
 	if ((exc.flags & MOAT_EXC_IN_PLATFORM) && !(exc.flags & MOAT_EXC_RESUME_CHANGED))
 		return; /* back into the PAL, whose context is untouched */
+	if (exc.flags & MOAT_EXC_CRASHED) {
+		/* The faulting instruction runs again under the default
+		 * action: the host ends the process by this signal, and the
+		 * monitor reports a crash rather than the app's end. */
+		struct host_sigaction dfl = { .handler = (void *)H_SIG_DFL };
+		host_rt_sigaction(sig, &dfl, 0);
+		return;
+	}
 	context_to_host(&uc->mc, &ctx);
 	if (platform_fault && in_pico(ctx.rip))
 		return;
