@@ -404,6 +404,8 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				r = -errno;
 				if (last && r == -ENOENT) {
+					if (is_synthetic_dir(p, t->vpath))
+						goto synthetic;
 					/* may be created: the parent is the target */
 					break;
 				}
@@ -439,6 +441,16 @@ static int walk(struct moat_policy *p, const char *path, int follow_last,
 		learn_note(p, path, t);
 		return 0;
 fail:
+		if (r == -ENOENT && is_synthetic_dir(p, t->vpath)) {
+synthetic:		/* Absent here, but a mapping lies beneath it (a grant
+			 * nested in the private /tmp): a directory, as the
+			 * directories above a mapping elsewhere are. */
+			if (dirfd != m->dirfd)
+				close(dirfd);
+			t->m = NULL;
+			t->dirfd = -1;
+			return 0;
+		}
 		if (dirfd != m->dirfd)
 			close(dirfd);
 		return r;

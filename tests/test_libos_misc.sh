@@ -49,6 +49,18 @@ unset TMPDIR
 mkdir -p "$WORK/mytmp"
 "$MOAT" run --rw "$WORK/mytmp:/tmp" -- /bin/busybox sh -c 'echo kept > /tmp/k' >/dev/null 2>&1
 check_eq "a mapped /tmp is used instead of a scratch one" "kept" "$(cat "$WORK/mytmp/k" 2>&1)"
+# A grant nested in the private /tmp: the directories above it exist
+# there (stat, realpath, cd ..), as the directories above any mapping do.
+mkdir -p "$WORK/nest" && echo deep >"$WORK/nest/f"
+out=$("$MOAT" run --rw "$WORK/nest:/tmp/a/b/c" -- /bin/busybox sh -c \
+	'stat -c "%n %F" /tmp/a /tmp/a/b; busybox realpath /tmp/a/b/c/f; cd /tmp/a/b/c/.. && pwd; ls /tmp/a; mkdir -p /tmp/a/b && echo mkdir-p ok; stat /tmp/a/zz' 2>&1)
+check_eq "directories between the private /tmp and a grant nested in it stat" "/tmp/a directory
+/tmp/a/b directory
+/tmp/a/b/c/f
+/tmp/a/b
+b
+mkdir-p ok
+stat: can't stat '/tmp/a/zz': No such file or directory" "$out"
 
 GRANTS="--ro $BUILD/tests/ptimer"
 same_output "POSIX timers: SIGEV_SIGNAL/NONE/THREAD, periodic, overruns, EINTR, fork, delete" \
