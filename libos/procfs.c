@@ -71,10 +71,39 @@ static void gen_status(struct buf *b)
 	put(b, "Cpus_allowed_list:\t0-%u\n", boot->ncpus ? boot->ncpus - 1 : 0);
 }
 
+/* All 52 fields of proc(5), as tools that parse by position expect:
+ * CPU times in clock ticks (100 Hz) from the process's CPU clock, the
+ * group and session as the process sees them; what moat does not keep
+ * (faults, the app's layout) is 0. */
 static void gen_stat_self(struct buf *b)
 {
-	put(b, "%d (%s) R %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 %d 0 0 0 0\n", proc.pid,
-	    proc.comm[0] ? proc.comm : "?", proc.ppid, proc.pid, proc.pid, thread_count());
+	long pgrp = abi->process_control(MOAT_PROC_GET_GROUP, 0, 0);
+	uint64_t cpu_ticks = (uint64_t)abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000;
+	put(b, "%d (%s) R %d %ld %d 0 -1 4194304 0 0 0 0 %lu 0 0 0 20 0 %d 0 0 0 0 ",
+	    proc.pid, proc.comm[0] ? proc.comm : "?", proc.ppid, pgrp < 0 ? (long)proc.pid : pgrp,
+	    proc.sid ? proc.sid : 1, (unsigned long)cpu_ticks, thread_count());
+	put(b, "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 %lu 0 0 0 0 0\n",
+	    (unsigned long)proc.brk_start);
+}
+
+/* The file systems as the picoprocess sees them: one root made of its
+ * mappings, the pseudo /proc, and the private /tmp and /dev/shm. */
+static const char *const mount_points[][2] = {
+	{ "/", "moat" }, { "/proc", "proc" }, { "/tmp", "tmpfs" }, { "/dev/shm", "tmpfs" },
+};
+
+static void gen_mounts(struct buf *b)
+{
+	for (size_t i = 0; i < RT_ARRAY_LEN(mount_points); i++)
+		put(b, "%s %s %s rw 0 0\n", mount_points[i][1], mount_points[i][0],
+		    mount_points[i][1]);
+}
+
+static void gen_mountinfo(struct buf *b)
+{
+	for (size_t i = 0; i < RT_ARRAY_LEN(mount_points); i++)
+		put(b, "%zu %d 0:%zu / %s rw - %s %s rw\n", 20 + i, i ? 20 : 1, 40 + i,
+		    mount_points[i][0], mount_points[i][1], mount_points[i][1]);
 }
 
 static void gen_cpuinfo(struct buf *b)
@@ -170,6 +199,9 @@ static const struct entry entries[] = {
 	{ "/proc/self/stat", MOAT_KIND_FILE, gen_stat_self, 0 },
 	{ "/proc/self/cmdline", MOAT_KIND_FILE, gen_cmdline, 0 },
 	{ "/proc/self/environ", MOAT_KIND_FILE, gen_environ, 0 },
+	{ "/proc/self/mounts", MOAT_KIND_FILE, gen_mounts, 0 },
+	{ "/proc/self/mountinfo", MOAT_KIND_FILE, gen_mountinfo, 0 },
+	{ "/proc/mounts", MOAT_KIND_FILE, gen_mounts, 0 },
 	{ "/proc/cpuinfo", MOAT_KIND_FILE, gen_cpuinfo, 0 },
 	{ "/proc/meminfo", MOAT_KIND_FILE, gen_meminfo, 0 },
 	{ "/proc/stat", MOAT_KIND_FILE, gen_stat, 0 },
@@ -181,7 +213,9 @@ static const struct entry entries[] = {
 	{ "/proc/sys/kernel", MOAT_KIND_DIR, 0, 0 },
 	{ "/proc/sys/kernel/ostype", MOAT_KIND_FILE, 0, "Linux\n" },
 	{ "/proc/sys/kernel/osrelease", MOAT_KIND_FILE, 0, "6.1.0-moat\n" },
+	{ "/proc/sys/kernel/version", MOAT_KIND_FILE, 0, "#1 SMP moat picoprocess\n" },
 	{ "/proc/sys/kernel/hostname", MOAT_KIND_FILE, 0, "moat\n" },
+	{ "/proc/sys/kernel/domainname", MOAT_KIND_FILE, 0, "(none)\n" },
 	{ "/proc/sys/kernel/pid_max", MOAT_KIND_FILE, 0, "4194304\n" },
 	{ "/proc/sys/kernel/ngroups_max", MOAT_KIND_FILE, 0, "65536\n" },
 	{ "/proc/sys/vm", MOAT_KIND_DIR, 0, 0 },

@@ -173,3 +173,21 @@ same_output "fork while three threads open files, allocate and lock: children ru
 GRANTS="$SYS --ro $ROOT/tests/rdhup.py"
 same_output "POLLRDHUP: poll and epoll report the peer's shutdown, data before it kept" \
 	/usr/bin/python3 "$ROOT/tests/rdhup.py"
+
+# /proc as tools read it: stat's 52 fields with CPU time in ticks, the
+# mount tables df needs, and uname's strings as /proc/sys/kernel has them.
+out=$("$MOAT" run $SYS -- /usr/bin/python3 -c '
+import os, time
+t = time.process_time()
+while time.process_time() - t < 0.2: pass
+f = open("/proc/self/stat").read().split()
+print(len(f), f[0] == str(os.getpid()), f[2], int(f[13]) >= 15)
+u = os.uname()
+k = lambda n: open("/proc/sys/kernel/" + n).read().strip()
+print(u.release == k("osrelease"), u.version == k("version"), u.nodename == k("hostname"))' 2>&1)
+check_eq "/proc/self/stat has Linux's 52 fields and the CPU time; uname matches /proc/sys/kernel" "52 True R True
+True True True" "$out"
+out=$("$MOAT" run $SYS -- /bin/sh -c 'df / >/dev/null && echo df ok; grep -c " / / " /proc/self/mountinfo; grep "^tmpfs /tmp " /proc/mounts' 2>&1)
+check_eq "df reads the mount table: /proc/self/mountinfo and /proc/mounts" "df ok
+1
+tmpfs /tmp tmpfs rw 0 0" "$out"
