@@ -193,7 +193,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_MONITOR := monitor/channel.c monitor/path.c monitor/policy.c monitor/netgrant.c monitor/listing.c monitor/manifest.c monitor/union.c \
 	monitor/learn.c monitor/package.c monitor/depends.c monitor/sockets.c monitor/scratch.c \
-	monitor/guard.c monitor/snapshot.c $(EXT_HOST_SRC)
+	monitor/guard.c monitor/snapshot.c monitor/procinfo.c $(EXT_HOST_SRC)
 
 $(B)/fuzz/fuzz_channel $(B)/fuzz/fuzz_manifest $(B)/fuzz/fuzz_package $(B)/fuzz/fuzz_snapshot $(B)/fuzz/fuzz_migrate: $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MONITOR) $(HOST_HDRS)
 	@mkdir -p $(@D)

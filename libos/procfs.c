@@ -289,12 +289,76 @@ static void gen_dir(struct buf *b, const char *dir)
 	}
 }
 
+/* /proc/PID and /proc/PID/{stat,status} of another process of the
+ * picoprocess: 1 and *pid for those paths, 0 for any other.  (Its own
+ * pid was made /proc/self by self_path.) */
+static int other_path(const char *path, int *pid, const char **rest)
+{
+	if (strncmp(path, "/proc/", 6) || path[6] < '1' || path[6] > '9')
+		return 0;
+	long n = 0;
+	const char *p = path + 6;
+	for (; *p >= '0' && *p <= '9' && n < 0x40000000; p++)
+		n = n * 10 + (*p - '0');
+	if (*p && strcmp(p, "/stat") && strcmp(p, "/status"))
+		return 0;
+	*pid = (int)n;
+	*rest = p;
+	return 1;
+}
+
+/* What the monitor says of another process (MOAT_PROC_STAT), in the
+ * layout of the process's own files. */
+static long gen_other(int pid, const char *rest, struct moat_attr *a, struct buf *b)
+{
+	struct moat_proc_stat ps;
+	if (abi->process_control(MOAT_PROC_STAT, pid, (int64_t)(uintptr_t)&ps) < 0)
+		return -ENOENT;
+	int dir = !*rest;
+	*a = (struct moat_attr){ .kind = dir ? MOAT_KIND_DIR : MOAT_KIND_FILE, .nlink = 1,
+				 .blksize = 4096, .mode = dir ? 0555 : 0444, .uid = proc.uid,
+				 .gid = proc.gid, .ino = 0x80000 + (uint64_t)pid, .dev = 0x4d4f4154 };
+	if (!b)
+		return 0;
+	char state = (char)ps.state;
+	if (dir) {
+		dirent(b, ".", 4);
+		dirent(b, "..", 4);
+		dirent(b, "stat", 8);
+		dirent(b, "status", 8);
+	} else if (!strcmp(rest, "/stat")) {
+		/* The host's name is moat-pico's; the app's is its LibOS's. */
+		put(b, "%d (?) %c %d %d %d 0 -1 4194304 0 0 0 0 %lu %lu 0 0 20 0 %u 0 0 %lu %lu ",
+		    pid, state, ps.ppid, ps.pgrp, ps.sid, (unsigned long)(ps.utime_ns / 10000000),
+		    (unsigned long)(ps.stime_ns / 10000000), ps.threads,
+		    (unsigned long)ps.vsize, (unsigned long)ps.rss_pages);
+		put(b, "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+	} else {
+		put(b, "Name:\t?\nState:\t%c\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\nThreads:\t%u\n",
+		    state, pid, pid, ps.ppid, ps.threads);
+	}
+	return 0;
+}
+
 /* Describe or read a pseudo path.  Returns 0 and fills *a (and, if
  * content is not NULL, a kmalloc'd *content of *len bytes), or -ENOENT. */
 long procfs_get(const char *path, struct moat_attr *a, char **content, size_t *len)
 {
 	char tmp[MOAT_URI_MAX];
 	path = self_path(path, tmp, sizeof(tmp));
+	int pid;
+	const char *rest;
+	if (other_path(path, &pid, &rest)) {
+		struct buf b = { 0 };
+		long r = gen_other(pid, rest, a, content ? &b : NULL);
+		if (r < 0 || !content) {
+			kfree(b.p);
+			return r;
+		}
+		*content = b.p;
+		*len = b.len;
+		return 0;
+	}
 	const struct entry *e = find(path);
 	int fd = e ? -1 : fd_entry(path);
 	if (!e && fd < 0)

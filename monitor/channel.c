@@ -316,6 +316,11 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 	case MOAT_OP_LINK:
 		r = moat_policy_link(pol, rq->path, rq->path2);
 		return send_reply(chan, h->op, r, NULL, 0, -1);
+	case MOAT_OP_PROC_STAT: {
+		struct moat_proc_stat ps;
+		r = moat_proc_stat(pp, h->a, &ps);
+		return send_reply(chan, h->op, r, &ps, r < 0 ? 0 : sizeof(ps), -1);
+	}
 	case MOAT_OP_NET:
 		if (!strncmp(rq->data, "snapshot:", 9)) {
 			r = snapshot_stream(pp, ci, rq->data, h->a == 1, &fd);

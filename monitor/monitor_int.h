@@ -149,4 +149,9 @@ void moat_channel_setup(int chan);
  * channel closed or the picoprocess was killed. */
 int moat_channel_serve(struct pico *pp, int ci);
 
+/* procinfo.c: process 'nspid' of the picoprocess (its own numbering),
+ * read from the host's /proc: 0, or -ESRCH when it has none by that
+ * number. */
+int moat_proc_stat(const struct pico *pp, int nspid, struct moat_proc_stat *out);
+
 #endif

@@ -191,3 +191,23 @@ out=$("$MOAT" run $SYS -- /bin/sh -c 'df / >/dev/null && echo df ok; grep -c " /
 check_eq "df reads the mount table: /proc/self/mountinfo and /proc/mounts" "df ok
 1
 tmpfs /tmp tmpfs rw 0 0" "$out"
+
+# Another process's /proc/PID/stat and status (LTP waits on a child's
+# state this way): the monitor reads them for processes of this
+# picoprocess only.  A pid that is not one of its own has no entry.
+out=$("$MOAT" run $SYS -- /usr/bin/python3 -c '
+import os, subprocess, time
+p = subprocess.Popen(["/bin/sleep", "3"])
+time.sleep(0.3)
+f = open("/proc/%d/stat" % p.pid).read().split()
+st = dict(l.split(":\t", 1) for l in open("/proc/%d/status" % p.pid).read().splitlines())
+print(len(f), f[0] == str(p.pid), f[2], f[3] == str(os.getpid()), st["State"], st["PPid"] == str(os.getpid()))
+print(sorted(os.listdir("/proc/%d" % p.pid)))
+p.kill(); p.wait()
+for pid in (p.pid, 99999):
+    try: open("/proc/%d/stat" % pid); print("open")
+    except FileNotFoundError: print("ENOENT")' 2>&1)
+check_eq "/proc/PID/stat and status of a child: its state, parent and 52 fields; gone or foreign pids have none" "52 True S True S True
+['stat', 'status']
+ENOENT
+ENOENT" "$out"

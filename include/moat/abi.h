@@ -209,6 +209,19 @@ struct moat_dirent {
 #define MOAT_PROC_SET_GROUP   2
 #define MOAT_PROC_GET_GROUP   3
 #define MOAT_PROC_NEW_SESSION 4
+#define MOAT_PROC_STAT        5
+
+/* MOAT_PROC_STAT's answer: another process of the picoprocess as the
+ * host kernel sees it, its ids as the picoprocess numbers them. */
+struct moat_proc_stat {
+	uint32_t state;        /* 'R', 'S', 'D', 'Z', 'T', ... */
+	int32_t  ppid;         /* 0: its parent is outside (pid 1's) */
+	int32_t  pgrp, sid;
+	uint32_t threads;
+	uint32_t pad;
+	uint64_t utime_ns, stime_ns; /* CPU time in user and kernel mode */
+	uint64_t vsize, rss_pages;
+};
 
 /* Flags for thread_create(). */
 #define MOAT_THREAD_SUSPENDED 1
@@ -614,6 +627,9 @@ struct moat_abi {
 	 *  MOAT_PROC_NEW_SESSION: make the caller the leader of a new
 	 *   session and group, as setsid(2).  Result: the session, -EPERM
 	 *   (it already leads a group).
+	 *  MOAT_PROC_STAT: fill the struct moat_proc_stat at address 'arg'
+	 *   with process 'pid' (> 0) of this picoprocess, for /proc/PID/.
+	 *   Result: 0, -ESRCH (no such process here), -EINVAL.
 	 * Any other 'op' is -EINVAL. */
 	long (*process_control)(uint32_t op, int32_t pid, int64_t arg);
 

@@ -58,6 +58,8 @@ enum moat_op {
 				 moat_datagram packets), or a new anonymous
 				 memory file.  a = 1: only say whether it
 				 would be granted (0 or -errno), no fd */
+	MOAT_OP_PROC_STAT,    /* no payload; a = a pid of this picoprocess;
+				 reply: struct moat_proc_stat */
 	MOAT_OP_LAST
 };
 

@@ -90,6 +90,13 @@ long pal_process_control(uint32_t op, int32_t pid, int64_t arg)
 		return host_getpgid(pid);
 	case MOAT_PROC_NEW_SESSION:
 		return host_setsid();
+	case MOAT_PROC_STAT:
+		/* The host's /proc is the monitor's to read, not ours. */
+		if (pid <= 0 || !arg)
+			return -MOAT_EINVAL;
+		return pal_request_raw(MOAT_OP_PROC_STAT, pid, 0, 0, 0, 0, 0,
+				       (struct moat_proc_stat *)arg,
+				       sizeof(struct moat_proc_stat), 0);
 	default:
 		return -MOAT_EINVAL;
 	}
