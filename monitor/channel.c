@@ -226,6 +226,8 @@ static int child_stream(struct pico *pp, int probe, int *fd)
  * checkpointer that restored everything opens "snapshot:running": no
  * stream (ENOENT), but a resumed run that was asked to (moat receive)
  * tells its waiter with one byte, once. */
+#define SNAP_LATER 1000 /* no reply yet */
+
 static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, int *fd)
 {
 	if (!strcmp(uri, "snapshot:running")) {
@@ -245,6 +247,8 @@ static int snapshot_stream(struct pico *pp, int ci, const char *uri, int probe, 
 	*fd = -1;
 	if (slot == &pp->snap_out && ci != 0)
 		return child_stream(pp, probe, fd);
+	if (slot == &pp->snap_in && *slot < 0 && pp->snap_later >= 0 && ci == 0)
+		return probe ? 0 : SNAP_LATER; /* moat_channel_answer_in, once it came */
 	if (!slot || *slot < 0 || ci != 0)
 		return -EACCES;
 	if (probe)
@@ -324,6 +328,10 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 	case MOAT_OP_NET:
 		if (!strncmp(rq->data, "snapshot:", 9)) {
 			r = snapshot_stream(pp, ci, rq->data, h->a == 1, &fd);
+			if (r == SNAP_LATER) {
+				pp->snap_waiting = 1;
+				return 0;
+			}
 			return send_reply(chan, h->op, r, NULL, 0, fd);
 		}
 		if (!strncmp(rq->data, "memfd:", 6)) {
@@ -367,6 +375,18 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		return new_channel(pp, chan);
 	}
 	return -1;
+}
+
+int moat_channel_answer_in(struct pico *pp, int ok)
+{
+	int fd = -1, r = -EIO;
+	pp->snap_waiting = 0;
+	if (ok)
+		r = snapshot_stream(pp, 0, "snapshot:in", 0, &fd);
+	r = send_reply(pp->chans[0], MOAT_OP_NET, r, NULL, 0, fd);
+	if (r == -EAGAIN)
+		kill_pico(pp, "it sent requests without reading the replies");
+	return r < 0 ? -1 : 0;
 }
 
 int moat_channel_serve(struct pico *pp, int ci)

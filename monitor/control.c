@@ -732,6 +732,8 @@ static int checkpoint(struct pico *pp, int stopping, uint64_t arg, struct moat_c
 		return reason(rep, -EIO, pp->snap_why);
 	if (stopping)
 		return reason(rep, -EAGAIN, "it is stopping");
+	if (pp->snap_later >= 0 || pp->snap_waiting) /* moat receive's, before its END */
+		return reason(rep, -EAGAIN, "it is still being resumed: its image has not come yet");
 	if (under_way(&pp->snap_out) || under_way(&pp->snap_busy))
 		return reason(rep, -EBUSY, "a checkpoint of it is already under way");
 	kids_drop(pp);

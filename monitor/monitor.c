@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -175,6 +176,8 @@ void moat_monitor_free(struct moat_monitor *mon)
 			close(mon->picos[i].snap_in);
 		if (mon->picos[i].snap_base >= 0)
 			close(mon->picos[i].snap_base);
+		if (mon->picos[i].snap_later >= 0)
+			close(mon->picos[i].snap_later);
 		if (mon->picos[i].snap_busy >= 0)
 			close(mon->picos[i].snap_busy);
 		free(mon->picos[i].snap_manifest);
@@ -281,12 +284,14 @@ static int fill_scratch(struct pico *pp, int fd, char *err, size_t errlen)
 static void snapshot_setup(struct pico *pp, const struct moat_manifest *m,
 			   const struct moat_launch_options *opt)
 {
-	if (opt->has_resume)
+	if (opt->has_resume && !opt->has_later)
 		pp->snap_in = fcntl(opt->resume_fd, F_DUPFD_CLOEXEC, 3);
 	if (opt->has_resume && opt->has_base)
 		pp->snap_base = fcntl(opt->base_fd, F_DUPFD_CLOEXEC, 3);
 	if (opt->has_resume && opt->has_running)
 		pp->snap_running = fcntl(opt->running_fd, F_DUPFD_CLOEXEC, 3);
+	if (opt->has_resume && opt->has_later)
+		pp->snap_later = fcntl(opt->later_fd, F_DUPFD_CLOEXEC, 3);
 	for (int i = 0; i < m->nexts; i++)
 		pp->ckpt |= !strcmp(m->exts[i].name, "ckpt");
 	if (!pp->ckpt)
@@ -305,9 +310,64 @@ static void snapshot_drop(struct pico *pp)
 		close(pp->snap_running);
 	if (pp->snap_base >= 0)
 		close(pp->snap_base);
+	if (pp->snap_later >= 0)
+		close(pp->snap_later);
 	free(pp->snap_manifest);
-	pp->snap_in = pp->snap_running = pp->snap_base = -1;
+	pp->snap_in = pp->snap_running = pp->snap_base = pp->snap_later = -1;
 	pp->snap_manifest = NULL;
+}
+
+static void reap(struct pico *pp);
+
+/* The image, its base and saved /tmp that "snapshot:in" waited for
+ * (has_later): one message, as moat/monitor.h says, from the process
+ * that launched this one; checked there.  The saved /tmp goes into the
+ * scratch now, before the request is answered: the app runs only after
+ * its restore.  Its end, or a malformed message, fails the request. */
+static int take_later(struct pico *pp)
+{
+	int32_t flags = 0;
+	int fds[3] = { -1, -1, -1 }, nfds = 0, ok = 0;
+	char err[512];
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { &flags, sizeof(flags) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			      .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(pp->snap_later, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(c), (size_t)nfds * sizeof(int));
+	}
+	int want = 1 + !!(flags & MOAT_LATER_BASE) + !!(flags & MOAT_LATER_SCRATCH);
+	close(pp->snap_later);
+	pp->snap_later = -1;
+	if (n == (ssize_t)sizeof(flags) && !(msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) &&
+	    nfds == want) {
+		int k = 0;
+		pp->snap_in = fds[k++];
+		if (flags & MOAT_LATER_BASE)
+			pp->snap_base = fds[k++];
+		ok = 1;
+		if (flags & MOAT_LATER_SCRATCH) {
+			ok = fill_scratch(pp, fds[k], err, sizeof(err)) == 0;
+			close(fds[k]);
+			if (!ok)
+				fprintf(stderr, "moat: %s\n", err);
+		}
+	} else {
+		for (int k = 0; k < nfds; k++)
+			close(fds[k]);
+	}
+	if (moat_channel_answer_in(pp, ok) == 0)
+		return 0;
+	reap(pp);
+	return -1;
 }
 
 int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
@@ -328,6 +388,7 @@ int moat_monitor_launch(struct moat_monitor *mon, const struct moat_manifest *m,
 	struct pico *pp = &picos[mon->n];
 	memset(pp, 0, sizeof(*pp));
 	pp->snap_out = pp->snap_in = pp->snap_busy = pp->snap_running = pp->snap_base = -1;
+	pp->snap_later = -1;
 	pp->id = mon->n;
 	pp->debug = opt.debug || opt.trace;
 	const char *base = strrchr(m->entry, '/');
@@ -525,9 +586,15 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, struct polle
 		struct pico *pp = &mon->picos[i];
 		for (int c = 0; !pp->done && c < pp->nchans; c++)
 			if (pp->chans[c] >= 0) {
-				pfd[k] = (struct pollfd){ pp->chans[c], POLLIN, 0 };
+				/* waiting for its image, it asks nothing: only its end */
+				short ev = c == 0 && pp->snap_waiting ? 0 : POLLIN;
+				pfd[k] = (struct pollfd){ pp->chans[c], ev, 0 };
 				who[k++] = (struct polled){ i, c };
 			}
+		if (!pp->done && pp->snap_waiting && pp->snap_later >= 0) {
+			pfd[k] = (struct pollfd){ pp->snap_later, POLLIN, 0 };
+			who[k++] = (struct polled){ i, -2 };
+		}
 		nrelayfds[i] = pp->done ? 0 : moat_relay_pollfds(pp, pfd + k);
 		for (int j = 0; j < nrelayfds[i]; j++)
 			who[k++] = (struct polled){ i, -1 };
@@ -550,6 +617,11 @@ static int serve_once(struct moat_monitor *mon, struct pollfd *pfd, struct polle
 		int c = who[j].ci;
 		if (pp->done)
 			continue;
+		if (c == -2) {
+			if (pfd[j].revents)
+				take_later(pp);
+			continue;
+		}
 		if (c < 0) { /* relays made while serving were not polled: only the first ones */
 			moat_relay_serve(pp, pfd + j, nrelayfds[who[j].pi]);
 			j += nrelayfds[who[j].pi] - 1;
@@ -576,7 +648,7 @@ int moat_monitor_run(struct moat_monitor *mon)
 	 * its own monitor. */
 	malloc_trim(0);
 	for (int open; (open = count_open(mon)) > 0;) {
-		size_t n = (size_t)(1 + open + count_relay_fds(mon) +
+		size_t n = (size_t)(1 + open + count_relay_fds(mon) + mon->n +
 				    moat_control_npollfds(mon->ctl));
 		struct pollfd *pfd = calloc(n, sizeof(*pfd));
 		struct polled *who = calloc(n, sizeof(*who));

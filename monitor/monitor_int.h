@@ -62,6 +62,10 @@ struct pico {
 			       (handed out once), or -1 */
 	int snap_base;      /* and its base for "snapshot:base", or -1 */
 	int snap_running;   /* where to say the resume is done, or -1 */
+	int snap_later;     /* where snap_in, snap_base and the saved /tmp
+			       come from (has_later), or -1 */
+	int snap_waiting;   /* "snapshot:in" asked, unanswered until they
+			       came: chans[0] is not polled meanwhile */
 	char snap_req;      /* the request under way: MOAT_SNAP_REQ_* */
 	int snap_kids[MOAT_SNAP_KIDS_MAX]; /* the client's ends of child
 				 processes' streams, not yet taken */
@@ -153,5 +157,9 @@ int moat_channel_serve(struct pico *pp, int ci);
  * read from the host's /proc: 0, or -ESRCH when it has none by that
  * number. */
 int moat_proc_stat(const struct pico *pp, int nspid, struct moat_proc_stat *out);
+
+/* Answer the "snapshot:in" that waited (pico.snap_waiting): with the
+ * image if ok (snap_in set), else EIO.  0, or -1 as moat_channel_serve. */
+int moat_channel_answer_in(struct pico *pp, int ok);
 
 #endif

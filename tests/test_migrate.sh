@@ -6,6 +6,7 @@
 #      before that, a target missing a grant refuses and the source goes on;
 #   2. pre-copy: python3 holding 64 MiB it dirties slowly, over a unix
 #      socket: rounds happen, the final copy is small, the output goes on;
+#      the same while python3 takes a SIGALRM every millisecond;
 #      a file kept open in the private /tmp moves with its program;
 #   3. refusals: an unreachable target; hostile input to moat receive.
 . "$(dirname "$0")/lib.sh"
@@ -196,6 +197,58 @@ check_eq "python3's ticks go on after the move with no gap and no repeat" ok "$(
 	fail "the moved python3 really ran" "$n1 -> $(wc -l <"$P/ticks"): $(tail -5 "$WORK/r2.err")"
 no_san "$WORK"/r2.err "$WORK"/m2.err && pass "pre-copy: no sanitizer report" ||
 	fail "pre-copy: no sanitizer report" "$(grep -h -A3 -E 'Sanitizer|runtime error' "$WORK"/r2.err "$WORK"/m2.err | head)"
+
+# --------------- 2a. pre-copy while the app takes a signal every millisecond
+# The pre-copy thread is the checkpointer's own (MOAT_THREAD_QUIET): an
+# app's SIGALRM (process-directed) must never land on it while it waits
+# for the socket or the client, or the picoprocess ends.  The app spends
+# most of its time in system calls, where its own thread blocks them.
+S=$WORK/sig
+mkdir -p "$S"
+cat >"$S/prog.py" <<'EOF'
+import os, signal, time
+alarms = 0
+def on_alarm(sig, frame):
+    global alarms
+    alarms += 1
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+mem = bytearray(b"moat" * (16 << 20))      # 64 MiB: rounds take a while
+out = open("/p/ticks", "a", buffering=1)
+i = 0
+while True:
+    i += 1
+    mem[(i * 4096 * 7) % len(mem)] = i & 0xff
+    out.write("%d %d\n" % (i, alarms))
+    for _ in range(200):
+        os.stat("/p")
+    time.sleep(0.001)
+EOF
+"$MOAT" run --name "$N-sig" $SYS --rw "$S:/p" -- $PY /p/prog.py >"$WORK/sig.out" 2>"$WORK/sig.err" &
+SRC=$!
+PIDS+=($SRC)
+wait_named "$N-sig" && wait_lines "$S/ticks" 20
+"$MOAT" receive --listen "unix:$WORK/rs.sock" $SYS --rw "$S:/p" >"$WORK/rs.out" 2>"$WORK/rs.err" &
+RS=$!
+PIDS+=($RS)
+wait_listen "$WORK/rs.err"
+"$MOAT" migrate "$N-sig" --to "unix:$WORK/rs.sock" 2>"$WORK/ms.err"
+check_eq "migrate of python3 taking SIGALRM every ms: exit status 0" 0 $?
+ends $SRC 5
+rc=$?
+[ $rc -eq 0 ] && pass "  ... the source ends, status 0" ||
+	fail "  ... the source ends, status 0" "rc $rc: $(cat "$WORK/sig.err" "$WORK/ms.err" | tail -5)"
+n1=$(wc -l <"$S/ticks")
+wait_lines "$S/ticks" $((n1 + 30))
+kill -TERM $RS
+ends $RS 10 >/dev/null
+check_eq "  ... its ticks go on with no gap and no repeat" ok "$(consecutive "$S/ticks")"
+a=$(tail -n 1 "$S/ticks" | awk '{ print $2 }')
+[ "$(wc -l <"$S/ticks")" -ge $((n1 + 30)) ] && [ "${a:-0}" -ge 100 ] &&
+	pass "  ... the moved python3 ran on, its handler called $a times" ||
+	fail "  ... the moved python3 ran on, its handler called" "$n1 -> $(wc -l <"$S/ticks") lines, $a alarms: $(tail -3 "$WORK/rs.err")"
+no_san "$WORK"/rs.err "$WORK"/ms.err "$WORK"/sig.err && pass "  ... no sanitizer report" ||
+	fail "  ... no sanitizer report" "$(grep -h -A3 -E 'Sanitizer|runtime error' "$WORK"/rs.err "$WORK"/ms.err | head)"
 
 # ------------------------- 2b. a file open in /tmp moves with the program
 T=$WORK/tmpfile

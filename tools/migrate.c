@@ -13,9 +13,12 @@
  * into an image that names the pre-copied pages instead of copying them
  * (moat_snap_merge_ref: the app is stopped meanwhile, so nothing that
  * goes with its size is done then), seals it, the base and the scratch,
- * writes a package of the manifest alone into a private directory and
- * resumes it through moat run's own code, the memfds handed over in
- * memory (moat_run_adopt), under the grants of its own command line.
+ * and resumes it through moat run's own code, under the grants of its
+ * own command line.  That moat run starts as soon as the manifest is in,
+ * on a package of the manifest alone in a private directory: its
+ * monitor and picoprocess are set up during the pre-copy, and the
+ * picoprocess waits in "snapshot:in" until the memfds, checked, come
+ * over a socket after the END (moat_run_later).
  * It says "running" once the resumed picoprocess runs; only then does
  * the source tell its checkpointer to end ('E').  Any failure before
  * that leaves the source running ('C').
@@ -585,6 +588,14 @@ out:
 
 /* ====================================================== the target ====== */
 
+struct watch {
+	int running_r, err_r;
+	int ran;                 /* 'R' came */
+	char line[LINE_MAX_];    /* the last "moat: " line the child said */
+	char cur[LINE_MAX_];
+	size_t curlen;
+};
+
 struct rx {
 	struct addr at;
 	int listen, net;
@@ -602,6 +613,9 @@ struct rx {
 	unsigned char *after;            /* bytes read past the stream's END */
 	size_t after_len, after_off;
 	char dir[PATH_MAX], pkg[PATH_MAX + 32];
+	pid_t kid;                       /* the moat run started early, or 0 */
+	int later;                       /* where its image goes, or -1 */
+	struct watch w;                  /* its 'R' and stderr */
 	char err[1024];
 };
 
@@ -914,7 +928,7 @@ static int take_scratch(struct rx *r)
 	char why[512];
 	struct moat_scratch_counts c;
 	if (moat_mig_stats(r->parse)->error)
-		return 0; /* nothing follows an ERROR: make_package says why */
+		return 0; /* nothing follows an ERROR: merge_image says why */
 	if (get_after(r, &len, sizeof(len), "the source's /tmp", why, sizeof(why)) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s", why);
 		return -1;
@@ -967,13 +981,9 @@ static char *package_manifest(struct rx *r, size_t *tlen)
 	return text;
 }
 
-/* The merged image, sealed, for the resume to take from memory
- * (moat_run_adopt); and a package of the manifest alone in a private
- * directory, for moat run to resolve its dependencies as for any
- * snapshot.  Nothing is compressed or hashed while the app is stopped. */
 /* Where the package goes: $TMPDIR, else a tmpfs.  It lives only until
- * the app runs, but moat_package_write fsyncs it, and on a disk that is
- * inside the downtime (4-20 ms on an ext4 /tmp here, 0.02 ms on tmpfs). */
+ * the app runs, but moat_package_write fsyncs it (4-20 ms on an ext4
+ * /tmp here, 0.02 ms on tmpfs). */
 static const char *package_dir(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -985,7 +995,34 @@ static const char *package_dir(void)
 	return "/tmp";
 }
 
-static int make_package(struct rx *r)
+/* A package of the manifest alone in a private directory, for moat run
+ * to resolve its dependencies as for any snapshot; written before the
+ * stream, so its lengths are 0: the image comes in memory later
+ * (hand_over), checked against the real ones. */
+static int write_package(struct rx *r)
+{
+	char why[512];
+	const char *tmp = package_dir();
+	snprintf(r->dir, sizeof(r->dir), "%s/moat-receive.XXXXXX", tmp);
+	if (!mkdtemp(r->dir)) { /* mode 0700: the manifest names the app */
+		snprintf(r->err, sizeof(r->err), "%s: %s", r->dir, strerror(errno));
+		r->dir[0] = 0;
+		return -1;
+	}
+	snprintf(r->pkg, sizeof(r->pkg), "%s/migrated.mpk", r->dir);
+	size_t tlen = 0;
+	char *text = package_manifest(r, &tlen);
+	struct moat_pkg_source dir = { .path = "/.moat", .mode = S_IFDIR | 0755 };
+	int ok = text && moat_package_write(r->pkg, text, tlen, &dir, 1, why, sizeof(why)) == 0;
+	if (!ok)
+		snprintf(r->err, sizeof(r->err), "%s", text ? why : "out of memory");
+	free(text);
+	return ok ? 0 : -1;
+}
+
+/* The image the stream makes: merged and sealed.  Nothing is compressed
+ * or hashed while the app is stopped. */
+static int merge_image(struct rx *r)
 {
 	const struct moat_mig_stats *st = moat_mig_stats(r->parse);
 	char why[512];
@@ -1005,22 +1042,66 @@ static int make_package(struct rx *r)
 		snprintf(r->err, sizeof(r->err), "sealing the image: %s", strerror(errno));
 		return -1;
 	}
-	const char *tmp = package_dir();
-	snprintf(r->dir, sizeof(r->dir), "%s/moat-receive.XXXXXX", tmp);
-	if (!mkdtemp(r->dir)) { /* mode 0700: the manifest names the app */
-		snprintf(r->err, sizeof(r->err), "%s: %s", r->dir, strerror(errno));
-		r->dir[0] = 0;
+	return 0;
+}
+
+/* The image, its base and saved /tmp, checked as moat run checks a
+ * package's (moat_snap_adopt against the real lengths, then for a
+ * failed checkpoint), to the moat run started early: its picoprocess's
+ * "snapshot:in" waits for them.  If that moat run already ended, the
+ * send fails, and resume() tells why. */
+static int hand_over(struct rx *r)
+{
+	char why[1024], what[512];
+	size_t tlen = 0;
+	struct moat_manifest m;
+	struct moat_snap_loaded ld = { .memfd = -1, .scratch_fd = -1, .base_fd = -1 };
+	char *text = package_manifest(r, &tlen);
+	if (!text) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
 		return -1;
 	}
-	snprintf(r->pkg, sizeof(r->pkg), "%s/migrated.mpk", r->dir);
-	size_t tlen = 0;
-	char *text = package_manifest(r, &tlen);
-	struct moat_pkg_source dir = { .path = "/.moat", .mode = S_IFDIR | 0755 };
-	int ok = text && moat_package_write(r->pkg, text, tlen, &dir, 1, why, sizeof(why)) == 0;
-	if (!ok)
-		snprintf(r->err, sizeof(r->err), "%s", text ? why : "out of memory");
+	int parsed = moat_manifest_parse_package(text, tlen, "the source's manifest", &m, why,
+						 sizeof(why)) == 0;
 	free(text);
-	return ok ? 0 : -1;
+	int ok = parsed && moat_snap_adopt(r->pkg, &m, r->img_fd, r->base_fd, r->scratch_fd, &ld,
+					   why, sizeof(why)) == 0;
+	if (parsed)
+		moat_manifest_free(&m);
+	if (ok && moat_snap_error_text(ld.image, ld.len, what, sizeof(what))) {
+		snprintf(why, sizeof(why), "the source cannot be captured: %s", what);
+		ok = 0;
+	}
+	if (!ok) {
+		snprintf(r->err, sizeof(r->err), "%s", why);
+		moat_snap_unload(&ld);
+		return -1;
+	}
+	int32_t flags = (ld.base_fd >= 0 ? MOAT_LATER_BASE : 0) |
+			(ld.scratch_fd >= 0 ? MOAT_LATER_SCRATCH : 0);
+	int fds[3] = { ld.memfd }, n = 1;
+	if (ld.base_fd >= 0)
+		fds[n++] = ld.base_fd;
+	if (ld.scratch_fd >= 0)
+		fds[n++] = ld.scratch_fd;
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { &flags, sizeof(flags) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			      .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	if (sendmsg(r->later, &msg, MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET)
+		fprintf(stderr, "moat: receive: handing the image over: %s\n", strerror(errno));
+	moat_snap_unload(&ld);
+	close(r->later);
+	r->later = -1;
+	return 0;
 }
 
 static void remove_package(struct rx *r)
@@ -1054,8 +1135,9 @@ static void forward_signals(int on)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* The child: moat run on the package, its stderr to errw. */
-static _Noreturn void run_child(struct rx *r, int running, int errw)
+/* The child: moat run on the package, its stderr to errw, its image
+ * from 'later' once the stream has ended. */
+static _Noreturn void run_child(struct rx *r, int running, int errw, int later)
 {
 	forward_signals(0);
 	close(r->net);
@@ -1063,19 +1145,11 @@ static _Noreturn void run_child(struct rx *r, int running, int errw)
 	close(errw);
 	r->run_argv[r->run_argc++] = r->pkg;
 	r->run_argv[r->run_argc] = NULL;
-	moat_run_adopt(r->img_fd, r->base_fd, r->scratch_fd);
+	moat_run_later(later);
 	int rc = moat_run_main(r->run_argc, r->run_argv, running);
 	fflush(NULL);
 	exit(rc);
 }
-
-struct watch {
-	int running_r, err_r;
-	int ran;                 /* 'R' came */
-	char line[LINE_MAX_];    /* the last "moat: " line the child said */
-	char cur[LINE_MAX_];
-	size_t curlen;
-};
 
 /* The child's stderr, on to ours; its last "moat: " line kept. */
 static void pass_stderr(struct watch *w)
@@ -1156,16 +1230,22 @@ static int supervise(struct rx *r, pid_t pid, struct watch *w)
 	return exit_status(status);
 }
 
-/* Resume the package as moat run does; tell the source once it runs. */
-static int resume(struct rx *r)
+/* moat run on the package, started as soon as the manifest is in: its
+ * monitor and picoprocess set up (namespaces, cgroup, scratch, filter,
+ * the boot of moat-pico) while the pre-copy goes on, so that after the
+ * END only the restore is left.  Its picoprocess waits in "snapshot:in"
+ * for hand_over. */
+static int start_early(struct rx *r)
 {
-	int running[2], errp[2];
-	if (pipe2(running, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	int running[2], errp[2], later[2];
+	if (write_package(r) < 0)
+		return -1;
+	if (pipe2(running, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, later) < 0) {
 		snprintf(r->err, sizeof(r->err), "pipe: %s", strerror(errno));
 		return -1;
 	}
 	fflush(NULL);
-	forward_signals(1);
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(r->err, sizeof(r->err), "fork: %s", strerror(errno));
@@ -1174,21 +1254,50 @@ static int resume(struct rx *r)
 	if (pid == 0) {
 		close(running[0]);
 		close(errp[0]);
-		run_child(r, running[1], errp[1]);
+		close(later[0]); /* its end must be the only one left: hand_over's close ends it */
+		run_child(r, running[1], errp[1], later[1]);
 	}
-	child_pid = pid;
+	child_pid = r->kid = pid;
 	close(running[1]);
 	close(errp[1]);
-	struct watch w = { .running_r = running[0], .err_r = errp[0] };
-	int rc = supervise(r, pid, &w);
-	if (w.running_r >= 0)
-		close(w.running_r);
-	if (w.err_r >= 0)
-		close(w.err_r);
-	if (w.ran)
+	close(later[1]);
+	r->later = later[0];
+	r->w = (struct watch){ .running_r = running[0], .err_r = errp[0] };
+	return 0;
+}
+
+/* The stream failed here (receive says why): the early moat run gets no
+ * image, its picoprocess's "snapshot:in" fails and it ends; what it says
+ * is not the user's business.  Killed if it takes long. */
+static void abandon(struct rx *r)
+{
+	if (r->later >= 0)
+		close(r->later);
+	r->later = -1;
+	int status;
+	for (int i = 0; i < 100 && waitpid(r->kid, &status, WNOHANG) == 0; i++) {
+		struct pollfd p = { r->w.err_r, POLLIN, 0 };
+		char buf[4096];
+		if (poll(&p, r->w.err_r >= 0, 100) > 0 && read(r->w.err_r, buf, sizeof(buf)) <= 0)
+			r->w.err_r = (close(r->w.err_r), -1);
+		if (i == 99) {
+			kill(r->kid, SIGKILL);
+			waitpid(r->kid, &status, 0);
+		}
+	}
+	r->kid = 0;
+}
+
+/* Until the resumed app runs, or its moat run ends; tell the source. */
+static int resume(struct rx *r)
+{
+	struct watch *w = &r->w;
+	int rc = supervise(r, r->kid, w);
+	r->kid = 0;
+	if (w->ran)
 		return rc;
 	snprintf(r->err, sizeof(r->err), "the resume failed (exit status %d)%s%s", rc,
-		 w.line[0] ? ": " : "", w.line);
+		 w->line[0] ? ": " : "", w->line);
 	if (r->net >= 0)
 		put_error(r->net, r->err);
 	fprintf(stderr, "moat: receive: %s; it goes on at the source\n", r->err);
@@ -1197,7 +1306,8 @@ static int resume(struct rx *r)
 
 int moat_cmd_receive(int argc, char **argv)
 {
-	struct rx r = { .listen = -1, .net = -1, .img_fd = -1, .base_fd = -1, .scratch_fd = -1 };
+	struct rx r = { .listen = -1, .net = -1, .img_fd = -1, .base_fd = -1, .scratch_fd = -1,
+			.later = -1, .w = { .running_r = -1, .err_r = -1 } };
 	int rc = parse_receive(&r, argc, argv);
 	if (rc >= 0) {
 		free(r.run_argv);
@@ -1208,15 +1318,18 @@ int moat_cmd_receive(int argc, char **argv)
 		fprintf(stderr, "moat: receive: %s\n", r.err);
 		goto out;
 	}
-	if (take_hello(&r) < 0 || take_manifest(&r) < 0 || take_stream(&r) < 0 ||
-	    (rx_trace("the stream's END"), take_scratch(&r) < 0) ||
-	    (rx_trace("its /tmp taken"), make_package(&r) < 0)) {
+	if (take_hello(&r) < 0 || take_manifest(&r) < 0 || start_early(&r) < 0 ||
+	    take_stream(&r) < 0 || (rx_trace("the stream's END"), take_scratch(&r) < 0) ||
+	    (rx_trace("its /tmp taken"), merge_image(&r) < 0) || hand_over(&r) < 0) {
 		fprintf(stderr, "moat: receive: %s\n", r.err);
 		if (r.net >= 0)
 			put_error(r.net, r.err);
+		if (r.kid > 0)
+			abandon(&r);
 		goto out;
 	}
-	rx_trace("the package made");
+	rx_trace("the image handed over");
+	forward_signals(1); /* till now, a signal ends receive, and so the early moat run */
 	rc = resume(&r);
 out:
 	remove_package(&r);
@@ -1232,6 +1345,12 @@ out:
 		close(r.scratch_fd);
 	if (r.base_fd >= 0)
 		close(r.base_fd);
+	if (r.later >= 0)
+		close(r.later);
+	if (r.w.running_r >= 0)
+		close(r.w.running_r);
+	if (r.w.err_r >= 0)
+		close(r.w.err_r);
 	moat_mig_free(r.parse);
 	moat_snap_blob_free(&r.scratch);
 	free(r.after);

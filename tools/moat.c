@@ -461,15 +461,14 @@ static int add_recorded(void *ctx, const char *name, const char *options)
 	return 0;
 }
 
-/* An image, its base and saved /tmp handed over in memory by moat
- * receive (moat_run_adopt), or -1: read from the package. */
-static struct { int image_fd, base_fd, scratch_fd; } handed = { -1, -1, -1 };
+/* moat receive's socket, over which the image, its base and saved /tmp
+ * come once the stream has ended (moat_run_later), or -1: the image is
+ * read from the package. */
+static int later_fd = -1;
 
-void moat_run_adopt(int image_fd, int base_fd, int scratch_fd)
+void moat_run_later(int fd)
 {
-	handed.image_fd = image_fd;
-	handed.base_fd = base_fd;
-	handed.scratch_fd = scratch_fd;
+	later_fd = fd;
 }
 
 /* A snapshot package (its manifest has [Snapshot]): check that this
@@ -494,13 +493,11 @@ static int prepare_resume(struct moat_manifest *m, const char *file, int nexts, 
 			    file, "");
 	if (!m->snap.extensions)
 		return fail("%s: [Snapshot] extensions: missing%s", file, "");
-	int got = handed.image_fd >= 0 ? moat_snap_adopt(file, m, handed.image_fd, handed.base_fd,
-							 handed.scratch_fd,
-							 snap, err, sizeof(err))
-		  : moat_snap_load(file, m, snap, err, sizeof(err));
-	if (got < 0)
+	/* Handed over later: moat receive checked it as moat_snap_load
+	 * would, and the picoprocess starts meanwhile. */
+	if (later_fd < 0 && moat_snap_load(file, m, snap, err, sizeof(err)) < 0)
 		return fail("%s%s", err, "");
-	if (moat_snap_error_text(snap->image, snap->len, err, sizeof(err)))
+	if (later_fd < 0 && moat_snap_error_text(snap->image, snap->len, err, sizeof(err)))
 		return fail("%s: holds no state to resume: its checkpoint failed: %s", file, err);
 	if (m->nlayers > 0) { /* the snapshot itself, on top of its dependencies */
 		free(m->layers[--m->nlayers]);
@@ -683,10 +680,15 @@ static int cmd_run(int argc, char **argv, int running_fd)
 		lo.resume_fd = snap.memfd;
 		lo.has_base = snap.base_fd >= 0; /* the pages a REF image names */
 		lo.base_fd = snap.base_fd;
-		lo.has_running = running_fd >= 0;
-		lo.running_fd = running_fd;
 		lo.has_scratch = snap.scratch_fd >= 0; /* its /tmp, back before it runs */
 		lo.scratch_fd = snap.scratch_fd;
+	} else if (m.is_snapshot && later_fd >= 0) {
+		lo.has_resume = lo.has_later = 1;
+		lo.later_fd = later_fd;
+	}
+	if (lo.has_resume) {
+		lo.has_running = running_fd >= 0;
+		lo.running_fd = running_fd;
 	}
 	if (overlay) {
 		char abs[PATH_MAX];
@@ -745,6 +747,9 @@ static int cmd_run(int argc, char **argv, int running_fd)
 	if (running_fd >= 0) /* the monitor holds its own copy: ours would hide its end */
 		close(running_fd);
 	running_fd = -1;
+	if (later_fd >= 0) /* the same */
+		close(later_fd);
+	later_fd = -1;
 	if (id < 0) {
 		fprintf(stderr, "moat: %s\n", err);
 		moat_monitor_free(mon);

@@ -85,11 +85,12 @@ int moat_cmd_receive(int argc, char **argv);
  * snapshot's monitor writes 'R' there when it runs again (and moat run
  * closes its own copy once launched), -1 otherwise. */
 int moat_run_main(int argc, char **argv, int running_fd);
-/* The next snapshot moat_run_main resumes takes its image, its base (or
- * -1) and saved /tmp from these sealed memfds (moat_snap_adopt), not
- * from its package: moat receive's merged image, never written out or
- * compressed. */
-void moat_run_adopt(int image_fd, int base_fd, int scratch_fd);
+/* The next snapshot moat_run_main resumes takes its image, its base and
+ * saved /tmp later, over this socket (MOAT_LATER_* in moat/monitor.h),
+ * not from its package: moat receive starts the picoprocess while the
+ * stream still comes, and hands over the merged image, which it checked
+ * (moat_snap_adopt), after the stream's END. */
+void moat_run_later(int later_fd);
 
 /* moat inspect's part for a snapshot package: its [Snapshot] and what
  * its image holds.  0, or -1 (said on stderr) if the image is bad. */

@@ -191,22 +191,22 @@ static void fp_work(void)
 static void fp_release(uint32_t go)
 {
 	__atomic_store_n(&fp_go, go, __ATOMIC_RELEASE);
+	ck_below->address_wait(&fp_go, MOAT_ADDR_WAKE, 1, 0);
 }
 
 /* The pre-copy thread after the 'F': help with the final pass, then
  * leave (at once if the stop takes no image; after FP_HELP_NS if it
- * never comes: the pausing thread then hashes alone).  It waits by
- * yielding, not in a blocking downcall: those open every host signal,
- * and a PAUSE or an app's signal taken by this thread would end the
- * picoprocess (ck_precopy_exception).  The stop follows the 'F' within
- * milliseconds. */
+ * never comes: the pausing thread then hashes alone).  A quiet thread
+ * keeps its host mask in a blocking downcall, so no PAUSE or app signal
+ * lands on it while it sleeps (ck_precopy_exception would end the
+ * picoprocess). */
 static void fp_help(void)
 {
-	int64_t end = ck_below->system_time(MOAT_CLOCK_MONOTONIC) + FP_HELP_NS;
+	int64_t end = ck_below->system_time(MOAT_CLOCK_MONOTONIC) + FP_HELP_NS, left;
 	uint32_t go;
 	while (!(go = __atomic_load_n(&fp_go, __ATOMIC_ACQUIRE)) &&
-	       ck_below->system_time(MOAT_CLOCK_MONOTONIC) < end)
-		ck_below->thread_yield();
+	       (left = end - ck_below->system_time(MOAT_CLOCK_MONOTONIC)) > 0)
+		ck_below->address_wait(&fp_go, MOAT_ADDR_WAIT, 0, left);
 	if (go == 1)
 		fp_work();
 }

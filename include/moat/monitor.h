@@ -37,7 +37,22 @@ struct moat_launch_options {
 	int has_scratch;       /* and fill the new private /tmp first: */
 	int scratch_fd;        /* an archive of the snapshot's /tmp,
 				  /dev/shm and copy-up layer (read, not kept) */
+	int has_later;         /* or, instead of resume_fd, base_fd and
+				  scratch_fd: they come later, over */
+	int later_fd;          /* this SOCK_SEQPACKET socket (moat receive,
+				  which starts the picoprocess while the
+				  stream still comes): "snapshot:in" waits
+				  for one message, MOAT_LATER_*, with the
+				  descriptors, checked by the sender
+				  (moat_snap_adopt); its end fails the
+				  request */
 };
+
+/* The message on later_fd: one int32 of flags, and the descriptors in
+ * this order: the image; its base if MOAT_LATER_BASE; the saved /tmp if
+ * MOAT_LATER_SCRATCH. */
+#define MOAT_LATER_BASE    1
+#define MOAT_LATER_SCRATCH 2
 
 /* The moat-pico a launch with no pico_path runs ($MOAT_PICO, else next
  * to moat, else ../lib/moat/moat-pico), in buf. */

@@ -98,6 +98,13 @@ void pal_signal_arrived(void);
 extern const struct moat_upcalls *pal_upcalls; /* boot.c */
 uint64_t pal_signals_open(void);
 void pal_signals_restore(uint64_t old);
+/* The mask for a wait that switches it atomically (ppoll). */
+uint64_t pal_signals_wait_mask(void);
+/* A quiet thread (MOAT_THREAD_QUIET) blocks all but its own faults:
+ * SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS (bit n-1 for signal
+ * n), in its waits too. */
+#define PAL_QUIET_MASK (~((1ull << 3) | (1ull << 4) | (1ull << 6) | (1ull << 7) | \
+			  (1ull << 10) | (1ull << 30)))
 
 /* sync.c */
 long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags);

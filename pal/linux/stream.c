@@ -220,11 +220,12 @@ static long read_dir(int fd, uint64_t off, void *buf, size_t len)
 }
 
 /* Wait until a pipe or console is ready, with host signals open so that
- * a signal interrupts the wait (ppoll switches the mask atomically). */
+ * a signal interrupts the wait (ppoll switches the mask atomically); a
+ * quiet thread's stay blocked (pal_signals_wait_mask). */
 static long wait_ready(int fd, short events)
 {
 	struct host_pollfd p = { fd, events, 0 };
-	uint64_t open_mask = 0;
+	uint64_t open_mask = pal_signals_wait_mask();
 	long r = host_ppoll(&p, 1, 0, &open_mask);
 	return r < 0 ? r : 0;
 }

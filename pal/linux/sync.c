@@ -109,16 +109,37 @@ void pal_signal_arrived(void)
 	pal_generation_bump();
 }
 
+/* Is 'mask' (as the host reports it: without KILL and STOP, which no
+ * mask holds) a quiet thread's outside a trap? */
+static int is_quiet(uint64_t mask)
+{
+	return (mask | (1ull << 8) | (1ull << 18)) == PAL_QUIET_MASK;
+}
+
+/* A wait's mask: every host signal open, so that one interrupts it;
+ * but a quiet thread keeps its own, or an app's signal or a PAUSE sent
+ * to the process could land on it (a layer's worker, which the layers
+ * above do not know: the checkpointer ends the picoprocess then). */
+uint64_t pal_signals_wait_mask(void)
+{
+	uint64_t cur = 0;
+	host_rt_sigprocmask(0 /* SIG_BLOCK */, 0, &cur);
+	return is_quiet(cur) ? PAL_QUIET_MASK : 0;
+}
+
 uint64_t pal_signals_open(void)
 {
 	uint64_t none = 0, old = 0;
-	host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, &old);
+	host_rt_sigprocmask(0 /* SIG_BLOCK */, 0, &old);
+	if (!is_quiet(old))
+		host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, 0);
 	return old;
 }
 
 void pal_signals_restore(uint64_t old)
 {
-	host_rt_sigprocmask(2 /* SIG_SETMASK */, &old, 0);
+	if (!is_quiet(old))
+		host_rt_sigprocmask(2 /* SIG_SETMASK */, &old, 0);
 }
 
 /* Wake pipes for every wait that involves streams ("mixed": ppoll on
@@ -238,11 +259,7 @@ void pal_thread_main(struct pal_thread *t)
 	/* The creator was inside a trap handler with every signal blocked,
 	 * and clone copied that mask; a blocked SIGSYS would make the kernel
 	 * reset the trap handler for the whole process. */
-	uint64_t none = 0;
-	/* A quiet thread blocks all but its own faults: SIGILL, SIGTRAP,
-	 * SIGBUS, SIGFPE, SIGSEGV, SIGSYS (bit n-1 for signal n). */
-	uint64_t quiet = ~((1ull << 3) | (1ull << 4) | (1ull << 6) | (1ull << 7) |
-			   (1ull << 10) | (1ull << 30));
+	uint64_t none = 0, quiet = PAL_QUIET_MASK;
 	host_rt_sigprocmask(2 /* SIG_SETMASK */,
 			    t->flags & MOAT_THREAD_QUIET ? &quiet : &none, 0);
 	pal_altstack_install();

@@ -219,6 +219,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	moat_manifest_free(&m);
 	snprintf(pp.name, sizeof(pp.name), "fuzz");
+	pp.snap_later = -1; /* no image comes later: "snapshot:in" is answered */
 	pp.pid = stand_in();
 	return 0;
 }

@@ -79,7 +79,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* No checkpoint streams, as the monitor starts a picoprocess: left at
 	 * 0, PAUSE took stdin for one under way and sent signal 33 (glibc's
 	 * SIGSETXID) to this process. */
-	pp.snap_out = pp.snap_in = pp.snap_busy = pp.snap_running = -1;
+	pp.snap_out = pp.snap_in = pp.snap_busy = pp.snap_running = pp.snap_later = -1;
 	snprintf(pp.name, sizeof(pp.name), "fuzz");
 	snprintf(pp.cg_mem, sizeof(pp.cg_mem), "%s", cgdir);
 	atexit(bye);
