@@ -549,11 +549,40 @@ static void hex(const unsigned char *b, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+/* The last file hashed, by identity: a resume hashes moat-pico twice
+ * (its [Snapshot] pico checked, then the new run's manifest written),
+ * 1.4 MB each time.  The same inode, size, mtime and ctime within one
+ * moat process is the same file (a write changes ctime). */
+static struct {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	char hex[33];
+} hash_seen;
+
+static int same_file(const struct stat *st)
+{
+	return hash_seen.hex[0] && st->st_dev == hash_seen.dev && st->st_ino == hash_seen.ino &&
+	       st->st_size == hash_seen.size &&
+	       st->st_mtim.tv_sec == hash_seen.mtime.tv_sec &&
+	       st->st_mtim.tv_nsec == hash_seen.mtime.tv_nsec &&
+	       st->st_ctim.tv_sec == hash_seen.ctime.tv_sec &&
+	       st->st_ctim.tv_nsec == hash_seen.ctime.tv_nsec;
+}
+
 int moat_snap_file_hash(const char *path, char out[33])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	struct stat before;
+	int known = fstat(fd, &before) == 0 && S_ISREG(before.st_mode);
+	if (known && same_file(&before)) {
+		close(fd);
+		memcpy(out, hash_seen.hex, 33);
+		return 0;
+	}
 	XXH3_state_t *st = XXH3_createState();
 	static unsigned char buf[1 << 16];
 	ssize_t n;
@@ -561,6 +590,13 @@ int moat_snap_file_hash(const char *path, char out[33])
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		XXH3_128bits_update(st, buf, (size_t)n);
 	int e = errno;
+	struct stat after;
+	/* kept only if nothing changed the file while it was read */
+	int keep = known && n == 0 && fstat(fd, &after) == 0 && after.st_size == before.st_size &&
+		   after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+		   after.st_mtim.tv_nsec == before.st_mtim.tv_nsec &&
+		   after.st_ctim.tv_sec == before.st_ctim.tv_sec &&
+		   after.st_ctim.tv_nsec == before.st_ctim.tv_nsec;
 	close(fd);
 	XXH128_canonical_t c;
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
@@ -570,6 +606,12 @@ int moat_snap_file_hash(const char *path, char out[33])
 		return -1;
 	}
 	hex(c.digest, 16, out);
+	if (keep) {
+		hash_seen.dev = before.st_dev, hash_seen.ino = before.st_ino;
+		hash_seen.size = before.st_size;
+		hash_seen.mtime = before.st_mtim, hash_seen.ctime = before.st_ctim;
+		memcpy(hash_seen.hex, out, 33);
+	}
 	return 0;
 }
 
@@ -713,6 +755,55 @@ static int inflate(const void *z, uint64_t zlen, int fd, const struct blob *b, c
 	return r;
 }
 
+/* The fast way for a small frame that names its own length, b->len,
+ * and ends exactly at zlen (what moat_snap_compress writes): one pass of
+ * ZSTD_decompress straight into the memfd, its pages made by
+ * MAP_POPULATE in one system call, then hashed in place.  The streaming
+ * way's 128 KiB buffer and window fault in ~100 fresh pages first (a
+ * user page fault costs ~10 us here): for an idle shell's 250 KB image
+ * this way took 3.9 ms against 6.4 (loaded machine); but populating a
+ * shared mapping costs ~3 times a write() per page, so from
+ * INFLATE_MAPPED_MAX on (10 MB: 135 ms against 55) the streaming way
+ * wins.  zstd checks the frame's real length against the one it names.
+ * 1 done, 0 for the streaming way (any other frame: it says what is
+ * wrong), -1 with err. */
+#define INFLATE_MAPPED_MAX (512 << 10)
+static int inflate_mapped(const void *z, uint64_t zlen, int fd, const struct blob *b,
+			  char hexout[17], char *err, size_t errlen)
+{
+	if (b->len == 0 || b->len > INFLATE_MAPPED_MAX)
+		return 0;
+	size_t whole = ZSTD_findFrameCompressedSize(z, zlen);
+	unsigned long long named = ZSTD_getFrameContentSize(z, zlen);
+	if (ZSTD_isError(whole) || whole != zlen || named != b->len ||
+	    ftruncate(fd, (off_t)b->len) < 0)
+		return 0;
+	void *m = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (m == MAP_FAILED) {
+		if (ftruncate(fd, 0) < 0) {
+			snprintf(err, errlen, "writing %s to memory: %s", b->what, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	size_t got = ZSTD_decompress(m, b->len, z, zlen);
+	int r = 1;
+	if (ZSTD_isError(got)) {
+		snprintf(err, errlen, "%s does not decompress: %s", b->what, ZSTD_getErrorName(got));
+		r = -1;
+	} else if (got != b->len) {
+		snprintf(err, errlen, "%s is %zu bytes, its %s says %" PRIu64, b->what, got,
+			 b->len_key, b->len);
+		r = -1;
+	} else {
+		XXH64_canonical_t c;
+		XXH64_canonicalFromHash(&c, XXH3_64bits(m, b->len));
+		hex(c.digest, 8, hexout);
+	}
+	munmap(m, b->len); /* before the seal: no writable mapping may remain */
+	return r;
+}
+
 /* [Snapshot]'s length and hash of a blob, checked as text. */
 static int blob_keys(struct blob *b, char *why, size_t whylen)
 {
@@ -750,8 +841,8 @@ static int blob_load(struct moat_package *pkg, struct blob *b, const void **map,
 	if (r < 0)
 		snprintf(why, whylen, !e->size ? "the compressed %s is empty" : "%s",
 			 !e->size ? b->what + 4 : strerror(errno));
-	else
-		r = inflate(z, e->size, fd, b, got, why, whylen);
+	else if ((r = inflate_mapped(z, e->size, fd, b, got, why, whylen)) >= 0)
+		r = r ? 0 : inflate(z, e->size, fd, b, got, why, whylen);
 	if (r == 0 && strcmp(got, b->hash_text)) {
 		snprintf(why, whylen, "%s's hash is %s, [Snapshot] %s says %s (damaged or altered)",
 			 b->what, got, b->hash_key, b->hash_text);

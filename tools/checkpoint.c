@@ -200,11 +200,15 @@ int moat_snap_package(const char *out, const char *manifest, size_t mlen, const 
 }
 
 /* The snapshot package: the manifest with the image's length and hash
- * added to its [Snapshot] section (the last), and the compressed image. */
+ * added to its [Snapshot] section (the last), and the compressed image.
+ * zstd level 1: level 3's tables cost the app's stop some 120 more page
+ * faults and 2-3 times the compression time for an idle shell's 250 KB,
+ * for a package 7% smaller (busybox: 46 KB against 43 KB). */
+#define CKPT_ZSTD_LEVEL 1
 static int write_package(struct ckpt *c)
 {
-	return moat_snap_package(c->out, c->manifest, c->mlen, c->image, c->len, &c->scratch, 3,
-				 c->err, sizeof(c->err));
+	return moat_snap_package(c->out, c->manifest, c->mlen, c->image, c->len, &c->scratch,
+				 CKPT_ZSTD_LEVEL, c->err, sizeof(c->err));
 }
 
 static int send_verdict_to(int sock, char v)

@@ -221,16 +221,25 @@ static int given_too(const struct moat_manifest *req, int i, const struct moat_m
 static void tell_request(const struct moat_manifest *pm, int i, const char *file, int accept,
 			 int mine)
 {
-	fputs("moat: ", stderr);
-	moat_put_escaped(stderr, file);
+	/* Into memory first, then one write: stderr is unbuffered, and the
+	 * escaped paths went out a byte a write (some 50 for one grant). */
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+	FILE *out = f ? f : stderr;
+	fputs("moat: ", out);
+	moat_put_escaped(out, file);
 	fputs(accept && !mine ? ": granted at its request (--accept-grants): " : ": requests ",
-	      stderr);
-	moat_put_grant(stderr, pm, i);
+	      out);
+	moat_put_grant(out, pm, i);
 	fputs(mine ? ": not granted; your own --ro/--rw maps that path\n"
 	      : accept ? "\n"
 		       : ": not granted; give it with --ro/--rw/--net, or accept the package's"
 			 " requests with --accept-grants\n",
-	      stderr);
+	      out);
+	if (f && fclose(f) == 0)
+		fwrite(line, 1, len, stderr);
+	free(line);
 }
 
 /* A package's [Namespace] grants are requests: a downloaded package must

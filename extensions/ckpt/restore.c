@@ -98,11 +98,16 @@ static void get_rec(struct in *in, struct moat_snap_rec *rec, uint32_t want, uin
 
 /* The base of a received image (moat receive, "snapshot:base"): the
  * pages its REF regions name.  None for any other resume: a REF region
- * then fails. */
+ * then fails.  Opened at the first REF run, not before: most resumes
+ * have none, and the monitor round trip that would refuse it is saved. */
 static struct in base = { .h = MOAT_NO_HANDLE };
+static int base_tried;
 
 static void open_base(void)
 {
+	if (base_tried)
+		return;
+	base_tried = 1;
 	long h = ck_below->stream_open("snapshot:base", MOAT_ACCESS_READ, 0, 0);
 	struct moat_attr at;
 	if (h < 0)
@@ -150,6 +155,7 @@ static void read_ref(struct in *in, const struct moat_snap_region *r,
 		*left -= run->npages * 4096;
 		return;
 	}
+	open_base();
 	if (base.h == MOAT_NO_HANDLE || at > base.size / 4096 ||
 	    run->npages > base.size / 4096 - at)
 		fail("the image", ": names pages of a base it was not given", "");
@@ -791,9 +797,11 @@ static void refill(struct in *in, uint64_t off, uint64_t n, moat_handle w)
 /* Process 1 makes the shared pipes, with the bytes that waited in them. */
 static void make_shared(struct in *in)
 {
+	int any = 0;
 	for (uint32_t i = 0; i < npairs; i++) {
 		if (!pairs[i].shared)
 			continue;
+		any = 1;
 		moat_handle rd, wr;
 		long r = ck_below->stream_pipe(&rd, &wr, pairs[i].origin == MOAT_SNAP_DUPLEX ?
 						MOAT_PIPE_DUPLEX : 0);
@@ -801,6 +809,8 @@ static void make_shared(struct in *in)
 			fail("a pipe", ": cannot be made again: ", err_name(r));
 		pairs[i].end[0] = rd, pairs[i].end[1] = wr;
 	}
+	if (!any)
+		return; /* no bytes to put back: no second walk of the image */
 	struct moat_snap_rec rec;
 	in->off = sizeof(struct moat_snap_header);
 	for (;;) {
@@ -896,7 +906,6 @@ void ck_resume(void)
 	if (ck_below->stream_attr_query_by_handle((moat_handle)h, &at) < 0)
 		fail(ck_opt.in, ": cannot see its size", "");
 	in = (struct in){ .h = (moat_handle)h, .size = at.size, .win = ck_pages(CK_WIN) };
-	open_base();
 	streams = ck_pages(sizeof(*streams) * CK_MAX_HANDLES);
 	if (!streams)
 		fail("the image", ": no memory", "");
