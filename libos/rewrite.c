@@ -872,14 +872,110 @@ static void say(uint64_t site, const struct vma_info *v, const char *what, const
 		     what, why ? ": " : "", why ? why : "");
 }
 
+/* ------------------------------------------------------------------ */
+/* Counts for --debug: what traps, what is answered through rewritten   */
+/* sites, and which sites are left alone (rewrite_report at exit).      */
+
+static unsigned long n_traps, n_never, n_fast;
+static int stats_pid;
+struct lone_site {
+	uint64_t site, off;
+	unsigned long traps;
+	const char *why;
+	char image[32];
+};
+#define LONE_SITES 32
+static struct lone_site lone[LONE_SITES];
+static int nlone;
+static volatile int stats_lock;
+
+static int counting(void)
+{
+	if (!(boot->flags & MOAT_BOOT_DEBUG))
+		return 0;
+	if (stats_pid != proc.pid) { /* a forked child counts its own */
+		stats_pid = proc.pid;
+		n_traps = n_never = n_fast = 0;
+		nlone = 0;
+	}
+	return 1;
+}
+
+/* A trap at a site left alone (why != NULL: just now, with v). */
+static void count_lone(uint64_t site, const struct vma_info *v, const char *why)
+{
+	if (!counting())
+		return;
+	spin_lock(&stats_lock);
+	int i = 0;
+	while (i < nlone && lone[i].site != site)
+		i++;
+	if (i == nlone && i < LONE_SITES && why) {
+		const char *name = v && v->name ? v->name : "?", *slash = strrchr(name, '/');
+		lone[i] = (struct lone_site){ site, v ? site - v->start + v->offset : 0, 0, why, { 0 } };
+		rt_strlcpy(lone[i].image, slash ? slash + 1 : name, sizeof(lone[i].image));
+		nlone++;
+	}
+	if (i < nlone)
+		lone[i].traps++;
+	spin_unlock(&stats_lock);
+}
+
+static void count_trap(uint64_t nr)
+{
+	if (!counting())
+		return;
+	__atomic_add_fetch(&n_traps, 1, __ATOMIC_RELAXED);
+	if (never_patch(nr))
+		__atomic_add_fetch(&n_never, 1, __ATOMIC_RELAXED);
+}
+
+/* Under --debug, at exit and execve: the counts of this process image. */
+void rewrite_report(void)
+{
+	if (!counting())
+		return;
+	spin_lock(&stats_lock);
+	unsigned long lone_traps = 0;
+	for (int i = 0; i < nlone; i++)
+		lone_traps += lone[i].traps;
+	klog("rewrite: pid %d: %lu calls trapped (%lu never rewritten: clone, exit, "
+	     "sigreturn...; %lu at %d sites left alone), %lu fast calls, %lu sites patched",
+	     proc.pid, n_traps, n_never, lone_traps, nlone, n_fast, patched_sites);
+	/* The ten sites that trapped most, most first. */
+	for (int k = 0; k < 10 && k < nlone; k++) {
+		int best = k;
+		for (int i = k + 1; i < nlone; i++)
+			if (lone[i].traps > lone[best].traps)
+				best = i;
+		struct lone_site t = lone[k];
+		lone[k] = lone[best];
+		lone[best] = t;
+		klog("rewrite:   %lu traps at %s+0x%lx: %s", lone[k].traps, lone[k].image,
+		     lone[k].off, lone[k].why);
+	}
+	spin_unlock(&stats_lock);
+}
+
+/* A site that stays on the trap path: said under --trace, remembered. */
+static void leave(uint64_t site, const struct vma_info *v, const char *why)
+{
+	say(site, v, "left alone", why);
+	reject(site);
+	count_lone(site, v, why);
+}
+
 /* After a trapped call from the 'syscall' at site: patch it if it is
  * safe to (see the top comment). */
 void rewrite_site(uint64_t site, uint64_t nr)
 {
+	count_trap(nr);
 	if (!rewrite_enabled() || never_patch(nr) || !thread_has_fast_stack())
 		return;
-	if (rejected[(site >> 1) % REJECT_SLOTS] == site)
+	if (rejected[(site >> 1) % REJECT_SLOTS] == site) {
+		count_lone(site, NULL, NULL);
 		return;
+	}
 	struct vma_info v;
 	const char *why = NULL;
 	uint64_t fn_start, fn_end;
@@ -900,8 +996,7 @@ void rewrite_site(uint64_t site, uint64_t nr)
 		why = "mov $imm, %eax is not the number that trapped";
 	}
 	if (why) {
-		say(site, &v, "left alone", why);
-		reject(site);
+		leave(site, &v, why);
 		return;
 	}
 
@@ -910,8 +1005,7 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	memcpy(orig, (const void *)from, (size_t)len);
 	int threaded = thread_count() > 1;
 	if (threaded && (from & ~7ULL) != ((site - 1) & ~7ULL)) {
-		say(site, &v, "left alone", "threads run, and the bytes straddle an 8-byte word");
-		reject(site);
+		leave(site, &v, "threads run, and the bytes straddle an 8-byte word");
 		return;
 	}
 
@@ -925,8 +1019,7 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	uint64_t stub = sp ? make_stub(sp, site, len) : 0;
 	if (!stub) {
 		spin_unlock(&rewrite_lock);
-		say(site, &v, "left alone", "no stub page within 2 GiB");
-		reject(site);
+		leave(site, &v, "no stub page within 2 GiB");
 		return;
 	}
 	patch[0] = 0xe9;
@@ -957,9 +1050,10 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	if (r == 0)
 		patched_sites++;
 	spin_unlock(&rewrite_lock);
-	say(site, &v, r == 0 ? "patched" : "left alone", r == 0 ? NULL : "cannot write the page");
-	if (r != 0)
-		reject(site);
+	if (r == 0)
+		say(site, &v, "patched", NULL);
+	else
+		leave(site, &v, "cannot write the page");
 }
 
 /* fork: while the PAL copies the process, no other thread has a page
@@ -984,6 +1078,9 @@ void rewrite_fork_end(void)
  * and what we learnt about it are gone. */
 void rewrite_reset(void)
 {
+	rewrite_report();
+	n_traps = n_never = n_fast = patched_sites = 0;
+	nlone = 0;
 	for (int i = 0; i < MAX_EH_IMAGES; i++)
 		kfree(eh_images[i].table);
 	memset(eh_images, 0, sizeof(eh_images));
@@ -1003,6 +1100,8 @@ int libos_fast_syscall(struct moat_context *ctx)
 		ctx->rip -= 2; /* back to the 'syscall': it traps */
 		return 0;
 	}
+	if (counting())
+		__atomic_add_fetch(&n_fast, 1, __ATOMIC_RELAXED);
 	thread_clear_signal_note();
 	ctx->rax = (uint64_t)syscall_dispatch(ctx);
 	thread_clear_signal_note();
