@@ -58,8 +58,10 @@
  * Patching: the page is made writable (not executable) with vm_protect,
  * written, and made executable again.  Another thread that runs into the
  * page meanwhile faults, waits in rewrite_fault, and retries.  With more
- * than one thread the bytes are written by one locked 8-byte cmpxchg, and
- * only when they lie in one aligned 8-byte word.
+ * than one thread the bytes are written by one locked 8-byte cmpxchg, or
+ * one locked cmpxchg16b, and only when they lie in one aligned 8- or
+ * 16-byte block (choose_window prefers a run whose first instruction
+ * does).
  */
 #include <asm/unistd.h>
 
@@ -734,40 +736,70 @@ static int locked_find_function(uint64_t site, const char *name, uint64_t *fn_st
 #define WINDOW_MAX 8
 #define WINDOW_BYTES (STUB_SIZE - 19)
 
+/* Does [a, a + len) lie in one aligned block of 'unit' bytes, so that one
+ * locked compare-and-exchange writes it? */
+static int in_block(uint64_t a, uint64_t len, uint64_t unit)
+{
+	return (a & ~(unit - 1)) == ((a + len - 1) & ~(unit - 1));
+}
+
+/* cmpxchg16b is there (CPUID.1:ECX.CX16): asked once. */
+static int has_cx16(void)
+{
+	static int known; /* 1: no, 2: yes */
+	if (!known) {
+		uint32_t a = 1, b, c, d;
+		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+		known = c & (1u << 13) ? 2 : 1;
+	}
+	return known == 2;
+}
+
+/* How the first instruction of a run can be overwritten while other
+ * threads run: 0 in one locked 8-byte store, 1 in one locked 16-byte
+ * store, 2 only with one thread. */
+static int write_rank(uint64_t a, uint64_t len)
+{
+	return in_block(a, len, 8) ? 0 : in_block(a, len, 16) && has_cx16() ? 1 : 2;
+}
+
 /* Which instructions before the 'syscall' at site move to the stub.  The
  * run [from, site) of whole instructions starts with one of at least 5
  * bytes -- the 'jmp rel32' overwrites only that one, so the run has no
- * instruction boundary under the jump -- and is the shortest such run
- * whose every instruction is relocatable().  The instructions after the
- * first stay in place as well, so a branch (or a signal return) to any of
- * them runs them there and traps at the 'syscall' as before.  starts[]
- * holds the instruction starts before site, nearest first. */
+ * instruction boundary under the jump -- and every instruction of it is
+ * relocatable().  The instructions after the first stay in place as
+ * well, so a branch (or a signal return) to any of them runs them there
+ * and traps at the 'syscall' as before.  Of the runs that qualify, the
+ * one whose first instruction can be written most safely with threads
+ * running (write_rank), then the shortest.  starts[] holds the
+ * instruction starts before site, nearest first. */
 static int choose_window(const uint64_t *starts, int n, uint64_t site, uint64_t *from,
 			 const char **why)
 {
 	uint64_t end = site;
-	int bytes = 0;
+	int bytes = 0, best = 3;
 	struct insn in;
-	for (int j = 0; j < n; j++) {
+	*why = "no instruction of 5 bytes or more just before it";
+	for (int j = 0; j < n && best > 0; j++) {
 		uint64_t a = starts[j];
 		if (decode((const uint8_t *)a, end - a, &in) != (int)(end - a))
 			break;
 		if (!relocatable(&in)) {
-			*why = j ? "an instruction before it cannot move"
-				 : "the instruction before it cannot move";
-			return -1;
+			if (best == 3)
+				*why = j ? "an instruction before it cannot move"
+					 : "the instruction before it cannot move";
+			break;
 		}
 		bytes += is_jcc(&in) ? 6 : in.len;
 		if (bytes > WINDOW_BYTES)
 			break;
-		if (in.len >= 5) {
+		if (in.len >= 5 && write_rank(a, (uint64_t)in.len) < best) {
+			best = write_rank(a, (uint64_t)in.len);
 			*from = a;
-			return 0;
 		}
 		end = a;
 	}
-	*why = "no instruction of 5 bytes or more just before it";
-	return -1;
+	return best < 3 ? 0 : -1;
 }
 
 /* Decode [start, end) (which holds site); on success [*from, site) are
@@ -1123,9 +1155,9 @@ void rewrite_site(uint64_t site, uint64_t nr)
 		return; /* cannot be: check_site decoded it */
 	memcpy(orig, (const void *)from, wlen);
 	uint64_t to = from + (uint64_t)len - 1; /* the last byte written */
-	int threaded = thread_count() > 1;
-	if (threaded && (from & ~7ULL) != (to & ~7ULL)) {
-		leave(site, &v, "threads run, and the bytes straddle an 8-byte word");
+	int rank = write_rank(from, (uint64_t)len);
+	if (rank == 2 && thread_count() > 1) {
+		leave(site, &v, "threads run, and the bytes straddle an aligned 16-byte block");
 		return;
 	}
 
@@ -1153,13 +1185,23 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	busy(1, p1);
 	long r = abi->vm_protect((void *)p0, p1 + 4096 - p0, MOAT_PROT_READ | MOAT_PROT_WRITE);
 	if (r == 0) {
-		if ((from & ~7ULL) == (to & ~7ULL)) {
+		if (rank == 0) {
 			/* One locked 8-byte store: other cores see either. */
 			uint64_t *w = (uint64_t *)(from & ~7ULL);
 			uint64_t old = *w, nw = old;
 			memcpy((uint8_t *)&nw + (from & 7), patch, (size_t)len);
 			__atomic_compare_exchange_n(w, &old, nw, 0, __ATOMIC_SEQ_CST,
 						    __ATOMIC_SEQ_CST);
+		} else if (rank == 1) {
+			/* One locked 16-byte store. */
+			uint64_t *w = (uint64_t *)(from & ~15ULL), nw[2];
+			uint64_t lo = w[0], hi = w[1];
+			nw[0] = lo, nw[1] = hi;
+			memcpy((uint8_t *)nw + (from & 15), patch, (size_t)len);
+			__asm__ volatile("lock cmpxchg16b %0"
+					 : "+m"(*(volatile __int128 *)w), "+a"(lo), "+d"(hi)
+					 : "b"(nw[0]), "c"(nw[1])
+					 : "memory", "cc");
 		} else {
 			memcpy((void *)from, patch, (size_t)len); /* single-threaded */
 		}
