@@ -62,6 +62,7 @@ uint64_t thread_get_fsbase(void);
 int rewrite_enabled(void);
 void rewrite_site(uint64_t site, uint64_t nr);
 void rewrite_reset(void);
+void rewrite_report(void);
 void rewrite_fork_begin(void);
 void rewrite_fork_end(void);
 void rewrite_note_eh_frame(uint64_t lo, uint64_t hi, uint64_t eh_frame, uint64_t size);

@@ -435,6 +435,7 @@ _Noreturn void process_exec_first(const char *path, char **argv, char **envp)
 
 long sys_exit_group(int code)
 {
+	rewrite_report(); /* --debug: the counts of traps and rewritten sites */
 	abi->process_exit(code & 0xff, 0);
 	__builtin_unreachable();
 }

@@ -3,15 +3,22 @@
  *
  * Every 'syscall' the app executes first arrives as a trap (SIGSYS), as
  * always.  After the LibOS has answered it, rewrite_site() looks at the
- * one instruction right before the 'syscall' at S.  When that instruction
- * is at least 5 bytes long, is proven to start on an instruction boundary
- * and to be movable (see movable()), and lies in a private, read-only,
- * executable file mapping of an ELF image, it is replaced by a 'jmp rel32'
- * to a stub (padded with int3 to its length).  The 'syscall' bytes stay,
- * so a branch that lands on S still traps as before.  The stub, in a page
- * of stubs within +-2 GiB of S, runs:
+ * instructions right before the 'syscall' at S.  It takes the shortest
+ * run [F, S) of whole instructions whose first is at least 5 bytes long
+ * and whose every instruction is relocatable() -- proven to start on an
+ * instruction boundary (see below), and able to run elsewhere: plain
+ * moves and ALU forms, a rip-relative operand re-aimed at the same
+ * address, a conditional jump at the same target.  When S lies in a
+ * private, read-only, executable file mapping of an ELF image, the first
+ * instruction of the run, and only it, is replaced by a 'jmp rel32' to a
+ * stub (padded with int3 to its length).  The other instructions of the
+ * run and the 'syscall' bytes stay: a branch or a signal return to any
+ * of them runs them in place and traps at S as before, and there is no
+ * instruction boundary under the jump.  glibc's read, 'cmpb $0,
+ * __libc_single_threaded(%rip); je 1f; xor %eax,%eax; syscall', is such a
+ * run of three.  The stub, in a page of stubs within +-2 GiB of S, runs:
  *
- *     <the moved instruction>       e.g. mov $39, %eax  or  mov 8(%rsp), %r9
+ *     <the run, re-aimed>           e.g. mov $39, %eax  or  cmpb; je; xor
  *     lea   -128(%rsp), %rsp        step over the app's red zone
  *     call  *slot(%rip)             libos_fast_entry (context.S)
  *     .quad S + 2                   where the call returns to
@@ -25,12 +32,13 @@
  * the function holding S is found through the image's .eh_frame_hdr
  * (binary search for the FDE covering S), and decoded forward from its
  * first byte with an instruction-length decoder; the decode must land on
- * S - len and on S, must reach the end of the function exactly, and every
- * direct branch in the function must target an instruction start found by
- * the decode.  A run of one instruction has no interior instruction
- * boundary, so no branch can enter it in the middle.  No FDE, an unknown
- * opcode, or any doubt: no patch, and the site keeps trapping, which is
- * always correct.
+ * every instruction of the run and on S, must reach the end of the
+ * function exactly, and every direct branch in the function must target
+ * an instruction start found by the decode.  The jump covers one
+ * instruction, which has no interior instruction boundary, so no branch
+ * (direct, indirect, from a .cold part elsewhere) and no interrupted
+ * thread can be inside it.  No FDE, an unknown opcode, or any doubt: no
+ * patch, and the site keeps trapping, which is always correct.
  *
  * What the trap path got from the kernel and the fast path must do itself:
  *  - vector state: the LibOS, PAL and runtime are built with
@@ -50,8 +58,10 @@
  * Patching: the page is made writable (not executable) with vm_protect,
  * written, and made executable again.  Another thread that runs into the
  * page meanwhile faults, waits in rewrite_fault, and retries.  With more
- * than one thread the bytes are written by one locked 8-byte cmpxchg, and
- * only when they lie in one aligned 8-byte word.
+ * than one thread the bytes are written by one locked 8-byte cmpxchg, or
+ * one locked cmpxchg16b, and only when they lie in one aligned 8- or
+ * 16-byte block (choose_window prefers a run whose first instruction
+ * does).
  */
 #include <asm/unistd.h>
 
@@ -123,7 +133,7 @@ static int never_patch(uint64_t nr)
 
 /* ------------------------------------------------------------------ */
 /* Instruction lengths (x86-64, 64-bit mode).  No semantics beyond what */
-/* movable() and the branch check need.                                 */
+/* relocatable() and the branch check need.                              */
 
 struct insn {
 	int len;
@@ -132,6 +142,7 @@ struct insn {
 	uint8_t rex;
 	uint8_t modrm;
 	int has_modrm;
+	int modrm_off;      /* where the ModRM byte is */
 	int p66, p67, plock, prep, pseg;
 	int rip_rel;
 	int rel_len;        /* 1 or 4: a direct branch */
@@ -316,6 +327,7 @@ static int decode(const uint8_t *p, size_t avail, struct insn *in)
 	if (f & M) {
 		if (i >= avail)
 			return -1;
+		in->modrm_off = (int)i;
 		uint8_t m = p[i++];
 		in->has_modrm = 1;
 		in->modrm = m;
@@ -371,28 +383,50 @@ static int decode(const uint8_t *p, size_t avail, struct insn *in)
 	return (int)i;
 }
 
-/* Can this instruction run in a stub instead of in place?  Only plain
- * moves and a few ALU forms that neither branch, nor depend on their own
- * address, nor write the stack pointer; no lock/rep prefixes. */
-static int movable(const struct insn *in)
+static int is_jcc(const struct insn *in)
 {
-	if (in->map != 0 || in->plock || in->prep || in->rip_rel || in->rel_len)
+	return in->rel_len && ((in->map == 0 && in->op >= 0x70 && in->op <= 0x7f) ||
+			       (in->map == 1 && in->op >= 0x80 && in->op <= 0x8f));
+}
+
+/* Can this instruction run in a stub instead of in place?  Plain moves
+ * and ALU forms that neither branch, nor write the stack pointer; a
+ * rip-relative operand is re-aimed at the same address (make_stub), and
+ * a conditional jump at the same target; no lock/rep prefixes. */
+static int relocatable(const struct insn *in)
+{
+	if (in->plock || in->prep)
 		return 0;
+	if (in->rel_len) /* jcc only: no prefix, no REX (hints: not emitted) */
+		return is_jcc(in) && !in->rex && !in->pseg && !in->p66 && !in->p67;
 	unsigned reg = ((in->modrm >> 3) & 7) | (in->rex & 4 ? 8 : 0);
 	unsigned rm = (in->modrm & 7) | (in->rex & 1 ? 8 : 0);
 	int mod3 = (in->modrm >> 6) == 3;
 	uint8_t op = in->op;
+	if (in->map == 1) /* movzx, movsx */
+		return (op == 0xb6 || op == 0xb7 || op == 0xbe || op == 0xbf) && reg != 4;
+	if (in->map != 0)
+		return 0;
 	if (op >= 0xb8 && op <= 0xbf)           /* mov $imm, %reg */
 		return ((op & 7) | (in->rex & 1 ? 8 : 0)) != 4;
+	if (op < 0x40 && (op & 7) <= 3) {       /* add or adc sbb and sub xor cmp */
+		if (op >= 0x38)
+			return 1;               /* cmp: flags only */
+		return op & 2 ? reg != 4 : !(mod3 && rm == 4);
+	}
 	switch (op) {
-	case 0x88: case 0x89: case 0x31:        /* r -> r/m */
+	case 0x88: case 0x89:                   /* r -> r/m */
 		return !(mod3 && rm == 4);
-	case 0x8a: case 0x8b: case 0x8d: case 0x63: case 0x33: /* r/m -> r */
+	case 0x8a: case 0x8b: case 0x8d: case 0x63: /* r/m -> r */
 		return reg != 4;
 	case 0xc6: case 0xc7:                   /* mov $imm, r/m */
 		return ((in->modrm >> 3) & 7) == 0 && !(mod3 && rm == 4);
-	case 0x84: case 0x85: case 0x38: case 0x39: case 0x3a: case 0x3b:
-		return 1;                       /* test, cmp: flags only */
+	case 0x80: case 0x81: case 0x83:        /* ALU $imm, r/m */
+		return ((in->modrm >> 3) & 7) == 7 || !(mod3 && rm == 4);
+	case 0xf6: case 0xf7:                   /* test $imm, r/m */
+		return ((in->modrm >> 3) & 7) == 0;
+	case 0x84: case 0x85:
+		return 1;                       /* test: flags only */
 	}
 	return 0;
 }
@@ -696,10 +730,83 @@ static int locked_find_function(uint64_t site, const char *name, uint64_t *fn_st
 /* ------------------------------------------------------------------ */
 /* The proof for one site.                                              */
 
-/* Decode [start, end) (which holds site); on success *len is the length
- * of the one instruction ending at site, which is movable. */
-static int check_site(uint64_t start, uint64_t end, uint64_t site, int *len,
-		      const char **why)
+/* At most this many instructions move to a stub, taking at most
+ * WINDOW_BYTES there (a conditional jump grows to 6 bytes); the stub adds
+ * 19 bytes of its own. */
+#define WINDOW_MAX 8
+#define WINDOW_BYTES (STUB_SIZE - 19)
+
+/* Does [a, a + len) lie in one aligned block of 'unit' bytes, so that one
+ * locked compare-and-exchange writes it? */
+static int in_block(uint64_t a, uint64_t len, uint64_t unit)
+{
+	return (a & ~(unit - 1)) == ((a + len - 1) & ~(unit - 1));
+}
+
+/* cmpxchg16b is there (CPUID.1:ECX.CX16): asked once. */
+static int has_cx16(void)
+{
+	static int known; /* 1: no, 2: yes */
+	if (!known) {
+		uint32_t a = 1, b, c, d;
+		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+		known = c & (1u << 13) ? 2 : 1;
+	}
+	return known == 2;
+}
+
+/* How the first instruction of a run can be overwritten while other
+ * threads run: 0 in one locked 8-byte store, 1 in one locked 16-byte
+ * store, 2 only with one thread. */
+static int write_rank(uint64_t a, uint64_t len)
+{
+	return in_block(a, len, 8) ? 0 : in_block(a, len, 16) && has_cx16() ? 1 : 2;
+}
+
+/* Which instructions before the 'syscall' at site move to the stub.  The
+ * run [from, site) of whole instructions starts with one of at least 5
+ * bytes -- the 'jmp rel32' overwrites only that one, so the run has no
+ * instruction boundary under the jump -- and every instruction of it is
+ * relocatable().  The instructions after the first stay in place as
+ * well, so a branch (or a signal return) to any of them runs them there
+ * and traps at the 'syscall' as before.  Of the runs that qualify, the
+ * one whose first instruction can be written most safely with threads
+ * running (write_rank), then the shortest.  starts[] holds the
+ * instruction starts before site, nearest first. */
+static int choose_window(const uint64_t *starts, int n, uint64_t site, uint64_t *from,
+			 const char **why)
+{
+	uint64_t end = site;
+	int bytes = 0, best = 3;
+	struct insn in;
+	*why = "no instruction of 5 bytes or more just before it";
+	for (int j = 0; j < n && best > 0; j++) {
+		uint64_t a = starts[j];
+		if (decode((const uint8_t *)a, end - a, &in) != (int)(end - a))
+			break;
+		if (!relocatable(&in)) {
+			if (best == 3)
+				*why = j ? "an instruction before it cannot move"
+					 : "the instruction before it cannot move";
+			break;
+		}
+		bytes += is_jcc(&in) ? 6 : in.len;
+		if (bytes > WINDOW_BYTES)
+			break;
+		if (in.len >= 5 && write_rank(a, (uint64_t)in.len) < best) {
+			best = write_rank(a, (uint64_t)in.len);
+			*from = a;
+		}
+		end = a;
+	}
+	return best < 3 ? 0 : -1;
+}
+
+/* Decode [start, end) (which holds site); on success [*from, site) are
+ * the instructions to move (choose_window), and *last is where the one
+ * right before the 'syscall' starts. */
+static int check_site(uint64_t start, uint64_t end, uint64_t site, uint64_t *from,
+		      uint64_t *last, const char **why)
 {
 	size_t size = end - start;
 	/* A bitmap of instruction starts, for the branch-target check. */
@@ -707,9 +814,10 @@ static int check_site(uint64_t start, uint64_t end, uint64_t site, int *len,
 	int ok = 0;
 	spin_lock(&starts_lock);
 	memset(starts, 0, (size + 7) / 8);
-	uint64_t a = start, prev = 0;
-	int saw_site = 0, prev_len = 0;
-	struct insn in, before = { 0 };
+	uint64_t a = start;
+	uint64_t recent[WINDOW_MAX], before[WINDOW_MAX]; /* ring; nearest first */
+	int nrecent = 0, nbefore = 0, saw_site = 0;
+	struct insn in;
 	*why = "decode";
 	while (a < end) {
 		if (decode((const uint8_t *)a, end - a, &in) < 0)
@@ -717,14 +825,14 @@ static int check_site(uint64_t start, uint64_t end, uint64_t site, int *len,
 		starts[(a - start) / 8] |= (uint8_t)(1 << ((a - start) % 8));
 		if (a == site) {
 			if (in.len != 2 || ((const uint8_t *)a)[0] != 0x0f ||
-			    ((const uint8_t *)a)[1] != 0x05 || !prev)
+			    ((const uint8_t *)a)[1] != 0x05 || !nrecent)
 				goto out;
 			saw_site = 1;
-			prev_len = (int)(site - prev);
+			nbefore = nrecent < WINDOW_MAX ? nrecent : WINDOW_MAX;
+			for (int j = 0; j < nbefore; j++)
+				before[j] = recent[(nrecent - 1 - j) % WINDOW_MAX];
 		}
-		if (a + (uint64_t)in.len == site)
-			before = in;
-		prev = a;
+		recent[nrecent++ % WINDOW_MAX] = a;
 		a += (uint64_t)in.len;
 	}
 	*why = "no instruction boundary at the site";
@@ -742,13 +850,9 @@ static int check_site(uint64_t start, uint64_t end, uint64_t site, int *len,
 		    !(starts[(t - start) / 8] & (1 << ((t - start) % 8))))
 			goto out;
 	}
-	*why = "the instruction before it is too short";
-	if (prev_len < 5)
+	if (choose_window(before, nbefore, site, from, why) < 0)
 		goto out;
-	*why = "the instruction before it cannot move";
-	if (!movable(&before))
-		goto out;
-	*len = prev_len;
+	*last = before[0];
 	*why = NULL;
 	ok = 1;
 out:
@@ -826,14 +930,53 @@ static struct stub_page *stub_page_near(uint64_t site)
 	return NULL;
 }
 
-/* Write the stub for site (moved instruction of 'len' bytes before it). */
-static uint64_t make_stub(struct stub_page *sp, uint64_t site, int len)
+/* Copy the instructions [from, site) to code + *n, which will be at
+ * stub + *n: a conditional jump becomes a 'jcc rel32' to the same
+ * target, a rip-relative operand keeps its address.  -1 if one cannot be
+ * re-aimed from the stub (more than 2 GiB away). */
+static int emit_window(uint8_t *code, int *n, uint64_t stub, uint64_t from, uint64_t site)
+{
+	struct insn in;
+	for (uint64_t a = from; a < site; a += (uint64_t)in.len) {
+		if (decode((const uint8_t *)a, site - a, &in) < 0 || !relocatable(&in) ||
+		    *n + (in.rel_len ? 6 : in.len) > WINDOW_BYTES)
+			return -1;
+		uint64_t at = stub + (uint64_t)*n;
+		if (in.rel_len) {
+			int64_t rel = dist(a + (uint64_t)in.len + (uint64_t)in.rel, at + 6);
+			int32_t r32 = (int32_t)rel;
+			if (rel != r32)
+				return -1;
+			code[(*n)++] = 0x0f;
+			code[(*n)++] = (uint8_t)(0x80 | (in.op & 0x0f));
+			memcpy(code + *n, &r32, 4);
+			*n += 4;
+			continue;
+		}
+		memcpy(code + *n, (const void *)a, (size_t)in.len);
+		if (in.rip_rel) { /* disp32 right after ModRM: no SIB with rip */
+			uint8_t *d = code + *n + in.modrm_off + 1;
+			int32_t d32;
+			memcpy(&d32, d, 4);
+			int64_t nd = (int64_t)d32 + dist(a, at);
+			d32 = (int32_t)nd;
+			if (nd != d32)
+				return -1;
+			memcpy(d, &d32, 4);
+		}
+		*n += in.len;
+	}
+	return 0;
+}
+
+/* Write the stub for site, the instructions [from, site) moved into it. */
+static uint64_t make_stub(struct stub_page *sp, uint64_t from, uint64_t site)
 {
 	uint64_t stub = sp->base + STUB_SIZE * (1 + sp->used);
 	uint8_t code[STUB_SIZE];
 	int n = 0;
-	memcpy(code, (const void *)(site - (uint64_t)len), (size_t)len);
-	n = len;
+	if (emit_window(code, &n, stub, from, site) < 0)
+		return 0;
 	static const uint8_t lea[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 }; /* lea -128(%rsp),%rsp */
 	memcpy(code + n, lea, sizeof(lea));
 	n += (int)sizeof(lea);
@@ -872,18 +1015,113 @@ static void say(uint64_t site, const struct vma_info *v, const char *what, const
 		     what, why ? ": " : "", why ? why : "");
 }
 
+/* ------------------------------------------------------------------ */
+/* Counts for --debug: what traps, what is answered through rewritten   */
+/* sites, and which sites are left alone (rewrite_report at exit).      */
+
+static unsigned long n_traps, n_never, n_fast;
+static int stats_pid;
+struct lone_site {
+	uint64_t site, off;
+	unsigned long traps;
+	const char *why;
+	char image[32];
+};
+#define LONE_SITES 32
+static struct lone_site lone[LONE_SITES];
+static int nlone;
+static volatile int stats_lock;
+
+static int counting(void)
+{
+	if (!(boot->flags & MOAT_BOOT_DEBUG))
+		return 0;
+	if (stats_pid != proc.pid) { /* a forked child counts its own */
+		stats_pid = proc.pid;
+		n_traps = n_never = n_fast = 0;
+		nlone = 0;
+	}
+	return 1;
+}
+
+/* A trap at a site left alone (why != NULL: just now, with v). */
+static void count_lone(uint64_t site, const struct vma_info *v, const char *why)
+{
+	if (!counting())
+		return;
+	spin_lock(&stats_lock);
+	int i = 0;
+	while (i < nlone && lone[i].site != site)
+		i++;
+	if (i == nlone && i < LONE_SITES && why) {
+		const char *name = v && v->name ? v->name : "?", *slash = strrchr(name, '/');
+		lone[i] = (struct lone_site){ site, v ? site - v->start + v->offset : 0, 0, why, { 0 } };
+		rt_strlcpy(lone[i].image, slash ? slash + 1 : name, sizeof(lone[i].image));
+		nlone++;
+	}
+	if (i < nlone)
+		lone[i].traps++;
+	spin_unlock(&stats_lock);
+}
+
+static void count_trap(uint64_t nr)
+{
+	if (!counting())
+		return;
+	__atomic_add_fetch(&n_traps, 1, __ATOMIC_RELAXED);
+	if (never_patch(nr))
+		__atomic_add_fetch(&n_never, 1, __ATOMIC_RELAXED);
+}
+
+/* Under --debug, at exit and execve: the counts of this process image. */
+void rewrite_report(void)
+{
+	if (!counting())
+		return;
+	spin_lock(&stats_lock);
+	unsigned long lone_traps = 0;
+	for (int i = 0; i < nlone; i++)
+		lone_traps += lone[i].traps;
+	klog("rewrite: pid %d: %lu calls trapped (%lu never rewritten: clone, exit, "
+	     "sigreturn...; %lu at %d sites left alone), %lu fast calls, %lu sites patched",
+	     proc.pid, n_traps, n_never, lone_traps, nlone, n_fast, patched_sites);
+	/* The ten sites that trapped most, most first. */
+	for (int k = 0; k < 10 && k < nlone; k++) {
+		int best = k;
+		for (int i = k + 1; i < nlone; i++)
+			if (lone[i].traps > lone[best].traps)
+				best = i;
+		struct lone_site t = lone[k];
+		lone[k] = lone[best];
+		lone[best] = t;
+		klog("rewrite:   %lu traps at %s+0x%lx: %s", lone[k].traps, lone[k].image,
+		     lone[k].off, lone[k].why);
+	}
+	spin_unlock(&stats_lock);
+}
+
+/* A site that stays on the trap path: said under --trace, remembered. */
+static void leave(uint64_t site, const struct vma_info *v, const char *why)
+{
+	say(site, v, "left alone", why);
+	reject(site);
+	count_lone(site, v, why);
+}
+
 /* After a trapped call from the 'syscall' at site: patch it if it is
  * safe to (see the top comment). */
 void rewrite_site(uint64_t site, uint64_t nr)
 {
+	count_trap(nr);
 	if (!rewrite_enabled() || never_patch(nr) || !thread_has_fast_stack())
 		return;
-	if (rejected[(site >> 1) % REJECT_SLOTS] == site)
+	if (rejected[(site >> 1) % REJECT_SLOTS] == site) {
+		count_lone(site, NULL, NULL);
 		return;
+	}
 	struct vma_info v;
 	const char *why = NULL;
-	uint64_t fn_start, fn_end;
-	int len = 0;
+	uint64_t fn_start, fn_end, from = 0, last = 0;
 	if (!vma_lookup(site, &v) || v.kind != VMA_FILE || !v.name ||
 	    (v.prot & (MOAT_PROT_WRITE | MOAT_PROT_EXEC | MOAT_PROT_READ)) !=
 		    (MOAT_PROT_EXEC | MOAT_PROT_READ) ||
@@ -893,40 +1131,47 @@ void rewrite_site(uint64_t site, uint64_t nr)
 		why = "no function found through .eh_frame_hdr or .eh_frame";
 	} else if (fn_start < v.start || fn_end > v.end) {
 		why = "function crosses mappings";
-	} else if (check_site(fn_start, fn_end, site, &len, &why) < 0) {
+	} else if (check_site(fn_start, fn_end, site, &from, &last, &why) < 0) {
 		;
-	} else if (len == 5 && ((const uint8_t *)site)[-5] == 0xb8 &&
+	} else if (site - last == 5 && ((const uint8_t *)site)[-5] == 0xb8 &&
 		   *(const uint32_t *)(site - 4) != nr) {
 		why = "mov $imm, %eax is not the number that trapped";
+	} else if (site - last == 2 && (((const uint8_t *)site)[-2] | 2) == 0x33 &&
+		   ((const uint8_t *)site)[-1] == 0xc0 && nr != 0) {
+		why = "xor %eax, %eax is not the number that trapped";
 	}
 	if (why) {
-		say(site, &v, "left alone", why);
-		reject(site);
+		leave(site, &v, why);
 		return;
 	}
 
-	uint64_t from = site - (uint64_t)len;
-	uint8_t orig[16], patch[16];
-	memcpy(orig, (const void *)from, (size_t)len);
-	int threaded = thread_count() > 1;
-	if (threaded && (from & ~7ULL) != ((site - 1) & ~7ULL)) {
-		say(site, &v, "left alone", "threads run, and the bytes straddle an 8-byte word");
-		reject(site);
+	/* Only the first instruction of [from, site) is overwritten: a
+	 * 'jmp rel32' padded with int3 to its length. */
+	struct insn first;
+	int len = decode((const uint8_t *)from, site - from, &first);
+	size_t wlen = site - from;
+	uint8_t orig[64], patch[16];
+	if (len < 5 || wlen > sizeof(orig))
+		return; /* cannot be: check_site decoded it */
+	memcpy(orig, (const void *)from, wlen);
+	uint64_t to = from + (uint64_t)len - 1; /* the last byte written */
+	int rank = write_rank(from, (uint64_t)len);
+	if (rank == 2 && thread_count() > 1) {
+		leave(site, &v, "threads run, and the bytes straddle an aligned 16-byte block");
 		return;
 	}
 
 	spin_lock(&rewrite_lock);
-	if (memcmp((const void *)from, orig, (size_t)len) ||
-	    ((const uint8_t *)from)[0] == 0xe9) {
+	if (memcmp((const void *)from, orig, wlen) || ((const uint8_t *)from)[0] == 0xe9) {
 		spin_unlock(&rewrite_lock); /* another thread got here first */
 		return;
 	}
 	struct stub_page *sp = stub_page_near(from);
-	uint64_t stub = sp ? make_stub(sp, site, len) : 0;
+	uint64_t stub = sp ? make_stub(sp, from, site) : 0;
 	if (!stub) {
 		spin_unlock(&rewrite_lock);
-		say(site, &v, "left alone", "no stub page within 2 GiB");
-		reject(site);
+		leave(site, &v, sp ? "an operand or target out of reach of the stub"
+				   : "no stub page within 2 GiB");
 		return;
 	}
 	patch[0] = 0xe9;
@@ -935,18 +1180,28 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	for (int i = 5; i < len; i++)
 		patch[i] = 0xcc;
 
-	uint64_t p0 = from & ~4095ULL, p1 = (site - 1) & ~4095ULL;
+	uint64_t p0 = from & ~4095ULL, p1 = to & ~4095ULL;
 	busy(0, p0);
 	busy(1, p1);
 	long r = abi->vm_protect((void *)p0, p1 + 4096 - p0, MOAT_PROT_READ | MOAT_PROT_WRITE);
 	if (r == 0) {
-		if ((from & ~7ULL) == ((site - 1) & ~7ULL)) {
+		if (rank == 0) {
 			/* One locked 8-byte store: other cores see either. */
 			uint64_t *w = (uint64_t *)(from & ~7ULL);
 			uint64_t old = *w, nw = old;
 			memcpy((uint8_t *)&nw + (from & 7), patch, (size_t)len);
 			__atomic_compare_exchange_n(w, &old, nw, 0, __ATOMIC_SEQ_CST,
 						    __ATOMIC_SEQ_CST);
+		} else if (rank == 1) {
+			/* One locked 16-byte store. */
+			uint64_t *w = (uint64_t *)(from & ~15ULL), nw[2];
+			uint64_t lo = w[0], hi = w[1];
+			nw[0] = lo, nw[1] = hi;
+			memcpy((uint8_t *)nw + (from & 15), patch, (size_t)len);
+			__asm__ volatile("lock cmpxchg16b %0"
+					 : "+m"(*(volatile __int128 *)w), "+a"(lo), "+d"(hi)
+					 : "b"(nw[0]), "c"(nw[1])
+					 : "memory", "cc");
 		} else {
 			memcpy((void *)from, patch, (size_t)len); /* single-threaded */
 		}
@@ -957,9 +1212,10 @@ void rewrite_site(uint64_t site, uint64_t nr)
 	if (r == 0)
 		patched_sites++;
 	spin_unlock(&rewrite_lock);
-	say(site, &v, r == 0 ? "patched" : "left alone", r == 0 ? NULL : "cannot write the page");
-	if (r != 0)
-		reject(site);
+	if (r == 0)
+		say(site, &v, "patched", NULL);
+	else
+		leave(site, &v, "cannot write the page");
 }
 
 /* fork: while the PAL copies the process, no other thread has a page
@@ -984,6 +1240,9 @@ void rewrite_fork_end(void)
  * and what we learnt about it are gone. */
 void rewrite_reset(void)
 {
+	rewrite_report();
+	n_traps = n_never = n_fast = patched_sites = 0;
+	nlone = 0;
 	for (int i = 0; i < MAX_EH_IMAGES; i++)
 		kfree(eh_images[i].table);
 	memset(eh_images, 0, sizeof(eh_images));
@@ -1003,6 +1262,8 @@ int libos_fast_syscall(struct moat_context *ctx)
 		ctx->rip -= 2; /* back to the 'syscall': it traps */
 		return 0;
 	}
+	if (counting())
+		__atomic_add_fetch(&n_fast, 1, __ATOMIC_RELAXED);
 	thread_clear_signal_note();
 	ctx->rax = (uint64_t)syscall_dispatch(ctx);
 	thread_clear_signal_note();

@@ -308,6 +308,56 @@ static void jump_to_syscall(void)
 	printf("a jump to a patched site's syscall instruction: %s\n", yes(ok == 1000));
 }
 
+/* --- 5b. a run of instructions moved: glibc read's shape --- */
+
+/* run_fn(_, _, nr): 'cmpb $0, run_flag(%rip); jne 1f; mov %edx, %eax;
+ * syscall' -- the instruction before the 'syscall' is 2 bytes, so the
+ * whole run moves to the stub, its rip-relative operand and its branch
+ * re-aimed.  run_flag set: the branch is taken (from the stub), 12345.
+ * call_run_mid enters the run after its first instruction, which must
+ * still run there as written (ZF from its own compare). */
+long run_fn(long a, long b, long nr);
+long call_run_mid(long a, long b, long nr, long taken);
+volatile unsigned char run_flag;
+__asm__(".text\n"
+	".globl run_fn\n"
+	".type run_fn, @function\n"
+	".p2align 4\n"
+	"run_fn:\n"
+	".cfi_startproc\n"
+	"cmpb $0, run_flag(%rip)\n"
+	"run_mid:\n"
+	"jne 1f\n"
+	"mov %edx, %eax\n"
+	"syscall\n"
+	"ret\n"
+	"1:\n"
+	"mov $12345, %eax\n"
+	"ret\n"
+	".cfi_endproc\n"
+	".size run_fn, .-run_fn\n"
+	".globl call_run_mid\n"
+	".type call_run_mid, @function\n"
+	"call_run_mid:\n"
+	".cfi_startproc\n"
+	"cmp $0, %rcx\n"                /* ZF: taken == 0 */
+	"jmp run_mid\n"
+	".cfi_endproc\n"
+	".size call_run_mid, .-call_run_mid\n");
+
+static void moved_run(void)
+{
+	long pid = getpid(), ok = 0, mid = 0;
+	for (int i = 0; i < 2000; i++) {
+		run_flag = (unsigned char)(i % 3 == 2);
+		ok += run_fn(0, 0, SYS_getpid) == (run_flag ? 12345 : pid);
+		long taken = i % 2;
+		mid += call_run_mid(0, 0, SYS_getppid, taken) == (taken ? 12345 : getppid());
+	}
+	printf("a moved run of three instructions (rip-relative, branch): %s; "
+	       "entered in its middle: %s\n", yes(ok == 2000), yes(mid == 2000));
+}
+
 /* --- 6. code in anonymous memory (JIT style) is not patched --- */
 
 static void jit(void)
@@ -342,6 +392,7 @@ int main(int argc, char **argv)
 	forked();
 	threads();
 	jump_to_syscall();
+	moved_run();
 	jit();
 	fflush(stdout);
 	execl("/proc/self/exe", argv[0], "exec", (char *)NULL);
