@@ -191,7 +191,7 @@ FUZZ_TARGETS := channel manifest elf package control snapshot migrate
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Iinclude -Imonitor \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_MONITOR := monitor/channel.c monitor/path.c monitor/policy.c monitor/netgrant.c monitor/listing.c monitor/manifest.c monitor/union.c \
+FUZZ_MONITOR := monitor/channel.c monitor/path.c monitor/policy.c monitor/owner.c monitor/netgrant.c monitor/listing.c monitor/manifest.c monitor/union.c \
 	monitor/learn.c monitor/package.c monitor/depends.c monitor/sockets.c monitor/scratch.c \
 	monitor/guard.c monitor/snapshot.c monitor/procinfo.c $(EXT_HOST_SRC)
 

@@ -356,14 +356,62 @@ static long open_by_name(struct file *f, const char *path, int flags)
 	return 1;
 }
 
+/* Record the fs ids as the owner of what this process just made, when
+ * they are not those the monitor shows a new file with. */
+static void stamp_owner(const char *path, int nofollow)
+{
+	char uri[URI_BUF_SIZE];
+	if (!id_needs_stamp())
+		return;
+	struct moat_attr a = { .uid = proc.fsuid, .gid = proc.fsgid };
+	path_to_uri(path, uri);
+	abi->stream_attr_set(uri, (uint32_t)nofollow, MOAT_ATTR_OWNER, &a);
+}
+
+/* fs_open_stream, knowing whether the open made the file (*made): an
+ * unprivileged process or one with other ids asks for a new file first
+ * (O_EXCL), then opens an existing one, whose mode then decides. */
+static long open_owned(const char *path, int flags, int mode, moat_handle *h,
+		       int *made)
+{
+	*made = 0;
+	if (!(flags & O_CREAT) || (proc.fsuid == 0 && !id_needs_stamp()))
+		return fs_open_stream(path, flags, mode, h);
+	if (flags & O_EXCL) {
+		long r = fs_open_stream(path, flags, mode, h);
+		*made = r == 0;
+		return r;
+	}
+	for (int tries = 0; tries < 3; tries++) {
+		long r = fs_open_stream(path, flags | O_EXCL, mode, h);
+		if (r != -EEXIST) {
+			*made = r == 0;
+			return r;
+		}
+		r = fs_open_stream(path, flags & ~O_CREAT, mode, h);
+		if (r != -ENOENT)
+			return r;
+	}
+	return -ENOENT;
+}
+
 /* Anything else is the host's: open it, then let its kind take it. */
 static long open_by_stream(struct file *f, const char *path, int flags, int mode)
 {
 	struct moat_attr a;
-	long r = fs_open_stream(path, flags, mode, &f->h);
+	int made;
+	/* An unprivileged open truncates only once its mode allows it. */
+	int trunc_late = proc.fsuid != 0 && (flags & O_TRUNC);
+	long r = open_owned(path, trunc_late ? flags & ~O_TRUNC : flags, mode, &f->h, &made);
 	if (r < 0)
 		return r;
+	if (made)
+		stamp_owner(path, 1);
 	r = abi->stream_attr_query_by_handle(f->h, &a);
+	if (r == 0 && !made)
+		r = id_may_open(&a, flags);
+	if (r == 0 && trunc_late && !made && a.kind == MOAT_KIND_FILE && a.size)
+		r = abi->stream_set_length(f->h, 0);
 	if (r < 0)
 		return r;
 	f->kind = a.kind;
@@ -451,9 +499,7 @@ long sys_faccessat2(int dirfd, const char *upath, int mode, int flags)
 		return r;
 	if ((mode & 2) && !a.writable)
 		return -EROFS;
-	if ((mode & 1) && a.kind != MOAT_KIND_DIR && !(a.mode & 0111))
-		return -EACCES;
-	return 0;
+	return id_access(&a, mode & 7, !!(flags & AT_EACCESS));
 }
 
 long sys_faccessat(int dirfd, const char *path, int mode)
@@ -526,8 +572,11 @@ long sys_mkdirat(int dirfd, const char *upath, int mode)
 	if (r < 0)
 		return r;
 	path_to_uri(path, uri);
-	return abi->stream_open(uri, MOAT_ACCESS_READ, MOAT_OPEN_MKDIR,
-				(uint32_t)(mode & 07777 & ~proc.umask));
+	r = abi->stream_open(uri, MOAT_ACCESS_READ, MOAT_OPEN_MKDIR,
+			     (uint32_t)(mode & 07777 & ~proc.umask));
+	if (r == 0)
+		stamp_owner(path, 1);
+	return r;
 }
 
 long sys_mkdir(const char *path, int mode)
@@ -551,11 +600,17 @@ long sys_mknodat(int dirfd, const char *upath, int mode, unsigned dev)
 				     perm);
 		if (r >= 0)
 			abi->object_close((moat_handle)r);
+		if (r >= 0)
+			stamp_owner(path, 1);
 		return r < 0 ? r : 0;
 	}
 	for (const struct file_kind *const *k = file_kinds; *k; k++)
-		if ((*k)->node_type == type && (*k)->make_node)
-			return (*k)->make_node(uri, perm);
+		if ((*k)->node_type == type && (*k)->make_node) {
+			r = (*k)->make_node(uri, perm);
+			if (r == 0)
+				stamp_owner(path, 1);
+			return r;
+		}
 	klog("mknod of type 0%o refused: only regular files and FIFOs", type);
 	return -EPERM;
 }
@@ -683,10 +738,24 @@ static long set_attr_at(int dirfd, const char *upath, int flags, uint32_t mask,
 	return abi->stream_attr_set(uri, !!(flags & AT_SYMLINK_NOFOLLOW), mask, a);
 }
 
+/* chmod: only the owner (or root) may; the monitor keeps the set-id
+ * bits beside the file, never on the host. */
+static long chmod_at(int dirfd, const char *path, int flags, int mode)
+{
+	struct moat_attr a = { .mode = (uint32_t)mode & 07777 }, cur;
+	if (proc.fsuid != 0) {
+		long r = path ? at_attr(dirfd, path, flags, &cur) : fd_attr(dirfd, &cur);
+		if (r == 0)
+			r = id_chmod_mode(&cur, &a.mode);
+		if (r < 0)
+			return r;
+	}
+	return set_attr_at(dirfd, path, flags, MOAT_ATTR_MODE, &a);
+}
+
 long sys_fchmodat(int dirfd, const char *path, int mode)
 {
-	struct moat_attr a = { .mode = (uint32_t)mode & 07777 };
-	return set_attr_at(dirfd, path, 0, MOAT_ATTR_MODE, &a);
+	return chmod_at(dirfd, path, 0, mode);
 }
 
 long sys_chmod(const char *path, int mode)
@@ -696,8 +765,7 @@ long sys_chmod(const char *path, int mode)
 
 long sys_fchmod(int fd, int mode)
 {
-	struct moat_attr a = { .mode = (uint32_t)mode & 07777 };
-	return set_attr_at(fd, NULL, AT_EMPTY_PATH, MOAT_ATTR_MODE, &a);
+	return chmod_at(fd, NULL, AT_EMPTY_PATH, mode);
 }
 
 #define UTIME_NOW_K ((1L << 30) - 1)
@@ -760,23 +828,40 @@ long sys_utime(const char *path, const long *times)
 	return sys_utimensat(AT_FDCWD, path, ts, 0);
 }
 
-/* Ownership stays the host's; inside, changing it to what it already is
- * succeeds and anything else is refused rather than faked. */
-static long chown_check(long r, const struct moat_attr *a, int uid, int gid)
+/* chown: the monitor records the owner beside the file (never the
+ * host's owner, which still decides what the host allows); Linux's rules
+ * decide who may, and a non-directory loses its set-user-id bit (and its
+ * set-group-id bit if group-executable), as on Linux. */
+static long chown_at(int dirfd, const char *path, int flags, int uid, int gid)
 {
+	struct moat_attr cur;
+	long u = uid == -1 ? -1 : (long)(uint32_t)uid;
+	long g = gid == -1 ? -1 : (long)(uint32_t)gid;
+	long r = path ? at_attr(dirfd, path, flags, &cur) : fd_attr(dirfd, &cur);
+	if (r == 0)
+		r = id_may_chown(&cur, u, g);
 	if (r < 0)
 		return r;
-	if ((uid != -1 && (uint32_t)uid != a->uid) || (gid != -1 && (uint32_t)gid != a->gid)) {
-		klog("chown to %d:%d refused: the host owner is %u:%u", uid, gid, a->uid, a->gid);
-		return -EPERM;
+	if (!cur.writable)
+		return -EROFS;
+	struct moat_attr a = { .uid = u == -1 ? cur.uid : (uint32_t)u,
+			       .gid = g == -1 ? cur.gid : (uint32_t)g, .mode = cur.mode };
+	uint32_t mask = MOAT_ATTR_OWNER;
+	if (cur.kind != MOAT_KIND_DIR) {
+		a.mode &= ~04000u;
+		if (a.mode & 010)
+			a.mode &= ~02000u;
 	}
-	return a->writable ? 0 : -EROFS;
+	if (a.mode != cur.mode)
+		mask |= MOAT_ATTR_MODE;
+	if (a.uid == cur.uid && a.gid == cur.gid && mask == MOAT_ATTR_OWNER)
+		return 0; /* nothing changes: nothing to record */
+	return set_attr_at(dirfd, path, path ? flags : AT_EMPTY_PATH, mask, &a);
 }
 
 long sys_fchownat(int dirfd, const char *path, int uid, int gid, int flags)
 {
-	struct moat_attr a;
-	return chown_check(at_attr(dirfd, path, flags, &a), &a, uid, gid);
+	return chown_at(dirfd, path, flags, uid, gid);
 }
 
 long sys_chown(const char *path, int uid, int gid)
@@ -791,8 +876,7 @@ long sys_lchown(const char *path, int uid, int gid)
 
 long sys_fchown(int fd, int uid, int gid)
 {
-	struct moat_attr a;
-	return chown_check(fd_attr(fd, &a), &a, uid, gid);
+	return chown_at(fd, NULL, AT_EMPTY_PATH, uid, gid);
 }
 
 long sys_symlinkat(const char *target, int dirfd, const char *upath)
@@ -806,7 +890,10 @@ long sys_symlinkat(const char *target, int dirfd, const char *upath)
 	if (r < 0)
 		return r;
 	path_to_uri(path, uri);
-	return abi->stream_symlink(target, uri);
+	r = abi->stream_symlink(target, uri);
+	if (r == 0)
+		stamp_owner(path, 1);
+	return r;
 }
 
 long sys_symlink(const char *target, const char *path)

@@ -50,8 +50,7 @@ static void libos_init(const struct moat_abi *a, const struct moat_boot_info *b)
 	proc.umask = 022;
 	proc.pid = 1; /* the first process of the picoprocess's namespace */
 	thread_init_main(proc.pid);
-	proc.uid = b->uid;
-	proc.gid = b->gid;
+	identity_init(b->uid, b->gid);
 	rt_strlcpy(proc.cwd, b->cwd, sizeof(proc.cwd));
 	console_init();
 	if (fs_check_dir(proc.cwd) < 0)

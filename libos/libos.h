@@ -39,7 +39,13 @@ struct libos_proc {
 	char exe_path[MOAT_URI_MAX];    /* virtual path of the program */
 	char cwd[MOAT_URI_MAX];
 	uint32_t umask;
-	uint32_t uid, gid;
+	/* Credentials as Linux keeps them (identity.c): uid and gid are the
+	 * real ids; fsuid/fsgid decide file access.  Inherited by fork, kept
+	 * across exec. */
+	uint32_t uid, euid, suid, fsuid;
+	uint32_t gid, egid, sgid, fsgid;
+	uint32_t *groups;     /* supplementary groups (kmalloc), ngroups of them */
+	int ngroups;
 	int pid, ppid;
 	int sid;              /* session, once setsid made one (0: pid 1's) */
 	char comm[16];
@@ -89,6 +95,17 @@ int vma_lookup(uint64_t addr, struct vma_info *out);
 int vma_readable(uint64_t addr, uint64_t len, const char *name);
 uint64_t vma_image_base(const char *name, uint64_t below);
 void vma_print(void (*put)(void *ctx, const char *line), void *ctx);
+
+/* identity.c: credentials and the checks the LibOS makes with them */
+void identity_init(uint32_t uid, uint32_t gid);
+void identity_on_exec(void);
+int id_in_group(uint32_t g);
+long id_permission(const struct moat_attr *a, int want);
+long id_access(const struct moat_attr *a, int want, int eaccess);
+long id_may_open(const struct moat_attr *a, int flags);
+int id_needs_stamp(void);
+long id_may_chown(const struct moat_attr *a, long uid, long gid);
+long id_chmod_mode(const struct moat_attr *a, uint32_t *mode);
 
 /* process.c */
 long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,

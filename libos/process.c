@@ -370,6 +370,7 @@ static long process_execve(struct moat_context *ctx, int dirfd, const char *upat
 	rewrite_reset();
 	fs_close_on_exec();
 	signal_reset_on_exec();
+	identity_on_exec();
 	timers_reset_on_exec();
 	thread_set_fsbase(0);
 	uint64_t entry, sp;

@@ -66,7 +66,7 @@ static void gen_status(struct buf *b)
 	put(b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\n",
 	    proc.comm[0] ? proc.comm : "?", proc.umask, proc.pid, proc.pid, proc.ppid);
 	put(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nThreads:\t%d\n",
-	    proc.uid, proc.uid, proc.uid, proc.uid, proc.gid, proc.gid, proc.gid, proc.gid,
+	    proc.uid, proc.euid, proc.suid, proc.fsuid, proc.gid, proc.egid, proc.sgid, proc.fsgid,
 	    thread_count());
 	put(b, "Cpus_allowed_list:\t0-%u\n", boot->ncpus ? boot->ncpus - 1 : 0);
 }

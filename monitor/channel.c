@@ -67,10 +67,12 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 		return -EPROTO;
 	req->path = payload;
 	if (req->hdr.op == MOAT_OP_SETATTR) {
-		if ((size_t)(end - (nul + 1)) != 2 * sizeof(int64_t))
+		/* the times, then (with MOAT_ATTR_OWNER) the uid and gid */
+		size_t n = (size_t)(end - (nul + 1));
+		if (n != 2 * sizeof(int64_t) && n != 2 * sizeof(int64_t) + 2 * sizeof(uint32_t))
 			return -EPROTO;
 		req->data = nul + 1;
-		req->data_len = 2 * sizeof(int64_t);
+		req->data_len = n;
 	} else if (takes_two_strings(req->hdr.op)) {
 		const char *p2 = nul + 1;
 		const char *nul2 = p2 < end ? memchr(p2, 0, (size_t)(end - p2)) : NULL;
@@ -287,7 +289,7 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		/* The reply carries the owner as the host sees it: inside the
 		 * user namespace an fstat would show ids it does not map as
 		 * 65534. */
-		struct moat_open_reply reply;
+		struct moat_open_reply reply = { 0 };
 		r = moat_policy_open(pol, rq->path, (unsigned)h->a, h->b, &reply, &fd);
 		return send_reply(chan, h->op, r, &reply, fd >= 0 ? sizeof(reply) : 0, fd);
 	}
@@ -309,10 +311,14 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		return send_reply(chan, h->op, r, NULL, 0, -1);
 	case MOAT_OP_SETATTR: {
 		int64_t t[2];
+		uint32_t id[2] = { (uint32_t)-1, (uint32_t)-1 }; /* none given */
+		struct moat_owner_reply o = { 0 };
 		memcpy(t, rq->data, sizeof(t));
+		if (rq->data_len > sizeof(t))
+			memcpy(id, (const char *)rq->data + sizeof(t), sizeof(id));
 		r = moat_policy_setattr(pol, rq->path, (h->a >> 8) & 1, (unsigned)h->a & 0xff,
-					h->b, t[0], t[1]);
-		return send_reply(chan, h->op, r, NULL, 0, -1);
+					h->b, t[0], t[1], id[0], id[1], &o);
+		return send_reply(chan, h->op, r, &o, r == 0 && o.valid ? sizeof(o) : 0, -1);
 	}
 	case MOAT_OP_SYMLINK:
 		r = moat_policy_symlink(pol, rq->path, rq->path2);

@@ -170,6 +170,8 @@ struct moat_policy *moat_policy_new(const struct moat_manifest *mf, char *err,
 		memcpy(p->nets, mf->nets, (size_t)mf->nnets * sizeof(*p->nets));
 	p->nnets = mf->nnets;
 	p->upper = (struct mapping){ .vpath = "/", .vlen = 1, .dirfd = -1, .name = "." };
+	p->host_uid = geteuid(), p->host_gid = getegid();
+	p->app_uid = (uint32_t)mf->uid, p->app_gid = (uint32_t)mf->gid;
 	if (mf->nlayers && union_open(p, mf->layers, mf->nlayers, err, errlen) < 0) {
 		moat_policy_free(p);
 		return NULL;
@@ -518,6 +520,8 @@ int moat_policy_stat(struct moat_policy *p, const char *path, int nofollow,
 	r = fstatat(t.dirfd, t.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	if (r == 0)
 		attr_of_stat(&st, t.m->writable, a);
+	if (r == 0 && t.m->writable)
+		owner_stat_at(p, t.dirfd, t.name, &st, a);
 	target_done(&t);
 	return r;
 }
@@ -560,6 +564,9 @@ static int host_open_flags(unsigned how)
 	       (how & MOAT_OPEN_APPEND ? O_APPEND : 0);
 }
 
+static int chmod_nofollow(int dirfd, const char *name, unsigned mode);
+static int mkdir_exact(int dirfd, const char *name, unsigned mode);
+
 /* Make a new regular file (O_EXCL: whatever else is at the name stays
  * untouched).  -EEXIST if something appeared there first. */
 static int create_host(int dirfd, const char *name, unsigned how, unsigned mode,
@@ -575,6 +582,9 @@ static int create_host(int dirfd, const char *name, unsigned how, unsigned mode,
 		close(fd);
 		return e;
 	}
+	/* The app's umask is applied already; the monitor's own must not be. */
+	if ((st->st_mode & 07777) != (mode & 01777) && fchmod(fd, mode & 01777) == 0)
+		st->st_mode = (st->st_mode & ~07777u) | (mode & 01777);
 	return fd;
 }
 
@@ -647,8 +657,8 @@ static int open_union(struct moat_policy *p, struct target *t, unsigned how,
 			return -EEXIST;
 		if ((r = union_prepare_create(p, t, &wh)) < 0)
 			return r;
-		if (mkdirat(t->dirfd, t->name, mode & 01777) < 0)
-			return -errno;
+		if ((r = mkdir_exact(t->dirfd, t->name, mode & 01777)) < 0)
+			return r;
 		if (wh) { /* the lower directory stays hidden */
 			int dir = openat(t->dirfd, t->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int mark = dir < 0 ? -1 : openat(dir, ".wh..wh..opq",
@@ -730,7 +740,7 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 		}
 	}
 	if (how & MOAT_OPEN_MKDIR) {
-		r = mkdirat(t.dirfd, t.name, mode & 01777) < 0 ? -errno : 0;
+		r = mkdir_exact(t.dirfd, t.name, mode & 01777);
 		target_done(&t);
 		return r;
 	}
@@ -738,9 +748,16 @@ int moat_policy_open(struct moat_policy *p, const char *path, unsigned how,
 	int fd = open_host(t.dirfd, t.name, how, mode, &st);
 	r = fd < 0 ? fd : 0;
 	if (r == 0) {
-		reply->uid = st.st_uid, reply->gid = st.st_gid;
+		reply->uid = st.st_uid, reply->gid = st.st_gid, reply->sbits = 0;
+		if (t.m->writable) {
+			struct owner_rec o;
+			int have = owner_read_fd(fd, st.st_mode, &o) == 0;
+			owner_present(p, have, &o, &st, &reply->uid, &reply->gid, &reply->sbits);
+		}
 		if (S_ISDIR(st.st_mode)) {
 			attr_of_stat(&st, t.m->writable, &reply->attr);
+			reply->attr.uid = reply->uid, reply->attr.gid = reply->gid;
+			reply->attr.mode |= reply->sbits;
 			r = listing_open(p, &t, fd, in_union(p, &t));
 			close(fd);
 			fd = r;
@@ -882,6 +899,20 @@ static struct timespec ts_of(int64_t ns, int set)
 /* fchmodat() follows a final symlink, which could lead anywhere on the
  * host.  Pin the object with O_PATH|O_NOFOLLOW and change the mode
  * through our own descriptor; a symlink itself has no mode to change. */
+/* mkdir with exactly 'mode': the app's umask is applied already, and the
+ * monitor's own must not be.  The new directory is changed through a
+ * pinned descriptor, never by following a name. */
+static int mkdir_exact(int dirfd, const char *name, unsigned mode)
+{
+	struct stat st;
+	if (mkdirat(dirfd, name, mode) < 0)
+		return -errno;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 07777) != mode)
+		chmod_nofollow(dirfd, name, mode);
+	return 0;
+}
+
 static int chmod_nofollow(int dirfd, const char *name, unsigned mode)
 {
 	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -904,10 +935,12 @@ static int chmod_nofollow(int dirfd, const char *name, unsigned mode)
 }
 
 int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
-			unsigned mask, unsigned mode, int64_t atime, int64_t mtime)
+			unsigned mask, unsigned mode, int64_t atime, int64_t mtime,
+			uint32_t uid, uint32_t gid, struct moat_owner_reply *out)
 {
 	struct target t;
-	if (mask & ~7u)
+	*out = (struct moat_owner_reply){ 0 };
+	if (mask & ~15u)
 		return -EINVAL;
 	int r = walk(p, path, !nofollow, &t);
 	if (r < 0)
@@ -922,6 +955,10 @@ int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
 	}
 	if (mask & MOAT_ATTR_MODE)
 		r = chmod_nofollow(t.dirfd, t.name, mode & 01777); /* no setuid/setgid */
+	if (r == -EOPNOTSUPP && (mask & MOAT_ATTR_OWNER))
+		r = 0; /* lchown of a symlink: its owner, not its mode */
+	if (r == 0 && (mask & (MOAT_ATTR_MODE | MOAT_ATTR_OWNER)))
+		r = owner_setattr(p, t.dirfd, t.name, mask, mode, uid, gid, out);
 	if (r == 0 && (mask & (MOAT_ATTR_ATIME | MOAT_ATTR_MTIME))) {
 		struct timespec ts[2] = { ts_of(atime, mask & MOAT_ATTR_ATIME),
 					  ts_of(mtime, mask & MOAT_ATTR_MTIME) };

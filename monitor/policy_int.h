@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "moat/channel.h"
@@ -37,7 +38,24 @@ struct moat_policy {
 	struct moat_learn *learn;
 	int guards_ready;      /* guard.c: each mapping's inner list is made */
 	struct listing_ledger *listings; /* listing.c; made at the first listing */
+	uid_t host_uid;        /* owner.c: the monitor's own ids, shown as */
+	gid_t host_gid;
+	uint32_t app_uid, app_gid; /* the manifest's user in writable mappings */
 };
+
+/* owner.c: the owner recorded for a file in a writable mapping. */
+struct owner_rec {
+	uint32_t uid, gid, sbits;
+};
+int owner_read_at(int dirfd, const char *name, mode_t mode, struct owner_rec *o);
+int owner_read_fd(int fd, mode_t mode, struct owner_rec *o);
+void owner_present(const struct moat_policy *p, int have, const struct owner_rec *o,
+		   const struct stat *st, uint32_t *uid, uint32_t *gid, uint32_t *sbits);
+void owner_stat_at(const struct moat_policy *p, int dirfd, const char *name,
+		   const struct stat *st, struct moat_attr *a);
+int owner_setattr(const struct moat_policy *p, int dirfd, const char *name,
+		  unsigned mask, unsigned mode, uint32_t uid, uint32_t gid,
+		  struct moat_owner_reply *out);
 
 struct lower_node;   /* one visible path of the merged package layers */
 

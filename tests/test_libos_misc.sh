@@ -20,9 +20,9 @@ rc=$?
 	fail "flock -n inside fails while the host holds the lock" "status $rc: $out"
 wait
 
-check_eq "--user sets the virtual identity" "uid=1000 gid=100" \
+check_eq "--user sets the virtual identity" "uid=1000 gid=100 groups=100" \
 	"$("$MOAT" run --user 1000:100 -- /bin/busybox id 2>&1)"
-check_eq "the default identity is root" "uid=0(root) gid=0(root)" \
+check_eq "the default identity is root" "uid=0(root) gid=0(root) groups=0(root)" \
 	"$("$MOAT" run --ro /etc/passwd --ro /etc/group -- /bin/busybox id 2>&1)"
 out=$("$MOAT" run --user 1000 -- /bin/busybox grep ^Uid /proc/self/status 2>&1)
 check_eq "/proc/self/status shows the virtual uid" "Uid:	1000	1000	1000	1000" "$out"

@@ -108,6 +108,7 @@ enum {
 #define MOAT_ATTR_MODE  1
 #define MOAT_ATTR_ATIME 2
 #define MOAT_ATTR_MTIME 4
+#define MOAT_ATTR_OWNER 8 /* uid and gid: recorded, never the host's owner */
 #define MOAT_TIME_NOW   INT64_MIN
 
 /* stream_pipe flags and stream_shutdown directions. */
@@ -550,9 +551,13 @@ struct moat_abi {
 
 	/* stream_attr_set: change attributes of the stream named by 'uri'
 	 * (with 'nofollow', of a final symbolic link itself): the fields of
-	 * 'attr' named in 'mask' (MOAT_ATTR_MODE: permission bits, never
-	 * setuid or setgid; MOAT_ATTR_ATIME, MOAT_ATTR_MTIME: times in ns,
-	 * or MOAT_TIME_NOW).  Result: 0, -EROFS, -ENOENT, -EPERM, -EINVAL. */
+	 * 'attr' named in 'mask' (MOAT_ATTR_MODE: permission bits, the
+	 * set-user-id and set-group-id bits only recorded, never set on the
+	 * host; MOAT_ATTR_ATIME, MOAT_ATTR_MTIME: times in ns, or
+	 * MOAT_TIME_NOW; MOAT_ATTR_OWNER: uid and gid, recorded beside the
+	 * file and reported by stat from then on, never the host owner; in a
+	 * writable mapping only).  Result: 0, -EROFS, -ENOENT, -EPERM,
+	 * -EINVAL. */
 	long (*stream_attr_set)(const char *uri, uint32_t nofollow, uint32_t mask,
 				const struct moat_attr *attr);
 

@@ -45,8 +45,9 @@ enum moat_op {
 	MOAT_OP_EXIT,         /* a = code, b = signal; no reply */
 	MOAT_OP_CHANNEL,      /* no payload; reply carries a new channel fd
 				 for a process about to be forked */
-	MOAT_OP_SETATTR,      /* path NUL int64 atime, int64 mtime;
-				 a = mask | nofollow << 8, b = mode */
+	MOAT_OP_SETATTR,      /* path NUL int64 atime, int64 mtime, uint32
+				 uid, uint32 gid; a = mask | nofollow << 8,
+				 b = mode; reply: struct moat_owner_reply */
 	MOAT_OP_SYMLINK,      /* path NUL target NUL: create path -> target */
 	MOAT_OP_LINK,         /* path NUL path2 NUL: link path2 to path */
 	MOAT_OP_NET,          /* URI "tcp.client:A:P" / "tcp.server:A:P" /
@@ -67,12 +68,20 @@ enum moat_op {
  * descriptor: its contents are the window [base, base + attr.size), and
  * attr describes it (base is 0 for any other file). */
 struct moat_open_reply {
-	uint32_t uid, gid;     /* owner as the host sees it */
+	uint32_t uid, gid;     /* owner as the app sees it (owner.c) */
+	uint32_t sbits, zero;  /* set-id bits recorded for it (06000) */
 	uint64_t base;
 	struct moat_attr attr; /* valid when base != 0 (a package file), and
 				  for a directory (the directory's own, as
 				  MOAT_OP_STAT gives them: the stream is its
 				  listing), so opening one takes one trip */
+};
+
+/* SETATTR's reply: the owner and set-id bits now recorded for the file
+ * (dev, ino), when valid, so the PAL updates the handles open on it. */
+struct moat_owner_reply {
+	uint64_t dev, ino;
+	uint32_t uid, gid, sbits, valid;
 };
 
 struct moat_msg_hdr {

@@ -83,9 +83,12 @@ int moat_policy_readlink(struct moat_policy *p, const char *path, char *buf,
 int moat_policy_delete(struct moat_policy *p, const char *path, int dir);
 int moat_policy_rename(struct moat_policy *p, const char *from,
 		       const char *to);
-/* mask: MOAT_ATTR_*; times in ns or MOAT_TIME_NOW. */
+/* mask: MOAT_ATTR_*; times in ns or MOAT_TIME_NOW; uid and gid for
+ * MOAT_ATTR_OWNER ((uint32_t)-1: not given, -EINVAL).  *out says what
+ * owner is now recorded, if one is (monitor/owner.c). */
 int moat_policy_setattr(struct moat_policy *p, const char *path, int nofollow,
-			unsigned mask, unsigned mode, int64_t atime, int64_t mtime);
+			unsigned mask, unsigned mode, int64_t atime, int64_t mtime,
+			uint32_t uid, uint32_t gid, struct moat_owner_reply *out);
 int moat_policy_symlink(struct moat_policy *p, const char *path,
 			const char *target);
 int moat_policy_link(struct moat_policy *p, const char *from, const char *to);

@@ -22,7 +22,9 @@ struct pal_handle {
 	int fd;          /* host descriptor, streams */
 	uint32_t kind;   /* enum moat_kind, streams */
 	uint32_t access; /* MOAT_ACCESS_* */
-	uint32_t uid, gid; /* owner as the monitor saw it at open */
+	uint32_t uid, gid; /* owner as the monitor shows it (at open, or
+			      since a stream_attr_set on the file) */
+	uint32_t sbits;    /* set-id bits recorded for it (06000) */
 	void *obj;       /* thread, semaphore, event */
 	/* A file inside a package: fd is the package, the file is the
 	 * window [base, base + win.size), and win its attributes.  A

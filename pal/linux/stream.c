@@ -197,6 +197,7 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 	pal_handles[h].access = access;
 	pal_handles[h].uid = reply.uid;
 	pal_handles[h].gid = reply.gid;
+	pal_handles[h].sbits = reply.sbits & 06000;
 	pal_handles[h].base = reply.base;
 	if (reply.base || reply.attr.kind == MOAT_KIND_DIR)
 		pal_handles[h].win = reply.attr;
@@ -426,8 +427,32 @@ long pal_stream_attr_query_by_handle(moat_handle h, struct moat_attr *a)
 	if (ph->kind == MOAT_KIND_FILE || ph->kind == MOAT_KIND_DIR) {
 		a->uid = ph->uid; /* fstat here sees user-namespace ids */
 		a->gid = ph->gid;
+		a->mode |= ph->sbits;
 	}
 	return 0;
+}
+
+/* A file's recorded owner changed: the handles open on it show the new
+ * one (their owner is otherwise the one told at open). */
+static void owner_changed(const struct moat_owner_reply *o)
+{
+	for (int i = 0; i < PAL_MAX_HANDLES; i++) {
+		struct pal_handle *ph = &pal_handles[i];
+		struct stat st;
+		if (ph->type != PAL_H_STREAM || ph->base ||
+		    (ph->kind != MOAT_KIND_FILE && ph->kind != MOAT_KIND_DIR))
+			continue;
+		if (ph->win.kind == MOAT_KIND_DIR) {
+			if (ph->win.dev != o->dev || ph->win.ino != o->ino)
+				continue;
+			ph->win.uid = o->uid, ph->win.gid = o->gid;
+			ph->win.mode = (ph->win.mode & ~06000u) | (o->sbits & 06000);
+		} else if (host_fstat(ph->fd, &st) < 0 || st.st_dev != o->dev ||
+			   st.st_ino != o->ino) {
+			continue;
+		}
+		ph->uid = o->uid, ph->gid = o->gid, ph->sbits = o->sbits & 06000;
+	}
 }
 
 long pal_stream_attr_set(const char *uri, uint32_t nofollow, uint32_t mask,
@@ -439,9 +464,14 @@ long pal_stream_attr_set(const char *uri, uint32_t nofollow, uint32_t mask,
 	size_t l1 = strnlen(path, MOAT_PATH_MAX) + 1;
 	if (l1 > MOAT_PATH_MAX)
 		return -MOAT_ENAMETOOLONG;
-	int64_t times[2] = { attr->atime_ns, attr->mtime_ns };
-	return pal_request_raw(MOAT_OP_SETATTR, (int32_t)(mask | (nofollow ? 1u << 8 : 0)),
-			       attr->mode, path, l1, times, sizeof(times), 0, 0, 0);
+	struct { int64_t t[2]; uint32_t id[2]; } __attribute__((packed)) data = {
+		{ attr->atime_ns, attr->mtime_ns }, { attr->uid, attr->gid } };
+	struct moat_owner_reply o = { 0 };
+	long r = pal_request_raw(MOAT_OP_SETATTR, (int32_t)(mask | (nofollow ? 1u << 8 : 0)),
+				 attr->mode, path, l1, &data, sizeof(data), &o, sizeof(o), 0);
+	if (r == 0 && o.valid)
+		owner_changed(&o);
+	return r;
 }
 
 long pal_stream_symlink(const char *target, const char *uri)

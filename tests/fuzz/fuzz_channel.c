@@ -259,7 +259,7 @@ static int changes_something(const struct moat_msg_hdr *h)
 	case MOAT_OP_LINK:
 		return 1;
 	case MOAT_OP_SETATTR:
-		return (h->a & 7) != 0;
+		return (h->a & 15) != 0;
 	case MOAT_OP_OPEN:
 		return (h->a & MOAT_ACCESS_WRITE) ||
 		       (h->a & (MOAT_OPEN_CREATE | MOAT_OPEN_TRUNCATE | MOAT_OPEN_MKDIR));
