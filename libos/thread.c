@@ -504,8 +504,10 @@ static int unlink_thread(struct lthread *t)
 long sys_exit(int code)
 {
 	struct lthread *t = thread_current();
-	if (unlink_thread(t))
+	if (unlink_thread(t)) {
+		ipc_exit();
 		abi->process_exit(code & 0xff, 0);
+	}
 	if (t->clear_tid && put_user(t->clear_tid, 0) == 0) {
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		futex_wake((uint32_t *)t->clear_tid, 1, FUTEX_BITSET_MATCH_ANY);
