@@ -303,9 +303,40 @@ static int other_mode(const char *mode, key_t key)
 	return 0;
 }
 
+/* For the checkpoint check: an object of each kind, used in turn for
+ * ever, a counter in the segment written to 'path' as "line N". */
+static int loop(const char *path)
+{
+	int sid = shmget(IPC_PRIVATE, 4096, 0600);
+	volatile long *count = shmat(sid, NULL, 0);
+	int sem = semget(IPC_PRIVATE, 1, 0600);
+	int q = msgget(IPC_PRIVATE, 0600);
+	struct mq_attr attr = { .mq_maxmsg = 2, .mq_msgsize = 8 };
+	mqd_t mq = mq_open("/moat-ipc-loop", O_CREAT | O_RDWR, 0600, &attr);
+	FILE *out = fopen(path, "a");
+	if (count == (void *)-1 || sem < 0 || q < 0 || mq < 0 || !out)
+		return 1;
+	setvbuf(out, NULL, _IOLBF, 0);
+	for (;;) {
+		struct sembuf up = { 0, 1, 0 }, down = { 0, -1, 0 };
+		struct text m = { 1, "abc" };
+		char b[8];
+		if (semop(sem, &up, 1) || semop(sem, &down, 1) || msgsnd(q, &m, 4, 0) ||
+		    msgrcv(q, &m, 8, 0, 0) != 4 || mq_send(mq, "m", 2, 0) ||
+		    mq_receive(mq, b, 8, NULL) != 2) {
+			fprintf(out, "failed: %s\n", strerrorname_np(errno));
+			return 1;
+		}
+		fprintf(out, "line %ld\n", (*count)++);
+		msleep(1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && !strcmp(argv[1], "loop"))
+		return loop(argv[2]);
 	if (argc == 3)
 		return other_mode(argv[1], (key_t)strtoul(argv[2], NULL, 0));
 	key_t key = 0x6d6f0000 + (getpid() & 0xffff);

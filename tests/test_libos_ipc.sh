@@ -43,3 +43,34 @@ check_eq "another picoprocess does not see them" "shm ENOENT sem ENOENT msg ENOE
 out=$("$MOAT" run $GRANTS --ro /bin --ro /lib --ro /lib64 --ro /usr -- /bin/sh -c \
 	"$PROG leave $KEY2 >/dev/null; $PROG probe $KEY2" 2>&1)
 check_eq "a later program of the same picoprocess finds them by key" "shm ok sem ok msg ok" "$out"
+
+# A checkpoint carries the objects (they are files of the private
+# /dev/shm): a loop using a segment, a semaphore, a message queue and a
+# POSIX queue goes on after resume from the next value of its counter.
+export XDG_RUNTIME_DIR=$WORK/xdg
+mkdir -p "$XDG_RUNTIME_DIR" "$WORK/d"
+chmod 700 "$XDG_RUNTIME_DIR"
+N=ipc$$
+"$MOAT" run --name "$N" $GRANTS --rw "$WORK/d:/d" -- "$PROG" loop /d/out.txt >"$WORK/loop.out" 2>&1 &
+SRC=$!
+for _ in $(seq 200); do
+	[ -e "$WORK/d/out.txt" ] && [ "$(wc -l <"$WORK/d/out.txt")" -ge 200 ] && break
+	sleep 0.05
+done
+"$MOAT" checkpoint "$N" -o "$WORK/ipc.mpk" >/dev/null 2>"$WORK/ck.err"
+check_eq "checkpoint of a program using shm, sem, msg and mq: status 0" "0" "$?"
+wait $SRC
+before=$(wc -l <"$WORK/d/out.txt")
+"$MOAT" run $GRANTS --rw "$WORK/d:/d" "$WORK/ipc.mpk" >"$WORK/resume.out" 2>&1 &
+R=$!
+for _ in $(seq 200); do
+	[ "$(wc -l <"$WORK/d/out.txt")" -ge $((before + 200)) ] && break
+	sleep 0.05
+done
+kill -TERM $R
+wait $R
+out=$(awk '{ if ($1 != "line" || $2 != NR - 1) { print "line " NR ": " $0; bad = 1; exit } }
+	END { if (!bad) print "ok" }' "$WORK/d/out.txt")
+check_eq "after resume the counter in the segment goes on, and every call still works" ok "$out"
+[ "$(wc -l <"$WORK/d/out.txt")" -gt $((before + 100)) ] && pass "the resumed loop really ran" ||
+	fail "the resumed loop really ran" "$(wc -l <"$WORK/d/out.txt") lines, $before before: $(cat "$WORK/resume.out" "$WORK/ck.err")"
