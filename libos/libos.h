@@ -202,6 +202,14 @@ void fs_fork_unlock(void);
 void heap_fork_lock(void);
 void heap_fork_unlock(void);
 
+/* ipc.c: System V IPC and POSIX message queues keep their attach and
+ * open counts across fork (in the child), exec and exit. */
+void ipc_after_fork(void);
+void ipc_exec(void);
+void ipc_exit(void);
+/* /proc/sysvipc/shm ('s'), sem ('e'), msg ('m'), a line at a time. */
+void ipc_print(int which, void (*put)(void *ctx, const char *line), void *ctx);
+
 /* timer.c: POSIX timers */
 void timers_after_fork(void);
 void timers_reset_on_exec(void);

@@ -68,6 +68,7 @@ long process_clone(struct moat_context *ctx, uint64_t flags, uint64_t newsp,
 	proc.pid = self;
 	proc.pdeathsig = 0; /* not inherited, as on Linux */
 	timers_after_fork();
+	ipc_after_fork();
 	if (ctx && newsp)
 		ctx->rsp = newsp;
 	thread_after_fork(self, flags & CLONE_CHILD_CLEARTID ? ctid : NULL);
@@ -366,6 +367,7 @@ static long process_execve(struct moat_context *ctx, int dirfd, const char *upat
 		return r;
 	}
 	/* The point of no return: the old program goes away. */
+	ipc_exec();
 	vma_clear_all();
 	rewrite_reset();
 	fs_close_on_exec();
@@ -436,6 +438,7 @@ _Noreturn void process_exec_first(const char *path, char **argv, char **envp)
 
 long sys_exit_group(int code)
 {
+	ipc_exit();
 	rewrite_report(); /* --debug: the counts of traps and rewritten sites */
 	abi->process_exit(code & 0xff, 0);
 	__builtin_unreachable();

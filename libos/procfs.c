@@ -178,6 +178,9 @@ static void put_line(void *ctx, const char *line)
 }
 
 static void gen_maps(struct buf *b) { vma_print(put_line, b); }
+static void gen_sysv_shm(struct buf *b) { ipc_print('s', put_line, b); }
+static void gen_sysv_sem(struct buf *b) { ipc_print('e', put_line, b); }
+static void gen_sysv_msg(struct buf *b) { ipc_print('m', put_line, b); }
 static void gen_cmdline(struct buf *b) { gen_vector(b, proc.argv); }
 static void gen_environ(struct buf *b) { gen_vector(b, proc.envp); }
 static void gen_online(struct buf *b) { put(b, boot->ncpus > 1 ? "0-%u\n" : "0\n", boot->ncpus - 1); }
@@ -218,6 +221,25 @@ static const struct entry entries[] = {
 	{ "/proc/sys/kernel/domainname", MOAT_KIND_FILE, 0, "(none)\n" },
 	{ "/proc/sys/kernel/pid_max", MOAT_KIND_FILE, 0, "4194304\n" },
 	{ "/proc/sys/kernel/ngroups_max", MOAT_KIND_FILE, 0, "65536\n" },
+	/* System V IPC and POSIX message queues: the limits of ipc.h */
+	{ "/proc/sys/kernel/shmmax", MOAT_KIND_FILE, 0, "1099511627776\n" },
+	{ "/proc/sys/kernel/shmall", MOAT_KIND_FILE, 0, "268435456\n" },
+	{ "/proc/sys/kernel/shmmni", MOAT_KIND_FILE, 0, "128\n" },
+	{ "/proc/sys/kernel/sem", MOAT_KIND_FILE, 0, "250\t32000\t500\t128\n" },
+	{ "/proc/sys/kernel/msgmax", MOAT_KIND_FILE, 0, "8192\n" },
+	{ "/proc/sys/kernel/msgmnb", MOAT_KIND_FILE, 0, "16384\n" },
+	{ "/proc/sys/kernel/msgmni", MOAT_KIND_FILE, 0, "64\n" },
+	{ "/proc/sys/fs", MOAT_KIND_DIR, 0, 0 },
+	{ "/proc/sys/fs/mqueue", MOAT_KIND_DIR, 0, 0 },
+	{ "/proc/sys/fs/mqueue/queues_max", MOAT_KIND_FILE, 0, "64\n" },
+	{ "/proc/sys/fs/mqueue/msg_max", MOAT_KIND_FILE, 0, "10\n" },
+	{ "/proc/sys/fs/mqueue/msgsize_max", MOAT_KIND_FILE, 0, "8192\n" },
+	{ "/proc/sys/fs/mqueue/msg_default", MOAT_KIND_FILE, 0, "10\n" },
+	{ "/proc/sys/fs/mqueue/msgsize_default", MOAT_KIND_FILE, 0, "8192\n" },
+	{ "/proc/sysvipc", MOAT_KIND_DIR, 0, 0 },
+	{ "/proc/sysvipc/shm", MOAT_KIND_FILE, gen_sysv_shm, 0 },
+	{ "/proc/sysvipc/sem", MOAT_KIND_FILE, gen_sysv_sem, 0 },
+	{ "/proc/sysvipc/msg", MOAT_KIND_FILE, gen_sysv_msg, 0 },
 	{ "/proc/sys/vm", MOAT_KIND_DIR, 0, 0 },
 	{ "/proc/sys/vm/overcommit_memory", MOAT_KIND_FILE, 0, "0\n" },
 	{ "/sys", MOAT_KIND_DIR, 0, 0 },

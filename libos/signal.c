@@ -47,6 +47,7 @@ _Noreturn void die_by_signal(int sig)
 	klog("terminated by signal %d (%s)", sig,
 	     sig < (int)RT_ARRAY_LEN(signal_names) && signal_names[sig]
 		     ? signal_names[sig] : "?");
+	ipc_exit();
 	abi->process_exit(0, sig);
 	__builtin_unreachable();
 }

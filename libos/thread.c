@@ -505,6 +505,7 @@ long sys_exit(int code)
 {
 	struct lthread *t = thread_current();
 	if (unlink_thread(t)) {
+		ipc_exit();
 		rewrite_report();
 		abi->process_exit(code & 0xff, 0);
 	}
