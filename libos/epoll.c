@@ -17,6 +17,7 @@
  */
 #include "file.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 #define EPOLLIN_K 0x001
 #define EPOLLOUT_K 0x004
@@ -25,6 +26,7 @@
 #define EPOLLONESHOT_K (1u << 30)
 #define EPOLLET_K (1u << 31)
 #define MAX_INTEREST 1024
+#define MAX_NESTS 4 /* Linux's EP_MAX_NESTS: epolls inside epolls */
 
 struct interest {
 	int fd;
@@ -92,17 +94,41 @@ static struct interest *find(struct epoll *ep, int fd)
 	return NULL;
 }
 
-long sys_epoll_ctl(int epfd, int op, int fd, const struct l_epoll_event *ev)
+/* Does the epoll 'from' reach 'target' through epolls it watches, or
+ * nest deeper than Linux allows?  (Both are ELOOP.) */
+static int reaches(struct epoll *from, struct epoll *target, int depth)
 {
+	if (from == target || depth > MAX_NESTS)
+		return 1;
+	prune(from);
+	for (int i = 0; i < from->n; i++) {
+		struct epoll *inner = fd_priv(from->items[i].fd, &epoll_ops, NULL);
+		if (inner && reaches(inner, target, depth + 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* The checks in Linux's order: the event is read first (EFAULT), both
+ * descriptors must be open (EBADF), the target must support poll
+ * (EPERM: a regular file or directory does not), and epfd must be an
+ * epoll other than the target (EINVAL). */
+long sys_epoll_ctl(int epfd, int op, int fd, const struct l_epoll_event *uev)
+{
+	struct l_epoll_event e, *ev = &e;
+	if ((op == 1 || op == 3) && copy_from_user(&e, uev, sizeof(e)) < 0)
+		return -EFAULT;
+	struct file *ef = fd_file(epfd), *tf = fd_file(fd);
+	if (!ef || !tf)
+		return -EBADF;
+	if (!tf->ops->poll && (tf->ops->caps & (FILE_CACHED | FILE_DIR)))
+		return -EPERM;
 	struct epoll *ep = fd_priv(epfd, &epoll_ops, NULL);
-	moat_handle h;
-	if (!ep)
-		return -EBADF;
-	if (fd == epfd)
+	if (!ep || fd == epfd || ef == tf)
 		return -EINVAL;
-	int64_t wake = -1;
-	if (fs_poll(fd, 0, &h, &wake) == 0x020)
-		return -EBADF;
+	struct epoll *inner = fd_priv(fd, &epoll_ops, NULL);
+	if (op == 1 && inner && reaches(inner, ep, 1))
+		return -ELOOP;
 	struct interest *it = find(ep, fd);
 	switch (op) {
 	case 1: /* EPOLL_CTL_ADD */
@@ -143,11 +169,16 @@ long sys_epoll_pwait(int epfd, struct l_epoll_event *out, int max, int timeout_m
 {
 	struct epoll *ep = fd_priv(epfd, &epoll_ops, NULL);
 	if (!ep)
-		return -EBADF;
-	if (max <= 0)
+		return fs_is_open(epfd) ? -EINVAL : -EBADF;
+	if (max <= 0 || max > 0x7fffffff / (int)sizeof(*out))
 		return -EINVAL;
+	if (!user_range_ok(out, (size_t)max * sizeof(*out)))
+		return -EFAULT;
+	uint64_t m = 0;
 	if (mask && setsize != 8)
 		return -EINVAL;
+	if (mask && get_user(&m, mask) < 0)
+		return -EFAULT;
 	prune(ep);
 	struct l_pollfd *fds = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(*fds));
 	int *which = kmalloc((size_t)(ep->n ? ep->n : 1) * sizeof(int));
@@ -166,7 +197,7 @@ long sys_epoll_pwait(int epfd, struct l_epoll_event *out, int max, int timeout_m
 	if (mask) {
 		ts->saved = ts->blocked;
 		ts->has_saved = 1;
-		ts->blocked = *mask & ~((1ULL << 8) | (1ULL << 18));
+		ts->blocked = m & ~((1ULL << 8) | (1ULL << 18));
 	}
 	r = poll_wait(fds, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
 	if (mask && r != -ERESTARTNOHAND) {
@@ -185,8 +216,13 @@ long sys_epoll_pwait(int epfd, struct l_epoll_event *out, int max, int timeout_m
 		uint32_t ev = (uint32_t)(unsigned short)fds[i].revents;
 		if (ev & 0x020) /* POLLNVAL: the fd was closed; Linux drops it */
 			continue;
-		out[got++] = (struct l_epoll_event){ ev & (it->events | EPOLLERR_K | EPOLLHUP_K),
-						    it->data };
+		struct l_epoll_event e = { ev & (it->events | EPOLLERR_K | EPOLLHUP_K),
+					   it->data };
+		if (copy_to_user(&out[got], &e, sizeof(e)) < 0) {
+			r = got ? got : -EFAULT; /* as Linux: what was stored counts */
+			goto out;
+		}
+		got++;
 		if (it->events & EPOLLONESHOT_K)
 			it->disabled = 1;
 	}
@@ -200,10 +236,13 @@ out:
 /* epoll_pwait2: the timeout as a timespec; waits are in whole
  * milliseconds here, rounded up so that it never returns early. */
 long sys_epoll_pwait2(int epfd, struct l_epoll_event *out, int max,
-		      const struct l_timespec *t, const uint64_t *mask, size_t setsize)
+		      const struct l_timespec *ut, const uint64_t *mask, size_t setsize)
 {
 	int ms = -1;
-	if (t) {
+	struct l_timespec ts, *t = &ts;
+	if (ut && copy_from_user(&ts, ut, sizeof(ts)) < 0)
+		return -EFAULT;
+	if (ut) {
 		if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)
 			return -EINVAL;
 		long long total = (long long)t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;

@@ -6,6 +6,7 @@
  * have their own copy (unlike Linux, where they share the object).
  */
 #include "file.h"
+#include "uaccess.h"
 
 struct eventfd {
 	uint64_t count;
@@ -30,8 +31,7 @@ static long eventfd_read(struct file *f, void *buf, size_t len, int64_t at)
 	e->count -= v;
 	if (!e->count)
 		abi->event_clear(e->ready);
-	memcpy(buf, &v, 8);
-	return 8;
+	return copy_to_user(buf, &v, 8) < 0 ? -EFAULT : 8;
 }
 
 static long eventfd_write(struct file *f, const void *buf, size_t len, int64_t at)
@@ -41,8 +41,11 @@ static long eventfd_write(struct file *f, const void *buf, size_t len, int64_t a
 	uint64_t v;
 	if (len < 8)
 		return -EINVAL;
-	memcpy(&v, buf, 8);
-	if (v == ~0ULL || e->count + v < e->count || e->count + v == ~0ULL)
+	if (copy_from_user(&v, buf, 8) < 0)
+		return -EFAULT;
+	if (v == ~0ULL)
+		return -EINVAL;
+	if (e->count + v < e->count || e->count + v == ~0ULL)
 		return -EAGAIN; /* would overflow; Linux blocks, we refuse */
 	e->count += v;
 	if (e->count)

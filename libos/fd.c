@@ -11,6 +11,7 @@
 #include "file.h"
 #include "linux_abi.h"
 #include "rlimit.h"
+#include "uaccess.h"
 
 struct fd_slot {
 	struct file *f;
@@ -113,12 +114,26 @@ void file_put(struct file *f)
 	kfree(f);
 }
 
+/* A descriptor of f is going away.  Linux drops the process's record
+ * locks on the file when any of its descriptors is closed; the host does
+ * so when the host stream closes, which is only the last reference's
+ * close here, so a dup's close unlocks the whole file itself. */
+static void fd_release(struct file *f)
+{
+	if (f->ops && f->ops->lock &&
+	    __atomic_load_n(&f->refs, __ATOMIC_ACQUIRE) > 1) {
+		struct flock all = { .l_type = F_UNLCK, .l_whence = 0 };
+		f->ops->lock(f, F_SETLK, &all);
+	}
+	file_put(f);
+}
+
 static long fd_close(int fd)
 {
 	struct file *f = fd_take(fd);
 	if (!f)
 		return -EBADF;
-	file_put(f);
+	fd_release(f);
 	return 0;
 }
 
@@ -348,22 +363,31 @@ long sys_getdents64(int fd, void *buf, size_t len)
 	return f->ops->getdents ? f->ops->getdents(f, buf, len) : -ENOTDIR;
 }
 
+/* As Linux: a negative length first, then the descriptor; a file not
+ * open for writing, or not a file at all (a socket, a pipe), is EINVAL. */
 long sys_ftruncate(int fd, int64_t len)
 {
 	struct file *f = fd_file(fd);
-	if (!f || !f->ops->truncate)
-		return -EBADF;
 	if (len < 0)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	if (!f->ops->truncate || (f->ops->caps & FILE_STREAMING) ||
+	    (f->flags & O_ACCMODE) == O_RDONLY)
 		return -EINVAL;
 	return f->ops->truncate(f, (uint64_t)len);
 }
 
+/* Files and directories sync; pipes, sockets, FIFOs, terminals, devices
+ * and anonymous objects have nothing to sync: EINVAL, as on Linux. */
 long sys_fsync(int fd)
 {
 	struct file *f = fd_file(fd);
-	if (!f)
+	if (!f || (f->ops->caps & FILE_NAME_ONLY))
 		return -EBADF;
-	return f->ops->sync ? f->ops->sync(f) : 0;
+	if (f->ops->sync && !(f->ops->caps & FILE_STREAMING))
+		return f->ops->sync(f);
+	return f->ops->caps & FILE_DIR ? 0 : -EINVAL;
 }
 
 /* Writes reach the host file when they are made; what is left is the
@@ -414,11 +438,12 @@ long sys_flock(int fd, int op)
 
 long sys_dup3(int old, int new, int flags)
 {
+	/* Linux looks at the flags and at old == new before the descriptors. */
+	if ((flags & ~O_CLOEXEC) || old == new)
+		return -EINVAL;
 	struct file *f = fd_file(old);
 	if (!f || new < 0 || new >= fd_limit())
 		return -EBADF;
-	if (old == new)
-		return -EINVAL;
 	__atomic_add_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
 	spin_lock(&fds_lock);
 	struct file *old_f = fds[new].f;
@@ -426,7 +451,7 @@ long sys_dup3(int old, int new, int flags)
 	fds[new].cloexec = !!(flags & O_CLOEXEC);
 	spin_unlock(&fds_lock);
 	if (old_f)
-		file_put(old_f);
+		fd_release(old_f);
 	return new;
 }
 
@@ -456,13 +481,35 @@ long sys_dup(int old)
 	return fd_dup_min(old, 0, 0);
 }
 
-static long set_owner_ex(struct file *f, const struct f_owner_ex *o)
+static long set_owner_ex(struct file *f, const struct f_owner_ex *uo)
 {
-	if (o->type != F_OWNER_TID && o->type != F_OWNER_PID && o->type != F_OWNER_PGRP)
+	struct f_owner_ex o;
+	if (copy_from_user(&o, uo, sizeof(o)) < 0)
+		return -EFAULT;
+	if (o.type != F_OWNER_TID && o.type != F_OWNER_PID && o.type != F_OWNER_PGRP)
 		return -EINVAL;
-	f->owner = o->pid;
-	f->owner_type = (o->pid ? o->type : F_OWNER_PID) + 1;
+	f->owner = o.pid;
+	f->owner_type = (o.pid ? o.type : F_OWNER_PID) + 1;
 	return 0;
+}
+
+/* F_GETLK/F_SETLK/F_SETLKW: the struct flock is read (EFAULT) and its
+ * type and whence checked (EINVAL) before the kind is asked, as Linux
+ * does; F_GETLK's answer goes back to the app. */
+static long fd_lock(struct file *f, int cmd, void *uarg)
+{
+	struct flock fl;
+	if (copy_from_user(&fl, uarg, sizeof(fl)) < 0)
+		return -EFAULT;
+	if ((fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) ||
+	    fl.l_whence < 0 || fl.l_whence > 2)
+		return -EINVAL;
+	if (!f->ops->lock)
+		return -EBADF;
+	long r = f->ops->lock(f, cmd, &fl);
+	if (r == 0 && cmd == F_GETLK && copy_to_user(uarg, &fl, sizeof(fl)) < 0)
+		return -EFAULT;
+	return r;
 }
 
 long sys_fcntl(int fd, int cmd, long arg)
@@ -491,13 +538,12 @@ long sys_fcntl(int fd, int cmd, long arg)
 	case F_SETOWN_EX:
 		return set_owner_ex(f, (const void *)arg);
 	case F_GETOWN_EX: {
-		struct f_owner_ex *o = (void *)arg;
-		o->type = f->owner_type ? f->owner_type - 1 : F_OWNER_PID;
-		o->pid = f->owner;
-		return 0;
+		struct f_owner_ex o = { f->owner_type ? f->owner_type - 1 : F_OWNER_PID,
+					f->owner };
+		return copy_to_user((void *)arg, &o, sizeof(o)) < 0 ? -EFAULT : 0;
 	}
 	case F_GETLK: case F_SETLK: case F_SETLKW:
-		return f->ops->lock ? f->ops->lock(f, cmd, (void *)arg) : -EBADF;
+		return fd_lock(f, cmd, (void *)arg);
 	default:
 		klog("fcntl: unsupported command %d", cmd);
 		return -EINVAL;
@@ -517,12 +563,17 @@ long sys_ioctl(int fd, unsigned long cmd, void *arg)
 	struct file *f = fd_file(fd);
 	if (!f)
 		return -EBADF;
+	int on;
 	switch (cmd) {
 	case FIONBIO:
-		set_flag(f, O_NONBLOCK, *(int *)arg);
+		if (get_user(&on, (int *)arg) < 0)
+			return -EFAULT;
+		set_flag(f, O_NONBLOCK, on);
 		return 0;
 	case FIOASYNC: /* as F_SETFL O_ASYNC: recorded, no SIGIO */
-		set_flag(f, FASYNC, *(int *)arg);
+		if (get_user(&on, (int *)arg) < 0)
+			return -EFAULT;
+		set_flag(f, FASYNC, on);
 		return 0;
 	case FIOCLEX: case FIONCLEX:
 		fds[fd].cloexec = cmd == FIOCLEX;
@@ -533,8 +584,8 @@ long sys_ioctl(int fd, unsigned long cmd, void *arg)
 		/* Streams do not say how much is queued: 1 if anything is. */
 		moat_handle h;
 		int64_t wake = -1;
-		*(int *)arg = fs_poll(fd, 0x001, &h, &wake) & 0x001 ? 1 : 0;
-		return 0;
+		int n = fs_poll(fd, 0x001, &h, &wake) & 0x001 ? 1 : 0;
+		return put_user((int *)arg, n) < 0 ? -EFAULT : 0;
 	}
 	return r;
 }
@@ -636,15 +687,45 @@ static long copy_loop(int in, int64_t *in_off, int out, int64_t *out_off, size_t
 	return done;
 }
 
+/* The offsets the app passes (NULL: the file position), read before and
+ * written back after, as Linux does: a bad pointer is EFAULT, a negative
+ * offset EINVAL.  The descriptors must be open the right way round
+ * (EBADF), and an O_APPEND output is refused (EINVAL). */
+static long copy_user(int in, int64_t *uin_off, int out, int64_t *uout_off, size_t len)
+{
+	int64_t in_off = 0, out_off = 0;
+	struct file *fi = fd_file(in), *fo = fd_file(out);
+	if (!fi || !fo || (fi->flags & O_ACCMODE) == O_WRONLY ||
+	    (fo->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (fo->flags & O_APPEND)
+		return -EINVAL;
+	if ((uin_off && get_user(&in_off, uin_off) < 0) ||
+	    (uout_off && get_user(&out_off, uout_off) < 0))
+		return -EFAULT;
+	if (in_off < 0 || out_off < 0)
+		return -EINVAL;
+	if ((uin_off && streaming(fi)) || (uout_off && streaming(fo)))
+		return -ESPIPE;
+	long r = copy_loop(in, uin_off ? &in_off : NULL, out, uout_off ? &out_off : NULL, len);
+	if (r >= 0 && ((uin_off && put_user(uin_off, in_off) < 0) ||
+		       (uout_off && put_user(uout_off, out_off) < 0)))
+		return -EFAULT;
+	return r;
+}
+
 long sys_copy_file_range(int in, int64_t *in_off, int out, int64_t *out_off,
 			 size_t len, unsigned flags)
 {
+	struct file *fo = fd_file(out);
 	if (flags)
 		return -EINVAL;
-	return copy_loop(in, in_off, out, out_off, len);
+	if (fo && (fo->flags & O_APPEND)) /* EBADF here, EINVAL for sendfile */
+		return -EBADF;
+	return copy_user(in, in_off, out, out_off, len);
 }
 
 long sys_sendfile(int out, int in, int64_t *off, size_t len)
 {
-	return copy_loop(in, off, out, NULL, len);
+	return copy_user(in, off, out, NULL, len);
 }

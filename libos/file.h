@@ -46,7 +46,8 @@ struct file_ops {
 	/* Calls other than FIONBIO, FIOASYNC, FIOCLEX.  NULL or -ENOTTY for
 	 * FIONREAD: 1 if poll says readable. */
 	long (*ioctl)(struct file *f, unsigned long cmd, void *arg);
-	/* fcntl F_GETLK/F_SETLK/F_SETLKW (arg is struct flock).  NULL: -EBADF. */
+	/* fcntl F_GETLK/F_SETLK/F_SETLKW: fl is a struct flock copied into the
+	 * LibOS, its type and whence checked (fd.c).  NULL: -EBADF. */
 	long (*lock)(struct file *f, int cmd, void *fl);
 	/* flock.  NULL: -EINVAL. */
 	long (*flock)(struct file *f, int op);

@@ -38,6 +38,8 @@ static int path_join(char *out, const char *path)
 		while (*end && *end != '/')
 			end++;
 		size_t n = (size_t)(end - path);
+		if (n > 255) /* NAME_MAX: the host would say so too late, or not */
+			return -ENAMETOOLONG;
 		if (n == 0 || (n == 1 && path[0] == '.')) {
 			/* nothing */
 		} else if (n == 2 && path[0] == '.' && path[1] == '.') {
@@ -157,9 +159,11 @@ static uint32_t kind_to_ifmt(uint32_t kind)
 	}
 }
 
-/* Linux struct stat from a moat_attr. */
-static void attr_to_stat(const struct moat_attr *a, struct stat *st)
+/* Linux struct stat from a moat_attr, copied to the app's *ust: 0 or
+ * -EFAULT. */
+static long attr_to_stat(const struct moat_attr *a, struct stat *ust)
 {
+	struct stat s, *st = &s;
 	memset(st, 0, sizeof(*st));
 	st->st_dev = a->dev;
 	st->st_ino = a->ino;
@@ -177,6 +181,7 @@ static void attr_to_stat(const struct moat_attr *a, struct stat *st)
 	st->st_mtime_nsec = a->mtime_ns % 1000000000;
 	st->st_ctime = a->ctime_ns / 1000000000;
 	st->st_ctime_nsec = a->ctime_ns % 1000000000;
+	return copy_to_user(ust, st, sizeof(*st));
 }
 
 /* A node a kind made on the host (a FIFO) described as what it is. */
@@ -240,18 +245,14 @@ long sys_fstat(int fd, struct stat *st)
 {
 	struct moat_attr a;
 	long r = fd_attr(fd, &a);
-	if (r == 0)
-		attr_to_stat(&a, st);
-	return r;
+	return r < 0 ? r : attr_to_stat(&a, st);
 }
 
 long sys_newfstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
 	struct moat_attr a;
 	long r = at_attr(dirfd, path, flags, &a);
-	if (r == 0)
-		attr_to_stat(&a, st);
-	return r;
+	return r < 0 ? r : attr_to_stat(&a, st);
 }
 
 long sys_stat(const char *path, struct stat *st)
@@ -271,10 +272,11 @@ static struct statx_timestamp stx_time(int64_t ns)
 }
 
 long sys_statx(int dirfd, const char *path, int flags, unsigned mask,
-	       struct statx *sx)
+	       struct statx *usx)
 {
 	(void)mask;
 	struct moat_attr a;
+	struct statx x, *sx = &x;
 	long r = at_attr(dirfd, path, flags, &a);
 	if (r < 0)
 		return r;
@@ -295,7 +297,7 @@ long sys_statx(int dirfd, const char *path, int flags, unsigned mask,
 	sx->stx_rdev_minor = (uint32_t)(a.rdev & 0xff);
 	sx->stx_dev_major = (uint32_t)(a.dev >> 8) & 0xfff;
 	sx->stx_dev_minor = (uint32_t)(a.dev & 0xff);
-	return 0;
+	return copy_to_user(usx, sx, sizeof(*sx));
 }
 
 /* --- open and close --- */
@@ -472,18 +474,29 @@ static long resolve_at(int dirfd, const char *upath, char *path)
 long sys_readlinkat(int dirfd, const char *upath, char *buf, size_t len)
 {
 	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	if ((long)len <= 0) /* before the path, as Linux */
+		return -EINVAL;
 	long r = copy_path(path, upath);
 	if (r == 0)
 		r = path_resolve_at(dirfd, upath, path, 0);
 	if (r < 0)
 		return r;
-	if ((long)len <= 0)
-		return -EINVAL;
 	if (procfs_owns(path))
 		return procfs_readlink(path, buf, len);
 	path_to_uri(path, uri);
-	r = abi->stream_readlink(uri, buf, len);
-	return r == -ERANGE ? (long)len : r;
+	/* Through a LibOS buffer: the monitor's answer is copied, not
+	 * written into the app by the PAL.  A target is < MOAT_URI_MAX. */
+	size_t n = len < MOAT_URI_MAX ? len : MOAT_URI_MAX;
+	char *tmp = kmalloc(n);
+	if (!tmp)
+		return -ENOMEM;
+	r = abi->stream_readlink(uri, tmp, n);
+	if (r == -ERANGE)
+		r = (long)n;
+	if (r > 0 && copy_to_user(buf, tmp, (size_t)r) < 0)
+		r = -EFAULT;
+	kfree(tmp);
+	return r;
 }
 
 long sys_readlink(const char *path, char *buf, size_t len)
@@ -517,8 +530,7 @@ long sys_getcwd(char *buf, size_t len)
 	size_t n = strlen(proc.cwd) + 1;
 	if (n > len)
 		return -ERANGE;
-	memcpy(buf, proc.cwd, n);
-	return (long)n;
+	return copy_to_user(buf, proc.cwd, n) < 0 ? -EFAULT : (long)n;
 }
 
 int fs_check_dir(const char *path)
@@ -591,6 +603,11 @@ long sys_mknodat(int dirfd, const char *upath, int mode, unsigned dev)
 	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
 	uint32_t type = (uint32_t)mode & S_IFMT, perm = (uint32_t)mode & 07777 & ~proc.umask;
 	(void)dev;
+	if (type == S_IFDIR)
+		return -EPERM;
+	if (type && type != S_IFREG && type != S_IFCHR && type != S_IFBLK &&
+	    type != S_IFIFO && type != S_IFSOCK)
+		return -EINVAL;
 	long r = resolve_at(dirfd, upath, path);
 	if (r < 0)
 		return r;
@@ -623,6 +640,8 @@ long sys_mknod(const char *path, int mode, unsigned dev)
 long sys_unlinkat(int dirfd, const char *upath, int flags)
 {
 	char path[MOAT_URI_MAX], uri[URI_BUF_SIZE];
+	if (flags & ~AT_REMOVEDIR)
+		return -EINVAL;
 	long r = resolve_at(dirfd, upath, path);
 	if (r < 0)
 		return r;
@@ -656,11 +675,33 @@ static long two_uris(int olddir, const char *oldp, int newdir, const char *newp,
 	return op(ua, ub);
 }
 
+#define RENAME_NOREPLACE_K 1
+#define RENAME_EXCHANGE_K 2
+#define RENAME_WHITEOUT_K 4
+
+/* RENAME_NOREPLACE is a look before the rename (the host has no atomic
+ * form: a name made in between by another process is replaced).
+ * RENAME_EXCHANGE and RENAME_WHITEOUT are refused as by a file system
+ * without them. */
 long sys_renameat2(int olddir, const char *oldp, int newdir, const char *newp,
 		   unsigned flags)
 {
-	if (flags)
+	if (flags & ~(unsigned)(RENAME_NOREPLACE_K | RENAME_EXCHANGE_K | RENAME_WHITEOUT_K) ||
+	    ((flags & RENAME_EXCHANGE_K) && (flags & (RENAME_NOREPLACE_K | RENAME_WHITEOUT_K))))
 		return -EINVAL;
+	if (flags & (RENAME_EXCHANGE_K | RENAME_WHITEOUT_K))
+		return -EINVAL;
+	if (flags & RENAME_NOREPLACE_K) {
+		struct moat_attr a;
+		long r = at_attr(olddir, oldp, AT_SYMLINK_NOFOLLOW, &a);
+		if (r < 0)
+			return r;
+		r = at_attr(newdir, newp, AT_SYMLINK_NOFOLLOW, &a);
+		if (r == 0)
+			return -EEXIST;
+		if (r != -ENOENT)
+			return r;
+	}
 	return two_uris(olddir, oldp, newdir, newp, abi->stream_rename);
 }
 
@@ -678,8 +719,9 @@ long sys_rename(const char *oldp, const char *newp)
 
 /* Statistics of the mapping a path lives in are not the picoprocess's
  * business; report a plain, mostly-empty file system. */
-static long fill_statfs(int writable, struct l_statfs *s)
+static long fill_statfs(int writable, struct l_statfs *us)
 {
+	struct l_statfs st, *s = &st;
 	memset(s, 0, sizeof(*s));
 	s->f_type = 0x6d6f6174; /* "moat" */
 	s->f_bsize = s->f_frsize = 4096;
@@ -689,7 +731,7 @@ static long fill_statfs(int writable, struct l_statfs *s)
 	s->f_ffree = writable ? 1 << 15 : 0;
 	s->f_namelen = 255;
 	s->f_flags = writable ? 0 : 1; /* ST_RDONLY */
-	return 0;
+	return copy_to_user(us, s, sizeof(*s));
 }
 
 long sys_statfs(const char *path, struct l_statfs *s)
@@ -771,11 +813,13 @@ long sys_fchmod(int fd, int mode)
 #define UTIME_NOW_K ((1L << 30) - 1)
 #define UTIME_OMIT_K ((1L << 30) - 2)
 
-long sys_utimensat(int dirfd, const char *path, const struct l_timespec *ts,
-		   int flags)
+/* ts: two times copied into the LibOS, or NULL for now. */
+static long utimens(int dirfd, const char *path, const struct l_timespec *ts, int flags)
 {
 	struct moat_attr a = { .atime_ns = MOAT_TIME_NOW, .mtime_ns = MOAT_TIME_NOW };
 	uint32_t mask = MOAT_ATTR_ATIME | MOAT_ATTR_MTIME;
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
 	if (ts) {
 		for (int i = 0; i < 2; i++) {
 			int64_t *dst = i ? &a.mtime_ns : &a.atime_ns;
@@ -795,37 +839,53 @@ long sys_utimensat(int dirfd, const char *path, const struct l_timespec *ts,
 	return set_attr_at(dirfd, path, flags, mask, &a);
 }
 
-long sys_utimes(const char *path, const long *tv)
+long sys_utimensat(int dirfd, const char *path, const struct l_timespec *uts,
+		   int flags)
 {
 	struct l_timespec ts[2];
-	if (!tv)
-		return sys_utimensat(AT_FDCWD, path, NULL, 0);
-	for (int i = 0; i < 2; i++)
-		ts[i] = (struct l_timespec){ tv[2 * i], tv[2 * i + 1] * 1000 };
-	return sys_utimensat(AT_FDCWD, path, ts, 0);
+	if (uts && copy_from_user(ts, uts, sizeof(ts)) < 0)
+		return -EFAULT;
+	return utimens(dirfd, path, uts ? ts : NULL, flags);
 }
 
-long sys_futimesat(int dirfd, const char *path, const long *tv)
+/* utimes and futimesat: two struct timeval (microseconds). */
+static long utimes_at(int dirfd, const char *path, const long *utv)
 {
 	struct l_timespec ts[2];
-	if (!tv)
-		return sys_utimensat(dirfd, path, NULL, 0);
+	long tv[4];
+	if (!utv)
+		return utimens(dirfd, path, NULL, 0);
+	if (copy_from_user(tv, utv, sizeof(tv)) < 0)
+		return -EFAULT;
 	for (int i = 0; i < 2; i++) {
 		if (tv[2 * i + 1] < 0 || tv[2 * i + 1] >= 1000000)
 			return -EINVAL;
 		ts[i] = (struct l_timespec){ tv[2 * i], tv[2 * i + 1] * 1000 };
 	}
-	return sys_utimensat(dirfd, path, ts, 0);
+	return utimens(dirfd, path, ts, 0);
 }
 
-long sys_utime(const char *path, const long *times)
+long sys_utimes(const char *path, const long *tv)
+{
+	return utimes_at(AT_FDCWD, path, tv);
+}
+
+long sys_futimesat(int dirfd, const char *path, const long *tv)
+{
+	return utimes_at(dirfd, path, tv);
+}
+
+long sys_utime(const char *path, const long *ut)
 {
 	struct l_timespec ts[2];
-	if (!times)
-		return sys_utimensat(AT_FDCWD, path, NULL, 0);
-	ts[0] = (struct l_timespec){ times[0], 0 };
-	ts[1] = (struct l_timespec){ times[1], 0 };
-	return sys_utimensat(AT_FDCWD, path, ts, 0);
+	long t[2];
+	if (!ut)
+		return utimens(AT_FDCWD, path, NULL, 0);
+	if (copy_from_user(t, ut, sizeof(t)) < 0)
+		return -EFAULT;
+	ts[0] = (struct l_timespec){ t[0], 0 };
+	ts[1] = (struct l_timespec){ t[1], 0 };
+	return utimens(AT_FDCWD, path, ts, 0);
 }
 
 /* chown: the monitor records the owner beside the file (never the

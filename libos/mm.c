@@ -19,7 +19,13 @@ long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 {
 	uint32_t mflags = 0, kind = VMA_ANON;
 	const char *path = NULL;
-	if (!len || (off & (PAGE - 1)) || (addr & (PAGE - 1) && (flags & MAP_FIXED)))
+	int type = flags & MAP_TYPE;
+	int shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+	/* As Linux: the descriptor first, then the arguments. */
+	if (!(flags & MAP_ANONYMOUS) && !fs_is_open(fd))
+		return -EBADF;
+	if (!len || (off & (PAGE - 1)) || (addr & (PAGE - 1) && (flags & MAP_FIXED)) ||
+	    (!shared && type != MAP_PRIVATE) || len > (1UL << 47))
 		return -EINVAL;
 	len = RT_ALIGN_UP(len, PAGE);
 	if (flags & MAP_FIXED_NOREPLACE)
@@ -28,7 +34,7 @@ long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 		mflags = MOAT_MAP_FIXED;
 	long r;
 	if (flags & MAP_ANONYMOUS) {
-		if ((flags & MAP_TYPE) == MAP_SHARED) {
+		if (shared) {
 			mflags |= MOAT_MAP_SHARED; /* shared with forked children */
 			kind = VMA_SHARED;
 		}
@@ -45,7 +51,7 @@ long sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd,
 		goto out;
 	}
 	kind = VMA_FILE;
-	if ((flags & MAP_TYPE) == MAP_SHARED) {
+	if (shared) {
 		if ((prot & PROT_WRITE) && !writable)
 			return -EACCES;
 		mflags |= MOAT_MAP_SHARED;

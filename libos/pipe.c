@@ -92,12 +92,15 @@ long sys_pipe2(int *fds, int flags)
 	long r = abi->stream_pipe(&rd, &wr, 0);
 	if (r < 0)
 		return r;
-	int a = install_end(rd, O_RDONLY, !!(flags & O_CLOEXEC));
+	/* F_GETFL shows O_NONBLOCK and O_DIRECT as given (O_DIRECT's packet
+	 * mode is not kept: a read may join writes). */
+	int status = flags & (O_NONBLOCK | O_DIRECT);
+	int a = install_end(rd, O_RDONLY | status, !!(flags & O_CLOEXEC));
 	if (a < 0) {
 		abi->object_close(wr);
 		return a;
 	}
-	int b = install_end(wr, O_WRONLY, !!(flags & O_CLOEXEC));
+	int b = install_end(wr, O_WRONLY | status, !!(flags & O_CLOEXEC));
 	if (b < 0) {
 		sys_close(a);
 		return b;

@@ -6,16 +6,22 @@
 #include <linux/prctl.h>
 
 #include "libos.h"
+#include "uaccess.h"
 
 long sys_prctl(int op, unsigned long a2)
 {
 	switch (op) {
-	case PR_SET_NAME:
-		rt_strlcpy(proc.comm, (const char *)a2, sizeof(proc.comm));
+	case PR_SET_NAME: { /* at most 15 bytes are kept, as on Linux */
+		char name[sizeof(proc.comm)];
+		long n = strncpy_from_user(name, (const char *)a2, sizeof(name));
+		if (n == -EFAULT)
+			return -EFAULT;
+		name[sizeof(name) - 1] = 0;
+		rt_strlcpy(proc.comm, name, sizeof(proc.comm));
 		return 0;
+	}
 	case PR_GET_NAME:
-		memcpy((char *)a2, proc.comm, sizeof(proc.comm));
-		return 0;
+		return copy_to_user((char *)a2, proc.comm, sizeof(proc.comm));
 	/* Process attributes kept and reported back.  The parent-death
 	 * signal is recorded but not sent: a picoprocess's processes end
 	 * together with its first one. */
@@ -32,8 +38,7 @@ long sys_prctl(int op, unsigned long a2)
 		proc.pdeathsig = (int)a2;
 		return 0;
 	case PR_GET_PDEATHSIG:
-		*(int *)a2 = proc.pdeathsig;
-		return 0;
+		return put_user((int *)a2, proc.pdeathsig);
 	case PR_SET_KEEPCAPS:
 		if (a2 > 1)
 			return -EINVAL;
@@ -52,8 +57,7 @@ long sys_prctl(int op, unsigned long a2)
 		proc.subreaper = !!a2;
 		return 0;
 	case PR_GET_CHILD_SUBREAPER:
-		*(int *)a2 = proc.subreaper;
-		return 0;
+		return put_user((int *)a2, proc.subreaper);
 	case PR_CAPBSET_READ: /* the virtual root's bounding set: all of them */
 		return a2 <= 40 ? 1 : -EINVAL;
 	default:
@@ -69,8 +73,7 @@ long sys_arch_prctl(int code, uint64_t addr)
 		thread_set_fsbase(addr);
 		return abi->segment_base_set(MOAT_SEGMENT_FS, addr);
 	case ARCH_GET_FS:
-		*(uint64_t *)addr = thread_get_fsbase();
-		return 0;
+		return put_user((uint64_t *)addr, thread_get_fsbase());
 	case ARCH_SET_GS:
 		return -EPERM; /* %gs holds the LibOS's thread pointer */
 	default:

@@ -92,6 +92,11 @@ long sys_getppid(void)
 long sys_wait4(int pid, int *status, int options, struct l_rusage *rusage)
 {
 	int32_t st = 0;
+	/* WNOHANG WUNTRACED WCONTINUED __WNOTHREAD __WALL __WCLONE */
+	if (options & ~(0x1 | 0x2 | 0x8 | 0x20000000 | 0x40000000 | 0x80000000))
+		return -EINVAL;
+	if (pid == (int)0x80000000) /* -INT_MIN is no process group */
+		return -ESRCH;
 	long r = abi->process_wait(pid, options & 1 ? MOAT_WAIT_NOHANG : 0, &st);
 	if (r == -EINTR)
 		return -ERESTARTSYS;
@@ -108,6 +113,10 @@ long sys_waitid(int idtype, int id, struct l_siginfo *info, int options,
 		struct l_rusage *rusage)
 {
 	int32_t st = 0;
+	/* WNOHANG WSTOPPED WEXITED WCONTINUED WNOWAIT __WNOTHREAD __WALL __WCLONE */
+	if (options & ~(0x1 | 0x2 | 0x4 | 0x8 | 0x01000000 | 0x20000000 | 0x40000000 |
+			0x80000000))
+		return -EINVAL;
 	if (!(options & 4 /* WEXITED */))
 		return -EINVAL;
 	if (options & 0x01000000 /* WNOWAIT */) {

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 
 #include "libos.h"
+#include "uaccess.h"
 
 struct buf {
 	char *p;
@@ -423,6 +424,5 @@ long procfs_readlink(const char *path, char *out, size_t len)
 	size_t n = strlen(target);
 	if (n > len)
 		n = len;
-	memcpy(out, target, n);
-	return (long)n;
+	return copy_to_user(out, target, n) < 0 ? -EFAULT : (long)n;
 }

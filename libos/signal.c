@@ -535,6 +535,8 @@ long sys_kill(int pid, int sig)
 
 long sys_tgkill(int tgid, int tid, int sig)
 {
+	if (tgid <= 0 || tid <= 0 || sig < 0 || sig > NSIG_K)
+		return -EINVAL;
 	if (tgid != proc.pid || !thread_exists(tid))
 		return -ESRCH;
 	return sig ? signal_raise_from_self(sig, -6 /* SI_TKILL */) : 0;
@@ -542,6 +544,8 @@ long sys_tgkill(int tgid, int tid, int sig)
 
 long sys_tkill(int tid, int sig)
 {
+	if (tid <= 0)
+		return -EINVAL;
 	return sys_tgkill(proc.pid, tid, sig);
 }
 

@@ -5,6 +5,7 @@
  * notification event, set on every post.
  */
 #include "file.h"
+#include "uaccess.h"
 #include "linux_abi.h"
 
 struct signalfd {
@@ -72,9 +73,12 @@ static const struct file_ops signalfd_ops = {
 
 long sys_signalfd4(int fd, const uint64_t *mask, size_t size, int flags)
 {
+	uint64_t m;
 	if (size != 8 || (flags & ~SFD_FLAGS))
 		return -EINVAL;
-	uint64_t m = *mask & ~((1ULL << 8) | (1ULL << 18)); /* never KILL, STOP */
+	if (get_user(&m, mask) < 0)
+		return -EFAULT;
+	m &= ~((1ULL << 8) | (1ULL << 18)); /* never KILL, STOP */
 	if (fd != -1) {
 		struct signalfd *old = fd_priv(fd, &signalfd_ops, NULL);
 		if (!old)
@@ -108,7 +112,8 @@ static long signalfd_read(struct file *f, void *buf, size_t len, int64_t at)
 	while (n + sizeof(struct l_signalfd_siginfo) <= len && signal_take(sfd->mask, si)) {
 		struct l_signalfd_siginfo out;
 		to_signalfd_info(si, &out);
-		memcpy((uint8_t *)buf + n, &out, sizeof(out));
+		if (copy_to_user((uint8_t *)buf + n, &out, sizeof(out)) < 0)
+			return n ? (long)n : -EFAULT; /* the signal is gone, as on Linux */
 		n += sizeof(out);
 	}
 	if (n)

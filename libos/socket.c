@@ -22,6 +22,7 @@
  */
 #include "file.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 #define AF_UNSPEC_K 0
 #define AF_UNIX_K 1
@@ -219,8 +220,12 @@ long sys_socketpair(int domain, int type, int proto, int *sv)
 		sys_close(fa);
 		return fb;
 	}
-	sv[0] = fa;
-	sv[1] = fb;
+	int pair[2] = { fa, fb };
+	if (copy_to_user(sv, pair, sizeof(pair)) < 0) {
+		sys_close(fa);
+		sys_close(fb);
+		return -EFAULT;
+	}
 	return 0;
 }
 
@@ -264,18 +269,41 @@ static void parse_peer(const char *text, struct l_sockaddr_in *a)
 	a->sin_port = (uint16_t)(((parts[4] & 0xff) << 8) | (parts[4] >> 8));
 }
 
-static void copy_out(const void *a, unsigned alen, void *out, unsigned *len)
+/* An address to the app: *len says the room, and then the real length
+ * (0, -EFAULT, or -EINVAL for a negative room, as Linux).  accept and
+ * recvfrom call it only when the app gave an address. */
+static long copy_out(const void *a, unsigned alen, void *out, unsigned *ulen)
 {
-	if (!out || !len)
-		return;
-	unsigned n = *len < alen ? *len : alen;
-	memcpy(out, a, n);
-	*len = alen;
+	unsigned len;
+	if (get_user(&len, ulen) < 0)
+		return -EFAULT;
+	if ((int)len < 0)
+		return -EINVAL;
+	unsigned n = len < alen ? len : alen;
+	if (copy_to_user(out, a, n) < 0 || put_user(ulen, alen) < 0)
+		return -EFAULT;
+	return 0;
 }
 
-static void copy_addr(const struct l_sockaddr_in *a, void *out, unsigned *len)
+static long copy_addr(const struct l_sockaddr_in *a, void *out, unsigned *len)
 {
-	copy_out(a, sizeof(*a), out, len);
+	return copy_out(a, sizeof(*a), out, len);
+}
+
+/* An address from the app, into *k (sockaddr_storage's 128 bytes):
+ * 0, -EINVAL (too long) or -EFAULT.  *addr then points at the copy. */
+struct kaddr { uint8_t b[128]; };
+
+static long copy_in_addr(const void **addr, unsigned len, struct kaddr *k)
+{
+	if (len > sizeof(k->b))
+		return -EINVAL;
+	if (!len) /* nothing is read: the handlers look at len first */
+		return 0;
+	if (copy_from_user(k->b, *addr, len) < 0)
+		return -EFAULT;
+	*addr = k->b;
+	return 0;
 }
 
 /* A unix socket address as the monitor names it: "/abs/path" or "@" and
@@ -405,9 +433,10 @@ static long udp_relay(struct sockref *ref, const struct l_sockaddr_in *dest)
 long sys_bind(int fd, const void *addr, unsigned len)
 {
 	struct sockref ref;
+	struct kaddr k;
 	char uri[64];
 	long r = sock_get(fd, &ref);
-	if (r < 0)
+	if (r < 0 || (r = copy_in_addr(&addr, len, &k)) < 0)
 		return r;
 	struct lsock *s = ref.s;
 	if (s->domain == AF_UNIX_K) {
@@ -526,9 +555,10 @@ static long udp_connect(struct sockref *ref, const void *addr, unsigned len)
 long sys_connect(int fd, const void *addr, unsigned len)
 {
 	struct sockref ref;
+	struct kaddr k;
 	char uri[64];
 	long r = sock_get(fd, &ref);
-	if (r < 0)
+	if (r < 0 || (r = copy_in_addr(&addr, len, &k)) < 0)
 		return r;
 	if (ref.s->type == SOCK_DGRAM_K)
 		return udp_connect(&ref, addr, len);
@@ -582,10 +612,16 @@ long sys_accept4(int fd, void *addr, unsigned *len, int flags)
 				  !!(flags & SOCK_NONBLOCK_K), !!(flags & SOCK_CLOEXEC_K));
 	if (nfd < 0)
 		return nfd;
-	if (c->domain == AF_UNIX_K)
-		copy_out(c->uaddr[1], c->ulen[1], addr, len); /* an unnamed peer */
+	if (!addr)
+		r = 0;
+	else if (c->domain == AF_UNIX_K)
+		r = copy_out(c->uaddr[1], c->ulen[1], addr, len); /* an unnamed peer */
 	else
-		copy_addr(&c->peer, addr, len);
+		r = copy_addr(&c->peer, addr, len);
+	if (r < 0) { /* as Linux: the connection is lost with the address */
+		sys_close((int)nfd);
+		return r;
+	}
 	return nfd;
 }
 
@@ -601,10 +637,8 @@ long sys_getsockname(int fd, void *addr, unsigned *len)
 	if (r < 0)
 		return r;
 	if (ref.s->domain == AF_UNIX_K)
-		copy_out(ref.s->uaddr[0], ref.s->ulen[0], addr, len);
-	else
-		copy_addr(&ref.s->local, addr, len);
-	return 0;
+		return copy_out(ref.s->uaddr[0], ref.s->ulen[0], addr, len);
+	return copy_addr(&ref.s->local, addr, len);
 }
 
 long sys_getpeername(int fd, void *addr, unsigned *len)
@@ -616,10 +650,8 @@ long sys_getpeername(int fd, void *addr, unsigned *len)
 	if (ref.s->type == SOCK_DGRAM_K ? !ref.s->connected : ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
 	if (ref.s->domain == AF_UNIX_K)
-		copy_out(ref.s->uaddr[1], ref.s->ulen[1], addr, len);
-	else
-		copy_addr(&ref.s->peer, addr, len);
-	return 0;
+		return copy_out(ref.s->uaddr[1], ref.s->ulen[1], addr, len);
+	return copy_addr(&ref.s->peer, addr, len);
 }
 
 long sys_shutdown(int fd, int how)
@@ -661,35 +693,62 @@ static int is_flag(int level, int name)
 	       (level == 6 /* IPPROTO_TCP */ && name == 1 /* TCP_NODELAY */);
 }
 
+/* Is 'level' one the socket's protocols answer?  Linux's IP layer says
+ * EOPNOTSUPP to getsockopt and ENOPROTOOPT to setsockopt for others; a
+ * unix socket has only SOL_SOCKET. */
+static int known_level(const struct lsock *s, int level)
+{
+	if (level == 1 /* SOL_SOCKET */)
+		return 1;
+	if (s->domain == AF_UNIX_K)
+		return 0;
+	return level == 0 /* IPPROTO_IP */ || level == 41 /* IPPROTO_IPV6 */ ||
+	       level == (s->type == SOCK_STREAM_K ? 6 /* IPPROTO_TCP */ : 17 /* IPPROTO_UDP */);
+}
+
+/* The checks in Linux's order: the socket, the length (an int option
+ * needs 4 bytes), the level and name, then the value is read. */
 long sys_setsockopt(int fd, int level, int name, const void *val, unsigned len)
 {
 	struct sockref ref;
 	long r = sock_get(fd, &ref);
 	if (r < 0)
 		return r;
-	if (!val)
-		return -EFAULT;
+	if ((int)len < 0)
+		return -EINVAL;
+	if (!known_level(ref.s, level))
+		return ref.s->domain == AF_UNIX_K ? -EOPNOTSUPP : -ENOPROTOOPT;
+	if (name < 0)
+		return -ENOPROTOOPT;
 	if (len < 4) {
 		klog("setsockopt(%d, %d): %u-byte value not recorded", level, name, len);
 		return len ? 0 : -EINVAL;
 	}
+	int v;
+	if (get_user(&v, (const int *)val) < 0)
+		return -EFAULT;
 	int *o = option(ref.s, level, name, 1);
 	if (!o) {
 		klog("setsockopt(%d, %d): too many options, not recorded", level, name);
 		return 0;
 	}
-	*o = is_flag(level, name) ? !!*(const int *)val : *(const int *)val;
+	*o = is_flag(level, name) ? !!v : v;
 	return 0;
 }
 
-long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
+long sys_getsockopt(int fd, int level, int name, void *val, unsigned *ulen)
 {
 	struct sockref ref;
+	unsigned len;
 	long r = sock_get(fd, &ref);
 	if (r < 0)
 		return r;
-	if (!val || !len || *len < 4)
+	if (get_user(&len, ulen) < 0)
+		return -EFAULT;
+	if ((int)len < 0)
 		return -EINVAL;
+	if (!known_level(ref.s, level))
+		return -EOPNOTSUPP;
 	int v, *o = option(ref.s, level, name, 0);
 	if (o)
 		v = *o;
@@ -709,8 +768,10 @@ long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len)
 		v = 212992;
 	else
 		return -ENOPROTOOPT;
-	*(int *)val = v;
-	*len = 4;
+	if (len < 4)
+		return -EINVAL;
+	if (copy_to_user(val, &v, 4) < 0 || put_user(ulen, 4u) < 0)
+		return -EFAULT;
 	return 0;
 }
 
@@ -724,9 +785,10 @@ static size_t iov_total(const struct l_iovec *iov, size_t cnt)
 	return n;
 }
 
-/* Copy src into the iovecs, starting 'skip' bytes in. */
-static size_t iov_fill_at(struct l_iovec *iov, size_t cnt, size_t skip, const uint8_t *src,
-			  size_t len)
+/* Copy src into the iovecs, starting 'skip' bytes in: the bytes copied,
+ * or -EFAULT if the first copy faulted (a later fault ends it short). */
+static long iov_fill_at(struct l_iovec *iov, size_t cnt, size_t skip, const uint8_t *src,
+			size_t len)
 {
 	size_t done = 0;
 	for (size_t i = 0; i < cnt && done < len; i++) {
@@ -736,14 +798,15 @@ static size_t iov_fill_at(struct l_iovec *iov, size_t cnt, size_t skip, const ui
 		}
 		size_t room = iov[i].iov_len - skip;
 		size_t n = room < len - done ? room : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, src + done, n);
+		if (copy_to_user((uint8_t *)iov[i].iov_base + skip, src + done, n) < 0)
+			return done ? (long)done : -EFAULT;
 		done += n;
 		skip = 0;
 	}
-	return done;
+	return (long)done;
 }
 
-static size_t iov_fill(struct l_iovec *iov, size_t cnt, const uint8_t *src, size_t len)
+static long iov_fill(struct l_iovec *iov, size_t cnt, const uint8_t *src, size_t len)
 {
 	return iov_fill_at(iov, cnt, 0, src, len);
 }
@@ -814,11 +877,14 @@ static long stream_recv(struct sockref *ref, struct l_iovec *iov, size_t cnt, in
 			s->ahead_off = 0;
 			s->have_ahead = 1;
 		}
-		return (long)iov_fill(iov, cnt, s->ahead + s->ahead_off, s->ahead_len - s->ahead_off);
+		return iov_fill(iov, cnt, s->ahead + s->ahead_off, s->ahead_len - s->ahead_off);
 	}
 	if (s->have_ahead) {
 		/* what was peeked, then whatever else is there already */
-		size_t n = iov_fill(iov, cnt, s->ahead + s->ahead_off, s->ahead_len - s->ahead_off);
+		long got = iov_fill(iov, cnt, s->ahead + s->ahead_off, s->ahead_len - s->ahead_off);
+		if (got < 0)
+			return got;
+		size_t n = (size_t)got;
 		s->ahead_off += n;
 		if (s->ahead_off == s->ahead_len) {
 			kfree(s->ahead);
@@ -830,7 +896,8 @@ static long stream_recv(struct sockref *ref, struct l_iovec *iov, size_t cnt, in
 			uint8_t *buf = kmalloc(more);
 			if (buf) {
 				r = read_ready(ref, buf, more);
-				n += iov_fill_at(iov, cnt, n, buf, (size_t)r);
+				r = iov_fill_at(iov, cnt, n, buf, (size_t)r);
+				n += r > 0 ? (size_t)r : 0;
 				kfree(buf);
 			}
 		}
@@ -876,7 +943,10 @@ static long dgram_send(struct sockref *ref, const struct l_sockaddr_in *dest,
 	memcpy(buf, &h, sizeof(h));
 	size_t off = sizeof(h);
 	for (size_t i = 0; i < cnt; i++) {
-		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		if (copy_from_user(buf + off, iov[i].iov_base, iov[i].iov_len) < 0) {
+			kfree(buf);
+			return -EFAULT;
+		}
 		off += iov[i].iov_len;
 	}
 	r = abi->stream_write(ref->h, MOAT_OFFSET_STREAM, buf, off);
@@ -919,7 +989,10 @@ static long dgram_recv(struct sockref *ref, struct l_iovec *iov, size_t cnt, int
 		s->have_ahead = 1;
 		allow(s, &src); /* a reply may go back where this came from */
 	}
-	size_t n = iov_fill(iov, cnt, s->rxbuf + sizeof(h), s->ahead_len);
+	long got = iov_fill(iov, cnt, s->rxbuf + sizeof(h), s->ahead_len);
+	if (got < 0)
+		return got; /* the datagram stays for the next receive */
+	size_t n = (size_t)got;
 	*trunc = n < s->ahead_len;
 	*from = s->ahead_from;
 	long ret = (flags & MSG_TRUNC_K) ? (long)s->ahead_len : (long)n;
@@ -1016,8 +1089,9 @@ static long sock_send(int fd, struct l_iovec *iov, size_t cnt, int flags, const 
 		      unsigned alen)
 {
 	struct sockref ref;
+	struct kaddr k;
 	long r = sock_get(fd, &ref);
-	if (r < 0)
+	if (r < 0 || (addr && (r = copy_in_addr(&addr, alen, &k)) < 0))
 		return r;
 	if (ref.s->type == SOCK_DGRAM_K) {
 		struct l_sockaddr_in dest;
@@ -1030,38 +1104,37 @@ static long sock_send(int fd, struct l_iovec *iov, size_t cnt, int flags, const 
 	return stream_send(&ref, iov, cnt, flags);
 }
 
-/* Receive, and (if asked) say from whom: *alen in, real length out. */
-static long sock_recv(int fd, struct l_iovec *iov, size_t cnt, int flags, void *addr,
-		      unsigned *alen, int *msg_flags)
+/* Receive; the sender's address goes to *from (LibOS memory, *flen
+ * bytes; 0 when there is none to say). */
+static long sock_recv(int fd, struct l_iovec *iov, size_t cnt, int flags, struct kaddr *from,
+		      unsigned *flen, int *msg_flags)
 {
 	struct sockref ref;
 	long r = sock_get(fd, &ref);
+	*flen = 0;
+	*msg_flags = 0;
 	if (r < 0)
 		return r;
 	if (ref.s->type == SOCK_DGRAM_K) {
-		struct l_sockaddr_in from;
+		struct l_sockaddr_in src;
 		int trunc = 0;
-		r = dgram_recv(&ref, iov, cnt, flags, &from, &trunc);
+		r = dgram_recv(&ref, iov, cnt, flags, &src, &trunc);
 		if (r >= 0) {
-			if (addr && alen)
-				copy_addr(&from, addr, alen);
-			if (msg_flags)
-				*msg_flags = trunc ? MSG_TRUNC_K : 0;
+			memcpy(from->b, &src, sizeof(src));
+			*flen = sizeof(src);
+			*msg_flags = trunc ? MSG_TRUNC_K : 0;
 		}
 		return r;
 	}
 	if (ref.kind != MOAT_KIND_SOCKET)
 		return -ENOTCONN;
 	r = stream_recv(&ref, iov, cnt, flags);
-	if (r >= 0) {
-		if (addr && alen) {
-			if (ref.s->domain == AF_UNIX_K)
-				copy_out(ref.s->uaddr[1], ref.s->ulen[1], addr, alen);
-			else
-				copy_addr(&ref.s->peer, addr, alen);
-		}
-		if (msg_flags)
-			*msg_flags = 0;
+	if (r >= 0 && ref.s->domain == AF_UNIX_K) {
+		memcpy(from->b, ref.s->uaddr[1], ref.s->ulen[1]);
+		*flen = ref.s->ulen[1];
+	} else if (r >= 0) {
+		memcpy(from->b, &ref.s->peer, sizeof(ref.s->peer));
+		*flen = sizeof(ref.s->peer);
 	}
 	return r;
 }
@@ -1076,31 +1149,88 @@ long sys_sendto(int fd, const void *buf, size_t len, int flags, const void *addr
 long sys_recvfrom(int fd, void *buf, size_t len, int flags, void *addr, unsigned *alen)
 {
 	struct l_iovec iov = { buf, len };
-	return sock_recv(fd, &iov, 1, flags, addr, alen, NULL);
+	struct kaddr from;
+	unsigned flen;
+	int mflags;
+	long r = sock_recv(fd, &iov, 1, flags, &from, &flen, &mflags);
+	if (r >= 0 && addr) {
+		long e = copy_out(from.b, flen, addr, alen);
+		if (e < 0)
+			return e;
+	}
+	return r;
+}
+
+/* A message header and its iovec array, copied into the LibOS. */
+struct kmsg {
+	struct l_msghdr h;
+	struct l_iovec *iov;
+};
+
+static long msg_in(struct kmsg *k, const struct l_msghdr *um)
+{
+	k->iov = NULL;
+	if (copy_from_user(&k->h, um, sizeof(k->h)) < 0)
+		return -EFAULT;
+	if (k->h.msg_iovlen > 1024)
+		return -EMSGSIZE;
+	size_t bytes = k->h.msg_iovlen * sizeof(struct l_iovec);
+	if (!(k->iov = kmalloc(bytes ? bytes : 1)))
+		return -ENOMEM;
+	if (copy_from_user(k->iov, k->h.msg_iov, bytes) < 0)
+		return -EFAULT;
+	/* As Linux: the total length must fit in an ssize_t. */
+	size_t total = 0;
+	for (size_t i = 0; i < k->h.msg_iovlen; i++) {
+		if ((long)k->iov[i].iov_len < 0 || (total += k->iov[i].iov_len) > 0x7fffffffffffffffUL)
+			return -EINVAL;
+		if (!user_range_ok(k->iov[i].iov_base, k->iov[i].iov_len))
+			return -EFAULT;
+	}
+	return 0;
 }
 
 long sys_sendmsg(int fd, const struct l_msghdr *m, int flags)
 {
-	if (m->msg_control && m->msg_controllen) {
+	struct kmsg k;
+	long r = msg_in(&k, m);
+	if (r == 0 && k.h.msg_control && k.h.msg_controllen) {
 		klog("sendmsg: ancillary data (descriptor passing) is not supported");
-		return -EOPNOTSUPP;
+		r = -EOPNOTSUPP;
 	}
-	if (m->msg_iovlen > 1024)
-		return -EMSGSIZE;
-	return sock_send(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_namelen);
+	if (r == 0)
+		r = sock_send(fd, k.iov, k.h.msg_iovlen, flags, k.h.msg_name, k.h.msg_namelen);
+	kfree(k.iov);
+	return r;
 }
 
 long sys_recvmsg(int fd, struct l_msghdr *m, int flags)
 {
-	if (m->msg_iovlen > 1024)
-		return -EMSGSIZE;
-	int mflags = 0;
-	long r = sock_recv(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_name ? &m->msg_namelen : NULL,
-			   &mflags);
-	if (r >= 0) {
-		m->msg_controllen = 0;
-		m->msg_flags = mflags;
+	struct kmsg k;
+	struct kaddr from;
+	unsigned flen;
+	int mflags;
+	long r = msg_in(&k, m);
+	if (r == 0 && (int)k.h.msg_namelen < 0)
+		r = -EINVAL;
+	if (r == 0)
+		r = sock_recv(fd, k.iov, k.h.msg_iovlen, flags, &from, &flen, &mflags);
+	kfree(k.iov);
+	if (r < 0)
+		return r;
+	if (k.h.msg_name) {
+		unsigned n = k.h.msg_namelen < flen ? k.h.msg_namelen : flen;
+		if (copy_to_user(k.h.msg_name, from.b, n) < 0)
+			return -EFAULT;
+		k.h.msg_namelen = flen;
 	}
+	k.h.msg_controllen = 0;
+	k.h.msg_flags = mflags;
+	/* Only the three fields Linux writes back. */
+	if (put_user(&m->msg_namelen, k.h.msg_namelen) < 0 ||
+	    put_user(&m->msg_controllen, k.h.msg_controllen) < 0 ||
+	    put_user(&m->msg_flags, k.h.msg_flags) < 0)
+		return -EFAULT;
 	return r;
 }
 
@@ -1116,18 +1246,22 @@ long sys_sendmmsg(int fd, struct l_mmsghdr *v, unsigned n, int flags)
 		n = 1024;
 	for (i = 0; i < n; i++) {
 		long r = sys_sendmsg(fd, &v[i].msg_hdr, flags);
+		if (r >= 0 && put_user(&v[i].msg_len, (unsigned)r) < 0)
+			r = -EFAULT;
 		if (r < 0)
 			return i ? (long)i : r;
-		v[i].msg_len = (unsigned)r;
 	}
 	return i;
 }
 
 long sys_recvmmsg(int fd, struct l_mmsghdr *v, unsigned n, int flags,
-		  struct l_timespec *timeout)
+		  struct l_timespec *utimeout)
 {
 	unsigned i;
 	int64_t end = -1;
+	struct l_timespec t, *timeout = utimeout ? &t : NULL;
+	if (utimeout && copy_from_user(&t, utimeout, sizeof(t)) < 0)
+		return -EFAULT;
 	if (timeout) {
 		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
 			return -EINVAL;
@@ -1138,9 +1272,10 @@ long sys_recvmmsg(int fd, struct l_mmsghdr *v, unsigned n, int flags,
 		n = 1024;
 	for (i = 0; i < n; i++) {
 		long r = sys_recvmsg(fd, &v[i].msg_hdr, flags & ~MSG_WAITFORONE_K);
+		if (r >= 0 && put_user(&v[i].msg_len, (unsigned)r) < 0)
+			r = -EFAULT;
 		if (r < 0)
 			return i ? (long)i : r;
-		v[i].msg_len = (unsigned)r;
 		if (flags & MSG_WAITFORONE_K)
 			flags |= MSG_DONTWAIT_K;
 		/* Linux checks the timeout only after each datagram, too. */

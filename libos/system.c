@@ -36,7 +36,13 @@ long sys_sysinfo(struct l_sysinfo *usi)
 
 long sys_getrandom(void *buf, size_t len, unsigned flags)
 {
-	(void)flags;
+	/* GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE; the last two exclude
+	 * each other.  The host's pool is always ready: no flag changes
+	 * what is returned. */
+	if ((flags & ~7u) || (flags & 6u) == 6u)
+		return -EINVAL;
+	if (len > 0x7fffffff) /* a read is capped at INT_MAX, as on Linux */
+		len = 0x7fffffff;
 	if (!user_range_ok(buf, len))
 		return -EFAULT;
 	return abi->random_bits(buf, len);

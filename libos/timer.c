@@ -19,6 +19,7 @@
  */
 #include "libos.h"
 #include "linux_abi.h"
+#include "uaccess.h"
 
 #define MAX_TIMERS 64
 #define SIGEV_SIGNAL_K 0
@@ -138,8 +139,8 @@ long sys_timer_create(int clock, const struct l_sigevent *ev, int *idp)
 		return -EINVAL; /* CPU-time clocks among them */
 	}
 	struct l_sigevent e = { .signo = 14 /* SIGALRM */, .notify = SIGEV_SIGNAL_K };
-	if (ev)
-		e = *ev;
+	if (ev && copy_from_user(&e, ev, sizeof(e)) < 0)
+		return -EFAULT;
 	if (e.notify != SIGEV_SIGNAL_K && e.notify != SIGEV_NONE_K &&
 	    e.notify != SIGEV_THREAD_ID_K)
 		return -EINVAL;
@@ -169,7 +170,10 @@ long sys_timer_create(int clock, const struct l_sigevent *ev, int *idp)
 	timers[id] = (struct ptimer){ .used = 1, .clock = c, .notify = e.notify,
 				      .signo = e.signo, .value = ev ? e.value : (uint64_t)id };
 	spin_unlock(&timers_lock);
-	*idp = id;
+	if (put_user(idp, id) < 0) {
+		sys_timer_delete(id);
+		return -EFAULT;
+	}
 	return 0;
 }
 
@@ -187,10 +191,14 @@ static int bad_timespec(const struct l_timespec *t)
 	return t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
 }
 
-long sys_timer_settime(int id, int flags, const struct l_itimerspec *nv, struct l_itimerspec *old)
+long sys_timer_settime(int id, int flags, const struct l_itimerspec *unv,
+		       struct l_itimerspec *uold)
 {
-	if (!nv)
+	struct l_itimerspec v, o, *nv = &v;
+	if (!unv)
 		return -EINVAL;
+	if (copy_from_user(&v, unv, sizeof(v)) < 0)
+		return -EFAULT;
 	if (bad_timespec(&nv->it_interval) || bad_timespec(&nv->it_value))
 		return -EINVAL;
 	spin_lock(&timers_lock);
@@ -199,8 +207,7 @@ long sys_timer_settime(int id, int flags, const struct l_itimerspec *nv, struct 
 		spin_unlock(&timers_lock);
 		return -EINVAL;
 	}
-	if (old)
-		remaining(t, old);
+	remaining(t, &o);
 	int64_t value = nv->it_value.tv_sec * 1000000000 + nv->it_value.tv_nsec;
 	t->interval = value ? nv->it_interval.tv_sec * 1000000000 + nv->it_interval.tv_nsec : 0;
 	t->overrun = 0;
@@ -212,17 +219,20 @@ long sys_timer_settime(int id, int flags, const struct l_itimerspec *nv, struct 
 		t->next = abi->system_time(t->clock) + value;
 	spin_unlock(&timers_lock);
 	abi->event_set(kick);
-	return 0;
+	return uold && copy_to_user(uold, &o, sizeof(o)) < 0 ? -EFAULT : 0;
 }
 
-long sys_timer_gettime(int id, struct l_itimerspec *cur)
+long sys_timer_gettime(int id, struct l_itimerspec *ucur)
 {
+	struct l_itimerspec cur;
 	spin_lock(&timers_lock);
 	struct ptimer *t = timer_get(id);
 	if (t)
-		remaining(t, cur);
+		remaining(t, &cur);
 	spin_unlock(&timers_lock);
-	return t ? 0 : -EINVAL;
+	if (!t)
+		return -EINVAL;
+	return copy_to_user(ucur, &cur, sizeof(cur)) < 0 ? -EFAULT : 0;
 }
 
 long sys_timer_getoverrun(int id)
@@ -283,7 +293,8 @@ static struct l_timeval tv_of(uint64_t ns)
 	return (struct l_timeval){ (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000 / 1000) };
 }
 
-long sys_setitimer(int which, const struct l_itimerval *nv, struct l_itimerval *ov)
+/* nv NULL: a query.  Both are LibOS copies. */
+static long itimer_set(int which, const struct l_itimerval *nv, struct l_itimerval *ov)
 {
 	uint64_t oval, oint;
 	if (which < MOAT_TIMER_REAL || which > MOAT_TIMER_PROF)
@@ -308,15 +319,33 @@ long sys_setitimer(int which, const struct l_itimerval *nv, struct l_itimerval *
 	return r;
 }
 
-long sys_getitimer(int which, struct l_itimerval *cur)
+/* As Linux: a NULL new value disarms the timer (an old kernel habit it
+ * keeps); an unreadable one is EFAULT; an unwritable old value is EFAULT
+ * after the timer is set. */
+long sys_setitimer(int which, const struct l_itimerval *unv, struct l_itimerval *uov)
 {
-	return sys_setitimer(which, NULL, cur);
+	struct l_itimerval nv = { 0 }, ov;
+	if (unv && copy_from_user(&nv, unv, sizeof(nv)) < 0)
+		return -EFAULT;
+	long r = itimer_set(which, &nv, &ov);
+	if (r == 0 && uov && copy_to_user(uov, &ov, sizeof(ov)) < 0)
+		return -EFAULT;
+	return r;
+}
+
+long sys_getitimer(int which, struct l_itimerval *ucur)
+{
+	struct l_itimerval cur;
+	long r = itimer_set(which, NULL, &cur);
+	if (r == 0 && copy_to_user(ucur, &cur, sizeof(cur)) < 0)
+		return -EFAULT;
+	return r;
 }
 
 long sys_alarm(unsigned secs)
 {
 	struct l_itimerval nv = { .it_value = { secs, 0 } }, ov = { 0 };
-	long r = sys_setitimer(MOAT_TIMER_REAL, &nv, &ov);
+	long r = itimer_set(MOAT_TIMER_REAL, &nv, &ov);
 	if (r < 0)
 		return r;
 	const struct l_timeval *left = &ov.it_value;

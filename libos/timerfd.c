@@ -7,6 +7,7 @@
  * have their own copy (unlike Linux, where they share the object).
  */
 #include "file.h"
+#include "uaccess.h"
 #include "linux_abi.h"
 
 struct timerfd {
@@ -66,7 +67,8 @@ static long timerfd_read(struct file *f, void *buf, size_t len, int64_t at)
 		if (left > 0 && abi->thread_delay((uint64_t)left) == -EINTR)
 			return -ERESTARTSYS;
 	}
-	memcpy(buf, &t->pending, 8);
+	if (copy_to_user(buf, &t->pending, 8) < 0)
+		return -EFAULT;
 	t->pending = 0;
 	return 8;
 }
@@ -108,18 +110,22 @@ long sys_timerfd_create(int clock, int flags)
 	return file_install_obj(&timerfd_ops, t, flags & 04000, !!(flags & 02000000));
 }
 
-long sys_timerfd_settime(int fd, int flags, const struct l_itimerspec *nv,
-			 struct l_itimerspec *old)
+long sys_timerfd_settime(int fd, int flags, const struct l_itimerspec *unv,
+			 struct l_itimerspec *uold)
 {
+	struct l_itimerspec v, o, *nv = &v;
+	if (flags & ~3 /* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */)
+		return -EINVAL;
+	if (copy_from_user(&v, unv, sizeof(v)) < 0)
+		return -EFAULT;
 	struct timerfd *t = fd_priv(fd, &timerfd_ops, NULL);
 	if (!t)
-		return -EBADF;
+		return fs_is_open(fd) ? -EINVAL : -EBADF;
 	if (nv->it_interval.tv_nsec < 0 || nv->it_interval.tv_nsec >= 1000000000 || nv->it_value.tv_nsec < 0 ||
 	    nv->it_value.tv_nsec >= 1000000000 || nv->it_interval.tv_sec < 0 || nv->it_value.tv_sec < 0)
 		return -EINVAL;
 	timerfd_catch_up(t);
-	if (old)
-		timerfd_get(t, old);
+	timerfd_get(t, &o);
 	int64_t value = nv->it_value.tv_sec * 1000000000 + nv->it_value.tv_nsec;
 	t->interval = nv->it_interval.tv_sec * 1000000000 + nv->it_interval.tv_nsec;
 	t->pending = 0;
@@ -128,15 +134,16 @@ long sys_timerfd_settime(int fd, int flags, const struct l_itimerspec *nv,
 	else
 		t->next = flags & 1 /* TFD_TIMER_ABSTIME */ ? value
 			  : abi->system_time(t->clock) + value;
-	return 0;
+	return uold && copy_to_user(uold, &o, sizeof(o)) < 0 ? -EFAULT : 0;
 }
 
-long sys_timerfd_gettime(int fd, struct l_itimerspec *cur)
+long sys_timerfd_gettime(int fd, struct l_itimerspec *ucur)
 {
+	struct l_itimerspec cur;
 	struct timerfd *t = fd_priv(fd, &timerfd_ops, NULL);
 	if (!t)
-		return -EBADF;
+		return fs_is_open(fd) ? -EINVAL : -EBADF;
 	timerfd_catch_up(t);
-	timerfd_get(t, cur);
-	return 0;
+	timerfd_get(t, &cur);
+	return copy_to_user(ucur, &cur, sizeof(cur)) < 0 ? -EFAULT : 0;
 }

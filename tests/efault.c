@@ -16,14 +16,25 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <asm/prctl.h>
 
 #define IMAGE 0x6f0000000000UL
 #define IMAGE_SPAN (16UL << 20)
@@ -167,6 +178,90 @@ static void buffers(void)
 	errno = 0; show("writev 1025", "count", writev(fds[1], many, 1025));
 }
 
+/* Calls whose values the LibOS reads or writes itself: the stat family,
+ * getcwd, readlink, socket calls, poll/select/epoll, timerfd, signalfd,
+ * eventfd, timers, utimes, prctl, fcntl and ioctl arguments. */
+static void leftovers(void)
+{
+	int fds[2], sv[2], efd = eventfd(0, EFD_NONBLOCK);
+	int ep = epoll_create1(0), tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+	int exe = open("/proc/self/exe", O_RDONLY);
+	struct epoll_event ev = { .events = EPOLLOUT };
+	struct itimerspec its = { { 0, 0 }, { 100, 0 } };
+	struct itimerval itv = { { 0, 0 }, { 100, 0 } };
+	timer_t tid;
+	uint64_t one = 1;
+	if (pipe(fds) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return;
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fds[1], &ev); /* always ready: a copy happens */
+	TRY("stat buf", syscall(SYS_stat, "/", p));
+	TRY("lstat buf", syscall(SYS_lstat, "/", p));
+	TRY("fstat buf", syscall(SYS_fstat, exe, p));
+	TRY("newfstatat buf", syscall(SYS_newfstatat, AT_FDCWD, "/", p, 0));
+	TRY("statx buf", syscall(SYS_statx, AT_FDCWD, "/", 0, 0x7ff, p));
+	TRY("statfs buf", syscall(SYS_statfs, "/", p));
+	TRY("fstatfs buf", syscall(SYS_fstatfs, exe, p));
+	TRY("getcwd buf", syscall(SYS_getcwd, p, 4096));
+	TRY("readlink buf", syscall(SYS_readlink, "/proc/self/exe", p, 64));
+	TRY("readlink procfs buf", syscall(SYS_readlink, "/proc/self/cwd", p, 64));
+	TRY("socketpair sv", syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, p));
+	TRY("getsockname addr", ({ socklen_t l = 64; syscall(SYS_getsockname, sv[0], p, &l); }));
+	TRY("getsockname len", syscall(SYS_getsockname, sv[0], (char[64]){ 0 }, p));
+	TRY("getsockopt val", ({ socklen_t l = 4;
+		syscall(SYS_getsockopt, sv[0], SOL_SOCKET, SO_TYPE, p, &l); }));
+	TRY("getsockopt len", syscall(SYS_getsockopt, sv[0], SOL_SOCKET, SO_TYPE, (int[1]){ 0 }, p));
+	TRY("setsockopt val", syscall(SYS_setsockopt, sv[0], SOL_SOCKET, SO_KEEPALIVE, p, 4));
+	TRY("sendmsg header", syscall(SYS_sendmsg, sv[0], p, MSG_DONTWAIT));
+	TRY("recvmsg header", syscall(SYS_recvmsg, sv[0], p, MSG_DONTWAIT));
+	TRY("poll fds", syscall(SYS_poll, p, 1, 0));
+	TRY("ppoll timeout", p ? syscall(SYS_ppoll, NULL, 0, p, NULL, 8) : 0);
+	TRY("ppoll mask", p ? syscall(SYS_ppoll, NULL, 0, &(struct timespec){ 0, 0 }, p, 8) : 0);
+	TRY("select readfds", p ? syscall(SYS_select, 1, p, NULL, NULL,
+					   &(struct timeval){ 0, 0 }) : 0);
+	TRY("select timeout", p ? syscall(SYS_select, 0, NULL, NULL, NULL, p) : 0);
+	TRY("pselect6 sigdata", p ? syscall(SYS_pselect6, 0, NULL, NULL, NULL,
+					     &(struct timespec){ 0, 0 }, p) : 0);
+	TRY("epoll_ctl event", syscall(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, fds[0], p));
+	TRY("epoll_wait events", syscall(SYS_epoll_wait, ep, p, 1, 0));
+	TRY("epoll_pwait mask", p ? syscall(SYS_epoll_pwait, ep, &ev, 1, 0, p, 8) : 0);
+	TRY("timerfd_settime new", syscall(SYS_timerfd_settime, tfd, 0, p, NULL));
+	TRY("timerfd_settime old", p ? syscall(SYS_timerfd_settime, tfd, 0, &its, p) : 0);
+	TRY("timerfd_gettime", syscall(SYS_timerfd_gettime, tfd, p));
+	TRY("signalfd mask", syscall(SYS_signalfd4, -1, p, 8, 0));
+	write(efd, &one, 8);
+	TRY("eventfd write", write(efd, p, 8));
+	TRY("eventfd read", ({ write(efd, &one, 8); read(efd, p, 8); }));
+	TRY("timer_create id", syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, p));
+	TRY("timer_create sevp", p ? syscall(SYS_timer_create, CLOCK_MONOTONIC, p, &tid) : 0);
+	syscall(SYS_timer_create, CLOCK_MONOTONIC, &(struct sigevent){ .sigev_notify = SIGEV_NONE },
+		&tid);
+	TRY("timer_settime new", p ? syscall(SYS_timer_settime, tid, 0, p, NULL) : 0);
+	TRY("timer_settime old", p ? syscall(SYS_timer_settime, tid, 0, &its, p) : 0);
+	TRY("timer_gettime", syscall(SYS_timer_gettime, tid, p));
+	TRY("setitimer new", p ? syscall(SYS_setitimer, ITIMER_VIRTUAL, p, NULL) : 0);
+	TRY("setitimer old", p ? syscall(SYS_setitimer, ITIMER_VIRTUAL, &itv, p) : 0);
+	TRY("getitimer", syscall(SYS_getitimer, ITIMER_VIRTUAL, p));
+	TRY("utimensat times", p ? syscall(SYS_utimensat, AT_FDCWD, "/proc/self/exe", p, 0) : 0);
+	TRY("utimes times", p ? syscall(SYS_utimes, "/proc/self/exe", p) : 0);
+	TRY("utime times", p ? syscall(SYS_utime, "/proc/self/exe", p) : 0);
+	TRY("prctl PR_GET_NAME", syscall(SYS_prctl, PR_GET_NAME, p));
+	TRY("prctl PR_SET_NAME", syscall(SYS_prctl, PR_SET_NAME, p));
+	TRY("prctl PR_GET_PDEATHSIG", syscall(SYS_prctl, PR_GET_PDEATHSIG, p));
+	TRY("arch_prctl ARCH_GET_FS", syscall(SYS_arch_prctl, ARCH_GET_FS, p));
+	TRY("fcntl F_GETLK", syscall(SYS_fcntl, exe, F_GETLK, p));
+	TRY("fcntl F_SETLK", syscall(SYS_fcntl, exe, F_SETLK, p));
+	TRY("fcntl F_GETOWN_EX", syscall(SYS_fcntl, exe, F_GETOWN_EX, p));
+	TRY("ioctl FIONBIO", syscall(SYS_ioctl, fds[0], FIONBIO, p));
+	TRY("ioctl FIONREAD", syscall(SYS_ioctl, fds[0], FIONREAD, p));
+	TRY("sendfile offset", p ? syscall(SYS_sendfile, fds[1], exe, p, 1) : 0);
+	char sink[64];
+	while (read(fds[0], sink, sizeof(sink)) > 0) {}
+	timer_delete(tid);
+	close(exe), close(tfd), close(ep), close(efd);
+	close(fds[0]), close(fds[1]), close(sv[0]), close(sv[1]);
+}
+
 /* The host kernel must never write into moat-pico's image on the app's
  * behalf: every page of the image's span, through each call. */
 static void image_writes(void)
@@ -201,6 +296,7 @@ int main(int argc, char **argv)
 	paths();
 	waits();
 	buffers();
+	leftovers();
 	image_writes();
 	printf("done\n");
 	return 0;
