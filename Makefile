@@ -193,7 +193,7 @@ test: test-deps bench-deps
 # LTP: ltp-fast builds the tests `make test` runs (tests/test_ltp.sh), a
 # few minutes once, then cached in build/ltp-fast; ltp-build all of LTP's
 # system-call tests (10-15 minutes); `make ltp` runs LTP_LISTS under
-# LTP_RUNNERS (about an hour for both lists) and writes docs/compatibility.md's
+# LTP_RUNNERS (the Gramine subset about 30 minutes) and writes docs/compatibility.md's
 # LTP section.  LTPROOT=DIR uses an LTP built elsewhere.
 ltp-fast:
 	tests/ltp/build-fast.sh $(LTP_SHARED) $(B)/ltp-fast tests/ltp/fast.list

@@ -47,6 +47,7 @@ for list in $LISTS; do
 			echo "runner	$r"
 			echo "date	$start"
 			echo "seconds	$((SECONDS - s))"
+			echo "nice	$(nice)"
 			echo "command	LTPROOT=$LTPROOT LTP_RUNTIME_MUL=$LTP_RUNTIME_MUL $SHARED/run.sh -l lists/$list.list -t $T -- ${cmd[*]}"
 			echo "moat	$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 			echo "ltp	$(awk 'NR==1 { print $1 }' "$SHARED/SOURCE_COMMIT" 2>/dev/null || echo unknown)"

@@ -117,14 +117,14 @@ def main():
     s.append("| List | Tests | " + " | ".join(n for _, n in RUNNERS) + " |")
     s.append("|---|---|" + "---|" * len(RUNNERS))
     for l, lname in LISTS:
-        cells, total = [], ""
+        cells, total = [], 0
         for r, _ in RUNNERS:
             run = runs[(l, r)]
             if not run:
                 cells.append("not run")
                 continue
             res = run[0]
-            total = str(len(res))
+            total = max(total, len(res))
             p = sum(1 for v, _ in res.values() if v == "PASS")
             sk = sum(1 for v, _ in res.values() if v in ("CONF", "SKIP"))
             cells.append(f"{p}" + (f" ({sk} skipped)" if sk else ""))
@@ -139,8 +139,23 @@ def main():
                 m = run[1]
                 mins = int(m.get("seconds", "0")) // 60
                 who = f", moat `{m.get('moat', '?')}`" if r == "moat" else ""
-                s.append(f"- `{l}` under {rname}: {m.get('date', '?')}, {mins} min{who}")
+                nice = f" under `nice -n {m['nice']}`" if m.get("nice", "0") != "0" else ""
+                s.append(f"- `{l}` under {rname}: `make ltp LTP_LISTS={l} LTP_RUNNERS={r}`{nice}, "
+                         f"{m.get('date', '?')}, {mins} min{who}")
     s.append("")
+
+    for l, lname in LISTS:
+        run = runs[(l, "native")]
+        if not run:
+            continue
+        bad = []
+        for tag, (v, _) in sorted(run[0].items()):
+            if v not in ("PASS", "CONF", "SKIP"):
+                line, text = first_failure(os.path.join(out, f"{l}-native", tag + ".log"))
+                bad.append(f"{tag} ({reason(v, line, text)})")
+        if bad:
+            s.append(f"Failing natively in `{l}` (the machine, not a sandbox): " + ", ".join(bad) + ".")
+            s.append("")
 
     failing = {}
     for l, _ in LISTS:
