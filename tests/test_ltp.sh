@@ -3,9 +3,10 @@
 # each in moat through LTP's strict runner (exit status and every
 # TPASS/TFAIL/TBROK line; tests/ltp/runner.sh grants the system read-only
 # and a private TMPDIR).  All passed under moat when the list was made, so
-# each failure is a regression.  `make test` builds them first into
-# build/ltp-fast (tests/ltp/build-fast.sh, from ../shared/ltp); if that
-# is missing this file builds them itself.
+# each failure is a regression.  `make test` builds them into
+# build/ltp-fast (tests/ltp/build-fast.sh, from ../shared/ltp) while the
+# first test files run; the call below waits for that build to end, or
+# builds them itself when run alone.
 . "$(dirname "$0")/lib.sh"
 
 LTPROOT=$BUILD/ltp-fast

@@ -8,7 +8,8 @@
 # LTPROOT=PREFIX runs them without the shared directory.
 #
 # Every step is kept in PREFIX: a second call with the same LIST does
-# nothing, and a longer LIST builds only the programs it adds.  Needs
+# nothing, and a longer LIST builds only the programs it adds.  A call
+# while another runs waits for it (a lock in PREFIX).  Needs
 # gcc, make, autoconf, automake, m4 and pkg-config (`make test-deps`).
 set -euo pipefail
 SHARED=${1:?usage: build-fast.sh LTP_SHARED PREFIX LIST}
@@ -17,6 +18,11 @@ LIST=${3:?usage: build-fast.sh LTP_SHARED PREFIX LIST}
 JOBS=${LTP_JOBS:-2}
 mkdir -p "$PREFIX/testcases/bin" "$PREFIX/runtest"
 PREFIX=$(cd "$PREFIX" && pwd)
+# One build at a time: `make test` starts one in the background while the
+# first test files run, and tests/test_ltp.sh calls this again, which
+# waits here for it and then finds everything built.
+exec 9>"$PREFIX/.lock"
+flock 9
 SRC=$PREFIX/src
 LOG=$PREFIX/build.log
 
