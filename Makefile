@@ -63,7 +63,18 @@ CRIU_BUILD_PKGS := gcc make pkg-config libprotobuf-dev libprotobuf-c-dev protobu
 	libaio-dev libgnutls28-dev libdrm-dev
 # libFuzzer: clang and its runtime (libclang_rt.fuzzer), for tests/fuzz/.
 FUZZ_PKGS := clang-14 libclang-rt-14-dev
+# LTP (issue 16): the source and strict runner live beside the repository
+# (LTP_SHARED).  `make test` builds 63 of its tests (tests/ltp/fast.list)
+# with these; `make ltp` builds all of them (ltp-build) and runs whole
+# lists natively, in moat and under gVisor.
+LTP_SHARED ?= ../shared/ltp
+LTPROOT ?= $(B)/ltp
+LTP_LISTS ?= gramine_subset tier1_simple
+LTP_RUNNERS ?= native moat runsc
+LTP_TEST_PKGS := autoconf automake m4 pkg-config bc
+LTP_PKGS := $(LTP_TEST_PKGS) python3 runsc
 
+.PHONY: ltp ltp-build ltp-fast ltp-deps
 .PHONY: all run test test-security fuzz fuzz-deps bench bench-smoke deps test-deps bench-deps bench-criu-deps install clean
 
 all: $(B)/moat $(B)/moat-pico $(B)/libos.checked $(B)/extensions.checked
@@ -156,7 +167,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 test-deps: deps
-	@missing=$$(for p in $(TEST_PKGS) $(FUZZ_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(TEST_PKGS) $(FUZZ_PKGS) $(LTP_TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
@@ -176,7 +187,34 @@ run: deps
 
 test: test-deps bench-deps
 	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS) $(HOST_TESTS)
+	@# The LTP tests build (a few minutes the first time) while the first
+	@# test files run; tests/test_ltp.sh waits for it.
+	nice -n 10 tests/ltp/build-fast.sh $(LTP_SHARED) $(B)/ltp-fast tests/ltp/fast.list >$(B)/ltp-fast.log 2>&1 &
 	MOAT=$(B)/san/moat tests/run.sh
+
+# LTP: ltp-fast builds the tests `make test` runs (tests/test_ltp.sh), a
+# few minutes once (in the background of the first tests in `make test`),
+# then cached in build/ltp-fast; ltp-build all of LTP's
+# system-call tests (10-15 minutes); `make ltp` runs LTP_LISTS under
+# LTP_RUNNERS (the Gramine subset about 30 minutes) and writes docs/compatibility.md's
+# LTP section.  LTPROOT=DIR uses an LTP built elsewhere.
+ltp-fast:
+	tests/ltp/build-fast.sh $(LTP_SHARED) $(B)/ltp-fast tests/ltp/fast.list
+
+ltp-build: deps
+	$(LTP_SHARED)/build.sh $(B)/ltp
+
+ltp-deps: deps
+	@missing=$$(for p in $(LTP_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+ltp: ltp-deps
+	$(MAKE) all
+	@if [ "$(LTPROOT)" = "$(B)/ltp" ]; then $(MAKE) ltp-build; fi
+	LTPROOT=$(LTPROOT) LTP_SHARED=$(LTP_SHARED) B=$(B) \
+		tests/ltp/lists.sh $(B)/ltp-results "$(LTP_LISTS)" "$(LTP_RUNNERS)"
+	python3 tests/ltp/report.py $(B)/ltp-results docs/compatibility.md
 
 test-security: test-deps
 	$(MAKE) all $(B)/san/moat $(TEST_PROGS) $(FUZZ_BINS) $(HOST_TESTS)
