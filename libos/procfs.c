@@ -76,15 +76,26 @@ static void gen_status(struct buf *b)
  * CPU times in clock ticks (100 Hz) from the process's CPU clock, the
  * group and session as the process sees them; what moat does not keep
  * (faults, the app's layout) is 0. */
+static void put_stat(struct buf *b, int pid, const char *comm, const struct moat_proc_stat *ps,
+		     uint64_t start_brk)
+{
+	put(b, "%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %lu %lu 0 0 20 0 %u 0 0 %lu %lu ",
+	    pid, comm, (char)ps->state, ps->ppid, ps->pgrp, ps->sid,
+	    (unsigned long)(ps->utime_ns / 10000000), (unsigned long)(ps->stime_ns / 10000000),
+	    ps->threads, (unsigned long)ps->vsize, (unsigned long)ps->rss_pages);
+	put(b, "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 %lu 0 0 0 0 0\n",
+	    (unsigned long)start_brk);
+}
+
 static void gen_stat_self(struct buf *b)
 {
 	long pgrp = abi->process_control(MOAT_PROC_GET_GROUP, 0, 0);
-	uint64_t cpu_ticks = (uint64_t)abi->system_time(MOAT_CLOCK_PROCESS_CPU) / 10000000;
-	put(b, "%d (%s) R %d %ld %d 0 -1 4194304 0 0 0 0 %lu 0 0 0 20 0 %d 0 0 0 0 ",
-	    proc.pid, proc.comm[0] ? proc.comm : "?", proc.ppid, pgrp < 0 ? (long)proc.pid : pgrp,
-	    proc.sid ? proc.sid : 1, (unsigned long)cpu_ticks, thread_count());
-	put(b, "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 %lu 0 0 0 0 0\n",
-	    (unsigned long)proc.brk_start);
+	struct moat_proc_stat ps = {
+		.state = 'R', .ppid = proc.ppid, .pgrp = pgrp < 0 ? proc.pid : (int32_t)pgrp,
+		.sid = proc.sid ? proc.sid : 1, .threads = (uint32_t)thread_count(),
+		.utime_ns = (uint64_t)abi->system_time(MOAT_CLOCK_PROCESS_CPU),
+	};
+	put_stat(b, proc.pid, proc.comm[0] ? proc.comm : "?", &ps, proc.brk_start);
 }
 
 /* The file systems as the picoprocess sees them: one root made of its
@@ -351,11 +362,7 @@ static long gen_other(int pid, const char *rest, struct moat_attr *a, struct buf
 		dirent(b, "status", 8);
 	} else if (!strcmp(rest, "/stat")) {
 		/* The host's name is moat-pico's; the app's is its LibOS's. */
-		put(b, "%d (?) %c %d %d %d 0 -1 4194304 0 0 0 0 %lu %lu 0 0 20 0 %u 0 0 %lu %lu ",
-		    pid, state, ps.ppid, ps.pgrp, ps.sid, (unsigned long)(ps.utime_ns / 10000000),
-		    (unsigned long)(ps.stime_ns / 10000000), ps.threads,
-		    (unsigned long)ps.vsize, (unsigned long)ps.rss_pages);
-		put(b, "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+		put_stat(b, pid, "?", &ps, 0);
 	} else {
 		put(b, "Name:\t?\nState:\t%c\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\nThreads:\t%u\n",
 		    state, pid, pid, ps.ppid, ps.threads);
