@@ -662,7 +662,11 @@ if [ $mode = full ]; then
 	CK_RUNS=5
 	python3 "$ROOT/bench/report.py" wait-idle --max-seconds 60 --busy 15 >&2 || true
 else
+	# A smoke run proves the harness on the small workloads; the 256 MiB
+	# heaps and redis's 100k keys are what a full run is for.
 	CK_RUNS=1
+	: "${CKPT_WORKLOADS:=busybox heap10m python}"
+	export CKPT_WORKLOADS
 fi
 say "checkpoint and restore: bench/ckpt_criu.sh --runs $CK_RUNS"
 if ! MOAT=$MOAT BUSYBOX=$BUSYBOX timeout $((TMO * 4)) "$ROOT/bench/ckpt_criu.sh" --runs $CK_RUNS \

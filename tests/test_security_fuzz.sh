@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The libFuzzer targets of tests/fuzz/ (built by `make test`): each first
 # replays its committed corpus, which holds the regression input of every
-# finding, then fuzzes for FUZZ_SECONDS (default 10).  Any crash, leak,
+# finding, then fuzzes for FUZZ_SECONDS (default 5).  Any crash, leak,
 # sanitizer report, timeout or broken invariant fails.  The seed corpus is
 # copied, never written; `make fuzz` is the long run that grows it.
 . "$(dirname "$0")/lib.sh"
-SECONDS_EACH=${FUZZ_SECONDS:-10}
+SECONDS_EACH=${FUZZ_SECONDS:-5}
 # The channel target's fixture holds links to / and /etc/passwd; nothing it
 # does, cleanup included, may change them (finding 12).
 modes() { stat -c '%a %u %g' / /etc /etc/passwd /tmp | tr '\n' ' '; }
