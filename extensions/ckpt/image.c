@@ -186,14 +186,14 @@ static void read_memfd(moat_handle h, uint64_t size)
 static uint32_t count_streams(void)
 {
 	uint32_t n = 0;
-	for (int h = 3; h < CK_MAX_HANDLES; h++)
+	for (int h = 3; h < (int)ck_handles_top(); h++)
 		n += ck_handles[h].type == CK_H_STREAM;
 	return n;
 }
 
 static void put_streams(struct ck_out *o)
 {
-	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+	for (int h = 3; h < (int)ck_handles_top(); h++) {
 		struct ck_handle *c = &ck_handles[h];
 		if (c->type == CK_H_SEM || c->type == CK_H_EVENT) {
 			struct moat_snap_sync s = {
@@ -231,7 +231,7 @@ static void put_streams(struct ck_out *o)
  * event's signal, which is then given back. */
 static void read_sync_states(void)
 {
-	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+	for (int h = 3; h < (int)ck_handles_top(); h++) {
 		struct ck_handle *c = &ck_handles[h];
 		moat_handle mh = ck_real(h);
 		if (c->type == CK_H_EVENT) {
@@ -292,7 +292,7 @@ static const char *uncapturable(int request, char *why, size_t len)
 			       NULL, NULL), why;
 	if (tree_uncapturable(request, why, len))
 		return why;
-	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+	for (int h = 3; h < (int)ck_handles_top(); h++) {
 		struct ck_handle *c = &ck_handles[h];
 		char hn[16];
 		rt_snprintf(hn, sizeof(hn), "%d", h);
@@ -701,7 +701,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	if (request == MOAT_SNAP_REQ_SNAPSHOT && !final)
 		buffer_on(&o);
 	read_sync_states();
-	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+	for (int h = 3; h < (int)ck_handles_top(); h++) {
 		struct ck_handle *c = &ck_handles[h];
 		drained[h].len = 0;
 		deleted[h] = 0;
@@ -756,7 +756,7 @@ int ck_checkpoint(uint32_t nthreads, const char *error)
 	ck_mig_end();
 	if (v == MOAT_SNAP_VERDICT_END)
 		return v;
-	for (int h = 3; h < CK_MAX_HANDLES; h++) {
+	for (int h = 3; h < (int)ck_handles_top(); h++) {
 		if (!drained[h].len || !drains(&ck_handles[h]))
 			continue;
 		if (ck_handles[h].peer >= 0)
