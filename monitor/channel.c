@@ -342,7 +342,7 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		uint64_t q[2];
 		uint8_t map[MOAT_RESIDENCY_MAX / 8];
 		memcpy(q, rq->data, sizeof(q));
-		r = moat_residency(pp, ci, h->a, q[0], q[1], map);
+		r = moat_residency(pp, ci, h->a, h->b, q[0], q[1], map);
 		return send_reply(chan, h->op, r, map, r < 0 ? 0 : (size_t)(q[1] + 7) / 8, -1);
 	}
 	case MOAT_OP_NET:

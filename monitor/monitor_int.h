@@ -160,8 +160,9 @@ int moat_proc_stat(const struct pico *pp, int nspid, struct moat_proc_stat *out)
 /* procinfo.c: MOAT_OP_RESIDENCY for the process behind channel 'ci', which
  * says it is 'nspid': map (MOAT_RESIDENCY_MAX / 8 bytes) gets a bit per
  * page of [addr, addr + npages * 4096), 0 for a private anonymous page
- * neither resident nor swapped.  npages, or -EINVAL, -ESRCH, -EIO. */
-int moat_residency(const struct pico *pp, int ci, int nspid, uint64_t addr,
+ * (with MOAT_RESIDENCY_FILE in flags: or private file page) neither
+ * resident nor swapped.  npages, or -EINVAL, -ESRCH, -EIO. */
+int moat_residency(const struct pico *pp, int ci, int nspid, uint32_t flags, uint64_t addr,
 		   uint64_t npages, uint8_t *map);
 
 /* Answer the "snapshot:in" that waited (pico.snap_waiting): with the

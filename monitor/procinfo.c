@@ -141,6 +141,16 @@ int moat_proc_stat(const struct pico *pp, int nspid, struct moat_proc_stat *out)
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
 
+/* A mapping the kernel made of its own ([vdso], [vvar], ...): anything
+ * named in brackets but the heap, the stack and named anonymous memory. */
+static int kernel_own(const char *name)
+{
+	while (*name == ' ' || *name == '\t')
+		name++;
+	return *name == '[' && strncmp(name, "[heap]", 6) && strncmp(name, "[stack]", 7) &&
+	       strncmp(name, "[anon:", 6);
+}
+
 /* Is this /proc/PID/maps line's mapping private anonymous memory, whose
  * pages that are not there read as zeros?  Not a file's or a shared
  * mapping's (inode set, or 's'), nor the kernel's own ([vdso], [vvar]
@@ -149,17 +159,21 @@ static int private_anon(const char *perms, unsigned long inode, const char *name
 {
 	if (perms[3] != 'p' || inode != 0)
 		return 0;
-	while (*name == ' ' || *name == '\t')
-		name++;
-	return *name == 0 || *name == '\n' || !strncmp(name, "[heap]", 6) ||
-	       !strncmp(name, "[stack]", 7) || !strncmp(name, "[anon:", 6);
+	return !kernel_own(name);
+}
+
+/* A private mapping of a file (inode set): a page not there reads as
+ * the file's. */
+static int private_file(const char *perms, unsigned long inode, const char *name)
+{
+	return perms[3] == 'p' && inode != 0 && !kernel_own(name);
 }
 
 /* Clear the map's bit of every page of [addr, addr + npages * 4096) that
  * lies in private anonymous memory and whose pagemap entry (pm, n of
  * them read) says neither resident nor swapped. */
-static int clear_absent(pid_t hpid, uint64_t addr, uint64_t npages, const uint64_t *pm,
-			uint64_t n, uint8_t *map)
+static int clear_absent(pid_t hpid, uint32_t flags, uint64_t addr, uint64_t npages,
+			const uint64_t *pm, uint64_t n, uint8_t *map)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)hpid);
@@ -175,7 +189,8 @@ static int clear_absent(pid_t hpid, uint64_t addr, uint64_t npages, const uint64
 		int name = 0;
 		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu%n", &lo, &hi, perms, &inode, &name) != 4 ||
 		    hi <= addr || lo >= end || strlen(perms) != 4 ||
-		    !private_anon(perms, inode, line + name))
+		    !(private_anon(perms, inode, line + name) ||
+		      (flags & MOAT_RESIDENCY_FILE && private_file(perms, inode, line + name))))
 			continue;
 		uint64_t from = (lo > addr ? lo : addr) - addr, to = (hi < end ? hi : end) - addr;
 		for (uint64_t i = from / 4096; i < to / 4096 && i < n; i++)
@@ -188,11 +203,11 @@ static int clear_absent(pid_t hpid, uint64_t addr, uint64_t npages, const uint64
 }
 
 /* The range is checked here: the picoprocess names it. */
-int moat_residency(const struct pico *pp, int ci, int nspid, uint64_t addr,
+int moat_residency(const struct pico *pp, int ci, int nspid, uint32_t flags, uint64_t addr,
 		   uint64_t npages, uint8_t *map)
 {
 	char path[64], ns[64];
-	if (addr % 4096 || !npages || npages > MOAT_RESIDENCY_MAX ||
+	if (flags & ~(uint32_t)MOAT_RESIDENCY_FILE || addr % 4096 || !npages || npages > MOAT_RESIDENCY_MAX ||
 	    addr >= (1ULL << 47) || npages > ((1ULL << 47) - addr) / 4096)
 		return -EINVAL;
 	if (pp->pid <= 0 || (ci == 0) != (nspid == 1) || nspid <= 0)
@@ -212,7 +227,7 @@ int moat_residency(const struct pico *pp, int ci, int nspid, uint64_t addr,
 	ssize_t n = fd < 0 ? -1 : pread(fd, pm, npages * sizeof(*pm), (off_t)(addr / 4096 * 8));
 	if (fd >= 0)
 		close(fd);
-	int r = n < 0 || clear_absent(hpid, addr, npages, pm, (uint64_t)n / 8, map) < 0 ? -EIO : 0;
+	int r = n < 0 || clear_absent(hpid, flags, addr, npages, pm, (uint64_t)n / 8, map) < 0 ? -EIO : 0;
 	free(pm);
 	if (r == 0 && !same_ns(hpid, ns)) /* gone, its pid someone else's */
 		return -ESRCH;

@@ -425,18 +425,21 @@ static struct {
 static int may_skip(const struct ck_region *r, int base)
 {
 	return !base && !res.off && r->size / 4096 >= CK_RES_MIN &&
-	       (r->kind == MOAT_SNAP_IMAGE ||
-		(r->kind == MOAT_SNAP_ANON && !(r->flags & MOAT_SNAP_REGION_SHARED)));
+	       !(r->flags & MOAT_SNAP_REGION_SHARED) &&
+	       (r->kind == MOAT_SNAP_IMAGE || r->kind == MOAT_SNAP_ANON ||
+		r->kind == MOAT_SNAP_FILE);
 }
 
-/* Page p of region r reads as zeros without being read?  Asks for the
+/* Page p of region r is as a resume would make it (zeros; a file
+ * map's page as the file's), known without reading it?  Asks for the
  * next MOAT_RESIDENCY_MAX pages when p leaves the map. */
 static int absent(const struct ck_region *r, uint64_t p)
 {
 	if (p < res.first || p >= res.first + res.n) {
 		uint64_t left = r->size / 4096 - p;
 		struct moat_residency q = { .addr = r->addr + p * 4096, .map = res.map,
-			.npages = left < MOAT_RESIDENCY_MAX ? left : MOAT_RESIDENCY_MAX };
+			.npages = left < MOAT_RESIDENCY_MAX ? left : MOAT_RESIDENCY_MAX,
+			.flags = r->kind == MOAT_SNAP_FILE ? MOAT_RESIDENCY_FILE : 0 };
 		res.n = 0;
 		if (ck_below->process_control(MOAT_PROC_RESIDENCY, 0, (int64_t)(uintptr_t)&q) < 0) {
 			res.off = 1;
@@ -465,7 +468,7 @@ static int find_runs(const struct ck_region *r, struct runs *rs, int final)
 	}
 	if (!(r->prot & MOAT_PROT_READ))
 		ck_below->vm_protect((void *)r->addr, r->size, MOAT_PROT_READ);
-	int bad = 0, skip = may_skip(r, rs->base);
+	int bad = 0, skip = may_skip(r, rs->base) && (r->kind != MOAT_SNAP_FILE || f != MOAT_NO_HANDLE);
 	res.n = 0;
 	for (uint64_t p = 0; p < r->size / 4096 && !bad; p++) {
 		const void *page = (const void *)(r->addr + p * 4096);

@@ -228,7 +228,11 @@ struct moat_residency {
 	uint64_t addr;       /* page-aligned */
 	uint64_t npages;     /* 1 .. MOAT_RESIDENCY_MAX */
 	uint8_t *map;        /* (npages + 7) / 8 bytes, filled in */
+	uint64_t flags;      /* MOAT_RESIDENCY_FILE */
 };
+/* Also 0: a page of a private file mapping that is neither resident nor
+ * swapped (it reads as the file's bytes at its offset). */
+#define MOAT_RESIDENCY_FILE 1
 
 /* MOAT_PROC_STAT's answer: another process of the picoprocess as the
  * host kernel sees it, its ids as the picoprocess numbers them. */
@@ -655,7 +659,8 @@ struct moat_abi {
 	 *   Result: 0, -ESRCH (no such process here), -EINVAL.
 	 *  MOAT_PROC_RESIDENCY: fill in the map of the struct
 	 *   moat_residency at address 'arg' for the caller ('pid' 0) in one
-	 *   round trip, without touching the pages (see the struct).
+	 *   round trip, without touching the pages (see the struct;
+	 *   flags other than MOAT_RESIDENCY_FILE are -EINVAL).
 	 *   Result: 0; -EINVAL (bad range, pid not 0); -ENOSYS or -EIO (the
 	 *   host cannot tell: read the pages instead).
 	 * Any other 'op' is -EINVAL. */

@@ -63,7 +63,8 @@ enum moat_op {
 				 reply: struct moat_proc_stat */
 	MOAT_OP_RESIDENCY,    /* uint64 addr, uint64 npages (exactly 16
 				 bytes); a = the caller's pid in the
-				 picoprocess; reply: (npages + 7) / 8 bytes of
+				 picoprocess, b = MOAT_RESIDENCY_FILE or 0;
+				 reply: (npages + 7) / 8 bytes of
 				 map (struct moat_residency), result npages or
 				 -errno */
 	MOAT_OP_LAST

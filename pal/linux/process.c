@@ -77,12 +77,13 @@ long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 static long pal_residency(int32_t pid, struct moat_residency *q)
 {
 	if (pid != 0 || !q || !q->map || !q->npages || q->npages > MOAT_RESIDENCY_MAX ||
-	    q->addr % 4096 || q->addr + q->npages * 4096 < q->addr)
+	    q->addr % 4096 || q->addr + q->npages * 4096 < q->addr ||
+	    (q->flags & ~(uint64_t)MOAT_RESIDENCY_FILE))
 		return -MOAT_EINVAL;
 	uint64_t want[2] = { q->addr, q->npages };
 	size_t len = (size_t)(q->npages + 7) / 8;
 	memset(q->map, 0xff, len);
-	long r = pal_request_raw(MOAT_OP_RESIDENCY, pal_self_pid, 0, want, sizeof(want),
+	long r = pal_request_raw(MOAT_OP_RESIDENCY, pal_self_pid, (uint32_t)q->flags, want, sizeof(want),
 				 0, 0, q->map, len, 0);
 	if (r < 0)
 		return r;
