@@ -59,6 +59,13 @@ int moat_request_parse(const void *buf, size_t len, struct moat_request *req)
 		req->data_len = plen - 1;
 		return 0;
 	}
+	if (req->hdr.op == MOAT_OP_RESIDENCY) { /* two uint64: addr, npages */
+		if (plen != 2 * sizeof(uint64_t))
+			return -EPROTO;
+		req->data = payload;
+		req->data_len = plen;
+		return 0;
+	}
 	if (!takes_path(req->hdr.op))
 		return plen == 0 ? 0 : -EPROTO;
 	const char *end = payload + plen;
@@ -330,6 +337,13 @@ static int handle(struct pico *pp, int ci, const struct moat_request *rq)
 		struct moat_proc_stat ps;
 		r = moat_proc_stat(pp, h->a, &ps);
 		return send_reply(chan, h->op, r, &ps, r < 0 ? 0 : sizeof(ps), -1);
+	}
+	case MOAT_OP_RESIDENCY: {
+		uint64_t q[2];
+		uint8_t map[MOAT_RESIDENCY_MAX / 8];
+		memcpy(q, rq->data, sizeof(q));
+		r = moat_residency(pp, ci, h->a, h->b, q[0], q[1], map);
+		return send_reply(chan, h->op, r, map, r < 0 ? 0 : (size_t)(q[1] + 7) / 8, -1);
 	}
 	case MOAT_OP_NET:
 		if (!strncmp(rq->data, "snapshot:", 9)) {

@@ -157,6 +157,13 @@ int moat_channel_serve(struct pico *pp, int ci);
  * read from the host's /proc: 0, or -ESRCH when it has none by that
  * number. */
 int moat_proc_stat(const struct pico *pp, int nspid, struct moat_proc_stat *out);
+/* procinfo.c: MOAT_OP_RESIDENCY for the process behind channel 'ci', which
+ * says it is 'nspid': map (MOAT_RESIDENCY_MAX / 8 bytes) gets a bit per
+ * page of [addr, addr + npages * 4096), 0 for a private anonymous page
+ * (with MOAT_RESIDENCY_FILE in flags: or private file page) neither
+ * resident nor swapped.  npages, or -EINVAL, -ESRCH, -EIO. */
+int moat_residency(const struct pico *pp, int ci, int nspid, uint32_t flags, uint64_t addr,
+		   uint64_t npages, uint8_t *map);
 
 /* Answer the "snapshot:in" that waited (pico.snap_waiting): with the
  * image if ok (snap_in set), else EIO.  0, or -1 as moat_channel_serve. */

@@ -135,3 +135,101 @@ int moat_proc_stat(const struct pico *pp, int nspid, struct moat_proc_stat *out)
 		out->ppid = (int32_t)last_field(status, "\nNSpid:");
 	return 0;
 }
+
+/* --- residency (MOAT_OP_RESIDENCY) --- */
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+
+/* A mapping the kernel made of its own ([vdso], [vvar], ...): anything
+ * named in brackets but the heap, the stack and named anonymous memory. */
+static int kernel_own(const char *name)
+{
+	while (*name == ' ' || *name == '\t')
+		name++;
+	return *name == '[' && strncmp(name, "[heap]", 6) && strncmp(name, "[stack]", 7) &&
+	       strncmp(name, "[anon:", 6);
+}
+
+/* Is this /proc/PID/maps line's mapping private anonymous memory, whose
+ * pages that are not there read as zeros?  Not a file's or a shared
+ * mapping's (inode set, or 's'), nor the kernel's own ([vdso], [vvar]
+ * and the like), whose pages come from elsewhere. */
+static int private_anon(const char *perms, unsigned long inode, const char *name)
+{
+	if (perms[3] != 'p' || inode != 0)
+		return 0;
+	return !kernel_own(name);
+}
+
+/* A private mapping of a file (inode set): a page not there reads as
+ * the file's. */
+static int private_file(const char *perms, unsigned long inode, const char *name)
+{
+	return perms[3] == 'p' && inode != 0 && !kernel_own(name);
+}
+
+/* Clear the map's bit of every page of [addr, addr + npages * 4096) that
+ * lies in private anonymous memory and whose pagemap entry (pm, n of
+ * them read) says neither resident nor swapped. */
+static int clear_absent(pid_t hpid, uint32_t flags, uint64_t addr, uint64_t npages,
+			const uint64_t *pm, uint64_t n, uint8_t *map)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)hpid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0;
+	uint64_t end = addr + npages * 4096;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long lo, hi, inode;
+		char perms[5];
+		int name = 0;
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu%n", &lo, &hi, perms, &inode, &name) != 4 ||
+		    hi <= addr || lo >= end || strlen(perms) != 4 ||
+		    !(private_anon(perms, inode, line + name) ||
+		      (flags & MOAT_RESIDENCY_FILE && private_file(perms, inode, line + name))))
+			continue;
+		uint64_t from = (lo > addr ? lo : addr) - addr, to = (hi < end ? hi : end) - addr;
+		for (uint64_t i = from / 4096; i < to / 4096 && i < n; i++)
+			if (!(pm[i] & (PM_PRESENT | PM_SWAPPED)))
+				map[i / 8] &= (uint8_t)~(1u << (i % 8));
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+/* The range is checked here: the picoprocess names it. */
+int moat_residency(const struct pico *pp, int ci, int nspid, uint32_t flags, uint64_t addr,
+		   uint64_t npages, uint8_t *map)
+{
+	char path[64], ns[64];
+	if (flags & ~(uint32_t)MOAT_RESIDENCY_FILE || addr % 4096 || !npages || npages > MOAT_RESIDENCY_MAX ||
+	    addr >= (1ULL << 47) || npages > ((1ULL << 47) - addr) / 4096)
+		return -EINVAL;
+	if (pp->pid <= 0 || (ci == 0) != (nspid == 1) || nspid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pp->pid);
+	ssize_t l = readlink(path, ns, sizeof(ns) - 1);
+	if (l <= 0)
+		return -ESRCH;
+	ns[l] = 0;
+	pid_t hpid = nspid == 1 ? pp->pid : host_pid_of(ns, nspid);
+	if (!hpid)
+		return -ESRCH;
+	memset(map, 0xff, (size_t)(npages + 7) / 8);
+	uint64_t *pm = malloc(npages * sizeof(*pm));
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)hpid);
+	int fd = pm ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n = fd < 0 ? -1 : pread(fd, pm, npages * sizeof(*pm), (off_t)(addr / 4096 * 8));
+	if (fd >= 0)
+		close(fd);
+	int r = n < 0 || clear_absent(hpid, flags, addr, npages, pm, (uint64_t)n / 8, map) < 0 ? -EIO : 0;
+	free(pm);
+	if (r == 0 && !same_ns(hpid, ns)) /* gone, its pid someone else's */
+		return -ESRCH;
+	return r < 0 ? r : (int)npages;
+}

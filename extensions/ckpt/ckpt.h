@@ -78,6 +78,8 @@ struct ck_region {
 };
 
 extern struct ck_handle ck_handles[CK_MAX_HANDLES];
+/* One past the highest slot of ck_handles ever used (slots above are free). */
+uint32_t ck_handles_top(void);
 extern struct ck_region ck_regions[CK_MAX_REGIONS];
 extern uint32_t ck_nregions;
 extern int32_t ck_live_threads;   /* app and LibOS threads now running */

@@ -211,6 +211,28 @@ struct moat_dirent {
 #define MOAT_PROC_GET_GROUP   3
 #define MOAT_PROC_NEW_SESSION 4
 #define MOAT_PROC_STAT        5
+#define MOAT_PROC_RESIDENCY   6
+
+/* MOAT_PROC_RESIDENCY's question and answer: which pages of
+ * [addr, addr + npages * 4096) of the caller's own memory may hold data.
+ * Bit i of map (map[i / 8] >> (i % 8) & 1) is 0 only for a page of
+ * private anonymous memory that is neither in memory nor swapped out
+ * (never written, or given back): it reads as zeros.  Every other page
+ * -- resident, swapped, of a file or shared mapping, not mapped at
+ * all -- is 1.  A checkpointer skips the 0 pages without touching them
+ * (reading one would fault in a page of zeros).  The answer is a
+ * moment's: pages the caller's other threads touch meanwhile may change
+ * from 0 to 1, so it is for a caller whose threads are stopped. */
+#define MOAT_RESIDENCY_MAX 32768 /* pages per call (128 MiB; a 4 KiB map) */
+struct moat_residency {
+	uint64_t addr;       /* page-aligned */
+	uint64_t npages;     /* 1 .. MOAT_RESIDENCY_MAX */
+	uint8_t *map;        /* (npages + 7) / 8 bytes, filled in */
+	uint64_t flags;      /* MOAT_RESIDENCY_FILE */
+};
+/* Also 0: a page of a private file mapping that is neither resident nor
+ * swapped (it reads as the file's bytes at its offset). */
+#define MOAT_RESIDENCY_FILE 1
 
 /* MOAT_PROC_STAT's answer: another process of the picoprocess as the
  * host kernel sees it, its ids as the picoprocess numbers them. */
@@ -635,6 +657,12 @@ struct moat_abi {
 	 *  MOAT_PROC_STAT: fill the struct moat_proc_stat at address 'arg'
 	 *   with process 'pid' (> 0) of this picoprocess, for /proc/PID/.
 	 *   Result: 0, -ESRCH (no such process here), -EINVAL.
+	 *  MOAT_PROC_RESIDENCY: fill in the map of the struct
+	 *   moat_residency at address 'arg' for the caller ('pid' 0) in one
+	 *   round trip, without touching the pages (see the struct;
+	 *   flags other than MOAT_RESIDENCY_FILE are -EINVAL).
+	 *   Result: 0; -EINVAL (bad range, pid not 0); -ENOSYS or -EIO (the
+	 *   host cannot tell: read the pages instead).
 	 * Any other 'op' is -EINVAL. */
 	long (*process_control)(uint32_t op, int32_t pid, int64_t arg);
 

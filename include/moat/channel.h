@@ -61,6 +61,12 @@ enum moat_op {
 				 would be granted (0 or -errno), no fd */
 	MOAT_OP_PROC_STAT,    /* no payload; a = a pid of this picoprocess;
 				 reply: struct moat_proc_stat */
+	MOAT_OP_RESIDENCY,    /* uint64 addr, uint64 npages (exactly 16
+				 bytes); a = the caller's pid in the
+				 picoprocess, b = MOAT_RESIDENCY_FILE or 0;
+				 reply: (npages + 7) / 8 bytes of
+				 map (struct moat_residency), result npages or
+				 -errno */
 	MOAT_OP_LAST
 };
 

@@ -71,6 +71,25 @@ long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 	return r;
 }
 
+/* Which pages hold data is the host's /proc/PID/pagemap, the monitor's
+ * to read.  The map starts all ones ("may hold data"), so a reply
+ * shorter than asked leaves the rest to be read, never skipped. */
+static long pal_residency(int32_t pid, struct moat_residency *q)
+{
+	if (pid != 0 || !q || !q->map || !q->npages || q->npages > MOAT_RESIDENCY_MAX ||
+	    q->addr % 4096 || q->addr + q->npages * 4096 < q->addr ||
+	    (q->flags & ~(uint64_t)MOAT_RESIDENCY_FILE))
+		return -MOAT_EINVAL;
+	uint64_t want[2] = { q->addr, q->npages };
+	size_t len = (size_t)(q->npages + 7) / 8;
+	memset(q->map, 0xff, len);
+	long r = pal_request_raw(MOAT_OP_RESIDENCY, pal_self_pid, (uint32_t)q->flags, want, sizeof(want),
+				 0, 0, q->map, len, 0);
+	if (r < 0)
+		return r;
+	return (uint64_t)r == q->npages ? 0 : -MOAT_EIO;
+}
+
 /* The pid namespace holds only this picoprocess's processes, and the
  * sandbox made pid 1 a session of its own (sandbox.c), so groups and
  * sessions name nothing else; Landlock's signal scope, where the kernel
@@ -97,6 +116,8 @@ long pal_process_control(uint32_t op, int32_t pid, int64_t arg)
 		return pal_request_raw(MOAT_OP_PROC_STAT, pid, 0, 0, 0, 0, 0,
 				       (struct moat_proc_stat *)arg,
 				       sizeof(struct moat_proc_stat), 0);
+	case MOAT_PROC_RESIDENCY:
+		return pal_residency(pid, (struct moat_residency *)arg);
 	default:
 		return -MOAT_EINVAL;
 	}
