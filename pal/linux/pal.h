@@ -83,6 +83,8 @@ void pal_console_park(int fd);
 extern const struct moat_abi pal_abi;
 extern volatile uint32_t pal_generation;
 void pal_generation_bump(void);
+/* Sleep while the generation word is gen, at most timeout_ns (-1: no limit). */
+long pal_generation_wait(uint32_t gen, int64_t timeout_ns);
 /* Held across fork's clone so the child's copies are free. */
 void pal_channel_fork_lock(void);
 void pal_channel_fork_unlock(void);
