@@ -25,6 +25,8 @@ struct pal_handle {
 	uint32_t uid, gid; /* owner as the monitor shows it (at open, or
 			      since a stream_attr_set on the file) */
 	uint32_t sbits;    /* set-id bits recorded for it (06000) */
+	uint32_t nowait; /* the host descriptor is O_NONBLOCK (a pipe of
+			    pal_stream_pipe): read and write try first */
 	void *obj;       /* thread, semaphore, event */
 	/* A file inside a package: fd is the package, the file is the
 	 * window [base, base + win.size), and win its attributes.  A
