@@ -135,6 +135,11 @@ static int is_quiet(uint64_t mask)
 	return (mask | (1ull << 8) | (1ull << 18)) == PAL_QUIET_MASK;
 }
 
+/* Has a quiet thread (MOAT_THREAD_QUIET) ever been made?  Until one is,
+ * no thread can have its mask, and the mask need not be looked at before
+ * it is opened: that saves a host call on every wait. */
+static volatile int quiet_made;
+
 /* A wait's mask: every host signal open, so that one interrupts it;
  * but a quiet thread keeps its own, or an app's signal or a PAUSE sent
  * to the process could land on it (a layer's worker, which the layers
@@ -142,15 +147,23 @@ static int is_quiet(uint64_t mask)
 uint64_t pal_signals_wait_mask(void)
 {
 	uint64_t cur = 0;
+	if (!__atomic_load_n(&quiet_made, __ATOMIC_SEQ_CST))
+		return 0;
 	host_rt_sigprocmask(0 /* SIG_BLOCK */, 0, &cur);
 	return is_quiet(cur) ? PAL_QUIET_MASK : 0;
 }
 
-/* A mask already open (a call that came by the rewritten fast path, not
- * by a trap) needs neither opening nor restoring. */
+/* Open the mask, and return the old one for pal_signals_restore.  One
+ * host call that sets and reads at once, unless a quiet thread may be
+ * the caller; a mask that was open (a call by the rewritten fast path,
+ * not by a trap) needs no restoring. */
 uint64_t pal_signals_open(void)
 {
 	uint64_t none = 0, old = 0;
+	if (!__atomic_load_n(&quiet_made, __ATOMIC_SEQ_CST)) {
+		host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, &old);
+		return old;
+	}
 	host_rt_sigprocmask(0 /* SIG_BLOCK */, 0, &old);
 	if (old && !is_quiet(old))
 		host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, 0);
@@ -341,6 +354,8 @@ long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags)
 {
 	if (size < 16384 || (flags & ~(uint32_t)(MOAT_THREAD_SUSPENDED | MOAT_THREAD_QUIET)))
 		return -MOAT_EINVAL;
+	if (flags & MOAT_THREAD_QUIET)
+		__atomic_store_n(&quiet_made, 1, __ATOMIC_SEQ_CST);
 	struct pal_thread *t = record_take();
 	t->arg = arg;
 	t->flags = flags;
