@@ -255,15 +255,19 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 		return host_pread64(ph->fd, buf, len, ph->base + off);
 	}
 	long r;
-	/* A descriptor that never blocks is read first: a wait (two host
-	 * calls) only when it is empty. */
-	for (int wait = may_block(ph) && !ph->nowait;; wait = 1) {
+	/* A descriptor that never blocks is read first, unless the last read
+	 * emptied it (a reader that keeps up, or a ping-pong): then the
+	 * wait comes first, which saves a read that would fail. */
+	for (int wait = may_block(ph) && ph->nowait != PAL_NOWAIT;; wait = 1) {
 		if (wait && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
 			return r;
 		if (off == MOAT_OFFSET_STREAM)
 			r = host_read(ph->fd, buf, len);
 		else
 			r = host_pread64(ph->fd, buf, len, off);
+		if (ph->nowait)
+			ph->nowait = r == -MOAT_EAGAIN || (r >= 0 && (size_t)r < len)
+				     ? PAL_NOWAIT_EMPTY : PAL_NOWAIT;
 		if (r != -MOAT_EINTR && r != -MOAT_EAGAIN)
 			return r;
 	}
@@ -272,19 +276,27 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 /* A write to a descriptor that never blocks (a pipe): try first, wait
  * only while it is full, and go on until all is written, as a blocking
  * write does; a signal in a wait ends it with what was written. */
-static long write_nowait(int fd, const void *buf, size_t len)
+static long write_nowait(struct pal_handle *ph, const void *buf, size_t len)
 {
 	size_t done = 0;
+	/* The last write had to wait: this one likely too, so wait first
+	 * (once: a writer that found room tries first again). */
+	int waited = 0; /* this write found it full */
+	if (ph->nowait == PAL_NOWAIT_FULL)
+		(void)wait_ready(ph->fd, 4 /* POLLOUT */); /* a signal: the write and its wait tell */
 	for (;;) {
-		long r = host_write(fd, (const char *)buf + done, len - done);
+		long r = host_write(ph->fd, (const char *)buf + done, len - done);
 		if (r > 0)
 			done += (size_t)r;
 		else if (r != -MOAT_EAGAIN && r != -MOAT_EINTR)
 			return done ? (long)done : r;
-		if (done == len)
+		if (done == len) {
+			ph->nowait = waited ? PAL_NOWAIT_FULL : PAL_NOWAIT;
 			return (long)done;
-		if ((r = wait_ready(fd, 4 /* POLLOUT */)) < 0)
+		}
+		if ((r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
 			return done ? (long)done : r;
+		waited = 1;
 	}
 }
 
@@ -295,7 +307,7 @@ long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
 	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
 		return -MOAT_EBADF;
 	if (ph->nowait)
-		return write_nowait(ph->fd, buf, len);
+		return write_nowait(ph, buf, len);
 	long r;
 	do {
 		if (may_block(ph) && (r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
