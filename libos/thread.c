@@ -61,6 +61,8 @@ static volatile int threads_lock;
 static struct lthread *threads;
 static int live_threads;
 static int next_tid = FIRST_EXTRA_TID;
+/* Threads of this process in a shared futex wait (sys_exit's wake). */
+static volatile int shared_waiters;
 
 void libos_context_jump(const struct moat_context *ctx);
 
@@ -157,7 +159,42 @@ uint64_t thread_get_fsbase(void)
 	return thread_current()->fsbase;
 }
 
-static struct lthread *thread_new(int tid)
+/* Records of ended threads, with their start-up and fast-path stacks
+ * and their event, for the next threads to reuse: creating a thread then
+ * maps nothing.  A thread puts its record here in sys_exit, where it
+ * already runs on the PAL's signal stack with host signals blocked, and
+ * touches the record no more.  Bounded, so that a burst of many threads
+ * does not keep their handles and stacks for ever. */
+#define SPARES_MAX 16
+static struct lthread *spares;
+static int nspares;
+
+static struct lthread *spare_take(int tid)
+{
+	spin_lock(&threads_lock);
+	struct lthread *t = spares;
+	if (t) {
+		spares = t->list_next;
+		nspares--;
+	}
+	spin_unlock(&threads_lock);
+	if (!t)
+		return NULL;
+	void *kstack = t->kstack, *fast_stack = t->fast_stack;
+	moat_handle ev = t->event;
+	memset(t, 0, sizeof(*t));
+	t->kstack = kstack;
+	t->fast_stack = fast_stack;
+	if (fast_stack)
+		t->fast_top = (void *)(((uint64_t)fast_stack + FAST_STACK_SIZE) & ~15ULL);
+	t->event = ev;
+	abi->event_clear(ev); /* a set that came too late for the last owner */
+	t->self = t;
+	t->tid = tid;
+	return t;
+}
+
+static struct lthread *thread_fresh(int tid)
 {
 	struct lthread *t = kzalloc(sizeof(*t));
 	if (!t)
@@ -175,6 +212,16 @@ static struct lthread *thread_new(int tid)
 		if (t->fast_stack)
 			t->fast_top = (void *)(((uint64_t)t->fast_stack + FAST_STACK_SIZE) & ~15ULL);
 	}
+	return t;
+}
+
+static struct lthread *thread_new(int tid)
+{
+	struct lthread *t = spare_take(tid);
+	if (!t)
+		t = thread_fresh(tid);
+	if (!t)
+		return NULL;
 	spin_lock(&threads_lock);
 	t->list_next = threads;
 	threads = t;
@@ -339,8 +386,10 @@ static long shared_futex(uint32_t *addr, int cmd, uint32_t val,
 	switch (cmd) {
 	case FUTEX_WAIT:
 	case FUTEX_WAIT_BITSET:
+		__atomic_add_fetch(&shared_waiters, 1, __ATOMIC_SEQ_CST);
 		r = abi->address_wait(addr, MOAT_ADDR_WAIT, val,
 				      timeout_of(ts, cmd == FUTEX_WAIT_BITSET, realtime));
+		__atomic_sub_fetch(&shared_waiters, 1, __ATOMIC_SEQ_CST);
 		return r == -EINTR ? -ERESTARTSYS : r;
 	case FUTEX_WAKE:
 	case FUTEX_WAKE_BITSET:
@@ -423,11 +472,14 @@ static long thread_clone(struct moat_context *ctx, uint64_t flags, uint64_t news
 		put_user(ctid, t->tid);
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_tid = ctid;
-	long r = abi->vm_alloc(0, KSTACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
-	if (r >= 0) {
-		t->kstack = (void *)r;
-		r = abi->thread_create(t, t->kstack, KSTACK_SIZE, 0);
+	long r = 0;
+	if (!t->kstack) {
+		r = abi->vm_alloc(0, KSTACK_SIZE, MOAT_PROT_READ | MOAT_PROT_WRITE, 0);
+		if (r >= 0)
+			t->kstack = (void *)r;
 	}
+	if (r >= 0)
+		r = abi->thread_create(t, t->kstack, KSTACK_SIZE, 0);
 	if (r < 0) {
 		klog("clone: cannot create a thread: %ld", r);
 		return -EAGAIN;
@@ -512,16 +564,32 @@ long sys_exit(int code)
 	if (t->clear_tid && put_user(t->clear_tid, 0) == 0) {
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		futex_wake((uint32_t *)t->clear_tid, 1, FUTEX_BITSET_MATCH_ANY);
-		/* glibc's pthread_join waits with a shared futex: wake that too */
-		abi->address_wait((uint32_t *)t->clear_tid, MOAT_ADDR_WAKE, 0x7fffffff, 0);
+		/* glibc's pthread_join waits with a shared futex: wake that too
+		 * (a thread's tid word is this process's, so only a waiter of
+		 * ours can be there) */
+		if (__atomic_load_n(&shared_waiters, __ATOMIC_SEQ_CST))
+			abi->address_wait((uint32_t *)t->clear_tid, MOAT_ADDR_WAKE, 0x7fffffff, 0);
 	}
-	if (t->kstack)
-		abi->vm_free(t->kstack, KSTACK_SIZE);
-	/* Not running on it: exit always comes by the trap path. */
-	t->fast_top = NULL;
-	kfree(t->fast_stack);
-	abi->object_close(t->event);
-	/* t itself stays: this upcall still runs with %gs pointing at it. */
+	/* Neither stack is in use: exit always comes by the trap path, on
+	 * the PAL's signal stack. */
+	spin_lock(&threads_lock);
+	int keep = nspares < SPARES_MAX;
+	if (keep) {
+		t->list_next = spares;
+		spares = t;
+		nspares++;
+	}
+	spin_unlock(&threads_lock);
+	if (!keep) {
+		if (t->kstack)
+			abi->vm_free(t->kstack, KSTACK_SIZE);
+		t->fast_top = NULL;
+		kfree(t->fast_stack);
+		abi->object_close(t->event);
+	}
+	/* From here on t may be another thread's (or, not kept, stays
+	 * allocated): this upcall still runs with %gs pointing at it, but
+	 * with host signals blocked nothing reads it before the end. */
 	abi->thread_exit(NULL);
 	__builtin_unreachable();
 }
@@ -570,6 +638,7 @@ void thread_after_fork(int pid, int *clear_tid)
 	self->clear_tid = clear_tid;
 	live_threads = 1;
 	threads_lock = 0;
+	shared_waiters = 0;
 }
 
 int thread_count(void)

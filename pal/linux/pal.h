@@ -25,6 +25,8 @@ struct pal_handle {
 	uint32_t uid, gid; /* owner as the monitor shows it (at open, or
 			      since a stream_attr_set on the file) */
 	uint32_t sbits;    /* set-id bits recorded for it (06000) */
+	uint32_t nowait; /* the host descriptor is O_NONBLOCK (a pipe of
+			    pal_stream_pipe): PAL_NOWAIT_*, stream.c */
 	void *obj;       /* thread, semaphore, event */
 	/* A file inside a package: fd is the package, the file is the
 	 * window [base, base + win.size), and win its attributes.  A
@@ -34,6 +36,12 @@ struct pal_handle {
 };
 
 #define PAL_MAX_HANDLES 4096
+
+/* pal_handle.nowait: 0 a descriptor that may block; else O_NONBLOCK,
+ * and what the last read or write found (which one to try first). */
+#define PAL_NOWAIT 1
+#define PAL_NOWAIT_EMPTY 2 /* the last read found nothing */
+#define PAL_NOWAIT_FULL 3  /* the last write had to wait */
 extern struct pal_handle pal_handles[PAL_MAX_HANDLES];
 
 long pal_handle_alloc(int type, int fd, void *obj);
@@ -83,6 +91,8 @@ void pal_console_park(int fd);
 extern const struct moat_abi pal_abi;
 extern volatile uint32_t pal_generation;
 void pal_generation_bump(void);
+/* Sleep while the generation word is gen, at most timeout_ns (-1: no limit). */
+long pal_generation_wait(uint32_t gen, int64_t timeout_ns);
 /* Held across fork's clone so the child's copies are free. */
 void pal_channel_fork_lock(void);
 void pal_channel_fork_unlock(void);

@@ -64,8 +64,7 @@ long pal_process_wait(int32_t pid, uint32_t options, int32_t *status)
 			break;
 		}
 		/* SIGCHLD bumps the generation word; 100 ms is a backstop. */
-		struct __kernel_timespec ts = { 0, 100000000 };
-		host_futex(&pal_generation, 128 /* WAIT_PRIVATE */, gen, &ts);
+		pal_generation_wait(gen, 100000000);
 	}
 	pal_signals_restore(mask);
 	return r;

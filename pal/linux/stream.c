@@ -255,15 +255,49 @@ long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len)
 		return host_pread64(ph->fd, buf, len, ph->base + off);
 	}
 	long r;
-	do {
-		if (may_block(ph) && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
+	/* A descriptor that never blocks is read first, unless the last read
+	 * emptied it (a reader that keeps up, or a ping-pong): then the
+	 * wait comes first, which saves a read that would fail. */
+	for (int wait = may_block(ph) && ph->nowait != PAL_NOWAIT;; wait = 1) {
+		if (wait && (r = wait_ready(ph->fd, 1 /* POLLIN */)) < 0)
 			return r;
 		if (off == MOAT_OFFSET_STREAM)
 			r = host_read(ph->fd, buf, len);
 		else
 			r = host_pread64(ph->fd, buf, len, off);
-	} while (r == -MOAT_EINTR || r == -MOAT_EAGAIN);
-	return r;
+		if (ph->nowait)
+			ph->nowait = r == -MOAT_EAGAIN || (r >= 0 && (size_t)r < len)
+				     ? PAL_NOWAIT_EMPTY : PAL_NOWAIT;
+		if (r != -MOAT_EINTR && r != -MOAT_EAGAIN)
+			return r;
+	}
+}
+
+/* A write to a descriptor that never blocks (a pipe): try first, wait
+ * only while it is full, and go on until all is written, as a blocking
+ * write does; a signal in a wait ends it with what was written. */
+static long write_nowait(struct pal_handle *ph, const void *buf, size_t len)
+{
+	size_t done = 0;
+	/* The last write had to wait: this one likely too, so wait first
+	 * (once: a writer that found room tries first again). */
+	int waited = 0; /* this write found it full */
+	if (ph->nowait == PAL_NOWAIT_FULL)
+		(void)wait_ready(ph->fd, 4 /* POLLOUT */); /* a signal: the write and its wait tell */
+	for (;;) {
+		long r = host_write(ph->fd, (const char *)buf + done, len - done);
+		if (r > 0)
+			done += (size_t)r;
+		else if (r != -MOAT_EAGAIN && r != -MOAT_EINTR)
+			return done ? (long)done : r;
+		if (done == len) {
+			ph->nowait = waited ? PAL_NOWAIT_FULL : PAL_NOWAIT;
+			return (long)done;
+		}
+		if ((r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
+			return done ? (long)done : r;
+		waited = 1;
+	}
 }
 
 long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
@@ -272,6 +306,8 @@ long pal_stream_write(moat_handle h, uint64_t off, const void *buf,
 	struct pal_handle *ph = pal_handle_get(h, PAL_H_STREAM);
 	if (!ph || !(ph->access & MOAT_ACCESS_WRITE))
 		return -MOAT_EBADF;
+	if (ph->nowait)
+		return write_nowait(ph, buf, len);
 	long r;
 	do {
 		if (may_block(ph) && (r = wait_ready(ph->fd, 4 /* POLLOUT */)) < 0)
@@ -560,7 +596,7 @@ long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 	int duplex = flags & MOAT_PIPE_DUPLEX;
 	long r = duplex ? host_socketpair(1 /* AF_UNIX */,
 					  1 | 02000000 /* SOCK_STREAM | SOCK_CLOEXEC */, 0, fds)
-			: host_pipe2(fds, 02000000 /* O_CLOEXEC */);
+			: host_pipe2(fds, 02000000 | 04000 /* O_CLOEXEC | O_NONBLOCK */);
 	if (r < 0)
 		return r;
 	long a = pal_handle_alloc(PAL_H_STREAM, fds[0], 0);
@@ -575,6 +611,7 @@ long pal_stream_pipe(moat_handle *rd, moat_handle *wr, uint32_t flags)
 	pal_handles[a].kind = pal_handles[b].kind = duplex ? MOAT_KIND_SOCKET
 							   : MOAT_KIND_PIPE;
 	pal_handles[a].access = duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_READ;
+	pal_handles[a].nowait = pal_handles[b].nowait = !duplex;
 	pal_handles[b].access = duplex ? MOAT_ACCESS_RDWR : MOAT_ACCESS_WRITE;
 	*rd = (moat_handle)a;
 	*wr = (moat_handle)b;

@@ -21,6 +21,8 @@
 
 struct pal_handle pal_handles[PAL_MAX_HANDLES];
 static volatile int handles_lock;
+static struct pal_thread *records; /* every thread record (record_take) */
+static volatile int records_lock;
 volatile uint32_t pal_generation;
 
 struct pal_sem { volatile int count; int max; };
@@ -29,7 +31,10 @@ struct pal_thread {
 	volatile int tid;      /* cleared by the kernel when the thread ends */
 	volatile int resumed;
 	uint32_t flags;        /* MOAT_THREAD_* */
+	volatile int closed;   /* the handle is closed: reusable once tid is 0 */
 	void *arg;
+	void *altstack;        /* PAL_ALTSTACK_SIZE, made by the first thread */
+	struct pal_thread *next; /* every record (records) */
 };
 
 #define PAL_THREAD_FLAGS                                                 \
@@ -51,27 +56,41 @@ static long futex(volatile void *addr, int op, int val, int64_t timeout_ns)
 	return host_futex(addr, op, val, tsp);
 }
 
+/* Locks have three states: 0 free, 1 held, 2 held and maybe waited on.
+ * Only an unlock of a lock in state 2 wakes the host futex, so an
+ * uncontended lock and unlock costs no host call. */
+static int lock_try(volatile int *l)
+{
+	int c = 0;
+	return __atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
 void pal_lock(volatile int *l)
 {
-	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-		futex(l, FUTEX_WAIT_PRIVATE, 1, -1);
+	if (lock_try(l))
+		return;
+	while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE))
+		futex(l, FUTEX_WAIT_PRIVATE, 2, -1);
 }
 
 int pal_lock_within(volatile int *l, int64_t ns)
 {
-	for (int64_t waited = 0; __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
+	if (lock_try(l))
+		return 0;
+	for (int64_t waited = 0; __atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE);
 	     waited += 1000000) {
 		if (waited >= ns)
 			return -1;
-		futex(l, FUTEX_WAIT_PRIVATE, 1, 1000000);
+		futex(l, FUTEX_WAIT_PRIVATE, 2, 1000000);
 	}
 	return 0;
 }
 
 void pal_unlock(volatile int *l)
 {
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
-	futex(l, FUTEX_WAKE_PRIVATE, 1, -1);
+	if (__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2)
+		futex(l, FUTEX_WAKE_PRIVATE, 1, -1);
 }
 
 void pal_handles_fork_lock(void) { pal_lock(&handles_lock); }
@@ -116,6 +135,11 @@ static int is_quiet(uint64_t mask)
 	return (mask | (1ull << 8) | (1ull << 18)) == PAL_QUIET_MASK;
 }
 
+/* Has a quiet thread (MOAT_THREAD_QUIET) ever been made?  Until one is,
+ * no thread can have its mask, and the mask need not be looked at before
+ * it is opened: that saves a host call on every wait. */
+static volatile int quiet_made;
+
 /* A wait's mask: every host signal open, so that one interrupts it;
  * but a quiet thread keeps its own, or an app's signal or a PAUSE sent
  * to the process could land on it (a layer's worker, which the layers
@@ -123,22 +147,32 @@ static int is_quiet(uint64_t mask)
 uint64_t pal_signals_wait_mask(void)
 {
 	uint64_t cur = 0;
+	if (!__atomic_load_n(&quiet_made, __ATOMIC_SEQ_CST))
+		return 0;
 	host_rt_sigprocmask(0 /* SIG_BLOCK */, 0, &cur);
 	return is_quiet(cur) ? PAL_QUIET_MASK : 0;
 }
 
+/* Open the mask, and return the old one for pal_signals_restore.  One
+ * host call that sets and reads at once, unless a quiet thread may be
+ * the caller; a mask that was open (a call by the rewritten fast path,
+ * not by a trap) needs no restoring. */
 uint64_t pal_signals_open(void)
 {
 	uint64_t none = 0, old = 0;
+	if (!__atomic_load_n(&quiet_made, __ATOMIC_SEQ_CST)) {
+		host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, &old);
+		return old;
+	}
 	host_rt_sigprocmask(0 /* SIG_BLOCK */, 0, &old);
-	if (!is_quiet(old))
+	if (old && !is_quiet(old))
 		host_rt_sigprocmask(2 /* SIG_SETMASK */, &none, 0);
 	return old;
 }
 
 void pal_signals_restore(uint64_t old)
 {
-	if (!is_quiet(old))
+	if (old && !is_quiet(old))
 		host_rt_sigprocmask(2 /* SIG_SETMASK */, &old, 0);
 }
 
@@ -157,10 +191,25 @@ static struct wake_slot {
 } wake_slots[WAKE_SLOTS] = { [0 ... WAKE_SLOTS - 1] = { 0, 0, -1, -1 } };
 static volatile int mixed_waiters;
 
+/* Threads asleep on the generation word (pal_generation_wait).  A bump
+ * raises the word and then looks at the count, a waiter raises the count
+ * and then sleeps only while the word is unchanged: one always sees the
+ * other, and a bump nobody waits for costs no host call. */
+static volatile int gen_waiters;
+
+long pal_generation_wait(uint32_t gen, int64_t timeout_ns)
+{
+	__atomic_add_fetch(&gen_waiters, 1, __ATOMIC_SEQ_CST);
+	long r = futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, timeout_ns);
+	__atomic_sub_fetch(&gen_waiters, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
 void pal_generation_bump(void)
 {
 	__atomic_add_fetch(&pal_generation, 1, __ATOMIC_SEQ_CST);
-	futex(&pal_generation, FUTEX_WAKE_PRIVATE, 0x7fffffff, -1);
+	if (__atomic_load_n(&gen_waiters, __ATOMIC_SEQ_CST))
+		futex(&pal_generation, FUTEX_WAKE_PRIVATE, 0x7fffffff, -1);
 	if (__atomic_load_n(&mixed_waiters, __ATOMIC_SEQ_CST) == 0)
 		return;
 	for (int i = 0; i < WAKE_SLOTS; i++) {
@@ -212,6 +261,8 @@ void pal_wake_after_fork(void)
 		*w = (struct wake_slot){ 0, 0, -1, -1 };
 	}
 	mixed_waiters = 0;
+	gen_waiters = 0; /* the parent's waiters are not the child's */
+	records_lock = 0; /* a thread of the parent's may have held it */
 }
 
 /* Sleep until a stream in hs is readable, the generation moves past gen
@@ -245,13 +296,41 @@ static int wait_mixed(uint32_t n, const moat_handle *hs, uint32_t gen, int64_t l
 
 /* --- threads --- */
 
-void pal_altstack_install(void)
+/* Thread records, each with the signal stack its thread runs its traps
+ * on, are kept and reused: a record is free again once its handle is
+ * closed and the kernel has cleared its tid (CHILD_CLEARTID), which it
+ * does only after the thread stopped touching user memory.  A thread
+ * thus costs no mmap of its own, and 10000 threads in a row take no
+ * more memory than one. */
+static struct pal_thread *record_take(void)
 {
-	struct host_stack ss = {
-		pal_pages(PAL_ALTSTACK_SIZE), 0, PAL_ALTSTACK_SIZE
-	};
+	struct pal_thread *t;
+	pal_lock(&records_lock);
+	for (t = records; t; t = t->next)
+		if (__atomic_load_n(&t->closed, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE) == 0)
+			break;
+	if (t) {
+		t->closed = 0;
+	} else {
+		t = pal_pages(sizeof(*t));
+		t->next = records;
+		records = t;
+	}
+	pal_unlock(&records_lock);
+	return t;
+}
+
+static void altstack_set(void *base)
+{
+	struct host_stack ss = { base, 0, PAL_ALTSTACK_SIZE };
 	if (host_sigaltstack(&ss, 0) < 0)
 		pal_fatal("cannot set the signal stack");
+}
+
+void pal_altstack_install(void)
+{
+	altstack_set(pal_pages(PAL_ALTSTACK_SIZE));
 }
 
 void pal_thread_main(struct pal_thread *t)
@@ -262,7 +341,9 @@ void pal_thread_main(struct pal_thread *t)
 	uint64_t none = 0, quiet = PAL_QUIET_MASK;
 	host_rt_sigprocmask(2 /* SIG_SETMASK */,
 			    t->flags & MOAT_THREAD_QUIET ? &quiet : &none, 0);
-	pal_altstack_install();
+	if (!t->altstack)
+		t->altstack = pal_pages(PAL_ALTSTACK_SIZE);
+	altstack_set(t->altstack);
 	while (!__atomic_load_n(&t->resumed, __ATOMIC_ACQUIRE))
 		futex(&t->resumed, FUTEX_WAIT_PRIVATE, 0, -1);
 	pal_upcalls->thread_start(t->arg);
@@ -273,13 +354,17 @@ long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags)
 {
 	if (size < 16384 || (flags & ~(uint32_t)(MOAT_THREAD_SUSPENDED | MOAT_THREAD_QUIET)))
 		return -MOAT_EINVAL;
-	struct pal_thread *t = pal_pages(sizeof(*t));
+	if (flags & MOAT_THREAD_QUIET)
+		__atomic_store_n(&quiet_made, 1, __ATOMIC_SEQ_CST);
+	struct pal_thread *t = record_take();
 	t->arg = arg;
 	t->flags = flags;
 	t->resumed = !(flags & MOAT_THREAD_SUSPENDED);
 	long h = pal_handle_alloc(PAL_H_THREAD, -1, t);
-	if (h < 0)
+	if (h < 0) {
+		__atomic_store_n(&t->closed, 1, __ATOMIC_RELEASE);
 		return h;
+	}
 	uint64_t *sp = (uint64_t *)RT_ALIGN_DOWN((uint64_t)stack + size, 16);
 	sp -= 2;
 	sp[0] = (uint64_t)pal_thread_trampoline;
@@ -287,6 +372,7 @@ long pal_thread_create(void *arg, void *stack, size_t size, uint32_t flags)
 	long r = pal_clone_thread(PAL_THREAD_FLAGS, sp, &t->tid, &t->tid, 0);
 	if (r < 0) {
 		pal_handles[h].type = PAL_H_FREE;
+		__atomic_store_n(&t->closed, 1, __ATOMIC_RELEASE);
 		return r == -11 ? -MOAT_EAGAIN : r;
 	}
 	return h;
@@ -334,7 +420,7 @@ long pal_thread_delay(uint64_t ns)
 		}
 		/* A signal bumps the generation, so one landing between the
 		 * check and the wait makes the wait return at once. */
-		futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, left);
+		pal_generation_wait(gen, left);
 	}
 	pal_signals_restore(mask);
 	return r;
@@ -480,15 +566,19 @@ long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
 {
 	if (n == 0 || n > 64)
 		return -MOAT_EINVAL;
+	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
+	uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
+	int streams = 0;
+	int r = try_any(n, hs, &streams);
+	/* Taken, or a poll that found nothing: no need to open the signal
+	 * mask (two host calls) for a wait that does not sleep. */
+	if (r || timeout == 0)
+		return r < 0 ? r : r ? r - 1 : -MOAT_ETIMEDOUT;
 	int64_t deadline = timeout < 0 ? -1
 			   : pal_system_time(MOAT_CLOCK_MONOTONIC) + timeout;
-	uint32_t seq = __atomic_load_n(&pal_signal_seq, __ATOMIC_SEQ_CST);
 	uint64_t mask = pal_signals_open();
 	long result;
 	for (;;) {
-		uint32_t gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
-		int streams = 0;
-		int r = try_any(n, hs, &streams);
 		if (r) {
 			result = r < 0 ? r : r - 1;
 			break;
@@ -509,12 +599,15 @@ long pal_objects_wait_any(uint32_t n, const moat_handle *hs, int64_t timeout)
 		 * clears its tid, so a wait on a thread looks again every 10 ms. */
 		if (waits_for_thread(n, hs) && (left < 0 || left > 10000000))
 			left = 10000000;
-		if (streams && wait_mixed(n, hs, gen, left))
-			continue;
-		/* Stream data raises no bump: without a wake pipe, poll. */
-		if (streams && (left < 0 || left > 1000000))
-			left = 1000000;
-		futex(&pal_generation, FUTEX_WAIT_PRIVATE, (int)gen, left);
+		if (!(streams && wait_mixed(n, hs, gen, left))) {
+			/* Stream data raises no bump: without a wake pipe, poll. */
+			if (streams && (left < 0 || left > 1000000))
+				left = 1000000;
+			pal_generation_wait(gen, left);
+		}
+		gen = __atomic_load_n(&pal_generation, __ATOMIC_SEQ_CST);
+		streams = 0;
+		r = try_any(n, hs, &streams);
 	}
 	pal_signals_restore(mask);
 	return result;
@@ -573,8 +666,10 @@ long pal_object_close(moat_handle h)
 		host_close(ph->fd);
 	else if (ph->type == PAL_H_STREAM && ph->fd >= 0)
 		pal_console_park(ph->fd);
-	/* Sync objects and thread records are a page each and stay mapped:
-	 * another thread may still be waiting on them. */
+	/* Sync objects are a page each and stay mapped: another thread may
+	 * still be waiting on them.  A thread record is reused (record_take). */
+	if (ph->type == PAL_H_THREAD)
+		__atomic_store_n(&((struct pal_thread *)ph->obj)->closed, 1, __ATOMIC_RELEASE);
 	pal_lock(&handles_lock);
 	ph->type = PAL_H_FREE;
 	pal_unlock(&handles_lock);
