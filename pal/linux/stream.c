@@ -394,6 +394,9 @@ long pal_stream_attr_query(const char *uri, uint32_t nofollow,
 	}
 	if (!path)
 		return -MOAT_EINVAL;
+	long r = pal_directfs_stat(path, nofollow, attr);
+	if (r != DIRFS_ASK)
+		return r;
 	return pal_request(MOAT_OP_STAT, (int32_t)!!nofollow, 0, path, 0, attr,
 			   sizeof(*attr), 0);
 }
