@@ -21,9 +21,11 @@
  *                         accept4, shutdown, getsockopt, recvmsg (fd 3
  *                         only: not tried): one line "gfdops NAME: R" each
  *   stat PATH / lstat PATH  through the LibOS (libc): "stat: ino=I uid=U
- *                         gid=G mode=M size=S" or "stat: -ERRNO"
+ *                         gid=G mode=M size=S" (M in hex, as stat -c %f)
+ *                         or "stat: -ERRNO"
  *   statloop PATH N INO   stat PATH N times through the LibOS; print how
  *                         many results had inode INO, and how many failed
+ *   link A B / rename A B through the LibOS: "link: 0" or "link: -ERRNO"
  *   read PATH             open and read PATH through the LibOS: its first
  *                         line, or -ERRNO
  *
@@ -120,7 +122,7 @@ static int libc_stat(const char *what, const char *path)
 	if (r < 0)
 		printf("%s: %d\n", what, -errno);
 	else
-		printf("%s: ino=%lu uid=%u gid=%u mode=%o size=%ld\n", what,
+		printf("%s: ino=%lu uid=%u gid=%u mode=%x size=%ld\n", what,
 		       (unsigned long)st.st_ino, st.st_uid, st.st_gid, st.st_mode,
 		       (long)st.st_size);
 	return 0;
@@ -186,6 +188,11 @@ int main(int argc, char **argv)
 		return libc_stat(w, argv[2]);
 	if (!strcmp(w, "statloop") && argc == 5)
 		return statloop(argv[2], atol(argv[3]), strtoul(argv[4], 0, 10));
+	if ((!strcmp(w, "link") || !strcmp(w, "rename")) && argc == 4) {
+		int rr = w[0] == 'l' ? link(argv[2], argv[3]) : rename(argv[2], argv[3]);
+		printf("%s: %d\n", w, rr < 0 ? -errno : 0);
+		return 0;
+	}
 	if (!strcmp(w, "read") && argc == 3)
 		return read_first_line(argv[2]);
 	fprintf(stderr, "usage: dfs_attack ATTEMPT [ARGS] (see tests/dfs_attack.c)\n");
