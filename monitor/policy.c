@@ -260,9 +260,9 @@ static const char *beneath(const struct mapping *m, const char *path)
  * other mapping at or beneath its virtual path (so the longest match is
  * it, and no synthetic directory lies inside), no package layers or
  * learn mode, and not on procfs (the monitor's own /proc entries are
- * hidden there).  The PAL answers only for a name directly in the
- * mapping (pal/linux/directfs.c), so a procfs mounted beneath it is
- * still the monitor's to walk. */
+ * hidden there).  The PAL stays on the mapping's own file system
+ * (pal/linux/directfs.c), so a procfs mounted beneath it is still the
+ * monitor's to walk. */
 static int donatable(struct moat_policy *p, int i)
 {
 	const struct mapping *m = &p->maps[i];

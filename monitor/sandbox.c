@@ -106,7 +106,10 @@ static int map_ids(pid_t pid)
  * The monitor's descriptor names the directory in the monitor's mount
  * namespace, so the copy is made by its path in the child's own copy of
  * that namespace, and must be the very same directory; if not, or on any
- * failure, the slot stays empty and the PAL asks the monitor. */
+ * failure, the slot stays empty and the PAL asks the monitor.  The copy
+ * is made read-only, nodev, nosuid and noexec throughout, whatever the
+ * host's mounts are: a second wall behind the filter, which lets nothing
+ * open through it anyway. */
 static void detach_donations(struct donations *d)
 {
 	for (int i = 0; i < d->n; i++) {
@@ -120,7 +123,11 @@ static void detach_donations(struct donations *d)
 			t = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE |
 					 OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
 		}
-		if (t >= 0 && (fstat(t, &a) < 0 || fstat(d->fds[i], &b) < 0 ||
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+						     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		if (t >= 0 && (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE,
+				       &ma, sizeof(ma)) < 0 ||
+			       fstat(t, &a) < 0 || fstat(d->fds[i], &b) < 0 ||
 			       !S_ISDIR(a.st_mode) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
 			close(t);
 			t = -1;

@@ -60,6 +60,14 @@ check_eq "stat of a donated name shows the host's attributes" "$host" "$got"
 host=$(stat -c 'ino=%i size=%s' "$RO/rel")
 got=$(line lstat /ro/rel | sed 's/^lstat: //; s/ uid=.*size=/ size=/')
 check_eq "lstat of a link in the mapping shows the link" "$host" "$got"
+host=$(stat -c 'ino=%i uid=%u gid=%g mode=%f size=%s' "$RO/d/x")
+got=$(line stat /ro/d/x | sed 's/^stat: //')
+check_eq "stat of a deeper donated path shows the host's attributes" "$host" "$got"
+check_eq "stat beneath a file: ENOTDIR" "stat: -20" "$(line stat /ro/f/x)"
+check_eq "stat of an absent name: ENOENT" "stat: -2" "$(line stat /ro/d/nope)"
+check_eq "open of an absent name: ENOENT" "read: -2" "$(line read /ro/nope)"
+check_eq "open beneath a file: ENOTDIR" "read: -20" "$(line read /ro/f/x)"
+check_eq "open of a donated name reads it (through the monitor)" "read: public" "$(line read /ro/f)"
 check_eq "stat of ../canary (a link) is resolved as a virtual path: outside every mapping" \
 	"stat: -2" "$(line stat /ro/rel)"
 check_eq "stat of a link to a host path: outside every mapping" "stat: -2" "$(line stat /ro/abs)"
@@ -120,6 +128,14 @@ kill $SW; wait $SW 2>/dev/null
 case $out in
 "statloop: 0 of 3000 had inode"*) pass "a directory swapped for a link mid-walk: never the outside file ($out)" ;;
 *) fail "a directory swapped for a link mid-walk" "$out" ;;
+esac
+rm -rf "$RO/d"
+swap d dir ../out & SW=$!
+out=$(line statloop /ro/d/x 3000 "$(stat -c %i "$OUT/x")")
+kill $SW; wait $SW 2>/dev/null
+case $out in
+"statloop: 0 of 3000 had inode"*) pass "a directory swapped for a link that climbs out: never the outside file ($out)" ;;
+*) fail "a directory swapped for a link that climbs out" "$out" ;;
 esac
 swap e file "$CANARY" & SW=$!
 out=$(line statloop /ro/e 3000 "$(stat -c %i "$CANARY")")

@@ -5,12 +5,20 @@
  * one give the same answers (moat_policy_donations), the monitor passes
  * an O_PATH descriptor of the mapping's host directory, at MOAT_DIRFS_FD
  * on, and its virtual path in the boot block.  A stat of a path beneath
- * one name directly in it is then answered here with one newfstatat(2)
- * that never follows a link.  Whatever this cannot answer as the monitor
- * would (a deeper path; a symbolic link to follow, which the monitor
- * resolves as a virtual path; an owner the user namespace does not
- * show; a refusal the monitor, with its own rights, might not meet) goes
- * to the monitor, as before: DIRFS_ASK.
+ * a path beneath one is then answered here with newfstatat(2), one call
+ * per component: each directory on the way must be a directory (not a
+ * link) on the mapping's own file system, and the last name is never
+ * followed.  Whatever this cannot answer as the monitor would (a
+ * symbolic link on the way or to follow, which the monitor resolves as
+ * a virtual path; another file system; an owner the user namespace does
+ * not show; a refusal the monitor, with its own rights, might not meet)
+ * goes to the monitor, as before: DIRFS_ASK.
+ *
+ * A directory on the way swapped for a link between its check and the
+ * last call is followed by that call, inside the donated tree only: the
+ * descriptor is the root of a detached mount, so '..' stays at it and
+ * an absolute target resolves against the empty root.  Such a race
+ * shows a name of the mapping, or ENOENT, never anything outside.
  *
  * What a subverted LibOS can do with these descriptors is what the
  * filter allows: newfstatat with a descriptor >= 0 and
@@ -34,6 +42,7 @@ struct dirfs {
 	const char *vpath;
 	size_t vlen;
 	int fd;
+	uint64_t dev; /* the mapping's file system */
 };
 
 static struct dirfs dirs[MOAT_DIRFS_MAX];
@@ -50,7 +59,7 @@ void pal_directfs_init(const char *vpaths, const char *end, uint32_t n,
 		int fd = MOAT_DIRFS_FD + (int)i;
 		if (len < MOAT_PATH_MAX && vpaths[0] == '/' && vpaths + len < end &&
 		    host_fstat(fd, &st) == 0 && (st.st_mode & H_S_IFMT) == H_S_IFDIR)
-			dirs[ndirs++] = (struct dirfs){ vpaths, len, fd };
+			dirs[ndirs++] = (struct dirfs){ vpaths, len, fd, st.st_dev };
 		vpaths += len + 1;
 	}
 }
@@ -152,16 +161,43 @@ long pal_directfs_stat(const char *path, uint32_t nofollow, struct moat_attr *a)
 		r = host_fstatat(d->fd, "", &st, H_AT_EMPTY_PATH | H_AT_SYMLINK_NOFOLLOW);
 		return r < 0 ? DIRFS_ASK : fill_attr(&st, a);
 	}
-	/* One name in the donated directory only.  Deeper, a directory on
-	 * the way could be swapped for a symbolic link between its check and
-	 * the stat, which would follow it: newfstatat follows every link but
-	 * the last.  With one name there is nothing between. */
-	if (strchr(rest, '/'))
-		return DIRFS_ASK;
+	/* Each directory on the way, checked as a prefix of 'rest': a link
+	 * is the monitor's to resolve (as a virtual path), another file
+	 * system its to walk (its own /proc entries are hidden there). */
+	char prefix[MOAT_PATH_MAX];
+	size_t len = strnlen(rest, MOAT_PATH_MAX - 1);
+	memcpy(prefix, rest, len + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (prefix[i] != '/')
+			continue;
+		prefix[i] = 0;
+		r = host_fstatat(d->fd, prefix, &st, H_AT_SYMLINK_NOFOLLOW);
+		prefix[i] = '/';
+		if (r == -MOAT_ENOENT)
+			return r;
+		if (r < 0 || (st.st_mode & H_S_IFMT) == H_S_IFLNK || st.st_dev != d->dev)
+			return DIRFS_ASK;
+		if ((st.st_mode & H_S_IFMT) != H_S_IFDIR)
+			return -MOAT_ENOTDIR;
+	}
 	r = host_fstatat(d->fd, rest, &st, H_AT_SYMLINK_NOFOLLOW);
 	if (r == -MOAT_ENOENT)
 		return r;
 	if (r < 0 || (!nofollow && (st.st_mode & H_S_IFMT) == H_S_IFLNK))
 		return DIRFS_ASK;
 	return fill_attr(&st, a);
+}
+
+/* The monitor's open walks the path before anything else: a walk that
+ * ends in ENOENT or ENOTDIR is the answer to an open that neither
+ * creates nor writes (a write to an absent name in a read-only mapping
+ * is EROFS instead).  Loaders and interpreters probe many absent paths. */
+long pal_directfs_absent(const char *path, uint32_t access, uint32_t options)
+{
+	struct moat_attr a;
+	if (access != MOAT_ACCESS_READ ||
+	    (options & ~(uint32_t)(MOAT_OPEN_NOFOLLOW | MOAT_OPEN_DIRECTORY)))
+		return 0;
+	long r = pal_directfs_stat(path, options & MOAT_OPEN_NOFOLLOW, &a);
+	return r == -MOAT_ENOENT || r == -MOAT_ENOTDIR ? r : 0;
 }
