@@ -236,11 +236,15 @@ static void place_fds(int chan, int boot, int pico, int errfd,
 		if ((hi_dirs[i] = d->fds[i] < 0 ? -1 : fcntl(d->fds[i], F_DUPFD_CLOEXEC, 100)) < 0 &&
 		    d->fds[i] >= 0)
 			child_fail(errfd, "placing descriptors");
+	/* Every descriptor needed is above 100 now, so none of 3-6 and
+	 * MOAT_DIRFS_FD on is still needed where it is. */
 	int hi_err = fcntl(errfd, F_DUPFD_CLOEXEC, 100);
-	if (hi_chan < 0 || hi_boot < 0 || hi_pico < 0 || hi_err < 0 ||
-	    dup2(hi_chan, MOAT_CHANNEL_FD) < 0 || dup2(hi_boot, MOAT_BOOT_FD) < 0 ||
-	    dup3(hi_pico, 5, O_CLOEXEC) < 0 || dup3(hi_err, 6, O_CLOEXEC) < 0)
+	if (hi_err < 0 || dup3(hi_err, 6, O_CLOEXEC) < 0)
 		_exit(126);
+	if (hi_chan < 0 || hi_boot < 0 || hi_pico < 0 ||
+	    dup2(hi_chan, MOAT_CHANNEL_FD) < 0 || dup2(hi_boot, MOAT_BOOT_FD) < 0 ||
+	    dup3(hi_pico, 5, O_CLOEXEC) < 0)
+		child_fail(6, "placing descriptors");
 	for (int i = 0; i < d->n; i++) {
 		if (hi_dirs[i] < 0)
 			close(MOAT_DIRFS_FD + i); /* an empty slot: the PAL asks */
