@@ -37,7 +37,7 @@
 /* Calls allowed from the gate with any arguments. */
 static const int plain_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
-	SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(ftruncate), SCMP_SYS(fsync),
+	SCMP_SYS(close), SCMP_SYS(ftruncate), SCMP_SYS(fsync),
 	SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(munmap),
 	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(exit),
@@ -106,6 +106,14 @@ static int add_rules(scmp_filter_ctx ctx)
 			      SCMP_A1(SCMP_CMP_EQ, F_GETLK));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 			      SCMP_A1(SCMP_CMP_EQ, F_SETLK));
+	/* stat of a descriptor (AT_EMPTY_PATH), and directfs's stat beneath a
+	 * donated directory: a real descriptor (a non-negative 32-bit int,
+	 * the high bits zero: never AT_FDCWD, so never the empty root), and
+	 * never following a final symbolic link.  Replaces fstat. */
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 2,
+			      SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffff80000000ULL, 0),
+			      SCMP_A3(SCMP_CMP_MASKED_EQ, AT_SYMLINK_NOFOLLOW,
+				      AT_SYMLINK_NOFOLLOW));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
 			      SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
@@ -160,9 +168,9 @@ int main(void)
 	}
 	printf("\";\n\n");
 	/* plain + recvmsg + clone + dup3 + socketpair + getsockopt + fcntl
-	 * + arch_prctl */
+	 * + newfstatat + arch_prctl */
 	printf("#define ALLOWLIST_CALLS %zu\n",
-	       sizeof(plain_calls) / sizeof(plain_calls[0]) + 7);
+	       sizeof(plain_calls) / sizeof(plain_calls[0]) + 8);
 	seccomp_release(ctx);
 	return 0;
 }

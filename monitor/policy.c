@@ -254,6 +254,39 @@ static const char *beneath(const struct mapping *m, const char *path)
 	return path[m->vlen] == '/' ? path + m->vlen + 1 : NULL;
 }
 
+/* directfs: may the PAL stat beneath mapping 'i' itself?  Only where
+ * the walk above would give the very same answers: a read-only
+ * directory mapping (no owner records: those live in writable ones), no
+ * other mapping at or beneath its virtual path (so the longest match is
+ * it, and no synthetic directory lies inside), no package layers or
+ * learn mode, and not on procfs (the monitor's own /proc entries are
+ * hidden there).  The PAL stays on the mapping's own file system
+ * (pal/linux/directfs.c), so a procfs mounted beneath it is still the
+ * monitor's to walk. */
+static int donatable(struct moat_policy *p, int i)
+{
+	const struct mapping *m = &p->maps[i];
+	if (p->u || p->learn || m->writable || strcmp(m->name, ".") || on_procfs(m->dirfd))
+		return 0;
+	for (int j = 0; j < p->n; j++)
+		if (j != i && beneath(m, p->maps[j].vpath))
+			return 0;
+	return 1;
+}
+
+int moat_policy_donations(struct moat_policy *p, const char **vpaths, int *fds,
+			  int max)
+{
+	int n = 0;
+	for (int i = 0; i < p->n && n < max; i++) {
+		if (!donatable(p, i))
+			continue;
+		vpaths[n] = p->maps[i].vpath;
+		fds[n++] = p->maps[i].dirfd;
+	}
+	return n;
+}
+
 static struct mapping *longest_mapping(struct moat_policy *p, const char *path,
 				       const char **rest)
 {

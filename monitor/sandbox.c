@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/landlock.h>
 #include <poll.h>
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -36,6 +38,13 @@
 
 #define INSIDE_ID 1000      /* host identity seen from inside the userns */
 #define NOBODY 65534
+
+/* directfs: the mappings whose host directory the picoprocess gets. */
+struct donations {
+	int n;
+	const char *vpaths[MOAT_DIRFS_MAX];
+	int fds[MOAT_DIRFS_MAX];
+};
 
 /* Landlock attribute with the fields newer kernels know. */
 struct ll_ruleset_attr {
@@ -76,19 +85,62 @@ static int map_ids(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
 	if (moat_write_file(path, "deny") < 0)
 		return -1;
+	/* A root monitor also maps host root to root inside, so that the
+	 * PAL's own stat (directfs) shows root-owned files as the monitor
+	 * does.  The picoprocess never runs as root inside: it is uid 1000
+	 * from before exec, without capabilities, no_new_privs, and the
+	 * filter allows no call that changes ids. */
+	const char *root = getuid() == 0 ? "\n0 0 1" : "";
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
-	snprintf(text, sizeof(text), "%d %u 1", INSIDE_ID, outer_uid);
+	snprintf(text, sizeof(text), "%d %u 1%s", INSIDE_ID, outer_uid, root);
 	if (moat_write_file(path, text) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
-	snprintf(text, sizeof(text), "%d %u 1", INSIDE_ID, outer_gid);
+	snprintf(text, sizeof(text), "%d %u 1%s", INSIDE_ID, outer_gid, root);
 	return moat_write_file(path, text);
 }
 
-static void empty_root(int errfd)
+/* directfs: each donated directory becomes the root of a detached copy
+ * of its mount tree (open_tree, OPEN_TREE_CLONE, recursive), where '..'
+ * stays at the root: through it, nothing above the mapping can be named.
+ * The monitor's descriptor names the directory in the monitor's mount
+ * namespace, so the copy is made by its path in the child's own copy of
+ * that namespace, and must be the very same directory; if not, or on any
+ * failure, the slot stays empty and the PAL asks the monitor.  The copy
+ * is made read-only, nodev, nosuid and noexec throughout, whatever the
+ * host's mounts are: a second wall behind the filter, which lets nothing
+ * open through it anyway. */
+static void detach_donations(struct donations *d)
+{
+	for (int i = 0; i < d->n; i++) {
+		char link[64], path[PATH_MAX];
+		struct stat a, b;
+		int t = -1;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", d->fds[i]);
+		ssize_t n = readlink(link, path, sizeof(path) - 1);
+		if (n > 0 && path[0] == '/') {
+			path[n] = 0;
+			t = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE |
+					 OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+		}
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+						     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		if (t >= 0 && (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE,
+				       &ma, sizeof(ma)) < 0 ||
+			       fstat(t, &a) < 0 || fstat(d->fds[i], &b) < 0 ||
+			       !S_ISDIR(a.st_mode) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+			close(t);
+			t = -1;
+		}
+		d->fds[i] = t;
+	}
+}
+
+static void empty_root(int errfd, struct donations *d)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errfd, "making mounts private");
+	detach_donations(d);
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=4k,nr_inodes=4,mode=0555") < 0)
 		child_fail(errfd, "mounting the empty root");
@@ -170,33 +222,50 @@ static void landlock_seal(int pico_fd, int errfd)
 	close(rs);
 }
 
-/* Move fds to their fixed numbers without clobbering each other. */
-static void place_fds(int chan, int boot, int pico, int errfd)
+/* Move fds to their fixed numbers without clobbering each other; the
+ * donated directories (directfs) go to MOAT_DIRFS_FD on, open across
+ * exec. */
+static void place_fds(int chan, int boot, int pico, int errfd,
+		      struct donations *d)
 {
 	int hi_chan = fcntl(chan, F_DUPFD_CLOEXEC, 100);
 	int hi_boot = fcntl(boot, F_DUPFD_CLOEXEC, 100);
 	int hi_pico = fcntl(pico, F_DUPFD_CLOEXEC, 100);
+	int hi_dirs[MOAT_DIRFS_MAX];
+	for (int i = 0; i < d->n; i++)
+		if ((hi_dirs[i] = d->fds[i] < 0 ? -1 : fcntl(d->fds[i], F_DUPFD_CLOEXEC, 100)) < 0 &&
+		    d->fds[i] >= 0)
+			child_fail(errfd, "placing descriptors");
+	/* Every descriptor needed is above 100 now, so none of 3-6 and
+	 * MOAT_DIRFS_FD on is still needed where it is. */
+	int hi_err = fcntl(errfd, F_DUPFD_CLOEXEC, 100);
+	if (hi_err < 0 || dup3(hi_err, 6, O_CLOEXEC) < 0)
+		_exit(126);
 	if (hi_chan < 0 || hi_boot < 0 || hi_pico < 0 ||
 	    dup2(hi_chan, MOAT_CHANNEL_FD) < 0 || dup2(hi_boot, MOAT_BOOT_FD) < 0 ||
 	    dup3(hi_pico, 5, O_CLOEXEC) < 0)
-		child_fail(errfd, "placing descriptors");
-	if (errfd != 6 && dup3(errfd, 6, O_CLOEXEC) < 0)
-		_exit(126);
-	syscall(SYS_close_range, 7, ~0U, 0);
+		child_fail(6, "placing descriptors");
+	for (int i = 0; i < d->n; i++) {
+		if (hi_dirs[i] < 0)
+			close(MOAT_DIRFS_FD + i); /* an empty slot: the PAL asks */
+		else if (dup2(hi_dirs[i], MOAT_DIRFS_FD + i) < 0)
+			child_fail(6, "placing descriptors");
+	}
+	syscall(SYS_close_range, MOAT_DIRFS_FD + d->n, ~0U, 0);
 }
 
 static _Noreturn void child_main(int sync_fd, int errfd, int chan, int boot,
 				 int pico, const struct pico *pp,
-				 const struct moat_manifest *m)
+				 const struct moat_manifest *m, struct donations *d)
 {
 	char c;
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(126);
 	signal(SIGPIPE, SIG_DFL);
-	empty_root(errfd);
+	empty_root(errfd, d);
 	if (sethostname("moat", 4) < 0)
 		child_fail(errfd, "setting the hostname");
-	place_fds(chan, boot, pico, errfd);
+	place_fds(chan, boot, pico, errfd, d);
 	errfd = 6;
 	/* A session and process group of its own: kill(0) and the app's
 	 * groups can then name none of moat's neighbours (the shell's job
@@ -236,8 +305,8 @@ static void stdio_info(int fd, struct moat_stdio_info *si)
 
 /* Write the boot block into a sealed memfd. */
 static int boot_block(const struct moat_manifest *m,
-		      const struct moat_launch_options *opt, char *err,
-		      size_t errlen)
+		      const struct moat_launch_options *opt, const struct donations *d,
+		      char *err, size_t errlen)
 {
 	size_t flen;
 	struct sock_filter *filter = moat_filter_build(&flen, err, errlen);
@@ -275,7 +344,13 @@ static int boot_block(const struct moat_manifest *m,
 		}
 		slen += strlen(m->exts[i].name) + 1 + strlen(m->exts[i].options) + 1;
 	}
+	for (int i = 0; i < d->n; i++)
+		slen += strlen(d->vpaths[i]) + 1;
 	bb.nexts = (uint32_t)m->nexts;
+	bb.ndirs = (uint32_t)d->n;
+	bb.dirs_uid = getuid() == 0 ? NOBODY : getuid();
+	bb.dirs_gid = getuid() == 0 ? NOBODY : getgid();
+	bb.dirs_root = getuid() == 0; /* map_ids */
 	bb.strings_len = (uint32_t)slen;
 
 	int fd = memfd_create("moat-boot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -299,6 +374,8 @@ static int boot_block(const struct moat_manifest *m,
 		fwrite(m->exts[i].name, strlen(m->exts[i].name) + 1, 1, f);
 		fwrite(m->exts[i].options, strlen(m->exts[i].options) + 1, 1, f);
 	}
+	for (int i = 0; i < d->n; i++)
+		fwrite(d->vpaths[i], strlen(d->vpaths[i]) + 1, 1, f);
 	int bad = ferror(f);
 	fclose(f);
 	free(filter);
@@ -322,7 +399,12 @@ int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
 		snprintf(err, errlen, "cannot open %s: %s", opt->pico_path, strerror(errno));
 		return -1;
 	}
-	boot = boot_block(m, opt, err, errlen);
+	struct donations d;
+	d.n = moat_policy_donations(pp->policy, d.vpaths, d.fds, MOAT_DIRFS_MAX);
+	if (pp->debug)
+		fprintf(stderr, "moat: directfs: the picoprocess stats itself beneath %d "
+			"read-only mapping%s\n", d.n, d.n == 1 ? "" : "s");
+	boot = boot_block(m, opt, &d, err, errlen);
 	if (boot < 0)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
@@ -344,7 +426,7 @@ int moat_sandbox_spawn(struct pico *pp, const struct moat_manifest *m,
 		close(chan[0]);
 		close(sync[1]);
 		close(errp[0]);
-		child_main(sync[0], errp[1], chan[1], boot, pico, pp, m);
+		child_main(sync[0], errp[1], chan[1], boot, pico, pp, m, &d);
 	}
 	close(errp[1]);
 	errp[1] = -1;

@@ -660,6 +660,14 @@ static const struct {
 	{ 72, "setlk", 'A', P(T(FD), F_SETLK, T(ZERO)) },
 	{ 72, "setlkw", 'K', P(T(FD), F_SETLKW, T(ZERO)) },
 	{ 72, "setownhi", 'K', P(T(FD), 0x100000000L | F_SETOWN, T(PID)) },
+	/* newfstatat: a descriptor (never AT_FDCWD, high bits zero) and
+	 * AT_SYMLINK_NOFOLLOW; fstat is newfstatat with AT_EMPTY_PATH */
+	{ 262, "nofollow", 'A', P(T(FD), T(PATH), T(BUF), 0x100) },
+	{ 262, "empty", 'A', P(T(FD), T(ZERO), T(BUF), 0x1100) },
+	{ 262, "cwd", 'K', P(AT, T(PATH), T(BUF), 0x100) },
+	{ 262, "follow", 'K', P(T(FD), T(PATH), T(BUF), 0) },
+	{ 262, "cwdhi", 'K', P(0xffffff9cL, T(PATH), T(BUF), 0x100) },
+	{ 262, "fdhi", '*', P(0x100000000L, T(PATH), T(BUF), 0x100) },
 	{ 158, "set_gs", 'A', P(0x1001 /* ARCH_SET_GS */, T(GARB)) },
 	{ 158, "get_fs", 'K', P(0x1003 /* ARCH_GET_FS */, T(BUF)) },
 	{ 158, "cpuidhi", 'K', P(0x100000000L | 0x1012 /* ARCH_SET_CPUID */, 0) },

@@ -99,7 +99,12 @@ struct moat_msg_hdr {
 
 /* The boot block: a sealed memfd at MOAT_BOOT_FD holding this header,
  * then filter_len struct sock_filter entries, then 'strings_len' bytes of
- * NUL-terminated strings: exe URI, cwd, argv[0..argc), envp[0..envc). */
+ * NUL-terminated strings: exe URI, cwd, argv[0..argc), envp[0..envc),
+ * the extensions' pairs, then the virtual paths of the 'ndirs' donated
+ * directories (directfs, pal/linux/directfs.c): the i-th is the mapping
+ * whose host directory is open (O_PATH) at MOAT_DIRFS_FD + i. */
+#define MOAT_DIRFS_FD  7
+#define MOAT_DIRFS_MAX 16
 #define MOAT_BOOT_MAGIC 0x544f4f424d4f4154ULL /* "TAOMBOOT" */
 
 struct moat_boot_block {
@@ -116,6 +121,10 @@ struct moat_boot_block {
 	uint32_t max_files;      /* [Limits] files, 0 = the LibOS's default */
 	uint32_t nexts;          /* extensions: "NAME\0OPTIONS\0" pairs after
 				    the environment, top of the stack first */
+	uint32_t ndirs;          /* donated directories (read-only mappings) */
+	uint32_t dirs_uid;       /* the host ids the picoprocess's own ids */
+	uint32_t dirs_gid;       /* (1000 inside) stand for, to translate stat */
+	uint32_t dirs_root;      /* 1: host root is mapped to root inside too */
 };
 
 #endif /* MOAT_CHANNEL_H */

@@ -42,6 +42,15 @@ int moat_reopen(int fd, int flags);
 int moat_policy_map(struct moat_policy *p, const char *vpath, const char *hpath,
 		    int writable, char *err, size_t errlen);
 
+/* directfs: the mappings whose host directory the picoprocess may get
+ * (an O_PATH descriptor) to stat beneath itself, because the PAL's walk
+ * there answers exactly as moat_policy_stat would (read-only directory
+ * mappings with nothing mapped beneath them, no packages, no learn mode).
+ * Fills up to 'max' virtual paths and descriptors (the policy keeps
+ * both); returns how many. */
+int moat_policy_donations(struct moat_policy *p, const char **vpaths, int *fds,
+			  int max);
+
 /* 1 if 'vpath' is mapped itself or lies in a writable mapping. */
 int moat_policy_covers(const struct moat_policy *p, const char *vpath);
 

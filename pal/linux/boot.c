@@ -305,6 +305,18 @@ static const struct moat_abi *abi_for_libos(const struct moat_boot_block *bb,
 				    &pal_upcalls, &img);
 }
 
+/* The donated directories' virtual paths follow the extensions' pairs. */
+static void directfs_init(const struct moat_boot_block *bb)
+{
+	const char *s = (const char *)((const struct sock_filter *)(bb + 1) +
+				       bb->filter_len);
+	const char *end = s + bb->strings_len;
+	for (uint32_t i = 0; i < 2 + bb->argc + bb->envc + 2 * bb->nexts && s < end; i++)
+		s += strnlen(s, (size_t)(end - s)) + 1;
+	if (s < end)
+		pal_directfs_init(s, end, bb->ndirs, bb->dirs_uid, bb->dirs_gid, bb->dirs_root);
+}
+
 void pal_main(void *initial_sp)
 {
 	(void)initial_sp;
@@ -341,6 +353,7 @@ void pal_main(void *initial_sp)
 	memcpy(bi.stdio, bb->stdio, sizeof(bi.stdio));
 	unpack_strings(bb, &bi);
 
+	directfs_init(bb);
 	pal_altstack_install();
 	install_handlers();
 	moat_libos_upcalls.init(abi_for_libos(bb, &bi), &bi);

@@ -144,6 +144,16 @@ long pal_timer_set(uint32_t which, uint64_t value_ns, uint64_t interval_ns,
 /* random.c */
 long pal_random_bits(void *buf, size_t len);
 
+/* directfs.c: stat beneath the donated directories.  DIRFS_ASK: the
+ * monitor answers. */
+#define DIRFS_ASK 1
+void pal_directfs_init(const char *vpaths, const char *end, uint32_t n,
+		       uint32_t uid, uint32_t gid, uint32_t root_mapped);
+long pal_directfs_stat(const char *path, uint32_t nofollow, struct moat_attr *a);
+/* A read-only open of a path directfs finds absent: -ENOENT or -ENOTDIR,
+ * as the monitor would answer; else 0 (ask the monitor). */
+long pal_directfs_absent(const char *path, uint32_t access, uint32_t options);
+
 long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 		     uint32_t mode);
 long pal_stream_read(moat_handle h, uint64_t off, void *buf, size_t len);

@@ -177,9 +177,12 @@ long pal_stream_open(const char *uri, uint32_t access, uint32_t options,
 		return -MOAT_EINVAL;
 	if (access < MOAT_ACCESS_READ || access > MOAT_ACCESS_RDWR)
 		return -MOAT_EINVAL;
+	long r = pal_directfs_absent(path, access, options);
+	if (r < 0)
+		return r;
 	int fd;
 	struct moat_open_reply reply = { 0 };
-	long r = pal_request(MOAT_OP_OPEN, (int32_t)(access | options), mode,
+	r = pal_request(MOAT_OP_OPEN, (int32_t)(access | options), mode,
 			     path, 0, &reply, sizeof(reply), &fd);
 	if (r < 0 || (options & MOAT_OPEN_MKDIR)) {
 		if (fd >= 0)
@@ -430,6 +433,9 @@ long pal_stream_attr_query(const char *uri, uint32_t nofollow,
 	}
 	if (!path)
 		return -MOAT_EINVAL;
+	long r = pal_directfs_stat(path, nofollow, attr);
+	if (r != DIRFS_ASK)
+		return r;
 	return pal_request(MOAT_OP_STAT, (int32_t)!!nofollow, 0, path, 0, attr,
 			   sizeof(*attr), 0);
 }
