@@ -908,8 +908,6 @@ static int do_create(const struct create_opts *o, pid_t *pidp)
 	if (dirfd < 0)
 		goto out;
 	snprintf(c.statedir, sizeof(c.statedir), "%s/%s", g.root, o->id);
-	if (o->console)
-		report("--console-socket: no terminal is made (process.terminal is refused)");
 	if (load_config(&c, o->bundle ? o->bundle : ".", &m))
 		goto out;
 	if (mkfifoat(dirfd, "exec.fifo", 0600) < 0) {
@@ -1135,12 +1133,19 @@ static int do_delete(const char *id, int force)
 	int rootfd = open_root(0), rc = 1;
 	if (rootfd < 0)
 		return 1;
+	struct stat st;
+	/* --force of a container that is gone is no error (as runc): the
+	 * engines call it after a failed create */
+	if (force && id_ok(id) && fstatat(rootfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		close(rootfd);
+		return 0;
+	}
 	if (state_load(rootfd, id, &s)) {
-		/* --force of a container that is gone is no error (as runc) */
-		if (force && s.dirfd < 0 && !id_ok(id))
-			rc = 1;
-		else if (force && s.dirfd < 0)
-			rc = 0;
+		/* a directory of ours without its state (a create that died
+		 * half-way): --force removes it */
+		if (force && s.dirfd >= 0)
+			rc = remove_container(rootfd, id);
 		goto out;
 	}
 	const char *status = status_of(&s);
