@@ -258,8 +258,8 @@ if [ -x "$B/rootfs/bin/escape" ]; then
 	out=$(caller e2 "create;start ID;wait;delete ID")
 	all=$(cat "$WORK/c.out" "$WORK/c.err")
 	if ! grep -q "host secret\|success" <<<"$all" && [ "$(grep -c "raw openat: -2 (ENOENT)" "$WORK/c.out")" = 2 ] &&
-		grep -q "killed by the seccomp filter" "$WORK/c.err" && grep -q "exited 159" <<<"$out"; then
-		pass "the escape program fails inside a container as under moat run (ENOENT; the gate call killed, 159)"
+		grep -q "killed by the seccomp filter" "$WORK/c.err" && grep -q "exited signal 31" <<<"$out"; then
+		pass "the escape program fails inside a container as under moat run (ENOENT; the gate call killed by SIGSYS)"
 	else
 		fail "the escape program fails inside a container as under moat run" "$out $all"
 	fi
