@@ -6,8 +6,9 @@ B := build
 CC ?= gcc
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Imonitor -I$(B)/gen
-# zstd compresses checkpoint images (monitor/snapshot.c).
-HOST_LIBS := -lzstd
+# zstd compresses checkpoint images (monitor/snapshot.c); jansson reads an
+# OCI bundle's config.json (tools/oci.c).
+HOST_LIBS := -lzstd -ljansson
 # The monitor is the privileged part: stack protector, position-
 # independent with full RELRO.  FORTIFY only without ASan (they clash).
 HARDEN_FLAGS := -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now
@@ -52,7 +53,7 @@ EXT_OBJ := $(EXT_SRC:%.c=$(B)/%.o)
 # it needs nothing of the LibOS).
 TEST_PROGS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/*.c)) $(B)/tests/abi-pico
 
-DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev libzstd-dev busybox-static
+DEBIAN_PKGS := gcc make libc6-dev libseccomp-dev libxxhash-dev libzstd-dev libjansson-dev busybox-static
 TEST_PKGS := python3 file binutils curl sqlite3 xz-utils perl gzip tar bash coreutils grep sed findutils lua5.4 git redis-server redis-tools nginx-light
 BENCH_PKGS := hyperfine bubblewrap runsc python3 sqlite3 procps curl redis-server redis-tools nginx-light wrk
 # What building CRIU v4.2 from source needs (bench/ckpt_criu.sh's baseline;

@@ -26,6 +26,7 @@
 #include "moat/monitor.h"
 #include "moat/package.h"
 #include "moat/snapshot.h"
+#include "oci.h"
 #include "tools.h"
 
 #define ERR_LEN 512
@@ -812,6 +813,8 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (moat_oci_claims(argc, argv)) /* runc's command line (tools/oci.c) */
+		return moat_cmd_oci(argc, argv);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1, -1);
 	if (!strcmp(argv[1], "migrate"))
